@@ -1,0 +1,106 @@
+// `sparsity-lens inspect`: the report of one model, with a CI gate.
+import { statSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { type ReportFormat, REPORT_FORMATS, formatReport } from '../engine/report/format';
+import { inspectModel } from '../engine/sparsity/inspect';
+import { parsePattern } from '../engine/sparsity/pattern';
+import { EXIT, UsageError, type CommandContext } from './common';
+import { ProgressBar } from './progress';
+
+export const INSPECT_HELP = `Usage: sparsity-lens inspect MODEL [options]
+
+Reports, for every layer with a constant weight, whether it carries N:M sparsity along its
+reduction axis (groups of M consecutive weights with at most N non-zeros), why not, the standard
+patterns it satisfies, Intel block ratios, and what pruning would keep.
+
+Options:
+  --pattern N:M         pattern to check (default 2:4; N = most non-zeros kept, 1 <= N < M <= 16)
+  --format FORMAT       table (default), json, markdown or csv
+  --fail-under FRACTION exit 1 when the parameter-weighted compliance of eligible layers is below
+                        FRACTION (0..1), e.g. --fail-under 0.99 in CI
+  --layers REGEX        only layers whose name matches REGEX
+  --grid                include each layer's tile grid in the JSON output
+  --workers N           worker threads (default: one per core; 0 scans in this thread)
+  --out FILE            write the report to FILE instead of stdout
+  -h, --help            this help
+
+Exit codes: 0 ok, 1 the --fail-under gate failed, 2 bad input or usage.
+`;
+
+export async function inspectCommand(argv: string[], ctx: CommandContext): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      pattern: { type: 'string', default: '2:4' },
+      format: { type: 'string', default: 'table' },
+      'fail-under': { type: 'string' },
+      layers: { type: 'string' },
+      grid: { type: 'boolean', default: false },
+      workers: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    ctx.stdout(INSPECT_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 1) throw new UsageError('inspect needs exactly one MODEL path', INSPECT_HELP);
+  const pattern = parsePattern(values.pattern!);
+  if (typeof pattern === 'string') throw new UsageError(pattern);
+  const format = values.format as ReportFormat;
+  if (!REPORT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${REPORT_FORMATS.join(', ')}`);
+  let failUnder: number | undefined;
+  if (values['fail-under'] !== undefined) {
+    failUnder = Number(values['fail-under']);
+    if (!(failUnder >= 0 && failUnder <= 1)) throw new UsageError('--fail-under needs a fraction between 0 and 1');
+  }
+  let layers: RegExp | undefined;
+  if (values.layers !== undefined) {
+    try {
+      layers = new RegExp(values.layers);
+    } catch {
+      throw new UsageError(`--layers '${values.layers}' is not a valid regular expression`);
+    }
+  }
+  let workers: number | undefined;
+  if (values.workers !== undefined) {
+    workers = Number(values.workers);
+    if (!Number.isInteger(workers) || workers < 0) throw new UsageError('--workers needs a whole number >= 0');
+  }
+  const model = positionals[0];
+  const bar = new ProgressBar('scanning');
+  const large = (() => {
+    try {
+      return statSync(model).size > 64 << 20;
+    } catch {
+      return false;
+    }
+  })();
+  let report;
+  try {
+    report = await inspectModel(model, {
+      pattern,
+      layers,
+      workers,
+      signal: ctx.signal,
+      onProgress: large ? (done, total) => bar.update(done, total) : undefined,
+    });
+  } finally {
+    bar.clear();
+  }
+  await ctx.output(formatReport(report, format, values.grid), values.out);
+  if (failUnder !== undefined) {
+    const compliance = report.summary.compliance;
+    if (compliance === null || compliance < failUnder) {
+      ctx.stderr(
+        compliance === null
+          ? `gate failed: no eligible layer was scanned (--fail-under ${failUnder})\n`
+          : `gate failed: compliance ${(compliance * 100).toFixed(2)}% is below ${(failUnder * 100).toFixed(2)}%\n`,
+      );
+      return EXIT.gate;
+    }
+  }
+  return EXIT.ok;
+}

@@ -1,0 +1,88 @@
+// sparsity-lens: the command-line front end over the engine.
+import { randomBytes } from 'node:crypto';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { CancelledError, ModelError, describeError } from '../engine/errors';
+import { EXIT, UsageError, type CommandContext } from './common';
+import { INSPECT_HELP, inspectCommand } from './inspect';
+
+const VERSION = '0.1.0';
+
+const HELP = `Usage: sparsity-lens COMMAND [options]
+
+Sparsity Lens inspects ONNX models for N:M (e.g. 2:4) structured sparsity and block sparsity.
+
+Commands:
+  inspect MODEL    per-layer N:M compliance, patterns, block ratios and what pruning keeps
+
+Run 'sparsity-lens COMMAND --help' for a command's options.
+Options: -h, --help   this help;  --version   print the version.
+Exit codes: 0 ok, 1 a gate failed, 2 bad input or usage, 130 interrupted.
+`;
+
+const COMMANDS: Record<string, { run: (argv: string[], ctx: CommandContext) => Promise<number>; help: string }> = {
+  inspect: { run: inspectCommand, help: INSPECT_HELP },
+};
+
+function atomicWrite(file: string, text: string): void {
+  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.on('SIGINT', onSigint);
+  const ctx: CommandContext = {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    output: async (text, file) => {
+      if (file) atomicWrite(file, text);
+      else await new Promise<void>((resolve) => process.stdout.write(text, () => resolve()));
+    },
+    signal: controller.signal,
+  };
+  const [command, ...rest] = argv;
+  try {
+    if (!command || command === '-h' || command === '--help' || command === 'help') {
+      ctx.stdout(HELP);
+      return command ? EXIT.ok : EXIT.bad;
+    }
+    if (command === '--version') {
+      ctx.stdout(`${VERSION}\n`);
+      return EXIT.ok;
+    }
+    const entry = COMMANDS[command];
+    if (!entry) throw new UsageError(`unknown command '${command}'`, HELP);
+    return await entry.run(rest, ctx);
+  } catch (err) {
+    if (err instanceof CancelledError) {
+      ctx.stderr('interrupted: nothing was written\n');
+      return EXIT.cancelled;
+    }
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      ctx.stderr(`sparsity-lens: ${(err as Error).message}\n`);
+      ctx.stderr(`Run 'sparsity-lens ${COMMANDS[command] ? `${command} ` : ''}--help' for usage.\n`);
+      return EXIT.bad;
+    }
+    if (err instanceof ModelError) {
+      ctx.stderr(`sparsity-lens: ${err.message}\n`);
+      return EXIT.bad;
+    }
+    ctx.stderr(`sparsity-lens: ${describeError(err)}\n`);
+    return EXIT.bad;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,513 @@
+// The lazy skeleton of an ONNX model: every graph, node and tensor, with where each tensor's bytes lie,
+// and none of those bytes read. Field numbers follow onnx.proto; unknown fields are skipped.
+import { ModelError } from '../errors';
+import { dtypeById, type TypedField } from './dtypes';
+import type { ByteSource } from './source';
+import {
+  type Field,
+  WIRE_I32,
+  WIRE_I64,
+  WIRE_LEN,
+  WIRE_VARINT,
+  WireError,
+  forEachField,
+  readFloat,
+  readFloats,
+  readIntegers,
+  readString,
+} from './wire';
+
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
+export type TensorData =
+  | { kind: 'raw'; offset: number; length: number }
+  /** Typed repeated field: packed runs (one each) or one-value-per-tag runs; values in file order. */
+  | { kind: 'typed'; field: TypedField; runs: ByteRange[]; packed: boolean[] }
+  | { kind: 'external'; location: string; offset: number; length: number | undefined }
+  | { kind: 'sparse'; values: TensorRef; indices: TensorRef }
+  | { kind: 'none' };
+
+export interface TensorRef {
+  name: string;
+  dtype: number;
+  dims: number[];
+  data: TensorData;
+  /** Where the TensorProto (or SparseTensorProto) itself lies in the file. */
+  span: ByteRange;
+  /** Set when the tensor's own message is malformed: its layer fails, the rest of the report stands. */
+  problem?: string;
+}
+
+export interface AttributeValue {
+  name: string;
+  type: number;
+  i?: number;
+  f?: number;
+  s?: string;
+  ints?: number[];
+  floats?: number[];
+  strings?: string[];
+  t?: TensorRef;
+  g?: GraphSkeleton;
+  graphs?: GraphSkeleton[];
+}
+
+export interface NodeSkeleton {
+  name: string;
+  opType: string;
+  domain: string;
+  inputs: string[];
+  outputs: string[];
+  attributes: Map<string, AttributeValue>;
+  /** Position in its graph, for stable names and graph order. */
+  index: number;
+}
+
+export interface ValueInfo {
+  name: string;
+  elemType?: number;
+  /** number = fixed, string = symbolic, null = unknown; undefined when the rank is unknown. */
+  dims?: (number | string | null)[];
+}
+
+export interface GraphSkeleton {
+  name: string;
+  /** Where this graph sits: "main", "main/If_3.then_branch", "function:custom.Block". */
+  path: string;
+  nodes: NodeSkeleton[];
+  initializers: TensorRef[];
+  sparseInitializers: TensorRef[];
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+  valueInfo: ValueInfo[];
+  /** The graph this one is nested in; names not found here resolve there. */
+  parent?: GraphSkeleton;
+}
+
+export interface OpsetImport {
+  domain: string;
+  version: number;
+}
+
+export interface ModelSkeleton {
+  path: string;
+  size: number;
+  irVersion: number;
+  producer: string;
+  producerVersion: string;
+  opsets: OpsetImport[];
+  metadata: Record<string, string>;
+  graph: GraphSkeleton;
+  functions: GraphSkeleton[];
+}
+
+const MAX_DEPTH = 64;
+const MAX_UNPACKED_RUNS = 1 << 22;
+
+function expect(f: Field, wire: number, what: string): void {
+  if (f.wire !== wire) throw new WireError(`${what} has wire type ${f.wire}, expected ${wire}`);
+}
+
+/** Reads the skeleton of the model in `src`. Throws ModelError when the file is not a readable ONNX model. */
+export function readSkeleton(src: ByteSource): ModelSkeleton {
+  if (src.size === 0) throw new ModelError(src.path, 'the file is empty: not an ONNX model');
+  const model: ModelSkeleton = {
+    path: src.path,
+    size: src.size,
+    irVersion: 0,
+    producer: '',
+    producerVersion: '',
+    opsets: [],
+    metadata: {},
+    graph: undefined as unknown as GraphSkeleton,
+    functions: [],
+  };
+  try {
+    forEachField(src, 0, src.size, (f) => {
+      switch (f.no) {
+        case 1:
+          expect(f, WIRE_VARINT, 'ir_version');
+          model.irVersion = f.varint;
+          break;
+        case 2:
+          expect(f, WIRE_LEN, 'producer_name');
+          model.producer = readString(src, f);
+          break;
+        case 3:
+          expect(f, WIRE_LEN, 'producer_version');
+          model.producerVersion = readString(src, f);
+          break;
+        case 7:
+          expect(f, WIRE_LEN, 'graph');
+          model.graph = readGraph(src, f.pos, f.pos + f.len, 'main', undefined, 0);
+          break;
+        case 8:
+          expect(f, WIRE_LEN, 'opset_import');
+          model.opsets.push(readOpset(src, f));
+          break;
+        case 14: {
+          expect(f, WIRE_LEN, 'metadata_props');
+          const [key, value] = readStringEntry(src, f);
+          model.metadata[key] = value;
+          break;
+        }
+        case 25:
+          expect(f, WIRE_LEN, 'functions');
+          model.functions.push(readFunction(src, f.pos, f.pos + f.len));
+          break;
+      }
+    });
+  } catch (err) {
+    if (err instanceof ModelError) throw err;
+    const why = err instanceof WireError || err instanceof RangeError ? err.message : String(err);
+    throw new ModelError(src.path, `not a readable ONNX model (${why})`);
+  }
+  if (!model.graph) throw new ModelError(src.path, 'no graph found: not an ONNX model, or truncated');
+  return model;
+}
+
+function readOpset(src: ByteSource, at: Field): OpsetImport {
+  const opset: OpsetImport = { domain: '', version: 0 };
+  forEachField(src, at.pos, at.pos + at.len, (f) => {
+    if (f.no === 1 && f.wire === WIRE_LEN) opset.domain = readString(src, f);
+    else if (f.no === 2 && f.wire === WIRE_VARINT) opset.version = f.varint;
+  });
+  return opset;
+}
+
+function readStringEntry(src: ByteSource, at: Field): [string, string] {
+  let key = '';
+  let value = '';
+  forEachField(src, at.pos, at.pos + at.len, (f) => {
+    if (f.no === 1 && f.wire === WIRE_LEN) key = readString(src, f);
+    else if (f.no === 2 && f.wire === WIRE_LEN) value = readString(src, f);
+  });
+  return [key, value];
+}
+
+function newGraph(name: string, path: string, parent: GraphSkeleton | undefined): GraphSkeleton {
+  return { name, path, nodes: [], initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: [], parent };
+}
+
+function readGraph(src: ByteSource, start: number, end: number, path: string, parent: GraphSkeleton | undefined, depth: number): GraphSkeleton {
+  if (depth > MAX_DEPTH) throw new WireError(`graphs nested deeper than ${MAX_DEPTH} levels`);
+  const graph = newGraph('', path, parent);
+  forEachField(src, start, end, (f) => {
+    switch (f.no) {
+      case 1:
+        expect(f, WIRE_LEN, 'node');
+        graph.nodes.push(readNode(src, f, graph, depth));
+        break;
+      case 2:
+        expect(f, WIRE_LEN, 'graph name');
+        graph.name = readString(src, f);
+        break;
+      case 5:
+        expect(f, WIRE_LEN, 'initializer');
+        graph.initializers.push(readTensor(src, f.pos, f.pos + f.len));
+        break;
+      case 15:
+        expect(f, WIRE_LEN, 'sparse_initializer');
+        graph.sparseInitializers.push(readSparseTensor(src, f.pos, f.pos + f.len));
+        break;
+      case 11:
+      case 12:
+      case 13: {
+        expect(f, WIRE_LEN, 'value info');
+        const info = readValueInfo(src, f);
+        (f.no === 11 ? graph.inputs : f.no === 12 ? graph.outputs : graph.valueInfo).push(info);
+        break;
+      }
+    }
+  });
+  return graph;
+}
+
+function readFunction(src: ByteSource, start: number, end: number): GraphSkeleton {
+  let name = '';
+  let domain = '';
+  const nodeFields: Field[] = [];
+  const fn = newGraph('', '', undefined);
+  forEachField(src, start, end, (f) => {
+    if (f.no === 1 && f.wire === WIRE_LEN) name = readString(src, f);
+    else if (f.no === 10 && f.wire === WIRE_LEN) domain = readString(src, f);
+    else if ((f.no === 4 || f.no === 5) && f.wire === WIRE_LEN) (f.no === 4 ? fn.inputs : fn.outputs).push({ name: readString(src, f) });
+    else if (f.no === 7 && f.wire === WIRE_LEN) nodeFields.push({ ...f });
+  });
+  fn.name = name;
+  fn.path = `function:${domain ? `${domain}.` : ''}${name}`;
+  for (const f of nodeFields) fn.nodes.push(readNode(src, f, fn, 1));
+  return fn;
+}
+
+function readValueInfo(src: ByteSource, at: Field): ValueInfo {
+  const info: ValueInfo = { name: '' };
+  forEachField(src, at.pos, at.pos + at.len, (f) => {
+    if (f.no === 1 && f.wire === WIRE_LEN) info.name = readString(src, f);
+    else if (f.no === 2 && f.wire === WIRE_LEN) {
+      // TypeProto.tensor_type (1) → elem_type (1), shape (2) → dim (1) → dim_value (1) | dim_param (2)
+      forEachField(src, f.pos, f.pos + f.len, (t) => {
+        if (t.no !== 1 || t.wire !== WIRE_LEN) return;
+        forEachField(src, t.pos, t.pos + t.len, (tt) => {
+          if (tt.no === 1 && tt.wire === WIRE_VARINT) info.elemType = tt.varint;
+          else if (tt.no === 2 && tt.wire === WIRE_LEN) {
+            const dims: (number | string | null)[] = [];
+            forEachField(src, tt.pos, tt.pos + tt.len, (d) => {
+              if (d.no !== 1 || d.wire !== WIRE_LEN) return;
+              let dim: number | string | null = null;
+              forEachField(src, d.pos, d.pos + d.len, (dv) => {
+                if (dv.no === 1 && dv.wire === WIRE_VARINT) dim = dv.varint;
+                else if (dv.no === 2 && dv.wire === WIRE_LEN) dim = readString(src, dv) || null;
+              });
+              dims.push(dim);
+            });
+            info.dims = dims;
+          }
+        });
+      });
+    }
+  });
+  return info;
+}
+
+function readNode(src: ByteSource, at: Field, graph: GraphSkeleton, depth: number): NodeSkeleton {
+  const node: NodeSkeleton = { name: '', opType: '', domain: '', inputs: [], outputs: [], attributes: new Map(), index: graph.nodes.length };
+  const attrFields: Field[] = [];
+  forEachField(src, at.pos, at.pos + at.len, (f) => {
+    switch (f.no) {
+      case 1:
+        expect(f, WIRE_LEN, 'node input');
+        node.inputs.push(readString(src, f));
+        break;
+      case 2:
+        expect(f, WIRE_LEN, 'node output');
+        node.outputs.push(readString(src, f));
+        break;
+      case 3:
+        expect(f, WIRE_LEN, 'node name');
+        node.name = readString(src, f);
+        break;
+      case 4:
+        expect(f, WIRE_LEN, 'op_type');
+        node.opType = readString(src, f);
+        break;
+      case 7:
+        expect(f, WIRE_LEN, 'node domain');
+        node.domain = readString(src, f);
+        break;
+      case 5:
+        expect(f, WIRE_LEN, 'attribute');
+        attrFields.push({ ...f });
+        break;
+    }
+  });
+  // Attributes last: subgraph paths need the node's name.
+  const label = node.name || `${node.opType}_${node.index}`;
+  for (const f of attrFields) {
+    const attr = readAttribute(src, f, graph, `${graph.path}/${label}`, depth);
+    node.attributes.set(attr.name, attr);
+  }
+  return node;
+}
+
+function readAttribute(src: ByteSource, at: Field, graph: GraphSkeleton, nodePath: string, depth: number): AttributeValue {
+  const attr: AttributeValue = { name: '', type: 0 };
+  const graphFields: Field[] = [];
+  forEachField(src, at.pos, at.pos + at.len, (f) => {
+    switch (f.no) {
+      case 1:
+        attr.name = readString(src, f);
+        break;
+      case 20:
+        attr.type = f.varint;
+        break;
+      case 2:
+        attr.f = readFloat(src, f);
+        break;
+      case 3:
+        expect(f, WIRE_VARINT, 'attribute i');
+        attr.i = f.varint;
+        break;
+      case 4:
+        attr.s = readString(src, f);
+        break;
+      case 5:
+        expect(f, WIRE_LEN, 'attribute t');
+        attr.t = readTensor(src, f.pos, f.pos + f.len);
+        break;
+      case 22:
+        expect(f, WIRE_LEN, 'attribute sparse_tensor');
+        attr.t = readSparseTensor(src, f.pos, f.pos + f.len);
+        break;
+      case 6:
+      case 11:
+        expect(f, WIRE_LEN, 'attribute graph');
+        graphFields.push({ ...f });
+        break;
+      case 7:
+        readFloats(src, f, (attr.floats ??= []));
+        break;
+      case 8:
+        readIntegers(src, f, (attr.ints ??= []));
+        break;
+      case 9:
+        (attr.strings ??= []).push(readString(src, f));
+        break;
+    }
+  });
+  for (const f of graphFields) {
+    const sub = readGraph(src, f.pos, f.pos + f.len, `${nodePath}.${attr.name}`, graph, depth + 1);
+    if (f.no === 6) attr.g = sub;
+    else (attr.graphs ??= []).push(sub);
+  }
+  return attr;
+}
+
+/** A TensorProto: its name, type, dims and where its values are. A malformed tensor is returned with `problem` set. */
+export function readTensor(src: ByteSource, start: number, end: number): TensorRef {
+  const tensor: TensorRef = { name: '', dtype: 0, dims: [], data: { kind: 'none' }, span: { offset: start, length: end - start } };
+  let raw: ByteRange | undefined;
+  let external = false;
+  const externalEntries: Record<string, string> = {};
+  const typed = new Map<number, { runs: ByteRange[]; packed: boolean[] }>();
+  try {
+    forEachField(src, start, end, (f) => {
+      switch (f.no) {
+        case 1:
+          readIntegers(src, f, tensor.dims);
+          break;
+        case 2:
+          expect(f, WIRE_VARINT, 'data_type');
+          tensor.dtype = f.varint;
+          break;
+        case 3:
+          throw new WireError('segmented tensors are not supported');
+        case 8:
+          expect(f, WIRE_LEN, 'tensor name');
+          tensor.name = readString(src, f);
+          break;
+        case 9:
+          expect(f, WIRE_LEN, 'raw_data');
+          raw = { offset: f.pos, length: f.len };
+          break;
+        case 13: {
+          expect(f, WIRE_LEN, 'external_data');
+          const [key, value] = readStringEntry(src, f);
+          externalEntries[key] = value;
+          break;
+        }
+        case 14:
+          expect(f, WIRE_VARINT, 'data_location');
+          external = f.varint === 1;
+          break;
+        case 4:
+        case 5:
+        case 7:
+        case 10:
+        case 11: {
+          let entry = typed.get(f.no);
+          if (!entry) typed.set(f.no, (entry = { runs: [], packed: [] }));
+          if (entry.runs.length >= MAX_UNPACKED_RUNS) throw new WireError('too many unpacked values in a typed field');
+          const okWire = f.wire === WIRE_LEN || f.wire === (f.no === 4 ? WIRE_I32 : f.no === 10 ? WIRE_I64 : WIRE_VARINT);
+          if (!okWire) throw new WireError(`typed data field ${f.no} has wire type ${f.wire}`);
+          entry.runs.push({ offset: f.pos, length: f.len });
+          entry.packed.push(f.wire === WIRE_LEN);
+          break;
+        }
+      }
+    });
+    for (const d of tensor.dims) {
+      if (!Number.isSafeInteger(d) || d < 0) throw new WireError(`invalid dimension ${Number.isNaN(d) ? 'beyond 2^53' : d} in dims [${tensor.dims.join(', ')}]`);
+    }
+    const count = elementCount(tensor.dims);
+    if (!Number.isSafeInteger(count)) throw new WireError(`dims [${tensor.dims.join(', ')}] overflow`);
+    if (external) {
+      const location = externalEntries.location;
+      if (!location) throw new WireError("external data without a 'location'");
+      const offset = externalEntries.offset !== undefined ? parseNonNegative(externalEntries.offset, 'offset') : 0;
+      const length = externalEntries.length !== undefined ? parseNonNegative(externalEntries.length, 'length') : undefined;
+      tensor.data = { kind: 'external', location, offset, length };
+    } else if (raw) {
+      tensor.data = { kind: 'raw', ...raw };
+    } else {
+      const dtype = dtypeById(tensor.dtype);
+      const fieldNo = dtype ? TYPED_FIELD_NUMBERS[dtype.field] : undefined;
+      const entry = fieldNo !== undefined ? typed.get(fieldNo) : undefined;
+      if (entry && dtype) tensor.data = { kind: 'typed', field: dtype.field, ...entry };
+    }
+  } catch (err) {
+    tensor.problem = err instanceof WireError || err instanceof RangeError ? err.message : String(err);
+  }
+  return tensor;
+}
+
+const TYPED_FIELD_NUMBERS: Record<TypedField, number | undefined> = {
+  float_data: 4,
+  int32_data: 5,
+  int64_data: 7,
+  double_data: 10,
+  uint64_data: 11,
+  none: undefined,
+};
+
+function parseNonNegative(text: string, key: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new WireError(`external data ${key} '${text}' is not a non-negative integer`);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new WireError(`external data ${key} ${text} is too large`);
+  return n;
+}
+
+/** A SparseTensorProto: values (1), indices (2), dims (3). Its name is the values tensor's name. */
+export function readSparseTensor(src: ByteSource, start: number, end: number): TensorRef {
+  const dims: number[] = [];
+  let values: TensorRef | undefined;
+  let indices: TensorRef | undefined;
+  let problem: string | undefined;
+  try {
+    forEachField(src, start, end, (f) => {
+      if (f.no === 1 && f.wire === WIRE_LEN) values = readTensor(src, f.pos, f.pos + f.len);
+      else if (f.no === 2 && f.wire === WIRE_LEN) indices = readTensor(src, f.pos, f.pos + f.len);
+      else if (f.no === 3) readIntegers(src, f, dims);
+    });
+    if (!values || !indices) problem = 'sparse tensor without values or indices';
+    for (const d of dims) if (!Number.isSafeInteger(d) || d < 0) problem = `invalid dimension ${d} in sparse dims`;
+  } catch (err) {
+    problem = err instanceof Error ? err.message : String(err);
+  }
+  const name = values?.name ?? '';
+  return {
+    name,
+    dtype: values?.dtype ?? 0,
+    dims,
+    data: values && indices ? { kind: 'sparse', values, indices } : { kind: 'none' },
+    span: { offset: start, length: end - start },
+    problem: problem ?? values?.problem ?? indices?.problem,
+  };
+}
+
+export function elementCount(dims: readonly number[]): number {
+  let n = 1;
+  for (const d of dims) n *= d;
+  return n;
+}
+
+/** Every graph of the model: main, nested subgraphs (If/Loop/Scan bodies) and function bodies, parents first. */
+export function allGraphs(model: ModelSkeleton): GraphSkeleton[] {
+  const out: GraphSkeleton[] = [];
+  const visit = (g: GraphSkeleton) => {
+    out.push(g);
+    for (const node of g.nodes) {
+      for (const attr of node.attributes.values()) {
+        if (attr.g) visit(attr.g);
+        for (const sub of attr.graphs ?? []) visit(sub);
+      }
+    }
+  };
+  visit(model.graph);
+  for (const fn of model.functions) visit(fn);
+  return out;
+}
+

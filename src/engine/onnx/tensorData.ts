@@ -1,0 +1,242 @@
+// Reading a tensor's values as canonical little-endian raw bytes, whatever its storage:
+// raw_data, typed repeated fields, external files (safely resolved), sparse tensors.
+import { realpathSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { type DType, dtypeById, dtypeName, rawByteLength } from './dtypes';
+import { type TensorRef, elementCount } from './skeleton';
+import { type ByteSource, FileSource } from './source';
+import { decodeVarints } from './wire';
+
+/** Thrown for a problem with one tensor: the layer using it fails, the report stands. */
+export class TensorError extends Error {}
+
+/** Canonical raw bytes for a run of elements; int4/uint4 runs may start on the high nibble of the first byte. */
+export interface ElementBytes {
+  bytes: Uint8Array;
+  /** 1 when the first element is the high nibble of bytes[0] (4-bit types only). */
+  nibble: number;
+}
+
+export interface ElementReader {
+  readonly dtype: DType;
+  readonly count: number;
+  /** Whether reads of disjoint ranges are cheap and independent (the pool may split the tensor). */
+  readonly splittable: boolean;
+  read(start: number, count: number): ElementBytes;
+}
+
+const MAX_DECODED_BYTES = 256 << 20;
+
+/** External data files of one model, opened once and shared by the tensors that live in them. */
+export class ExternalFiles {
+  private readonly open = new Map<string, FileSource>();
+  constructor(readonly modelPath: string) {}
+
+  /** The file for `location`, confined to the model's folder (domain.md §7). */
+  get(location: string): FileSource {
+    let src = this.open.get(location);
+    if (!src) {
+      src = new FileSource(resolveExternalPath(this.modelPath, location));
+      this.open.set(location, src);
+    }
+    return src;
+  }
+
+  close(): void {
+    for (const src of this.open.values()) src.close();
+    this.open.clear();
+  }
+}
+
+/**
+ * Resolves an external-data location inside the model's folder. Rejects absolute paths, `..` segments and
+ * links that lead outside the folder (CVE-2022-25882, CVE-2024-27318, CVE-2026-27489).
+ */
+export function resolveExternalPath(modelPath: string, location: string): string {
+  if (location === '' || location.includes('\0')) throw new TensorError(`external data location '${location}' is empty or invalid`);
+  if (isAbsolute(location) || /^[a-zA-Z]:/.test(location) || location.startsWith('\\') || location.startsWith('/')) {
+    throw new TensorError(`external data location '${location}' is an absolute path; only paths inside the model's folder are allowed`);
+  }
+  if (location.split(/[\\/]/).some((seg) => seg === '..')) {
+    throw new TensorError(`external data location '${location}' contains '..'; only paths inside the model's folder are allowed`);
+  }
+  const folder = dirname(modelPath);
+  const candidate = join(folder, location);
+  let real: string;
+  let realFolder: string;
+  try {
+    real = realpathSync(candidate);
+    realFolder = realpathSync(folder);
+  } catch {
+    throw new TensorError(`external data file '${location}' not found next to the model`);
+  }
+  const rel = relative(realFolder, real);
+  if (rel === '' || rel.startsWith(`..${sep}`) || rel === '..' || isAbsolute(rel)) {
+    throw new TensorError(`external data location '${location}' leads outside the model's folder (through a link)`);
+  }
+  if (!statSync(real).isFile()) throw new TensorError(`external data location '${location}' is not a regular file`);
+  return real;
+}
+
+/** Opens a tensor for reading. Throws TensorError when its storage is inconsistent with its type and dims. */
+export function openTensor(src: ByteSource, tensor: TensorRef, externals: ExternalFiles): ElementReader {
+  if (tensor.problem) throw new TensorError(tensor.problem);
+  const dtype = dtypeById(tensor.dtype);
+  if (!dtype || dtype.bits === 0) throw new TensorError(`unsupported data type ${dtypeName(tensor.dtype)}`);
+  const count = elementCount(tensor.dims);
+  const expected = rawByteLength(dtype, count);
+  const data = tensor.data;
+  switch (data.kind) {
+    case 'raw':
+      if (data.length !== expected) {
+        throw new TensorError(`raw_data holds ${data.length} bytes but ${dtype.name} dims [${tensor.dims.join(', ')}] need ${expected}`);
+      }
+      return new RangeReader(src, data.offset, dtype, count);
+    case 'external': {
+      const file = externals.get(data.location);
+      const length = data.length ?? expected;
+      if (length !== expected) {
+        throw new TensorError(`external data length ${length} but ${dtype.name} dims [${tensor.dims.join(', ')}] need ${expected} bytes`);
+      }
+      if (data.offset + length > file.size) {
+        throw new TensorError(`external data offset ${data.offset} + length ${length} runs past the end of '${data.location}' (${file.size} bytes)`);
+      }
+      return new RangeReader(file, data.offset, dtype, count);
+    }
+    case 'typed':
+      return new BufferReader(dtype, count, decodeTyped(src, tensor, dtype, count, expected));
+    case 'sparse':
+      return new BufferReader(dtype, count, densifySparse(src, tensor, dtype, count, expected, externals));
+    case 'none':
+      if (count === 0) return new BufferReader(dtype, 0, new Uint8Array(0));
+      throw new TensorError(`no data: neither raw_data, a typed field nor external data holds the ${count} values`);
+  }
+}
+
+class RangeReader implements ElementReader {
+  readonly splittable = true;
+  private buffer = new Uint8Array(0);
+  constructor(
+    private readonly src: ByteSource,
+    private readonly offset: number,
+    readonly dtype: DType,
+    readonly count: number,
+  ) {}
+
+  read(start: number, count: number): ElementBytes {
+    const { first, length, nibble } = byteSpan(this.dtype, start, count);
+    if (this.buffer.length < length) this.buffer = new Uint8Array(Math.max(length, this.buffer.length * 2));
+    const bytes = this.buffer.subarray(0, length);
+    this.src.readInto(this.offset + first, bytes);
+    return { bytes, nibble };
+  }
+}
+
+class BufferReader implements ElementReader {
+  readonly splittable = true;
+  constructor(
+    readonly dtype: DType,
+    readonly count: number,
+    private readonly data: Uint8Array,
+  ) {}
+  read(start: number, count: number): ElementBytes {
+    const { first, length, nibble } = byteSpan(this.dtype, start, count);
+    return { bytes: this.data.subarray(first, first + length), nibble };
+  }
+}
+
+function byteSpan(dtype: DType, start: number, count: number): { first: number; length: number; nibble: number } {
+  if (dtype.bits === 4) {
+    const first = Math.floor(start / 2);
+    return { first, length: Math.ceil((start + count) / 2) - first, nibble: start & 1 };
+  }
+  const size = dtype.bits / 8;
+  return { first: start * size, length: count * size, nibble: 0 };
+}
+
+/** Typed repeated fields → canonical raw bytes (ONNX: fp16/bf16/fp8 bit patterns and small ints live in int32_data). */
+function decodeTyped(src: ByteSource, tensor: TensorRef, dtype: DType, count: number, expected: number): Uint8Array {
+  const data = tensor.data as Extract<TensorRef['data'], { kind: 'typed' }>;
+  if (expected > MAX_DECODED_BYTES) throw new TensorError(`${expected} bytes in typed fields is more than this tool decodes (${MAX_DECODED_BYTES}); store the tensor in raw_data`);
+  const out = new Uint8Array(expected);
+  const dv = new DataView(out.buffer);
+  // int4/uint4: each int32_data entry is one packed byte (two values, low nibble first).
+  const entries = dtype.bits === 4 ? expected : count;
+  let n = 0;
+  const put = (value: number) => {
+    if (n >= entries) {
+      n++;
+      return;
+    }
+    switch (dtype.bits) {
+      case 4:
+      case 8:
+        out[n] = value & 0xff;
+        break;
+      case 16:
+        dv.setUint16(n * 2, value & 0xffff, true);
+        break;
+      case 32:
+        dv.setInt32(n * 4, value | 0, true);
+        break;
+      case 64:
+        dv.setBigInt64(n * 8, BigInt(value), true);
+        break;
+    }
+    n++;
+  };
+  for (const run of data.runs) {
+    const bytes = src.view(run.offset, run.length);
+    if (data.field === 'float_data' || data.field === 'double_data') {
+      // Fixed-width fields are already little-endian IEEE values, packed or not.
+      const width = data.field === 'float_data' ? 4 : 8;
+      if (bytes.length % width !== 0) throw new TensorError(`${data.field} run of ${bytes.length} bytes is not a multiple of ${width}`);
+      const values = bytes.length / width;
+      if (n + values <= entries) out.set(bytes, n * width);
+      n += values;
+    } else {
+      decodeVarints(bytes, put); // one varint when unpacked, many when packed
+    }
+  }
+  if (n !== entries) {
+    throw new TensorError(`${data.field} holds ${n} values but ${dtype.name} dims [${tensor.dims.join(', ')}] need ${entries}`);
+  }
+  return out;
+}
+
+/** A sparse tensor made dense: values at their (linear or coordinate) indices, zero elsewhere. */
+function densifySparse(src: ByteSource, tensor: TensorRef, dtype: DType, count: number, expected: number, externals: ExternalFiles): Uint8Array {
+  const data = tensor.data as Extract<TensorRef['data'], { kind: 'sparse' }>;
+  if (expected > MAX_DECODED_BYTES) throw new TensorError(`sparse tensor of ${expected} dense bytes is more than this tool densifies (${MAX_DECODED_BYTES})`);
+  if (dtype.bits === 4) throw new TensorError('sparse 4-bit tensors are not supported');
+  const values = openTensor(src, data.values, externals);
+  if (values.dtype.id !== dtype.id) throw new TensorError('sparse values and tensor disagree on the data type');
+  const nnz = values.count;
+  const indices = openTensor(src, data.indices, externals);
+  if (indices.dtype.name !== 'int64') throw new TensorError(`sparse indices must be int64, not ${indices.dtype.name}`);
+  const rank = tensor.dims.length;
+  const coordinate = data.indices.dims.length === 2;
+  if (coordinate ? data.indices.dims[0] !== nnz || data.indices.dims[1] !== rank : indices.count !== nnz) {
+    throw new TensorError(`sparse indices of shape [${data.indices.dims.join(', ')}] do not match ${nnz} values of rank ${rank}`);
+  }
+  const idx = indices.read(0, indices.count).bytes;
+  const idxView = new DataView(idx.buffer, idx.byteOffset, idx.byteLength);
+  const valBytes = values.read(0, nnz).bytes;
+  const size = dtype.bits / 8;
+  const out = new Uint8Array(expected);
+  for (let v = 0; v < nnz; v++) {
+    let linear = 0;
+    if (coordinate) {
+      for (let d = 0; d < rank; d++) {
+        const c = Number(idxView.getBigInt64((v * rank + d) * 8, true));
+        if (c < 0 || c >= tensor.dims[d]) throw new TensorError(`sparse index ${c} out of range for dimension ${d} (size ${tensor.dims[d]})`);
+        linear = linear * tensor.dims[d] + c;
+      }
+    } else {
+      linear = Number(idxView.getBigInt64(v * 8, true));
+    }
+    if (!(linear >= 0 && linear < count)) throw new TensorError(`sparse index ${linear} out of range for ${count} elements`);
+    out.set(valBytes.subarray(v * size, (v + 1) * size), linear * size);
+  }
+  return out;
+}

@@ -1,0 +1,133 @@
+// The protobuf wire format, walked lazily over a ByteSource with protobufjs's Reader primitives.
+import { Reader } from 'protobufjs/minimal';
+import type { ByteSource } from './source';
+
+export const WIRE_VARINT = 0;
+export const WIRE_I64 = 1;
+export const WIRE_LEN = 2;
+export const WIRE_I32 = 5;
+
+export class WireError extends Error {}
+
+/** One field of a message: where its value lies in the file, and the value itself for varints. */
+export interface Field {
+  no: number;
+  wire: number;
+  /** Absolute offset of the value (after tag and length prefix). */
+  pos: number;
+  /** Length of the value in bytes. */
+  len: number;
+  /** The varint value (wire 0), as a JS number; `NaN` when it is not a safe integer. */
+  varint: number;
+}
+
+const HEADER_MAX = 20; // a 5-byte tag + a 10-byte length prefix, with room to spare
+
+function toSafeNumber(v: unknown): number {
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? v : NaN;
+  const long = v as { toNumber(): number; high: number; low: number; unsigned: boolean };
+  const n = long.toNumber();
+  return Number.isSafeInteger(n) ? n : NaN;
+}
+
+/**
+ * Calls `visit` for each field of the message in [start, end). Nothing but the field headers is read,
+ * so a 2 GB raw_data costs one header read. Throws WireError on malformed or truncated input.
+ */
+export function forEachField(src: ByteSource, start: number, end: number, visit: (field: Field) => void): void {
+  if (end > src.size) throw new WireError(`message runs past the end of the file (${end} > ${src.size} bytes)`);
+  let pos = start;
+  const field: Field = { no: 0, wire: 0, pos: 0, len: 0, varint: 0 };
+  while (pos < end) {
+    const header = src.view(pos, Math.min(HEADER_MAX, end - pos));
+    const reader = new Reader(header);
+    let tag: number;
+    try {
+      tag = reader.uint32();
+      field.no = tag >>> 3;
+      field.wire = tag & 7;
+      field.varint = 0;
+      if (field.no === 0) throw new WireError(`invalid field number 0 at byte ${pos}`);
+      switch (field.wire) {
+        case WIRE_VARINT: {
+          const at = reader.pos;
+          field.varint = toSafeNumber(reader.int64());
+          field.pos = pos + at;
+          field.len = reader.pos - at;
+          break;
+        }
+        case WIRE_I64:
+          field.pos = pos + reader.pos;
+          field.len = 8;
+          break;
+        case WIRE_I32:
+          field.pos = pos + reader.pos;
+          field.len = 4;
+          break;
+        case WIRE_LEN: {
+          const len = reader.uint32();
+          field.pos = pos + reader.pos;
+          field.len = len;
+          break;
+        }
+        default:
+          throw new WireError(`unsupported wire type ${field.wire} at byte ${pos}`);
+      }
+    } catch (err) {
+      if (err instanceof WireError) throw err;
+      throw new WireError(`truncated or malformed field at byte ${pos}`);
+    }
+    if (field.pos + field.len > end) {
+      throw new WireError(`field ${field.no} at byte ${pos} claims ${field.len} bytes, past the end of its message`);
+    }
+    visit(field);
+    pos = field.pos + field.len;
+  }
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+export function readString(src: ByteSource, f: Field): string {
+  if (f.wire !== WIRE_LEN) throw new WireError(`field ${f.no}: expected a string`);
+  return utf8.decode(src.view(f.pos, f.len));
+}
+
+/** A repeated integer field (packed or one-per-tag) appended to `out`. */
+export function readIntegers(src: ByteSource, f: Field, out: number[]): void {
+  if (f.wire === WIRE_VARINT) {
+    out.push(f.varint);
+    return;
+  }
+  if (f.wire !== WIRE_LEN) throw new WireError(`field ${f.no}: expected integers`);
+  const reader = new Reader(src.view(f.pos, f.len));
+  try {
+    while (reader.pos < reader.len) out.push(toSafeNumber(reader.int64()));
+  } catch {
+    throw new WireError(`field ${f.no}: malformed packed integers`);
+  }
+}
+
+/** A repeated float field (packed or one-per-tag) appended to `out`. */
+export function readFloats(src: ByteSource, f: Field, out: number[]): void {
+  const bytes = src.view(f.pos, f.len);
+  if (f.wire !== WIRE_LEN && f.wire !== WIRE_I32) throw new WireError(`field ${f.no}: expected floats`);
+  if (bytes.length % 4 !== 0) throw new WireError(`field ${f.no}: packed floats of ${bytes.length} bytes`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < bytes.length; i += 4) out.push(dv.getFloat32(i, true));
+}
+
+export function readFloat(src: ByteSource, f: Field): number {
+  if (f.wire !== WIRE_I32) throw new WireError(`field ${f.no}: expected a float`);
+  const b = src.view(f.pos, 4);
+  return new DataView(b.buffer, b.byteOffset, 4).getFloat32(0, true);
+}
+
+/** Decodes all varints of a packed run into `out` starting at `at`; returns the count. */
+export function decodeVarints(bytes: Uint8Array, visit: (value: number) => void): void {
+  const reader = new Reader(bytes);
+  try {
+    while (reader.pos < reader.len) visit(toSafeNumber(reader.int64()));
+  } catch {
+    throw new WireError('malformed packed varints');
+  }
+}

@@ -1,0 +1,112 @@
+// The inspection report as text: a terminal table, Markdown, CSV, or the JSON contract.
+import type { InspectReport, LayerReport } from '../sparsity/inspect';
+
+export type ReportFormat = 'table' | 'json' | 'markdown' | 'csv';
+export const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'markdown', 'csv'];
+
+export function layerStatus(layer: LayerReport): 'PASS' | 'NEARLY' | 'FAIL' | 'INELIGIBLE' | 'ERROR' {
+  if (layer.error) return 'ERROR';
+  if (!layer.eligible) return 'INELIGIBLE';
+  return layer.pass ? 'PASS' : layer.nearlyPassing ? 'NEARLY' : 'FAIL';
+}
+
+const pct = (x: number | null, digits = 1) => (x === null ? '-' : `${(x * 100).toFixed(digits)}%`);
+
+function satisfied(layer: LayerReport): string {
+  const names = Object.entries(layer.patterns).filter(([, ok]) => ok).map(([k]) => k);
+  return names.length ? names.join(' ') : '-';
+}
+
+function note(layer: LayerReport): string {
+  return layer.reason ?? layer.warnings.join('; ');
+}
+
+interface Column {
+  title: string;
+  value: (l: LayerReport) => string;
+  right?: boolean;
+}
+
+const COLUMNS: Column[] = [
+  { title: 'layer', value: (l) => l.name },
+  { title: 'op', value: (l) => l.op },
+  { title: 'shape', value: (l) => (l.shape ? `[${l.shape.join('x')}]` : '-') },
+  { title: 'dtype', value: (l) => l.dtype ?? '-' },
+  { title: 'K', value: (l) => (l.axis === null ? '-' : String(l.axis)), right: true },
+  { title: 'status', value: layerStatus },
+  { title: 'compliance', value: (l) => pct(l.compliance, 2), right: true },
+  { title: 'valid/groups', value: (l) => (l.compliance === null ? '-' : `${l.validGroups}/${l.groups}`), right: true },
+  { title: 'zeros', value: (l) => (l.zeros === null || !l.elements ? '-' : pct(l.zeros / l.elements)), right: true },
+  { title: 'retained', value: (l) => pct(l.retainedMagnitude), right: true },
+  { title: 'patterns', value: satisfied },
+  { title: 'note', value: note },
+];
+
+function summaryLines(report: InspectReport): string[] {
+  const s = report.summary;
+  return [
+    `model: ${report.model} (${report.fileSize} bytes, opset ${report.opset ?? '?'}${report.producer ? `, ${report.producer}` : ''})`,
+    `pattern: ${report.pattern} (N = most non-zeros kept in every group of M along the reduction axis)`,
+    `layers: ${s.layers}: ${s.eligible} eligible (${s.passing} pass, ${s.nearlyPassing} nearly pass, ${s.failing} fail), ${s.ineligible} ineligible, ${s.errors} errors`,
+    `compliance (parameter-weighted, eligible layers): ${pct(s.compliance, 2)}; retained magnitude if pruned: ${pct(s.retainedMagnitude, 2)}`,
+  ];
+}
+
+export function formatTable(report: InspectReport): string {
+  const rows = report.layers.map((l) => COLUMNS.map((c) => c.value(l)));
+  const widths = COLUMNS.map((c, i) => Math.max(c.title.length, ...rows.map((r) => (i === COLUMNS.length - 1 ? 0 : r[i].length))));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i === COLUMNS.length - 1 ? cell : COLUMNS[i].right ? cell.padStart(widths[i]) : cell.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [...summaryLines(report), '', line(COLUMNS.map((c) => c.title)), ...rows.map(line)].join('\n') + '\n';
+}
+
+export function formatMarkdown(report: InspectReport): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  const out = [`# Sparsity report: ${esc(report.model)}`, '', ...summaryLines(report).map((l) => `- ${esc(l)}`), ''];
+  out.push(`| ${COLUMNS.map((c) => c.title).join(' | ')} |`);
+  out.push(`|${COLUMNS.map((c) => (c.right ? '---:' : '---')).join('|')}|`);
+  for (const l of report.layers) out.push(`| ${COLUMNS.map((c) => esc(c.value(l))).join(' | ')} |`);
+  return out.join('\n') + '\n';
+}
+
+const CSV_FIELDS: (keyof LayerReport)[] = [
+  'name', 'op', 'graph', 'weight', 'shape', 'dtype', 'axis', 'eligible', 'reason', 'groups', 'validGroups',
+  'compliance', 'pass', 'nearlyPassing', 'elements', 'zeros', 'retainedMagnitude',
+];
+
+export function formatCsv(report: InspectReport): string {
+  const cell = (v: unknown): string => {
+    const s = v === null || v === undefined ? '' : Array.isArray(v) ? v.join('x') : String(v);
+    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  const patternKeys = Object.keys(report.layers[0]?.patterns ?? {});
+  const blockKeys = Object.keys(report.layers[0]?.blocks ?? {});
+  const header = [...CSV_FIELDS, ...patternKeys.map((k) => `pattern ${k}`), ...blockKeys.map((k) => `block ${k}`)];
+  const lines = [header.map(cell).join(',')];
+  for (const l of report.layers) {
+    lines.push([...CSV_FIELDS.map((f) => cell(l[f])), ...patternKeys.map((k) => cell(l.patterns[k])), ...blockKeys.map((k) => cell(l.blocks[k]))].join(','));
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The JSON contract. The per-tile grid is large: included only on request. */
+export function formatJson(report: InspectReport, withGrid = false): string {
+  const layers = withGrid ? report.layers : report.layers.map(({ grid: _grid, ...rest }) => rest);
+  return JSON.stringify({ ...report, layers }, null, 2) + '\n';
+}
+
+export function formatReport(report: InspectReport, format: ReportFormat, withGrid = false): string {
+  switch (format) {
+    case 'json':
+      return formatJson(report, withGrid);
+    case 'markdown':
+      return formatMarkdown(report);
+    case 'csv':
+      return formatCsv(report);
+    default:
+      return formatTable(report);
+  }
+}

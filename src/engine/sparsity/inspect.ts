@@ -1,0 +1,339 @@
+// Inspection: the lazy skeleton, the layers, one scan of each distinct weight (inline or on a worker pool),
+// and the report whose JSON form is the CLI's stable contract (README, "JSON contract").
+import { CancelledError, ModelError, describeError } from '../errors';
+import { dtypeById } from '../onnx/dtypes';
+import { type ModelSkeleton, type TensorRef, elementCount, readSkeleton } from '../onnx/skeleton';
+import { type ByteSource, FileSource } from '../onnx/source';
+import { ExternalFiles } from '../onnx/tensorData';
+import { JobSources, type ScanJob } from './job';
+import { GRID_MAX, type Grid, type ScanStats, ShapeInfo, emptyStats, mergeStats } from './kernel';
+import { type LayerPlan, eligibility, findLayers } from './layers';
+import { BLOCK_SHAPES, type Pattern, STANDARD_PATTERNS, patternName } from './pattern';
+import { defaultWorkerCount, defaultWorkerScript, runPool } from './pool';
+import { splitParts, wholeTensor } from './scan';
+
+export const NEARLY_PASSING = 0.99;
+
+export interface InspectOptions {
+  pattern?: Pattern;
+  /** Only layers whose name matches. */
+  layers?: RegExp;
+  /** Worker threads; 0 scans inline. Default: one per core. */
+  workers?: number;
+  /** Models smaller than this (bytes of weights) are scanned inline. */
+  inlineBelow?: number;
+  nearlyThreshold?: number;
+  gridMax?: number;
+  /** Called with (elements scanned, elements to scan). */
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+  workerScript?: string;
+}
+
+export interface LayerReport {
+  name: string;
+  op: string;
+  graph: string;
+  weight: string;
+  shape: number[] | null;
+  dtype: string | null;
+  /** Reduction axis K of the stored weight, non-negative; null when unknown (dynamic weight). */
+  axis: number | null;
+  outAxis: number | null;
+  chain: string[];
+  zeroPoint: 'none' | 'per-tensor' | 'per-channel' | 'per-block';
+  eligible: boolean;
+  reason: string | null;
+  warnings: string[];
+  error: string | null;
+  groups: number;
+  validGroups: number;
+  /** validGroups / groups; null when not scanned. */
+  compliance: number | null;
+  pass: boolean;
+  nearlyPassing: boolean;
+  elements: number;
+  zeros: number | null;
+  /** Fraction of sum |w| kept if pruned to the pattern by magnitude; 1 when already compliant. */
+  retainedMagnitude: number | null;
+  /** countHistogram[c] = groups with c non-zeros. */
+  countHistogram: number[] | null;
+  maskHistogram: number[] | null;
+  patterns: Record<string, boolean>;
+  blocks: Record<string, number | null>;
+  grid: Grid | null;
+}
+
+export interface InspectSummary {
+  layers: number;
+  eligible: number;
+  passing: number;
+  nearlyPassing: number;
+  failing: number;
+  ineligible: number;
+  errors: number;
+  /** Elements of all weights that were found. */
+  parameters: number;
+  eligibleParameters: number;
+  /** Compliance of eligible layers weighted by their element counts. */
+  compliance: number | null;
+  retainedMagnitude: number | null;
+}
+
+export interface InspectReport {
+  model: string;
+  pattern: string;
+  fileSize: number;
+  irVersion: number;
+  producer: string;
+  opset: number | null;
+  summary: InspectSummary;
+  layers: LayerReport[];
+}
+
+/** Inspects the model at `path`. Throws ModelError when the file is not a readable model; a bad tensor fails only its layer. */
+export async function inspectModel(path: string, options: InspectOptions = {}): Promise<InspectReport> {
+  let src: ByteSource;
+  try {
+    src = new FileSource(path);
+  } catch (err) {
+    throw new ModelError(path, `cannot open: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : describeError(err)}`);
+  }
+  try {
+    return await inspectSource(src, options);
+  } finally {
+    src.close();
+  }
+}
+
+/** Inspects a model from any byte source (files, memory). Memory sources are always scanned inline. */
+export async function inspectSource(src: ByteSource, options: InspectOptions = {}): Promise<InspectReport> {
+  const pattern = options.pattern ?? { n: 2, m: 4 };
+  const model = readSkeleton(src);
+  const externals = new ExternalFiles(src.path);
+  try {
+    const plans = findLayers({ model, src, externals }).filter((l) => !options.layers || options.layers.test(l.name));
+    const scans = planScans(plans, pattern, options.gridMax ?? GRID_MAX);
+    const results = await runScans(src, scans, options);
+    return buildReport(model, pattern, plans, scans, results, options.nearlyThreshold ?? NEARLY_PASSING);
+  } finally {
+    externals.close();
+  }
+}
+
+/** One distinct weight to scan: layers sharing a tensor, axis and zero point share its scan. */
+interface WeightScan {
+  tensor: TensorRef;
+  layer: LayerPlan;
+  shape: ShapeInfo;
+  layers: LayerPlan[];
+}
+
+function scanKey(layer: LayerPlan): string {
+  const t = layer.tensor!;
+  return `${t.span.offset}:${t.data.kind === 'external' ? t.data.location : ''}:${layer.axis}:${layer.outAxis}:${JSON.stringify(layer.zeroPoint ?? null)}`;
+}
+
+function planScans(plans: LayerPlan[], pattern: Pattern, gridMax: number): WeightScan[] {
+  const byKey = new Map<string, WeightScan>();
+  for (const layer of plans) {
+    if (!eligibility(layer, pattern).eligible) continue;
+    const key = scanKey(layer);
+    const existing = byKey.get(key);
+    if (existing) existing.layers.push(layer);
+    else {
+      const geometry = { dims: layer.shape!, kAxis: layer.axis!, rAxis: layer.outAxis! };
+      byKey.set(key, { tensor: layer.tensor!, layer, shape: new ShapeInfo(geometry, pattern, gridMax), layers: [layer] });
+    }
+  }
+  return [...byKey.values()];
+}
+
+interface ScanResult {
+  stats?: ScanStats;
+  error?: string;
+}
+
+const INLINE_BELOW = 64 << 20;
+const PART_ELEMENTS = 8 << 20;
+
+async function runScans(src: ByteSource, scans: WeightScan[], options: InspectOptions): Promise<ScanResult[]> {
+  const jobs: ScanJob[] = [];
+  scans.forEach((scan, weight) => {
+    const splittable = scan.tensor.data.kind === 'raw' || scan.tensor.data.kind === 'external';
+    const parts = splittable ? splitParts(scan.shape, PART_ELEMENTS) : [wholeTensor(scan.shape)];
+    for (const part of parts) {
+      jobs.push({
+        id: jobs.length,
+        weight,
+        tensor: scan.tensor,
+        geometry: scan.shape.geometry,
+        pattern: scan.shape.pattern,
+        zeroPoint: scan.layer.zeroPoint,
+        gridMax: options.gridMax ?? GRID_MAX,
+        part,
+      });
+    }
+  });
+  const total = scans.reduce((sum, s) => sum + elementCount(s.shape.geometry.dims), 0);
+  const totalBytes = scans.reduce((sum, s) => sum + (elementCount(s.shape.geometry.dims) * (dtypeById(s.tensor.dtype)?.bits ?? 8)) / 8, 0);
+  let done = 0;
+  const progress = (n: number) => {
+    done += n;
+    options.onProgress?.(done, total);
+  };
+  const threads = options.workers ?? defaultWorkerCount();
+  const script = options.workerScript ?? defaultWorkerScript();
+  const inline = !(src instanceof FileSource) || threads === 0 || !script || totalBytes < (options.inlineBelow ?? INLINE_BELOW);
+
+  const results: ScanResult[] = scans.map((s) => ({ stats: emptyStats(s.shape) }));
+  const absorb = (job: ScanJob, stats?: ScanStats, error?: string) => {
+    const result = results[job.weight];
+    if (error !== undefined) {
+      result.error ??= error;
+      result.stats = undefined;
+    } else if (result.stats && stats) mergeStats(result.stats, stats);
+  };
+  if (inline) {
+    const sources = new JobSources(src);
+    const signal = options.signal ?? { aborted: false };
+    for (const job of jobs) {
+      if (signal.aborted) throw new CancelledError();
+      try {
+        absorb(job, sources.run(job, progress, signal));
+      } catch (err) {
+        if (err instanceof CancelledError) throw err;
+        absorb(job, undefined, describeError(err));
+      }
+    }
+  } else {
+    jobs.sort((x, y) => elementCount(y.geometry.dims) - elementCount(x.geometry.dims));
+    const outcomes = await runPool(script!, src.path, jobs, threads, progress, options.signal);
+    for (const o of outcomes) absorb(o.job, o.stats, o.error);
+  }
+  return results;
+}
+
+function buildReport(model: ModelSkeleton, pattern: Pattern, plans: LayerPlan[], scans: WeightScan[], results: ScanResult[], nearly: number): InspectReport {
+  const resultOf = new Map<LayerPlan, ScanResult>();
+  scans.forEach((scan, i) => scan.layers.forEach((l) => resultOf.set(l, results[i])));
+  const layers = plans.map((plan) => layerReport(plan, pattern, resultOf.get(plan), nearly));
+  const summary: InspectSummary = {
+    layers: layers.length,
+    eligible: 0,
+    passing: 0,
+    nearlyPassing: 0,
+    failing: 0,
+    ineligible: 0,
+    errors: 0,
+    parameters: 0,
+    eligibleParameters: 0,
+    compliance: null,
+    retainedMagnitude: null,
+  };
+  let weightedCompliance = 0;
+  let sum = 0;
+  let kept = 0;
+  const counted = new Set<string>();
+  for (const layer of layers) {
+    if (layer.error) summary.errors++;
+    else if (!layer.eligible) summary.ineligible++;
+    else {
+      summary.eligible++;
+      if (layer.pass) summary.passing++;
+      else if (layer.nearlyPassing) summary.nearlyPassing++;
+      else summary.failing++;
+    }
+    // Shared weights count once towards the model's parameters.
+    const key = `${layer.graph}:${layer.weight}`;
+    if (counted.has(key)) continue;
+    counted.add(key);
+    summary.parameters += layer.elements;
+    if (layer.eligible && layer.compliance !== null) {
+      summary.eligibleParameters += layer.elements;
+      weightedCompliance += layer.compliance * layer.elements;
+    }
+  }
+  for (const [i, scan] of scans.entries()) {
+    const stats = results[i].stats;
+    if (stats) {
+      sum += stats.sumMagnitude;
+      kept += stats.keptMagnitude;
+    }
+    void scan;
+  }
+  if (summary.eligibleParameters > 0) summary.compliance = weightedCompliance / summary.eligibleParameters;
+  if (summary.eligible > 0) summary.retainedMagnitude = retained(kept, sum);
+  const opset = model.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? null;
+  return {
+    model: model.path,
+    pattern: patternName(pattern),
+    fileSize: model.size,
+    irVersion: model.irVersion,
+    producer: [model.producer, model.producerVersion].filter(Boolean).join(' '),
+    opset,
+    summary,
+    layers,
+  };
+}
+
+function retained(kept: number, sum: number): number | null {
+  if (sum === 0) return 1;
+  const r = kept / sum;
+  return Number.isFinite(r) ? r : null;
+}
+
+function layerReport(plan: LayerPlan, pattern: Pattern, result: ScanResult | undefined, nearly: number): LayerReport {
+  const elig = eligibility(plan, pattern);
+  const zp = plan.zeroPoint;
+  const report: LayerReport = {
+    name: plan.name,
+    op: plan.op,
+    graph: plan.graph,
+    weight: plan.weight,
+    shape: plan.shape,
+    dtype: plan.dtype,
+    axis: plan.axis,
+    outAxis: plan.outAxis,
+    chain: plan.chain,
+    zeroPoint: !zp ? 'none' : zp.axis < 0 ? 'per-tensor' : zp.blockSize ? 'per-block' : 'per-channel',
+    eligible: elig.eligible,
+    reason: elig.reason,
+    warnings: elig.warnings,
+    error: plan.error ?? null,
+    groups: 0,
+    validGroups: 0,
+    compliance: null,
+    pass: false,
+    nearlyPassing: false,
+    elements: plan.shape ? elementCount(plan.shape) : 0,
+    zeros: null,
+    retainedMagnitude: null,
+    countHistogram: null,
+    maskHistogram: null,
+    patterns: Object.fromEntries(STANDARD_PATTERNS.map((p) => [patternName(p), false])),
+    blocks: Object.fromEntries(BLOCK_SHAPES.map((b) => [b.name, null])),
+    grid: null,
+  };
+  if (result?.error !== undefined) {
+    report.eligible = false;
+    report.error = result.error;
+    report.reason = result.error;
+    return report;
+  }
+  const stats = result?.stats;
+  if (!elig.eligible || !stats) return report;
+  report.groups = stats.groups;
+  report.validGroups = stats.validGroups;
+  report.compliance = stats.groups ? stats.validGroups / stats.groups : 1;
+  report.pass = stats.validGroups === stats.groups;
+  report.nearlyPassing = !report.pass && report.compliance >= nearly;
+  report.zeros = stats.zeros;
+  report.retainedMagnitude = report.pass ? 1 : retained(stats.keptMagnitude, stats.sumMagnitude);
+  report.countHistogram = stats.countHistogram;
+  report.maskHistogram = stats.maskHistogram;
+  report.patterns = Object.fromEntries(Object.entries(stats.patternViolations).map(([k, v]) => [k, v === 0]));
+  report.blocks = Object.fromEntries(Object.entries(stats.blocks).map(([k, v]) => [k, v && v.total ? v.zero / v.total : null]));
+  report.grid = stats.grid;
+  return report;
+}

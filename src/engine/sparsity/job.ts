@@ -1,0 +1,37 @@
+// A scan job: one part of one weight, self-contained so that it can run inline or in a worker thread.
+import type { TensorRef } from '../onnx/skeleton';
+import type { ByteSource } from '../onnx/source';
+import { ExternalFiles, openTensor } from '../onnx/tensorData';
+import type { ZeroPoint } from './decode';
+import type { Geometry, ScanStats } from './kernel';
+import type { Pattern } from './pattern';
+import { type ScanPart, scanPart } from './scan';
+
+export interface ScanJob {
+  id: number;
+  /** Which weight (index into the inspection's unique weights). */
+  weight: number;
+  tensor: TensorRef;
+  geometry: Geometry;
+  pattern: Pattern;
+  zeroPoint?: ZeroPoint;
+  gridMax: number;
+  part: ScanPart;
+}
+
+/** Opens each model file and external file once per thread. */
+export class JobSources {
+  private externals?: ExternalFiles;
+  constructor(readonly src: ByteSource) {}
+
+  run(job: ScanJob, onProgress?: (elements: number) => void, signal?: { aborted: boolean }): ScanStats {
+    this.externals ??= new ExternalFiles(this.src.path);
+    const reader = openTensor(this.src, job.tensor, this.externals);
+    return scanPart(reader, { geometry: job.geometry, pattern: job.pattern, zeroPoint: job.zeroPoint, gridMax: job.gridMax, onProgress, signal }, job.part);
+  }
+
+  close(): void {
+    this.externals?.close();
+    this.src.close();
+  }
+}

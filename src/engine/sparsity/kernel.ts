@@ -1,0 +1,314 @@
+// The scan kernel: one pass over a weight's values, grouped along its reduction axis K, producing every
+// per-layer statistic of the report. Plain typed-array loops; see scan.ts for how tensors reach it.
+import { BLOCK_SHAPES, type Pattern, STANDARD_PATTERNS, patternName } from './pattern';
+
+/** How the stored tensor maps onto groups: [A, K, B] around the K axis, with the output-feature axis r. */
+export interface Geometry {
+  dims: number[];
+  kAxis: number;
+  rAxis: number;
+}
+
+export interface Grid {
+  rows: number;
+  cols: number;
+  /** Per tile, row-major: groups that satisfy the pattern, and all groups. */
+  valid: number[];
+  total: number[];
+}
+
+/** Additive statistics of one weight (or of one part of it: parts merge by `mergeStats`). */
+export interface ScanStats {
+  elements: number;
+  zeros: number;
+  groups: number;
+  validGroups: number;
+  /** countHistogram[c] = groups with exactly c non-zeros, c = 0..M. */
+  countHistogram: number[];
+  /** For M <= 8: maskHistogram[mask] = groups whose non-zero positions form `mask` (bit i = element i). */
+  maskHistogram: number[] | null;
+  sumMagnitude: number;
+  keptMagnitude: number;
+  /** Per standard pattern: violating groups, or -1 when K is not divisible by its M. */
+  patternViolations: Record<string, number>;
+  /** Per block shape: all-zero blocks and all blocks, or null when the dims are not divisible by it. */
+  blocks: Record<string, { zero: number; total: number } | null>;
+  grid: Grid;
+}
+
+export const GRID_MAX = 128;
+
+export class ShapeInfo {
+  readonly A: number;
+  readonly K: number;
+  readonly B: number;
+  readonly R: number;
+  readonly rInA: boolean;
+  /** Stride of r inside A (r in A) or inside B (r in B), in units of a or b. */
+  readonly rStride: number;
+  /** Positions per output feature: every coordinate but r and K. */
+  readonly P: number;
+  readonly groupsPerLane: number;
+  readonly grid: { rows: number; cols: number };
+
+  constructor(
+    readonly geometry: Geometry,
+    readonly pattern: Pattern,
+    gridMax = GRID_MAX,
+  ) {
+    const { dims, kAxis, rAxis } = geometry;
+    const prod = (from: number, to: number) => dims.slice(from, to).reduce((x, y) => x * y, 1);
+    this.A = prod(0, kAxis);
+    this.K = dims[kAxis];
+    this.B = prod(kAxis + 1, dims.length);
+    this.R = dims[rAxis];
+    this.rInA = rAxis < kAxis;
+    this.rStride = this.rInA ? prod(rAxis + 1, kAxis) : prod(rAxis + 1, dims.length);
+    this.P = this.R === 0 ? 0 : (this.A * this.B) / this.R;
+    this.groupsPerLane = Math.floor(this.K / pattern.m);
+    const cols = this.groupsPerLane * this.P;
+    this.grid = { rows: Math.max(1, Math.min(this.R, gridMax)), cols: Math.max(1, Math.min(cols, gridMax)) };
+  }
+
+  /** Output feature index of lane (a, b). */
+  rOf(a: number, b: number): number {
+    return this.rInA ? Math.floor(a / this.rStride) % this.R : Math.floor(b / this.rStride) % this.R;
+  }
+
+  /** Position index (all coordinates but r and K) of lane (a, b), in storage order. */
+  pOf(a: number, b: number): number {
+    if (this.rInA) {
+      const outer = Math.floor(a / (this.rStride * this.R));
+      return (outer * this.rStride + (a % this.rStride)) * this.B + b;
+    }
+    const outer = Math.floor(b / (this.rStride * this.R));
+    const B1 = this.B / (this.R * this.rStride);
+    return (a * B1 + outer) * this.rStride + (b % this.rStride);
+  }
+}
+
+export function emptyStats(shape: ShapeInfo): ScanStats {
+  const { m } = shape.pattern;
+  const patternViolations: Record<string, number> = {};
+  for (const p of STANDARD_PATTERNS) patternViolations[patternName(p)] = shape.K % p.m === 0 ? 0 : -1;
+  const blocks: ScanStats['blocks'] = {};
+  for (const b of BLOCK_SHAPES) blocks[b.name] = shape.K % b.in === 0 && shape.R % b.out === 0 ? { zero: 0, total: 0 } : null;
+  const tiles = shape.grid.rows * shape.grid.cols;
+  return {
+    elements: 0,
+    zeros: 0,
+    groups: 0,
+    validGroups: 0,
+    countHistogram: new Array(m + 1).fill(0),
+    maskHistogram: m <= 8 ? new Array(1 << m).fill(0) : null,
+    sumMagnitude: 0,
+    keptMagnitude: 0,
+    patternViolations,
+    blocks,
+    grid: { rows: shape.grid.rows, cols: shape.grid.cols, valid: new Array(tiles).fill(0), total: new Array(tiles).fill(0) },
+  };
+}
+
+export function mergeStats(into: ScanStats, part: ScanStats): ScanStats {
+  into.elements += part.elements;
+  into.zeros += part.zeros;
+  into.groups += part.groups;
+  into.validGroups += part.validGroups;
+  part.countHistogram.forEach((v, i) => (into.countHistogram[i] += v));
+  if (into.maskHistogram && part.maskHistogram) part.maskHistogram.forEach((v, i) => (into.maskHistogram![i] += v));
+  into.sumMagnitude += part.sumMagnitude;
+  into.keptMagnitude += part.keptMagnitude;
+  for (const [k, v] of Object.entries(part.patternViolations)) if (v >= 0 && into.patternViolations[k] >= 0) into.patternViolations[k] += v;
+  for (const [k, v] of Object.entries(part.blocks)) {
+    const target = into.blocks[k];
+    if (v && target) {
+      target.zero += v.zero;
+      target.total += v.total;
+    }
+  }
+  part.grid.valid.forEach((v, i) => (into.grid.valid[i] += v));
+  part.grid.total.forEach((v, i) => (into.grid.total[i] += v));
+  return into;
+}
+
+/**
+ * Accumulates the statistics of one slab: a fixed `a`, K rows [k0, k0 + h), every b. `lanes` holds the slab's
+ * magnitudes lane-major (lane b at [b*h, (b+1)*h)). k0 and h are multiples of lcm(M, 16) except at the end of K.
+ */
+export class SlabScanner {
+  private nz = new Uint8Array(0);
+  /** Per block shape with out > 1 and r in A: running AND of all-zero flags over the rows of the current block. */
+  private readonly rowBlocks = new Map<string, Uint8Array>();
+  /** Per block shape and lane: all-zero flags of the slab's K-blocks (reused buffer). */
+  private laneZero = new Map<string, Uint8Array>();
+
+  constructor(
+    readonly shape: ShapeInfo,
+    readonly stats: ScanStats,
+  ) {}
+
+  scanSlab(lanes: Float32Array, a: number, k0: number, h: number): void {
+    const { B } = this.shape;
+    if (this.nz.length < h) this.nz = new Uint8Array(h);
+    for (const block of BLOCK_SHAPES) {
+      if (!this.stats.blocks[block.name]) continue;
+      const need = B * Math.ceil(h / block.in);
+      const buf = this.laneZero.get(block.name);
+      if (!buf || buf.length < need) this.laneZero.set(block.name, new Uint8Array(need));
+    }
+    for (let b = 0; b < B; b++) this.scanLane(lanes, b * h, h, a, b, k0);
+    this.combineBlocks(a, k0, h);
+  }
+
+  private scanLane(lanes: Float32Array, off: number, h: number, a: number, b: number, k0: number): void {
+    const { shape, stats, nz } = this;
+    const { n, m } = shape.pattern;
+    let zeros = 0;
+    let sumAll = 0;
+    for (let i = 0; i < h; i++) {
+      const v = lanes[off + i];
+      const isNz = v !== 0 ? 1 : 0;
+      nz[i] = isNz;
+      zeros += 1 - isNz;
+      sumAll += v;
+    }
+    stats.elements += h;
+    stats.zeros += zeros;
+    stats.sumMagnitude += sumAll;
+
+    // The chosen N:M pattern: groups along K.
+    const r = shape.rOf(a, b);
+    const p = shape.pOf(a, b);
+    const { rows, cols } = shape.grid;
+    const tileRow = Math.floor((r * rows) / shape.R) * cols;
+    const colScale = cols / (shape.groupsPerLane * shape.P);
+    const hist = stats.countHistogram;
+    const masks = stats.maskHistogram;
+    let valid = 0;
+    let kept = 0;
+    const groups = Math.floor(h / m);
+    for (let g = 0; g < groups; g++) {
+      const base = g * m;
+      let count = 0;
+      let mask = 0;
+      for (let j = 0; j < m; j++) {
+        if (nz[base + j]) {
+          count++;
+          mask |= 1 << j;
+        }
+      }
+      hist[count]++;
+      if (masks) masks[mask]++;
+      const tile = tileRow + Math.floor((((k0 + base) / m) * shape.P + p) * colScale);
+      stats.grid.total[tile]++;
+      if (count <= n) {
+        valid++;
+        stats.grid.valid[tile]++;
+        for (let j = 0; j < m; j++) kept += lanes[off + base + j];
+      } else {
+        kept += largestSum(lanes, off + base, m, n);
+      }
+    }
+    stats.groups += groups;
+    stats.validGroups += valid;
+    stats.keptMagnitude += kept;
+
+    // Standard patterns from the same non-zero flags.
+    for (const pat of STANDARD_PATTERNS) {
+      const key = patternName(pat);
+      if (stats.patternViolations[key] < 0) continue;
+      let bad = 0;
+      for (let base = 0; base + pat.m <= h; base += pat.m) {
+        let c = 0;
+        for (let j = 0; j < pat.m; j++) c += nz[base + j];
+        if (c > pat.n) bad++;
+      }
+      stats.patternViolations[key] += bad;
+    }
+
+    // All-zero flags of each K-block of this lane, combined across rows in combineBlocks.
+    for (const block of BLOCK_SHAPES) {
+      const flags = this.laneZero.get(block.name);
+      if (!flags || !stats.blocks[block.name]) continue;
+      const perLane = Math.ceil(h / block.in);
+      for (let kb = 0; kb < perLane; kb++) {
+        let any = 0;
+        const end = Math.min(h, (kb + 1) * block.in);
+        for (let i = kb * block.in; i < end; i++) any |= nz[i];
+        flags[b * perLane + kb] = any ^ 1;
+      }
+    }
+  }
+
+  private combineBlocks(a: number, k0: number, h: number): void {
+    const { shape, stats } = this;
+    const { B, K } = shape;
+    for (const block of BLOCK_SHAPES) {
+      const result = stats.blocks[block.name];
+      const flags = this.laneZero.get(block.name);
+      if (!result || !flags) continue;
+      const perLane = Math.ceil(h / block.in);
+      if (block.out === 1) {
+        for (let i = 0; i < B * perLane; i++) result.zero += flags[i];
+        result.total += B * perLane;
+      } else if (!shape.rInA) {
+        // Rows of a block are lanes b, b + rStride, ... in this same slab.
+        for (let b = 0; b < B; b++) {
+          if (shape.rOf(a, b) % block.out !== 0) continue;
+          for (let kb = 0; kb < perLane; kb++) {
+            let all = 1;
+            for (let j = 0; j < block.out; j++) all &= flags[(b + j * shape.rStride) * perLane + kb];
+            result.zero += all;
+          }
+          result.total += perLane;
+        }
+      } else {
+        // Rows of a block are successive a (stride rStride): keep a running AND per (a mod rStride, K-block, b).
+        const blocksPerK = Math.ceil(K / block.in);
+        let acc = this.rowBlocks.get(block.name);
+        if (!acc) this.rowBlocks.set(block.name, (acc = new Uint8Array(shape.rStride * blocksPerK * B)));
+        const r = shape.rOf(a, 0);
+        const first = r % block.out === 0;
+        const last = r % block.out === block.out - 1;
+        const a2 = a % shape.rStride;
+        const kb0 = k0 / block.in;
+        for (let b = 0; b < B; b++) {
+          for (let kb = 0; kb < perLane; kb++) {
+            const at = (a2 * blocksPerK + kb0 + kb) * B + b;
+            const f = flags[b * perLane + kb];
+            acc[at] = first ? f : acc[at] & f;
+            if (last) {
+              result.zero += acc[at];
+              result.total++;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Sum of the n largest of values[off .. off+m). */
+function largestSum(values: Float32Array, off: number, m: number, n: number): number {
+  if (n === 1) {
+    let best = 0;
+    for (let j = 0; j < m; j++) if (values[off + j] > best) best = values[off + j];
+    return best;
+  }
+  let taken = 0;
+  let sum = 0;
+  for (let t = 0; t < n; t++) {
+    let best = -1;
+    let at = -1;
+    for (let j = 0; j < m; j++) {
+      const v = values[off + j];
+      if (!(taken & (1 << j)) && v > best) {
+        best = v;
+        at = j;
+      }
+    }
+    taken |= 1 << at;
+    sum += best;
+  }
+  return sum;
+}

@@ -1,0 +1,306 @@
+// Finding the layers: every node that consumes a constant weight (initializer, Constant node, sparse initializer),
+// through Q/DQ, Cast, Identity and Transpose chains, in the main graph, subgraphs and functions (domain.md §2).
+import { dtypeById, dtypeName } from '../onnx/dtypes';
+import { type GraphSkeleton, type ModelSkeleton, type NodeSkeleton, type TensorRef, allGraphs, elementCount } from '../onnx/skeleton';
+import type { ByteSource } from '../onnx/source';
+import { type ExternalFiles, TensorError, openTensor } from '../onnx/tensorData';
+import { type ZeroPoint, integerAt } from './decode';
+import { CHAIN_OPS, KERNEL_MULTIPLE, LARGE_CHANNELS, OP_RULES, UNACCELERATED_WEIGHT_INPUTS } from './opTable';
+import type { Pattern } from './pattern';
+
+/** A layer as found in the graph, before any weight value is read. */
+export interface LayerPlan {
+  name: string;
+  op: string;
+  /** The graph holding the node: "main", a subgraph path, or "function:NAME". */
+  graph: string;
+  /** Name of the constant weight tensor (the initializer, or the Constant node's output). */
+  weight: string;
+  tensor?: TensorRef;
+  shape: number[] | null;
+  dtype: string | null;
+  /** Reduction axis K of the stored weight (non-negative), after remapping through Transpose. */
+  axis: number | null;
+  /** Output-feature axis of the stored weight. */
+  outAxis: number | null;
+  /** Ops between the constant and the layer, constant side first. */
+  chain: string[];
+  zeroPoint?: ZeroPoint;
+  /** Why the layer cannot carry N:M sparsity whatever its values (pattern-independent reasons). */
+  fixedReason?: string;
+  /** Convolution group count (1 for non-convolutions). */
+  group: number;
+  /** A problem reading this layer's weight: the layer fails, the report stands. */
+  error?: string;
+}
+
+type Producer =
+  | { kind: 'constant'; tensor: TensorRef; name: string }
+  | { kind: 'node'; node: NodeSkeleton; graph: GraphSkeleton }
+  | { kind: 'input' };
+
+class Scopes {
+  private readonly index = new Map<GraphSkeleton, Map<string, Producer>>();
+
+  private producers(graph: GraphSkeleton): Map<string, Producer> {
+    let map = this.index.get(graph);
+    if (map) return map;
+    map = new Map();
+    for (const input of graph.inputs) map.set(input.name, { kind: 'input' });
+    // Initializers win over a same-named graph input (IR < 4 models list them as inputs too).
+    for (const t of graph.initializers) map.set(t.name, { kind: 'constant', tensor: t, name: t.name });
+    for (const t of graph.sparseInitializers) map.set(t.name, { kind: 'constant', tensor: t, name: t.name });
+    for (const node of graph.nodes) {
+      const value = node.opType === 'Constant' && !node.domain ? (node.attributes.get('value') ?? node.attributes.get('sparse_value')) : undefined;
+      for (const out of node.outputs) {
+        if (!out) continue;
+        map.set(out, value?.t ? { kind: 'constant', tensor: value.t, name: out } : { kind: 'node', node, graph });
+      }
+    }
+    this.index.set(graph, map);
+    return map;
+  }
+
+  /** Resolves a name in `graph`, then in the graphs it is nested in (outer-scope references). */
+  lookup(name: string, graph: GraphSkeleton): Producer | undefined {
+    for (let g: GraphSkeleton | undefined = graph; g; g = g.parent) {
+      const found = this.producers(g).get(name);
+      if (found) return found;
+    }
+    return undefined;
+  }
+}
+
+interface Trace {
+  constant?: { tensor: TensorRef; name: string };
+  /** Chain nodes from the constant towards the layer. */
+  chain: NodeSkeleton[];
+  dynamic?: string;
+}
+
+function trace(scopes: Scopes, name: string, graph: GraphSkeleton): Trace {
+  const chain: NodeSkeleton[] = [];
+  let current = name;
+  let g = graph;
+  for (let step = 0; step < 64; step++) {
+    const producer = scopes.lookup(current, g);
+    if (!producer || producer.kind === 'input') return { chain, dynamic: `'${current}' is a graph input` };
+    if (producer.kind === 'constant') return { constant: producer, chain: chain.reverse() };
+    const op = producer.node.opType;
+    const standard = producer.node.domain === '' || producer.node.domain === 'ai.onnx' || producer.node.domain === 'com.microsoft';
+    if (!standard || !CHAIN_OPS.has(op)) return { chain, dynamic: `computed at run time by ${op} '${producer.node.name || current}'` };
+    chain.push(producer.node);
+    current = producer.node.inputs[0] ?? '';
+    g = producer.graph;
+  }
+  return { chain, dynamic: 'chain of ops too long' };
+}
+
+function intAttr(node: NodeSkeleton, name: string): number | undefined {
+  return node.attributes.get(name)?.i;
+}
+
+/** Reads a small integer constant (a zero point) as numbers. */
+function readIntegers(src: ByteSource, tensor: TensorRef, externals: ExternalFiles): number[] {
+  const reader = openTensor(src, tensor, externals);
+  if (!reader.dtype.integer) throw new TensorError(`zero point '${tensor.name}' has non-integer type ${reader.dtype.name}`);
+  if (reader.count > 1 << 20) throw new TensorError(`zero point '${tensor.name}' has ${reader.count} values`);
+  const run = reader.read(0, reader.count);
+  const view = new DataView(run.bytes.buffer, run.bytes.byteOffset, run.bytes.byteLength);
+  const out: number[] = [];
+  for (let i = 0; i < reader.count; i++) out.push(integerAt(reader.dtype, run.bytes, view, i, run.nibble));
+  return out;
+}
+
+export interface FindContext {
+  model: ModelSkeleton;
+  src: ByteSource;
+  externals: ExternalFiles;
+}
+
+/** Every layer of the model, in graph order (main graph first, then subgraphs and functions). */
+export function findLayers(ctx: FindContext): LayerPlan[] {
+  const scopes = new Scopes();
+  const layers: LayerPlan[] = [];
+  const usedNames = new Map<string, number>();
+  const uniqueName = (node: NodeSkeleton, graph: GraphSkeleton): string => {
+    const base = node.name || `${node.opType}_${node.index}${graph.path === 'main' ? '' : `@${graph.path}`}`;
+    const seen = usedNames.get(base) ?? 0;
+    usedNames.set(base, seen + 1);
+    return seen ? `${base}#${seen + 1}` : base;
+  };
+  for (const graph of allGraphs(ctx.model)) {
+    for (const node of graph.nodes) {
+      if (node.domain !== '' && node.domain !== 'ai.onnx' && node.domain !== 'com.microsoft') continue;
+      const rule = OP_RULES[node.opType];
+      if (rule) {
+        const layer = planLayer(ctx, scopes, node, graph, uniqueName);
+        if (layer) layers.push(layer);
+        continue;
+      }
+      const inputs = UNACCELERATED_WEIGHT_INPUTS[node.opType];
+      if (!inputs) continue;
+      for (const input of inputs) {
+        const t = node.inputs[input] ? trace(scopes, node.inputs[input], graph) : undefined;
+        if (!t?.constant || t.constant.tensor.dims.length < 2) continue;
+        layers.push({
+          ...describeConstant(t, node, graph, uniqueName(node, graph)),
+          fixedReason: `${node.opType}: no mainstream runtime accelerates N:M sparsity for this op`,
+        });
+        break;
+      }
+    }
+  }
+  return layers;
+}
+
+function describeConstant(t: Trace, node: NodeSkeleton, graph: GraphSkeleton, name: string): LayerPlan {
+  const tensor = t.constant!.tensor;
+  return {
+    name,
+    op: node.opType,
+    graph: graph.path,
+    weight: t.constant!.name,
+    tensor,
+    shape: tensor.problem ? null : tensor.dims,
+    dtype: dtypeName(tensor.dtype),
+    axis: null,
+    outAxis: null,
+    chain: t.chain.map((n) => n.opType),
+    group: 1,
+    error: tensor.problem,
+  };
+}
+
+function planLayer(
+  ctx: FindContext,
+  scopes: Scopes,
+  node: NodeSkeleton,
+  graph: GraphSkeleton,
+  uniqueName: (node: NodeSkeleton, graph: GraphSkeleton) => string,
+): LayerPlan | undefined {
+  const rule = OP_RULES[node.opType];
+  let chosen: { slot: (typeof rule.slots)[number]; t: Trace } | undefined;
+  let firstDynamic: string | undefined;
+  for (const slot of rule.slots) {
+    const input = node.inputs[slot.input];
+    if (!input) continue;
+    const t = trace(scopes, input, graph);
+    if (t.constant) {
+      chosen = { slot, t };
+      break;
+    }
+    firstDynamic ??= t.dynamic;
+  }
+  if (!chosen) {
+    // Two run-time operands (attention products) are not layers; a convolution or Gemm without a constant weight is.
+    if (node.opType.startsWith('MatMul') || node.opType === 'QLinearMatMul') return undefined;
+    return {
+      name: uniqueName(node, graph),
+      op: node.opType,
+      graph: graph.path,
+      weight: node.inputs[rule.slots[0].input] ?? '',
+      shape: null,
+      dtype: null,
+      axis: null,
+      outAxis: null,
+      chain: [],
+      group: 1,
+      fixedReason: `weight computed at run time (${firstDynamic ?? 'not a constant'})`,
+    };
+  }
+  const { slot, t } = chosen;
+  const layer = describeConstant(t, node, graph, uniqueName(node, graph));
+  layer.group = rule.convolution ? (intAttr(node, 'group') ?? 1) : 1;
+  if (layer.error) return layer;
+  const dims = t.constant!.tensor.dims;
+  const rank = dims.length;
+  if (rank < 2) {
+    layer.fixedReason = `${rank}-D weight: no reduction axis to group along`;
+    return layer;
+  }
+  const dtype = dtypeById(t.constant!.tensor.dtype);
+  if (!dtype?.weight) {
+    layer.fixedReason = `weights of type ${dtypeName(t.constant!.tensor.dtype)} are not accelerated`;
+    return layer;
+  }
+  // Map the layer's view of K and r back onto the stored tensor, through each Transpose (constant side first).
+  let toStored = (axis: number) => axis;
+  let zeroPoint: ZeroPoint | undefined;
+  try {
+    for (const step of t.chain) {
+      if (step.opType === 'Transpose') {
+        const perm = step.attributes.get('perm')?.ints ?? dims.map((_, i) => rank - 1 - i);
+        if (perm.length !== rank) throw new TensorError(`Transpose '${step.name}' has perm of length ${perm.length} for a rank-${rank} weight`);
+        const before = toStored;
+        toStored = (axis) => before(perm[axis]);
+      } else if (step.opType === 'DequantizeLinear' && dtype.integer && !zeroPoint) {
+        zeroPoint = dequantizeZeroPoint(ctx, scopes, step, graph, rank, toStored);
+      }
+    }
+    const axes = slot.axes(rank, (name) => intAttr(node, name));
+    layer.axis = toStored(axes.k);
+    layer.outAxis = toStored(axes.r);
+    if (!zeroPoint && dtype.integer && slot.zeroPointInput !== undefined && node.inputs[slot.zeroPointInput]) {
+      zeroPoint = opZeroPoint(ctx, scopes, node.inputs[slot.zeroPointInput], graph, dims, layer.outAxis);
+    }
+  } catch (err) {
+    layer.error = err instanceof Error ? err.message : String(err);
+  }
+  layer.zeroPoint = zeroPoint;
+  return layer;
+}
+
+function constantInput(ctx: FindContext, scopes: Scopes, name: string, graph: GraphSkeleton, what: string): number[] {
+  const t = trace(scopes, name, graph);
+  if (!t.constant) throw new TensorError(`${what} '${name}' is ${t.dynamic}: cannot tell which weights are zero`);
+  return readIntegers(ctx.src, t.constant.tensor, ctx.externals);
+}
+
+/** DequantizeLinear's zero point: per tensor, per axis (`axis`, default 1) or per block (`block_size`, opset 21). */
+function dequantizeZeroPoint(ctx: FindContext, scopes: Scopes, dq: NodeSkeleton, graph: GraphSkeleton, rank: number, toStored: (axis: number) => number): ZeroPoint | undefined {
+  const zpName = dq.inputs[2];
+  if (!zpName) return undefined;
+  const values = constantInput(ctx, scopes, zpName, graph, 'zero point');
+  if (values.length <= 1) return { values, axis: -1, blockSize: 0 };
+  let axis = dq.attributes.get('axis')?.i ?? 1;
+  if (axis < 0) axis += rank;
+  return { values, axis: toStored(axis), blockSize: dq.attributes.get('block_size')?.i ?? 0 };
+}
+
+/** The zero point input of ConvInteger, MatMulInteger, QLinear*: per tensor or per output feature. */
+function opZeroPoint(ctx: FindContext, scopes: Scopes, name: string, graph: GraphSkeleton, dims: number[], outAxis: number): ZeroPoint {
+  const values = constantInput(ctx, scopes, name, graph, 'zero point');
+  if (values.length <= 1) return { values, axis: -1, blockSize: 0 };
+  if (values.length === dims[outAxis]) return { values, axis: outAxis, blockSize: 0 };
+  throw new TensorError(`zero point '${name}' has ${values.length} values: neither per tensor nor per output channel (${dims[outAxis]})`);
+}
+
+export interface Eligibility {
+  eligible: boolean;
+  reason: string | null;
+  warnings: string[];
+}
+
+/** Whether a found layer can carry `pattern`, and the hardware-shape warnings when it can (domain.md §2). */
+export function eligibility(layer: LayerPlan, pattern: Pattern): Eligibility {
+  if (layer.error) return { eligible: false, reason: layer.error, warnings: [] };
+  if (layer.fixedReason) return { eligible: false, reason: layer.fixedReason, warnings: [] };
+  const dims = layer.shape!;
+  const K = dims[layer.axis!];
+  const out = dims[layer.outAxis!];
+  if (layer.group > 1 && K < pattern.m) {
+    return { eligible: false, reason: `grouped/depthwise convolution (group=${layer.group}): ${K} input channel(s) per group < M=${pattern.m}`, warnings: [] };
+  }
+  if (K % pattern.m !== 0) return { eligible: false, reason: `K=${K} (axis ${layer.axis}) is not divisible by M=${pattern.m}`, warnings: [] };
+  if (elementCount(dims) === 0) return { eligible: false, reason: 'empty weight', warnings: [] };
+  const warnings: string[] = [];
+  if (K < LARGE_CHANNELS || out < LARGE_CHANNELS) {
+    warnings.push(`small layer (K=${K}, out=${out}): sparse kernels pay off mainly from about ${LARGE_CHANNELS} channels (TensorRT)`);
+  }
+  if (K % KERNEL_MULTIPLE !== 0 || out % KERNEL_MULTIPLE !== 0) {
+    warnings.push(`K=${K}, out=${out} not multiples of ${KERNEL_MULTIPLE}: cuSPARSELt/CUTLASS pad them and ASP skips such weights`);
+  }
+  if (layer.group > 1) warnings.push(`grouped convolution (group=${layer.group}): sparse kernels rarely cover grouped layers`);
+  return { eligible: true, reason: null, warnings };
+}
