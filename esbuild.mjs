@@ -1,8 +1,29 @@
-// One build() per bundle: CLI, scan worker, extension host, webview, tests, scripts.
+// One build() per bundle: CLI, scan worker, extension host, webview, tests, scripts. The WebAssembly scan
+// kernel (AssemblyScript) is compiled first and embedded in the bundles that import 'wasm:scan-kernel'.
+import asc from 'assemblyscript/asc';
 import { build } from 'esbuild';
 import { existsSync, readdirSync } from 'node:fs';
 
-const node = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: 'linked', logLevel: 'warning' };
+async function compileKernel() {
+  let binary;
+  const { error, stderr } = await asc.main(
+    ['src/engine/sparsity/simd/kernel.as.ts', '-O3', '--enable', 'simd', '--runtime', 'stub', '--noAssert', '--outFile', 'kernel.wasm'],
+    { writeFile: (name, contents) => name.endsWith('.wasm') && (binary = contents) },
+  );
+  if (error) throw new Error(`AssemblyScript: ${error.message}\n${stderr.toString()}`);
+  return binary;
+}
+
+const kernel = await compileKernel();
+const wasmKernel = {
+  name: 'wasm-kernel',
+  setup(b) {
+    b.onResolve({ filter: /^wasm:scan-kernel$/ }, () => ({ path: 'scan-kernel', namespace: 'wasm-kernel' }));
+    b.onLoad({ filter: /.*/, namespace: 'wasm-kernel' }, () => ({ contents: kernel, loader: 'binary' }));
+  },
+};
+
+const node = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: 'linked', logLevel: 'warning', plugins: [wasmKernel] };
 
 const tests = readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) => `test/${f}`);
 

@@ -440,8 +440,23 @@ export function readTensor(src: ByteSource, start: number, end: number): TensorR
     }
   } catch (err) {
     tensor.problem = err instanceof WireError || err instanceof RangeError ? err.message : String(err);
+    // Without its name the tensor could not be matched to its layer, which would vanish from the report.
+    if (!tensor.name) tensor.name = recoverName(src, start, end);
   }
   return tensor;
+}
+
+/** The name (field 8) of a malformed TensorProto, found by a walk that ignores every other field. */
+function recoverName(src: ByteSource, start: number, end: number): string {
+  let name = '';
+  try {
+    forEachField(src, start, end, (f) => {
+      if (f.no === 8 && f.wire === WIRE_LEN) name = readString(src, f);
+    });
+  } catch {
+    // A walk that breaks off keeps the name if it was reached.
+  }
+  return name;
 }
 
 const TYPED_FIELD_NUMBERS: Record<TypedField, number | undefined> = {

@@ -23,6 +23,8 @@ export interface ElementReader {
   /** Whether reads of disjoint ranges are cheap and independent (the pool may split the tensor). */
   readonly splittable: boolean;
   read(start: number, count: number): ElementBytes;
+  /** Copies the raw bytes of elements [start, start + count) into `target` (types of 8 bits and more). */
+  readInto(start: number, count: number, target: Uint8Array): void;
 }
 
 const MAX_DECODED_BYTES = 256 << 20;
@@ -130,6 +132,11 @@ class RangeReader implements ElementReader {
     this.src.readInto(this.offset + first, bytes);
     return { bytes, nibble };
   }
+
+  readInto(start: number, count: number, target: Uint8Array): void {
+    const { first, length } = byteSpan(this.dtype, start, count);
+    this.src.readInto(this.offset + first, target.subarray(0, length));
+  }
 }
 
 class BufferReader implements ElementReader {
@@ -142,6 +149,10 @@ class BufferReader implements ElementReader {
   read(start: number, count: number): ElementBytes {
     const { first, length, nibble } = byteSpan(this.dtype, start, count);
     return { bytes: this.data.subarray(first, first + length), nibble };
+  }
+
+  readInto(start: number, count: number, target: Uint8Array): void {
+    target.set(this.read(start, count).bytes);
   }
 }
 

@@ -134,6 +134,12 @@ function scanKey(layer: LayerPlan): string {
   return `${t.span.offset}:${t.data.kind === 'external' ? t.data.location : ''}:${layer.axis}:${layer.outAxis}:${JSON.stringify(layer.zeroPoint ?? null)}`;
 }
 
+/** One key per stored tensor (its place in the file); runtime weights, which have none, by graph and name. */
+function weightKey(plan: LayerPlan): string {
+  const t = plan.tensor;
+  return t ? `${t.span.offset}:${t.data.kind === 'external' ? t.data.location : ''}` : `${plan.graph}:${plan.weight}`;
+}
+
 function planScans(plans: LayerPlan[], pattern: Pattern, gridMax: number): WeightScan[] {
   const byKey = new Map<string, WeightScan>();
   for (const layer of plans) {
@@ -235,7 +241,7 @@ function buildReport(model: ModelSkeleton, pattern: Pattern, plans: LayerPlan[],
   let sum = 0;
   let kept = 0;
   const counted = new Set<string>();
-  for (const layer of layers) {
+  for (const [i, layer] of layers.entries()) {
     if (layer.error) summary.errors++;
     else if (!layer.eligible) summary.ineligible++;
     else {
@@ -244,8 +250,8 @@ function buildReport(model: ModelSkeleton, pattern: Pattern, plans: LayerPlan[],
       else if (layer.nearlyPassing) summary.nearlyPassing++;
       else summary.failing++;
     }
-    // Shared weights count once towards the model's parameters.
-    const key = `${layer.graph}:${layer.weight}`;
+    // Shared weights count once towards the model's parameters, even when used from a subgraph.
+    const key = weightKey(plans[i]);
     if (counted.has(key)) continue;
     counted.add(key);
     summary.parameters += layer.elements;

@@ -9,6 +9,7 @@ export interface Geometry {
   rAxis: number;
 }
 
+/** Compliance per tile: rows are output features, columns chunks of K (see ShapeInfo.chunk) x positions. */
 export interface Grid {
   rows: number;
   cols: number;
@@ -38,6 +39,12 @@ export interface ScanStats {
 
 export const GRID_MAX = 128;
 
+/** K rows per slab must be a multiple of this, so every pattern group and K-block lies inside one slab. */
+export function kAlignment(m: number): number {
+  const gcd = (x: number, y: number): number => (y ? gcd(y, x % y) : x);
+  return (m * 16) / gcd(m, 16);
+}
+
 export class ShapeInfo {
   readonly A: number;
   readonly K: number;
@@ -48,7 +55,9 @@ export class ShapeInfo {
   readonly rStride: number;
   /** Positions per output feature: every coordinate but r and K. */
   readonly P: number;
-  readonly groupsPerLane: number;
+  /** K is cut into chunks of `chunk` rows (lcm(M, 16)): slabs, parts and grid columns never split one. */
+  readonly chunk: number;
+  readonly chunksPerLane: number;
   readonly grid: { rows: number; cols: number };
 
   constructor(
@@ -65,8 +74,9 @@ export class ShapeInfo {
     this.rInA = rAxis < kAxis;
     this.rStride = this.rInA ? prod(rAxis + 1, kAxis) : prod(rAxis + 1, dims.length);
     this.P = this.R === 0 ? 0 : (this.A * this.B) / this.R;
-    this.groupsPerLane = Math.floor(this.K / pattern.m);
-    const cols = this.groupsPerLane * this.P;
+    this.chunk = kAlignment(pattern.m);
+    this.chunksPerLane = Math.ceil(this.K / this.chunk);
+    const cols = this.chunksPerLane * this.P;
     this.grid = { rows: Math.max(1, Math.min(this.R, gridMax)), cols: Math.max(1, Math.min(cols, gridMax)) };
   }
 
@@ -181,7 +191,7 @@ export class SlabScanner {
     const p = shape.pOf(a, b);
     const { rows, cols } = shape.grid;
     const tileRow = Math.floor((r * rows) / shape.R) * cols;
-    const colScale = cols / (shape.groupsPerLane * shape.P);
+    const colScale = cols / (shape.chunksPerLane * shape.P);
     const hist = stats.countHistogram;
     const masks = stats.maskHistogram;
     let valid = 0;
@@ -199,7 +209,7 @@ export class SlabScanner {
       }
       hist[count]++;
       if (masks) masks[mask]++;
-      const tile = tileRow + Math.floor((((k0 + base) / m) * shape.P + p) * colScale);
+      const tile = tileRow + Math.floor((Math.floor((k0 + base) / shape.chunk) * shape.P + p) * colScale);
       stats.grid.total[tile]++;
       if (count <= n) {
         valid++;

@@ -220,7 +220,12 @@ function planLayer(
     return layer;
   }
   const dtype = dtypeById(t.constant!.tensor.dtype);
-  if (!dtype?.weight) {
+  // A type number ONNX does not define makes the weight unreadable, not merely unaccelerated.
+  if (!dtype) {
+    layer.error = `unsupported data type ${dtypeName(t.constant!.tensor.dtype)}`;
+    return layer;
+  }
+  if (!dtype.weight) {
     layer.fixedReason = `weights of type ${dtypeName(t.constant!.tensor.dtype)} are not accelerated`;
     return layer;
   }

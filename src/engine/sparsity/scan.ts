@@ -2,8 +2,9 @@
 import { CancelledError } from '../errors';
 import type { ElementReader } from '../onnx/tensorData';
 import { type ZeroPoint, toMagnitudes } from './decode';
-import { type Geometry, type ScanStats, ShapeInfo, SlabScanner, emptyStats } from './kernel';
+import { type Geometry, type ScanStats, ShapeInfo, SlabScanner, emptyStats, kAlignment } from './kernel';
 import type { Pattern } from './pattern';
+import { scanPartSimd, simdApplies } from './simd/simdScan';
 
 /** What one scan job covers: rows a in [a0, a1) of the [A, K, B] view, K rows [k0, k1). */
 export interface ScanPart {
@@ -21,16 +22,13 @@ export interface ScanOptions {
   /** Called with elements scanned since the last call. */
   onProgress?: (elements: number) => void;
   signal?: { aborted: boolean };
+  /** 'js' forces the reference kernel (tests compare the two); default: SIMD where it applies. */
+  kernel?: 'auto' | 'js';
 }
 
 /** Target elements per slab: big enough to amortise reads, small enough for the memory budget. */
 const SLAB_ELEMENTS = 1 << 20;
 
-/** K rows per slab must be a multiple of this, so every pattern group and K-block lies inside one slab. */
-export function kAlignment(m: number): number {
-  const gcd = (x: number, y: number): number => (y ? gcd(y, x % y) : x);
-  return (m * 16) / gcd(m, 16);
-}
 
 /** Rows of A per part must be a multiple of this, so blocks of output features are never split. */
 export function aAlignment(shape: ShapeInfo): number {
@@ -42,6 +40,7 @@ export function wholeTensor(shape: ShapeInfo): ScanPart {
 }
 
 export function scanPart(reader: ElementReader, options: ScanOptions, part: ScanPart): ScanStats {
+  if (options.kernel !== 'js' && simdApplies(reader.dtype.name, options.pattern, options.zeroPoint)) return scanPartSimd(reader, options, part);
   const shape = new ShapeInfo(options.geometry, options.pattern, options.gridMax);
   const stats = emptyStats(shape);
   const scanner = new SlabScanner(shape, stats);

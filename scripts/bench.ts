@@ -1,0 +1,243 @@
+// npm run bench: inspection time and memory against a plain read of the same bytes, measured in one run.
+// Generates (once, cached in .bench/ or $SPARSITY_LENS_BENCH_DIR) a >= 2 GB fp16 model with external data and a
+// 1.9 GB single-file model, streams them to disk, then times each in fresh child processes from a warm page cache.
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Writer } from 'protobufjs/minimal';
+import { onnx } from 'onnx-proto';
+import { inspectModel } from '../src/engine/sparsity/inspect';
+
+const FP16 = 10;
+const ROWS = 4096; // K of every MatMul weight [K, N]
+const COLS = 11008; // N: an LLM MLP projection
+const LAYER_BYTES = ROWS * COLS * 2;
+
+interface BenchModel {
+  name: string;
+  file: string;
+  /** Files whose bytes the inspection reads: the model, plus its external data. */
+  dataFiles: string[];
+}
+
+// ---------------------------------------------------------------------------------------------- generation
+
+/** Deterministic fp16 weights: finite random values, with every second layer pruned to 2:4 along K. */
+function fillLayer(buf: Uint16Array, seed: number, pruned: boolean): void {
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < buf.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    // sign | exponent 5..20 | fraction: never zero, never inf/NaN
+    buf[i] = (s & 0x8000) | ((5 + ((s >>> 16) & 15)) << 10) | ((s >>> 4) & 0x3ff) | 1;
+  }
+  if (!pruned) return;
+  // Groups of 4 along K (rows) at each column: keep 2 positions chosen by the column.
+  const keeps = [0b0011, 0b0101, 0b1001, 0b0110, 0b1010, 0b1100];
+  for (let k0 = 0; k0 < ROWS; k0 += 4) {
+    for (let j = 0; j < 4; j++) {
+      const row = (k0 + j) * COLS;
+      for (let n = 0; n < COLS; n++) if (!((keeps[(n + k0) % 6] >> j) & 1)) buf[row + n] = 0;
+    }
+  }
+}
+
+function varint(n: number): Uint8Array {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+  return Uint8Array.from(out);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** A chain of MatMuls y = x W0 W1' ... (alternating [K,N] and its transpose use) over `layers` fp16 weights. */
+function graphNodes(layers: number): { nodes: Uint8Array; io: Uint8Array } {
+  const nodes: Uint8Array[] = [];
+  let x = 'x';
+  for (let i = 0; i < layers; i++) {
+    const w = `w${i}`;
+    // Even layers: x[.., K] @ W[K, N]; odd layers: x[.., N] @ W^T via Transpose, so shapes chain.
+    if (i % 2 === 0) {
+      nodes.push(onnx.NodeProto.encode({ name: `mm${i}`, opType: 'MatMul', input: [x, w], output: [`h${i}`] }).finish());
+    } else {
+      nodes.push(onnx.NodeProto.encode({ name: `t${i}`, opType: 'Transpose', input: [w], output: [`${w}_t`] }).finish());
+      nodes.push(onnx.NodeProto.encode({ name: `mm${i}`, opType: 'MatMul', input: [x, `${w}_t`], output: [`h${i}`] }).finish());
+    }
+    x = `h${i}`;
+  }
+  const field = (no: number, bytes: Uint8Array) => concat([varint((no << 3) | 2), varint(bytes.length), bytes]);
+  const vi = (name: string, dims: number[]) =>
+    onnx.ValueInfoProto.encode({ name, type: { tensorType: { elemType: FP16, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } }).finish();
+  return {
+    nodes: concat(nodes.map((n) => field(1, n))),
+    io: concat([field(11, vi('x', [1, ROWS])), field(12, vi(x, [1, layers % 2 ? COLS : ROWS]))]),
+  };
+}
+
+/** Writes a model whose weights are raw_data inside the file (external = false) or in `<name>.data`. */
+function writeBenchModel(path: string, layers: number, external: boolean): void {
+  const tmp = `${path}.tmp`;
+  const dataPath = `${path.replace(/\.onnx$/, '')}.data`;
+  const dataTmp = `${dataPath}.tmp`;
+  const fd = openSync(tmp, 'w');
+  const dataFd = external ? openSync(dataTmp, 'w') : -1;
+  const weights = new Uint16Array(ROWS * COLS);
+  const weightBytes = new Uint8Array(weights.buffer);
+  const { nodes, io } = graphNodes(layers);
+  const tensorHeader = (i: number, offset: number) => {
+    const base: onnx.ITensorProto = { name: `w${i}`, dims: [ROWS, COLS], dataType: FP16 };
+    if (!external) return onnx.TensorProto.encode(base).finish();
+    return onnx.TensorProto.encode({
+      ...base,
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: dataPath.split('/').pop()! },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(LAYER_BYTES) },
+      ],
+    }).finish();
+  };
+  const rawField = concat([varint((9 << 3) | 2), varint(LAYER_BYTES)]);
+  // Sizes first: protobuf needs each length before its bytes.
+  const initializer = (i: number) => {
+    const header = tensorHeader(i, i * LAYER_BYTES);
+    const len = header.length + (external ? 0 : rawField.length + LAYER_BYTES);
+    return { prefix: concat([varint((5 << 3) | 2), varint(len), header, ...(external ? [] : [rawField])]), len };
+  };
+  let graphLen = nodes.length + io.length + varint((2 << 3) | 2).length + 1 + 5;
+  for (let i = 0; i < layers; i++) graphLen += initializer(i).prefix.length + (external ? 0 : LAYER_BYTES);
+  const head = new Writer();
+  head.uint32((1 << 3) | 0).int64(8);
+  head.uint32((8 << 3) | 2).fork().uint32((2 << 3) | 0).int64(17).ldelim();
+  const modelHead = concat([head.finish(), varint((7 << 3) | 2), varint(graphLen), nodes, io, concat([varint((2 << 3) | 2), varint(5), new TextEncoder().encode('bench')])]);
+  writeSync(fd, modelHead);
+  for (let i = 0; i < layers; i++) {
+    fillLayer(weights, 0x9e3779b9 ^ (i * 7919), i % 2 === 0);
+    writeSync(fd, initializer(i).prefix);
+    writeAll(external ? dataFd : fd, weightBytes);
+  }
+  closeSync(fd);
+  if (external) {
+    closeSync(dataFd);
+    renameSync(dataTmp, dataPath);
+  }
+  renameSync(tmp, path);
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+}
+
+function ensureModels(dir: string): BenchModel[] {
+  mkdirSync(dir, { recursive: true });
+  const external = join(dir, 'bench-external.onnx');
+  const single = join(dir, 'bench-single.onnx');
+  // 24 x 90 MB = 2.16 GB in external data; 21 x 90 MB = 1.89 GB in one file (protobuf's 2 GB limit).
+  if (!existsSync(external)) {
+    process.stderr.write(`generating ${external} (2.2 GB)...\n`);
+    writeBenchModel(external, 24, true);
+  }
+  if (!existsSync(single)) {
+    process.stderr.write(`generating ${single} (1.9 GB)...\n`);
+    writeBenchModel(single, 21, false);
+  }
+  return [
+    { name: 'fp16, external data (>= 2 GB)', file: external, dataFiles: [external, join(dir, 'bench-external.data')] },
+    { name: 'fp16, single file (1.9 GB)', file: single, dataFiles: [single] },
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------- measurement
+
+interface Measurement {
+  seconds: number;
+  maxRssMb: number;
+  bytes: number;
+  layers?: number;
+}
+
+/** The baseline: every byte of the files through one plain read loop into a 4 MB buffer. */
+function plainRead(files: string[]): number {
+  const buf = Buffer.allocUnsafe(4 << 20);
+  let total = 0;
+  for (const file of files) {
+    const fd = openSync(file, 'r');
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) total += n;
+    closeSync(fd);
+  }
+  return total;
+}
+
+async function child(mode: string, files: string[]): Promise<void> {
+  const start = process.hrtime.bigint();
+  let bytes = 0;
+  let layers: number | undefined;
+  if (mode === 'read') bytes = plainRead(files);
+  else {
+    const report = await inspectModel(files[0], {});
+    layers = report.layers.length;
+    bytes = files.reduce((s, f) => s + statSync(f).size, 0);
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const result: Measurement = { seconds, maxRssMb: process.resourceUsage().maxRSS / 1024, bytes, layers };
+  process.stdout.write(JSON.stringify(result));
+}
+
+function measure(mode: 'read' | 'inspect', files: string[]): Measurement {
+  const out = execFileSync(process.execPath, [__filename, '--child', mode, ...files], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  return JSON.parse(out) as Measurement;
+}
+
+function main(): void {
+  const args = process.argv.slice(2);
+  const dir = resolve(process.env.SPARSITY_LENS_BENCH_DIR ?? '.bench');
+  const rounds = Number(args[args.indexOf('--rounds') + 1]) || 3;
+  const models = ensureModels(dir);
+  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model.trim()}, node ${process.version}`);
+  console.log('best of', rounds, 'alternating rounds, each in a fresh process, page cache warmed first\n');
+  console.log('model                            | bytes      | plain read | inspect  | ratio | inspect GB/s | peak RSS');
+  console.log('---------------------------------|------------|------------|----------|-------|--------------|---------');
+  let ok = true;
+  for (const model of models) {
+    measure('read', model.dataFiles); // warm the page cache
+    let read: Measurement | undefined;
+    let inspect: Measurement | undefined;
+    for (let r = 0; r < rounds; r++) {
+      const a = measure('read', model.dataFiles);
+      const b = measure('inspect', model.dataFiles);
+      if (!read || a.seconds < read.seconds) read = a;
+      if (!inspect || b.seconds < inspect.seconds) inspect = b;
+      if (inspect && b.maxRssMb > inspect.maxRssMb) inspect.maxRssMb = b.maxRssMb;
+    }
+    const ratio = inspect!.seconds / read!.seconds;
+    const gbs = inspect!.bytes / inspect!.seconds / 1e9;
+    ok &&= ratio <= 1.25 && inspect!.maxRssMb <= 300;
+    console.log(
+      `${model.name.padEnd(32)} | ${String(inspect!.bytes).padStart(10)} | ${read!.seconds.toFixed(2).padStart(8)} s | ${inspect!.seconds.toFixed(2).padStart(6)} s | ${ratio.toFixed(2).padStart(5)} | ${gbs.toFixed(2).padStart(12)} | ${inspect!.maxRssMb.toFixed(0).padStart(5)} MB`,
+    );
+  }
+  console.log(`\ntargets: inspect <= 1.25 x plain read, peak RSS <= 300 MB: ${ok ? 'met' : 'NOT met'}`);
+}
+
+if (process.argv[2] === '--child') {
+  child(process.argv[3], process.argv.slice(4)).catch((err) => {
+    process.stderr.write(String(err));
+    process.exit(1);
+  });
+} else if (require.main === module) {
+  main();
+}

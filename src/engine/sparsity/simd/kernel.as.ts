@@ -1,0 +1,388 @@
+// WebAssembly SIMD scan kernel for M = 4 (2:4, 1:4, 3:4) on float16, bfloat16 and float32 weights.
+// Compiled by AssemblyScript (esbuild.mjs). The JS side (simdScan.ts) owns the memory layout and feeds slabs;
+// kernel.ts is the reference implementation these functions must agree with.
+
+const DT_F16: i32 = 0;
+const DT_BF16: i32 = 1;
+const DT_F32: i32 = 2;
+
+const TWO112: f32 = 5.192296858534828e33; // 2^112: rescales f16 bits shifted into f32 position
+const TINY: f32 = 1.401298464324817e-45; // NaN is non-zero but has no magnitude (decode.ts NAN_MAGNITUDE)
+const INF: f32 = Infinity;
+
+let totalMagnitude: f64 = 0;
+let keptMagnitude: f64 = 0;
+
+export function heapBase(): usize {
+  return __heap_base;
+}
+export function resetSums(): void {
+  totalMagnitude = 0;
+  keptMagnitude = 0;
+}
+export function getTotal(): f64 {
+  return totalMagnitude;
+}
+export function getKept(): f64 {
+  return keptMagnitude;
+}
+
+// ------------------------------------------------------------------------------------------ magnitudes
+
+@inline function halfMagLo(a: v128, bf: bool): v128 {
+  const w = i32x4.extend_low_i16x8_u(a);
+  return bf ? i32x4.shl(w, 16) : f32x4.mul(i32x4.shl(w, 13), f32x4.splat(TWO112));
+}
+@inline function halfMagHi(a: v128, bf: bool): v128 {
+  const w = i32x4.extend_high_i16x8_u(a);
+  return bf ? i32x4.shl(w, 16) : f32x4.mul(i32x4.shl(w, 13), f32x4.splat(TWO112));
+}
+
+/** Infinity stays infinite, NaN becomes TINY, for lanes whose |bits| reach the exponent's top (rare). */
+@inline function fixSpecialLo(mag: v128, a: v128, limit: i16): v128 {
+  const inf = i32x4.extend_low_i16x8_s(i16x8.eq(a, i16x8.splat(limit)));
+  const nan = i32x4.extend_low_i16x8_s(i16x8.gt_u(a, i16x8.splat(limit)));
+  return v128.bitselect(f32x4.splat(TINY), v128.bitselect(f32x4.splat(INF), mag, inf), nan);
+}
+@inline function fixSpecialHi(mag: v128, a: v128, limit: i16): v128 {
+  const inf = i32x4.extend_high_i16x8_s(i16x8.eq(a, i16x8.splat(limit)));
+  const nan = i32x4.extend_high_i16x8_s(i16x8.gt_u(a, i16x8.splat(limit)));
+  return v128.bitselect(f32x4.splat(TINY), v128.bitselect(f32x4.splat(INF), mag, inf), nan);
+}
+
+@inline function f32Mag(x: v128): v128 {
+  return v128.bitselect(f32x4.splat(TINY), f32x4.abs(x), f32x4.ne(x, x));
+}
+
+@inline function promoteLo(x: v128): v128 {
+  return f64x2.promote_low_f32x4(x);
+}
+@inline function promoteHi(x: v128): v128 {
+  return f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1));
+}
+
+/**
+ * Adds, for 4 groups (one per lane) of 4 magnitudes, the total and the sum of the n largest. Sorting is exact in
+ * float32; sums are float64, so results match the JavaScript kernel's.
+ */
+@inline function accumulate4(x0: v128, x1: v128, x2: v128, x3: v128, n: i32): void {
+  // Sorting network (0,1)(2,3)(0,2)(1,3)(1,2): s0 >= s1 >= s2 >= s3 per lane.
+  const a = f32x4.max(x0, x1);
+  const b = f32x4.min(x0, x1);
+  const c = f32x4.max(x2, x3);
+  const d = f32x4.min(x2, x3);
+  const s0 = f32x4.max(a, c);
+  const t = f32x4.min(a, c);
+  const u = f32x4.max(b, d);
+  const s1 = f32x4.max(t, u);
+  const s2 = f32x4.min(t, u);
+  const s3 = f32x4.min(b, d);
+  const k1Lo = promoteLo(s0), k1Hi = promoteHi(s0);
+  const k2Lo = f64x2.add(k1Lo, promoteLo(s1)), k2Hi = f64x2.add(k1Hi, promoteHi(s1));
+  const k3Lo = f64x2.add(k2Lo, promoteLo(s2)), k3Hi = f64x2.add(k2Hi, promoteHi(s2));
+  const total = f64x2.add(f64x2.add(k3Lo, promoteLo(s3)), f64x2.add(k3Hi, promoteHi(s3)));
+  const kept = n == 1 ? f64x2.add(k1Lo, k1Hi) : n == 2 ? f64x2.add(k2Lo, k2Hi) : f64x2.add(k3Lo, k3Hi);
+  totalMagnitude += f64x2.extract_lane(total, 0) + f64x2.extract_lane(total, 1);
+  keptMagnitude += f64x2.extract_lane(kept, 0) + f64x2.extract_lane(kept, 1);
+}
+
+/**
+ * 8 groups (one per i16 lane) of 4 half-precision values r0..r3 (raw bits): accumulates magnitudes and returns
+ * each group's non-zero mask (bit j = element j) in its lane.
+ */
+@inline function groupHalf(r0: v128, r1: v128, r2: v128, r3: v128, bf: bool, n: i32): v128 {
+  const abs = i16x8.splat(0x7fff);
+  const zero = i16x8.splat(0);
+  const a0 = v128.and(r0, abs);
+  const a1 = v128.and(r1, abs);
+  const a2 = v128.and(r2, abs);
+  const a3 = v128.and(r3, abs);
+  const nib = v128.or(
+    v128.or(v128.and(i16x8.ne(a0, zero), i16x8.splat(1)), v128.and(i16x8.ne(a1, zero), i16x8.splat(2))),
+    v128.or(v128.and(i16x8.ne(a2, zero), i16x8.splat(4)), v128.and(i16x8.ne(a3, zero), i16x8.splat(8))),
+  );
+  let lo0 = halfMagLo(a0, bf), hi0 = halfMagHi(a0, bf);
+  let lo1 = halfMagLo(a1, bf), hi1 = halfMagHi(a1, bf);
+  let lo2 = halfMagLo(a2, bf), hi2 = halfMagHi(a2, bf);
+  let lo3 = halfMagLo(a3, bf), hi3 = halfMagHi(a3, bf);
+  const limit: i16 = bf ? 0x7f80 : 0x7c00;
+  const lim = i16x8.splat(limit - 1);
+  const special = v128.or(v128.or(i16x8.gt_u(a0, lim), i16x8.gt_u(a1, lim)), v128.or(i16x8.gt_u(a2, lim), i16x8.gt_u(a3, lim)));
+  if (v128.any_true(special)) {
+    lo0 = fixSpecialLo(lo0, a0, limit); hi0 = fixSpecialHi(hi0, a0, limit);
+    lo1 = fixSpecialLo(lo1, a1, limit); hi1 = fixSpecialHi(hi1, a1, limit);
+    lo2 = fixSpecialLo(lo2, a2, limit); hi2 = fixSpecialHi(hi2, a2, limit);
+    lo3 = fixSpecialLo(lo3, a3, limit); hi3 = fixSpecialHi(hi3, a3, limit);
+  }
+  accumulate4(lo0, lo1, lo2, lo3, n);
+  accumulate4(hi0, hi1, hi2, hi3, n);
+  return nib;
+}
+
+/** As groupHalf for float32: element j of the 8 groups is in xj (lanes 0-3) and yj (lanes 4-7). */
+@inline function groupF32(x0: v128, y0: v128, x1: v128, y1: v128, x2: v128, y2: v128, x3: v128, y3: v128, n: i32): v128 {
+  const zero = f32x4.splat(0);
+  const nz0 = i16x8.narrow_i32x4_s(f32x4.ne(x0, zero), f32x4.ne(y0, zero));
+  const nz1 = i16x8.narrow_i32x4_s(f32x4.ne(x1, zero), f32x4.ne(y1, zero));
+  const nz2 = i16x8.narrow_i32x4_s(f32x4.ne(x2, zero), f32x4.ne(y2, zero));
+  const nz3 = i16x8.narrow_i32x4_s(f32x4.ne(x3, zero), f32x4.ne(y3, zero));
+  const nib = v128.or(
+    v128.or(v128.and(nz0, i16x8.splat(1)), v128.and(nz1, i16x8.splat(2))),
+    v128.or(v128.and(nz2, i16x8.splat(4)), v128.and(nz3, i16x8.splat(8))),
+  );
+  accumulate4(f32Mag(x0), f32Mag(x1), f32Mag(x2), f32Mag(x3), n);
+  accumulate4(f32Mag(y0), f32Mag(y1), f32Mag(y2), f32Mag(y3), n);
+  return nib;
+}
+
+// ------------------------------------------------------------------------------------------ scalar fallback
+
+@inline function scalarMag(p: usize, dt: i32): f32 {
+  if (dt == DT_F32) {
+    const x = load<f32>(p);
+    return x != x ? TINY : Mathf.abs(x);
+  }
+  const a = <u32>load<u16>(p) & 0x7fff;
+  if (dt == DT_BF16) {
+    if (a > 0x7f80) return TINY;
+    return reinterpret<f32>(a << 16);
+  }
+  if (a >= 0x7c00) return a == 0x7c00 ? INF : TINY;
+  return reinterpret<f32>(a << 13) * TWO112;
+}
+
+@inline function scalarNonZero(p: usize, dt: i32): i32 {
+  if (dt == DT_F32) return <i32>(load<f32>(p) != 0);
+  return <i32>((load<u16>(p) & 0x7fff) != 0);
+}
+
+/** One group of 4 at p, p+stride, ...: accumulates magnitudes, returns its non-zero mask. */
+function scalarGroup(p: usize, stride: usize, dt: i32, n: i32): i32 {
+  let mask = 0;
+  const m0 = scalarMag(p, dt), m1 = scalarMag(p + stride, dt), m2 = scalarMag(p + 2 * stride, dt), m3 = scalarMag(p + 3 * stride, dt);
+  mask = scalarNonZero(p, dt) | (scalarNonZero(p + stride, dt) << 1) | (scalarNonZero(p + 2 * stride, dt) << 2) | (scalarNonZero(p + 3 * stride, dt) << 3);
+  const a = max(m0, m1), b = min(m0, m1), c = max(m2, m3), d = min(m2, m3);
+  const s0 = max(a, c), t = min(a, c), u = max(b, d);
+  let kept: f64 = <f64>s0;
+  if (n >= 2) kept += <f64>max(t, u);
+  if (n >= 3) kept += <f64>min(t, u);
+  totalMagnitude += <f64>m0 + <f64>m1 + <f64>m2 + <f64>m3;
+  keptMagnitude += kept;
+  return mask;
+}
+
+// ------------------------------------------------------------------------------------------ element passes
+
+/**
+ * A slab of `rows` K-rows x `lanes` lanes, row-major (K is the slower axis), at `input`. Writes one u16 word per
+ * (16-row block, lane) to `words` (row-major [ceil(rows/16)][lanes]): bit i = row 16*block + i is non-zero.
+ * `rows` is a multiple of 4.
+ */
+export function scanStrided(input: usize, rows: i32, lanes: i32, dt: i32, n: i32, words: usize): void {
+  const elem: usize = dt == DT_F32 ? 4 : 2;
+  const stride: usize = <usize>lanes * elem;
+  const wordRows = (rows + 15) >> 4;
+  for (let wr = 0; wr < wordRows; wr++) {
+    const groups = min(4, (rows - wr * 16) >> 2);
+    let b = 0;
+    for (; b + 8 <= lanes; b += 8) {
+      let word = i16x8.splat(0);
+      for (let g = 0; g < groups; g++) {
+        const p = input + (<usize>(wr * 16 + g * 4) * <usize>lanes + <usize>b) * elem;
+        let nib: v128;
+        if (dt == DT_F32) {
+          nib = groupF32(
+            v128.load(p), v128.load(p, 16),
+            v128.load(p + stride), v128.load(p + stride, 16),
+            v128.load(p + 2 * stride), v128.load(p + 2 * stride, 16),
+            v128.load(p + 3 * stride), v128.load(p + 3 * stride, 16), n);
+        } else {
+          nib = groupHalf(v128.load(p), v128.load(p + stride), v128.load(p + 2 * stride), v128.load(p + 3 * stride), dt == DT_BF16, n);
+        }
+        word = v128.or(word, i16x8.shl(nib, <i32>(g * 4)));
+      }
+      v128.store(words + (<usize>wr * <usize>lanes + <usize>b) * 2, word);
+    }
+    for (; b < lanes; b++) {
+      let word = 0;
+      for (let g = 0; g < groups; g++) {
+        const p = input + (<usize>(wr * 16 + g * 4) * <usize>lanes + <usize>b) * elem;
+        word |= scalarGroup(p, stride, dt, n) << (g * 4);
+      }
+      store<u16>(words + (<usize>wr * <usize>lanes + <usize>b) * 2, <u16>word);
+    }
+  }
+}
+
+/** K contiguous (one lane): `count` elements (a multiple of 4) at `input`; one u16 word per 16 elements. */
+export function scanContiguous(input: usize, count: i32, dt: i32, n: i32, words: usize): void {
+  let i = 0;
+  const elem: usize = dt == DT_F32 ? 4 : 2;
+  for (; i + 32 <= count; i += 32) {
+    const p = input + <usize>i * elem;
+    let nib: v128;
+    if (dt == DT_F32) {
+      // 8 groups in 8 vectors; transpose each 4x4 so vector j holds element j of 4 groups.
+      const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
+      const v4 = v128.load(p, 64), v5 = v128.load(p, 80), v6 = v128.load(p, 96), v7 = v128.load(p, 112);
+      const t0 = i32x4.shuffle(v0, v1, 0, 4, 1, 5), t1 = i32x4.shuffle(v0, v1, 2, 6, 3, 7);
+      const t2 = i32x4.shuffle(v2, v3, 0, 4, 1, 5), t3 = i32x4.shuffle(v2, v3, 2, 6, 3, 7);
+      const u0 = i32x4.shuffle(v4, v5, 0, 4, 1, 5), u1 = i32x4.shuffle(v4, v5, 2, 6, 3, 7);
+      const u2 = i32x4.shuffle(v6, v7, 0, 4, 1, 5), u3 = i32x4.shuffle(v6, v7, 2, 6, 3, 7);
+      nib = groupF32(
+        i32x4.shuffle(t0, t2, 0, 1, 4, 5), i32x4.shuffle(u0, u2, 0, 1, 4, 5),
+        i32x4.shuffle(t0, t2, 2, 3, 6, 7), i32x4.shuffle(u0, u2, 2, 3, 6, 7),
+        i32x4.shuffle(t1, t3, 0, 1, 4, 5), i32x4.shuffle(u1, u3, 0, 1, 4, 5),
+        i32x4.shuffle(t1, t3, 2, 3, 6, 7), i32x4.shuffle(u1, u3, 2, 3, 6, 7), n);
+    } else {
+      // 8 groups of 4 halves in 4 vectors; deinterleave so vector j holds element j of the 8 groups.
+      const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
+      const a = i16x8.shuffle(v0, v1, 0, 4, 8, 12, 1, 5, 9, 13);
+      const b = i16x8.shuffle(v0, v1, 2, 6, 10, 14, 3, 7, 11, 15);
+      const c = i16x8.shuffle(v2, v3, 0, 4, 8, 12, 1, 5, 9, 13);
+      const d = i16x8.shuffle(v2, v3, 2, 6, 10, 14, 3, 7, 11, 15);
+      nib = groupHalf(
+        i16x8.shuffle(a, c, 0, 1, 2, 3, 8, 9, 10, 11), i16x8.shuffle(a, c, 4, 5, 6, 7, 12, 13, 14, 15),
+        i16x8.shuffle(b, d, 0, 1, 2, 3, 8, 9, 10, 11), i16x8.shuffle(b, d, 4, 5, 6, 7, 12, 13, 14, 15), dt == DT_BF16, n);
+    }
+    const w0 = <u32>i16x8.extract_lane_u(nib, 0) | (<u32>i16x8.extract_lane_u(nib, 1) << 4) | (<u32>i16x8.extract_lane_u(nib, 2) << 8) | (<u32>i16x8.extract_lane_u(nib, 3) << 12);
+    const w1 = <u32>i16x8.extract_lane_u(nib, 4) | (<u32>i16x8.extract_lane_u(nib, 5) << 4) | (<u32>i16x8.extract_lane_u(nib, 6) << 8) | (<u32>i16x8.extract_lane_u(nib, 7) << 12);
+    store<u32>(words + (<usize>i >> 3), w0 | (w1 << 16));
+  }
+  for (; i < count; i += 16) {
+    let word = 0;
+    const groups = min(4, (count - i) >> 2);
+    for (let g = 0; g < groups; g++) word |= scalarGroup(input + <usize>(i + g * 4) * elem, elem, dt, n) << (g * 4);
+    store<u16>(words + (<usize>i >> 3), <u16>word);
+  }
+}
+
+// ------------------------------------------------------------------------------------------ word statistics
+
+/**
+ * Counts the bytes (8 K-rows) of each word in `hist` (u32[256]); a last-block word (fewer than 16 rows) counts its
+ * low byte in `tailLo` and high byte in `tailHi` instead. Adds each word's valid and total groups to its grid tile:
+ * lane b's row offset laneTile[b] (tile row x cols), column floor((kw * P + laneP[b]) * cols / colDen) for the
+ * word's global block row kw = kw0 + wr.
+ */
+export function wordStats(
+  words: usize, wordRows: i32, lanes: i32, lastRows: i32,
+  hist: usize, tailLo: usize, tailHi: usize, laneTile: usize, laneP: usize,
+  kw0: i32, P: i32, cols: i32, colDen: f64,
+  validTable: usize, gridValid: usize, gridTotal: usize,
+): void {
+  const colScale: f64 = <f64>cols / colDen;
+  for (let wr = 0; wr < wordRows; wr++) {
+    const full = wr < wordRows - 1 || lastRows == 16;
+    const groups = full ? 4 : lastRows >> 2;
+    const lo = full ? hist : tailLo;
+    const hi = full ? hist : tailHi;
+    const kwP = <f64>(kw0 + wr) * <f64>P;
+    const row = words + <usize>wr * <usize>lanes * 2;
+    for (let b = 0; b < lanes; b++) {
+      const w = <usize>load<u16>(row + <usize>b * 2);
+      const atLo = lo + ((w & 0xff) << 2);
+      store<u32>(atLo, load<u32>(atLo) + 1);
+      const atHi = hi + ((w >> 8) << 2);
+      store<u32>(atHi, load<u32>(atHi) + 1);
+      // Missing groups of a last-block word are zero nibbles, which the table counts as valid.
+      const valid = <i32>load<u8>(validTable + w) - (4 - groups);
+      const col = <i32>((kwP + <f64>load<i32>(laneP + (<usize>b << 2))) * colScale);
+      const tile = <usize>(load<i32>(laneTile + (<usize>b << 2)) + col) << 2;
+      store<u32>(gridValid + tile, load<u32>(gridValid + tile) + valid);
+      store<u32>(gridTotal + tile, load<u32>(gridTotal + tile) + groups);
+    }
+  }
+}
+
+/**
+ * Output-feature blocks (2x1, 4x1, 4x16) when the output-feature axis runs across lanes: lanes b, b + rStride, ...
+ * are consecutive rows. `laneR` (i32[lanes]) gives each lane's output feature. Adds zero and total block counts to
+ * `counts` (f64[6]: 2x1 zero, total, 4x1 zero, total, 4x16 zero, total) for the shapes enabled in `enabled`
+ * (bit 0: 2x1, bit 1: 4x1, bit 2: 4x16).
+ */
+export function laneBlocks(words: usize, wordRows: i32, lanes: i32, lastRows: i32, laneR: usize, rStride: i32, enabled: i32, counts: usize): void {
+  let z2: f64 = 0, t2: f64 = 0, z4: f64 = 0, t4: f64 = 0, z16: f64 = 0, t16: f64 = 0;
+  for (let wr = 0; wr < wordRows; wr++) {
+    const rows = wr < wordRows - 1 ? 16 : lastRows;
+    const rowMask: u32 = rows == 16 ? 0xffff : (1 << rows) - 1;
+    const row = words + <usize>wr * <usize>lanes * 2;
+    for (let b = 0; b < lanes; b++) {
+      const r = load<i32>(laneR + (<usize>b << 2));
+      if (r & 1) continue;
+      const w0 = <u32>load<u16>(row + <usize>b * 2);
+      const w1 = <u32>load<u16>(row + <usize>(b + rStride) * 2);
+      const or2 = w0 | w1;
+      if (enabled & 1) {
+        z2 += <f64>popcnt(~or2 & rowMask);
+        t2 += <f64>rows;
+      }
+      if ((r & 3) == 0 && (enabled & 6)) {
+        const or4 = or2 | <u32>load<u16>(row + <usize>(b + 2 * rStride) * 2) | <u32>load<u16>(row + <usize>(b + 3 * rStride) * 2);
+        if (enabled & 2) {
+          z4 += <f64>popcnt(~or4 & rowMask);
+          t4 += <f64>rows;
+        }
+        if (enabled & 4) {
+          z16 += or4 == 0 ? 1 : 0;
+          t16 += 1;
+        }
+      }
+    }
+  }
+  store<f64>(counts, load<f64>(counts) + z2);
+  store<f64>(counts, load<f64>(counts, 8) + t2, 8);
+  store<f64>(counts, load<f64>(counts, 16) + z4, 16);
+  store<f64>(counts, load<f64>(counts, 24) + t4, 24);
+  store<f64>(counts, load<f64>(counts, 32) + z16, 32);
+  store<f64>(counts, load<f64>(counts, 40) + t16, 40);
+}
+
+/**
+ * Output-feature blocks when that axis runs across slabs (r in A): ORs this slab's words into `acc2`/`acc4`
+ * (u16 per (block row offset, lane)) and, on a block's last row, counts its zero blocks into `counts`.
+ */
+export function rowBlocks(words: usize, wordRows: i32, lanes: i32, lastRows: i32, acc: usize, r: i32, enabled: i32, counts: usize, accStride: i32): void {
+  // acc holds two planes: [0, accStride) for 2x1, [accStride, 2 accStride) for 4x1 and 4x16 (u16 each).
+  let z2: f64 = 0, t2: f64 = 0, z4: f64 = 0, t4: f64 = 0, z16: f64 = 0, t16: f64 = 0;
+  const first2 = (r & 1) == 0, last2 = (r & 1) == 1;
+  const first4 = (r & 3) == 0, last4 = (r & 3) == 3;
+  for (let wr = 0; wr < wordRows; wr++) {
+    const rows = wr < wordRows - 1 ? 16 : lastRows;
+    const rowMask: u32 = rows == 16 ? 0xffff : (1 << rows) - 1;
+    for (let b = 0; b < lanes; b++) {
+      const i = <usize>(wr * lanes + b);
+      const w = <u32>load<u16>(words + i * 2);
+      if (enabled & 1) {
+        const at = acc + i * 2;
+        const or2 = first2 ? w : (<u32>load<u16>(at) | w);
+        store<u16>(at, <u16>or2);
+        if (last2) {
+          z2 += <f64>popcnt(~or2 & rowMask);
+          t2 += <f64>rows;
+        }
+      }
+      if (enabled & 6) {
+        const at = acc + (<usize>accStride + i) * 2;
+        const or4 = first4 ? w : (<u32>load<u16>(at) | w);
+        store<u16>(at, <u16>or4);
+        if (last4) {
+          if (enabled & 2) {
+            z4 += <f64>popcnt(~or4 & rowMask);
+            t4 += <f64>rows;
+          }
+          if (enabled & 4) {
+            z16 += or4 == 0 ? 1 : 0;
+            t16 += 1;
+          }
+        }
+      }
+    }
+  }
+  store<f64>(counts, load<f64>(counts) + z2);
+  store<f64>(counts, load<f64>(counts, 8) + t2, 8);
+  store<f64>(counts, load<f64>(counts, 16) + z4, 16);
+  store<f64>(counts, load<f64>(counts, 24) + t4, 24);
+  store<f64>(counts, load<f64>(counts, 32) + z16, 32);
+  store<f64>(counts, load<f64>(counts, 40) + t16, 40);
+}

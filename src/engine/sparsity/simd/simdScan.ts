@@ -1,0 +1,251 @@
+// Drives the WebAssembly SIMD kernel (kernel.as.ts) for M = 4 on float16, bfloat16 and float32 weights: file bytes
+// are read straight into the kernel's memory, one slab at a time, and the kernel's byte histograms, grid and block
+// counts become the same ScanStats the JavaScript kernel (kernel.ts) produces.
+import kernelBytes from 'wasm:scan-kernel';
+import { CancelledError } from '../../errors';
+import type { ElementReader } from '../../onnx/tensorData';
+import type { ZeroPoint } from '../decode';
+import { type ScanStats, ShapeInfo, emptyStats } from '../kernel';
+import type { Pattern } from '../pattern';
+import type { ScanOptions, ScanPart } from '../scan';
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  resetSums(): void;
+  getTotal(): number;
+  getKept(): number;
+  scanStrided(input: number, rows: number, lanes: number, dt: number, n: number, words: number): void;
+  scanContiguous(input: number, count: number, dt: number, n: number, words: number): void;
+  wordStats(
+    words: number, wordRows: number, lanes: number, lastRows: number,
+    hist: number, tailLo: number, tailHi: number, laneTile: number, laneP: number,
+    kw0: number, P: number, cols: number, colDen: number,
+    validTable: number, gridValid: number, gridTotal: number,
+  ): void;
+  laneBlocks(words: number, wordRows: number, lanes: number, lastRows: number, laneR: number, rStride: number, enabled: number, counts: number): void;
+  rowBlocks(words: number, wordRows: number, lanes: number, lastRows: number, acc: number, r: number, enabled: number, counts: number, accStride: number): void;
+}
+
+const DTYPE_CODES: Record<string, number> = { float16: 0, bfloat16: 1, float32: 2 };
+const SLAB_ELEMENTS = 1 << 20;
+const WORD_ROWS = 16;
+
+let instance: KernelExports | null | undefined;
+
+/** The kernel for this thread, or null where WebAssembly SIMD is unavailable (the JavaScript kernel then runs). */
+function kernel(): KernelExports | null {
+  if (instance !== undefined) return instance;
+  try {
+    instance = new WebAssembly.Instance(new WebAssembly.Module(kernelBytes), {}).exports as unknown as KernelExports;
+  } catch {
+    instance = null;
+  }
+  return instance;
+}
+
+/** Whether the SIMD kernel handles this weight (otherwise kernel.ts does). */
+export function simdApplies(dtypeName: string, pattern: Pattern, zeroPoint: ZeroPoint | undefined): boolean {
+  return pattern.m === 4 && DTYPE_CODES[dtypeName] !== undefined && !zeroPoint && kernel() !== null;
+}
+
+const validTables = new Map<number, Uint8Array>();
+/** validTable[word] = groups of 4 (nibbles) with at most n non-zeros. */
+function validTable(n: number): Uint8Array {
+  let table = validTables.get(n);
+  if (!table) {
+    table = new Uint8Array(1 << 16);
+    for (let w = 0; w < 1 << 16; w++) {
+      let valid = 0;
+      for (let g = 0; g < 4; g++) valid += popcount((w >> (4 * g)) & 15) <= n ? 1 : 0;
+      table[w] = valid;
+    }
+    validTables.set(n, table);
+  }
+  return table;
+}
+
+function popcount(x: number): number {
+  let c = 0;
+  for (; x; x &= x - 1) c++;
+  return c;
+}
+
+/** Bump allocator over the kernel's memory, growing it as needed. */
+class Layout {
+  private top: number;
+  constructor(private readonly k: KernelExports) {
+    this.top = align(k.heapBase());
+  }
+  take(bytes: number): number {
+    const at = this.top;
+    this.top = align(at + bytes);
+    return at;
+  }
+  commit(): void {
+    const need = this.top - this.k.memory.buffer.byteLength;
+    if (need > 0) this.k.memory.grow(Math.ceil(need / 65536));
+    new Uint8Array(this.k.memory.buffer, 0, this.top).fill(0, align(this.k.heapBase()));
+  }
+}
+const align = (x: number) => Math.ceil(x / 64) * 64;
+
+export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: ScanPart): ScanStats {
+  const k = kernel()!;
+  const shape = new ShapeInfo(options.geometry, options.pattern, options.gridMax);
+  const stats = emptyStats(shape);
+  const { A, K, B, R } = shape;
+  const n = options.pattern.n;
+  const dt = DTYPE_CODES[reader.dtype.name];
+  const elem = reader.dtype.bits / 8;
+  const fullK = part.k0 === 0 && part.k1 === K;
+  // Whole K-rows of several `a` per read when they fit, else slabs of `height` K-rows of one `a`.
+  const aBatch = fullK ? Math.max(1, Math.floor(SLAB_ELEMENTS / Math.max(1, K * B))) : 1;
+  const height = fullK && aBatch >= 1 && K * B <= SLAB_ELEMENTS ? K : Math.max(WORD_ROWS, Math.floor(SLAB_ELEMENTS / Math.max(1, B) / WORD_ROWS) * WORD_ROWS);
+  const slabElements = (fullK && height === K ? aBatch : 1) * height * B;
+  const wordRowsPerSlab = Math.ceil(height / WORD_ROWS);
+  const KW = Math.ceil(K / WORD_ROWS);
+  const tiles = stats.grid.rows * stats.grid.cols;
+  const enabled = (stats.blocks['2x1'] ? 1 : 0) | (stats.blocks['4x1'] ? 2 : 0) | (stats.blocks['4x16'] ? 4 : 0);
+  const accPlane = shape.rInA && enabled ? shape.rStride * KW * B : 0;
+
+  const layout = new Layout(k);
+  const pValid = layout.take(1 << 16);
+  const pHist = layout.take(256 * 4);
+  const pTailLo = layout.take(256 * 4);
+  const pTailHi = layout.take(256 * 4);
+  const pCounts = layout.take(6 * 8);
+  const pLaneTile = layout.take(B * 4);
+  const pLaneP = layout.take(B * 4);
+  const pLaneR = layout.take(B * 4);
+  const pGridValid = layout.take(tiles * 4);
+  const pGridTotal = layout.take(tiles * 4);
+  const pAcc = layout.take(accPlane * 2 * 2);
+  const pWords = layout.take(wordRowsPerSlab * B * 2 * (fullK && height === K ? aBatch : 1) + 64);
+  const pInput = layout.take(slabElements * elem + 64);
+  layout.commit();
+  const mem = () => new Uint8Array(k.memory.buffer);
+  mem().set(validTable(n), pValid);
+  k.resetSums();
+
+  const { rows, cols } = stats.grid;
+  const colDen = shape.chunksPerLane * shape.P;
+  const laneTables = (a: number) => {
+    const laneTile = new Int32Array(k.memory.buffer, pLaneTile, B);
+    const laneP = new Int32Array(k.memory.buffer, pLaneP, B);
+    const laneR = new Int32Array(k.memory.buffer, pLaneR, B);
+    for (let b = 0; b < B; b++) {
+      const r = shape.rOf(a, b);
+      laneR[b] = r;
+      laneTile[b] = Math.floor((r * rows) / R) * cols;
+      laneP[b] = shape.pOf(a, b);
+    }
+  };
+
+  /** One slab of `h` K-rows of row `a` starting at K-row k0, already in memory at `input`. */
+  const scanSlab = (a: number, k0: number, h: number, input: number, words: number) => {
+    const wordRows = Math.ceil(h / WORD_ROWS);
+    const lastRows = h - (wordRows - 1) * WORD_ROWS;
+    if (B === 1) k.scanContiguous(input, h, dt, n, words);
+    else k.scanStrided(input, h, B, dt, n, words);
+    k.wordStats(words, wordRows, B, lastRows, pHist, pTailLo, pTailHi, pLaneTile, pLaneP, k0 / WORD_ROWS, shape.P, cols, colDen, pValid, pGridValid, pGridTotal);
+    if (enabled) {
+      if (shape.rInA) {
+        const base = pAcc + ((a % shape.rStride) * KW + k0 / WORD_ROWS) * B * 2;
+        k.rowBlocks(words, wordRows, B, lastRows, base, shape.rOf(a, 0), enabled, pCounts, accPlane);
+      } else {
+        k.laneBlocks(words, wordRows, B, lastRows, pLaneR, shape.rStride, enabled, pCounts);
+      }
+    }
+    stats.elements += h * B;
+  };
+
+  for (let a0 = part.a0; a0 < part.a1; a0 += fullK && height === K ? aBatch : 1) {
+    if (options.signal?.aborted) throw new CancelledError();
+    if (fullK && height === K) {
+      const count = Math.min(aBatch, part.a1 - a0);
+      reader.readInto(a0 * K * B, count * K * B, mem().subarray(pInput, pInput + count * K * B * elem));
+      for (let i = 0; i < count; i++) {
+        laneTables(a0 + i);
+        scanSlab(a0 + i, 0, K, pInput + i * K * B * elem, pWords);
+      }
+      options.onProgress?.(count * K * B);
+      continue;
+    }
+    laneTables(a0);
+    for (let k0 = part.k0; k0 < part.k1; k0 += height) {
+      if (options.signal?.aborted) throw new CancelledError();
+      const h = Math.min(height, part.k1 - k0);
+      reader.readInto((a0 * K + k0) * B, h * B, mem().subarray(pInput, pInput + h * B * elem));
+      scanSlab(a0, k0, h, pInput, pWords);
+      options.onProgress?.(h * B);
+    }
+  }
+
+  collect(stats, k, { pHist, pTailLo, pTailHi, pCounts, pGridValid, pGridTotal }, K % WORD_ROWS || WORD_ROWS, n);
+  return stats;
+}
+
+/** Turns the kernel's byte histograms, grid and block counts into ScanStats. */
+function collect(
+  stats: ScanStats,
+  k: KernelExports,
+  at: { pHist: number; pTailLo: number; pTailHi: number; pCounts: number; pGridValid: number; pGridTotal: number },
+  lastRows: number,
+  n: number,
+): void {
+  const buffer = k.memory.buffer;
+  const addBytes = (hist: Uint32Array, rows: number) => {
+    if (rows <= 0) return;
+    const groupsPerByte = rows >> 2;
+    for (let byte = 0; byte < 256; byte++) {
+      const c = hist[byte];
+      if (!c) continue;
+      stats.zeros += (rows - popcount(byte)) * c;
+      for (let g = 0; g < groupsPerByte; g++) {
+        const nib = (byte >> (4 * g)) & 15;
+        const pc = popcount(nib);
+        stats.countHistogram[pc] += c;
+        stats.maskHistogram![nib] += c;
+        stats.groups += c;
+        if (pc <= n) stats.validGroups += c;
+        const b14 = stats.blocks['1x4'];
+        if (b14) {
+          b14.total += c;
+          if (!nib) b14.zero += c;
+        }
+        if (stats.patternViolations['2:4'] >= 0 && pc > 2) stats.patternViolations['2:4'] += c;
+        if (stats.patternViolations['1:4'] >= 0 && pc > 1) stats.patternViolations['1:4'] += c;
+      }
+      for (let pair = 0; pair < rows >> 1; pair++) if (popcount((byte >> (2 * pair)) & 3) > 1 && stats.patternViolations['1:2'] >= 0) stats.patternViolations['1:2'] += c;
+      if (rows === 8) {
+        const pc = popcount(byte);
+        if (stats.patternViolations['2:8'] >= 0 && pc > 2) stats.patternViolations['2:8'] += c;
+        if (stats.patternViolations['4:8'] >= 0 && pc > 4) stats.patternViolations['4:8'] += c;
+        if (stats.patternViolations['1:8'] >= 0 && pc > 1) stats.patternViolations['1:8'] += c;
+      }
+    }
+  };
+  addBytes(new Uint32Array(buffer, at.pHist, 256), 8);
+  if (lastRows < WORD_ROWS) {
+    addBytes(new Uint32Array(buffer, at.pTailLo, 256), Math.min(8, lastRows));
+    addBytes(new Uint32Array(buffer, at.pTailHi, 256), lastRows - 8);
+  }
+  stats.sumMagnitude = k.getTotal();
+  stats.keptMagnitude = k.getKept();
+  const counts = new Float64Array(buffer, at.pCounts, 6);
+  const names = ['2x1', '4x1', '4x16'];
+  names.forEach((name, i) => {
+    const block = stats.blocks[name];
+    if (block) {
+      block.zero += counts[2 * i];
+      block.total += counts[2 * i + 1];
+    }
+  });
+  const valid = new Uint32Array(buffer, at.pGridValid, stats.grid.valid.length);
+  const total = new Uint32Array(buffer, at.pGridTotal, stats.grid.total.length);
+  for (let i = 0; i < valid.length; i++) {
+    stats.grid.valid[i] += valid[i];
+    stats.grid.total[i] += total[i];
+  }
+}

@@ -1,0 +1,93 @@
+// The WebAssembly SIMD kernel must agree with the JavaScript reference kernel on every statistic, for every
+// layout (K strided across lanes, K contiguous, tails), dtype it handles, special values and N.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { type DTypeName, encodeModel, graph, makeTensor, node, seededRandom, valueInfo } from '../src/engine/onnx/builder';
+import { readSkeleton } from '../src/engine/onnx/skeleton';
+import { MemorySource } from '../src/engine/onnx/source';
+import { ExternalFiles, openTensor } from '../src/engine/onnx/tensorData';
+import type { ScanStats } from '../src/engine/sparsity/kernel';
+import { type ScanPart, scanPart, splitParts } from '../src/engine/sparsity/scan';
+import { ShapeInfo } from '../src/engine/sparsity/kernel';
+import { simdApplies } from '../src/engine/sparsity/simd/simdScan';
+
+const SPECIALS: Record<string, number[]> = {
+  // -0, +inf, -inf, NaN, smallest subnormal, largest finite
+  float16: [0x8000, 0x7c00, 0xfc00, 0x7e01, 0x0001, 0x7bff],
+  bfloat16: [0x8000, 0x7f80, 0xff80, 0x7fc1, 0x0001, 0x7f7f],
+  float32: [-0, Infinity, -Infinity, NaN, 1.4e-45, 3.4e38],
+};
+
+/** Random weights with a mix of zeros (so every count 0..4 occurs), optionally special values. */
+function weights(dtype: DTypeName, count: number, seed: number, specials: boolean): number[] {
+  const rnd = seededRandom(seed);
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const roll = rnd();
+    if (roll < 0.45) out.push(dtype === 'float32' ? 0 : 0);
+    else if (specials && roll < 0.5) out.push(SPECIALS[dtype][Math.floor(rnd() * 6)]);
+    else if (dtype === 'float32') out.push(Math.fround((rnd() - 0.5) * 8));
+    else out.push(Math.floor(rnd() * 0x7bff) | (rnd() < 0.5 ? 0x8000 : 0) || 1);
+  }
+  return out;
+}
+
+function reader(dtype: DTypeName, dims: number[], values: number[]) {
+  const bytes = encodeModel({
+    graph: graph({
+      name: 'g',
+      nodes: [node('Identity', ['w'], ['y'])],
+      inputs: [],
+      outputs: [valueInfo('y', dtype, dims)],
+      initializers: [makeTensor({ name: 'w', dtype, dims, values, bits: dtype !== 'float32' })],
+    }),
+  });
+  const src = new MemorySource('simd.onnx', bytes);
+  return openTensor(src, readSkeleton(src).graph.initializers[0], new ExternalFiles('simd.onnx'));
+}
+
+function assertSame(simd: ScanStats, js: ScanStats, label: string): void {
+  const { sumMagnitude: s1, keptMagnitude: k1, ...rest1 } = simd;
+  const { sumMagnitude: s2, keptMagnitude: k2, ...rest2 } = js;
+  assert.deepEqual(rest1, rest2, label);
+  for (const [a, b] of [[s1, s2], [k1, k2]]) {
+    if (!Number.isFinite(a) || !Number.isFinite(b)) assert.equal(a, b, label);
+    else assert.ok(Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)), `${label}: ${a} vs ${b}`);
+  }
+}
+
+const CASES: { label: string; dims: number[]; kAxis: number; rAxis: number }[] = [
+  { label: 'Conv [24, 20, 3, 3] (K strided, 9 lanes: one vector and a scalar tail)', dims: [24, 20, 3, 3], kAxis: 1, rAxis: 0 },
+  { label: 'Conv 1x1 [16, 48, 1, 1] (K contiguous)', dims: [16, 48, 1, 1], kAxis: 1, rAxis: 0 },
+  { label: 'MatMul B [36, 21] (K strided, 21 lanes, K % 16 = 4)', dims: [36, 21], kAxis: 0, rAxis: 1 },
+  { label: 'MatMul B [64, 40] (r across lanes, blocks 4x16)', dims: [64, 40], kAxis: 0, rAxis: 1 },
+  { label: 'Gemm transB [12, 40] (K contiguous, K % 16 = 8)', dims: [12, 40], kAxis: 1, rAxis: 0 },
+  { label: 'MatMul A [8, 100] (K contiguous, tail of 4)', dims: [8, 100], kAxis: 1, rAxis: 0 },
+  { label: 'batched MatMul B [3, 32, 12]', dims: [3, 32, 12], kAxis: 1, rAxis: 2 },
+  { label: 'batched MatMul A [2, 6, 48] (r in A with a batch axis)', dims: [2, 6, 48], kAxis: 2, rAxis: 1 },
+];
+
+describe('SIMD kernel agrees with the JavaScript kernel', () => {
+  for (const dtype of ['float16', 'bfloat16', 'float32'] as DTypeName[]) {
+    for (const c of CASES) {
+      for (const n of [1, 2, 3]) {
+        test(`${dtype} ${c.label}, ${n}:4`, () => {
+          const count = c.dims.reduce((x, y) => x * y, 1);
+          const values = weights(dtype, count, count * 31 + n, n === 2);
+          const r = reader(dtype, c.dims, values);
+          const pattern = { n, m: 4 };
+          assert.ok(simdApplies(dtype, pattern, undefined));
+          const geometry = { dims: c.dims, kAxis: c.kAxis, rAxis: c.rAxis };
+          const shape = new ShapeInfo(geometry, pattern);
+          const whole: ScanPart = { a0: 0, a1: shape.A, k0: 0, k1: shape.K };
+          const js = scanPart(r, { geometry, pattern, kernel: 'js' }, whole);
+          assertSame(scanPart(r, { geometry, pattern }, whole), js, 'whole tensor');
+          // Parts cut along A or K (small target) must add up to the same statistics.
+          for (const part of splitParts(shape, 200)) {
+            assertSame(scanPart(r, { geometry, pattern }, part), scanPart(r, { geometry, pattern, kernel: 'js' }, part), `part ${JSON.stringify(part)}`);
+          }
+        });
+      }
+    }
+  }
+});
