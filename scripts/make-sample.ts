@@ -230,7 +230,8 @@ export function makeSampleModels(outDir: string): string[] {
   });
 }
 
-if (require.main === module) {
+// Bundled into a test, `require.main === module` holds there too: run only as the make-sample script itself.
+if (require.main === module && /make-sample\.[cm]?[jt]s$/.test(process.argv[1] ?? '')) {
   const outDir = process.argv[2] ?? 'media';
   for (const path of makeSampleModels(outDir)) console.log(`${path}: ${statSync(path).size} bytes`);
 }

@@ -27,6 +27,11 @@ Options:
 Exit codes: 0 ok, 1 the --fail-under gate failed, 2 bad input or usage.
 `;
 
+/** Number() reads '' and '  ' as 0: an unset `--fail-under "$THRESHOLD"` would silently turn the gate off. */
+function numberArgument(text: string): number {
+  return text.trim() === '' ? NaN : Number(text);
+}
+
 export async function inspectCommand(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -53,7 +58,7 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
   if (!REPORT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${REPORT_FORMATS.join(', ')}`);
   let failUnder: number | undefined;
   if (values['fail-under'] !== undefined) {
-    failUnder = Number(values['fail-under']);
+    failUnder = numberArgument(values['fail-under']);
     if (!(failUnder >= 0 && failUnder <= 1)) throw new UsageError('--fail-under needs a fraction between 0 and 1');
   }
   let layers: RegExp | undefined;
@@ -66,7 +71,7 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
   }
   let workers: number | undefined;
   if (values.workers !== undefined) {
-    workers = Number(values.workers);
+    workers = numberArgument(values.workers);
     if (!Number.isInteger(workers) || workers < 0) throw new UsageError('--workers needs a whole number >= 0');
   }
   const model = positionals[0];

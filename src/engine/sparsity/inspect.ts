@@ -161,7 +161,7 @@ interface ScanResult {
 }
 
 const INLINE_BELOW = 64 << 20;
-const PART_ELEMENTS = 8 << 20;
+const PART_ELEMENTS = 32 << 20;
 
 async function runScans(src: ByteSource, scans: WeightScan[], options: InspectOptions): Promise<ScanResult[]> {
   const jobs: ScanJob[] = [];

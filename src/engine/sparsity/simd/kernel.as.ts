@@ -272,6 +272,10 @@ export function wordStats(
   validTable: usize, gridValid: usize, gridTotal: usize,
 ): void {
   const colScale: f64 = <f64>cols / colDen;
+  // Neighbouring words mostly share a tile: sum in registers, store when the tile changes.
+  let tile: usize = 0;
+  let tileValid: u32 = 0;
+  let tileTotal: u32 = 0;
   for (let wr = 0; wr < wordRows; wr++) {
     const full = wr < wordRows - 1 || lastRows == 16;
     const groups = full ? 4 : lastRows >> 2;
@@ -285,14 +289,22 @@ export function wordStats(
       store<u32>(atLo, load<u32>(atLo) + 1);
       const atHi = hi + ((w >> 8) << 2);
       store<u32>(atHi, load<u32>(atHi) + 1);
-      // Missing groups of a last-block word are zero nibbles, which the table counts as valid.
-      const valid = <i32>load<u8>(validTable + w) - (4 - groups);
       const col = <i32>((kwP + <f64>load<i32>(laneP + (<usize>b << 2))) * colScale);
-      const tile = <usize>(load<i32>(laneTile + (<usize>b << 2)) + col) << 2;
-      store<u32>(gridValid + tile, load<u32>(gridValid + tile) + valid);
-      store<u32>(gridTotal + tile, load<u32>(gridTotal + tile) + groups);
+      const at = <usize>(load<i32>(laneTile + (<usize>b << 2)) + col) << 2;
+      if (at != tile) {
+        store<u32>(gridValid + tile, load<u32>(gridValid + tile) + tileValid);
+        store<u32>(gridTotal + tile, load<u32>(gridTotal + tile) + tileTotal);
+        tile = at;
+        tileValid = 0;
+        tileTotal = 0;
+      }
+      // Missing groups of a last-block word are zero nibbles, which the table counts as valid.
+      tileValid += <u32>(<i32>load<u8>(validTable + w) - (4 - groups));
+      tileTotal += <u32>groups;
     }
   }
+  store<u32>(gridValid + tile, load<u32>(gridValid + tile) + tileValid);
+  store<u32>(gridTotal + tile, load<u32>(gridTotal + tile) + tileTotal);
 }
 
 /**
