@@ -2,12 +2,16 @@
 // Generates (once, cached in .bench/ or $SPARSITY_LENS_BENCH_DIR) a >= 2 GB fp16 model with external data and a
 // 1.9 GB single-file model, streams them to disk, then times each in fresh child processes from a warm page cache.
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writer } from 'protobufjs/minimal';
 import { onnx } from 'onnx-proto';
+import { readSkeleton } from '../src/engine/onnx/skeleton';
+import { FileSource } from '../src/engine/onnx/source';
+import { ExternalFiles } from '../src/engine/onnx/tensorData';
 import { inspectModel } from '../src/engine/sparsity/inspect';
+import { findLayers } from '../src/engine/sparsity/layers';
 
 const FP16 = 10;
 const ROWS = 4096; // K of every MatMul weight [K, N]
@@ -88,8 +92,11 @@ function graphNodes(layers: number): { nodes: Uint8Array; io: Uint8Array } {
   };
 }
 
-/** Writes a model whose weights are raw_data inside the file (external = false) or in `<name>.data`. */
-function writeBenchModel(path: string, layers: number, external: boolean): void {
+/**
+ * Writes a model whose weights are raw_data inside the file (external = false) or in `<name>.data`. With
+ * `sparseData` the external file is only sized, not written (a sparse file): for timing the lazy open of huge models.
+ */
+function writeBenchModel(path: string, layers: number, external: boolean, sparseData = false): void {
   const tmp = `${path}.tmp`;
   const dataPath = `${path.replace(/\.onnx$/, '')}.data`;
   const dataTmp = `${dataPath}.tmp`;
@@ -126,10 +133,12 @@ function writeBenchModel(path: string, layers: number, external: boolean): void 
   const modelHead = concat([head.finish(), varint((7 << 3) | 2), varint(graphLen), nodes, io, concat([varint((2 << 3) | 2), varint(5), new TextEncoder().encode('bench')])]);
   writeSync(fd, modelHead);
   for (let i = 0; i < layers; i++) {
-    fillLayer(weights, 0x9e3779b9 ^ (i * 7919), i % 2 === 0);
     writeSync(fd, initializer(i).prefix);
+    if (sparseData) continue;
+    fillLayer(weights, 0x9e3779b9 ^ (i * 7919), i % 2 === 0);
     writeAll(external ? dataFd : fd, weightBytes);
   }
+  if (sparseData) ftruncateSync(dataFd, layers * LAYER_BYTES);
   closeSync(fd);
   if (external) {
     closeSync(dataFd);
@@ -161,6 +170,13 @@ function ensureModels(dir: string): BenchModel[] {
   ];
 }
 
+/** A 20 GB external-data model whose data file is sparse: only its lazy open is timed. */
+function ensureHugeModel(dir: string): string {
+  const huge = join(dir, 'bench-huge.onnx');
+  if (!existsSync(huge)) writeBenchModel(huge, 222, true, true);
+  return huge;
+}
+
 // ---------------------------------------------------------------------------------------------- measurement
 
 interface Measurement {
@@ -187,7 +203,15 @@ async function child(mode: string, files: string[]): Promise<void> {
   let bytes = 0;
   let layers: number | undefined;
   if (mode === 'read') bytes = plainRead(files);
-  else {
+  else if (mode === 'open') {
+    // The lazy structure walk and the layer list: what the panel shows before any weight is read.
+    const src = new FileSource(files[0]);
+    const externals = new ExternalFiles(files[0]);
+    layers = findLayers({ model: readSkeleton(src), src, externals }).length;
+    externals.close();
+    src.close();
+    bytes = src.size;
+  } else {
     const report = await inspectModel(files[0], {});
     layers = report.layers.length;
     bytes = files.reduce((s, f) => s + statSync(f).size, 0);
@@ -197,7 +221,7 @@ async function child(mode: string, files: string[]): Promise<void> {
   process.stdout.write(JSON.stringify(result));
 }
 
-function measure(mode: 'read' | 'inspect', files: string[]): Measurement {
+function measure(mode: 'read' | 'inspect' | 'open', files: string[]): Measurement {
   const out = execFileSync(process.execPath, [__filename, '--child', mode, ...files], { encoding: 'utf8', maxBuffer: 1 << 20 });
   return JSON.parse(out) as Measurement;
 }
@@ -231,6 +255,15 @@ function main(): void {
     );
   }
   console.log(`\ntargets: inspect <= 1.25 x plain read, peak RSS <= 300 MB: ${ok ? 'met' : 'NOT met'}`);
+
+  console.log('\nlazy open (structure walk + layer list, no weight bytes read):');
+  const huge = ensureHugeModel(dir);
+  const opens = [...models.map((m) => ({ name: m.name, file: m.file, files: m.dataFiles })), { name: 'fp16, external data (20 GB)', file: huge, files: [huge, huge.replace(/\.onnx$/, '.data')] }];
+  for (const { name, file, files } of opens) {
+    const open = measure('open', [file]);
+    const dataBytes = files.reduce((sum, f) => sum + statSync(f).size, 0);
+    console.log(`  ${name.padEnd(32)} ${(dataBytes / 1e9).toFixed(2).padStart(6)} GB of weights: ${(open.seconds * 1000).toFixed(0).padStart(5)} ms, peak RSS ${open.maxRssMb.toFixed(0)} MB, ${open.layers} layers`);
+  }
 }
 
 if (process.argv[2] === '--child') {
