@@ -81,7 +81,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
+// Only as the program itself: a test bundle that imports main() must not run it.
+if (require.main === module && /cli\.[cm]?[jt]s$/.test(process.argv[1] ?? '')) {
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -163,7 +163,7 @@ export function readSkeleton(src: ByteSource): ModelSkeleton {
   } catch (err) {
     if (err instanceof ModelError) throw err;
     const why = err instanceof WireError || err instanceof RangeError ? err.message : String(err);
-    throw new ModelError(src.path, `not a readable ONNX model (${why})`);
+    throw new ModelError(src.path, `not a readable ONNX model: truncated or corrupt (${why})`);
   }
   if (!model.graph) throw new ModelError(src.path, 'no graph found: not an ONNX model, or truncated');
   return model;

@@ -23,7 +23,12 @@ export class FileSource implements ByteSource {
 
   constructor(readonly path: string) {
     this.fd = openSync(path, 'r');
-    this.size = fstatSync(this.fd).size;
+    const stat = fstatSync(this.fd);
+    if (stat.isDirectory()) {
+      closeSync(this.fd);
+      throw Object.assign(new Error(`${path} is a folder`), { code: 'EISDIR' });
+    }
+    this.size = stat.size;
   }
 
   view(offset: number, length: number): Uint8Array {

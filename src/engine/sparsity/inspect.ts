@@ -4,7 +4,7 @@ import { CancelledError, ModelError, describeError } from '../errors';
 import { dtypeById } from '../onnx/dtypes';
 import { type ModelSkeleton, type TensorRef, elementCount, readSkeleton } from '../onnx/skeleton';
 import { type ByteSource, FileSource } from '../onnx/source';
-import { ExternalFiles } from '../onnx/tensorData';
+import { ExternalFiles, openTensor } from '../onnx/tensorData';
 import { JobSources, type ScanJob } from './job';
 import { GRID_MAX, type Grid, type ScanStats, ShapeInfo, emptyStats, mergeStats } from './kernel';
 import { type LayerPlan, eligibility, findLayers } from './layers';
@@ -24,6 +24,8 @@ export interface InspectOptions {
   inlineBelow?: number;
   nearlyThreshold?: number;
   gridMax?: number;
+  /** Weights larger than this many elements are cut into parts scanned in parallel (default PART_ELEMENTS). */
+  partElements?: number;
   /** Called with (elements scanned, elements to scan). */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -97,7 +99,8 @@ export async function inspectModel(path: string, options: InspectOptions = {}): 
   try {
     src = new FileSource(path);
   } catch (err) {
-    throw new ModelError(path, `cannot open: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : describeError(err)}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ModelError(path, `cannot open: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder, not a model file' : describeError(err)}`);
   }
   try {
     return await inspectSource(src, options);
@@ -114,7 +117,7 @@ export async function inspectSource(src: ByteSource, options: InspectOptions = {
   try {
     const plans = findLayers({ model, src, externals }).filter((l) => !options.layers || options.layers.test(l.name));
     const scans = planScans(plans, pattern, options.gridMax ?? GRID_MAX);
-    const results = await runScans(src, scans, options);
+    const results = await runScans(src, scans, options, externals);
     return buildReport(model, pattern, plans, scans, results, options.nearlyThreshold ?? NEARLY_PASSING);
   } finally {
     externals.close();
@@ -161,13 +164,20 @@ interface ScanResult {
 }
 
 const INLINE_BELOW = 64 << 20;
-const PART_ELEMENTS = 32 << 20;
+export const PART_ELEMENTS = 32 << 20;
 
-async function runScans(src: ByteSource, scans: WeightScan[], options: InspectOptions): Promise<ScanResult[]> {
+async function runScans(src: ByteSource, scans: WeightScan[], options: InspectOptions, externals: ExternalFiles): Promise<ScanResult[]> {
+  const results: ScanResult[] = scans.map((s) => ({ stats: emptyStats(s.shape) }));
   const jobs: ScanJob[] = [];
   scans.forEach((scan, weight) => {
     const splittable = scan.tensor.data.kind === 'raw' || scan.tensor.data.kind === 'external';
-    const parts = splittable ? splitParts(scan.shape, PART_ELEMENTS) : [wholeTensor(scan.shape)];
+    // Check the stored bytes against the dims before cutting parts: a few bytes of dims can claim 10^14 elements.
+    const problem = splittable ? storageProblem(src, scan.tensor, externals) : undefined;
+    if (problem !== undefined) {
+      results[weight] = { error: problem };
+      return;
+    }
+    const parts = splittable ? splitParts(scan.shape, options.partElements ?? PART_ELEMENTS) : [wholeTensor(scan.shape)];
     for (const part of parts) {
       jobs.push({
         id: jobs.length,
@@ -181,8 +191,9 @@ async function runScans(src: ByteSource, scans: WeightScan[], options: InspectOp
       });
     }
   });
-  const total = scans.reduce((sum, s) => sum + elementCount(s.shape.geometry.dims), 0);
-  const totalBytes = scans.reduce((sum, s) => sum + (elementCount(s.shape.geometry.dims) * (dtypeById(s.tensor.dtype)?.bits ?? 8)) / 8, 0);
+  const scanned = scans.filter((_, weight) => results[weight].error === undefined);
+  const total = scanned.reduce((sum, s) => sum + elementCount(s.shape.geometry.dims), 0);
+  const totalBytes = scanned.reduce((sum, s) => sum + (elementCount(s.shape.geometry.dims) * (dtypeById(s.tensor.dtype)?.bits ?? 8)) / 8, 0);
   let done = 0;
   const progress = (n: number) => {
     done += n;
@@ -192,7 +203,6 @@ async function runScans(src: ByteSource, scans: WeightScan[], options: InspectOp
   const script = options.workerScript ?? defaultWorkerScript();
   const inline = !(src instanceof FileSource) || threads === 0 || !script || totalBytes < (options.inlineBelow ?? INLINE_BELOW);
 
-  const results: ScanResult[] = scans.map((s) => ({ stats: emptyStats(s.shape) }));
   const absorb = (job: ScanJob, stats?: ScanStats, error?: string) => {
     const result = results[job.weight];
     if (error !== undefined) {
@@ -215,9 +225,21 @@ async function runScans(src: ByteSource, scans: WeightScan[], options: InspectOp
   } else {
     jobs.sort((x, y) => elementCount(y.geometry.dims) - elementCount(x.geometry.dims));
     const outcomes = await runPool(script!, src.path, jobs, threads, progress, options.signal);
+    // Merge in job order, as inline does, so that float sums are identical whatever the thread count.
+    outcomes.sort((x, y) => x.job.id - y.job.id);
     for (const o of outcomes) absorb(o.job, o.stats, o.error);
   }
   return results;
+}
+
+/** Why the tensor's raw or external bytes cannot hold its dims, or undefined when they can (a cheap check: nothing is read). */
+function storageProblem(src: ByteSource, tensor: TensorRef, externals: ExternalFiles): string | undefined {
+  try {
+    openTensor(src, tensor, externals);
+    return undefined;
+  } catch (err) {
+    return describeError(err);
+  }
 }
 
 function buildReport(model: ModelSkeleton, pattern: Pattern, plans: LayerPlan[], scans: WeightScan[], results: ScanResult[], nearly: number): InspectReport {
@@ -260,13 +282,11 @@ function buildReport(model: ModelSkeleton, pattern: Pattern, plans: LayerPlan[],
       weightedCompliance += layer.compliance * layer.elements;
     }
   }
-  for (const [i, scan] of scans.entries()) {
-    const stats = results[i].stats;
+  for (const { stats } of results) {
     if (stats) {
       sum += stats.sumMagnitude;
       kept += stats.keptMagnitude;
     }
-    void scan;
   }
   if (summary.eligibleParameters > 0) summary.compliance = weightedCompliance / summary.eligibleParameters;
   if (summary.eligible > 0) summary.retainedMagnitude = retained(kept, sum);
