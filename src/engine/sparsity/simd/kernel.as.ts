@@ -245,9 +245,10 @@ export function scanContiguous(input: usize, count: i32, dt: i32, n: i32, words:
         i16x8.shuffle(a, c, 0, 1, 2, 3, 8, 9, 10, 11), i16x8.shuffle(a, c, 4, 5, 6, 7, 12, 13, 14, 15),
         i16x8.shuffle(b, d, 0, 1, 2, 3, 8, 9, 10, 11), i16x8.shuffle(b, d, 4, 5, 6, 7, 12, 13, 14, 15), dt == DT_BF16, n);
     }
-    const w0 = <u32>i16x8.extract_lane_u(nib, 0) | (<u32>i16x8.extract_lane_u(nib, 1) << 4) | (<u32>i16x8.extract_lane_u(nib, 2) << 8) | (<u32>i16x8.extract_lane_u(nib, 3) << 12);
-    const w1 = <u32>i16x8.extract_lane_u(nib, 4) | (<u32>i16x8.extract_lane_u(nib, 5) << 4) | (<u32>i16x8.extract_lane_u(nib, 6) << 8) | (<u32>i16x8.extract_lane_u(nib, 7) << 12);
-    store<u32>(words + (<usize>i >> 3), w0 | (w1 << 16));
+    // Pack the 8 nibbles (one per lane) into two 16-bit words: pairs within i32 lanes, then within i64 lanes.
+    const pairs = v128.or(v128.and(nib, i32x4.splat(0xffff)), i32x4.shr_u(nib, 12));
+    const quads = v128.or(v128.and(pairs, i64x2.splat(0xffffffff)), i64x2.shr_u(pairs, 24));
+    v128.store32_lane(words + (<usize>i >> 3), i8x16.shuffle(quads, quads, 0, 1, 8, 9, 0, 1, 8, 9, 0, 1, 8, 9, 0, 1, 8, 9), 0);
   }
   for (; i < count; i += 16) {
     let word = 0;

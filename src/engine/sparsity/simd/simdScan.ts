@@ -124,16 +124,17 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   const pWords = layout.take(wordRowsPerSlab * B * 2 * (fullK && height === K ? aBatch : 1) + 64);
   const pInput = layout.take(slabElements * elem + 64);
   layout.commit();
-  const mem = () => new Uint8Array(k.memory.buffer);
-  mem().set(validTable(n), pValid);
+  new Uint8Array(k.memory.buffer).set(validTable(n), pValid);
   k.resetSums();
 
   const { rows, cols } = stats.grid;
   const colDen = shape.chunksPerLane * shape.P;
+  // Views stay valid: the memory does not grow after commit().
+  const memory = new Uint8Array(k.memory.buffer);
+  const laneTile = new Int32Array(k.memory.buffer, pLaneTile, B);
+  const laneP = new Int32Array(k.memory.buffer, pLaneP, B);
+  const laneR = new Int32Array(k.memory.buffer, pLaneR, B);
   const laneTables = (a: number) => {
-    const laneTile = new Int32Array(k.memory.buffer, pLaneTile, B);
-    const laneP = new Int32Array(k.memory.buffer, pLaneP, B);
-    const laneR = new Int32Array(k.memory.buffer, pLaneR, B);
     for (let b = 0; b < B; b++) {
       const r = shape.rOf(a, b);
       laneR[b] = r;
@@ -164,7 +165,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     if (options.signal?.aborted) throw new CancelledError();
     if (fullK && height === K) {
       const count = Math.min(aBatch, part.a1 - a0);
-      reader.readInto(a0 * K * B, count * K * B, mem().subarray(pInput, pInput + count * K * B * elem));
+      reader.readInto(a0 * K * B, count * K * B, memory.subarray(pInput, pInput + count * K * B * elem));
       for (let i = 0; i < count; i++) {
         laneTables(a0 + i);
         scanSlab(a0 + i, 0, K, pInput + i * K * B * elem, pWords);
@@ -176,7 +177,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     for (let k0 = part.k0; k0 < part.k1; k0 += height) {
       if (options.signal?.aborted) throw new CancelledError();
       const h = Math.min(height, part.k1 - k0);
-      reader.readInto((a0 * K + k0) * B, h * B, mem().subarray(pInput, pInput + h * B * elem));
+      reader.readInto((a0 * K + k0) * B, h * B, memory.subarray(pInput, pInput + h * B * elem));
       scanSlab(a0, k0, h, pInput, pWords);
       options.onProgress?.(h * B);
     }
