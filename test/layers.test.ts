@@ -394,7 +394,7 @@ describe('where weights live', () => {
     assertTwoOfFour(report.layers[0], 0, 1);
   });
 
-  test('a model-local function: a Constant inside its body feeds a MatMul', async () => {
+  test('a model-local function: a Constant inside its body feeds a MatMul, named after the call site', async () => {
     const block: onnx.IFunctionProto = {
       name: 'Block',
       domain: 'custom',
@@ -409,8 +409,57 @@ describe('where weights live', () => {
         extraOpsets: [{ domain: 'custom', version: 1 }],
       }),
     );
-    assert.deepEqual(report.layers.map((l) => [l.name, l.graph, l.weight]), [['block_fc', 'function:custom.Block', 'w']]);
+    assert.deepEqual(report.layers.map((l) => [l.name, l.graph, l.weight]), [['block/block_fc', 'main/block:custom.Block', 'w']]);
     assertTwoOfFour(report.layers[0], 0, 1);
+  });
+
+  test('a function never called is still searched, under its own name', async () => {
+    const block: onnx.IFunctionProto = {
+      name: 'Unused',
+      domain: 'custom',
+      input: ['x'],
+      output: ['y'],
+      node: [constantNode('w', weight('w_value', [8, 4], 0)), node('MatMul', ['x', 'w'], ['y'], {}, { name: 'unused_fc' })],
+      opsetImport: [{ domain: '', version: 17 }],
+    };
+    const report = await inspectSpec(model([], [], { functions: [block], extraOpsets: [{ domain: 'custom', version: 1 }] }));
+    assert.deepEqual(report.layers.map((l) => [l.name, l.graph]), [['unused_fc', 'function:custom.Unused']]);
+  });
+
+  test('a function called twice with weights passed as arguments: one layer per call site, each with its own weight and zero point', async () => {
+    // Block(x, wq, zp) = MatMul(x, DequantizeLinear(wq, scale, zp)): the weight and its zero point come from the caller.
+    const block: onnx.IFunctionProto = {
+      name: 'Block',
+      domain: 'custom',
+      input: ['x', 'wq', 'zp'],
+      output: ['y'],
+      node: [
+        constantNode('scale', tensor('scale_value', 'float32', [], [0.5])),
+        node('DequantizeLinear', ['wq', 'scale', 'zp'], ['w'], {}, { name: 'dq' }),
+        node('MatMul', ['x', 'w'], ['y'], {}, { name: 'fc' }),
+      ],
+      opsetImport: [{ domain: '', version: 17 }],
+    };
+    // Along K (axis 0) each group of 4 holds the zero point 3 twice: 2:4 only where zero is read as q == 3.
+    const q = twoOfFourAlong([8, 4], 0).map((v) => (v === 0 ? 3 : 5));
+    const report = await inspectSpec(
+      model(
+        [
+          node('Block', ['X', 'Wq', 'Zp3'], ['H'], {}, { name: 'first', domain: 'custom' }),
+          node('Block', ['X2', 'Wq', 'Zp0'], ['Y'], {}, { name: 'second', domain: 'custom' }),
+        ],
+        [tensor('Wq', 'int8', [8, 4], q), tensor('Zp3', 'int8', [], [3]), tensor('Zp0', 'int8', [], [0])],
+        { functions: [block], extraOpsets: [{ domain: 'custom', version: 1 }] },
+      ),
+    );
+    assert.deepEqual(
+      report.layers.map((l) => [l.name, l.graph, l.weight, l.chain.join('>'), l.zeroPoint, l.pass]),
+      [
+        ['first/fc', 'main/first:custom.Block', 'Wq', 'DequantizeLinear', 'per-tensor', true],
+        ['second/fc', 'main/second:custom.Block', 'Wq', 'DequantizeLinear', 'per-tensor', false],
+      ],
+    );
+    assert.equal(report.layers[1].zeros, 0);
   });
 
   test('one initializer feeding two MatMuls: two layers with identical statistics, counted once in parameters', async () => {

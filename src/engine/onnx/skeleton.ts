@@ -508,21 +508,3 @@ export function elementCount(dims: readonly number[]): number {
   for (const d of dims) n *= d;
   return n;
 }
-
-/** Every graph of the model: main, nested subgraphs (If/Loop/Scan bodies) and function bodies, parents first. */
-export function allGraphs(model: ModelSkeleton): GraphSkeleton[] {
-  const out: GraphSkeleton[] = [];
-  const visit = (g: GraphSkeleton) => {
-    out.push(g);
-    for (const node of g.nodes) {
-      for (const attr of node.attributes.values()) {
-        if (attr.g) visit(attr.g);
-        for (const sub of attr.graphs ?? []) visit(sub);
-      }
-    }
-  };
-  visit(model.graph);
-  for (const fn of model.functions) visit(fn);
-  return out;
-}
-

@@ -1,7 +1,7 @@
 // Finding the layers: every node that consumes a constant weight (initializer, Constant node, sparse initializer),
 // through Q/DQ, Cast, Identity and Transpose chains, in the main graph, subgraphs and functions (domain.md §2).
 import { dtypeById, dtypeName } from '../onnx/dtypes';
-import { type GraphSkeleton, type ModelSkeleton, type NodeSkeleton, type TensorRef, allGraphs, elementCount } from '../onnx/skeleton';
+import { type GraphSkeleton, type ModelSkeleton, type NodeSkeleton, type TensorRef, elementCount } from '../onnx/skeleton';
 import type { ByteSource } from '../onnx/source';
 import { type ExternalFiles, TensorError, openTensor } from '../onnx/tensorData';
 import { type ZeroPoint, integerAt } from './decode';
@@ -12,7 +12,7 @@ import type { Pattern } from './pattern';
 export interface LayerPlan {
   name: string;
   op: string;
-  /** The graph holding the node: "main", a subgraph path, or "function:NAME". */
+  /** Where the node is: "main", a subgraph path, a function body at a call site ("main/block:custom.Block"), or "function:custom.Block" for a function never called. */
   graph: string;
   /** Name of the constant weight tensor (the initializer, or the Constant node's output). */
   weight: string;
@@ -36,36 +36,54 @@ export interface LayerPlan {
 
 type Producer =
   | { kind: 'constant'; tensor: TensorRef; name: string }
-  | { kind: 'node'; node: NodeSkeleton; graph: GraphSkeleton }
+  | { kind: 'node'; node: NodeSkeleton; scope: Scope }
   | { kind: 'input' };
+
+/**
+ * Where names resolve: a graph, the scope it is nested in (subgraphs see outer names) and, for the body of a
+ * model-local function at one call site, the caller's values bound to the function's formal inputs.
+ */
+export interface Scope {
+  graph: GraphSkeleton;
+  /** "main", "main/If_3.then_branch", "main/block:custom.Block" (a function body at call site "block"). */
+  path: string;
+  parent?: Scope;
+  bindings?: Map<string, { name: string; scope: Scope }>;
+  /** Prefix for layer names inside a function body at a call site ("block/"). */
+  namePrefix: string;
+}
 
 class Scopes {
   private readonly index = new Map<GraphSkeleton, Map<string, Producer>>();
 
-  private producers(graph: GraphSkeleton): Map<string, Producer> {
+  private producers(graph: GraphSkeleton, scope: Scope): Map<string, Producer> {
     let map = this.index.get(graph);
-    if (map) return map;
-    map = new Map();
-    for (const input of graph.inputs) map.set(input.name, { kind: 'input' });
-    // Initializers win over a same-named graph input (IR < 4 models list them as inputs too).
-    for (const t of graph.initializers) map.set(t.name, { kind: 'constant', tensor: t, name: t.name });
-    for (const t of graph.sparseInitializers) map.set(t.name, { kind: 'constant', tensor: t, name: t.name });
-    for (const node of graph.nodes) {
-      const value = node.opType === 'Constant' && !node.domain ? (node.attributes.get('value') ?? node.attributes.get('sparse_value')) : undefined;
-      for (const out of node.outputs) {
-        if (!out) continue;
-        map.set(out, value?.t ? { kind: 'constant', tensor: value.t, name: out } : { kind: 'node', node, graph });
+    if (!map) {
+      map = new Map();
+      for (const input of graph.inputs) map.set(input.name, { kind: 'input' });
+      // Initializers win over a same-named graph input (IR < 4 models list them as inputs too).
+      for (const t of graph.initializers) map.set(t.name, { kind: 'constant', tensor: t, name: t.name });
+      for (const t of graph.sparseInitializers) map.set(t.name, { kind: 'constant', tensor: t, name: t.name });
+      for (const node of graph.nodes) {
+        const value = node.opType === 'Constant' && !node.domain ? (node.attributes.get('value') ?? node.attributes.get('sparse_value')) : undefined;
+        for (const out of node.outputs) {
+          if (!out) continue;
+          // The scope is filled in per lookup: one graph may be seen from several scopes (function call sites).
+          map.set(out, value?.t ? { kind: 'constant', tensor: value.t, name: out } : { kind: 'node', node, scope });
+        }
       }
+      this.index.set(graph, map);
     }
-    this.index.set(graph, map);
     return map;
   }
 
-  /** Resolves a name in `graph`, then in the graphs it is nested in (outer-scope references). */
-  lookup(name: string, graph: GraphSkeleton): Producer | undefined {
-    for (let g: GraphSkeleton | undefined = graph; g; g = g.parent) {
-      const found = this.producers(g).get(name);
-      if (found) return found;
+  /** Resolves a name in `scope`, then through bindings and enclosing scopes (outer-scope references). */
+  lookup(name: string, scope: Scope, depth = 0): Producer | undefined {
+    for (let s: Scope | undefined = scope; s; s = s.parent) {
+      const bound = s.bindings?.get(name);
+      if (bound) return depth < 32 ? this.lookup(bound.name, bound.scope, depth + 1) : undefined;
+      const found = this.producers(s.graph, s).get(name);
+      if (found) return found.kind === 'node' ? { ...found, scope: s } : found;
     }
     return undefined;
   }
@@ -75,25 +93,65 @@ interface Trace {
   constant?: { tensor: TensorRef; name: string };
   /** Chain nodes from the constant towards the layer. */
   chain: NodeSkeleton[];
+  /** The scope each chain node sits in (its own other inputs, e.g. a zero point, resolve there). */
+  scopes: Map<NodeSkeleton, Scope>;
   dynamic?: string;
 }
 
-function trace(scopes: Scopes, name: string, graph: GraphSkeleton): Trace {
+function trace(scopes: Scopes, name: string, scope: Scope): Trace {
   const chain: NodeSkeleton[] = [];
+  const nodeScopes = new Map<NodeSkeleton, Scope>();
   let current = name;
-  let g = graph;
+  let s = scope;
   for (let step = 0; step < 64; step++) {
-    const producer = scopes.lookup(current, g);
-    if (!producer || producer.kind === 'input') return { chain, dynamic: `'${current}' is a graph input` };
-    if (producer.kind === 'constant') return { constant: producer, chain: chain.reverse() };
+    const producer = scopes.lookup(current, s);
+    if (!producer || producer.kind === 'input') return { chain, scopes: nodeScopes, dynamic: `'${current}' is a graph input` };
+    if (producer.kind === 'constant') return { constant: producer, chain: chain.reverse(), scopes: nodeScopes };
     const op = producer.node.opType;
     const standard = producer.node.domain === '' || producer.node.domain === 'ai.onnx' || producer.node.domain === 'com.microsoft';
-    if (!standard || !CHAIN_OPS.has(op)) return { chain, dynamic: `computed at run time by ${op} '${producer.node.name || current}'` };
+    if (!standard || !CHAIN_OPS.has(op)) return { chain, scopes: nodeScopes, dynamic: `computed at run time by ${op} '${producer.node.name || current}'` };
     chain.push(producer.node);
+    nodeScopes.set(producer.node, producer.scope);
     current = producer.node.inputs[0] ?? '';
-    g = producer.graph;
+    s = producer.scope;
   }
-  return { chain, dynamic: 'chain of ops too long' };
+  return { chain, scopes: nodeScopes, dynamic: 'chain of ops too long' };
+}
+
+const MAX_CALL_DEPTH = 16;
+
+/**
+ * Every scope to search for layers, in graph order: the main graph with its subgraphs, the body of each model-local
+ * function at each of its call sites (so weights passed in as arguments are found), and the bodies of functions
+ * never called.
+ */
+function allScopes(model: ModelSkeleton): Scope[] {
+  const functions = new Map<string, GraphSkeleton>();
+  for (const fn of model.functions) functions.set(fn.path, fn);
+  const called = new Set<GraphSkeleton>();
+  const out: Scope[] = [];
+  const visit = (scope: Scope, depth: number) => {
+    out.push(scope);
+    for (const node of scope.graph.nodes) {
+      const label = node.name || `${node.opType}_${node.index}`;
+      for (const attr of node.attributes.values()) {
+        for (const sub of [...(attr.g ? [attr.g] : []), ...(attr.graphs ?? [])]) {
+          visit({ graph: sub, path: `${scope.path}/${label}.${attr.name}`, parent: scope, namePrefix: scope.namePrefix }, depth);
+        }
+      }
+      const fn = functions.get(`function:${node.domain ? `${node.domain}.` : ''}${node.opType}`);
+      if (!fn || depth >= MAX_CALL_DEPTH) continue;
+      called.add(fn);
+      const bindings = new Map<string, { name: string; scope: Scope }>();
+      fn.inputs.forEach((formal, i) => {
+        if (node.inputs[i]) bindings.set(formal.name, { name: node.inputs[i], scope });
+      });
+      visit({ graph: fn, path: `${scope.path}/${label}:${fn.path.slice('function:'.length)}`, bindings, namePrefix: `${scope.namePrefix}${label}/` }, depth + 1);
+    }
+  };
+  visit({ graph: model.graph, path: 'main', namePrefix: '' }, 0);
+  for (const fn of model.functions) if (!called.has(fn)) visit({ graph: fn, path: fn.path, namePrefix: '' }, 1);
+  return out;
 }
 
 function intAttr(node: NodeSkeleton, name: string): number | undefined {
@@ -118,33 +176,33 @@ export interface FindContext {
   externals: ExternalFiles;
 }
 
-/** Every layer of the model, in graph order (main graph first, then subgraphs and functions). */
+/** Every layer of the model, in graph order (subgraphs and function bodies after the node that holds or calls them). */
 export function findLayers(ctx: FindContext): LayerPlan[] {
   const scopes = new Scopes();
   const layers: LayerPlan[] = [];
   const usedNames = new Map<string, number>();
-  const uniqueName = (node: NodeSkeleton, graph: GraphSkeleton): string => {
-    const base = node.name || `${node.opType}_${node.index}${graph.path === 'main' ? '' : `@${graph.path}`}`;
+  const uniqueName = (node: NodeSkeleton, scope: Scope): string => {
+    const base = scope.namePrefix + (node.name || `${node.opType}_${node.index}${scope.path === 'main' || scope.namePrefix ? '' : `@${scope.path}`}`);
     const seen = usedNames.get(base) ?? 0;
     usedNames.set(base, seen + 1);
     return seen ? `${base}#${seen + 1}` : base;
   };
-  for (const graph of allGraphs(ctx.model)) {
-    for (const node of graph.nodes) {
+  for (const scope of allScopes(ctx.model)) {
+    for (const node of scope.graph.nodes) {
       if (node.domain !== '' && node.domain !== 'ai.onnx' && node.domain !== 'com.microsoft') continue;
       const rule = OP_RULES[node.opType];
       if (rule) {
-        const layer = planLayer(ctx, scopes, node, graph, uniqueName);
+        const layer = planLayer(ctx, scopes, node, scope, uniqueName);
         if (layer) layers.push(layer);
         continue;
       }
       const inputs = UNACCELERATED_WEIGHT_INPUTS[node.opType];
       if (!inputs) continue;
       for (const input of inputs) {
-        const t = node.inputs[input] ? trace(scopes, node.inputs[input], graph) : undefined;
+        const t = node.inputs[input] ? trace(scopes, node.inputs[input], scope) : undefined;
         if (!t?.constant || t.constant.tensor.dims.length < 2) continue;
         layers.push({
-          ...describeConstant(t, node, graph, uniqueName(node, graph)),
+          ...describeConstant(t, node, scope, uniqueName(node, scope)),
           fixedReason: `${node.opType}: no mainstream runtime accelerates N:M sparsity for this op`,
         });
         break;
@@ -154,12 +212,12 @@ export function findLayers(ctx: FindContext): LayerPlan[] {
   return layers;
 }
 
-function describeConstant(t: Trace, node: NodeSkeleton, graph: GraphSkeleton, name: string): LayerPlan {
+function describeConstant(t: Trace, node: NodeSkeleton, scope: Scope, name: string): LayerPlan {
   const tensor = t.constant!.tensor;
   return {
     name,
     op: node.opType,
-    graph: graph.path,
+    graph: scope.path,
     weight: t.constant!.name,
     tensor,
     shape: tensor.problem ? null : tensor.dims,
@@ -176,8 +234,8 @@ function planLayer(
   ctx: FindContext,
   scopes: Scopes,
   node: NodeSkeleton,
-  graph: GraphSkeleton,
-  uniqueName: (node: NodeSkeleton, graph: GraphSkeleton) => string,
+  scope: Scope,
+  uniqueName: (node: NodeSkeleton, scope: Scope) => string,
 ): LayerPlan | undefined {
   const rule = OP_RULES[node.opType];
   let chosen: { slot: (typeof rule.slots)[number]; t: Trace } | undefined;
@@ -185,7 +243,7 @@ function planLayer(
   for (const slot of rule.slots) {
     const input = node.inputs[slot.input];
     if (!input) continue;
-    const t = trace(scopes, input, graph);
+    const t = trace(scopes, input, scope);
     if (t.constant) {
       chosen = { slot, t };
       break;
@@ -196,9 +254,9 @@ function planLayer(
     // Two run-time operands (attention products) are not layers; a convolution or Gemm without a constant weight is.
     if (node.opType.startsWith('MatMul') || node.opType === 'QLinearMatMul') return undefined;
     return {
-      name: uniqueName(node, graph),
+      name: uniqueName(node, scope),
       op: node.opType,
-      graph: graph.path,
+      graph: scope.path,
       weight: node.inputs[rule.slots[0].input] ?? '',
       shape: null,
       dtype: null,
@@ -210,7 +268,7 @@ function planLayer(
     };
   }
   const { slot, t } = chosen;
-  const layer = describeConstant(t, node, graph, uniqueName(node, graph));
+  const layer = describeConstant(t, node, scope, uniqueName(node, scope));
   layer.group = rule.convolution ? (intAttr(node, 'group') ?? 1) : 1;
   if (layer.error) return layer;
   const dims = t.constant!.tensor.dims;
@@ -240,14 +298,14 @@ function planLayer(
         const before = toStored;
         toStored = (axis) => before(perm[axis]);
       } else if (step.opType === 'DequantizeLinear' && dtype.integer && !zeroPoint) {
-        zeroPoint = dequantizeZeroPoint(ctx, scopes, step, graph, rank, toStored);
+        zeroPoint = dequantizeZeroPoint(ctx, scopes, step, t.scopes.get(step) ?? scope, rank, toStored);
       }
     }
     const axes = slot.axes(rank, (name) => intAttr(node, name));
     layer.axis = toStored(axes.k);
     layer.outAxis = toStored(axes.r);
     if (!zeroPoint && dtype.integer && slot.zeroPointInput !== undefined && node.inputs[slot.zeroPointInput]) {
-      zeroPoint = opZeroPoint(ctx, scopes, node.inputs[slot.zeroPointInput], graph, dims, layer.outAxis);
+      zeroPoint = opZeroPoint(ctx, scopes, node.inputs[slot.zeroPointInput], scope, dims, layer.outAxis);
     }
   } catch (err) {
     layer.error = err instanceof Error ? err.message : String(err);
@@ -256,17 +314,17 @@ function planLayer(
   return layer;
 }
 
-function constantInput(ctx: FindContext, scopes: Scopes, name: string, graph: GraphSkeleton, what: string): number[] {
-  const t = trace(scopes, name, graph);
+function constantInput(ctx: FindContext, scopes: Scopes, name: string, scope: Scope, what: string): number[] {
+  const t = trace(scopes, name, scope);
   if (!t.constant) throw new TensorError(`${what} '${name}' is ${t.dynamic}: cannot tell which weights are zero`);
   return readIntegers(ctx.src, t.constant.tensor, ctx.externals);
 }
 
 /** DequantizeLinear's zero point: per tensor, per axis (`axis`, default 1) or per block (`block_size`, opset 21). */
-function dequantizeZeroPoint(ctx: FindContext, scopes: Scopes, dq: NodeSkeleton, graph: GraphSkeleton, rank: number, toStored: (axis: number) => number): ZeroPoint | undefined {
+function dequantizeZeroPoint(ctx: FindContext, scopes: Scopes, dq: NodeSkeleton, scope: Scope, rank: number, toStored: (axis: number) => number): ZeroPoint | undefined {
   const zpName = dq.inputs[2];
   if (!zpName) return undefined;
-  const values = constantInput(ctx, scopes, zpName, graph, 'zero point');
+  const values = constantInput(ctx, scopes, zpName, scope, 'zero point');
   if (values.length <= 1) return { values, axis: -1, blockSize: 0 };
   let axis = dq.attributes.get('axis')?.i ?? 1;
   if (axis < 0) axis += rank;
@@ -274,8 +332,8 @@ function dequantizeZeroPoint(ctx: FindContext, scopes: Scopes, dq: NodeSkeleton,
 }
 
 /** The zero point input of ConvInteger, MatMulInteger, QLinear*: per tensor or per output feature. */
-function opZeroPoint(ctx: FindContext, scopes: Scopes, name: string, graph: GraphSkeleton, dims: number[], outAxis: number): ZeroPoint {
-  const values = constantInput(ctx, scopes, name, graph, 'zero point');
+function opZeroPoint(ctx: FindContext, scopes: Scopes, name: string, scope: Scope, dims: number[], outAxis: number): ZeroPoint {
+  const values = constantInput(ctx, scopes, name, scope, 'zero point');
   if (values.length <= 1) return { values, axis: -1, blockSize: 0 };
   if (values.length === dims[outAxis]) return { values, axis: outAxis, blockSize: 0 };
   throw new TensorError(`zero point '${name}' has ${values.length} values: neither per tensor nor per output channel (${dims[outAxis]})`);
