@@ -86,6 +86,21 @@ export function getKept(): f64 {
   keptMagnitude += f64x2.extract_lane(kept, 0) + f64x2.extract_lane(kept, 1);
 }
 
+/** As accumulate4 when every group has at most n non-zeros: the n largest are then all of them. */
+@inline function accumulateValid4(x0: v128, x1: v128, x2: v128, x3: v128): void {
+  const lo = f64x2.add(f64x2.add(promoteLo(x0), promoteLo(x1)), f64x2.add(promoteLo(x2), promoteLo(x3)));
+  const hi = f64x2.add(f64x2.add(promoteHi(x0), promoteHi(x1)), f64x2.add(promoteHi(x2), promoteHi(x3)));
+  const total = f64x2.add(lo, hi);
+  const sum = f64x2.extract_lane(total, 0) + f64x2.extract_lane(total, 1);
+  totalMagnitude += sum;
+  keptMagnitude += sum;
+}
+
+/** Whether every lane's group mask (< 16) has at most n bits set. */
+@inline function allValid(nib: v128, n: i32): bool {
+  return !v128.any_true(i16x8.gt_u(i8x16.popcnt(nib), i16x8.splat(<i16>n)));
+}
+
 /**
  * 8 groups (one per i16 lane) of 4 half-precision values r0..r3 (raw bits): accumulates magnitudes and returns
  * each group's non-zero mask (bit j = element j) in its lane.
@@ -114,8 +129,13 @@ export function getKept(): f64 {
     lo2 = fixSpecialLo(lo2, a2, limit); hi2 = fixSpecialHi(hi2, a2, limit);
     lo3 = fixSpecialLo(lo3, a3, limit); hi3 = fixSpecialHi(hi3, a3, limit);
   }
-  accumulate4(lo0, lo1, lo2, lo3, n);
-  accumulate4(hi0, hi1, hi2, hi3, n);
+  if (allValid(nib, n)) {
+    accumulateValid4(lo0, lo1, lo2, lo3);
+    accumulateValid4(hi0, hi1, hi2, hi3);
+  } else {
+    accumulate4(lo0, lo1, lo2, lo3, n);
+    accumulate4(hi0, hi1, hi2, hi3, n);
+  }
   return nib;
 }
 
@@ -130,8 +150,13 @@ export function getKept(): f64 {
     v128.or(v128.and(nz0, i16x8.splat(1)), v128.and(nz1, i16x8.splat(2))),
     v128.or(v128.and(nz2, i16x8.splat(4)), v128.and(nz3, i16x8.splat(8))),
   );
-  accumulate4(f32Mag(x0), f32Mag(x1), f32Mag(x2), f32Mag(x3), n);
-  accumulate4(f32Mag(y0), f32Mag(y1), f32Mag(y2), f32Mag(y3), n);
+  if (allValid(nib, n)) {
+    accumulateValid4(f32Mag(x0), f32Mag(x1), f32Mag(x2), f32Mag(x3));
+    accumulateValid4(f32Mag(y0), f32Mag(y1), f32Mag(y2), f32Mag(y3));
+  } else {
+    accumulate4(f32Mag(x0), f32Mag(x1), f32Mag(x2), f32Mag(x3), n);
+    accumulate4(f32Mag(y0), f32Mag(y1), f32Mag(y2), f32Mag(y3), n);
+  }
   return nib;
 }
 
@@ -261,14 +286,14 @@ export function scanContiguous(input: usize, count: i32, dt: i32, n: i32, words:
 // ------------------------------------------------------------------------------------------ word statistics
 
 /**
- * Counts the bytes (8 K-rows) of each word in `hist` (u32[256]); a last-block word (fewer than 16 rows) counts its
- * low byte in `tailLo` and high byte in `tailHi` instead. Adds each word's valid and total groups to its grid tile:
- * lane b's row offset laneTile[b] (tile row x cols), column floor((kw * P + laneP[b]) * cols / colDen) for the
- * word's global block row kw = kw0 + wr.
+ * Counts the low and high bytes (8 K-rows each) of each word in `histLo` and `histHi` (u32[256] each; two tables
+ * so that repeated patterns do not chain their increments); a last-block word (fewer than 16 rows) counts in `tailLo`
+ * and `tailHi` instead. Adds each word's valid and total groups to its grid tile: lane b's row offset laneTile[b]
+ * (tile row x cols), column floor((kw * P + laneP[b]) * cols / colDen) for the word's global block row kw = kw0 + wr.
  */
 export function wordStats(
   words: usize, wordRows: i32, lanes: i32, lastRows: i32,
-  hist: usize, tailLo: usize, tailHi: usize, laneTile: usize, laneP: usize,
+  histLo: usize, histHi: usize, tailLo: usize, tailHi: usize, laneTile: usize, laneP: usize,
   kw0: i32, P: i32, cols: i32, colDen: f64,
   validTable: usize, gridValid: usize, gridTotal: usize,
 ): void {
@@ -280,9 +305,12 @@ export function wordStats(
   for (let wr = 0; wr < wordRows; wr++) {
     const full = wr < wordRows - 1 || lastRows == 16;
     const groups = full ? 4 : lastRows >> 2;
-    const lo = full ? hist : tailLo;
-    const hi = full ? hist : tailHi;
+    const missing = 4 - groups;
+    const lo = full ? histLo : tailLo;
+    const hi = full ? histHi : tailHi;
     const kwP = <f64>(kw0 + wr) * <f64>P;
+    // With one position per output feature (P = 1) the column is the same for every lane of this row.
+    const rowCol = <i32>(kwP * colScale);
     const row = words + <usize>wr * <usize>lanes * 2;
     for (let b = 0; b < lanes; b++) {
       const w = <usize>load<u16>(row + <usize>b * 2);
@@ -290,7 +318,7 @@ export function wordStats(
       store<u32>(atLo, load<u32>(atLo) + 1);
       const atHi = hi + ((w >> 8) << 2);
       store<u32>(atHi, load<u32>(atHi) + 1);
-      const col = <i32>((kwP + <f64>load<i32>(laneP + (<usize>b << 2))) * colScale);
+      const col = P == 1 ? rowCol : <i32>((kwP + <f64>load<i32>(laneP + (<usize>b << 2))) * colScale);
       const at = <usize>(load<i32>(laneTile + (<usize>b << 2)) + col) << 2;
       if (at != tile) {
         store<u32>(gridValid + tile, load<u32>(gridValid + tile) + tileValid);
@@ -300,7 +328,7 @@ export function wordStats(
         tileTotal = 0;
       }
       // Missing groups of a last-block word are zero nibbles, which the table counts as valid.
-      tileValid += <u32>(<i32>load<u8>(validTable + w) - (4 - groups));
+      tileValid += <u32>(<i32>load<u8>(validTable + w) - missing);
       tileTotal += <u32>groups;
     }
   }

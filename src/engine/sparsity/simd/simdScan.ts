@@ -19,7 +19,7 @@ interface KernelExports {
   scanContiguous(input: number, count: number, dt: number, n: number, words: number): void;
   wordStats(
     words: number, wordRows: number, lanes: number, lastRows: number,
-    hist: number, tailLo: number, tailHi: number, laneTile: number, laneP: number,
+    histLo: number, histHi: number, tailLo: number, tailHi: number, laneTile: number, laneP: number,
     kw0: number, P: number, cols: number, colDen: number,
     validTable: number, gridValid: number, gridTotal: number,
   ): void;
@@ -111,7 +111,8 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
 
   const layout = new Layout(k);
   const pValid = layout.take(1 << 16);
-  const pHist = layout.take(256 * 4);
+  const pHistLo = layout.take(256 * 4);
+  const pHistHi = layout.take(256 * 4);
   const pTailLo = layout.take(256 * 4);
   const pTailHi = layout.take(256 * 4);
   const pCounts = layout.take(6 * 8);
@@ -149,7 +150,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     const lastRows = h - (wordRows - 1) * WORD_ROWS;
     if (B === 1) k.scanContiguous(input, h, dt, n, words);
     else k.scanStrided(input, h, B, dt, n, words);
-    k.wordStats(words, wordRows, B, lastRows, pHist, pTailLo, pTailHi, pLaneTile, pLaneP, k0 / WORD_ROWS, shape.P, cols, colDen, pValid, pGridValid, pGridTotal);
+    k.wordStats(words, wordRows, B, lastRows, pHistLo, pHistHi, pTailLo, pTailHi, pLaneTile, pLaneP, k0 / WORD_ROWS, shape.P, cols, colDen, pValid, pGridValid, pGridTotal);
     if (enabled) {
       if (shape.rInA) {
         const base = pAcc + ((a % shape.rStride) * KW + k0 / WORD_ROWS) * B * 2;
@@ -183,7 +184,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     }
   }
 
-  collect(stats, k, { pHist, pTailLo, pTailHi, pCounts, pGridValid, pGridTotal }, K % WORD_ROWS || WORD_ROWS, n);
+  collect(stats, k, { pHistLo, pHistHi, pTailLo, pTailHi, pCounts, pGridValid, pGridTotal }, K % WORD_ROWS || WORD_ROWS, n);
   return stats;
 }
 
@@ -191,7 +192,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
 function collect(
   stats: ScanStats,
   k: KernelExports,
-  at: { pHist: number; pTailLo: number; pTailHi: number; pCounts: number; pGridValid: number; pGridTotal: number },
+  at: { pHistLo: number; pHistHi: number; pTailLo: number; pTailHi: number; pCounts: number; pGridValid: number; pGridTotal: number },
   lastRows: number,
   n: number,
 ): void {
@@ -227,7 +228,8 @@ function collect(
       }
     }
   };
-  addBytes(new Uint32Array(buffer, at.pHist, 256), 8);
+  addBytes(new Uint32Array(buffer, at.pHistLo, 256), 8);
+  addBytes(new Uint32Array(buffer, at.pHistHi, 256), 8);
   if (lastRows < WORD_ROWS) {
     addBytes(new Uint32Array(buffer, at.pTailLo, 256), Math.min(8, lastRows));
     addBytes(new Uint32Array(buffer, at.pTailHi, 256), lastRows - 8);
