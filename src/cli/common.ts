@@ -18,3 +18,17 @@ export interface CommandContext {
   output(text: string, file?: string): Promise<void>;
   signal: AbortSignal;
 }
+
+/** Number() reads '' and '  ' as 0: an unset `--fail-under "$THRESHOLD"` would silently turn a gate off. */
+export function numberArgument(text: string): number {
+  return text.trim() === '' ? NaN : Number(text);
+}
+
+export function regexArgument(option: string, text: string | undefined): RegExp | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return new RegExp(text);
+  } catch {
+    throw new UsageError(`${option} '${text}' is not a valid regular expression`);
+  }
+}

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { type ReportFormat, REPORT_FORMATS, formatReport } from '../engine/report/format';
 import { inspectModel } from '../engine/sparsity/inspect';
 import { parsePattern } from '../engine/sparsity/pattern';
-import { EXIT, UsageError, type CommandContext } from './common';
+import { EXIT, UsageError, type CommandContext, numberArgument, regexArgument } from './common';
 import { ProgressBar } from './progress';
 
 export const INSPECT_HELP = `Usage: sparsity-lens inspect MODEL [options]
@@ -26,11 +26,6 @@ Options:
 
 Exit codes: 0 ok, 1 the --fail-under gate failed, 2 bad input or usage.
 `;
-
-/** Number() reads '' and '  ' as 0: an unset `--fail-under "$THRESHOLD"` would silently turn the gate off. */
-function numberArgument(text: string): number {
-  return text.trim() === '' ? NaN : Number(text);
-}
 
 export async function inspectCommand(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -61,14 +56,7 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
     failUnder = numberArgument(values['fail-under']);
     if (!(failUnder >= 0 && failUnder <= 1)) throw new UsageError('--fail-under needs a fraction between 0 and 1');
   }
-  let layers: RegExp | undefined;
-  if (values.layers !== undefined) {
-    try {
-      layers = new RegExp(values.layers);
-    } catch {
-      throw new UsageError(`--layers '${values.layers}' is not a valid regular expression`);
-    }
-  }
+  const layers = regexArgument('--layers', values.layers);
   let workers: number | undefined;
   if (values.workers !== undefined) {
     workers = numberArgument(values.workers);

@@ -35,8 +35,10 @@ export interface TensorRef {
   dtype: number;
   dims: number[];
   data: TensorData;
-  /** Where the TensorProto (or SparseTensorProto) itself lies in the file. */
+  /** Where the TensorProto (or SparseTensorProto) message's bytes lie in the file (the field's value). */
   span: ByteRange;
+  /** Offset of the tag of the field holding it (initializer, attribute `t`...): where the whole field starts. */
+  fieldStart: number;
   /** Set when the tensor's own message is malformed: its layer fails, the rest of the report stands. */
   problem?: string;
 }
@@ -64,6 +66,9 @@ export interface NodeSkeleton {
   attributes: Map<string, AttributeValue>;
   /** Position in its graph, for stable names and graph order. */
   index: number;
+  /** Offset of the node field's tag, and of the end of its value. */
+  fieldStart: number;
+  fieldEnd: number;
 }
 
 export interface ValueInfo {
@@ -85,6 +90,8 @@ export interface GraphSkeleton {
   valueInfo: ValueInfo[];
   /** The graph this one is nested in; names not found here resolve there. */
   parent?: GraphSkeleton;
+  /** Where the GraphProto (or FunctionProto) message's bytes lie in the file. */
+  span: ByteRange;
 }
 
 export interface OpsetImport {
@@ -188,13 +195,13 @@ function readStringEntry(src: ByteSource, at: Field): [string, string] {
   return [key, value];
 }
 
-function newGraph(name: string, path: string, parent: GraphSkeleton | undefined): GraphSkeleton {
-  return { name, path, nodes: [], initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: [], parent };
+function newGraph(name: string, path: string, parent: GraphSkeleton | undefined, span: ByteRange): GraphSkeleton {
+  return { name, path, nodes: [], initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: [], parent, span };
 }
 
 function readGraph(src: ByteSource, start: number, end: number, path: string, parent: GraphSkeleton | undefined, depth: number): GraphSkeleton {
   if (depth > MAX_DEPTH) throw new WireError(`graphs nested deeper than ${MAX_DEPTH} levels`);
-  const graph = newGraph('', path, parent);
+  const graph = newGraph('', path, parent, { offset: start, length: end - start });
   forEachField(src, start, end, (f) => {
     switch (f.no) {
       case 1:
@@ -207,11 +214,11 @@ function readGraph(src: ByteSource, start: number, end: number, path: string, pa
         break;
       case 5:
         expect(f, WIRE_LEN, 'initializer');
-        graph.initializers.push(readTensor(src, f.pos, f.pos + f.len));
+        graph.initializers.push(readTensor(src, f.pos, f.pos + f.len, f.start));
         break;
       case 15:
         expect(f, WIRE_LEN, 'sparse_initializer');
-        graph.sparseInitializers.push(readSparseTensor(src, f.pos, f.pos + f.len));
+        graph.sparseInitializers.push(readSparseTensor(src, f.pos, f.pos + f.len, f.start));
         break;
       case 11:
       case 12:
@@ -230,7 +237,7 @@ function readFunction(src: ByteSource, start: number, end: number): GraphSkeleto
   let name = '';
   let domain = '';
   const nodeFields: Field[] = [];
-  const fn = newGraph('', '', undefined);
+  const fn = newGraph('', '', undefined, { offset: start, length: end - start });
   forEachField(src, start, end, (f) => {
     if (f.no === 1 && f.wire === WIRE_LEN) name = readString(src, f);
     else if (f.no === 10 && f.wire === WIRE_LEN) domain = readString(src, f);
@@ -274,7 +281,17 @@ function readValueInfo(src: ByteSource, at: Field): ValueInfo {
 }
 
 function readNode(src: ByteSource, at: Field, graph: GraphSkeleton, depth: number): NodeSkeleton {
-  const node: NodeSkeleton = { name: '', opType: '', domain: '', inputs: [], outputs: [], attributes: new Map(), index: graph.nodes.length };
+  const node: NodeSkeleton = {
+    name: '',
+    opType: '',
+    domain: '',
+    inputs: [],
+    outputs: [],
+    attributes: new Map(),
+    index: graph.nodes.length,
+    fieldStart: at.start,
+    fieldEnd: at.pos + at.len,
+  };
   const attrFields: Field[] = [];
   forEachField(src, at.pos, at.pos + at.len, (f) => {
     switch (f.no) {
@@ -336,11 +353,11 @@ function readAttribute(src: ByteSource, at: Field, graph: GraphSkeleton, nodePat
         break;
       case 5:
         expect(f, WIRE_LEN, 'attribute t');
-        attr.t = readTensor(src, f.pos, f.pos + f.len);
+        attr.t = readTensor(src, f.pos, f.pos + f.len, f.start);
         break;
       case 22:
         expect(f, WIRE_LEN, 'attribute sparse_tensor');
-        attr.t = readSparseTensor(src, f.pos, f.pos + f.len);
+        attr.t = readSparseTensor(src, f.pos, f.pos + f.len, f.start);
         break;
       case 6:
       case 11:
@@ -367,8 +384,8 @@ function readAttribute(src: ByteSource, at: Field, graph: GraphSkeleton, nodePat
 }
 
 /** A TensorProto: its name, type, dims and where its values are. A malformed tensor is returned with `problem` set. */
-export function readTensor(src: ByteSource, start: number, end: number): TensorRef {
-  const tensor: TensorRef = { name: '', dtype: 0, dims: [], data: { kind: 'none' }, span: { offset: start, length: end - start } };
+export function readTensor(src: ByteSource, start: number, end: number, fieldStart: number): TensorRef {
+  const tensor: TensorRef = { name: '', dtype: 0, dims: [], data: { kind: 'none' }, span: { offset: start, length: end - start }, fieldStart };
   let raw: ByteRange | undefined;
   let external = false;
   const externalEntries: Record<string, string> = {};
@@ -476,15 +493,15 @@ function parseNonNegative(text: string, key: string): number {
 }
 
 /** A SparseTensorProto: values (1), indices (2), dims (3). Its name is the values tensor's name. */
-export function readSparseTensor(src: ByteSource, start: number, end: number): TensorRef {
+export function readSparseTensor(src: ByteSource, start: number, end: number, fieldStart: number): TensorRef {
   const dims: number[] = [];
   let values: TensorRef | undefined;
   let indices: TensorRef | undefined;
   let problem: string | undefined;
   try {
     forEachField(src, start, end, (f) => {
-      if (f.no === 1 && f.wire === WIRE_LEN) values = readTensor(src, f.pos, f.pos + f.len);
-      else if (f.no === 2 && f.wire === WIRE_LEN) indices = readTensor(src, f.pos, f.pos + f.len);
+      if (f.no === 1 && f.wire === WIRE_LEN) values = readTensor(src, f.pos, f.pos + f.len, f.start);
+      else if (f.no === 2 && f.wire === WIRE_LEN) indices = readTensor(src, f.pos, f.pos + f.len, f.start);
       else if (f.no === 3) readIntegers(src, f, dims);
     });
     if (!values || !indices) problem = 'sparse tensor without values or indices';
@@ -499,6 +516,7 @@ export function readSparseTensor(src: ByteSource, start: number, end: number): T
     dims,
     data: values && indices ? { kind: 'sparse', values, indices } : { kind: 'none' },
     span: { offset: start, length: end - start },
+    fieldStart,
     problem: problem ?? values?.problem ?? indices?.problem,
   };
 }

@@ -13,6 +13,8 @@ export class WireError extends Error {}
 export interface Field {
   no: number;
   wire: number;
+  /** Absolute offset of the field's tag (where the whole field starts). */
+  start: number;
   /** Absolute offset of the value (after tag and length prefix). */
   pos: number;
   /** Length of the value in bytes. */
@@ -37,11 +39,12 @@ function toSafeNumber(v: unknown): number {
 export function forEachField(src: ByteSource, start: number, end: number, visit: (field: Field) => void): void {
   if (end > src.size) throw new WireError(`message runs past the end of the file (${end} > ${src.size} bytes)`);
   let pos = start;
-  const field: Field = { no: 0, wire: 0, pos: 0, len: 0, varint: 0 };
+  const field: Field = { no: 0, wire: 0, start: 0, pos: 0, len: 0, varint: 0 };
   while (pos < end) {
     const header = src.view(pos, Math.min(HEADER_MAX, end - pos));
     const reader = new Reader(header);
     let tag: number;
+    field.start = pos;
     try {
       tag = reader.uint32();
       field.no = tag >>> 3;
