@@ -299,6 +299,16 @@ describe('chains between the constant and the layer', () => {
     assertTwoOfFour(fc, 1, 0);
   });
 
+  test('a Transpose whose perm is not a permutation fails its layer, naming the perm', async () => {
+    for (const perm of [[5, 0], [0, 0]]) {
+      const fc = await onlyLayer(
+        model([node('Transpose', ['W'], ['Wt'], { perm }, { name: 't' }), node('MatMul', ['X', 'Wt'], ['Y'], {}, { name: 'fc' })], [weight('W', [4, 8], 1)]),
+      );
+      assert.equal(fc.eligible, false);
+      assert.match(fc.error ?? '', new RegExp(`Transpose 't' has perm \\[${perm.join(', ')}\\], not a permutation`));
+    }
+  });
+
   test('Transpose without perm reverses the axes: a [kw, kh, IC, OC] conv weight groups along axis 2', async () => {
     const conv = await onlyLayer(
       model([node('Transpose', ['W'], ['Wt'], {}, { name: 't' }), node('Conv', ['X', 'Wt'], ['Y'], {}, { name: 'conv' })], [weight('W', [3, 3, 8, 8], 2)]),

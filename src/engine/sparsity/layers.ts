@@ -119,6 +119,8 @@ function trace(scopes: Scopes, name: string, scope: Scope): Trace {
 }
 
 const MAX_CALL_DEPTH = 16;
+/** Function bodies searched at call sites, in all: a few calls per body must not multiply into millions of scopes. */
+const MAX_CALL_SITES = 4096;
 
 /**
  * Every scope to search for layers, in graph order: the main graph with its subgraphs, the body of each model-local
@@ -130,27 +132,30 @@ function allScopes(model: ModelSkeleton): Scope[] {
   for (const fn of model.functions) functions.set(fn.path, fn);
   const called = new Set<GraphSkeleton>();
   const out: Scope[] = [];
-  const visit = (scope: Scope, depth: number) => {
+  let callSites = 0;
+  // `active`: the functions whose bodies enclose this scope. ONNX functions may not recurse; a body calling itself is not searched again.
+  const visit = (scope: Scope, depth: number, active: ReadonlySet<GraphSkeleton>) => {
     out.push(scope);
     for (const node of scope.graph.nodes) {
       const label = node.name || `${node.opType}_${node.index}`;
       for (const attr of node.attributes.values()) {
         for (const sub of [...(attr.g ? [attr.g] : []), ...(attr.graphs ?? [])]) {
-          visit({ graph: sub, path: `${scope.path}/${label}.${attr.name}`, parent: scope, namePrefix: scope.namePrefix }, depth);
+          visit({ graph: sub, path: `${scope.path}/${label}.${attr.name}`, parent: scope, namePrefix: scope.namePrefix }, depth, active);
         }
       }
       const fn = functions.get(`function:${node.domain ? `${node.domain}.` : ''}${node.opType}`);
-      if (!fn || depth >= MAX_CALL_DEPTH) continue;
+      if (!fn || depth >= MAX_CALL_DEPTH || active.has(fn) || callSites >= MAX_CALL_SITES) continue;
+      callSites++;
       called.add(fn);
       const bindings = new Map<string, { name: string; scope: Scope }>();
       fn.inputs.forEach((formal, i) => {
         if (node.inputs[i]) bindings.set(formal.name, { name: node.inputs[i], scope });
       });
-      visit({ graph: fn, path: `${scope.path}/${label}:${fn.path.slice('function:'.length)}`, bindings, namePrefix: `${scope.namePrefix}${label}/` }, depth + 1);
+      visit({ graph: fn, path: `${scope.path}/${label}:${fn.path.slice('function:'.length)}`, bindings, namePrefix: `${scope.namePrefix}${label}/` }, depth + 1, new Set(active).add(fn));
     }
   };
-  visit({ graph: model.graph, path: 'main', namePrefix: '' }, 0);
-  for (const fn of model.functions) if (!called.has(fn)) visit({ graph: fn, path: fn.path, namePrefix: '' }, 1);
+  visit({ graph: model.graph, path: 'main', namePrefix: '' }, 0, new Set());
+  for (const fn of model.functions) if (!called.has(fn)) visit({ graph: fn, path: fn.path, namePrefix: '' }, 1, new Set([fn]));
   return out;
 }
 
@@ -294,7 +299,9 @@ function planLayer(
     for (const step of t.chain) {
       if (step.opType === 'Transpose') {
         const perm = step.attributes.get('perm')?.ints ?? dims.map((_, i) => rank - 1 - i);
-        if (perm.length !== rank) throw new TensorError(`Transpose '${step.name}' has perm of length ${perm.length} for a rank-${rank} weight`);
+        if (perm.length !== rank || [...perm].sort((x, y) => x - y).some((p, i) => p !== i)) {
+          throw new TensorError(`Transpose '${step.name}' has perm [${perm.join(', ')}], not a permutation of the ${rank} axes of its weight`);
+        }
         const before = toStored;
         toStored = (axis) => before(perm[axis]);
       } else if (step.opType === 'DequantizeLinear' && dtype.integer && !zeroPoint) {
