@@ -110,6 +110,11 @@ export function formatConvert(r: ConvertReport): string {
     lines.push(`output: ${r.output}${r.dataFile ? ` (external data: ${r.dataFile})` : ''}`);
     lines.push(`size: ${r.summary.sizeBefore} -> ${r.summary.sizeAfter} bytes; pruned elements: ${r.summary.prunedElements}; retained magnitude: ${pct(r.summary.retainedMagnitude)}`);
     lines.push(`verification: ${r.verified ? 'every converted layer passes' : 'FAILED: some converted layers do not pass'}`);
+    if (r.runtime?.ran) {
+      for (const o of r.runtime.outputs) {
+        lines.push(`output '${o.name}' (ONNX Runtime, same inputs): max |diff| ${o.maxAbsDiff.toPrecision(4)}, cosine ${o.cosine.toFixed(6)}${o.identical ? ', identical' : ''}`);
+      }
+    } else if (r.runtime?.note) lines.push(`outputs not compared: ${r.runtime.note}`);
   }
   for (const note of r.notes) lines.push(`note: ${note}`);
   return lines.join('\n') + '\n';

@@ -14,6 +14,7 @@ import { type LayerPlan, eligibility, findLayers } from '../sparsity/layers';
 import { type Pattern, patternName } from '../sparsity/pattern';
 import { ShapeInfo, kAlignment } from '../sparsity/kernel';
 import { type PruneTotals, emptyTotals, pruneSlab } from './prune';
+import { RUNTIME_SIZE_LIMIT, type RuntimeComparison, compareOutputs } from './runtime';
 import { typedFieldBytes } from './typed';
 
 export type ConvertMode = 'prune';
@@ -42,6 +43,8 @@ export interface ConvertOptions extends LayerSelection {
   dryRun?: boolean;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
+  /** Values of symbolic input dimensions for the runtime comparison (default 1). */
+  dims?: Record<string, number>;
 }
 
 export type LayerAction = 'prune' | 'unchanged' | 'skip';
@@ -88,6 +91,8 @@ export interface ConvertReport {
   };
   /** Re-reading the output: every converted layer passes the pattern. */
   verified: boolean | null;
+  /** Both models run in ONNX Runtime on the same generated inputs, every output compared. */
+  runtime: RuntimeComparison | null;
   notes: string[];
 }
 
@@ -277,6 +282,7 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
         sizeAfter: null,
       },
       verified: null,
+      runtime: null,
       notes: ['One-shot magnitude pruning without fine-tuning loses accuracy; sparse-training flows (ASP, SR-STE, AMCT, INC) retrain after pruning.'],
     };
     if (options.dryRun) return report;
@@ -323,6 +329,10 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
     }
     summarize(report, work);
     await verify(report, output, pattern);
+    report.runtime =
+      report.summary.sizeBefore <= RUNTIME_SIZE_LIMIT
+        ? await compareOutputs(path, output, model, options.dims)
+        : { ran: false, note: `the model is larger than ${RUNTIME_SIZE_LIMIT} bytes: outputs were not compared`, outputs: [] };
     return report;
   } finally {
     externals.close();
