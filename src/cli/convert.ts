@@ -5,20 +5,28 @@ import { parsePattern } from '../engine/sparsity/pattern';
 import { EXIT, UsageError, type CommandContext, numberArgument, regexArgument } from './common';
 import { ProgressBar } from './progress';
 
-export const CONVERT_HELP = `Usage: sparsity-lens convert MODEL --mode prune [options]
+export const CONVERT_HELP = `Usage: sparsity-lens convert MODEL --mode prune|compress [options]
 
-Prunes every selected eligible layer to N:M by magnitude along its reduction axis (the N largest |w|, or
-|q - zero_point| for integer weights, of each group survive; ties keep the earlier position), writes the
-output next to MODEL, then re-reads it and checks that every converted layer passes. Layers already
-compliant are left byte-identical. The input is never modified; outputs are written atomically.
+prune: every selected eligible layer is pruned to N:M by magnitude along its reduction axis (the N
+largest |w|, or |q - zero_point| for integer weights, of each group survive; ties keep the earlier
+position). Layers already compliant are left byte-identical.
+compress: pruned, then stored as kept values + a packed position stream, rebuilt at load time by a
+small decode graph of standard ONNX ops (opset >= 11): the model still runs in ONNX Runtime, with
+outputs bit-identical to the pruned model, and is smaller (about 9/16 of fp16 weights at 2:4).
+Weights that cannot take that form (per-channel zero points, 4/64-bit types, weights in functions) are
+pruned in place and the report says why. 'sparsity-lens decompress' restores the dense pruned model.
+
+The output is written next to MODEL, then re-read (compressed weights decoded) and checked: every
+converted layer must pass. The input is never modified; outputs are written atomically.
 
 One-shot pruning without fine-tuning loses accuracy: sparse-training flows (ASP, SR-STE, AMCT, INC)
 retrain after pruning.
 
 Options:
-  --mode prune          what to do (prune; compress and ascend come later)
+  --mode MODE           prune or compress
   --pattern N:M         default 2:4 (N = most non-zeros kept per group of M)
-  --out PATH            output model (default: MODEL.pruned-2of4.onnx next to MODEL); external data goes
+  --out PATH            output model (default: MODEL.pruned-2of4.onnx / .compressed-2of4.onnx next to
+                        MODEL); external data goes
                         to PATH without .onnx + .data
   --only REGEX          only layers whose name matches
   --skip REGEX          not the layers whose name matches
@@ -33,7 +41,7 @@ Options:
 Exit codes: 0 ok, 1 the output failed verification, 2 bad input or usage, 130 interrupted.
 `;
 
-const MODES: ConvertMode[] = ['prune'];
+const MODES: ConvertMode[] = ['prune', 'compress'];
 
 export async function convertCommand(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -110,6 +118,10 @@ export function formatConvert(r: ConvertReport): string {
     lines.push(`output: ${r.output}${r.dataFile ? ` (external data: ${r.dataFile})` : ''}`);
     lines.push(`size: ${r.summary.sizeBefore} -> ${r.summary.sizeAfter} bytes; pruned elements: ${r.summary.prunedElements}; retained magnitude: ${pct(r.summary.retainedMagnitude)}`);
     lines.push(`verification: ${r.verified ? 'every converted layer passes' : 'FAILED: some converted layers do not pass'}`);
+    if (r.exact?.ran) {
+      const same = r.exact.outputs.every((o) => o.identical);
+      lines.push(`decode graph: ${same ? 'outputs bit-identical to the dense pruned model' : 'OUTPUTS DIFFER from the dense pruned model'} (ONNX Runtime)`);
+    } else if (r.exact?.note) lines.push(`decode graph not run: ${r.exact.note}`);
     if (r.runtime?.ran) {
       for (const o of r.runtime.outputs) {
         lines.push(`output '${o.name}' (ONNX Runtime, same inputs): max |diff| ${o.maxAbsDiff.toPrecision(4)}, cosine ${o.cosine.toFixed(6)}${o.identical ? ', identical' : ''}`);

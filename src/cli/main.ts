@@ -4,6 +4,7 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { CancelledError, ModelError, describeError } from '../engine/errors';
 import { EXIT, UsageError, type CommandContext } from './common';
 import { CONVERT_HELP, convertCommand } from './convert';
+import { DECOMPRESS_HELP, decompressCommand } from './decompress';
 import { INSPECT_HELP, inspectCommand } from './inspect';
 
 const VERSION = '0.1.0';
@@ -14,7 +15,8 @@ Sparsity Lens inspects ONNX models for N:M (e.g. 2:4) structured sparsity and bl
 
 Commands:
   inspect MODEL    per-layer N:M compliance, patterns, block ratios and what pruning keeps
-  convert MODEL    prune to N:M (--mode prune), write the output next to MODEL, verify it
+  convert MODEL    prune to N:M (--mode prune) or prune and compress (--mode compress), verify the output
+  decompress MODEL a compressed model back to the dense pruned model, bit for bit
 
 Run 'sparsity-lens COMMAND --help' for a command's options.
 Options: -h, --help   this help;  --version   print the version.
@@ -24,6 +26,7 @@ Exit codes: 0 ok, 1 a gate failed, 2 bad input or usage, 130 interrupted.
 const COMMANDS: Record<string, { run: (argv: string[], ctx: CommandContext) => Promise<number>; help: string }> = {
   inspect: { run: inspectCommand, help: INSPECT_HELP },
   convert: { run: convertCommand, help: CONVERT_HELP },
+  decompress: { run: decompressCommand, help: DECOMPRESS_HELP },
 };
 
 function atomicWrite(file: string, text: string): void {

@@ -1,23 +1,27 @@
 // Convert with sparsity: choose layers, prune their weights to N:M, write the output model (and its external data)
 // atomically next to the input, then re-read it and verify. The input is never modified.
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { CancelledError, ModelError, describeError } from '../errors';
 import { dtypeById, rawByteLength } from '../onnx/dtypes';
 import { type ModelSkeleton, type TensorRef, elementCount, readSkeleton } from '../onnx/skeleton';
 import { type ByteSource, FileSource } from '../onnx/source';
 import { ExternalFiles, type ElementReader, openTensor, resolveExternalPath } from '../onnx/tensorData';
-import { AtomicOutputs, type Edit, type Out, copyBytes, lenField, spliceModel } from '../onnx/writer';
-import { WIRE_LEN, forEachField } from '../onnx/wire';
+import { AtomicOutputs, type Edit, type Out, spliceModel } from '../onnx/writer';
 import { type LayerReport, inspectModel } from '../sparsity/inspect';
 import { type LayerPlan, eligibility, findLayers } from '../sparsity/layers';
 import { type Pattern, patternName } from '../sparsity/pattern';
 import { ShapeInfo, kAlignment } from '../sparsity/kernel';
 import { type PruneTotals, emptyTotals, pruneSlab } from './prune';
 import { RUNTIME_SIZE_LIMIT, type RuntimeComparison, compareOutputs } from './runtime';
+import { type PortableWork, entries, planPortableWork, portableEdits, tensorPlaces, whyNotPortable, writeStreams } from './compressEdits';
+import { COMPRESSED_KEY, metadataField } from './portable';
+import { type ExternalAction, allTensors, concat, fieldsOf, rewriteExternalData, tensorKey } from './externalData';
+import { decompressModel } from './decompress';
 import { typedFieldBytes } from './typed';
 
-export type ConvertMode = 'prune';
+export type ConvertMode = 'prune' | 'compress';
 
 export interface LayerSelection {
   /** Only layers whose name matches. */
@@ -47,7 +51,7 @@ export interface ConvertOptions extends LayerSelection {
   dims?: Record<string, number>;
 }
 
-export type LayerAction = 'prune' | 'unchanged' | 'skip';
+export type LayerAction = 'prune' | 'compress' | 'unchanged' | 'skip';
 
 export interface LayerChange {
   name: string;
@@ -81,6 +85,7 @@ export interface ConvertReport {
   layers: LayerChange[];
   summary: {
     pruned: number;
+    compressed: number;
     unchanged: number;
     skipped: number;
     prunedElements: number;
@@ -93,10 +98,12 @@ export interface ConvertReport {
   verified: boolean | null;
   /** Both models run in ONNX Runtime on the same generated inputs, every output compared. */
   runtime: RuntimeComparison | null;
+  /** Compress mode: the compressed model against its decompressed (dense pruned) form in ONNX Runtime: identical. */
+  exact: RuntimeComparison | null;
   notes: string[];
 }
 
-const SUFFIX: Record<ConvertMode, string> = { prune: 'pruned' };
+const SUFFIX: Record<ConvertMode, string> = { prune: 'pruned', compress: 'compressed' };
 
 export function defaultOutputPath(model: string, mode: ConvertMode, pattern: Pattern): string {
   const ext = extname(model) || '.onnx';
@@ -111,12 +118,14 @@ interface WeightWork {
   totals: PruneTotals;
 }
 
-function tensorKey(t: TensorRef): string {
-  return `${t.span.offset}:${t.data.kind === 'external' ? t.data.location : ''}`;
-}
-
 /** Plans which layers change and why, without writing anything. */
-function planChanges(plans: LayerPlan[], reports: Map<string, LayerReport>, pattern: Pattern, sel: LayerSelection): { changes: LayerChange[]; work: Map<string, WeightWork> } {
+function planChanges(
+  plans: LayerPlan[],
+  reports: Map<string, LayerReport>,
+  pattern: Pattern,
+  sel: LayerSelection,
+  mode: ConvertMode,
+): { changes: LayerChange[]; work: Map<string, WeightWork> } {
   const eligibleOrder = plans.filter((p) => eligibility(p, pattern).eligible);
   const first = sel.skipFirst ? eligibleOrder[0] : undefined;
   const head = sel.skipHead ? eligibleOrder[eligibleOrder.length - 1] : undefined;
@@ -153,7 +162,7 @@ function planChanges(plans: LayerPlan[], reports: Map<string, LayerReport>, patt
     else if (plan === head) change.reason = 'not selected: classifier head (--skip-head)';
     else if (plan.tensor?.data.kind === 'sparse') change.reason = 'sparse_initializer weights are not converted by this version';
     else {
-      change.action = report?.pass ? 'unchanged' : 'prune';
+      change.action = mode === 'compress' ? 'compress' : report?.pass ? 'unchanged' : 'prune';
       if (change.action === 'unchanged') {
         change.reason = `already ${patternName(pattern)}`;
         change.retainedMagnitude = 1;
@@ -176,13 +185,13 @@ function planChanges(plans: LayerPlan[], reports: Map<string, LayerReport>, patt
       }
       continue;
     }
-    const needsPruning = layers.some((l) => changes.find((c) => c.name === l.name)!.action === 'prune');
-    if (!needsPruning) continue;
+    const action = changes.find((c) => c.name === layers[0].name)!.action;
+    if (action !== 'prune' && action !== 'compress') continue;
     const l = layers[0];
     const geometry = { dims: l.shape!, kAxis: l.axis!, rAxis: l.outAxis! };
     work.set(key, { tensor: l.tensor!, layers, shape: new ShapeInfo(geometry, pattern), totals: emptyTotals() });
-    // Consistency: every layer of a pruned weight is pruned (the weight is pruned once, for all of them).
-    for (const x of layers) changes.find((c) => c.name === x.name)!.action = 'prune';
+    // Consistency: every layer of a converted weight is converted (the weight is converted once, for all of them).
+    for (const x of layers) changes.find((c) => c.name === x.name)!.action = action;
   }
   return { changes, work };
 }
@@ -225,25 +234,6 @@ function writePruned(reader: ElementReader, work: WeightWork, out: Out, progress
   }
 }
 
-/** Start and end of every field numbered `numbers` directly inside the message [start, end). */
-function fieldsOf(src: ByteSource, start: number, end: number, numbers: number[]): { start: number; end: number }[] {
-  const found: { start: number; end: number }[] = [];
-  forEachField(src, start, end, (f) => {
-    if (numbers.includes(f.no)) found.push({ start: f.start, end: f.pos + f.len });
-  });
-  return found;
-}
-
-function stringEntry(key: string, value: string): Uint8Array {
-  const enc = new TextEncoder();
-  const k = lenField(1, enc.encode(key));
-  const v = lenField(2, enc.encode(value));
-  const entry = new Uint8Array(k.length + v.length);
-  entry.set(k);
-  entry.set(v, k.length);
-  return lenField(13, entry);
-}
-
 function checkOutputPath(model: string, output: string, force: boolean, inputs: string[]): void {
   const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
   for (const input of inputs) {
@@ -262,7 +252,11 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
   try {
     const model = readSkeleton(src);
     const plans = findLayers({ model, src, externals });
-    const { changes, work } = planChanges(plans, reports, pattern, options);
+    if (options.mode === 'compress' && model.metadata[COMPRESSED_KEY]) {
+      throw new ModelError(path, 'the model is already compressed by Sparsity Lens: decompress it first');
+    }
+    const { changes, work } = planChanges(plans, reports, pattern, options, options.mode);
+    const portable = options.mode === 'compress' ? planPortables(model, src, externals, work, changes, pattern, reports) : new Map<string, PortableWork>();
     const output = options.out ?? defaultOutputPath(path, options.mode, pattern);
     const report: ConvertReport = {
       model: path,
@@ -274,6 +268,7 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
       layers: changes,
       summary: {
         pruned: changes.filter((c) => c.action === 'prune').length,
+        compressed: changes.filter((c) => c.action === 'compress').length,
         unchanged: changes.filter((c) => c.action === 'unchanged').length,
         skipped: changes.filter((c) => c.action === 'skip').length,
         prunedElements: 0,
@@ -283,6 +278,7 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
       },
       verified: null,
       runtime: null,
+      exact: null,
       notes: ['One-shot magnitude pruning without fine-tuning loses accuracy; sparse-training flows (ASP, SR-STE, AMCT, INC) retrain after pruning.'],
     };
     if (options.dryRun) return report;
@@ -302,9 +298,33 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
     const outputs = new AtomicOutputs();
     try {
       const edits: Edit[] = [];
-      if (dataFile) edits.push(...writeExternalData(src, model, externals, work, outputs, dataFile, progress, options.signal));
+      if (dataFile) {
+        const location = basename(dataFile);
+        edits.push(
+          ...rewriteExternalData(src, model, externals, outputs, dataFile, (t): ExternalAction => {
+            const key = tensorKey(t);
+            const compressed = portable.get(key);
+            if (compressed) {
+              // Values then index stream in the data file; the tensor itself is replaced by its decode graph.
+              return {
+                kind: 'replace',
+                length: compressed.plan.valuesLength + compressed.plan.indexLength,
+                write: (out) => writeStreams(compressed, pattern, out),
+                placed: (values) => portableEdits(compressed, pattern, { location, values, index: values + compressed.plan.valuesLength }),
+              };
+            }
+            const w = work.get(key);
+            return w ? { kind: 'rewrite', write: (out) => writePruned(openTensor(src, t, externals), w, out, progress, options.signal) } : { kind: 'copy' };
+          }),
+        );
+      }
       for (const [key, w] of work) {
         const data = w.tensor.data;
+        const compressed = portable.get(key);
+        if (compressed) {
+          if (data.kind !== 'external') edits.push(...portableEdits(compressed, pattern));
+          continue;
+        }
         if (data.kind === 'external') continue;
         const reader = openTensor(src, w.tensor, externals);
         if (data.kind === 'raw') {
@@ -318,8 +338,8 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
           for (const f of fieldsOf(src, t.span.offset, t.span.offset + t.span.length, [4, 5, 7, 10, 11])) edits.push({ kind: 'remove', ...f });
           edits.push({ kind: 'append', message: t.span.offset, end: t.span.offset + t.span.length, bytes: typedFieldBytes(dtypeById(t.dtype)!, raw) });
         }
-        void key;
       }
+      if (portable.size) edits.push({ kind: 'append', message: 0, end: src.size, bytes: metadataField(entries([...portable.values()])) });
       report.summary.sizeAfter = outputs.write(output, (out) => spliceModel(src, edits, out)) + (dataFile ? outputs.sizeOf(dataFile) : 0);
       outputs.commit();
     } catch (err) {
@@ -328,11 +348,23 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
       throw new ModelError(path, `conversion failed, nothing was written: ${describeError(err)}`);
     }
     summarize(report, work);
-    await verify(report, output, pattern);
-    report.runtime =
-      report.summary.sizeBefore <= RUNTIME_SIZE_LIMIT
-        ? await compareOutputs(path, output, model, options.dims)
-        : { ran: false, note: `the model is larger than ${RUNTIME_SIZE_LIMIT} bytes: outputs were not compared`, outputs: [] };
+    const small = report.summary.sizeBefore <= RUNTIME_SIZE_LIMIT;
+    const tooLarge = { ran: false, note: `the model is larger than ${RUNTIME_SIZE_LIMIT} bytes: outputs were not compared`, outputs: [] };
+    if (portable.size === 0) await verify(report, output, pattern);
+    else {
+      // A compressed weight is rebuilt at load time: verify its decoded form, and that the decode graph rebuilds it exactly.
+      const dir = mkdtempSync(join(tmpdir(), 'sparsity-lens-verify-'));
+      try {
+        const dense = join(dir, 'decompressed.onnx');
+        await decompressModel(output, { out: dense, signal: options.signal });
+        await verify(report, dense, pattern);
+        report.exact = small ? await compareOutputs(dense, output, model, options.dims) : tooLarge;
+        if (report.exact.ran && !report.exact.outputs.every((o) => o.identical)) report.verified = false;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    report.runtime = small ? await compareOutputs(path, output, model, options.dims) : tooLarge;
     return report;
   } finally {
     externals.close();
@@ -340,33 +372,45 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
   }
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
+/** For compress mode: which weights take the portable format; the others are pruned in place, saying why. */
+function planPortables(
+  model: ModelSkeleton,
+  src: ByteSource,
+  externals: ExternalFiles,
+  work: Map<string, WeightWork>,
+  changes: LayerChange[],
+  pattern: Pattern,
+  reports: Map<string, LayerReport>,
+): Map<string, PortableWork> {
+  const opset = model.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
+  const places = tensorPlaces(model);
+  const portable = new Map<string, PortableWork>();
+  for (const [key, w] of [...work]) {
+    const layer = w.layers[0];
+    const why = whyNotPortable(w.tensor, layer, places.get(w.tensor.fieldStart), opset, pattern);
+    if (why) {
+      const compliant = w.layers.every((l) => reports.get(l.name)?.pass);
+      for (const l of w.layers) {
+        const change = changes.find((c) => c.name === l.name)!;
+        change.action = compliant ? 'unchanged' : 'prune';
+        change.reason = `${compliant ? 'already compliant' : 'pruned in place'}, not compressed: ${why}`;
+        if (compliant) change.retainedMagnitude = 1;
+      }
+      if (compliant) work.delete(key);
+      continue;
+    }
+    portable.set(
+      key,
+      planPortableWork(w.tensor, layer, places.get(w.tensor.fieldStart)!, pattern, () => {
+        const chunks: Uint8Array[] = [];
+        writePruned(openTensor(src, w.tensor, externals), w, { write: (b) => chunks.push(b.slice()) }, () => {});
+        return concat(chunks);
+      }),
+    );
   }
-  return out;
+  return portable;
 }
 
-/** Every tensor of the model (initializers, Constant values, sparse initializers) in every graph. */
-function allTensors(model: ModelSkeleton): TensorRef[] {
-  const out: TensorRef[] = [];
-  const visit = (g: ModelSkeleton['graph']) => {
-    out.push(...g.initializers, ...g.sparseInitializers);
-    for (const node of g.nodes) {
-      for (const attr of node.attributes.values()) {
-        if (attr.t) out.push(attr.t);
-        if (attr.g) visit(attr.g);
-        for (const sub of attr.graphs ?? []) visit(sub);
-      }
-    }
-  };
-  visit(model.graph);
-  model.functions.forEach(visit);
-  return out;
-}
 
 function externalFiles(model: ModelSkeleton, path: string): string[] {
   const files = new Set<string>();
@@ -393,55 +437,6 @@ function externalBytes(model: ModelSkeleton, path: string): number {
   return total;
 }
 
-/**
- * Writes every external tensor of the model into one new data file (pruned where converted, copied otherwise) and
- * returns the edits that point the model's tensors at it.
- */
-function writeExternalData(
-  src: ByteSource,
-  model: ModelSkeleton,
-  externals: ExternalFiles,
-  work: Map<string, WeightWork>,
-  outputs: AtomicOutputs,
-  dataFile: string,
-  progress: (n: number) => void,
-  signal?: AbortSignal,
-): Edit[] {
-  const edits: Edit[] = [];
-  const placed = new Map<string, { offset: number; length: number }>();
-  const location = basename(dataFile);
-  outputs.write(dataFile, (out) => {
-    let offset = 0;
-    const pad = (to: number) => {
-      if (to > offset) out.write(new Uint8Array(to - offset));
-      offset = to;
-    };
-    for (const t of allTensors(model)) {
-      const data = t.data;
-      if (data.kind !== 'external') continue;
-      const key = tensorKey(t);
-      let place = placed.get(key);
-      if (!place) {
-        // 64-byte alignment, as ONNX's own external-data writer does for mmap-friendly offsets.
-        pad(Math.ceil(offset / 64) * 64);
-        const reader = openTensor(src, t, externals);
-        const length = rawByteLength(reader.dtype, reader.count);
-        const w = work.get(key);
-        if (w) writePruned(reader, w, out, progress, signal);
-        else copyBytes(externals.get(data.location), data.offset, data.offset + length, out);
-        place = { offset, length };
-        offset += length;
-        placed.set(key, place);
-      }
-      // Point the tensor at its new place: drop its external_data entries, append new ones.
-      for (const f of fieldsOf(src, t.span.offset, t.span.offset + t.span.length, [13])) edits.push({ kind: 'remove', ...f });
-      const entries = [stringEntry('location', location), stringEntry('offset', String(place.offset)), stringEntry('length', String(place.length))];
-      edits.push({ kind: 'append', message: t.span.offset, end: t.span.offset + t.span.length, bytes: concat(entries) });
-    }
-  });
-  return edits;
-}
-
 function summarize(report: ConvertReport, work: Map<string, WeightWork>): void {
   let sum = 0;
   let kept = 0;
@@ -459,7 +454,7 @@ function summarize(report: ConvertReport, work: Map<string, WeightWork>): void {
   report.summary.retainedMagnitude = work.size === 0 ? null : sum === 0 ? 1 : kept / sum;
 }
 
-/** Re-reads the output and checks that every converted layer passes the pattern. */
+/** Re-reads the output (or its decompressed form) and checks that every converted layer passes the pattern. */
 async function verify(report: ConvertReport, output: string, pattern: Pattern): Promise<void> {
   const after = await inspectModel(output, { pattern });
   const byName = new Map(after.layers.map((l) => [l.name, l]));

@@ -12,15 +12,20 @@ export interface Out {
   write(bytes: Uint8Array): void;
 }
 
+/** Bytes to splice in: given, or produced on demand (size known in advance) so large values stream. */
+export type Bytes = Uint8Array | { size: number; write: (out: Out) => void };
+
+const byteSize = (b: Bytes) => (b instanceof Uint8Array ? b.length : b.size);
+
 export type Edit =
   /** Replace the value of the LEN field whose value is [offset, offset + length) with `size` new bytes. */
   | { kind: 'value'; offset: number; length: number; size: number; write: (out: Out) => void }
   /** Drop the whole field that starts (at its tag) at `start` and ends at `end`. */
   | { kind: 'remove'; start: number; end: number }
   /** Insert whole fields (tags included) before the field whose tag starts at `before`. */
-  | { kind: 'insert'; before: number; bytes: Uint8Array }
+  | { kind: 'insert'; before: number; bytes: Bytes }
   /** Append whole fields (tags included) at the end of the message whose value is [message, end). */
-  | { kind: 'append'; message: number; end: number; bytes: Uint8Array }
+  | { kind: 'append'; message: number; end: number; bytes: Bytes }
   /** Overwrite [offset, offset + length) with the same number of bytes: no structure changes. */
   | { kind: 'overwrite'; offset: number; length: number; write: (out: Out) => void };
 
@@ -73,8 +78,8 @@ export function spliceModel(src: ByteSource, edits: Edit[], out: Out): void {
 class SplicePlan {
   private readonly values = new Map<number, Extract<Edit, { kind: 'value' }>>();
   private readonly removes = new Map<number, Extract<Edit, { kind: 'remove' }>>();
-  private readonly inserts = new Map<number, Uint8Array[]>();
-  private readonly appends = new Map<number, Uint8Array[]>();
+  private readonly inserts = new Map<number, Bytes[]>();
+  private readonly appends = new Map<number, Bytes[]>();
   private readonly overwrites: Extract<Edit, { kind: 'overwrite' }>[];
   /** Sorted offsets of structural edits, to tell whether a field encloses one. */
   private readonly structural: number[];
@@ -127,7 +132,7 @@ class SplicePlan {
     if (known !== undefined) return known;
     let size = 0;
     forEachField(this.src, start, end, (f) => {
-      for (const bytes of this.inserts.get(f.start) ?? []) size += bytes.length;
+      for (const bytes of this.inserts.get(f.start) ?? []) size += byteSize(bytes);
       if (this.removes.has(f.start)) return;
       const fieldEnd = f.pos + f.len;
       const value = this.values.get(f.pos);
@@ -140,7 +145,7 @@ class SplicePlan {
         size += fieldEnd - f.start;
       }
     });
-    for (const bytes of this.appends.get(start) ?? []) size += bytes.length;
+    for (const bytes of this.appends.get(start) ?? []) size += byteSize(bytes);
     this.sizes.set(start, size);
     return size;
   }
@@ -166,7 +171,7 @@ class SplicePlan {
         continue;
       }
       flush();
-      for (const bytes of inserted ?? []) out.write(bytes);
+      for (const bytes of inserted ?? []) writeBytes(bytes, out);
       if (removed) {
         // dropped
       } else if (value && value.length === f.len && f.wire === WIRE_LEN) {
@@ -181,7 +186,7 @@ class SplicePlan {
       runStart = runEnd = fieldEnd;
     }
     flush();
-    for (const bytes of this.appends.get(start) ?? []) out.write(bytes);
+    for (const bytes of this.appends.get(start) ?? []) writeBytes(bytes, out);
   }
 
   /** Copies [from, to) of the input, applying same-length overwrites that fall inside it. */
@@ -213,6 +218,11 @@ export function copyBytes(src: ByteSource, from: number, to: number, out: Out): 
     src.readInto(at, chunk);
     out.write(chunk);
   }
+}
+
+function writeBytes(bytes: Bytes, out: Out): void {
+  if (bytes instanceof Uint8Array) out.write(bytes);
+  else writeExactly(bytes.size, bytes.write, out, 'spliced bytes');
 }
 
 /** Runs `write` and checks it produced exactly `size` bytes: a wrong count would corrupt every length prefix. */

@@ -94,7 +94,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   const k = kernel()!;
   const shape = new ShapeInfo(options.geometry, options.pattern, options.gridMax);
   const stats = emptyStats(shape);
-  const { A, K, B, R } = shape;
+  const { K, B, R } = shape;
   const n = options.pattern.n;
   const dt = DTYPE_CODES[reader.dtype.name];
   const elem = reader.dtype.bits / 8;

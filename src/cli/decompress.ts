@@ -1,0 +1,46 @@
+// `sparsity-lens decompress`: a portable compressed model back to the dense pruned model, bit for bit.
+import { parseArgs } from 'node:util';
+import { decompressModel } from '../engine/convert/decompress';
+import { EXIT, UsageError, type CommandContext } from './common';
+
+export const DECOMPRESS_HELP = `Usage: sparsity-lens decompress MODEL [--out PATH] [--force]
+
+Rebuilds every weight that 'convert --mode compress' stored as values and index streams, removes the
+decode graphs and the metadata entry, and writes the dense pruned model (bit for bit).
+
+Options:
+  --out PATH     output model (default: NAME.decompressed.onnx next to MODEL)
+  --force        replace an existing output
+  --format FMT   table (default) or json
+  -h, --help     this help
+
+Exit codes: 0 ok, 2 bad input or usage, 130 interrupted.
+`;
+
+export async function decompressCommand(argv: string[], ctx: CommandContext): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      out: { type: 'string' },
+      force: { type: 'boolean', default: false },
+      format: { type: 'string', default: 'table' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    ctx.stdout(DECOMPRESS_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 1) throw new UsageError('decompress needs exactly one MODEL path', DECOMPRESS_HELP);
+  if (values.format !== 'table' && values.format !== 'json') throw new UsageError('--format must be table or json');
+  const report = await decompressModel(positionals[0], { out: values.out, force: values.force, signal: ctx.signal });
+  if (values.format === 'json') ctx.stdout(`${JSON.stringify(report, null, 2)}\n`);
+  else {
+    const lines = [`model: ${report.model}`, `output: ${report.output}${report.dataFile ? ` (external data: ${report.dataFile})` : ''}`];
+    for (const w of report.weights) lines.push(`  ${w.name} [${w.dims.join('x')}] ${w.dtype} ${w.pattern}: decoded`);
+    lines.push(`size: ${report.sizeBefore} -> ${report.sizeAfter} bytes`);
+    ctx.stdout(lines.join('\n') + '\n');
+  }
+  return EXIT.ok;
+}

@@ -1,0 +1,157 @@
+// Compress mode's graph edits: each compressible weight's tensor (or Constant node) is removed; its decode subgraph
+// is inserted where it stood, and its values and index stream join the same graph as initializers, inline or in
+// the output's external data file.
+import type { DType } from '../onnx/dtypes';
+import { dtypeById } from '../onnx/dtypes';
+import type { GraphSkeleton, ModelSkeleton, NodeSkeleton, TensorRef } from '../onnx/skeleton';
+import type { Bytes, Edit, Out } from '../onnx/writer';
+import { toMagnitudes } from '../sparsity/decode';
+import type { Pattern } from '../sparsity/pattern';
+import { type CompressedEntry, type PortablePlan, compressWeight, decodeGraph, externalTensorField, planPortable, rawTensorFieldHeader, zeroElement } from './portable';
+import type { LayerPlan } from '../sparsity/layers';
+
+/** Where a tensor lives: an initializer of `graph`, or the value of Constant `node` in `graph`. */
+export interface TensorPlace {
+  graph: GraphSkeleton;
+  node?: NodeSkeleton;
+}
+
+/** Places of every initializer and Constant value in the main graph and its subgraphs (not in functions). */
+export function tensorPlaces(model: ModelSkeleton): Map<number, TensorPlace> {
+  const places = new Map<number, TensorPlace>();
+  const visit = (graph: GraphSkeleton) => {
+    for (const t of graph.initializers) places.set(t.fieldStart, { graph });
+    for (const node of graph.nodes) {
+      for (const attr of node.attributes.values()) {
+        if (attr.t && node.opType === 'Constant' && !node.domain) places.set(attr.t.fieldStart, { graph, node });
+        if (attr.g) visit(attr.g);
+        for (const sub of attr.graphs ?? []) visit(sub);
+      }
+    }
+  };
+  visit(model.graph);
+  return places;
+}
+
+/** Why a weight cannot take the portable format (it is then pruned in place), or undefined when it can. */
+export function whyNotPortable(tensor: TensorRef, layer: LayerPlan, place: TensorPlace | undefined, opset: number, pattern: Pattern): string | undefined {
+  const dtype = dtypeById(tensor.dtype);
+  if (opset < 11) return `the decode graph needs opset >= 11 (ScatterElements, BitShift); the model has ${opset}`;
+  if (!dtype || ![8, 16, 32].includes(dtype.bits)) return `${dtype?.name ?? 'this type'} is not compressed (8, 16 and 32-bit types are)`;
+  if (layer.zeroPoint && layer.zeroPoint.axis >= 0) return 'per-channel zero points are not compressed yet';
+  if (!place) return 'weights inside functions are not compressed (function bodies hold no initializers)';
+  if (place.graph.inputs.some((i) => i.name === tensor.name)) return `'${tensor.name}' is also a graph input that callers may override`;
+  if (place.graph.nodes.length === 0) return 'its graph has no nodes';
+  if (pattern.m > 16) return 'M > 16';
+  return undefined;
+}
+
+export interface PortableWork {
+  tensor: TensorRef;
+  layer: LayerPlan;
+  place: TensorPlace;
+  dtype: DType;
+  plan: PortablePlan;
+  zero: Uint8Array;
+  /** Reads and prunes the weight, returning its pruned raw bytes (the caller's pruning pass, run on demand). */
+  prune: () => Uint8Array;
+  /** Filled on first use, dropped after writing: one weight in memory at a time. */
+  cached?: { values: Uint8Array; index: Uint8Array };
+}
+
+export function planPortableWork(
+  tensor: TensorRef,
+  layer: LayerPlan,
+  place: TensorPlace,
+  pattern: Pattern,
+  prune: () => Uint8Array,
+): PortableWork {
+  const dtype = dtypeById(tensor.dtype)!;
+  return {
+    tensor,
+    layer,
+    place,
+    dtype,
+    plan: planPortable(tensor.name || layer.weight, dtype, layer.shape!, layer.axis!, pattern),
+    zero: zeroElement(dtype, layer.zeroPoint),
+    prune,
+  };
+}
+
+/** The compressed streams of a weight, computed once. */
+function streams(w: PortableWork, pattern: Pattern): { values: Uint8Array; index: Uint8Array } {
+  if (!w.cached) {
+    const pruned = w.prune();
+    const count = w.plan.groups * pattern.m;
+    const mags = new Float32Array(count);
+    toMagnitudes(w.dtype, { bytes: pruned, nibble: 0 }, count, mags, 0, w.layer.shape!, w.layer.zeroPoint);
+    const nonZero = new Uint8Array(count);
+    for (let i = 0; i < count; i++) nonZero[i] = mags[i] !== 0 ? 1 : 0;
+    w.cached = compressWeight(w.plan, pruned, nonZero, pattern, w.zero);
+  }
+  return w.cached;
+}
+
+/** Writes the values then the index stream of a weight (for the external data file), releasing them after. */
+export function writeStreams(w: PortableWork, pattern: Pattern, out: Out): void {
+  const s = streams(w, pattern);
+  out.write(s.values);
+  out.write(s.index);
+  w.cached = undefined;
+}
+
+/**
+ * The edits that replace a weight by its portable form. With `external`, the values and index live in the data file
+ * at the given offsets; otherwise they are written inline as raw_data.
+ */
+export function portableEdits(w: PortableWork, pattern: Pattern, external?: { location: string; values: number; index: number }): Edit[] {
+  const { plan, tensor, place, dtype } = w;
+  const edits: Edit[] = [];
+  const graph = place.graph;
+  const decode = decodeGraph(plan, dtype, pattern, w.zero);
+  const nodes = concat(decode.nodes);
+  if (place.node) {
+    edits.push({ kind: 'insert', before: place.node.fieldStart, bytes: nodes });
+    edits.push({ kind: 'remove', start: place.node.fieldStart, end: place.node.fieldEnd });
+  } else {
+    edits.push({ kind: 'insert', before: graph.nodes[0].fieldStart, bytes: nodes });
+    edits.push({ kind: 'remove', start: tensor.fieldStart, end: tensor.span.offset + tensor.span.length });
+  }
+  const valuesDims = [plan.groups, pattern.n];
+  const indexDims = [plan.indexLength];
+  const append = (bytes: Bytes) => edits.push({ kind: 'append', message: graph.span.offset, end: graph.span.offset + graph.span.length, bytes });
+  append(concat(decode.constants));
+  if (external) {
+    append(externalTensorField(plan.entry.values, dtype.id, valuesDims, { location: external.location, offset: external.values, length: plan.valuesLength }));
+    append(externalTensorField(plan.entry.index, 2, indexDims, { location: external.location, offset: external.index, length: plan.indexLength }));
+  } else {
+    const valuesHeader = rawTensorFieldHeader(plan.entry.values, dtype.id, valuesDims, plan.valuesLength);
+    const indexHeader = rawTensorFieldHeader(plan.entry.index, 2, indexDims, plan.indexLength);
+    append({
+      size: valuesHeader.length + plan.valuesLength + indexHeader.length + plan.indexLength,
+      write: (out: Out) => {
+        const s = streams(w, pattern);
+        out.write(valuesHeader);
+        out.write(s.values);
+        out.write(indexHeader);
+        out.write(s.index);
+        w.cached = undefined;
+      },
+    });
+  }
+  return edits;
+}
+
+export function entries(works: PortableWork[]): CompressedEntry[] {
+  return works.map((w) => w.plan.entry);
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}

@@ -1,0 +1,198 @@
+// decompress: a portable compressed model back to the dense pruned model, bit for bit: each weight's values and
+// index stream are decoded (the same result the decode graph computes), its decode nodes, constants and metadata
+// entry removed, and the dense weight restored as an initializer of the graph that held the streams.
+import { existsSync, realpathSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { onnx } from 'onnx-proto';
+import { CancelledError, ModelError, describeError } from '../errors';
+import { decodeNmFromPositions, packPositions, positionBits, unpackPositions } from '../encode';
+import { dtypeById } from '../onnx/dtypes';
+import { type GraphSkeleton, type ModelSkeleton, type TensorRef, readSkeleton } from '../onnx/skeleton';
+import { FileSource } from '../onnx/source';
+import { ExternalFiles, openTensor } from '../onnx/tensorData';
+import { AtomicOutputs, type Edit, lenField, spliceModel } from '../onnx/writer';
+import { WIRE_LEN, forEachField, readString } from '../onnx/wire';
+import { parsePattern } from '../sparsity/pattern';
+import { COMPRESSED_KEY, type CompressedEntry, rawTensorFieldHeader } from './portable';
+import { type ExternalAddition, rewriteExternalData } from './externalData';
+
+export interface DecompressOptions {
+  out?: string;
+  force?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface DecompressReport {
+  model: string;
+  output: string;
+  dataFile: string | null;
+  weights: { name: string; dims: number[]; dtype: string; pattern: string }[];
+  sizeBefore: number;
+  sizeAfter: number;
+}
+
+export function defaultDecompressedPath(model: string): string {
+  const ext = extname(model) || '.onnx';
+  const stem = basename(model, extname(model)).replace(/\.compressed-\d+of\d+$/, '');
+  return join(dirname(model), `${stem}.decompressed${ext}`);
+}
+
+/** The compressed weights a model records, or an error naming what is wrong. */
+export function compressedEntries(model: ModelSkeleton): CompressedEntry[] {
+  const text = model.metadata[COMPRESSED_KEY];
+  if (text === undefined) throw new ModelError(model.path, `not a model compressed by Sparsity Lens (no '${COMPRESSED_KEY}' metadata)`);
+  try {
+    const entries = JSON.parse(text) as CompressedEntry[];
+    if (!Array.isArray(entries)) throw new Error('not a list');
+    return entries;
+  } catch (err) {
+    throw new ModelError(model.path, `the '${COMPRESSED_KEY}' metadata is not readable: ${describeError(err)}`);
+  }
+}
+
+function graphsOf(model: ModelSkeleton): GraphSkeleton[] {
+  const out: GraphSkeleton[] = [];
+  const visit = (g: GraphSkeleton) => {
+    out.push(g);
+    for (const node of g.nodes) for (const attr of node.attributes.values()) [...(attr.g ? [attr.g] : []), ...(attr.graphs ?? [])].forEach(visit);
+  };
+  visit(model.graph);
+  return out;
+}
+
+/** Decodes one weight to its dense bytes in storage order. */
+export function decodeEntry(entry: CompressedEntry, values: Uint8Array, index: Uint8Array, zero: Uint8Array): Uint8Array {
+  const pattern = parsePattern(entry.pattern);
+  if (typeof pattern === 'string') throw new Error(`entry '${entry.weight}': ${pattern}`);
+  const { dims, axis } = entry;
+  const size = zero.length as 1 | 2 | 4;
+  const K = dims[axis];
+  const A = dims.slice(0, axis).reduce((x, y) => x * y, 1);
+  const B = dims.slice(axis + 1).reduce((x, y) => x * y, 1);
+  const groups = (A * B * K) / pattern.m;
+  const bits = positionBits(pattern.m);
+  const positions = bits === entry.bits ? index : packPositions(unpackPositions(index, groups * pattern.n, entry.bits), bits);
+  const kLast = decodeNmFromPositions({ rows: A * B, cols: K, elementSize: size, pattern, values, positions, positionBits: bits }, zero);
+  if (B === 1) return kLast;
+  // [A, B, K] → [A, K, B]: back to storage order.
+  const out = new Uint8Array(kLast.length);
+  for (let a = 0; a < A; a++) {
+    for (let b = 0; b < B; b++) {
+      for (let k = 0; k < K; k++) {
+        const from = ((a * B + b) * K + k) * size;
+        const to = ((a * K + k) * B + b) * size;
+        for (let i = 0; i < size; i++) out[to + i] = kLast[from + i];
+      }
+    }
+  }
+  return out;
+}
+
+/** The zero of the decoded weight: the ConstantOfShape value of its decode graph. */
+function zeroOf(graph: GraphSkeleton, entry: CompressedEntry, src: FileSource, externals: ExternalFiles): Uint8Array {
+  const node = graph.nodes.find((n) => n.opType === 'ConstantOfShape' && entry.nodes.includes(n.name));
+  const t = node?.attributes.get('value')?.t;
+  if (!t) throw new Error(`decode graph of '${entry.weight}' has no ConstantOfShape value`);
+  return openTensor(src, t, externals).read(0, 1).bytes.slice();
+}
+
+export async function decompressModel(path: string, options: DecompressOptions = {}): Promise<DecompressReport> {
+  const src = new FileSource(path);
+  const externals = new ExternalFiles(path);
+  try {
+    const model = readSkeleton(src);
+    const entries = compressedEntries(model);
+    const output = options.out ?? defaultDecompressedPath(path);
+    const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
+    if (real(output) === real(path)) throw new ModelError(path, `the output '${output}' would overwrite the input; choose another --out`);
+    if (existsSync(output) && !options.force) throw new ModelError(path, `the output '${output}' exists; use --force to replace it`);
+    const graphs = graphsOf(model);
+    const edits: Edit[] = [];
+    const additions: ExternalAddition[] = [];
+    const dropped = new Set<TensorRef>();
+    const report: DecompressReport = { model: path, output, dataFile: null, weights: [], sizeBefore: src.size, sizeAfter: 0 };
+    const hasExternal = graphs.some((g) => g.initializers.some((t) => t.data.kind === 'external'));
+    const dataFile = hasExternal ? `${output.replace(/\.onnx$/i, '')}.data` : null;
+    if (dataFile && existsSync(dataFile) && !options.force) throw new ModelError(path, `the output '${dataFile}' exists; use --force to replace it`);
+    for (const entry of entries) {
+      if (options.signal?.aborted) throw new CancelledError();
+      const graph = graphs.find((g) => g.initializers.some((t) => t.name === entry.values));
+      const values = graph?.initializers.find((t) => t.name === entry.values);
+      const index = graph?.initializers.find((t) => t.name === entry.index);
+      if (!graph || !values || !index) throw new ModelError(path, `the values or index of '${entry.weight}' are missing`, entry.weight);
+      const dtype = dtypeById(values.dtype)!;
+      const zero = zeroOf(graph, entry, src, externals);
+      const read = (t: TensorRef) => {
+        const r = openTensor(src, t, externals);
+        return r.read(0, r.count).bytes.slice();
+      };
+      // Decoded when written: one weight in memory at a time.
+      const dense = () => decodeEntry(entry, read(values), read(index), zero);
+      const length = (entry.dims.reduce((x, y) => x * y, 1) * dtype.bits) / 8;
+      for (const node of graph.nodes) if (entry.nodes.includes(node.name)) edits.push({ kind: 'remove', start: node.fieldStart, end: node.fieldEnd });
+      for (const t of graph.initializers) {
+        if (t === values || t === index || entry.constants.includes(t.name)) {
+          edits.push({ kind: 'remove', start: t.fieldStart, end: t.span.offset + t.span.length });
+          dropped.add(t);
+        }
+      }
+      const graphEnd = { message: graph.span.offset, end: graph.span.offset + graph.span.length };
+      if (values.data.kind === 'external' && dataFile) {
+        additions.push({
+          length,
+          write: (out) => out.write(dense()),
+          placed: (offset) => [
+            {
+              kind: 'append',
+              ...graphEnd,
+              bytes: lenField(
+                5,
+                onnx.TensorProto.encode({
+                  name: entry.weight,
+                  dataType: dtype.id,
+                  dims: entry.dims,
+                  dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+                  externalData: [
+                    { key: 'location', value: basename(dataFile) },
+                    { key: 'offset', value: String(offset) },
+                    { key: 'length', value: String(length) },
+                  ],
+                }).finish(),
+              ),
+            },
+          ],
+        });
+      } else {
+        const header = rawTensorFieldHeader(entry.weight, dtype.id, entry.dims, length);
+        edits.push({ kind: 'append', ...graphEnd, bytes: { size: header.length + length, write: (out) => (out.write(header), out.write(dense())) } });
+      }
+      report.weights.push({ name: entry.weight, dims: entry.dims, dtype: dtype.name, pattern: entry.pattern });
+    }
+    // Drop the metadata entry.
+    forEachField(src, 0, src.size, (f) => {
+      if (f.no !== 14 || f.wire !== WIRE_LEN) return;
+      let key = '';
+      forEachField(src, f.pos, f.pos + f.len, (e) => {
+        if (e.no === 1 && e.wire === WIRE_LEN) key = readString(src, e);
+      });
+      if (key === COMPRESSED_KEY) edits.push({ kind: 'remove', start: f.start, end: f.pos + f.len });
+    });
+    const outputs = new AtomicOutputs();
+    try {
+      if (dataFile) {
+        edits.push(...rewriteExternalData(src, model, externals, outputs, dataFile, (t) => (dropped.has(t) ? { kind: 'drop' } : { kind: 'copy' }), additions));
+        report.dataFile = dataFile;
+      }
+      report.sizeAfter = outputs.write(output, (out) => spliceModel(src, edits, out)) + (dataFile ? outputs.sizeOf(dataFile) : 0);
+      outputs.commit();
+    } catch (err) {
+      outputs.abort();
+      if (err instanceof CancelledError || err instanceof ModelError) throw err;
+      throw new ModelError(path, `decompression failed, nothing was written: ${describeError(err)}`);
+    }
+    return report;
+  } finally {
+    externals.close();
+    src.close();
+  }
+}

@@ -1,0 +1,221 @@
+// The portable compressed format: a pruned weight stored as its kept values and a packed position stream, plus a
+// decode subgraph of standard ONNX ops (opset >= 11) that rebuilds the dense weight at load time under its original
+// name, so every consumer is untouched and ONNX Runtime runs the model as it is. Decoding is exact: the rebuilt weight
+// is the pruned weight, bit for bit (a negative zero in a pruned place comes back as +0).
+import { onnx } from 'onnx-proto';
+import { encodeNm, packPositions, unpackPositions } from '../encode';
+import type { DType } from '../onnx/dtypes';
+import type { ZeroPoint } from '../sparsity/decode';
+import type { Pattern } from '../sparsity/pattern';
+import { lenField, lenHeader } from '../onnx/writer';
+
+/** Model metadata key listing the compressed weights, for `decompress` and for inspection. */
+export const COMPRESSED_KEY = 'sparsity_lens.compressed';
+
+/** One compressed weight, as recorded in the model's metadata. */
+export interface CompressedEntry {
+  weight: string;
+  values: string;
+  index: string;
+  dims: number[];
+  axis: number;
+  pattern: string;
+  /** Bits per position in the index stream: 1, 2 or 4 (a divisor of 8, so BitShift can unpack it). */
+  bits: number;
+  dtype: string;
+  /** Names of the decode nodes and their constant initializers, removed by decompress. */
+  nodes: string[];
+  constants: string[];
+}
+
+/** A weight's compressed layout, known before any of its values is read. */
+export interface PortablePlan {
+  entry: CompressedEntry;
+  groups: number;
+  /** Bytes of the values tensor [groups, N] and of the packed index stream. */
+  valuesLength: number;
+  indexLength: number;
+}
+
+/** Bits per index for the decode graph: ceil(log2 M) rounded up to 1, 2 or 4. */
+export function indexBits(m: number): number {
+  return m <= 2 ? 1 : m <= 4 ? 2 : 4;
+}
+
+export function planPortable(name: string, dtype: DType, dims: number[], axis: number, pattern: Pattern): PortablePlan {
+  const count = dims.reduce((x, y) => x * y, 1);
+  const groups = count / pattern.m;
+  const bits = indexBits(pattern.m);
+  const prefix = `${name}.sl`;
+  return {
+    groups,
+    valuesLength: groups * pattern.n * (dtype.bits / 8),
+    indexLength: Math.ceil((groups * pattern.n * bits) / 8),
+    entry: {
+      weight: name,
+      values: `${prefix}_values`,
+      index: `${prefix}_index`,
+      dims,
+      axis,
+      pattern: `${pattern.n}:${pattern.m}`,
+      bits,
+      dtype: dtype.name,
+      nodes: [],
+      constants: [],
+    },
+  };
+}
+
+/** [A, K, B] → [A, B, K]: K innermost, so groups are contiguous rows for the encoder. */
+function moveKLast(bytes: Uint8Array, A: number, K: number, B: number, size: number): Uint8Array {
+  if (B === 1) return bytes;
+  const out = new Uint8Array(bytes.length);
+  for (let a = 0; a < A; a++) {
+    const base = a * K * B;
+    for (let k = 0; k < K; k++) {
+      for (let b = 0; b < B; b++) {
+        const from = (base + k * B + b) * size;
+        const to = (base + b * K + k) * size;
+        for (let i = 0; i < size; i++) out[to + i] = bytes[from + i];
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The values and the packed index stream of a pruned weight. `nonZero` flags (by the engine's zero rules) are in
+ * storage order; `zero` is the element's zero (the per-tensor zero point for integers).
+ */
+export function compressWeight(plan: PortablePlan, pruned: Uint8Array, nonZero: Uint8Array, pattern: Pattern, zero: Uint8Array): { values: Uint8Array; index: Uint8Array } {
+  const { dims, axis } = plan.entry;
+  const size = zero.length;
+  const K = dims[axis];
+  const A = dims.slice(0, axis).reduce((x, y) => x * y, 1);
+  const B = dims.slice(axis + 1).reduce((x, y) => x * y, 1);
+  const encoded = encodeNm(
+    { rows: A * B, cols: K, elementSize: size as 1 | 2 | 4, bytes: moveKLast(pruned, A, K, B, size), nonZero: moveKLast(nonZero, A, K, B, 1), zero },
+    pattern,
+  );
+  const bits = plan.entry.bits;
+  const index = bits === encoded.positionBits ? encoded.positions : packPositions(unpackPositions(encoded.positions, plan.groups * pattern.n, encoded.positionBits), bits);
+  return { values: encoded.values, index };
+}
+
+/** A small int64 or uint8 constant initializer. */
+function constant(name: string, dataType: number, dims: number[], values: number[]): onnx.ITensorProto {
+  const bytes = dataType === 7 ? new Uint8Array(new BigInt64Array(values.map(BigInt)).buffer) : Uint8Array.from(values);
+  return { name, dataType, dims, rawData: bytes };
+}
+
+const attr = {
+  int: (name: string, i: number): onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INT, i }),
+  ints: (name: string, ints: number[]): onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints }),
+  string: (name: string, s: string): onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(s) }),
+  tensor: (name: string, t: onnx.ITensorProto): onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.TENSOR, t }),
+};
+
+/**
+ * The decode subgraph for one weight: nodes (graph field 1) and their constant initializers (graph field 5), as
+ * encoded graph fields. It reads `<w>.sl_index` (uint8) and `<w>.sl_values` and produces `<w>`.
+ */
+export function decodeGraph(p: PortablePlan, dtype: DType, pattern: Pattern, zero: Uint8Array): { nodes: Uint8Array[]; constants: Uint8Array[] } {
+  const { entry, groups } = p;
+  const w = entry.weight;
+  const pre = `${w}.sl`;
+  const { n, m } = pattern;
+  const bits = entry.bits;
+  const perByte = 8 / bits;
+  const packed = p.indexLength;
+  const count = groups * n;
+  const rank = entry.dims.length;
+  // Storage order [A, K, B] was encoded as [A, B, K]: the permuted shape, and the perm that restores the original.
+  const permuted = [...entry.dims.slice(0, entry.axis), ...entry.dims.slice(entry.axis + 1), entry.dims[entry.axis]];
+  const forward = [...Array(rank).keys()].filter((i) => i !== entry.axis).concat(entry.axis);
+  const inverse = forward.map((_, i) => forward.indexOf(i));
+  const identity = inverse.every((v, i) => v === i);
+
+  const consts: onnx.ITensorProto[] = [
+    constant(`${pre}_index_shape`, 7, [2], [packed, 1]),
+    // Field i of a byte sits at bits i*b: shift it to the top, then down to the bottom (no BitwiseAnd before opset 18).
+    constant(`${pre}_lshift`, 2, [perByte], [...Array(perByte).keys()].map((i) => 8 - bits * (i + 1))),
+    constant(`${pre}_rshift`, 2, [1], [8 - bits]),
+    constant(`${pre}_flat`, 7, [1], [-1]),
+    constant(`${pre}_slice_start`, 7, [1], [0]),
+    constant(`${pre}_slice_end`, 7, [1], [count]),
+    constant(`${pre}_groups_shape`, 7, [2], [groups, n]),
+    constant(`${pre}_dense_shape`, 7, [2], [groups, m]),
+    constant(`${pre}_permuted_shape`, 7, [rank], permuted),
+  ];
+  const t = (s: string) => `${pre}/${s}`;
+  const nodes: onnx.INodeProto[] = [
+    { name: t('reshape_index'), opType: 'Reshape', input: [entry.index, `${pre}_index_shape`], output: [t('bytes')] },
+    { name: t('shift_left'), opType: 'BitShift', input: [t('bytes'), `${pre}_lshift`], output: [t('high')], attribute: [attr.string('direction', 'LEFT')] },
+    { name: t('shift_right'), opType: 'BitShift', input: [t('high'), `${pre}_rshift`], output: [t('fields')], attribute: [attr.string('direction', 'RIGHT')] },
+    { name: t('flatten'), opType: 'Reshape', input: [t('fields'), `${pre}_flat`], output: [t('flat')] },
+    { name: t('drop_padding'), opType: 'Slice', input: [t('flat'), `${pre}_slice_start`, `${pre}_slice_end`], output: [t('positions_flat')] },
+    { name: t('positions'), opType: 'Reshape', input: [t('positions_flat'), `${pre}_groups_shape`], output: [t('positions_u8')] },
+    { name: t('cast'), opType: 'Cast', input: [t('positions_u8')], output: [t('positions_i64')], attribute: [attr.int('to', 7)] },
+    {
+      name: t('zeros'),
+      opType: 'ConstantOfShape',
+      input: [`${pre}_dense_shape`],
+      output: [t('zeros')],
+      attribute: [attr.tensor('value', { name: '', dataType: dtype.id, dims: [1], rawData: zero.slice() })],
+    },
+    { name: t('scatter'), opType: 'ScatterElements', input: [t('zeros'), t('positions_i64'), entry.values], output: [t('groups')], attribute: [attr.int('axis', 1)] },
+    { name: t('reshape'), opType: 'Reshape', input: [t('groups'), `${pre}_permuted_shape`], output: [identity ? w : t('permuted')] },
+  ];
+  if (!identity) nodes.push({ name: t('transpose'), opType: 'Transpose', input: [t('permuted')], output: [w], attribute: [attr.ints('perm', inverse)] });
+  entry.nodes = nodes.map((x) => x.name!);
+  entry.constants = consts.map((c) => c.name!);
+  return {
+    nodes: nodes.map((x) => lenField(1, onnx.NodeProto.encode(x).finish())),
+    constants: consts.map((c) => lenField(5, onnx.TensorProto.encode(c).finish())),
+  };
+}
+
+/** An initializer field (graph field 5) pointing at external data. */
+export function externalTensorField(name: string, dataType: number, dims: number[], external: { location: string; offset: number; length: number }): Uint8Array {
+  const t: onnx.ITensorProto = {
+    name,
+    dataType,
+    dims,
+    dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+    externalData: [
+      { key: 'location', value: external.location },
+      { key: 'offset', value: String(external.offset) },
+      { key: 'length', value: String(external.length) },
+    ],
+  };
+  return lenField(5, onnx.TensorProto.encode(t).finish());
+}
+
+/** The bytes of an initializer field holding `length` raw_data bytes, before and after which the data goes. */
+export function rawTensorFieldHeader(name: string, dataType: number, dims: number[], length: number): Uint8Array {
+  const head = onnx.TensorProto.encode({ name, dataType, dims }).finish();
+  const raw = lenHeader(9, length);
+  const field = lenHeader(5, head.length + raw.length + length);
+  const out = new Uint8Array(field.length + head.length + raw.length);
+  out.set(field);
+  out.set(head, field.length);
+  out.set(raw, field.length + head.length);
+  return out;
+}
+
+/** The metadata_props field (ModelProto field 14) recording the compressed weights. */
+export function metadataField(entries: CompressedEntry[]): Uint8Array {
+  return lenField(14, onnx.StringStringEntryProto.encode({ key: COMPRESSED_KEY, value: JSON.stringify(entries) }).finish());
+}
+
+/** Zero bytes of one element: the per-tensor zero point for integers, +0 otherwise. */
+export function zeroElement(dtype: DType, zeroPoint: ZeroPoint | undefined): Uint8Array {
+  const size = dtype.bits / 8;
+  const out = new Uint8Array(size);
+  const zp = zeroPoint?.values[0] ?? 0;
+  const view = new DataView(out.buffer);
+  if (size === 1) out[0] = zp & 0xff;
+  else if (size === 2) view.setUint16(0, zp & 0xffff, true);
+  else if (size === 4) view.setInt32(0, zp, true);
+  return out;
+}
