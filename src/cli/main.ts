@@ -5,6 +5,7 @@ import { CancelledError, ModelError, describeError } from '../engine/errors';
 import { EXIT, UsageError, type CommandContext } from './common';
 import { CONVERT_HELP, convertCommand } from './convert';
 import { DECOMPRESS_HELP, decompressCommand } from './decompress';
+import { EXPORT_HELP, exportCommand } from './export';
 import { INSPECT_HELP, inspectCommand } from './inspect';
 
 const VERSION = '0.1.0';
@@ -17,6 +18,7 @@ Commands:
   inspect MODEL    per-layer N:M compliance, patterns, block ratios and what pruning keeps
   convert MODEL    prune to N:M (--mode prune) or prune and compress (--mode compress), verify the output
   decompress MODEL a compressed model back to the dense pruned model, bit for bit
+  export MODEL     compressed values and index metadata (Ascend or NVIDIA) as sidecar files + manifest
 
 Run 'sparsity-lens COMMAND --help' for a command's options.
 Options: -h, --help   this help;  --version   print the version.
@@ -27,6 +29,7 @@ const COMMANDS: Record<string, { run: (argv: string[], ctx: CommandContext) => P
   inspect: { run: inspectCommand, help: INSPECT_HELP },
   convert: { run: convertCommand, help: CONVERT_HELP },
   decompress: { run: decompressCommand, help: DECOMPRESS_HELP },
+  export: { run: exportCommand, help: EXPORT_HELP },
 };
 
 function atomicWrite(file: string, text: string): void {
