@@ -41,7 +41,7 @@ Options:
 Exit codes: 0 ok, 1 the output failed verification, 2 bad input or usage, 130 interrupted.
 `;
 
-const MODES: ConvertMode[] = ['prune', 'compress'];
+const MODES: ConvertMode[] = ['prune', 'compress', 'ascend'];
 
 export async function convertCommand(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseArgs({

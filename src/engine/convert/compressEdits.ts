@@ -7,6 +7,7 @@ import type { GraphSkeleton, ModelSkeleton, NodeSkeleton, TensorRef } from '../o
 import type { Bytes, Edit, Out } from '../onnx/writer';
 import { toMagnitudes } from '../sparsity/decode';
 import type { Pattern } from '../sparsity/pattern';
+import { concat } from './externalData';
 import { type CompressedEntry, type PortablePlan, compressWeight, decodeGraph, externalTensorField, planPortable, rawTensorFieldHeader, zeroElement } from './portable';
 import type { LayerPlan } from '../sparsity/layers';
 
@@ -144,14 +145,4 @@ export function portableEdits(w: PortableWork, pattern: Pattern, external?: { lo
 
 export function entries(works: PortableWork[]): CompressedEntry[] {
   return works.map((w) => w.plan.entry);
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }

@@ -18,10 +18,13 @@ import { RUNTIME_SIZE_LIMIT, type RuntimeComparison, compareOutputs } from './ru
 import { type PortableWork, entries, planPortableWork, portableEdits, tensorPlaces, whyNotPortable, writeStreams } from './compressEdits';
 import { COMPRESSED_KEY, metadataField } from './portable';
 import { type ExternalAction, allTensors, concat, fieldsOf, rewriteExternalData, tensorKey } from './externalData';
+import { type AscendWork, ascendEdits, ascendModelFields, planAscendWork, whyNotAscend, writeAscendStreams } from './ascendEdits';
 import { decompressModel } from './decompress';
+import { decodeAscend } from '../encode';
+import { weightMatrix } from './matrix';
 import { typedFieldBytes } from './typed';
 
-export type ConvertMode = 'prune' | 'compress';
+export type ConvertMode = 'prune' | 'compress' | 'ascend';
 
 export interface LayerSelection {
   /** Only layers whose name matches. */
@@ -51,7 +54,7 @@ export interface ConvertOptions extends LayerSelection {
   dims?: Record<string, number>;
 }
 
-export type LayerAction = 'prune' | 'compress' | 'unchanged' | 'skip';
+export type LayerAction = 'prune' | 'compress' | 'rewrite' | 'unchanged' | 'skip';
 
 export interface LayerChange {
   name: string;
@@ -86,6 +89,8 @@ export interface ConvertReport {
   summary: {
     pruned: number;
     compressed: number;
+    /** Ascend mode: layers rewritten to the Compress ops. */
+    rewritten: number;
     unchanged: number;
     skipped: number;
     prunedElements: number;
@@ -103,7 +108,7 @@ export interface ConvertReport {
   notes: string[];
 }
 
-const SUFFIX: Record<ConvertMode, string> = { prune: 'pruned', compress: 'compressed' };
+const SUFFIX: Record<ConvertMode, string> = { prune: 'pruned', compress: 'compressed', ascend: 'ascend' };
 
 export function defaultOutputPath(model: string, mode: ConvertMode, pattern: Pattern): string {
   const ext = extname(model) || '.onnx';
@@ -162,7 +167,7 @@ function planChanges(
     else if (plan === head) change.reason = 'not selected: classifier head (--skip-head)';
     else if (plan.tensor?.data.kind === 'sparse') change.reason = 'sparse_initializer weights are not converted by this version';
     else {
-      change.action = mode === 'compress' ? 'compress' : report?.pass ? 'unchanged' : 'prune';
+      change.action = mode === 'compress' ? 'compress' : mode === 'ascend' ? 'rewrite' : report?.pass ? 'unchanged' : 'prune';
       if (change.action === 'unchanged') {
         change.reason = `already ${patternName(pattern)}`;
         change.retainedMagnitude = 1;
@@ -186,7 +191,7 @@ function planChanges(
       continue;
     }
     const action = changes.find((c) => c.name === layers[0].name)!.action;
-    if (action !== 'prune' && action !== 'compress') continue;
+    if (action !== 'prune' && action !== 'compress' && action !== 'rewrite') continue;
     const l = layers[0];
     const geometry = { dims: l.shape!, kAxis: l.axis!, rAxis: l.outAxis! };
     work.set(key, { tensor: l.tensor!, layers, shape: new ShapeInfo(geometry, pattern), totals: emptyTotals() });
@@ -255,7 +260,9 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
     if (options.mode === 'compress' && model.metadata[COMPRESSED_KEY]) {
       throw new ModelError(path, 'the model is already compressed by Sparsity Lens: decompress it first');
     }
+    if (options.mode === 'ascend' && (pattern.n !== 2 || pattern.m !== 4)) throw new ModelError(path, 'ascend mode writes the ATC --sparsity=1 encoding, which is 2:4 only');
     const { changes, work } = planChanges(plans, reports, pattern, options, options.mode);
+    const ascend = options.mode === 'ascend' ? planAscend(model, src, externals, work, changes, reports) : new Map<string, AscendWork>();
     const portable = options.mode === 'compress' ? planPortables(model, src, externals, work, changes, pattern, reports) : new Map<string, PortableWork>();
     const output = options.out ?? defaultOutputPath(path, options.mode, pattern);
     const report: ConvertReport = {
@@ -269,6 +276,7 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
       summary: {
         pruned: changes.filter((c) => c.action === 'prune').length,
         compressed: changes.filter((c) => c.action === 'compress').length,
+        rewritten: changes.filter((c) => c.action === 'rewrite').length,
         unchanged: changes.filter((c) => c.action === 'unchanged').length,
         skipped: changes.filter((c) => c.action === 'skip').length,
         prunedElements: 0,
@@ -303,6 +311,15 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
         edits.push(
           ...rewriteExternalData(src, model, externals, outputs, dataFile, (t): ExternalAction => {
             const key = tensorKey(t);
+            const rewritten = ascend.get(key);
+            if (rewritten) {
+              return {
+                kind: 'replace',
+                length: rewritten.valuesLength + rewritten.indexLength,
+                write: (out) => writeAscendStreams(rewritten, out),
+                placed: (values) => ascendEdits(src, rewritten, { location, values, index: values + rewritten.valuesLength }),
+              };
+            }
             const compressed = portable.get(key);
             if (compressed) {
               // Values then index stream in the data file; the tensor itself is replaced by its decode graph.
@@ -325,6 +342,11 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
           if (data.kind !== 'external') edits.push(...portableEdits(compressed, pattern));
           continue;
         }
+        const rewritten = ascend.get(key);
+        if (rewritten) {
+          if (data.kind !== 'external') edits.push(...ascendEdits(src, rewritten));
+          continue;
+        }
         if (data.kind === 'external') continue;
         const reader = openTensor(src, w.tensor, externals);
         if (data.kind === 'raw') {
@@ -340,6 +362,7 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
         }
       }
       if (portable.size) edits.push({ kind: 'append', message: 0, end: src.size, bytes: metadataField(entries([...portable.values()])) });
+      if (ascend.size) edits.push({ kind: 'append', message: 0, end: src.size, bytes: ascendModelFields([...ascend.values()]) });
       report.summary.sizeAfter = outputs.write(output, (out) => spliceModel(src, edits, out)) + (dataFile ? outputs.sizeOf(dataFile) : 0);
       outputs.commit();
     } catch (err) {
@@ -350,6 +373,12 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
     summarize(report, work);
     const small = report.summary.sizeBefore <= RUNTIME_SIZE_LIMIT;
     const tooLarge = { ran: false, note: `the model is larger than ${RUNTIME_SIZE_LIMIT} bytes: outputs were not compared`, outputs: [] };
+    if (ascend.size) {
+      await verifyAscend(report, output, [...ascend.values()], pattern);
+      report.notes.push('The Ascend model is for toolchains and inspection: ONNX Runtime cannot run its Compress ops.');
+      report.runtime = { ran: false, note: 'the Ascend model uses custom ops that ONNX Runtime does not have', outputs: [] };
+      return report;
+    }
     if (portable.size === 0) await verify(report, output, pattern);
     else {
       // A compressed weight is rebuilt at load time: verify its decoded form, and that the decode graph rebuilds it exactly.
@@ -366,6 +395,89 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
     }
     report.runtime = small ? await compareOutputs(path, output, model, options.dims) : tooLarge;
     return report;
+  } finally {
+    externals.close();
+    src.close();
+  }
+}
+
+/** For ascend mode: which weights are rewritten; the others are pruned in place, saying why. */
+function planAscend(
+  model: ModelSkeleton,
+  src: ByteSource,
+  externals: ExternalFiles,
+  work: Map<string, WeightWork>,
+  changes: LayerChange[],
+  reports: Map<string, LayerReport>,
+): Map<string, AscendWork> {
+  const places = tensorPlaces(model);
+  const ascend = new Map<string, AscendWork>();
+  for (const [key, w] of [...work]) {
+    const place = places.get(w.tensor.fieldStart);
+    const why = w.layers.map((l) => whyNotAscend(l, place)).find((x) => x !== undefined);
+    if (why) {
+      const compliant = w.layers.every((l) => reports.get(l.name)?.pass);
+      for (const l of w.layers) {
+        const change = changes.find((c) => c.name === l.name)!;
+        change.action = compliant ? 'unchanged' : 'prune';
+        change.reason = `${compliant ? 'already compliant' : 'pruned in place'}, not rewritten for Ascend: ${why}`;
+        if (compliant) change.retainedMagnitude = 1;
+      }
+      if (compliant) work.delete(key);
+      continue;
+    }
+    ascend.set(key, planAscendWork(w.layers, place!, () => prunedBytes(src, externals, w)));
+  }
+  return ascend;
+}
+
+/** A weight's pruned bytes, whole (for the encoders). */
+function prunedBytes(src: ByteSource, externals: ExternalFiles, w: WeightWork): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  writePruned(openTensor(src, w.tensor, externals), w, { write: (b) => chunks.push(b.slice()) }, () => {});
+  return concat(chunks);
+}
+
+/**
+ * Ascend outputs cannot run in ONNX Runtime. Layers pruned in place are re-inspected; each rewritten weight's
+ * values and index are read back from the written file, decoded, and must equal the pruned weight bit for bit
+ * (pruned places hold the zero or the row's zero point).
+ */
+async function verifyAscend(report: ConvertReport, output: string, works: AscendWork[], pattern: Pattern): Promise<void> {
+  await verify(report, output, pattern);
+  const src = new FileSource(output);
+  const externals = new ExternalFiles(output);
+  try {
+    const model = readSkeleton(src);
+    const byName = new Map<string, TensorRef>();
+    const visit = (g: ModelSkeleton['graph']) => {
+      for (const t of g.initializers) byName.set(t.name, t);
+      for (const n of g.nodes) for (const a of n.attributes.values()) [...(a.g ? [a.g] : []), ...(a.graphs ?? [])].forEach(visit);
+    };
+    visit(model.graph);
+    for (const w of works) {
+      const values = byName.get(w.valuesName);
+      const index = byName.get(w.indexName);
+      let same = false;
+      if (values && index) {
+        const read = (t: TensorRef) => {
+          const r = openTensor(src, t, externals);
+          return r.read(0, r.count).bytes;
+        };
+        const expected = weightMatrix(w.dtype, w.prune(), w.layer.shape!, w.layer.axis!, w.layer.zeroPoint);
+        const size = expected.elementSize;
+        const dense = decodeAscend({ rows: w.rows, cols: w.K, elementSize: size, values: read(values), index: read(index) }, expected.zero);
+        same = true;
+        for (let i = 0; i < expected.nonZero.length && same; i++) {
+          // Non-zeros must come back exactly; zeros come back as the row's zero.
+          const want = expected.nonZero[i] ? expected.bytes : expected.zero!;
+          const at = expected.nonZero[i] ? i * size : Math.floor(i / w.K) * size;
+          for (let b = 0; b < size; b++) if (dense[i * size + b] !== want[at + b]) same = false;
+        }
+      }
+      for (const l of w.layers) report.layers.find((c) => c.name === l.name)!.passesAfter = same;
+    }
+    report.verified = report.layers.every((c) => c.action === 'skip' || c.passesAfter === true);
   } finally {
     externals.close();
     src.close();

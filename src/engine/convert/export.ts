@@ -11,9 +11,9 @@ import { readSkeleton } from '../onnx/skeleton';
 import { FileSource } from '../onnx/source';
 import { ExternalFiles, openTensor } from '../onnx/tensorData';
 import { AtomicOutputs } from '../onnx/writer';
-import { toMagnitudes, zeroPointLookup } from '../sparsity/decode';
 import { inspectModel } from '../sparsity/inspect';
 import { eligibility, findLayers } from '../sparsity/layers';
+import { weightMatrix } from './matrix';
 
 export type ExportEncoding = 'ascend' | 'nvidia';
 
@@ -124,30 +124,7 @@ export async function exportModel(path: string, options: ExportOptions): Promise
           continue;
         }
       }
-      const raw = reader.read(0, reader.count).bytes;
-      const mags = new Float32Array(reader.count);
-      toMagnitudes(reader.dtype, { bytes: raw, nibble: 0 }, reader.count, mags, 0, dims, plan.zeroPoint);
-      // [A, K, B] → [A*B, K]: K innermost.
-      const bytes = new Uint8Array(raw.length);
-      const nonZero = new Uint8Array(reader.count);
-      for (let a = 0; a < A; a++) {
-        for (let k = 0; k < K; k++) {
-          for (let b = 0; b < B; b++) {
-            const from = (a * K + k) * B + b;
-            const to = (a * B + b) * K + k;
-            nonZero[to] = mags[from] !== 0 ? 1 : 0;
-            bytes.set(raw.subarray(from * size, (from + 1) * size), to * size);
-          }
-        }
-      }
-      // The zero a pruned slot holds, per row: the zero point of the row's output feature (little-endian), else 0.
-      const zeroPointOf = zeroPointLookup(plan.zeroPoint, dims);
-      const zeroRows = new Uint8Array(rows * 4);
-      const zeroView = new DataView(zeroRows.buffer);
-      for (let a = 0; a < A; a++) for (let b = 0; b < B; b++) zeroView.setInt32((a * B + b) * 4, zeroPointOf(a * K * B + b), true);
-      const zero = new Uint8Array(rows * size);
-      for (let r = 0; r < rows; r++) zero.set(zeroRows.subarray(r * 4, r * 4 + size), r * size);
-      const weight = { rows, cols: K, elementSize: size as 1 | 2 | 4, bytes, nonZero, zero };
+      const weight = weightMatrix(reader.dtype, reader.read(0, reader.count).bytes, dims, axis, plan.zeroPoint);
       const base = safeName(plan.name);
       const layer: ExportedLayer = { layer: plan.name, tensor: plan.weight, shape: dims, axis, matrix: [rows, K], dtype: reader.dtype.name, encoding: options.encoding, files: [] };
       const emit = (suffix: string, content: string, data: Uint8Array, fileDims: number[], dtype: string) => {

@@ -70,6 +70,11 @@ export function pruneSlab(
       const v = view.getFloat64(i * 8, true);
       mags[i] = v === v ? Math.abs(v) : Number.MIN_VALUE;
     }
+  } else if (dtype.zero === 'int' && dtype.bits === 32) {
+    // |q - zero_point| of int32 needs up to 33 bits: float32 magnitudes would turn near-ties into false ties.
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const zpAt = zeroPointLookup(zeroPoint, dims);
+    for (let i = 0; i < count; i++) mags[i] = Math.abs(view.getInt32(i * 4, true) - zpAt(first + i));
   } else {
     toMagnitudes(dtype, { bytes, nibble }, count, scratch.single, first, dims, zeroPoint);
     for (let i = 0; i < count; i++) mags[i] = scratch.single[i];

@@ -32,6 +32,11 @@ export interface LayerPlan {
   group: number;
   /** A problem reading this layer's weight: the layer fails, the report stands. */
   error?: string;
+  /** The node itself, the scope it sits in, the weight input index and the chain nodes (for graph rewrites). */
+  node?: NodeSkeleton;
+  scope?: Scope;
+  weightInput?: number;
+  chainNodes?: NodeSkeleton[];
 }
 
 type Producer =
@@ -232,6 +237,9 @@ function describeConstant(t: Trace, node: NodeSkeleton, scope: Scope, name: stri
     chain: t.chain.map((n) => n.opType),
     group: 1,
     error: tensor.problem,
+    node,
+    scope,
+    chainNodes: t.chain,
   };
 }
 
@@ -274,6 +282,7 @@ function planLayer(
   }
   const { slot, t } = chosen;
   const layer = describeConstant(t, node, scope, uniqueName(node, scope));
+  layer.weightInput = slot.input;
   layer.group = rule.convolution ? (intAttr(node, 'group') ?? 1) : 1;
   if (layer.error) return layer;
   const dims = t.constant!.tensor.dims;
