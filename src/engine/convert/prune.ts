@@ -58,66 +58,94 @@ export function pruneSlab(
   scratch: { mags: Float64Array; single: Float32Array },
 ): void {
   const count = h * B;
-  if (scratch.mags.length < count) {
-    scratch.mags = new Float64Array(count);
-    scratch.single = new Float32Array(count);
-  }
-  const mags = scratch.mags;
-  if (dtype.name === 'float64') {
-    // Full precision, so that near-ties between doubles are decided by their true order.
+  let mags: Float32Array | Float64Array;
+  const zp = zeroPointLookup(zeroPoint, dims);
+  if (dtype.name === 'float64' || dtype.name === 'int32') {
+    // Full precision: near-ties between doubles, or int32 values beyond 2^24, are decided by their true order.
+    if (scratch.mags.length < count) scratch.mags = new Float64Array(count);
+    mags = scratch.mags;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let i = 0; i < count; i++) {
-      const v = view.getFloat64(i * 8, true);
+      const v = dtype.name === 'int32' ? view.getInt32(i * 4, true) - zp(first + i) : view.getFloat64(i * 8, true);
       mags[i] = v === v ? Math.abs(v) : Number.MIN_VALUE;
     }
-  } else if (dtype.zero === 'int' && dtype.bits === 32) {
-    // |q - zero_point| of int32 needs up to 33 bits: float32 magnitudes would turn near-ties into false ties.
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const zpAt = zeroPointLookup(zeroPoint, dims);
-    for (let i = 0; i < count; i++) mags[i] = Math.abs(view.getInt32(i * 4, true) - zpAt(first + i));
   } else {
-    toMagnitudes(dtype, { bytes, nibble }, count, scratch.single, first, dims, zeroPoint);
-    for (let i = 0; i < count; i++) mags[i] = scratch.single[i];
+    // Every other weight type's magnitude is exact in float32.
+    if (scratch.single.length < count) scratch.single = new Float32Array(count);
+    mags = scratch.single;
+    toMagnitudes(dtype, { bytes, nibble }, count, mags, first, dims, zeroPoint);
   }
-  const zp = zeroPointLookup(zeroPoint, dims);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const { n, m } = pattern;
-  const keep = new Uint8Array(m);
-  for (let b = 0; b < B; b++) {
-    for (let g0 = 0; g0 < h; g0 += m) {
+  let sumAll = 0;
+  let keptAll = 0;
+  // Group rows outermost, lanes inner: the M rows of a group row are read along contiguous lanes.
+  for (let g0 = 0; g0 < h; g0 += m) {
+    const row = g0 * B;
+    for (let b = 0; b < B; b++) {
       let sum = 0;
       let nonZero = 0;
       for (let j = 0; j < m; j++) {
-        const v = mags[(g0 + j) * B + b];
+        const v = mags[row + j * B + b];
         sum += v;
         if (v !== 0) nonZero++;
       }
-      totals.sumMagnitude += sum;
+      sumAll += sum;
       if (nonZero <= n) {
-        totals.keptMagnitude += sum;
+        keptAll += sum;
         continue;
       }
-      // Select the n largest; strict '>' keeps the earlier position on ties.
-      keep.fill(0);
-      for (let t = 0; t < n; t++) {
-        let best = -1;
-        let at = -1;
-        for (let j = 0; j < m; j++) {
-          const v = mags[(g0 + j) * B + b];
-          if (!keep[j] && v > best) {
-            best = v;
-            at = j;
-          }
+      let keep = 0;
+      if (m === 4) {
+        // Rank by pairwise comparison: element i beats j when larger, or equal and earlier.
+        const v0 = mags[row + b];
+        const v1 = mags[row + B + b];
+        const v2 = mags[row + 2 * B + b];
+        const v3 = mags[row + 3 * B + b];
+        const r0 = (v1 > v0 ? 1 : 0) + (v2 > v0 ? 1 : 0) + (v3 > v0 ? 1 : 0);
+        const r1 = (v0 >= v1 ? 1 : 0) + (v2 > v1 ? 1 : 0) + (v3 > v1 ? 1 : 0);
+        const r2 = (v0 >= v2 ? 1 : 0) + (v1 >= v2 ? 1 : 0) + (v3 > v2 ? 1 : 0);
+        const r3 = (v0 >= v3 ? 1 : 0) + (v1 >= v3 ? 1 : 0) + (v2 >= v3 ? 1 : 0);
+        if (r0 < n) {
+          keep |= 1;
+          keptAll += v0;
         }
-        keep[at] = 1;
-        totals.keptMagnitude += best;
+        if (r1 < n) {
+          keep |= 2;
+          keptAll += v1;
+        }
+        if (r2 < n) {
+          keep |= 4;
+          keptAll += v2;
+        }
+        if (r3 < n) {
+          keep |= 8;
+          keptAll += v3;
+        }
+      } else {
+        // Select the n largest; strict '>' keeps the earlier position on ties.
+        for (let t = 0; t < n; t++) {
+          let best = -1;
+          let at = -1;
+          for (let j = 0; j < m; j++) {
+            const v = mags[row + j * B + b];
+            if (!((keep >> j) & 1) && v > best) {
+              best = v;
+              at = j;
+            }
+          }
+          keep |= 1 << at;
+          keptAll += best;
+        }
       }
       for (let j = 0; j < m; j++) {
-        const i = (g0 + j) * B + b;
-        if (keep[j] || mags[i] === 0) continue;
+        const i = row + j * B + b;
+        if ((keep >> j) & 1 || mags[i] === 0) continue;
         zeroElement(dtype, bytes, view, i, nibble, zp(first + i));
         totals.pruned++;
       }
     }
   }
+  totals.sumMagnitude += sumAll;
+  totals.keptMagnitude += keptAll;
 }
