@@ -178,7 +178,24 @@ function planChanges(
       byWeight.set(key, list);
     }
   }
+  const readers = new Map<string, LayerPlan[]>();
+  for (const plan of plans) {
+    if (!plan.tensor) continue;
+    const key = tensorKey(plan.tensor);
+    readers.set(key, [...(readers.get(key) ?? []), plan]);
+  }
   for (const [key, layers] of byWeight) {
+    // A weight also read by a layer that is not converted must stay as it is, for that layer's sake.
+    const others = (readers.get(key) ?? []).filter((p) => !layers.includes(p));
+    if (others.length) {
+      for (const l of layers) {
+        const change = changes.find((c) => c.name === l.name)!;
+        change.action = 'skip';
+        change.retainedMagnitude = null;
+        change.reason = `weight '${l.weight}' is also read by ${others.map((o) => `'${o.name}'`).join(', ')}, which ${others.length > 1 ? 'are' : 'is'} not converted`;
+      }
+      continue;
+    }
     // A weight shared by layers that read it along different axes (or zero points) has no single N:M pruning.
     const signature = (l: LayerPlan) => `${l.axis}:${l.outAxis}:${JSON.stringify(l.zeroPoint ?? null)}`;
     if (new Set(layers.map(signature)).size > 1) {
@@ -240,6 +257,7 @@ function writePruned(reader: ElementReader, work: WeightWork, out: Out, progress
 }
 
 function checkOutputPath(model: string, output: string, force: boolean, inputs: string[]): void {
+  if (!existsSync(dirname(resolve(output)))) throw new ModelError(model, `the output folder '${dirname(output)}' does not exist`);
   const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
   for (const input of inputs) {
     if (real(input) === real(output)) throw new ModelError(model, `the output '${output}' would overwrite an input file; choose another --out`);
@@ -563,7 +581,8 @@ function summarize(report: ConvertReport, work: Map<string, WeightWork>): void {
       change.retainedMagnitude = Number.isFinite(retained) ? retained : null;
     }
   }
-  report.summary.retainedMagnitude = work.size === 0 ? null : sum === 0 ? 1 : kept / sum;
+  const retained = sum === 0 ? 1 : kept / sum;
+  report.summary.retainedMagnitude = work.size === 0 || !Number.isFinite(retained) ? null : retained;
 }
 
 /** Re-reads the output (or its decompressed form) and checks that every converted layer passes the pattern. */
