@@ -73,7 +73,8 @@ export function planPortableWork(
     layer,
     place,
     dtype,
-    plan: planPortable(tensor.name || layer.weight, dtype, layer.shape!, layer.axis!, pattern),
+    // A Constant node's consumers read its output, whatever its value tensor is called: the decode graph must produce that name.
+    plan: planPortable(place.node?.outputs[0] || tensor.name || layer.weight, dtype, layer.shape!, layer.axis!, pattern),
     zero: zeroElement(dtype, layer.zeroPoint),
     prune,
   };

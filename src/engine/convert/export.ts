@@ -107,8 +107,8 @@ export async function exportModel(path: string, options: ExportOptions): Promise
         skip(`${reader.dtype.name} elements are not exported (1, 2 and 4-byte types are)`);
         continue;
       }
-      if (plan.zeroPoint && plan.zeroPoint.axis >= 0 && options.encoding === 'nvidia') {
-        skip('per-channel zero points: NVIDIA kernels take symmetric int8 weights');
+      if (plan.zeroPoint && plan.zeroPoint.values.some((z) => z !== 0) && options.encoding === 'nvidia') {
+        skip('non-zero zero points: NVIDIA kernels take symmetric int8 weights');
         continue;
       }
       const dims = plan.shape!;
