@@ -1,9 +1,11 @@
 // `sparsity-lens inspect`: the report of one model, with a CI gate.
-import { statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ReportFormat, REPORT_FORMATS, formatReport } from '../engine/report/format';
 import { inspectModel } from '../engine/sparsity/inspect';
 import { parsePattern } from '../engine/sparsity/pattern';
+import { type HardwareProfile, PROFILES, resolveProfile } from '../engine/speedup/profiles';
+import type { ProjectOptions } from '../engine/speedup/project';
 import { EXIT, UsageError, type CommandContext, numberArgument, regexArgument } from './common';
 import { ProgressBar } from './progress';
 
@@ -21,6 +23,10 @@ Options:
   --layers REGEX        only layers whose name matches REGEX
   --grid                include each layer's tile grid in the JSON output
   --workers N           worker threads (default: one per core; 0 scans in this thread)
+  --speedup             add the projected speedup (per layer and end to end) on a hardware profile
+  --hardware NAME|FILE  profile: a100 (default), h100, l4, orin, ascend-a2, cpu-xeon, or a JSON file
+  --batch N             value of the inputs' symbolic batch dimension (for --speedup)
+  --dim NAME=VALUE      value of a symbolic dimension, e.g. --dim sequence=384 (repeatable)
   --out FILE            write the report to FILE instead of stdout
   -h, --help            this help
 
@@ -38,6 +44,10 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
       layers: { type: 'string' },
       grid: { type: 'boolean', default: false },
       workers: { type: 'string' },
+      speedup: { type: 'boolean', default: false },
+      hardware: { type: 'string' },
+      batch: { type: 'string' },
+      dim: { type: 'string', multiple: true },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -62,6 +72,7 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
     workers = numberArgument(values.workers);
     if (!Number.isInteger(workers) || workers < 0) throw new UsageError('--workers needs a whole number >= 0');
   }
+  const speedup = values.speedup || values.hardware !== undefined || values.batch !== undefined || values.dim !== undefined ? speedupOptions(values) : undefined;
   const model = positionals[0];
   const bar = new ProgressBar('scanning');
   const large = (() => {
@@ -77,6 +88,7 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
       pattern,
       layers,
       workers,
+      speedup,
       signal: ctx.signal,
       onProgress: large ? (done, total) => bar.update(done, total) : undefined,
     });
@@ -96,4 +108,33 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
     }
   }
   return EXIT.ok;
+}
+
+/** --hardware, --batch and --dim as projection options. */
+function speedupOptions(values: { hardware?: string; batch?: string; dim?: string[] }): ProjectOptions {
+  let hardware: HardwareProfile | string = 'a100';
+  const name = values.hardware ?? 'a100';
+  if (PROFILES[name.toLowerCase()]) hardware = resolveProfile(name);
+  else if (existsSync(name)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(name, 'utf8'));
+    } catch (err) {
+      throw new UsageError(`--hardware ${name}: not a readable JSON file (${(err as Error).message})`);
+    }
+    hardware = resolveProfile(parsed as HardwareProfile);
+  } else hardware = resolveProfile(name);
+  if (typeof hardware === 'string') throw new UsageError(hardware);
+  let batch: number | undefined;
+  if (values.batch !== undefined) {
+    batch = numberArgument(values.batch);
+    if (!Number.isInteger(batch) || batch < 1) throw new UsageError('--batch needs a whole number >= 1');
+  }
+  const dims: Record<string, number> = {};
+  for (const spec of values.dim ?? []) {
+    const match = /^([^=]+)=(\d+)$/.exec(spec.trim());
+    if (!match || Number(match[2]) < 1) throw new UsageError(`--dim '${spec}' is not NAME=VALUE with a whole VALUE >= 1`);
+    dims[match[1]] = Number(match[2]);
+  }
+  return { hardware, batch, dims };
 }

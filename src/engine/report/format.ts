@@ -52,6 +52,41 @@ function summaryLines(report: InspectReport): string[] {
   ];
 }
 
+const us = (seconds: number) => {
+  const v = seconds * 1e6;
+  return v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toFixed(3);
+};
+const giga = (n: number | null) => (n === null ? '-' : (n / 1e9).toFixed(2));
+
+/** The projection as lines of text: the figure, then per layer, then what it assumed and what it could not know. */
+function projectionLines(report: InspectReport, markdown: boolean): string[] {
+  const p = report.projection;
+  if (!p) return [];
+  const out: string[] = [];
+  const batch = p.batch !== null && Object.values(p.symbols).includes(p.batch) ? `, batch ${p.batch}` : '';
+  const symbols = Object.entries(p.symbols).map(([k, v]) => `${k}=${v}`).join(', ');
+  out.push(`${markdown ? '## ' : ''}Projected speedup on ${p.hardware.description}${batch}${symbols ? ` (${symbols})` : ''}`);
+  out.push('');
+  out.push(
+    `end to end: ${p.speedup === null ? '-' : `${p.speedup.toFixed(2)}x`} (dense ${us(p.denseTime)} us, sparse ${us(p.sparseTime)} us${p.hostBound.sparse ? '; launch-bound: host time, not the GPU, sets the pace' : ''}); if every eligible layer passed: ${p.speedupIfAllPass === null ? '-' : `${p.speedupIfAllPass.toFixed(2)}x`}`,
+  );
+  out.push(`other ops: ${p.otherOps.count}, ${(p.otherOps.share * 100).toFixed(1)}% of dense device time (never sparse)`);
+  out.push('');
+  const head = ['layer', 'op', 'GMACs', 'bound', 'dense us', 'sparse us', 'speedup', 'share', 'flags'];
+  const rows = p.layers.map((l) => [l.name, l.op, giga(l.macs), l.bound, us(l.denseTime), us(l.sparseTime), l.speedup === null ? '-' : `${l.speedup.toFixed(2)}x`, `${(l.share * 100).toFixed(1)}%`, l.flags.join('; ')]);
+  if (markdown) {
+    out.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`));
+  } else {
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (i === head.length - 1 ? 0 : r[i].length))));
+    const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+    out.push(line(head), ...rows.map(line));
+  }
+  out.push('');
+  for (const u of p.unknowns) out.push(`${markdown ? '- ' : ''}unknown: ${u}`);
+  for (const a of p.assumptions) out.push(`${markdown ? '- ' : ''}assumes: ${a}`);
+  return out;
+}
+
 export function formatTable(report: InspectReport): string {
   const rows = report.layers.map((l) => COLUMNS.map((c) => c.value(l)));
   const widths = COLUMNS.map((c, i) => Math.max(c.title.length, ...rows.map((r) => (i === COLUMNS.length - 1 ? 0 : r[i].length))));
@@ -60,7 +95,8 @@ export function formatTable(report: InspectReport): string {
       .map((cell, i) => (i === COLUMNS.length - 1 ? cell : COLUMNS[i].right ? cell.padStart(widths[i]) : cell.padEnd(widths[i])))
       .join('  ')
       .trimEnd();
-  return [...summaryLines(report), '', line(COLUMNS.map((c) => c.title)), ...rows.map(line)].join('\n') + '\n';
+  const projection = projectionLines(report, false);
+  return [...summaryLines(report), '', line(COLUMNS.map((c) => c.title)), ...rows.map(line), ...(projection.length ? ['', ...projection] : [])].join('\n') + '\n';
 }
 
 export function formatMarkdown(report: InspectReport): string {
@@ -69,6 +105,8 @@ export function formatMarkdown(report: InspectReport): string {
   out.push(`| ${COLUMNS.map((c) => c.title).join(' | ')} |`);
   out.push(`|${COLUMNS.map((c) => (c.right ? '---:' : '---')).join('|')}|`);
   for (const l of report.layers) out.push(`| ${COLUMNS.map((c) => esc(c.value(l))).join(' | ')} |`);
+  const projection = projectionLines(report, true);
+  if (projection.length) out.push('', ...projection);
   return out.join('\n') + '\n';
 }
 
@@ -84,10 +122,12 @@ export function formatCsv(report: InspectReport): string {
   };
   const patternKeys = Object.keys(report.layers[0]?.patterns ?? {});
   const blockKeys = Object.keys(report.layers[0]?.blocks ?? {});
-  const header = [...CSV_FIELDS, ...patternKeys.map((k) => `pattern ${k}`), ...blockKeys.map((k) => `block ${k}`)];
+  const speedupFields = report.projection ? (['macs', 'denseTime', 'sparseTime', 'bound', 'speedup'] as const) : [];
+  const header = [...CSV_FIELDS, ...patternKeys.map((k) => `pattern ${k}`), ...blockKeys.map((k) => `block ${k}`), ...speedupFields];
   const lines = [header.map(cell).join(',')];
   for (const l of report.layers) {
-    lines.push([...CSV_FIELDS.map((f) => cell(l[f])), ...patternKeys.map((k) => cell(l.patterns[k])), ...blockKeys.map((k) => cell(l.blocks[k]))].join(','));
+    const extra = l as unknown as Record<string, unknown>;
+    lines.push([...CSV_FIELDS.map((f) => cell(l[f])), ...patternKeys.map((k) => cell(l.patterns[k])), ...blockKeys.map((k) => cell(l.blocks[k])), ...speedupFields.map((f) => cell(extra[f]))].join(','));
   }
   return lines.join('\n') + '\n';
 }

@@ -11,6 +11,7 @@ import { type LayerPlan, eligibility, findLayers } from './layers';
 import { BLOCK_SHAPES, type Pattern, STANDARD_PATTERNS, patternName } from './pattern';
 import { defaultWorkerCount, defaultWorkerScript, runPool } from './pool';
 import { splitParts, wholeTensor } from './scan';
+import { type LayerFacts, type ProjectOptions, type Projection, projectSpeedup } from '../speedup/project';
 
 export const NEARLY_PASSING = 0.99;
 
@@ -26,6 +27,8 @@ export interface InspectOptions {
   gridMax?: number;
   /** Weights larger than this many elements are cut into parts scanned in parallel (default PART_ELEMENTS). */
   partElements?: number;
+  /** Adds the projected speedup on a hardware profile. */
+  speedup?: ProjectOptions;
   /** Called with (elements scanned, elements to scan). */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -91,6 +94,25 @@ export interface InspectReport {
   opset: number | null;
   summary: InspectSummary;
   layers: LayerReport[];
+  /** With `speedup`: the whole projection (inputs, per-layer times, traps, assumptions, unknowns). */
+  projection?: Projection;
+}
+
+/** Per-layer projection fields added to each layer with `speedup` (README, "Projected speedup"). */
+export interface LayerSpeedup {
+  macs: number | null;
+  /** Device time on the chosen hardware, seconds. */
+  denseTime: number | null;
+  sparseTime: number | null;
+  bound: 'math' | 'memory' | 'none' | null;
+  speedup: number | null;
+}
+
+/** Summary fields added with `speedup`. */
+export interface SummarySpeedup {
+  speedup: number | null;
+  hardware: string;
+  assumptions: string[];
 }
 
 /** Inspects the model at `path`. Throws ModelError when the file is not a readable model; a bad tensor fails only its layer. */
@@ -115,10 +137,13 @@ export async function inspectSource(src: ByteSource, options: InspectOptions = {
   const model = readSkeleton(src);
   const externals = new ExternalFiles(src.path);
   try {
-    const plans = findLayers({ model, src, externals }).filter((l) => !options.layers || options.layers.test(l.name));
+    const all = findLayers({ model, src, externals });
+    const plans = all.filter((l) => !options.layers || options.layers.test(l.name));
     const scans = planScans(plans, pattern, options.gridMax ?? GRID_MAX);
     const results = await runScans(src, scans, options, externals);
-    return buildReport(model, pattern, plans, scans, results, options.nearlyThreshold ?? NEARLY_PASSING);
+    const report = buildReport(model, pattern, plans, scans, results, options.nearlyThreshold ?? NEARLY_PASSING);
+    if (options.speedup) attachProjection(report, projectSpeedup(model, src, externals, layerFacts(all, report), options.speedup), plans.length < all.length);
+    return report;
   } finally {
     externals.close();
   }
@@ -301,6 +326,43 @@ function buildReport(model: ModelSkeleton, pattern: Pattern, plans: LayerPlan[],
     summary,
     layers,
   };
+}
+
+/** What the projection reads of the inspection, per found layer (unscanned layers count as not passing). */
+function layerFacts(all: LayerPlan[], report: InspectReport): LayerFacts[] {
+  const byName = new Map(report.layers.map((l) => [l.name, l]));
+  return all.map((plan) => {
+    const l = byName.get(plan.name);
+    return {
+      name: plan.name,
+      plan,
+      eligible: l ? l.eligible : false,
+      passes24: Boolean(l?.patterns['2:4']),
+      blockZeroRatio: l?.blocks['4x1'] ?? null,
+      compliance: l?.compliance ?? null,
+    };
+  });
+}
+
+function attachProjection(report: InspectReport, projection: Projection, filtered: boolean): void {
+  if (filtered) projection.unknowns.push('layers left out by --layers were not scanned: they are projected as not passing');
+  report.projection = projection;
+  const byName = new Map(projection.layers.map((l) => [l.name, l]));
+  for (const layer of report.layers) {
+    const p = byName.get(layer.name);
+    Object.assign(layer, {
+      macs: p?.macs ?? null,
+      denseTime: p?.denseTime ?? null,
+      sparseTime: p?.sparseTime ?? null,
+      bound: p?.bound ?? null,
+      speedup: p?.speedup ?? null,
+    } satisfies LayerSpeedup);
+  }
+  Object.assign(report.summary, {
+    speedup: projection.speedup,
+    hardware: projection.hardware.name,
+    assumptions: projection.assumptions,
+  } satisfies SummarySpeedup);
 }
 
 function retained(kept: number, sum: number): number | null {

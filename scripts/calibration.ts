@@ -1,0 +1,200 @@
+// The calibration cases of the speedup projection (issue 4): published measurements, each rebuilt as an ONNX model
+// (shapes matter, weights do not: the weights are external data in a sparse file of zeros, which pass 2:4).
+// `node dist/scripts/calibration.js` prints the table in the README; test/speedup.test.ts checks it.
+import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { onnx } from 'onnx-proto';
+import { type DTypeName, DTYPE_IDS, graph, makeTensor, node, valueInfo, writeModel } from '../src/engine/onnx/builder';
+import { inspectModel } from '../src/engine/sparsity/inspect';
+import { PROFILES } from '../src/engine/speedup/profiles';
+
+export interface CalibrationCase {
+  name: string;
+  hardware: string;
+  measured: number;
+  source: string;
+  batch: number;
+  /** Writes the model into `dir`; returns its path. */
+  build(dir: string): string;
+}
+
+/** Weight initializers as external data at growing offsets of one sparse (all-zero) file. */
+class ZeroWeights {
+  private offset = 0;
+  readonly tensors: onnx.ITensorProto[] = [];
+  constructor(private readonly file: string) {}
+
+  add(name: string, dtype: DTypeName, dims: number[]): string {
+    const bytes = (dims.reduce((a, b) => a * b, 1) * (dtype === 'float16' ? 2 : dtype === 'int8' ? 1 : 4));
+    this.tensors.push({
+      name,
+      dataType: DTYPE_IDS[dtype],
+      dims,
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: this.file },
+        { key: 'offset', value: String(this.offset) },
+        { key: 'length', value: String(bytes) },
+      ],
+    });
+    this.offset += Math.ceil(bytes / 64) * 64;
+    return name;
+  }
+
+  /** Sizes the data file without writing it: holes read as zeros. */
+  write(dir: string): void {
+    const fd = openSync(join(dir, this.file), 'w');
+    ftruncateSync(fd, Math.max(this.offset, 1));
+    closeSync(fd);
+  }
+}
+
+interface BertConfig {
+  layers: number;
+  hidden: number;
+  heads: number;
+  ffn: number;
+  seq: number;
+  vocab: number;
+  /** Weight type: float16, or int8 behind DequantizeLinear (a QAT export). */
+  weights: 'float16' | 'int8';
+}
+
+/** A BERT encoder as torch.onnx exports it: MatMul + Add, Reshape/Transpose heads, Softmax, LayerNormalization, Gelu. */
+function bert(cfg: BertConfig, dir: string, name: string): string {
+  const w = new ZeroWeights(`${name}.data`);
+  const nodes: onnx.INodeProto[] = [];
+  const smalls: onnx.ITensorProto[] = [];
+  const f16 = (n: string, dims: number[], value = 0) => {
+    smalls.push(makeTensor({ name: n, dtype: 'float16', dims, values: new Array(dims.reduce((a, b) => a * b, 1)).fill(value) }));
+    return n;
+  };
+  const i64 = (n: string, values: number[]) => {
+    smalls.push(makeTensor({ name: n, dtype: 'int64', dims: [values.length], values }));
+    return n;
+  };
+  let t = 0;
+  const out = (hint: string) => `${hint}_${t++}`;
+  const op = (type: string, inputs: string[], attrs: Record<string, unknown> = {}, hint = type.toLowerCase()) => {
+    const o = out(hint);
+    nodes.push(node(type, inputs, [o], attrs as never, { name: o }));
+    return o;
+  };
+  const weight = (n: string, dims: number[]) => {
+    if (cfg.weights === 'float16') return w.add(n, 'float16', dims);
+    w.add(`${n}_q`, 'int8', dims);
+    smalls.push(makeTensor({ name: `${n}_scale`, dtype: 'float16', dims: [], values: [0.01] }));
+    return op('DequantizeLinear', [`${n}_q`, `${n}_scale`], {}, `${n}_dq`);
+  };
+  const linear = (x: string, n: string, inDim: number, outDim: number) => op('Add', [op('MatMul', [x, weight(n, [inDim, outDim])], {}, n), f16(`${n}.bias`, [outDim])]);
+  const layerNorm = (x: string, n: string) => op('LayerNormalization', [x, f16(`${n}.gamma`, [cfg.hidden], 1), f16(`${n}.beta`, [cfg.hidden])], { axis: -1 });
+  const d = cfg.hidden / cfg.heads;
+  let h = op('Gather', [w.add('embeddings', 'float16', [cfg.vocab, cfg.hidden]), 'input_ids']);
+  h = layerNorm(op('Add', [h, f16('positions', [cfg.seq, cfg.hidden])]), 'embeddings.norm');
+  const headShape = i64('head_shape', [0, 0, cfg.heads, d]);
+  const mergedShape = i64('merged_shape', [0, 0, cfg.hidden]);
+  const scale = f16('attention_scale', [], Math.sqrt(d));
+  for (let l = 0; l < cfg.layers; l++) {
+    const p = `layer${l}`;
+    const heads = (x: string, perm: number[]) => op('Transpose', [op('Reshape', [x, headShape])], { perm });
+    const q = heads(linear(h, `${p}.query`, cfg.hidden, cfg.hidden), [0, 2, 1, 3]);
+    const k = heads(linear(h, `${p}.key`, cfg.hidden, cfg.hidden), [0, 2, 3, 1]);
+    const v = heads(linear(h, `${p}.value`, cfg.hidden, cfg.hidden), [0, 2, 1, 3]);
+    const probs = op('Softmax', [op('Div', [op('MatMul', [q, k]), scale])], { axis: -1 });
+    const context = op('Reshape', [op('Transpose', [op('MatMul', [probs, v])], { perm: [0, 2, 1, 3] }), mergedShape]);
+    const attended = layerNorm(op('Add', [linear(context, `${p}.output`, cfg.hidden, cfg.hidden), h]), `${p}.attention.norm`);
+    const ffn = linear(op('Gelu', [linear(attended, `${p}.intermediate`, cfg.hidden, cfg.ffn)]), `${p}.ffn_output`, cfg.ffn, cfg.hidden);
+    h = layerNorm(op('Add', [ffn, attended]), `${p}.norm`);
+  }
+  const logits = op('MatMul', [h, w.add('qa_outputs', 'float16', [cfg.hidden, 2])], {}, 'qa_outputs');
+  const path = join(dir, `${name}.onnx`);
+  w.write(dir);
+  writeModel(path, {
+    opset: 20,
+    graph: graph({
+      name,
+      nodes,
+      inputs: [valueInfo('input_ids', 'int64', ['batch', cfg.seq])],
+      outputs: [valueInfo(logits, 'float16', ['batch', cfg.seq, 2])],
+      initializers: [...w.tensors, ...smalls],
+    }),
+  });
+  return path;
+}
+
+function linearModel(dir: string): string {
+  const w = new ZeroWeights('linear.data');
+  const path = join(dir, 'linear.onnx');
+  w.add('weight', 'float16', [10240, 3072]);
+  w.write(dir);
+  writeModel(path, {
+    graph: graph({
+      name: 'linear',
+      nodes: [node('MatMul', ['x', 'weight'], ['y'], {}, { name: 'linear' }), node('Add', ['y', 'bias'], ['out'], {}, { name: 'bias' })],
+      inputs: [valueInfo('x', 'float16', [3072, 10240])],
+      outputs: [valueInfo('out', 'float16', [3072, 3072])],
+      initializers: [...w.tensors, makeTensor({ name: 'bias', dtype: 'float16', dims: [3072], values: new Array(3072).fill(0) })],
+    }),
+  });
+  return path;
+}
+
+const BERT_BASE: BertConfig = { layers: 12, hidden: 768, heads: 12, ffn: 3072, seq: 384, vocab: 30522, weights: 'float16' };
+const BERT_LARGE_INT8: BertConfig = { layers: 24, hidden: 1024, heads: 16, ffn: 4096, seq: 384, vocab: 30522, weights: 'int8' };
+const TUTORIAL = 'PyTorch tutorial "Accelerating BERT with semi-structured (2:4) sparsity" (A100, fp16, SQuAD max_length 384)';
+
+export const CALIBRATION_CASES: CalibrationCase[] = [
+  { name: 'fp16 Linear 10240->3072, input 3072x10240', hardware: 'a100', measured: 1.38, source: TUTORIAL, batch: 1, build: linearModel },
+  { name: 'BERT-base fp16, batch 4, seq 384', hardware: 'a100', measured: 0.71, source: TUTORIAL, batch: 4, build: (dir) => bert(BERT_BASE, dir, 'bert-base') },
+  { name: 'BERT-base fp16, batch 16, seq 384', hardware: 'a100', measured: 1.23, source: TUTORIAL, batch: 16, build: (dir) => bert(BERT_BASE, dir, 'bert-base') },
+  { name: 'BERT-base fp16, batch 256, seq 384', hardware: 'a100', measured: 1.14, source: TUTORIAL, batch: 256, build: (dir) => bert(BERT_BASE, dir, 'bert-base') },
+  {
+    name: 'BERT-Large INT8, batch 32, seq 384',
+    hardware: 'a100',
+    measured: 1.5,
+    source: 'NVIDIA, sparse INT8 BERT-Large with TensorRT on A100 (batch and sequence length assumed: 32, 384)',
+    batch: 32,
+    build: (dir) => bert(BERT_LARGE_INT8, dir, 'bert-large-int8'),
+  },
+];
+
+export interface CalibrationRow {
+  name: string;
+  measured: number;
+  projected: number | null;
+  error: number | null;
+  hostBound: boolean;
+}
+
+export async function runCalibration(cases = CALIBRATION_CASES): Promise<CalibrationRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'sparsity-lens-calibration-'));
+  const rows: CalibrationRow[] = [];
+  try {
+    const built = new Map<string, string>();
+    for (const c of cases) {
+      const key = c.build.toString();
+      if (!built.has(key)) built.set(key, c.build(dir));
+      const report = await inspectModel(built.get(key)!, { workers: 0, speedup: { hardware: PROFILES[c.hardware], batch: c.batch } });
+      const projected = report.projection?.speedup ?? null;
+      rows.push({
+        name: c.name,
+        measured: c.measured,
+        projected,
+        error: projected === null ? null : (projected - c.measured) / c.measured,
+        hostBound: Boolean(report.projection?.hostBound.sparse),
+      });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+if (require.main === module && /calibration\.[cm]?[jt]s$/.test(process.argv[1] ?? '')) {
+  runCalibration().then((rows) => {
+    console.log('| case | measured | projected | error |');
+    console.log('|---|---|---|---|');
+    for (const r of rows) console.log(`| ${r.name} | ${r.measured.toFixed(2)}x | ${r.projected?.toFixed(2) ?? '-'}x | ${r.error === null ? '-' : `${(r.error * 100).toFixed(1)}%`} |`);
+  });
+}

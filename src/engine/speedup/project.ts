@@ -1,0 +1,253 @@
+// The speedup projection of a model: shapes, MACs and bytes per node, times on a hardware profile (roofline.ts),
+// per-layer speedups and shares, the end-to-end figure, the traps, and every assumption and unknown spelled out.
+import { dtypeById } from '../onnx/dtypes';
+import type { ModelSkeleton, NodeSkeleton } from '../onnx/skeleton';
+import type { ByteSource } from '../onnx/source';
+import type { ExternalFiles } from '../onnx/tensorData';
+import type { LayerPlan } from '../sparsity/layers';
+import type { HardwareProfile } from './profiles';
+import { type ComputeType, type NodeTime, type NodeWork, computeTypeOf, nodeTime, sparseEfficiency } from './roofline';
+import { type TensorShape, gemmDims, inferShapes, nodeIo } from './shapes';
+
+/** What the projection reads of the inspection: per layer, whether it passes and its block ratio. */
+export interface LayerFacts {
+  name: string;
+  plan: LayerPlan;
+  eligible: boolean;
+  passes24: boolean;
+  blockZeroRatio: number | null;
+  compliance: number | null;
+}
+
+export interface ProjectOptions {
+  hardware: HardwareProfile;
+  /** Value for a symbolic batch dimension of the inputs. */
+  batch?: number;
+  /** Values of symbolic dimensions by name. */
+  dims?: Record<string, number>;
+  /** Project as if every eligible layer passed (what fixing them all would buy). */
+  assumePass?: boolean;
+}
+
+export interface LayerProjection {
+  name: string;
+  op: string;
+  macs: number | null;
+  /** GEMM rows (tokens, or batch x output pixels). */
+  rows: number | null;
+  weightBytes: number;
+  activationBytesIn: number | null;
+  activationBytesOut: number | null;
+  computeType: ComputeType;
+  /** Device time, seconds. */
+  denseTime: number;
+  sparseTime: number;
+  bound: 'math' | 'memory' | 'none';
+  sparseBound: 'math' | 'memory' | 'none';
+  /** denseTime / sparseTime of this layer (1 when it does not pass). */
+  speedup: number | null;
+  /** Share of the model's dense device time. */
+  share: number;
+  passes: boolean;
+  /** End-to-end speedup if this layer passed too (failing layers only). */
+  speedupIfFixed: number | null;
+  flags: string[];
+}
+
+export interface Projection {
+  hardware: { name: string; description: string; bandwidth: number; peaks: HardwareProfile['peaks']; sources: string[] };
+  batch: number | null;
+  symbols: Record<string, number>;
+  /** Seconds for the whole model, dense and with the passing layers sparse (the larger of device and host time). */
+  denseTime: number;
+  sparseTime: number;
+  speedup: number | null;
+  /** Whether host launch time, not the device, sets the model's time. */
+  hostBound: { dense: boolean; sparse: boolean };
+  /** End-to-end speedup if every eligible layer passed. */
+  speedupIfAllPass: number | null;
+  layers: LayerProjection[];
+  otherOps: { count: number; denseTime: number; share: number };
+  unknowns: string[];
+  assumptions: string[];
+}
+
+const CONV_OPS = new Set(['Conv', 'ConvInteger', 'QLinearConv']);
+const MATMUL_OPS = new Set(['MatMul', 'MatMulInteger', 'QLinearMatMul']);
+const SHAPE_OPS = new Set(['Constant', 'Shape', 'Size']);
+
+const product = (dims: readonly (number | null)[]): number | null => dims.reduce<number | null>((a, d) => (a === null || d === null ? null : a * d), 1);
+
+function bytesOf(shape: TensorShape | undefined): number | null {
+  if (!shape) return null;
+  const count = product(shape.dims);
+  const dtype = dtypeById(shape.elemType);
+  return count === null || !dtype ? null : (count * dtype.bits) / 8;
+}
+
+export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals: ExternalFiles, layers: LayerFacts[], options: ProjectOptions): Projection {
+  const profile = options.hardware;
+  const inference = inferShapes(model, src, externals, { dims: options.dims, batch: options.batch });
+  const byNode = new Map<NodeSkeleton, LayerFacts>();
+  for (const l of layers) if (l.plan.node && l.plan.graph === 'main') byNode.set(l.plan.node, l);
+  const constants = new Set(model.graph.initializers.map((t) => t.name));
+  const unknowns: string[] = [];
+  const works: NodeWork[] = [];
+  const readers = new Map<string, number>();
+  for (const node of model.graph.nodes) for (const name of node.inputs) if (name) readers.set(name, (readers.get(name) ?? 0) + 1);
+  const gemmOutputs = new Set<string>();
+  for (const io of nodeIo(model, inference)) {
+    const node = io.node;
+    // Ops on constants only (a weight's DequantizeLinear, Cast, Transpose; shape arithmetic) are folded by
+    // runtimes before inference: no time, and their outputs are constants too.
+    if (node.inputs.every((name) => !name || constants.has(name)) && !byNode.has(node)) {
+      for (const o of node.outputs) constants.add(o);
+      continue;
+    }
+    // A bias Add right after a layer's GEMM runs in the GEMM's epilogue (cuBLAS, TensorRT, ONNX Runtime, addmm).
+    if (node.opType === 'Add' && node.inputs.length === 2) {
+      const [a, b] = node.inputs;
+      const gemm = gemmOutputs.has(a) ? a : gemmOutputs.has(b) ? b : undefined;
+      const bias = gemm === a ? b : a;
+      const biasShape = inference.shapes.get(bias);
+      if (gemm && readers.get(gemm) === 1 && constants.has(bias) && biasShape && biasShape.dims.length <= 1) continue;
+    }
+    if (byNode.has(node)) for (const o of node.outputs) gemmOutputs.add(o);
+    const facts = byNode.get(node);
+    const outBytes = io.outputs.reduce<number | null>((s, shape) => (s === null ? null : ((b) => (b === null ? null : s + b))(bytesOf(shape))), 0);
+    let inBytes: number | null = 0;
+    let weightBytes = 0;
+    node.inputs.forEach((name, i) => {
+      if (!name) return;
+      const b = bytesOf(io.inputs[i]);
+      if (facts && i === facts.plan.weightInput) return; // the layer's weight is counted below, compressed or not
+      if (constants.has(name)) weightBytes += b ?? 0;
+      else inBytes = inBytes === null || b === null ? null : inBytes + b;
+    });
+    const outTypes = io.outputs.map((s) => s?.elemType);
+    const smallInt = io.outputs.every((s) => s && (s.elemType === 7 || s.elemType === 6) && (product(s.dims) ?? Infinity) <= 64);
+    const hostOnly = SHAPE_OPS.has(node.opType) || (smallInt && !facts);
+    const work: NodeWork = {
+      node,
+      macs: null,
+      rows: null,
+      weightBytes,
+      activationBytesIn: inBytes,
+      activationBytesOut: outBytes,
+      computeType: computeTypeOf(outTypes[0] ?? 1),
+      passes: false,
+      blockZeroRatio: null,
+      hostOnly,
+    };
+    if (facts) {
+      const plan = facts.plan;
+      const dtype = dtypeById(plan.tensor?.dtype ?? 1);
+      work.layer = facts.name;
+      work.weightBytes += plan.shape && dtype ? (plan.shape.reduce((a, b) => a * b, 1) * dtype.bits) / 8 : 0;
+      work.computeType = computeTypeOf(plan.tensor?.dtype ?? 1);
+      work.passes = facts.eligible && (facts.passes24 || Boolean(options.assumePass));
+      work.blockZeroRatio = facts.eligible ? (options.assumePass ? Math.max(facts.blockZeroRatio ?? 0, 0.5) : facts.blockZeroRatio) : null;
+    }
+    if (CONV_OPS.has(node.opType) || MATMUL_OPS.has(node.opType) || node.opType === 'Gemm' || node.opType === 'ConvTranspose') {
+      const gemm = gemmDims(io);
+      if (gemm) {
+        work.macs = gemm.batch * gemm.m * gemm.n * gemm.k;
+        // Batched MatMuls against one 2-D weight are one GEMM of batch x m rows; convolution groups are separate GEMMs.
+        work.rows = CONV_OPS.has(node.opType) || node.opType === 'ConvTranspose' ? gemm.m : gemm.batch * gemm.m;
+        work.k = gemm.k;
+        work.n = gemm.n;
+      } else work.unknown = `shapes of ${node.opType} '${node.name || node.outputs[0]}' are unknown`;
+    } else if (!hostOnly && (inBytes === null || outBytes === null)) {
+      work.unknown = `shapes around ${node.opType} '${node.name || node.outputs[0]}' are unknown`;
+    }
+    if (work.unknown) unknowns.push(work.unknown);
+    works.push(work);
+  }
+  for (const u of inference.unknown.slice(0, 20)) unknowns.push(`'${u.name}' (${u.op} '${u.node}'): ${u.why}`);
+  if (inference.unknown.length > 20) unknowns.push(`... and ${inference.unknown.length - 20} more values of unknown shape`);
+  if (options.batch !== undefined && !Object.values(inference.symbols).includes(options.batch)) {
+    unknowns.push(`--batch ${options.batch} was not used: no input has a symbolic batch dimension (the model's own sizes are used)`);
+  }
+  for (const n of inference.notes) unknowns.push(`${n.name}${n.op ? ` (${n.op} '${n.node}')` : ''}: ${n.why}`);
+  for (const s of inference.unresolvedSymbols) unknowns.push(`symbolic dimension '${s}' has no value: give --dim ${s}=N${s.toLowerCase().includes('batch') ? ' or --batch N' : ''}`);
+  for (const l of layers) if (l.plan.graph !== 'main') unknowns.push(`layer '${l.name}' sits in ${l.plan.graph}: not projected`);
+
+  const times = works.map((w) => nodeTime(w, profile));
+  const sum = (f: (t: NodeTime) => number) => times.reduce((s, t) => s + f(t), 0);
+  const deviceDense = sum((t) => t.dense);
+  const deviceSparse = sum((t) => t.sparse);
+  const hostDense = sum((t) => t.hostDense);
+  const hostSparse = sum((t) => t.hostSparse);
+  const denseTime = Math.max(deviceDense, hostDense);
+  const sparseTime = Math.max(deviceSparse, hostSparse);
+  // If every eligible layer passed: their sparse times, everything else as it is.
+  const fixable = (i: number) => Boolean(works[i].layer && byNode.get(works[i].node)?.eligible);
+  const ifAll = Math.max(
+    times.reduce((s, t, i) => s + (fixable(i) ? t.ifPassed : t.sparse), 0),
+    times.reduce((s, t, i) => s + (fixable(i) ? t.hostIfPassed : t.hostSparse), 0),
+  );
+  const speedupAll = ifAll > 0 ? denseTime / ifAll : null;
+
+  const projections: LayerProjection[] = [];
+  works.forEach((w, i) => {
+    if (!w.layer) return;
+    const t = times[i];
+    const facts = byNode.get(w.node)!;
+    const flags: string[] = [];
+    if (!facts.eligible) flags.push('ineligible: always dense');
+    else if (t.bound === 'memory') flags.push(`memory-bound here (batch ${options.batch ?? inference.symbols.batch ?? '?'}): sparsity saves only weight bytes, not math`);
+    if (facts.eligible && w.k !== undefined && w.n !== undefined && (w.k < 256 || w.n < 256)) flags.push(`channels under 256 (K=${w.k}, N=${w.n}): sparse kernels pay off mainly on large layers`);
+    if (facts.eligible && w.k !== undefined && w.n !== undefined && (w.k % 16 !== 0 || w.n % 16 !== 0)) flags.push(`K=${w.k}, N=${w.n} off the kernels' multiples of 16: padded`);
+    if (w.passes && t.sparse > t.dense) flags.push('the sparse kernel is slower than the dense one at this size');
+    let speedupIfFixed: number | null = null;
+    if (!w.passes && facts.eligible) {
+      const device = deviceSparse - t.sparse + t.ifPassed;
+      const host = hostSparse - t.hostSparse + t.hostIfPassed;
+      speedupIfFixed = denseTime / Math.max(device, host);
+      flags.push(`fails 2:4${facts.compliance !== null ? ` (${((1 - facts.compliance) * 100).toFixed(2)}% of groups violate)` : ''}: fixing it would make the model ${speedupIfFixed.toFixed(3)}x`);
+    }
+    projections.push({
+      name: w.layer,
+      op: w.node.opType,
+      macs: w.macs,
+      rows: w.rows,
+      weightBytes: w.weightBytes,
+      activationBytesIn: w.activationBytesIn,
+      activationBytesOut: w.activationBytesOut,
+      computeType: w.computeType,
+      denseTime: t.dense,
+      sparseTime: t.sparse,
+      bound: t.bound,
+      sparseBound: t.sparseBound,
+      speedup: t.sparse > 0 ? t.dense / t.sparse : null,
+      share: deviceDense > 0 ? t.dense / deviceDense : 0,
+      passes: w.passes,
+      speedupIfFixed,
+      flags,
+    });
+  });
+  const other = works.map((w, i) => ({ w, t: times[i] })).filter(({ w }) => !w.layer && !w.hostOnly);
+  const otherTime = other.reduce((s, { t }) => s + t.dense, 0);
+  return {
+    hardware: { name: profile.name, description: profile.description, bandwidth: profile.bandwidth, peaks: profile.peaks, sources: profile.sources },
+    batch: options.batch ?? null,
+    symbols: inference.symbols,
+    denseTime,
+    sparseTime,
+    speedup: sparseTime > 0 ? denseTime / sparseTime : null,
+    hostBound: { dense: hostDense > deviceDense, sparse: hostSparse > deviceSparse },
+    speedupIfAllPass: speedupAll,
+    layers: projections,
+    otherOps: { count: other.length, denseTime: otherTime, share: deviceDense > 0 ? otherTime / deviceDense : 0 },
+    unknowns,
+    assumptions: [
+      `roofline per op: time = max(2 x MACs / (peak x efficiency), bytes / (${profile.bandwidth} GB/s x ${profile.memoryEfficiency})); dense efficiency ${profile.denseEfficiency}, sparse ${profile.sparseEfficiency} x rows / (rows + ${profile.sparseHalfRows})`,
+      `host launch ${profile.hostOverheadUs} us per op (+${profile.sparseHostOverheadUs} us per sparse op) overlaps device time: the model takes the larger sum`,
+      'only layers that pass 2:4 get the sparse time; compressed weights read 9/16 (fp16), 10/16 (int8) of the dense bytes',
+      'integer weights behind DequantizeLinear are computed as int8 (a runtime that fuses Q/DQ); float32 as TF32 on tensor cores',
+      'non-GEMM ops are memory-bound: bytes in + out at the profile bandwidth; shape computations and ops on constants have no time; a bias Add after a layer runs in its epilogue',
+      `sparse efficiency at 128 rows: ${sparseEfficiency(profile, 128).toFixed(3)}, at 4096 rows: ${sparseEfficiency(profile, 4096).toFixed(3)}`,
+      ...profile.assumed,
+    ],
+  };
+}
