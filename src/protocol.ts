@@ -1,0 +1,150 @@
+// The typed messages between the extension host, the engine worker and the webview (style.md: one protocol file,
+// every message an interface with a `type` tag). Whole weight tensors never cross: only reports, grids of at most
+// 128 x 128 tiles, and the few groups and bytes a view shows.
+import type { ConvertReport } from './engine/convert/convert';
+import type { InspectReport, LayerReport } from './engine/sparsity/inspect';
+
+/** What the panel may ask the engine to inspect with. */
+export interface InspectSettings {
+  /** "2:4" */
+  pattern: string;
+  hardware: string;
+  batch?: number;
+  dims?: Record<string, number>;
+}
+
+/** The real groups of a region of a layer's tile grid (zoom), at most MAX_REGION_GROUPS. */
+export interface GroupRegion {
+  layer: string;
+  /** Rows of output features [row0, row1) and K-groups [group0, group1) at position `position`. */
+  row0: number;
+  row1: number;
+  group0: number;
+  group1: number;
+  position: number;
+}
+export const MAX_REGION_GROUPS = 4096;
+
+export interface RegionGroups extends GroupRegion {
+  m: number;
+  /** Non-zero count per group, row-major over the region. */
+  counts: number[];
+  /** Non-zero mask per group (bit i = element i). */
+  masks: number[];
+}
+
+/** One group as the encodings view shows it (describeGroup), plus the first rows' compressed bytes in hex. */
+export interface GroupEncodings {
+  layer: string;
+  row: number;
+  group: number;
+  position: number;
+  dtype: string;
+  values: string[];
+  mask: string;
+  nonZeros: number;
+  bitmask: string;
+  ascend?: { index0: string; index1: string; values: string[] };
+  nvidia?: { nibble: string; values: string[] };
+  problem?: string;
+  /** Hex of the Ascend values/index and NVIDIA values/metadata for the first rows (16 bytes a line). */
+  hex: { title: string; lines: string[] }[];
+}
+
+// ----------------------------------------------------------------------------------------------- worker
+
+export type ToWorker =
+  | { type: 'inspect'; id: number; path: string; settings: InspectSettings }
+  | { type: 'region'; id: number; path: string; pattern: string; region: GroupRegion }
+  | { type: 'encodings'; id: number; path: string; layer: string; row: number; group: number; position: number }
+  | { type: 'convert'; id: number; path: string; options: ConvertRequest }
+  | { type: 'cancel'; id: number };
+
+export interface ConvertRequest {
+  mode: 'prune' | 'compress' | 'ascend';
+  pattern: string;
+  out?: string;
+  only?: string;
+  skip?: string;
+  failingOnly?: boolean;
+  force?: boolean;
+}
+
+export type FromWorker =
+  | { type: 'progress'; id: number; done: number; total: number; what: string }
+  | { type: 'log'; message: string }
+  | { type: 'inspected'; id: number; report: InspectReport }
+  | { type: 'region'; id: number; groups: RegionGroups }
+  | { type: 'encodings'; id: number; encodings: GroupEncodings }
+  | { type: 'converted'; id: number; report: ConvertReport }
+  | { type: 'failed'; id: number; message: string }
+  | { type: 'cancelled'; id: number };
+
+// ----------------------------------------------------------------------------------------------- webview
+
+/** A layer as the panel lists it before numbers arrive (from the lazy parse). */
+export type LayerRow = Pick<LayerReport, 'name' | 'op' | 'graph' | 'shape' | 'dtype' | 'axis'>;
+
+export type ToWebview =
+  | { type: 'model'; name: string; settings: InspectSettings; hardwareProfiles: string[] }
+  | { type: 'progress'; done: number; total: number; what: string }
+  /** The full report, with each layer's grid (at most 128 x 128 tiles). */
+  | { type: 'report'; report: InspectReport }
+  | { type: 'region'; groups: RegionGroups }
+  | { type: 'encodings'; encodings: GroupEncodings }
+  | { type: 'error'; message: string; retry: boolean };
+
+export type FromWebview =
+  | { type: 'ready' }
+  | { type: 'settings'; settings: InspectSettings }
+  | { type: 'region'; region: GroupRegion }
+  | { type: 'encodings'; layer: string; row: number; group: number; position: number }
+  | { type: 'convert' }
+  | { type: 'exportReport'; format: 'markdown' | 'json' | 'csv' }
+  | { type: 'retry' };
+
+const PATTERN = /^\d{1,2}:\d{1,2}$/;
+
+/** Validates a message from the webview (it is untrusted input): returns it typed, or undefined. */
+export function parseFromWebview(value: unknown): FromWebview | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const msg = value as Record<string, unknown>;
+  const int = (v: unknown, max = 1e9) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
+  const str = (v: unknown, max = 512) => typeof v === 'string' && v.length <= max;
+  switch (msg.type) {
+    case 'ready':
+    case 'convert':
+    case 'retry':
+      return { type: msg.type };
+    case 'exportReport':
+      return msg.format === 'markdown' || msg.format === 'json' || msg.format === 'csv' ? { type: 'exportReport', format: msg.format } : undefined;
+    case 'settings': {
+      const s = msg.settings as Record<string, unknown> | undefined;
+      if (!s || !str(s.pattern, 5) || !PATTERN.test(s.pattern as string) || !str(s.hardware, 64)) return undefined;
+      if (s.batch !== undefined && !(int(s.batch, 1 << 20) && (s.batch as number) >= 1)) return undefined;
+      const dims: Record<string, number> = {};
+      if (s.dims !== undefined) {
+        if (typeof s.dims !== 'object' || s.dims === null) return undefined;
+        for (const [k, v] of Object.entries(s.dims)) {
+          if (!str(k, 128) || !int(v, 1 << 24)) return undefined;
+          dims[k] = v as number;
+        }
+      }
+      return { type: 'settings', settings: { pattern: s.pattern as string, hardware: s.hardware as string, batch: s.batch as number | undefined, dims } };
+    }
+    case 'region': {
+      const r = msg.region as Record<string, unknown> | undefined;
+      if (!r || !str(r.layer) || ![r.row0, r.row1, r.group0, r.group1, r.position].every((v) => int(v))) return undefined;
+      const region = r as unknown as GroupRegion;
+      if (region.row1 <= region.row0 || region.group1 <= region.group0) return undefined;
+      if ((region.row1 - region.row0) * (region.group1 - region.group0) > MAX_REGION_GROUPS) return undefined;
+      return { type: 'region', region: { layer: region.layer, row0: region.row0, row1: region.row1, group0: region.group0, group1: region.group1, position: region.position } };
+    }
+    case 'encodings':
+      return str(msg.layer) && int(msg.row) && int(msg.group) && int(msg.position)
+        ? { type: 'encodings', layer: msg.layer as string, row: msg.row as number, group: msg.group as number, position: msg.position as number }
+        : undefined;
+    default:
+      return undefined;
+  }
+}
