@@ -31,6 +31,7 @@ const tests = readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) 
 await Promise.all([
   build({ ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
   build({ ...node, entryPoints: ['src/engine/sparsity/scanWorker.ts'], outfile: 'dist/scan-worker.js' }),
+  build({ ...node, entryPoints: ['src/worker/worker.ts'], outfile: 'dist/worker.js' }),
   build({ ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode', 'onnxruntime-node'] }),
   build({ bundle: true, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', logLevel: 'warning' }),
   build({ ...node, entryPoints: ['scripts/make-sample.ts', 'scripts/bench.ts', 'scripts/calibration.ts'].filter(existsSync), outdir: 'dist/scripts' }),

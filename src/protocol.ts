@@ -2,7 +2,11 @@
 // every message an interface with a `type` tag). Whole weight tensors never cross: only reports, grids of at most
 // 128 x 128 tiles, and the few groups and bytes a view shows.
 import type { ConvertReport } from './engine/convert/convert';
+import type { ExportManifest } from './engine/convert/export';
 import type { InspectReport, LayerReport } from './engine/sparsity/inspect';
+import { type GroupEncodings, type GroupRegion, MAX_REGION_GROUPS, type RegionGroups } from './engine/sparsity/region';
+
+export { type GroupEncodings, type GroupRegion, MAX_REGION_GROUPS, type RegionGroups };
 
 /** What the panel may ask the engine to inspect with. */
 export interface InspectSettings {
@@ -13,55 +17,28 @@ export interface InspectSettings {
   dims?: Record<string, number>;
 }
 
-/** The real groups of a region of a layer's tile grid (zoom), at most MAX_REGION_GROUPS. */
-export interface GroupRegion {
-  layer: string;
-  /** Rows of output features [row0, row1) and K-groups [group0, group1) at position `position`. */
-  row0: number;
-  row1: number;
-  group0: number;
-  group1: number;
-  position: number;
-}
-export const MAX_REGION_GROUPS = 4096;
-
-export interface RegionGroups extends GroupRegion {
-  m: number;
-  /** Non-zero count per group, row-major over the region. */
-  counts: number[];
-  /** Non-zero mask per group (bit i = element i). */
-  masks: number[];
-}
-
-/** One group as the encodings view shows it (describeGroup), plus the first rows' compressed bytes in hex. */
-export interface GroupEncodings {
-  layer: string;
-  row: number;
-  group: number;
-  position: number;
-  dtype: string;
-  values: string[];
-  mask: string;
-  nonZeros: number;
-  bitmask: string;
-  ascend?: { index0: string; index1: string; values: string[] };
-  nvidia?: { nibble: string; values: string[] };
-  problem?: string;
-  /** Hex of the Ascend values/index and NVIDIA values/metadata for the first rows (16 bytes a line). */
-  hex: { title: string; lines: string[] }[];
-}
-
 // ----------------------------------------------------------------------------------------------- worker
 
+/** Engine settings from the extension's configuration. */
+export interface EngineSettings {
+  /** Heatmap resolution: most tiles per side of a layer's grid. */
+  gridMax: number;
+  nearlyThreshold: number;
+  /** Scan threads; 0 = one per core. */
+  workers: number;
+}
+
 export type ToWorker =
-  | { type: 'inspect'; id: number; path: string; settings: InspectSettings }
+  | { type: 'inspect'; id: number; path: string; settings: InspectSettings; engine: EngineSettings }
   | { type: 'region'; id: number; path: string; pattern: string; region: GroupRegion }
   | { type: 'encodings'; id: number; path: string; layer: string; row: number; group: number; position: number }
   | { type: 'convert'; id: number; path: string; options: ConvertRequest }
   | { type: 'cancel'; id: number };
 
 export interface ConvertRequest {
-  mode: 'prune' | 'compress' | 'ascend';
+  /** export writes sidecar files (encoding below) into `out`, a folder. */
+  mode: 'prune' | 'compress' | 'ascend' | 'export';
+  encoding?: 'ascend' | 'nvidia';
   pattern: string;
   out?: string;
   only?: string;
@@ -77,6 +54,7 @@ export type FromWorker =
   | { type: 'region'; id: number; groups: RegionGroups }
   | { type: 'encodings'; id: number; encodings: GroupEncodings }
   | { type: 'converted'; id: number; report: ConvertReport }
+  | { type: 'exported'; id: number; manifest: ExportManifest }
   | { type: 'failed'; id: number; message: string }
   | { type: 'cancelled'; id: number };
 

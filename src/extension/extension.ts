@@ -1,3 +1,63 @@
-// The VS Code extension host entry. The inspection panel and commands arrive with issue 5.
-export function activate(): void {}
-export function deactivate(): void {}
+// The extension host entry: wires the engine worker, the inspection panel and the commands. Each command is its own
+// small module; the engine runs in the worker, never here.
+import { renameSync, writeFileSync } from 'node:fs';
+import * as vscode from 'vscode';
+import { type ReportFormat, formatReport } from '../engine/report/format';
+import { PROFILES } from '../engine/speedup/profiles';
+import { convertCommand } from './convert';
+import { EngineClient } from './engineClient';
+import { INSPECTOR_VIEW_TYPE, InspectorProvider } from './inspector';
+
+let engine: EngineClient | undefined;
+
+export function activate(context: vscode.ExtensionContext): void {
+  const log = vscode.window.createOutputChannel('Sparsity Lens');
+  engine = new EngineClient(context.extensionPath, log);
+  const inspector = new InspectorProvider(context.extensionUri, engine, log);
+  const e = engine;
+  context.subscriptions.push(
+    log,
+    vscode.window.registerCustomEditorProvider(INSPECTOR_VIEW_TYPE, inspector, { webviewOptions: { retainContextWhenHidden: true }, supportsMultipleEditorsPerDocument: false }),
+    vscode.commands.registerCommand('sparsityLens.inspectModel', async (uri?: vscode.Uri) => {
+      const target = uri ?? vscode.window.activeTextEditor?.document.uri ?? (await vscode.window.showOpenDialog({ filters: { 'ONNX models': ['onnx'] } }))?.[0];
+      if (target) await vscode.commands.executeCommand('vscode.openWith', target, INSPECTOR_VIEW_TYPE);
+    }),
+    vscode.commands.registerCommand('sparsityLens.convert', (uri?: vscode.Uri) => convertCommand(context, e, log, uri ?? inspector.active?.uri)),
+    vscode.commands.registerCommand('sparsityLens.exportReport', async (format?: ReportFormat) => {
+      const panel = inspector.active;
+      if (!panel?.report) return void vscode.window.showWarningMessage('Sparsity Lens: open a model in the inspection panel first.');
+      const chosen =
+        format ??
+        (await vscode.window.showQuickPick(
+          [
+            { label: 'Markdown', value: 'markdown' as const },
+            { label: 'JSON', value: 'json' as const },
+            { label: 'CSV', value: 'csv' as const },
+          ],
+          { title: 'Sparsity Lens: report format' },
+        ))?.value;
+      if (!chosen) return;
+      const ext = chosen === 'markdown' ? 'md' : chosen;
+      const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(panel.uri.fsPath.replace(/\.onnx$/i, `.sparsity.${ext}`)), filters: { Report: [ext] } });
+      if (!target) return;
+      const tmp = `${target.fsPath}.partial`;
+      writeFileSync(tmp, formatReport(panel.report, chosen, true));
+      renameSync(tmp, target.fsPath);
+      const choice = await vscode.window.showInformationMessage(`Sparsity Lens: report written to ${target.fsPath}`, 'Open');
+      if (choice === 'Open') await vscode.window.showTextDocument(target);
+    }),
+    vscode.commands.registerCommand('sparsityLens.selectHardwareProfile', async () => {
+      const items = Object.values(PROFILES).map((p) => ({ label: p.name, description: p.description, detail: p.assumed.join('; ') }));
+      const chosen = await vscode.window.showQuickPick(items, { title: 'Sparsity Lens: hardware profile for the projected speedup' });
+      if (!chosen) return;
+      const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+      await vscode.workspace.getConfiguration('sparsityLens').update('hardwareProfile', chosen.label, target);
+    }),
+  );
+  log.appendLine('Sparsity Lens activated');
+}
+
+export async function deactivate(): Promise<void> {
+  await engine?.dispose();
+  engine = undefined;
+}

@@ -2,7 +2,7 @@
 // atomically next to the input, then re-read it and verify. The input is never modified.
 import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { CancelledError, ModelError, describeError } from '../errors';
 import { dtypeById, rawByteLength } from '../onnx/dtypes';
 import { type ModelSkeleton, type TensorRef, elementCount, readSkeleton } from '../onnx/skeleton';
@@ -24,7 +24,11 @@ import { decodeAscend } from '../encode';
 import { weightMatrix } from './matrix';
 import { typedFieldBytes } from './typed';
 
-export type ConvertMode = 'prune' | 'compress' | 'ascend';
+import type { ConvertMode } from './paths';
+import { defaultOutputPath } from './paths';
+
+export type { ConvertMode };
+export { defaultOutputPath };
 
 export interface LayerSelection {
   /** Only layers whose name matches. */
@@ -106,13 +110,6 @@ export interface ConvertReport {
   /** Compress mode: the compressed model against its decompressed (dense pruned) form in ONNX Runtime: identical. */
   exact: RuntimeComparison | null;
   notes: string[];
-}
-
-const SUFFIX: Record<ConvertMode, string> = { prune: 'pruned', compress: 'compressed', ascend: 'ascend' };
-
-export function defaultOutputPath(model: string, mode: ConvertMode, pattern: Pattern): string {
-  const ext = extname(model) || '.onnx';
-  return join(dirname(model), `${basename(model, extname(model))}.${SUFFIX[mode]}-${pattern.n}of${pattern.m}${ext}`);
 }
 
 /** One weight tensor to convert, with every layer that consumes it. */

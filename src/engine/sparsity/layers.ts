@@ -213,6 +213,7 @@ export function findLayers(ctx: FindContext): LayerPlan[] {
         if (!t?.constant || t.constant.tensor.dims.length < 2) continue;
         layers.push({
           ...describeConstant(t, node, scope, uniqueName(node, scope)),
+          weightInput: input,
           fixedReason: `${node.opType}: no mainstream runtime accelerates N:M sparsity for this op`,
         });
         break;

@@ -128,7 +128,7 @@ export function profileNames(): string[] {
   return Object.keys(PROFILES);
 }
 
-/** A profile by name, or from a user JSON object (validated: every number positive). */
+/** A profile by name, or from a user JSON object (validated: required numbers positive, optional ones >= 0). */
 export function resolveProfile(spec: string | HardwareProfile): HardwareProfile | string {
   if (typeof spec === 'string') {
     const found = PROFILES[spec.toLowerCase()];
@@ -148,7 +148,17 @@ export function resolveProfile(spec: string | HardwareProfile): HardwareProfile 
     ['peaks.float32.sparse', p.peaks?.float32?.sparse],
   ];
   for (const [field, value] of numbers) {
-    if (typeof value !== 'number' || !(value > 0)) return `hardware profile: '${field}' must be a positive number`;
+    if (typeof value !== 'number' || !(value > 0 && Number.isFinite(value))) return `hardware profile: '${field}' must be a positive number`;
+  }
+  const optional: [string, unknown][] = [
+    ['sparseHalfRows', p.sparseHalfRows],
+    ['hostOverheadUs', p.hostOverheadUs],
+    ['sparseHostOverheadUs', p.sparseHostOverheadUs],
+    ['blockSparseEfficiency', p.blockSparseEfficiency],
+  ];
+  for (const [field, value] of optional) {
+    // Left out, these default (0, or 1 for blockSparseEfficiency); given, a negative one would make time negative.
+    if (value !== undefined && (typeof value !== 'number' || !(value >= 0 && Number.isFinite(value)))) return `hardware profile: '${field}' must be a number >= 0`;
   }
   return {
     name: p.name ?? 'custom',

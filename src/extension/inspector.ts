@@ -1,0 +1,121 @@
+// The inspection panel: a read-only custom editor for .onnx files. The layer numbers come from the engine worker;
+// closing the panel cancels its scan.
+import { basename } from 'node:path';
+import * as vscode from 'vscode';
+import { describeError } from '../engine/errors';
+import type { InspectReport } from '../engine/sparsity/inspect';
+import { profileNames } from '../engine/speedup/profiles';
+import { type InspectSettings, type ToWebview, parseFromWebview } from '../protocol';
+import { CancelledJob, type EngineClient, WorkerDiedError } from './engineClient';
+import { panelHtml, webviewOptions } from './html';
+import { engineSettings, inspectSettings } from './settings';
+
+export const INSPECTOR_VIEW_TYPE = 'sparsityLens.inspector';
+
+class ModelDocument implements vscode.CustomDocument {
+  constructor(readonly uri: vscode.Uri) {}
+  dispose(): void {}
+}
+
+/** One open panel: its model, settings and last report (for Export Report). */
+export interface InspectorPanel {
+  uri: vscode.Uri;
+  report?: InspectReport;
+  webviewPanel: vscode.WebviewPanel;
+}
+
+export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<ModelDocument> {
+  readonly panels = new Set<InspectorPanel>();
+  /** The panel last focused, for the commands that act on "the current model". */
+  active: InspectorPanel | undefined;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly engine: EngineClient,
+    private readonly log: vscode.OutputChannel,
+  ) {}
+
+  openCustomDocument(uri: vscode.Uri): ModelDocument {
+    return new ModelDocument(uri);
+  }
+
+  resolveCustomEditor(document: ModelDocument, webviewPanel: vscode.WebviewPanel): void {
+    const path = document.uri.fsPath;
+    const state: InspectorPanel = { uri: document.uri, webviewPanel };
+    this.panels.add(state);
+    this.active = state;
+    const webview = webviewPanel.webview;
+    webview.options = webviewOptions(this.extensionUri);
+    webview.html = panelHtml(webview, this.extensionUri, `Sparsity Lens: ${basename(path)}`);
+    const post = (msg: ToWebview) => void webview.postMessage(msg);
+    let settings: InspectSettings = inspectSettings();
+    let scan: vscode.CancellationTokenSource | undefined;
+
+    const inspect = async () => {
+      scan?.cancel();
+      const source = (scan = new vscode.CancellationTokenSource());
+      try {
+        const reply = await this.engine.request<'inspected'>(
+          { type: 'inspect', path, settings, engine: engineSettings() },
+          { token: source.token, onProgress: (done, total, what) => post({ type: 'progress', done, total, what }) },
+        );
+        state.report = reply.report;
+        post({ type: 'report', report: reply.report });
+      } catch (err) {
+        if (err instanceof CancelledJob) return;
+        this.log.appendLine(`inspect ${path}: ${describeError(err)}`);
+        post({ type: 'error', message: describeError(err), retry: true });
+        if (err instanceof WorkerDiedError) void vscode.window.showWarningMessage(`Sparsity Lens: ${err.message}`);
+      }
+    };
+
+    webview.onDidReceiveMessage(async (raw) => {
+      const msg = parseFromWebview(raw);
+      if (!msg) {
+        this.log.appendLine('ignored a malformed message from the panel');
+        return;
+      }
+      try {
+        switch (msg.type) {
+          case 'ready':
+            post({ type: 'model', name: basename(path), settings, hardwareProfiles: profileNames() });
+            void inspect();
+            break;
+          case 'settings':
+            settings = msg.settings;
+            void inspect();
+            break;
+          case 'retry':
+            void inspect();
+            break;
+          case 'region': {
+            const reply = await this.engine.request<'region'>({ type: 'region', path, pattern: settings.pattern, region: msg.region });
+            post({ type: 'region', groups: reply.groups });
+            break;
+          }
+          case 'encodings': {
+            const reply = await this.engine.request<'encodings'>({ type: 'encodings', path, layer: msg.layer, row: msg.row, group: msg.group, position: msg.position });
+            post({ type: 'encodings', encodings: reply.encodings });
+            break;
+          }
+          case 'convert':
+            await vscode.commands.executeCommand('sparsityLens.convert', document.uri);
+            break;
+          case 'exportReport':
+            await vscode.commands.executeCommand('sparsityLens.exportReport', msg.format);
+            break;
+        }
+      } catch (err) {
+        if (!(err instanceof CancelledJob)) post({ type: 'error', message: describeError(err), retry: err instanceof WorkerDiedError });
+      }
+    });
+    webviewPanel.onDidChangeViewState(() => {
+      if (webviewPanel.active) this.active = state;
+    });
+    webviewPanel.onDidDispose(() => {
+      scan?.cancel();
+      this.panels.delete(state);
+      if (this.active === state) this.active = undefined;
+    });
+  }
+}

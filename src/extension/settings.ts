@@ -1,0 +1,18 @@
+// The extension's settings (package.json contributes.configuration), read in one place.
+import * as vscode from 'vscode';
+import type { EngineSettings, InspectSettings } from '../protocol';
+
+export function inspectSettings(): InspectSettings {
+  const c = vscode.workspace.getConfiguration('sparsityLens');
+  const batch = c.get<number>('batchSize', 1);
+  return { pattern: c.get<string>('defaultPattern', '2:4'), hardware: c.get<string>('hardwareProfile', 'a100'), batch: batch > 0 ? batch : undefined, dims: {} };
+}
+
+export function engineSettings(): EngineSettings {
+  const c = vscode.workspace.getConfiguration('sparsityLens');
+  return {
+    gridMax: Math.max(8, Math.min(512, c.get<number>('heatmapResolution', 128))),
+    nearlyThreshold: Math.max(0, Math.min(1, c.get<number>('nearlyPassingThreshold', 0.99))),
+    workers: Math.max(0, c.get<number>('workerCount', 0)),
+  };
+}

@@ -1,0 +1,106 @@
+// The engine worker thread of the extension: runs inspect, zoom, encodings and convert jobs off the extension host,
+// reports progress, and obeys cancel. One job per id; a cancelled job ends with 'cancelled'.
+import { parentPort } from 'node:worker_threads';
+import { convertModel } from '../engine/convert/convert';
+import { exportModel } from '../engine/convert/export';
+import { CancelledError, describeError } from '../engine/errors';
+import { inspectModel } from '../engine/sparsity/inspect';
+import { parsePattern } from '../engine/sparsity/pattern';
+import { readGroupEncodings, readRegion } from '../engine/sparsity/region';
+import { resolveProfile } from '../engine/speedup/profiles';
+import type { FromWorker, ToWorker } from '../protocol';
+
+function pattern(text: string) {
+  const p = parsePattern(text);
+  if (typeof p === 'string') throw new Error(p);
+  return p;
+}
+
+function regex(text: string | undefined): RegExp | undefined {
+  return text ? new RegExp(text) : undefined;
+}
+
+if (parentPort) {
+  const port = parentPort;
+  const jobs = new Map<number, AbortController>();
+  const send = (msg: FromWorker) => port.postMessage(msg);
+  const throttle = (id: number, what: string) => {
+    let last = 0;
+    return (done: number, total: number) => {
+      const now = Date.now();
+      if (now - last < 100 && done < total) return;
+      last = now;
+      send({ type: 'progress', id, done, total, what });
+    };
+  };
+
+  port.on('message', async (msg: ToWorker) => {
+    if (msg.type === 'cancel') {
+      jobs.get(msg.id)?.abort();
+      return;
+    }
+    const controller = new AbortController();
+    jobs.set(msg.id, controller);
+    const started = Date.now();
+    try {
+      switch (msg.type) {
+        case 'inspect': {
+          const hardware = resolveProfile(msg.settings.hardware);
+          if (typeof hardware === 'string') throw new Error(hardware);
+          const report = await inspectModel(msg.path, {
+            pattern: pattern(msg.settings.pattern),
+            gridMax: msg.engine.gridMax,
+            nearlyThreshold: msg.engine.nearlyThreshold,
+            workers: msg.engine.workers || undefined,
+            speedup: { hardware, batch: msg.settings.batch, dims: msg.settings.dims },
+            signal: controller.signal,
+            onProgress: throttle(msg.id, 'scanning'),
+          });
+          send({ type: 'log', message: `inspected ${msg.path}: ${report.layers.length} layers in ${Date.now() - started} ms` });
+          send({ type: 'inspected', id: msg.id, report });
+          break;
+        }
+        case 'region':
+          send({ type: 'region', id: msg.id, groups: readRegion(msg.path, pattern(msg.pattern), msg.region) });
+          break;
+        case 'encodings':
+          send({ type: 'encodings', id: msg.id, encodings: readGroupEncodings(msg.path, pattern('2:4'), msg.layer, msg.row, msg.group, msg.position) });
+          break;
+        case 'convert': {
+          const o = msg.options;
+          let only = regex(o.only);
+          if (o.failingOnly) {
+            // The layers that do not pass yet: everything the user would want fixed, nothing else touched.
+            const inspection = await inspectModel(msg.path, { pattern: pattern(o.pattern), signal: controller.signal });
+            const failing = inspection.layers.filter((l) => l.eligible && !l.pass).map((l) => l.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+            only = new RegExp(`^(${failing.join('|') || '(?!)'})$`);
+          }
+          if (o.mode === 'export') {
+            const manifest = await exportModel(msg.path, { encoding: o.encoding ?? 'ascend', out: o.out!, force: o.force, signal: controller.signal });
+            send({ type: 'log', message: `exported ${manifest.layers.length} layers of ${msg.path} to ${o.out} in ${Date.now() - started} ms` });
+            send({ type: 'exported', id: msg.id, manifest });
+            break;
+          }
+          const report = await convertModel(msg.path, {
+            mode: o.mode,
+            pattern: pattern(o.pattern),
+            out: o.out,
+            only,
+            skip: regex(o.skip),
+            force: o.force,
+            signal: controller.signal,
+            onProgress: throttle(msg.id, 'converting'),
+          });
+          send({ type: 'log', message: `converted ${msg.path} (${o.mode}) to ${report.output} in ${Date.now() - started} ms` });
+          send({ type: 'converted', id: msg.id, report });
+          break;
+        }
+      }
+    } catch (err) {
+      if (err instanceof CancelledError || controller.signal.aborted) send({ type: 'cancelled', id: msg.id });
+      else send({ type: 'failed', id: msg.id, message: describeError(err) });
+    } finally {
+      jobs.delete(msg.id);
+    }
+  });
+}
