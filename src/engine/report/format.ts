@@ -63,7 +63,7 @@ function projectionLines(report: InspectReport, markdown: boolean): string[] {
   const p = report.projection;
   if (!p) return [];
   const out: string[] = [];
-  const batch = p.batch !== null && Object.values(p.symbols).includes(p.batch) ? `, batch ${p.batch}` : '';
+  const batch = p.batch !== null && p.batchUsed ? `, batch ${p.batch}` : '';
   const symbols = Object.entries(p.symbols).map(([k, v]) => `${k}=${v}`).join(', ');
   out.push(`${markdown ? '## ' : ''}Projected speedup on ${p.hardware.description}${batch}${symbols ? ` (${symbols})` : ''}`);
   out.push('');

@@ -135,6 +135,8 @@ export function resolveProfile(spec: string | HardwareProfile): HardwareProfile 
     return found ?? `unknown hardware profile '${spec}'; known: ${profileNames().join(', ')}, or a JSON file`;
   }
   const p = spec as Partial<HardwareProfile>;
+  if (p.sparsity !== undefined && p.sparsity !== 'nm24' && p.sparsity !== 'block') return `hardware profile: 'sparsity' must be "nm24" or "block", not ${JSON.stringify(p.sparsity)}`;
+  p.sparsity ??= 'nm24';
   const numbers: [string, unknown][] = [
     ['bandwidth', p.bandwidth],
     ['denseEfficiency', p.denseEfficiency],
@@ -163,7 +165,7 @@ export function resolveProfile(spec: string | HardwareProfile): HardwareProfile 
   return {
     name: p.name ?? 'custom',
     description: p.description ?? 'user-defined profile',
-    sparsity: p.sparsity === 'block' ? 'block' : 'nm24',
+    sparsity: p.sparsity as 'nm24' | 'block',
     peaks: p.peaks!,
     bandwidth: p.bandwidth!,
     denseEfficiency: p.denseEfficiency!,

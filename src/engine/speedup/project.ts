@@ -55,6 +55,8 @@ export interface LayerProjection {
 }
 
 export interface Projection {
+  /** Whether --batch was applied to a symbolic batch dimension. */
+  batchUsed: boolean;
   hardware: { name: string; description: string; bandwidth: number; peaks: HardwareProfile['peaks']; sources: string[] };
   batch: number | null;
   symbols: Record<string, number>;
@@ -95,6 +97,8 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
   const works: NodeWork[] = [];
   const readers = new Map<string, number>();
   for (const node of model.graph.nodes) for (const name of node.inputs) if (name) readers.set(name, (readers.get(name) ?? 0) + 1);
+  // A graph output is read by the caller: a GEMM output that leaves the graph is not fused into a bias Add.
+  for (const output of model.graph.outputs) readers.set(output.name, (readers.get(output.name) ?? 0) + 1);
   const gemmOutputs = new Set<string>();
   for (const io of nodeIo(model, inference)) {
     const node = io.node;
@@ -165,7 +169,7 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
   }
   for (const u of inference.unknown.slice(0, 20)) unknowns.push(`'${u.name}' (${u.op} '${u.node}'): ${u.why}`);
   if (inference.unknown.length > 20) unknowns.push(`... and ${inference.unknown.length - 20} more values of unknown shape`);
-  if (options.batch !== undefined && !Object.values(inference.symbols).includes(options.batch)) {
+  if (options.batch !== undefined && !inference.batchUsed) {
     unknowns.push(`--batch ${options.batch} was not used: no input has a symbolic batch dimension (the model's own sizes are used)`);
   }
   for (const n of inference.notes) unknowns.push(`${n.name}${n.op ? ` (${n.op} '${n.node}')` : ''}: ${n.why}`);
@@ -195,7 +199,7 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
     const facts = byNode.get(w.node)!;
     const flags: string[] = [];
     if (!facts.eligible) flags.push('ineligible: always dense');
-    else if (t.bound === 'memory') flags.push(`memory-bound here (batch ${options.batch ?? inference.symbols.batch ?? '?'}): sparsity saves only weight bytes, not math`);
+    else if (t.bound === 'memory') flags.push(`memory-bound${inference.batchUsed ? ` at batch ${options.batch}` : ' at these sizes'}: sparsity saves only weight bytes, not math`);
     if (facts.eligible && w.k !== undefined && w.n !== undefined && (w.k < 256 || w.n < 256)) flags.push(`channels under 256 (K=${w.k}, N=${w.n}): sparse kernels pay off mainly on large layers`);
     if (facts.eligible && w.k !== undefined && w.n !== undefined && (w.k % 16 !== 0 || w.n % 16 !== 0)) flags.push(`K=${w.k}, N=${w.n} off the kernels' multiples of 16: padded`);
     if (w.passes && t.sparse > t.dense) flags.push('the sparse kernel is slower than the dense one at this size');
@@ -229,6 +233,7 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
   const other = works.map((w, i) => ({ w, t: times[i] })).filter(({ w }) => !w.layer && !w.hostOnly);
   const otherTime = other.reduce((s, { t }) => s + t.dense, 0);
   return {
+    batchUsed: inference.batchUsed,
     hardware: { name: profile.name, description: profile.description, bandwidth: profile.bandwidth, peaks: profile.peaks, sources: profile.sources },
     batch: options.batch ?? null,
     symbols: inference.symbols,

@@ -36,6 +36,8 @@ export interface ShapeInference {
   unresolvedSymbols: string[];
   /** Where the graph's own value_info contradicts inference (the graph's is kept), and options that were ignored. */
   notes: ShapeProblem[];
+  /** Whether `batch` was given to some input's dimension. */
+  batchUsed: boolean;
 }
 
 // Opset assumed when a model imports no default domain (not valid ONNX, but seen): the newest rules apply.
@@ -111,7 +113,7 @@ export function inferShapes(model: ModelSkeleton, src: ByteSource, externals: Ex
       if (!shape || shape.dims.includes(null)) problems.push({ ...where, why: why ?? inheritedWhy(node, shapes, values) });
     });
   }
-  return { shapes, unknown: problems, symbols: symbols.values, unresolvedSymbols: symbols.unresolved, notes };
+  return { shapes, unknown: problems, symbols: symbols.values, unresolvedSymbols: symbols.unresolved, notes, batchUsed: symbols.batchUsed };
 }
 
 /** A rule's output made final against the graph's own declaration of it, where the graph has one. */
@@ -195,6 +197,7 @@ interface Symbols {
   values: Record<string, number>;
   unresolved: string[];
   batch: number | undefined;
+  batchUsed: boolean;
 }
 
 /** Values for the symbolic dims: `dims` by name first, then `batch` for a graph input's first dim. */
@@ -212,12 +215,15 @@ function resolveSymbols(graph: GraphSkeleton, initializers: Map<string, TensorRe
   }
   const inputs = graph.inputs.filter((i) => !initializers.has(i.name));
   const firstDims = new Set(inputs.map((i) => i.dims?.[0]).filter((d): d is string => typeof d === 'string'));
-  const symbols: Symbols = { values: {}, unresolved: [], batch };
+  const symbols: Symbols = { values: {}, unresolved: [], batch, batchUsed: false };
   for (const input of inputs) {
     for (const d of input.dims ?? []) {
       if (typeof d !== 'string' || Object.hasOwn(symbols.values, d) || symbols.unresolved.includes(d)) continue;
       if (Object.hasOwn(given, d)) symbols.values[d] = given[d];
-      else if (batch !== undefined && firstDims.has(d)) symbols.values[d] = batch;
+      else if (batch !== undefined && firstDims.has(d)) {
+        symbols.values[d] = batch;
+        symbols.batchUsed = true;
+      }
       else symbols.unresolved.push(d);
     }
   }
@@ -238,6 +244,7 @@ function seedInput(input: ValueInfo, resolveDim: (d: number | string | null) => 
   if (input.dims[0] === null && symbols.batch !== undefined) {
     dims[0] = symbols.batch;
     symbols.values[`${input.name}[0]`] = symbols.batch;
+    symbols.batchUsed = true;
   }
   const shape = { dims, elemType: input.elemType ?? 0 };
   const missing = input.dims.filter((_, i) => dims[i] === null);
