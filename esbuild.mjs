@@ -35,5 +35,5 @@ await Promise.all([
   build({ ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode', 'onnxruntime-node'] }),
   build({ bundle: true, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', logLevel: 'warning' }),
   build({ ...node, entryPoints: ['scripts/make-sample.ts', 'scripts/bench.ts', 'scripts/calibration.ts'].filter(existsSync), outdir: 'dist/scripts' }),
-  build({ ...node, entryPoints: tests, outdir: 'dist/test' }),
+  build({ ...node, entryPoints: tests, outdir: 'dist/test', external: ['onnxruntime-node', 'playwright-core'] }),
 ]);

@@ -4,7 +4,7 @@
 import type { ConvertReport } from './engine/convert/convert';
 import type { ExportManifest } from './engine/convert/export';
 import type { InspectReport, LayerReport } from './engine/sparsity/inspect';
-import { type GroupEncodings, type GroupRegion, MAX_REGION_GROUPS, type RegionGroups } from './engine/sparsity/region';
+import { type GroupEncodings, type GroupRegion, MAX_REGION_GROUPS, type RegionGroups } from './engine/sparsity/regionTypes';
 
 export { type GroupEncodings, type GroupRegion, MAX_REGION_GROUPS, type RegionGroups };
 
@@ -30,6 +30,7 @@ export interface EngineSettings {
 
 export type ToWorker =
   | { type: 'inspect'; id: number; path: string; settings: InspectSettings; engine: EngineSettings }
+  | { type: 'layers'; id: number; path: string }
   | { type: 'region'; id: number; path: string; pattern: string; region: GroupRegion }
   | { type: 'encodings'; id: number; path: string; layer: string; row: number; group: number; position: number }
   | { type: 'convert'; id: number; path: string; options: ConvertRequest }
@@ -51,6 +52,7 @@ export type FromWorker =
   | { type: 'progress'; id: number; done: number; total: number; what: string }
   | { type: 'log'; message: string }
   | { type: 'inspected'; id: number; report: InspectReport }
+  | { type: 'layers'; id: number; layers: LayerRow[] }
   | { type: 'region'; id: number; groups: RegionGroups }
   | { type: 'encodings'; id: number; encodings: GroupEncodings }
   | { type: 'converted'; id: number; report: ConvertReport }
@@ -64,7 +66,8 @@ export type FromWorker =
 export type LayerRow = Pick<LayerReport, 'name' | 'op' | 'graph' | 'shape' | 'dtype' | 'axis'>;
 
 export type ToWebview =
-  | { type: 'model'; name: string; settings: InspectSettings; hardwareProfiles: string[] }
+  /** `layers`, when given, lists the layers before their numbers arrive (the panel shows them as not scanned yet). */
+  | { type: 'model'; name: string; settings: InspectSettings; hardwareProfiles: string[]; layers?: LayerRow[] }
   | { type: 'progress'; done: number; total: number; what: string }
   /** The full report, with each layer's grid (at most 128 x 128 tiles). */
   | { type: 'report'; report: InspectReport }

@@ -77,10 +77,13 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
       }
       try {
         switch (msg.type) {
-          case 'ready':
-            post({ type: 'model', name: basename(path), settings, hardwareProfiles: profileNames() });
+          case 'ready': {
+            // The layer list from the lazy parse first (milliseconds), then the scan's numbers.
+            const listed = await this.engine.request<'layers'>({ type: 'layers', path }).catch(() => undefined);
+            post({ type: 'model', name: basename(path), settings, hardwareProfiles: profileNames(), layers: listed?.layers });
             void inspect();
             break;
+          }
           case 'settings':
             settings = msg.settings;
             void inspect();

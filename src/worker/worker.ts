@@ -4,7 +4,11 @@ import { parentPort } from 'node:worker_threads';
 import { convertModel } from '../engine/convert/convert';
 import { exportModel } from '../engine/convert/export';
 import { CancelledError, describeError } from '../engine/errors';
+import { readSkeleton } from '../engine/onnx/skeleton';
+import { FileSource } from '../engine/onnx/source';
+import { ExternalFiles } from '../engine/onnx/tensorData';
 import { inspectModel } from '../engine/sparsity/inspect';
+import { findLayers } from '../engine/sparsity/layers';
 import { parsePattern } from '../engine/sparsity/pattern';
 import { readGroupEncodings, readRegion } from '../engine/sparsity/region';
 import { resolveProfile } from '../engine/speedup/profiles';
@@ -58,6 +62,19 @@ if (parentPort) {
           });
           send({ type: 'log', message: `inspected ${msg.path}: ${report.layers.length} layers in ${Date.now() - started} ms` });
           send({ type: 'inspected', id: msg.id, report });
+          break;
+        }
+        case 'layers': {
+          // The lazy parse only: the panel lists layers at once, numbers follow from 'inspect'.
+          const src = new FileSource(msg.path);
+          const externals = new ExternalFiles(msg.path);
+          try {
+            const layers = findLayers({ model: readSkeleton(src), src, externals }).map((l) => ({ name: l.name, op: l.op, graph: l.graph, shape: l.shape, dtype: l.dtype, axis: l.axis }));
+            send({ type: 'layers', id: msg.id, layers });
+          } finally {
+            externals.close();
+            src.close();
+          }
           break;
         }
         case 'region':

@@ -9,44 +9,9 @@ import { type ZeroPoint, toMagnitudes, zeroPointLookup } from './decode';
 import { ShapeInfo } from './kernel';
 import { type LayerPlan, findLayers } from './layers';
 import type { Pattern } from './pattern';
+import type { GroupEncodings, GroupRegion, RegionGroups } from './regionTypes';
 
-/** The real groups of a region of a layer's tile grid (zoom), at most MAX_REGION_GROUPS. */
-export interface GroupRegion {
-  layer: string;
-  /** Rows of output features [row0, row1) and K-groups [group0, group1) at position `position`. */
-  row0: number;
-  row1: number;
-  group0: number;
-  group1: number;
-  position: number;
-}
-export const MAX_REGION_GROUPS = 4096;
-
-export interface RegionGroups extends GroupRegion {
-  m: number;
-  /** Non-zero count per group, row-major over the region. */
-  counts: number[];
-  /** Non-zero mask per group (bit i = element i). */
-  masks: number[];
-}
-
-/** One group as the encodings view shows it (describeGroup), plus the first rows' compressed bytes in hex. */
-export interface GroupEncodings {
-  layer: string;
-  row: number;
-  group: number;
-  position: number;
-  dtype: string;
-  values: string[];
-  mask: string;
-  nonZeros: number;
-  bitmask: string;
-  ascend?: { index0: string; index1: string; values: string[] };
-  nvidia?: { nibble: string; values: string[] };
-  problem?: string;
-  /** Hex of the Ascend values/index and NVIDIA values/metadata for the first rows (16 bytes a line). */
-  hex: { title: string; lines: string[] }[];
-}
+export type { GroupEncodings, GroupRegion, RegionGroups };
 
 /** Storage index of element (output feature r, K index k, position p): the inverse of ShapeInfo.rOf/pOf. */
 export function elementIndex(shape: ShapeInfo, r: number, k: number, p: number): number {
@@ -192,8 +157,10 @@ export function readGroupEncodings(path: string, pattern: Pattern, layer: string
       const values = new Uint8Array(4 * size);
       idx.forEach((e, j) => values.set(o.reader.read(e, 1).bytes.subarray(0, size), j * size));
       const d = describeGroup(values, [...mags].map((v) => (v !== 0 ? 1 : 0)), size as 1 | 2 | 4, zero.subarray(0, size));
-      if (d.ascend) result.ascend = { index0: d.ascend.index0, index1: d.ascend.index1, values: d.ascend.values.map(String) };
-      if (d.nvidia) result.nvidia = { nibble: d.nvidia.nibble, values: d.nvidia.values.map(String) };
+      // Each slot as the element it holds: e0..e3, or the zero when no weight fills it.
+      const slot = (source: number | null) => (source === null ? 'zero' : `e${source} = ${result.values[source]}`);
+      if (d.ascend) result.ascend = { index0: d.ascend.index0, index1: d.ascend.index1, values: d.ascend.sources.map(slot) };
+      if (d.nvidia) result.nvidia = { nibble: d.nvidia.nibble, values: d.nvidia.sources.map(slot) };
       if (d.problem) result.problem = d.problem;
       // The first rows at this position as a [rows, K] matrix, for the hex views.
       const rows = Math.min(HEX_ROWS, R);

@@ -1,6 +1,6 @@
 // The AssemblyScript kernel, compiled by esbuild.mjs and embedded in each bundle as bytes.
 declare module 'wasm:scan-kernel' {
-  const bytes: Uint8Array;
+  const bytes: Uint8Array<ArrayBuffer>;
   export default bytes;
 }
 

@@ -1,0 +1,508 @@
+// The inspection panel (webview/) in headless Chromium, hosted as VS Code hosts it (test/support/webview-page.ts),
+// fed real reports, regions and encodings from the engine, so the fixtures cannot drift from what the host sends.
+// Screenshots in the light and dark themes go to test-artifacts/. Needs /usr/bin/chromium (scripts/setup-browser.sh).
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { onnx } from 'onnx-proto';
+import type { Browser } from 'playwright-core';
+import { graph, makeTensor, node, randomWeights, seededRandom, valueInfo } from '../src/engine/onnx/builder';
+import { type InspectReport, type LayerReport, inspectModel } from '../src/engine/sparsity/inspect';
+import { parsePattern } from '../src/engine/sparsity/pattern';
+import { readGroupEncodings, readRegion } from '../src/engine/sparsity/region';
+import { PROFILES, profileNames } from '../src/engine/speedup/profiles';
+import { type GroupRegion, type LayerRow, MAX_REGION_GROUPS, type RegionGroups, type ToWebview, parseFromWebview } from '../src/protocol';
+import { MAX_REGION_GROUPS as WEBVIEW_REGION_LIMIT, ZOOM_GROUPS, ZOOM_ROWS, layerGeometry, tileExtent, tileGroups, tilePositions, zoomRegion } from '../webview/geometry';
+import { inspectSpec, layer } from './support/models';
+import { PanelPage, ROOT, launchChromium } from './support/webview-page';
+
+const SAMPLE = join(ROOT, 'media', 'sample.onnx');
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+const TWO_FOUR = { n: 2, m: 4 };
+
+const pct = (x: number, digits: number) => `${(x * 100).toFixed(digits)} %`;
+
+/** Every tile of a scanned layer: its extent, and the grid's own counts. */
+function* tiles(l: LayerReport, pattern = TWO_FOUR) {
+  const geo = layerGeometry(l, pattern)!;
+  for (let row = 0; row < geo.rows; row++) {
+    for (let col = 0; col < geo.cols; col++) {
+      const i = row * geo.cols + col;
+      yield { geo, row, col, extent: tileExtent(geo, row, col), valid: l.grid!.valid[i], total: l.grid!.total[i] };
+    }
+  }
+}
+
+/** Weights big enough that both sides of the grid are cut to 128 tiles: r before K (Conv) and after K (MatMul). */
+async function clippedGridReport(pattern: string): Promise<InspectReport> {
+  const rnd = seededRandom(7);
+  const conv = randomWeights(130 * 96 * 5 * 5, rnd);
+  const fc = randomWeights(336 * 200, rnd);
+  // Zero a stripe so that tiles differ: every fourth weight in the first half of each.
+  for (let i = 0; i < conv.length / 2; i += 4) conv[i] = 0;
+  for (let i = 0; i < fc.length / 2; i += 4) fc[i] = 0;
+  const nodes: onnx.INodeProto[] = [node('Conv', ['X', 'Wc'], ['C'], {}, { name: 'conv' }), node('MatMul', ['F', 'Wf'], ['Y'], {}, { name: 'fc' })];
+  const spec = {
+    graph: graph({
+      name: 'clipped',
+      nodes,
+      inputs: [valueInfo('X', 'float32', [1, 96, 16, 16]), valueInfo('F', 'float32', [1, 336])],
+      outputs: [valueInfo('C', 'float32', [1, 130, 12, 12]), valueInfo('Y', 'float32', [1, 200])],
+      initializers: [makeTensor({ name: 'Wc', dtype: 'float32', dims: [130, 96, 5, 5], values: conv }), makeTensor({ name: 'Wf', dtype: 'float32', dims: [336, 200], values: fc })],
+    }),
+  };
+  const parsed = parsePattern(pattern);
+  assert.ok(typeof parsed !== 'string');
+  return inspectSpec(spec, { pattern: parsed });
+}
+
+describe('webview geometry (pure)', () => {
+  test("a tile's extent holds exactly the groups the kernel counted in it, on the sample", async () => {
+    const report = await inspectModel(SAMPLE, { workers: 0 });
+    for (const l of report.layers.filter((x) => x.grid)) {
+      for (const t of tiles(l)) assert.equal(t.extent.groups, t.total, `${l.name} tile (${t.row}, ${t.col})`);
+    }
+  });
+
+  for (const pattern of ['2:4', '2:8', '3:6']) {
+    test(`with both grid sides cut to 128 tiles (${pattern}), every tile's extent matches the kernel's count`, async () => {
+      const report = await clippedGridReport(pattern);
+      const parsed = parsePattern(pattern) as { n: number; m: number };
+      for (const name of ['conv', 'fc']) {
+        const l = layer(report, name);
+        assert.equal(l.grid!.rows, 128, `${name} rows are cut`);
+        // 3:6 cuts K into chunks of lcm(6, 16) = 48 rows: 2 chunks x 25 positions, 50 columns, none cut.
+        if (name === 'conv') assert.equal(l.grid!.cols, pattern === '3:6' ? 50 : 128);
+        let sum = 0;
+        for (const t of tiles(l, parsed)) {
+          assert.equal(t.extent.groups, t.total, `${name} tile (${t.row}, ${t.col})`);
+          sum += t.extent.groups;
+        }
+        assert.equal(sum, l.groups);
+      }
+    });
+  }
+
+  test('a zoom region lies inside its tile, stays under MAX_REGION_GROUPS, and the host accepts it', async () => {
+    const report = await clippedGridReport('2:4');
+    for (const name of ['conv', 'fc']) {
+      for (const t of tiles(layer(report, name))) {
+        for (const position of tilePositions(t.geo, t.extent)) {
+          const region = zoomRegion(name, t.geo, t.extent, { position, rowOffset: 1e9, groupOffset: 1e9 })!;
+          const { group0, group1 } = tileGroups(t.geo, t.extent, position);
+          assert.ok(region.row0 >= t.extent.row0 && region.row1 <= t.extent.row1 && region.row1 > region.row0);
+          assert.ok(region.group0 >= group0 && region.group1 <= group1 && region.group1 > region.group0);
+          assert.ok((region.row1 - region.row0) * (region.group1 - region.group0) <= Math.min(MAX_REGION_GROUPS, ZOOM_ROWS * ZOOM_GROUPS));
+          assert.deepEqual(parseFromWebview({ type: 'region', region }), { type: 'region', region });
+        }
+      }
+    }
+  });
+
+  test("the webview's region limit is the protocol's", () => {
+    assert.equal(WEBVIEW_REGION_LIMIT, MAX_REGION_GROUPS);
+  });
+
+  test('the groups the host reads for a whole tile break the pattern exactly as often as the grid says', async () => {
+    const report = await inspectModel(SAMPLE, { workers: 0 });
+    let checked = 0;
+    for (const l of report.layers.filter((x) => x.grid)) {
+      for (const t of tiles(l)) {
+        if (t.extent.column1 - t.extent.column0 !== 1) continue; // one position: the region is the whole tile
+        const region = zoomRegion(l.name, t.geo, t.extent, { position: t.extent.column0 % t.geo.shape.P, rowOffset: 0, groupOffset: 0 })!;
+        const groups = readRegion(SAMPLE, TWO_FOUR, region);
+        assert.equal(groups.counts.length, t.total);
+        assert.equal(groups.counts.filter((c) => c <= 2).length, t.valid, `${l.name} tile (${t.row}, ${t.col})`);
+        checked++;
+      }
+    }
+    assert.ok(checked > 100);
+  });
+});
+
+describe('webview panel in Chromium', () => {
+  let browser: Browser;
+  let report: InspectReport;
+  const hardwareProfiles = profileNames();
+  const open: PanelPage[] = [];
+
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    [browser, report] = await Promise.all([launchChromium(), inspectModel(SAMPLE, { workers: 0, speedup: { hardware: PROFILES.a100 } })]);
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  const modelMessage = (layers?: LayerRow[]): ToWebview => ({ type: 'model', name: 'sample.onnx', settings: { pattern: '2:4', hardware: 'a100' }, hardwareProfiles, layers });
+
+  /** A panel that has received the model and its report. */
+  async function panelWithReport(theme: 'light' | 'dark' = 'light'): Promise<PanelPage> {
+    const panel = await PanelPage.open(browser, theme);
+    open.push(panel);
+    await panel.send(modelMessage());
+    await panel.send({ type: 'report', report });
+    await panel.page.locator('.heat-cell').first().waitFor();
+    return panel;
+  }
+
+  after(async () => {
+    for (const panel of open) await panel.close().catch(() => undefined);
+  });
+
+  async function rowKeys(panel: PanelPage): Promise<string[]> {
+    return panel.page.locator('vscode-data-grid-row[data-key]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key') as string));
+  }
+
+  async function choose(panel: PanelPage, dropdown: string, value: string): Promise<void> {
+    await panel.page.click(dropdown);
+    await panel.page.click(`${dropdown} vscode-option[value="${value}"]`);
+  }
+
+  test('says ready, and runs under the host CSP without violations or script errors', async () => {
+    const panel = await panelWithReport();
+    assert.deepEqual(await panel.posted(), [{ type: 'ready' }]);
+    assert.deepEqual(await panel.problems(), []);
+    assert.deepEqual(panel.errors, []);
+  });
+
+  test('the summary bar shows the numbers of the report', async () => {
+    const panel = await panelWithReport();
+    const text = (id: string) => panel.page.locator(`#stat-${id} .stat-value`).textContent();
+    const s = report.summary;
+    assert.equal(await panel.page.locator('.model-name').textContent(), 'sample.onnx');
+    const meta = (await panel.page.locator('.model-meta').textContent())!;
+    assert.match(meta, new RegExp(`opset ${report.opset}`));
+    assert.match(meta, new RegExp(`${s.parameters.toLocaleString('en-US')} parameters`));
+    assert.equal(await text('pattern'), '2:4');
+    assert.equal(await text('compliance'), pct(s.compliance!, 2));
+    assert.equal(await text('eligible'), String(s.eligible));
+    assert.equal(await text('passing'), String(s.passing));
+    assert.equal(await text('nearly'), String(s.nearlyPassing));
+    assert.equal(await text('failing'), String(s.failing));
+    assert.equal(await text('ineligible'), String(s.ineligible));
+    assert.match((await panel.page.locator('#stat-failing').textContent())!, /✗ failing/);
+    assert.equal(await panel.page.locator('#projected-speedup').textContent(), `${report.projection!.speedup!.toFixed(2)}×`);
+    assert.match((await panel.page.locator('.projection').textContent())!, /NVIDIA A100 .*\(a100\): dense/);
+  });
+
+  test('the heatmap has one cell per layer in graph order, each with its status in words and numbers', async () => {
+    const panel = await panelWithReport();
+    const cells = panel.page.locator('.heat-cell');
+    assert.equal(await cells.count(), report.layers.length);
+    assert.deepEqual(await cells.evaluateAll((els) => els.map((e) => e.getAttribute('data-layer'))), report.layers.map((l) => l.name));
+    assert.equal(await panel.page.locator('[role="grid"]#heatmap [role="gridcell"]').count(), report.layers.length);
+    const words: Record<string, string> = {};
+    for (const l of report.layers) {
+      const cell = panel.page.locator(`.heat-cell[data-layer="${l.name}"]`);
+      const status = (await cell.locator('.cell-status').textContent())!;
+      const label = (await cell.getAttribute('aria-label'))!;
+      if (l.eligible) {
+        assert.equal(status.slice(2), pct(l.compliance!, 1).replace('100.0 %', '100 %'), l.name);
+        assert.ok(label.endsWith(`${l.validGroups.toLocaleString('en-US')} of ${l.groups.toLocaleString('en-US')} groups valid`), label);
+      } else {
+        assert.equal(status, '– ineligible');
+        assert.ok(label.includes(l.reason!), `${l.name}: the reason is in the label`);
+        assert.match((await cell.getAttribute('class'))!, /status-ineligible/);
+      }
+      words[l.name] = label.split(': ')[1].split(',')[0];
+    }
+    assert.deepEqual(words, { conv1: 'passing', conv2: 'nearly passing', dw: 'ineligible', conv3: 'failing', fc1: 'passing', fc2: 'failing', fc3: 'passing', head: 'ineligible' });
+  });
+
+  test('layers listed before their numbers show as not scanned, with progress announced, then fill in', async () => {
+    const panel = await PanelPage.open(browser);
+    open.push(panel);
+    await panel.send(modelMessage(report.layers.map(({ name, op, graph, shape, dtype, axis }) => ({ name, op, graph, shape, dtype, axis }))));
+    await panel.send({ type: 'progress', done: 50, total: 100, what: 'conv2' });
+    assert.equal(await panel.page.locator('.heat-cell.status-pending').count(), report.layers.length);
+    assert.equal(await panel.page.locator('[role="progressbar"]').getAttribute('aria-valuenow'), '50');
+    assert.equal(await panel.page.locator('#progress-text').getAttribute('aria-live'), 'polite');
+    assert.equal(await panel.page.locator('#progress-text').textContent(), 'Scanning conv2: 50 %');
+    await panel.send({ type: 'report', report });
+    assert.equal(await panel.page.locator('.heat-cell.status-pending').count(), 0);
+    assert.equal(await panel.page.locator('[role="progressbar"]').isVisible(), false);
+  });
+
+  test('the table sorts failing first and by size', async () => {
+    const panel = await panelWithReport();
+    const failingFirst = await rowKeys(panel);
+    assert.deepEqual(failingFirst.slice(0, 3), ['conv3', 'fc2', 'conv2'], 'failing (lowest compliance first), then nearly passing');
+    assert.deepEqual(failingFirst.slice(-2), ['dw', 'head'], 'ineligible last');
+    await choose(panel, '#sort', 'size');
+    const bySize = await rowKeys(panel);
+    const sizes = bySize.map((name) => layer(report, name).elements);
+    assert.deepEqual(sizes, [...sizes].sort((a, b) => b - a));
+    assert.equal(bySize[0], 'fc2');
+    await panel.page.click('vscode-data-grid-cell[cell-type="columnheader"]:has-text("Layer")');
+    assert.deepEqual(await rowKeys(panel), report.layers.map((l) => l.name).sort());
+  });
+
+  test('the table filters by op and by name', async () => {
+    const panel = await panelWithReport();
+    await choose(panel, '#filter-op', 'MatMul');
+    assert.deepEqual((await rowKeys(panel)).sort(), report.layers.filter((l) => l.op === 'MatMul').map((l) => l.name).sort());
+    assert.equal(await panel.page.locator('#table-caption').textContent(), `Showing 2 of ${report.layers.length} layers.`);
+    await choose(panel, '#filter-op', '*');
+    await panel.page.locator('#filter-name input').fill('conv');
+    assert.deepEqual((await rowKeys(panel)).sort(), ['conv1', 'conv2', 'conv3']);
+    await panel.page.locator('#filter-name input').fill('');
+    await choose(panel, '#filter-status', 'fail');
+    assert.deepEqual((await rowKeys(panel)).sort(), ['conv3', 'fc2']);
+  });
+
+  test("clicking a layer opens its drill-down with its grid, histograms, patterns and warnings; Back returns", async () => {
+    const panel = await panelWithReport();
+    const conv2 = layer(report, 'conv2');
+    await panel.page.click('vscode-data-grid-row[data-key="conv2"]');
+    assert.equal(await panel.page.locator('#overview').isVisible(), false);
+    assert.equal(await panel.page.locator('#layer-heading').textContent(), 'conv2');
+    assert.match((await panel.page.locator('#layer-verdict').textContent())!, /≈ nearly passing: 99\.78 % compliance \(2,299 of 2,304 groups/);
+    const map = panel.page.locator('canvas#tile-map');
+    assert.equal(await map.getAttribute('data-rows'), String(conv2.grid!.rows));
+    assert.equal(await map.getAttribute('data-cols'), String(conv2.grid!.cols));
+    assert.equal(await panel.page.locator('#count-histogram li').count(), 5);
+    assert.match((await panel.page.locator('#count-histogram li').nth(3).textContent())!, /^3 non-zeros.*5 \(0\.2 %\) ✗ too many$/);
+    assert.equal(await panel.page.locator('#pattern-list li').count(), Object.keys(conv2.patterns).length);
+    assert.equal(await panel.page.locator('#layer-warnings li').count(), conv2.warnings.length);
+    assert.ok((await panel.page.locator('#mask-histogram li').count()) > 0);
+    await panel.page.click('#back');
+    assert.equal(await panel.page.locator('#overview').isVisible(), true);
+    await panel.page.click('.heat-cell[data-layer="dw"]');
+    assert.equal(await panel.page.locator('#layer-reason').textContent(), `Why: ${layer(report, 'dw').reason}`);
+    assert.equal(await panel.page.locator('canvas#tile-map').count(), 0, 'an ineligible layer has no grid');
+  });
+
+  /** Opens conv2, zooms into its first tile that breaks the pattern, answers with the engine's region. */
+  async function zoomIntoFailingTile(panel: PanelPage) {
+    const conv2 = layer(report, 'conv2');
+    const tile = [...tiles(conv2)].find((t) => t.valid < t.total)!;
+    await panel.page.click('.heat-cell[data-layer="conv2"]');
+    const map = panel.page.locator('canvas#tile-map');
+    const box = (await map.boundingBox())!;
+    await map.click({ position: { x: ((tile.col + 0.5) * box.width) / tile.geo.cols, y: ((tile.row + 0.5) * box.height) / tile.geo.rows } });
+    const asked = await panel.waitForMessage('region');
+    const groups = readRegion(SAMPLE, TWO_FOUR, asked.region);
+    await panel.send({ type: 'region', groups });
+    await panel.page.locator('canvas#zoom-grid').waitFor();
+    return { tile, asked, groups };
+  }
+
+  test('zooming into a tile asks for a valid region of it and draws the groups of the reply', async () => {
+    const panel = await panelWithReport();
+    const { tile, asked, groups } = await zoomIntoFailingTile(panel);
+    assert.deepEqual(parseFromWebview(asked), asked, 'the host accepts the message');
+    const expected = zoomRegion('conv2', tile.geo, tile.extent, { position: tile.extent.column0 % tile.geo.shape.P, rowOffset: 0, groupOffset: 0 });
+    assert.deepEqual(asked.region, expected);
+    const zoom = panel.page.locator('canvas#zoom-grid');
+    assert.equal(await zoom.getAttribute('data-rows'), String(groups.row1 - groups.row0));
+    assert.equal(await zoom.getAttribute('data-cols'), String(groups.group1 - groups.group0));
+    assert.equal(groups.counts.filter((c) => c > 2).length, tile.total - tile.valid);
+    const status = (await panel.page.locator('#zoom-grid-status').textContent())!;
+    const first = groups.group0 * 4;
+    assert.match(status, new RegExp(`^Output feature ${groups.row0}, K ${first}–${first + 3}: [■□]{4}, ${groups.counts[0]} non-zeros?, (valid|violates) 2:4$`));
+    assert.match((await panel.page.locator('#zoom-heading').textContent())!, new RegExp(`^Tile \\(${tile.row}, ${tile.col}\\)`));
+  });
+
+  /** Moves the zoom's cursor to the first group that satisfies 2:4 and picks it with Enter; returns its index. */
+  async function pickValidGroup(panel: PanelPage, groups: RegionGroups): Promise<number> {
+    const index = groups.counts.findIndex((c) => c <= 2);
+    const across = groups.group1 - groups.group0;
+    await panel.page.locator('canvas#zoom-grid').focus();
+    for (let i = 0; i < Math.floor(index / across); i++) await panel.page.keyboard.press('ArrowDown');
+    for (let i = 0; i < index % across; i++) await panel.page.keyboard.press('ArrowRight');
+    await panel.page.keyboard.press('Enter');
+    return index;
+  }
+
+  test("picking a group asks for its encodings and shows the reply's bits and hex", async () => {
+    const panel = await panelWithReport();
+    const { groups } = await zoomIntoFailingTile(panel);
+    const index = await pickValidGroup(panel, groups);
+    const across = groups.group1 - groups.group0;
+    const asked = await panel.waitForMessage('encodings');
+    assert.deepEqual(asked, { type: 'encodings', layer: 'conv2', row: groups.row0 + Math.floor(index / across), group: groups.group0 + (index % across), position: groups.position });
+    assert.deepEqual(parseFromWebview(asked), asked);
+    const encodings = readGroupEncodings(SAMPLE, TWO_FOUR, asked.layer, asked.row, asked.group, asked.position);
+    await panel.send({ type: 'encodings', encodings });
+    const view = panel.page.locator('#encodings');
+    await view.waitFor();
+    const text = (await view.textContent())!;
+    assert.ok(encodings.ascend && encodings.nvidia);
+    for (const fact of [`Ascend index[0]${encodings.ascend.index0}`, `Ascend index[1]${encodings.ascend.index1}`, `NVIDIA metadata nibble${encodings.nvidia.nibble}`, `Bitmask (bit 3 first)${encodings.bitmask}`]) {
+      assert.ok(text.includes(fact), fact);
+    }
+    assert.equal(await view.locator('.group-values li').count(), 4);
+    assert.equal(await view.locator('figure.hex').count(), encodings.hex.length);
+    assert.equal(await view.locator('figure.hex pre').first().textContent(), encodings.hex[0].lines.join('\n'));
+  });
+
+  test('a tile larger than the zoom window shows the first 64 x 64 groups and pans with the buttons', async () => {
+    // A coarse grid (the host's gridMax setting): each tile of this 2048 x 256 weight holds 128 rows x 256 groups.
+    const rnd = seededRandom(3);
+    const spec = {
+      graph: graph({
+        name: 'coarse',
+        nodes: [node('MatMul', ['X', 'W'], ['Y'], {}, { name: 'big' })],
+        inputs: [valueInfo('X', 'float32', [1, 2048])],
+        outputs: [valueInfo('Y', 'float32', [1, 256])],
+        initializers: [makeTensor({ name: 'W', dtype: 'float32', dims: [2048, 256], values: randomWeights(2048 * 256, rnd) })],
+      }),
+    };
+    const coarse = await inspectSpec(spec, { gridMax: 2 });
+    const panel = await PanelPage.open(browser);
+    open.push(panel);
+    await panel.send({ type: 'report', report: coarse });
+    await panel.page.click('.heat-cell[data-layer="big"]');
+    await panel.page.locator('canvas#tile-map').focus();
+    await panel.page.keyboard.press('Enter');
+    const first = (await panel.waitForMessage('region')).region;
+    assert.deepEqual(first, { layer: 'big', row0: 0, row1: 64, group0: 0, group1: 64, position: 0 });
+    const reply = (region: GroupRegion): ToWebview => {
+      const n = (region.row1 - region.row0) * (region.group1 - region.group0);
+      return { type: 'region', groups: { ...region, m: 4, counts: new Array(n).fill(4), masks: new Array(n).fill(15) } };
+    };
+    await panel.send(reply(first));
+    await panel.page.locator('canvas#zoom-grid').waitFor();
+    assert.match((await panel.page.locator('#zoom-heading').textContent())!, /output features 0–127, K 0–1023, position 0 \(showing output features 0–63, K 0–255\)$/);
+    await panel.page.click('vscode-button:has-text("Later K")');
+    assert.deepEqual((await panel.waitForMessage('region', 2)).region, { ...first, group0: 64, group1: 128 });
+    await panel.page.click('vscode-button:has-text("Rows below")');
+    assert.deepEqual((await panel.waitForMessage('region', 3)).region, { ...first, row0: 64, row1: 128, group0: 64, group1: 128 });
+  });
+
+  test('keyboard: Tab reaches the heatmap, arrows move, Enter opens the layer, Escape returns to it', async () => {
+    const panel = await panelWithReport();
+    const page = panel.page;
+    await page.setViewportSize({ width: 640, height: 900 });
+    const focusedLayer = () => page.locator('.heat-cell:focus').getAttribute('data-layer', { timeout: 1000 });
+    let presses = 0;
+    while ((await page.locator('.heat-cell:focus').count()) === 0 && presses++ < 40) await page.keyboard.press('Tab');
+    assert.equal(await focusedLayer(), 'conv1', 'Tab lands on the first cell');
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await focusedLayer(), 'conv2');
+    await page.keyboard.press('ArrowDown');
+    const down = (await focusedLayer())!;
+    const index = (name: string) => report.layers.findIndex((l) => l.name === name);
+    assert.ok(index(down) > index('conv2') + 1, `ArrowDown moves a whole line, to ${down}`);
+    await page.keyboard.press('ArrowUp');
+    assert.equal(await focusedLayer(), 'conv2');
+    await page.keyboard.press('End');
+    assert.equal(await focusedLayer(), 'head');
+    await page.keyboard.press('Home');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.locator('#layer-heading').textContent(), 'conv2');
+    assert.equal(await page.locator('#layer-heading:focus').count(), 1, 'focus moves to the layer');
+    await page.keyboard.press('Escape');
+    assert.equal(await page.locator('#overview').isVisible(), true);
+    assert.equal(await focusedLayer(), 'conv2', 'focus returns to the cell');
+  });
+
+  test('Escape closes the zoom first, then the layer', async () => {
+    const panel = await panelWithReport();
+    await zoomIntoFailingTile(panel);
+    await panel.page.keyboard.press('Escape');
+    assert.equal(await panel.page.locator('#zoom').count(), 0);
+    assert.equal(await panel.page.locator('canvas#tile-map:focus').count(), 1);
+    await panel.page.keyboard.press('Escape');
+    assert.equal(await panel.page.locator('#overview').isVisible(), true);
+  });
+
+  test('changing the hardware, batch and pattern sends settings the host accepts', async () => {
+    const panel = await panelWithReport();
+    await choose(panel, '#hardware', 'h100');
+    assert.deepEqual((await panel.waitForMessage('settings')).settings, { pattern: '2:4', hardware: 'h100' });
+    await panel.page.locator('#batch input').fill('0');
+    await panel.page.locator('#batch input').press('Enter');
+    assert.match((await panel.page.locator('#batch .field-problem').textContent())!, /whole number/);
+    await panel.page.locator('#batch input').fill('8');
+    await panel.page.locator('#batch input').press('Enter');
+    assert.deepEqual((await panel.waitForMessage('settings', 2)).settings, { pattern: '2:4', hardware: 'h100', batch: 8 });
+    await choose(panel, '#pattern', '4:8');
+    assert.deepEqual((await panel.waitForMessage('settings', 3)).settings, { pattern: '4:8', hardware: 'h100', batch: 8 });
+    await choose(panel, '#pattern', 'custom');
+    await panel.page.locator('#custom-pattern input').fill('3:17');
+    await panel.page.locator('#custom-pattern input').press('Enter');
+    assert.match((await panel.page.locator('#custom-pattern .field-problem').textContent())!, /1 <= N < M <= 16/);
+    await panel.page.locator('#custom-pattern input').fill('3:7');
+    await panel.page.locator('#custom-pattern input').press('Enter');
+    const last = await panel.waitForMessage('settings', 4);
+    assert.deepEqual(last.settings, { pattern: '3:7', hardware: 'h100', batch: 8 });
+    assert.equal(await panel.countPosted('settings'), 4, 'invalid input sends nothing');
+    for (const m of (await panel.posted()).filter((x) => x.type === 'settings')) assert.ok(parseFromWebview(m), JSON.stringify(m));
+  });
+
+  test('an error shows a readable banner; Retry sends retry; without retry there is no button', async () => {
+    const panel = await panelWithReport();
+    await panel.send({ type: 'error', message: 'sample.onnx: the engine worker stopped (out of memory). Retry to start it again.', retry: true });
+    const banner = panel.page.locator('#error-banner');
+    assert.equal(await banner.getAttribute('role'), 'alert');
+    assert.equal(await banner.locator('.error-message').textContent(), 'sample.onnx: the engine worker stopped (out of memory). Retry to start it again.');
+    await panel.page.screenshot({ path: join(ARTIFACTS, 'panel-light-error.png'), clip: { x: 0, y: 0, width: 1200, height: 240 } });
+    await panel.page.click('#retry');
+    await panel.waitForMessage('retry');
+    assert.equal(await banner.isVisible(), false);
+    await panel.send({ type: 'error', message: "no scannable layer named 'x'", retry: false });
+    assert.equal(await banner.isVisible(), true);
+    assert.equal(await panel.page.locator('#retry').count(), 0);
+  });
+
+  test('Convert with sparsity… and Export report send their messages', async () => {
+    const panel = await panelWithReport();
+    await panel.page.click('#convert');
+    await panel.waitForMessage('convert');
+    await panel.page.click('#export');
+    assert.deepEqual(await panel.waitForMessage('exportReport'), { type: 'exportReport', format: 'markdown' });
+    await choose(panel, '#export-format', 'csv');
+    await panel.page.click('#export');
+    assert.deepEqual(await panel.waitForMessage('exportReport', 2), { type: 'exportReport', format: 'csv' });
+  });
+
+  test('the speedup view lists every projected layer with dense and sparse time, its traps, the unknowns and assumptions', async () => {
+    const panel = await panelWithReport();
+    await panel.page.click('#tab-speedup');
+    const p = report.projection!;
+    const rows = panel.page.locator('#speedup-layers > li');
+    assert.equal(await rows.count(), p.layers.length);
+    for (const [i, l] of p.layers.entries()) {
+      const row = rows.nth(i);
+      assert.equal(await row.getAttribute('data-layer'), l.name);
+      assert.equal(await row.locator('.time-label').count(), 2);
+      assert.equal(await row.locator('.flags li').count(), l.flags.length);
+    }
+    assert.equal(await panel.page.locator('#assumptions li').count(), p.assumptions.length);
+    assert.equal(await panel.page.locator('#unknowns li').count(), p.unknowns.length);
+    assert.match((await panel.page.locator('.end-to-end').textContent())!, new RegExp(`${p.speedup!.toFixed(2)}× end to end on a100`));
+  });
+
+  test('screenshots: light and dark themes, the model, a layer with its zoom and encodings, the speedup view', async () => {
+    for (const theme of ['light', 'dark'] as const) {
+      const panel = await panelWithReport(theme);
+      const page = panel.page;
+      await page.screenshot({ path: join(ARTIFACTS, `panel-${theme}-model.png`), fullPage: true });
+      const { groups } = await zoomIntoFailingTile(panel);
+      await pickValidGroup(panel, groups);
+      const asked = await panel.waitForMessage('encodings');
+      await panel.send({ type: 'encodings', encodings: readGroupEncodings(SAMPLE, TWO_FOUR, asked.layer, asked.row, asked.group, asked.position) });
+      await page.locator('#encodings').waitFor();
+      await page.screenshot({ path: join(ARTIFACTS, `panel-${theme}-layer.png`), fullPage: true });
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('Escape');
+      await page.click('#tab-speedup');
+      await page.screenshot({ path: join(ARTIFACTS, `panel-${theme}-speedup.png`), fullPage: true });
+      assert.deepEqual(await panel.problems(), []);
+      assert.deepEqual(panel.errors, []);
+    }
+  });
+
+  test('a theme change redraws the tile map in the new colours', async () => {
+    const panel = await panelWithReport('light');
+    await panel.page.click('.heat-cell[data-layer="conv2"]');
+    const picture = () => panel.page.locator('canvas#tile-map').evaluate((c) => (c as unknown as { toDataURL(): string }).toDataURL());
+    const light = await picture();
+    await panel.setTheme('dark');
+    await panel.page.waitForFunction((before) => (globalThis as unknown as { document: { getElementById(id: string): { toDataURL(): string } } }).document.getElementById('tile-map').toDataURL() !== before, light, { timeout: 2000 });
+  });
+});

@@ -1,0 +1,114 @@
+// The model heatmap: one cell per layer in graph order, its status in colour, symbol, word and percentage.
+// A grid with one roving tab stop: arrow keys move (up and down by visual line), Enter or Space opens the layer.
+import { el } from './dom';
+import { type PanelLayer, describeLayer, layerStatus, percent } from './format';
+
+export class ModelHeatmap {
+  readonly element: HTMLElement;
+  private readonly row = el('div', { role: 'row', class: 'heatmap-row' });
+  private cells: HTMLElement[] = [];
+  private active = 0;
+
+  constructor(private readonly onOpen: (name: string) => void) {
+    this.element = el('div', { class: 'heatmap', role: 'grid', 'aria-label': 'Layers in graph order. Arrow keys move, Enter opens a layer.', id: 'heatmap' }, this.row);
+    this.row.addEventListener('keydown', (event) => this.onKey(event));
+  }
+
+  setLayers(layers: PanelLayer[]): void {
+    const focused = this.cells.indexOf(document.activeElement as HTMLElement);
+    this.cells = layers.map((layer, i) => this.cell(layer, i));
+    this.row.replaceChildren(...this.cells);
+    this.active = Math.min(this.active, Math.max(0, this.cells.length - 1));
+    this.cells.forEach((c, i) => (c.tabIndex = i === this.active ? 0 : -1));
+    if (focused >= 0 && this.cells[this.active]) this.cells[this.active].focus();
+  }
+
+  /** Moves the tab stop to a layer's cell and focuses it (returning from the drill-down). */
+  focusLayer(name: string): void {
+    const index = this.cells.findIndex((c) => c.dataset.layer === name);
+    if (index >= 0) this.move(index);
+  }
+
+  private cell(layer: PanelLayer, index: number): HTMLElement {
+    const status = layerStatus(layer);
+    const description = describeLayer(layer);
+    const figure = status.kind === 'pass' || status.kind === 'nearly' || status.kind === 'fail' ? percent(layer.compliance, 1) : status.word;
+    const bar = el('span', { class: 'cell-bar' });
+    if (layer.compliance !== null && layer.compliance !== undefined) bar.style.width = `${(layer.compliance * 100).toFixed(1)}%`;
+    const cell = el(
+      'div',
+      { role: 'gridcell', class: `heat-cell status-${status.kind}`, 'aria-label': description, title: description, 'data-layer': layer.name, 'data-index': index },
+      el('span', { class: 'cell-name' }, layer.name),
+      el('span', { class: 'cell-status' }, `${status.symbol} ${figure}`),
+      bar,
+    );
+    cell.addEventListener('click', () => {
+      this.move(index);
+      this.onOpen(layer.name);
+    });
+    return cell;
+  }
+
+  private onKey(event: KeyboardEvent): void {
+    const last = this.cells.length - 1;
+    let next = this.active;
+    switch (event.key) {
+      case 'ArrowRight':
+        next = Math.min(last, this.active + 1);
+        break;
+      case 'ArrowLeft':
+        next = Math.max(0, this.active - 1);
+        break;
+      case 'ArrowDown':
+        next = this.verticalNeighbour(1);
+        break;
+      case 'ArrowUp':
+        next = this.verticalNeighbour(-1);
+        break;
+      case 'Home':
+        next = 0;
+        break;
+      case 'End':
+        next = last;
+        break;
+      case 'Enter':
+      case ' ':
+        event.preventDefault();
+        this.onOpen(this.cells[this.active].dataset.layer!);
+        return;
+      default:
+        return;
+    }
+    event.preventDefault();
+    this.move(next);
+  }
+
+  private move(index: number): void {
+    this.cells[this.active]?.setAttribute('tabindex', '-1');
+    this.active = index;
+    const cell = this.cells[index];
+    cell.tabIndex = 0;
+    cell.focus();
+  }
+
+  /** The cell on the next (direction 1) or previous (-1) visual line nearest the active cell's centre. */
+  private verticalNeighbour(direction: 1 | -1): number {
+    const current = this.cells[this.active].getBoundingClientRect();
+    const x = current.left + current.width / 2;
+    let best = this.active;
+    let bestLine = Infinity;
+    let bestDx = Infinity;
+    this.cells.forEach((cell, i) => {
+      const box = cell.getBoundingClientRect();
+      const line = (box.top - current.top) * direction;
+      if (line <= 1) return;
+      const dx = Math.abs(box.left + box.width / 2 - x);
+      if (line < bestLine - 1 || (Math.abs(line - bestLine) <= 1 && dx < bestDx)) {
+        best = i;
+        bestLine = line;
+        bestDx = dx;
+      }
+    });
+    return best;
+  }
+}

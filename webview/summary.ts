@@ -1,0 +1,200 @@
+// The summary bar: the model, the settings (pattern, hardware profile, batch), the actions, the scan's progress and
+// the report's totals with the projected end-to-end speedup.
+import type { InspectReport } from '../src/engine/sparsity/inspect';
+import { STANDARD_PATTERNS, parsePattern, patternName } from '../src/engine/sparsity/pattern';
+import type { InspectSettings } from '../src/protocol';
+import { type Dropdown, type TextField, button, dropdown, textField } from './components';
+import { el, replace } from './dom';
+import { type StatusKind, baseName, bytes, count, percent, seconds, speedup } from './format';
+
+export interface SummaryActions {
+  onSettings(settings: InspectSettings): void;
+  onConvert(): void;
+  onExport(format: 'markdown' | 'json' | 'csv'): void;
+}
+
+const CUSTOM = 'custom';
+const MAX_BATCH = 1 << 20;
+
+export class SummaryBar {
+  readonly element: HTMLElement;
+  private settings: InspectSettings = { pattern: '2:4', hardware: 'a100' };
+  private readonly title = el('h1', { class: 'model-name' }, 'Sparsity Lens');
+  private readonly meta = el('p', { class: 'model-meta' });
+  private readonly pattern: Dropdown;
+  private readonly customPattern: TextField;
+  private readonly hardware: Dropdown;
+  private readonly batch: TextField;
+  private readonly progressBar = el('div', { class: 'progress-fill' });
+  private readonly progress = el('div', { class: 'progress', role: 'progressbar', 'aria-label': 'Scan progress', 'aria-valuemin': 0, 'aria-valuemax': 100, hidden: true }, this.progressBar);
+  private readonly progressText = el('p', { class: 'progress-text', 'aria-live': 'polite', id: 'progress-text' });
+  private readonly stats = el('div', { class: 'stats', role: 'group', 'aria-label': 'Summary' });
+  private readonly projection = el('div', { class: 'projection', role: 'group', 'aria-label': 'Projected speedup' });
+  private announced = -1;
+  private named = false;
+
+  constructor(private readonly actions: SummaryActions) {
+    this.pattern = dropdown('Pattern', patternChoices('2:4'), '2:4', (value) => this.choosePattern(value), 'pattern');
+    this.customPattern = textField('Custom N:M', { placeholder: 'e.g. 4:16', size: 6, id: 'custom-pattern', onCommit: (value) => this.commitCustomPattern(value) });
+    this.customPattern.element.hidden = true;
+    this.hardware = dropdown('Hardware', [], '', (value) => this.send({ hardware: value }), 'hardware');
+    this.batch = textField('Batch', { placeholder: 'auto', size: 6, id: 'batch', onCommit: (value) => this.commitBatch(value) });
+    const format = dropdown(
+      'Format',
+      [
+        { value: 'markdown', label: 'Markdown' },
+        { value: 'json', label: 'JSON' },
+        { value: 'csv', label: 'CSV' },
+      ],
+      'markdown',
+      () => undefined,
+      'export-format',
+    );
+    const actionsRow = el(
+      'div',
+      { class: 'actions' },
+      button('Convert with sparsity…', () => actions.onConvert(), { id: 'convert' }),
+      format.element,
+      button('Export report', () => actions.onExport(format.value as 'markdown' | 'json' | 'csv'), { secondary: true, id: 'export' }),
+    );
+    const settingsRow = el('div', { class: 'settings', role: 'group', 'aria-label': 'Settings' }, this.pattern.element, this.customPattern.element, this.hardware.element, this.batch.element);
+    this.element = el(
+      'header',
+      { class: 'summary' },
+      el('div', { class: 'title-row' }, el('div', {}, this.title, this.meta), actionsRow),
+      settingsRow,
+      this.progress,
+      this.progressText,
+      this.stats,
+      this.projection,
+    );
+  }
+
+  setModel(name: string, settings: InspectSettings, hardwareProfiles: string[]): void {
+    this.title.textContent = name;
+    this.named = true;
+    this.settings = { ...settings };
+    this.pattern.setChoices(patternChoices(settings.pattern), settings.pattern);
+    const profiles = hardwareProfiles.includes(settings.hardware) ? hardwareProfiles : [settings.hardware, ...hardwareProfiles];
+    this.hardware.setChoices(
+      profiles.map((p) => ({ value: p, label: p })),
+      settings.hardware,
+    );
+    this.batch.value = settings.batch === undefined ? '' : String(settings.batch);
+  }
+
+  setProgress(done: number, total: number, what: string): void {
+    const fraction = total > 0 ? Math.min(1, done / total) : 0;
+    this.progress.hidden = false;
+    this.progress.setAttribute('aria-valuenow', String(Math.round(fraction * 100)));
+    this.progressBar.style.width = `${(fraction * 100).toFixed(1)}%`;
+    // The live region speaks at most every 10 %, not on every message.
+    const step = Math.floor(fraction * 10);
+    if (step !== this.announced) {
+      this.announced = step;
+      this.progressText.textContent = `Scanning${what ? ` ${what}` : ''}: ${Math.round(fraction * 100)} %`;
+    }
+  }
+
+  /** The numbers on screen belong to the previous settings until the next report. */
+  setUpdating(): void {
+    this.element.classList.add('stale');
+    this.progressText.textContent = 'Updating…';
+  }
+
+  setReport(report: InspectReport): void {
+    this.element.classList.remove('stale');
+    this.progress.hidden = true;
+    this.announced = -1;
+    this.progressText.textContent = `Scan complete: ${report.summary.layers} layers.`;
+    if (!this.named) this.title.textContent = baseName(report.model);
+    this.meta.textContent = [
+      report.opset === null ? 'opset ?' : `opset ${report.opset}`,
+      `${count(report.summary.parameters)} parameters`,
+      bytes(report.fileSize),
+      report.producer,
+    ]
+      .filter(Boolean)
+      .join(' · ');
+    const s = report.summary;
+    const stat = (id: string, value: string, label: string, kind?: StatusKind, symbol?: string) =>
+      el('div', { class: `stat${kind ? ` status-${kind}` : ''}`, id: `stat-${id}` }, el('span', { class: 'stat-value' }, value), el('span', { class: 'stat-label' }, symbol ? `${symbol} ${label}` : label));
+    replace(
+      this.stats,
+      stat('pattern', report.pattern, 'pattern'),
+      stat('compliance', percent(s.compliance), 'compliance (parameter-weighted)'),
+      stat('eligible', count(s.eligible), 'eligible layers'),
+      stat('passing', count(s.passing), 'passing', 'pass', '✓'),
+      stat('nearly', count(s.nearlyPassing), 'nearly passing', 'nearly', '≈'),
+      stat('failing', count(s.failing), 'failing', 'fail', '✗'),
+      stat('ineligible', count(s.ineligible), 'ineligible', 'ineligible', '–'),
+      s.errors > 0 && stat('errors', count(s.errors), 'errors', 'error', '!'),
+    );
+    const p = report.projection;
+    if (!p) {
+      replace(this.projection, el('p', {}, 'No speedup projection in this report.'));
+      return;
+    }
+    replace(
+      this.projection,
+      el('span', { class: 'projection-value', id: 'projected-speedup' }, speedup(p.speedup)),
+      el(
+        'span',
+        {},
+        ` projected end to end on ${p.hardware.description} (${p.hardware.name})${p.batchUsed ? `, batch ${p.batch}` : ''}: dense ${seconds(p.denseTime)}, sparse ${seconds(p.sparseTime)}.`,
+        p.hostBound.sparse ? ' Launch-bound: host time, not the device, sets the pace.' : '',
+        ` If every eligible layer passed: ${speedup(p.speedupIfAllPass)}.`,
+      ),
+    );
+  }
+
+  private choosePattern(value: string): void {
+    if (value === CUSTOM) {
+      this.customPattern.element.hidden = false;
+      this.customPattern.value = '';
+      this.customPattern.setProblem('');
+      return;
+    }
+    this.customPattern.element.hidden = true;
+    this.send({ pattern: value });
+  }
+
+  private commitCustomPattern(value: string): void {
+    const pattern = parsePattern(value);
+    if (typeof pattern === 'string') {
+      this.customPattern.setProblem(pattern);
+      return;
+    }
+    this.customPattern.setProblem('');
+    const name = patternName(pattern);
+    if (name === this.settings.pattern) return;
+    this.pattern.setChoices(patternChoices(name), name);
+    this.customPattern.element.hidden = true;
+    this.send({ pattern: name });
+  }
+
+  private commitBatch(value: string): void {
+    const text = value.trim();
+    const batch = text === '' ? undefined : Number(text);
+    if (batch !== undefined && !(Number.isInteger(batch) && batch >= 1 && batch <= MAX_BATCH)) {
+      this.batch.setProblem(`batch must be a whole number from 1 to ${count(MAX_BATCH)}`);
+      return;
+    }
+    this.batch.setProblem('');
+    if (batch !== this.settings.batch) this.send({ batch });
+  }
+
+  private send(change: Partial<InspectSettings>): void {
+    this.settings = { ...this.settings, ...change };
+    if (this.settings.batch === undefined) delete this.settings.batch;
+    this.setUpdating();
+    this.actions.onSettings({ ...this.settings });
+  }
+}
+
+/** The standard patterns, the current one if it is not among them, and "Custom…". */
+function patternChoices(current: string): { value: string; label: string }[] {
+  const names = STANDARD_PATTERNS.map(patternName);
+  if (!names.includes(current)) names.push(current);
+  return [...names.map((n) => ({ value: n, label: n === '2:4' ? '2:4 (NVIDIA, Ascend)' : n })), { value: CUSTOM, label: 'Custom N:M…' }];
+}
