@@ -27,6 +27,8 @@ const wasmKernel = {
 const node = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: 'linked', logLevel: 'warning', plugins: [wasmKernel], external: ['onnxruntime-node'] };
 
 const tests = readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) => `test/${f}`);
+// End-to-end tests in a real VS Code: outside dist/test so that the unit run does not start them.
+const e2e = readdirSync('test/e2e').filter((f) => f.endsWith('.e2e.ts')).map((f) => `test/e2e/${f}`);
 
 await Promise.all([
   build({ ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
@@ -36,4 +38,6 @@ await Promise.all([
   build({ bundle: true, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', logLevel: 'warning' }),
   build({ ...node, entryPoints: ['scripts/make-sample.ts', 'scripts/bench.ts', 'scripts/calibration.ts'].filter(existsSync), outdir: 'dist/scripts' }),
   build({ ...node, entryPoints: tests, outdir: 'dist/test', external: ['onnxruntime-node', 'playwright-core'] }),
+  build({ ...node, entryPoints: e2e, outdir: 'dist/e2e', external: ['onnxruntime-node', 'playwright-core'] }),
+  build({ ...node, entryPoints: ['test/e2e/host/index.ts'], outfile: 'dist/e2e/host/index.js', external: ['vscode', 'onnxruntime-node'] }),
 ]);

@@ -11,7 +11,8 @@ import { INSPECTOR_VIEW_TYPE, InspectorProvider } from './inspector';
 let engine: EngineClient | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
-  const log = vscode.window.createOutputChannel('Sparsity Lens');
+  // A log channel: timestamped lines, and a file the end-to-end tests read for the 'activated' signal.
+  const log = vscode.window.createOutputChannel('Sparsity Lens', { log: true });
   engine = new EngineClient(context.extensionPath, log);
   const inspector = new InspectorProvider(context.extensionUri, engine, log);
   const e = engine;
@@ -54,7 +55,7 @@ export function activate(context: vscode.ExtensionContext): void {
       await vscode.workspace.getConfiguration('sparsityLens').update('hardwareProfile', chosen.label, target);
     }),
   );
-  log.appendLine('Sparsity Lens activated');
+  log.info('activated');
 }
 
 export async function deactivate(): Promise<void> {

@@ -1,0 +1,102 @@
+// End to end in a real VS Code (code-server 4.139 = VS Code 1.139, provisioned by scripts/setup-e2e.sh): install the
+// packaged .vsix, open the sample model, check the panel shows the counts the CLI prints, convert with a right-click,
+// and find the commands in the palette. Run by `npm run test:e2e` (part of `npm test`).
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { inspectModel } from '../../src/engine/sparsity/inspect';
+import {
+  type Workbench,
+  allNotifications,
+  findWebviewFrame,
+  openFileFromExplorer,
+  pickExplorerContextMenuItem,
+  runExtensionTests,
+  screenshot,
+  searchCommands,
+  startWorkbench,
+} from './harness';
+
+const ROOT = resolve(__dirname, '..', '..');
+const EXTENSION_ID = 'sparsity-lens.sparsity-lens';
+
+describe('the extension in a real VS Code', { timeout: 600_000 }, () => {
+  let workbench: Workbench;
+  let workspace: string;
+
+  before(async () => {
+    const vsix = join(ROOT, 'sparsity-lens.vsix');
+    assert.ok(existsSync(vsix), 'sparsity-lens.vsix is missing: npm run test:e2e packages it first');
+    workspace = mkdtempSync(join(tmpdir(), 'sparsity-lens-e2e-ws-'));
+    copyFileSync(join(ROOT, 'media', 'sample.onnx'), join(workspace, 'sample.onnx'));
+    workbench = await startWorkbench({ vsix, workspace });
+  });
+
+  after(async () => {
+    await workbench?.stop();
+    rmSync(workspace, { recursive: true, force: true });
+  });
+
+  test('the commands appear in the palette', async () => {
+    const titles = await searchCommands(workbench.page, 'Sparsity Lens');
+    for (const title of ['Sparsity Lens: Inspect Model', 'Sparsity Lens: Convert with Sparsity...', 'Sparsity Lens: Select Hardware Profile']) {
+      assert.ok(titles.includes(title), `missing '${title}' in ${JSON.stringify(titles)}`);
+    }
+    // Export Report applies only with a panel open.
+    assert.ok(!titles.includes('Sparsity Lens: Export Report'), JSON.stringify(titles));
+  });
+
+  test('opening the sample shows the panel with the counts the CLI prints', async () => {
+    const expected = (await inspectModel(join(ROOT, 'media', 'sample.onnx'), { workers: 0 })).summary;
+    await openFileFromExplorer(workbench.page, 'sample.onnx');
+    await workbench.waitForExtensionLog(EXTENSION_ID, /activated/);
+    const frame = await findWebviewFrame(workbench.page, { selector: '#stat-passing', extensionId: EXTENSION_ID, timeoutMs: 60_000 });
+    const value = async (id: string) => (await frame.locator(`#stat-${id} .stat-value`).textContent())?.trim();
+    await frame.locator('#stat-passing .stat-value').waitFor();
+    assert.equal(await value('eligible'), String(expected.eligible));
+    assert.equal(await value('passing'), String(expected.passing));
+    assert.equal(await value('nearly'), String(expected.nearlyPassing));
+    assert.equal(await value('failing'), String(expected.failing));
+    assert.equal(await value('ineligible'), String(expected.ineligible));
+    assert.equal(await value('compliance'), `${(expected.compliance! * 100).toFixed(2)} %`);
+    await screenshot(workbench.page, 'e2e-panel');
+  });
+
+  test('right-click "Convert with Sparsity..." writes an output that passes', async () => {
+    const page = workbench.page;
+    await pickExplorerContextMenuItem(page, 'sample.onnx', 'Convert with Sparsity...');
+    // Pattern 2:4, mode Prune, all eligible layers, the default output: each QuickPick's first entry.
+    for (let step = 0; step < 4; step++) {
+      await page.locator('.quick-input-widget').waitFor({ state: 'visible' });
+      await page.keyboard.press('Enter');
+      await page.waitForTimeout(400);
+    }
+    const output = join(workspace, 'sample.pruned-2of4.onnx');
+    const until = Date.now() + 60_000;
+    while (!existsSync(output) && Date.now() < until) await page.waitForTimeout(250);
+    assert.ok(existsSync(output), `no output; notifications: ${JSON.stringify(await allNotifications(page))}`);
+    const notes = async () => (await allNotifications(page)).join('\n');
+    const deadline = Date.now() + 30_000;
+    while (!/every converted layer passes/.test(await notes()) && Date.now() < deadline) await page.waitForTimeout(250);
+    assert.match(await notes(), /sample\.pruned-2of4\.onnx written; every converted layer passes/);
+    const report = await inspectModel(output, { workers: 0 });
+    assert.equal(report.summary.failing + report.summary.nearlyPassing, 0);
+    assert.deepEqual(readdirSync(workspace).filter((f) => f.endsWith('.partial')), []);
+    await screenshot(page, 'e2e-converted');
+  });
+});
+
+describe('tests inside the extension host', { timeout: 300_000 }, () => {
+  test('the extension activates, registers its commands and inspects through its worker', async () => {
+    const result = await runExtensionTests({
+      extensionDir: ROOT,
+      testsEntry: join(ROOT, 'dist', 'e2e', 'host', 'index.js'),
+      workspace: join(ROOT, 'media'),
+    });
+    assert.equal(result.exitCode, 0, result.log.join('\n'));
+    assert.ok(result.log.some((l) => l.includes('host tests passed')), result.log.join('\n'));
+  });
+});
+
