@@ -14,7 +14,7 @@ import type { LayerPlan } from '../sparsity/layers';
 import type { TensorPlace } from './compressEdits';
 import { concat } from './externalData';
 import { weightMatrix } from './matrix';
-import { externalTensorField, rawTensorFieldHeader } from './portable';
+import { streamInitializers } from './portable';
 
 export const ASCEND_DOMAIN = 'ai.sparsity_lens.ascend';
 export const ASCEND_KEY = 'sparsity_lens.ascend';
@@ -178,25 +178,8 @@ export function ascendEdits(src: ByteSource, w: AscendWork, external?: { locatio
   }
   const graph = place.graph;
   const append = (bytes: Bytes) => edits.push({ kind: 'append', message: graph.span.offset, end: graph.span.offset + graph.span.length, bytes });
-  const valuesDims = [w.rows, w.K / 2];
-  if (external) {
-    append(externalTensorField(w.valuesName, dtype.id, valuesDims, { location: external.location, offset: external.values, length: w.valuesLength }));
-    append(externalTensorField(w.indexName, 2, [w.indexLength], { location: external.location, offset: external.index, length: w.indexLength }));
-  } else {
-    const vh = rawTensorFieldHeader(w.valuesName, dtype.id, valuesDims, w.valuesLength);
-    const ih = rawTensorFieldHeader(w.indexName, 2, [w.indexLength], w.indexLength);
-    append({
-      size: vh.length + w.valuesLength + ih.length + w.indexLength,
-      write: (out: Out) => {
-        const s = streams(w);
-        out.write(vh);
-        out.write(s.values);
-        out.write(ih);
-        out.write(s.index);
-        w.cached = undefined;
-      },
-    });
-  }
+  const pair = { valuesName: w.valuesName, valuesType: dtype.id, valuesDims: [w.rows, w.K / 2], valuesLength: w.valuesLength, indexName: w.indexName, indexLength: w.indexLength };
+  for (const bytes of streamInitializers(pair, () => streams(w), () => (w.cached = undefined), external)) append(bytes);
   return edits;
 }
 

@@ -8,7 +8,7 @@ import type { Bytes, Edit, Out } from '../onnx/writer';
 import { toMagnitudes } from '../sparsity/decode';
 import type { Pattern } from '../sparsity/pattern';
 import { concat } from './externalData';
-import { type CompressedEntry, type PortablePlan, compressWeight, decodeGraph, externalTensorField, planPortable, rawTensorFieldHeader, zeroElement } from './portable';
+import { type CompressedEntry, type PortablePlan, compressWeight, decodeGraph, planPortable, streamInitializers, zeroElement } from './portable';
 import type { LayerPlan } from '../sparsity/layers';
 
 /** Where a tensor lives: an initializer of `graph`, or the value of Constant `node` in `graph`. */
@@ -120,27 +120,10 @@ export function portableEdits(w: PortableWork, pattern: Pattern, external?: { lo
     edits.push({ kind: 'remove', start: tensor.fieldStart, end: tensor.span.offset + tensor.span.length });
   }
   const valuesDims = [plan.groups, pattern.n];
-  const indexDims = [plan.indexLength];
   const append = (bytes: Bytes) => edits.push({ kind: 'append', message: graph.span.offset, end: graph.span.offset + graph.span.length, bytes });
   append(concat(decode.constants));
-  if (external) {
-    append(externalTensorField(plan.entry.values, dtype.id, valuesDims, { location: external.location, offset: external.values, length: plan.valuesLength }));
-    append(externalTensorField(plan.entry.index, 2, indexDims, { location: external.location, offset: external.index, length: plan.indexLength }));
-  } else {
-    const valuesHeader = rawTensorFieldHeader(plan.entry.values, dtype.id, valuesDims, plan.valuesLength);
-    const indexHeader = rawTensorFieldHeader(plan.entry.index, 2, indexDims, plan.indexLength);
-    append({
-      size: valuesHeader.length + plan.valuesLength + indexHeader.length + plan.indexLength,
-      write: (out: Out) => {
-        const s = streams(w, pattern);
-        out.write(valuesHeader);
-        out.write(s.values);
-        out.write(indexHeader);
-        out.write(s.index);
-        w.cached = undefined;
-      },
-    });
-  }
+  const pair = { valuesName: plan.entry.values, valuesType: dtype.id, valuesDims, valuesLength: plan.valuesLength, indexName: plan.entry.index, indexLength: plan.indexLength };
+  for (const bytes of streamInitializers(pair, () => streams(w, pattern), () => (w.cached = undefined), external)) append(bytes);
   return edits;
 }
 

@@ -7,7 +7,7 @@ import { encodeNm, packPositions, unpackPositions } from '../encode';
 import type { DType } from '../onnx/dtypes';
 import type { ZeroPoint } from '../sparsity/decode';
 import type { Pattern } from '../sparsity/pattern';
-import { lenField, lenHeader } from '../onnx/writer';
+import { type Bytes, type Out, lenField, lenHeader } from '../onnx/writer';
 
 /** Model metadata key listing the compressed weights, for `decompress` and for inspection. */
 export const COMPRESSED_KEY = 'sparsity_lens.compressed';
@@ -218,4 +218,48 @@ export function zeroElement(dtype: DType, zeroPoint: ZeroPoint | undefined): Uin
   else if (size === 2) view.setUint16(0, zp & 0xffff, true);
   else if (size === 4) view.setInt32(0, zp, true);
   return out;
+}
+
+/** A values tensor and its uint8 index stream, as they are added to a graph. */
+export interface StreamPair {
+  valuesName: string;
+  valuesType: number;
+  valuesDims: number[];
+  valuesLength: number;
+  indexName: string;
+  indexLength: number;
+}
+
+/**
+ * The initializer fields of a values/index pair: pointing into the data file at `external`, or inline raw_data
+ * produced on demand by `streams` (one weight in memory at a time; `release` drops it after writing).
+ */
+export function streamInitializers(
+  pair: StreamPair,
+  streams: () => { values: Uint8Array; index: Uint8Array },
+  release: () => void,
+  external?: { location: string; values: number; index: number },
+): Bytes[] {
+  const { valuesName, valuesType, valuesDims, valuesLength, indexName, indexLength } = pair;
+  if (external) {
+    return [
+      externalTensorField(valuesName, valuesType, valuesDims, { location: external.location, offset: external.values, length: valuesLength }),
+      externalTensorField(indexName, 2, [indexLength], { location: external.location, offset: external.index, length: indexLength }),
+    ];
+  }
+  const valuesHeader = rawTensorFieldHeader(valuesName, valuesType, valuesDims, valuesLength);
+  const indexHeader = rawTensorFieldHeader(indexName, 2, [indexLength], indexLength);
+  return [
+    {
+      size: valuesHeader.length + valuesLength + indexHeader.length + indexLength,
+      write: (out: Out) => {
+        const s = streams();
+        out.write(valuesHeader);
+        out.write(s.values);
+        out.write(indexHeader);
+        out.write(s.index);
+        release();
+      },
+    },
+  ];
 }
