@@ -10,6 +10,9 @@ import type { ScanStats } from '../src/engine/sparsity/kernel';
 import { type ScanPart, scanPart, splitParts } from '../src/engine/sparsity/scan';
 import { ShapeInfo } from '../src/engine/sparsity/kernel';
 import { simdApplies } from '../src/engine/sparsity/simd/simdScan';
+import { pruneSlab, pruneSlabReference } from '../src/engine/convert/prune';
+import { dtypeById } from '../src/engine/onnx/dtypes';
+import { DTYPE_IDS } from '../src/engine/onnx/builder';
 
 const SPECIALS: Record<string, number[]> = {
   // -0, +inf, -inf, NaN, smallest subnormal, largest finite
@@ -88,6 +91,41 @@ describe('SIMD kernel agrees with the JavaScript kernel', () => {
           // Parts cut along A or K (small target) must add up to the same statistics.
           for (const part of splitParts(shape, 200)) {
             assertSame(scanPart(r, { geometry, pattern }, part), scanPart(r, { geometry, pattern, kernel: 'js' }, part), `part ${JSON.stringify(part)}`);
+          }
+        });
+      }
+    }
+  }
+});
+
+describe('SIMD pruning agrees with the JavaScript pruning pass', () => {
+  for (const dtype of ['float16', 'bfloat16', 'float32'] as DTypeName[]) {
+    for (const c of CASES) {
+      for (const [n, zeros] of [[1, 0.45], [2, 0.45], [3, 0.45], [2, 0.8]]) {
+        test(`${dtype} ${c.label}, ${n}:4, ${zeros * 100}% zeros`, () => {
+          const count = c.dims.reduce((x, y) => x * y, 1);
+          // Ties too: a few repeated magnitudes of both signs.
+          const values = weights(dtype, count, count * 17 + n, true, zeros).map((v, i) => (i % 7 === 0 ? (dtype === 'float32' ? -1.5 : 0xbe00) : i % 11 === 0 ? (dtype === 'float32' ? 1.5 : 0x3e00) : v));
+          const r = reader(dtype, c.dims, values);
+          const geometry = { dims: c.dims, kAxis: c.kAxis, rAxis: c.rAxis };
+          const shape = new ShapeInfo(geometry, { n, m: 4 });
+          const { A, K, B } = shape;
+          const dt = dtypeById(DTYPE_IDS[dtype])!;
+          const scratch = { mags: new Float64Array(0), single: new Float32Array(0) };
+          for (let a = 0; a < A; a++) {
+            const first = a * K * B;
+            const simd = r.read(first, K * B).bytes.slice();
+            const js = simd.slice();
+            const t1 = { sumMagnitude: 0, keptMagnitude: 0, pruned: 0 };
+            const t2 = { sumMagnitude: 0, keptMagnitude: 0, pruned: 0 };
+            pruneSlab(dt, simd, 0, K, B, { n, m: 4 }, first, c.dims, undefined, t1, scratch);
+            pruneSlabReference(dt, js, 0, K, B, { n, m: 4 }, first, c.dims, undefined, t2, scratch);
+            assert.deepEqual(simd, js, `row ${a}: pruned bytes differ`);
+            assert.equal(t1.pruned, t2.pruned);
+            for (const [x, y] of [[t1.sumMagnitude, t2.sumMagnitude], [t1.keptMagnitude, t2.keptMagnitude]]) {
+              if (!Number.isFinite(x) || !Number.isFinite(y)) assert.equal(x, y);
+              else assert.ok(Math.abs(x - y) <= 1e-12 * Math.max(1, Math.abs(y)), `${x} vs ${y}`);
+            }
           }
         });
       }

@@ -4,6 +4,7 @@
 import type { DType } from '../onnx/dtypes';
 import { type ZeroPoint, toMagnitudes, zeroPointLookup } from '../sparsity/decode';
 import type { Pattern } from '../sparsity/pattern';
+import { pruneSlabSimd, simdApplies } from '../sparsity/simd/simdScan';
 
 export interface PruneTotals {
   /** Sum of all magnitudes, and of the magnitudes that survive. */
@@ -45,6 +46,27 @@ function zeroElement(dtype: DType, bytes: Uint8Array, view: DataView, index: num
  * first element here is element `first` of the tensor. `h` is a multiple of M.
  */
 export function pruneSlab(
+  dtype: DType,
+  bytes: Uint8Array,
+  nibble: number,
+  h: number,
+  B: number,
+  pattern: Pattern,
+  first: number,
+  dims: readonly number[],
+  zeroPoint: ZeroPoint | undefined,
+  totals: PruneTotals,
+  scratch: { mags: Float64Array; single: Float32Array },
+): void {
+  if (nibble === 0 && simdApplies(dtype.name, pattern, zeroPoint)) {
+    pruneSlabSimd(dtype.name, bytes.subarray(0, h * B * (dtype.bits / 8)), h, B, pattern.n, totals);
+    return;
+  }
+  pruneSlabReference(dtype, bytes, nibble, h, B, pattern, first, dims, zeroPoint, totals, scratch);
+}
+
+/** The plain TypeScript pruning pass: every type and pattern; the SIMD kernel must agree with it (test/simd.test.ts). */
+export function pruneSlabReference(
   dtype: DType,
   bytes: Uint8Array,
   nibble: number,

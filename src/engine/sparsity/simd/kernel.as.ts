@@ -427,3 +427,186 @@ export function rowBlocks(words: usize, wordRows: i32, lanes: i32, lastRows: i32
   store<f64>(counts, load<f64>(counts, 32) + z16, 32);
   store<f64>(counts, load<f64>(counts, 40) + t16, 40);
 }
+
+// ------------------------------------------------------------------------------------------ pruning (M = 4)
+
+let prunedCount: i32 = 0;
+
+export function resetPruned(): void {
+  prunedCount = 0;
+  resetSums();
+}
+export function getPruned(): i32 {
+  return prunedCount;
+}
+
+/**
+ * Which of 4 elements (one per lane of x0..x3) survive N:4 magnitude pruning: element j is kept when fewer than n
+ * others beat it (larger, or equal and earlier). Returns i32x4 masks (-1 = keep) through the globals below.
+ */
+let keep0: v128 = i32x4.splat(0);
+let keep1: v128 = i32x4.splat(0);
+let keep2: v128 = i32x4.splat(0);
+let keep3: v128 = i32x4.splat(0);
+
+@inline function rank4(x0: v128, x1: v128, x2: v128, x3: v128, n: i32): void {
+  // Sums of -1 masks: minus the number of elements that beat each one.
+  const r0 = i32x4.add(i32x4.add(f32x4.gt(x1, x0), f32x4.gt(x2, x0)), f32x4.gt(x3, x0));
+  const r1 = i32x4.add(i32x4.add(f32x4.ge(x0, x1), f32x4.gt(x2, x1)), f32x4.gt(x3, x1));
+  const r2 = i32x4.add(i32x4.add(f32x4.ge(x0, x2), f32x4.ge(x1, x2)), f32x4.gt(x3, x2));
+  const r3 = i32x4.add(i32x4.add(f32x4.ge(x0, x3), f32x4.ge(x1, x3)), f32x4.ge(x2, x3));
+  const limit = i32x4.splat(-n);
+  keep0 = i32x4.gt_s(r0, limit);
+  keep1 = i32x4.gt_s(r1, limit);
+  keep2 = i32x4.gt_s(r2, limit);
+  keep3 = i32x4.gt_s(r3, limit);
+}
+
+/** Prunes 8 groups of 4 half-precision values (rows r0..r3, raw bits, one group per lane); returns the new rows via globals. */
+let out0: v128 = i32x4.splat(0);
+let out1: v128 = i32x4.splat(0);
+let out2: v128 = i32x4.splat(0);
+let out3: v128 = i32x4.splat(0);
+
+@inline function pruneHalf(r0: v128, r1: v128, r2: v128, r3: v128, bf: bool, n: i32): void {
+  const abs = i16x8.splat(0x7fff);
+  const zero = i16x8.splat(0);
+  const a0 = v128.and(r0, abs), a1 = v128.and(r1, abs), a2 = v128.and(r2, abs), a3 = v128.and(r3, abs);
+  let lo0 = halfMagLo(a0, bf), hi0 = halfMagHi(a0, bf);
+  let lo1 = halfMagLo(a1, bf), hi1 = halfMagHi(a1, bf);
+  let lo2 = halfMagLo(a2, bf), hi2 = halfMagHi(a2, bf);
+  let lo3 = halfMagLo(a3, bf), hi3 = halfMagHi(a3, bf);
+  const limit: i16 = bf ? 0x7f80 : 0x7c00;
+  const lim = i16x8.splat(limit - 1);
+  if (v128.any_true(v128.or(v128.or(i16x8.gt_u(a0, lim), i16x8.gt_u(a1, lim)), v128.or(i16x8.gt_u(a2, lim), i16x8.gt_u(a3, lim))))) {
+    lo0 = fixSpecialLo(lo0, a0, limit); hi0 = fixSpecialHi(hi0, a0, limit);
+    lo1 = fixSpecialLo(lo1, a1, limit); hi1 = fixSpecialHi(hi1, a1, limit);
+    lo2 = fixSpecialLo(lo2, a2, limit); hi2 = fixSpecialHi(hi2, a2, limit);
+    lo3 = fixSpecialLo(lo3, a3, limit); hi3 = fixSpecialHi(hi3, a3, limit);
+  }
+  accumulate4(lo0, lo1, lo2, lo3, n);
+  accumulate4(hi0, hi1, hi2, hi3, n);
+  rank4(lo0, lo1, lo2, lo3, n);
+  const kl0 = keep0, kl1 = keep1, kl2 = keep2, kl3 = keep3;
+  rank4(hi0, hi1, hi2, hi3, n);
+  // Pruned: non-zero and not kept. Zeros are never touched, so -0 stays -0.
+  const p0 = v128.andnot(i16x8.ne(a0, zero), i16x8.narrow_i32x4_s(kl0, keep0));
+  const p1 = v128.andnot(i16x8.ne(a1, zero), i16x8.narrow_i32x4_s(kl1, keep1));
+  const p2 = v128.andnot(i16x8.ne(a2, zero), i16x8.narrow_i32x4_s(kl2, keep2));
+  const p3 = v128.andnot(i16x8.ne(a3, zero), i16x8.narrow_i32x4_s(kl3, keep3));
+  prunedCount += popcnt(i16x8.bitmask(p0)) + popcnt(i16x8.bitmask(p1)) + popcnt(i16x8.bitmask(p2)) + popcnt(i16x8.bitmask(p3));
+  out0 = v128.andnot(r0, p0);
+  out1 = v128.andnot(r1, p1);
+  out2 = v128.andnot(r2, p2);
+  out3 = v128.andnot(r3, p3);
+}
+
+/** Prunes 4 groups of 4 float32 values (one group per lane) in place at p, p+stride, ... (K strided). */
+@inline function pruneF32Quad(x0: v128, x1: v128, x2: v128, x3: v128, n: i32): void {
+  const zero = f32x4.splat(0);
+  const m0 = f32Mag(x0), m1 = f32Mag(x1), m2 = f32Mag(x2), m3 = f32Mag(x3);
+  accumulate4(m0, m1, m2, m3, n);
+  rank4(m0, m1, m2, m3, n);
+  const p0 = v128.andnot(f32x4.ne(x0, zero), keep0);
+  const p1 = v128.andnot(f32x4.ne(x1, zero), keep1);
+  const p2 = v128.andnot(f32x4.ne(x2, zero), keep2);
+  const p3 = v128.andnot(f32x4.ne(x3, zero), keep3);
+  prunedCount += popcnt(i32x4.bitmask(p0)) + popcnt(i32x4.bitmask(p1)) + popcnt(i32x4.bitmask(p2)) + popcnt(i32x4.bitmask(p3));
+  out0 = v128.andnot(x0, p0);
+  out1 = v128.andnot(x1, p1);
+  out2 = v128.andnot(x2, p2);
+  out3 = v128.andnot(x3, p3);
+}
+
+/** Scalar N:4 pruning of one group at p, p+stride, ... (tails); the same ranking as rank4. */
+function pruneScalar(p: usize, stride: usize, dt: i32, n: i32): void {
+  const m0 = scalarMag(p, dt), m1 = scalarMag(p + stride, dt), m2 = scalarMag(p + 2 * stride, dt), m3 = scalarMag(p + 3 * stride, dt);
+  const r0 = <i32>(m1 > m0) + <i32>(m2 > m0) + <i32>(m3 > m0);
+  const r1 = <i32>(m0 >= m1) + <i32>(m2 > m1) + <i32>(m3 > m1);
+  const r2 = <i32>(m0 >= m2) + <i32>(m1 >= m2) + <i32>(m3 > m2);
+  const r3 = <i32>(m0 >= m3) + <i32>(m1 >= m3) + <i32>(m2 >= m3);
+  let kept: f64 = 0;
+  if (r0 < n) kept += <f64>m0;
+  if (r1 < n) kept += <f64>m1;
+  if (r2 < n) kept += <f64>m2;
+  if (r3 < n) kept += <f64>m3;
+  totalMagnitude += <f64>m0 + <f64>m1 + <f64>m2 + <f64>m3;
+  keptMagnitude += kept;
+  pruneScalarAt(p, dt, r0 < n);
+  pruneScalarAt(p + stride, dt, r1 < n);
+  pruneScalarAt(p + 2 * stride, dt, r2 < n);
+  pruneScalarAt(p + 3 * stride, dt, r3 < n);
+}
+
+@inline function pruneScalarAt(at: usize, dt: i32, keep: bool): void {
+  if (keep || !scalarNonZero(at, dt)) return;
+  if (dt == DT_F32) store<u32>(at, 0);
+  else store<u16>(at, 0);
+  prunedCount++;
+}
+
+/** N:4 pruning in place of a slab of `rows` K-rows x `lanes` lanes (K the slower axis); rows a multiple of 4. */
+export function pruneStrided(input: usize, rows: i32, lanes: i32, dt: i32, n: i32): void {
+  const elem: usize = dt == DT_F32 ? 4 : 2;
+  const stride: usize = <usize>lanes * elem;
+  for (let g = 0; g + 4 <= rows; g += 4) {
+    let b = 0;
+    for (; b + 8 <= lanes; b += 8) {
+      const p = input + (<usize>g * <usize>lanes + <usize>b) * elem;
+      if (dt == DT_F32) {
+        pruneF32Quad(v128.load(p), v128.load(p + stride), v128.load(p + 2 * stride), v128.load(p + 3 * stride), n);
+        v128.store(p, out0); v128.store(p + stride, out1); v128.store(p + 2 * stride, out2); v128.store(p + 3 * stride, out3);
+        pruneF32Quad(v128.load(p, 16), v128.load(p + stride, 16), v128.load(p + 2 * stride, 16), v128.load(p + 3 * stride, 16), n);
+        v128.store(p, out0, 16); v128.store(p + stride, out1, 16); v128.store(p + 2 * stride, out2, 16); v128.store(p + 3 * stride, out3, 16);
+      } else {
+        pruneHalf(v128.load(p), v128.load(p + stride), v128.load(p + 2 * stride), v128.load(p + 3 * stride), dt == DT_BF16, n);
+        v128.store(p, out0); v128.store(p + stride, out1); v128.store(p + 2 * stride, out2); v128.store(p + 3 * stride, out3);
+      }
+    }
+    for (; b < lanes; b++) pruneScalar(input + (<usize>g * <usize>lanes + <usize>b) * elem, stride, dt, n);
+  }
+}
+
+/** N:4 pruning in place of `count` contiguous elements (K innermost, one lane); count a multiple of 4. */
+export function pruneContiguous(input: usize, count: i32, dt: i32, n: i32): void {
+  const elem: usize = dt == DT_F32 ? 4 : 2;
+  let i = 0;
+  for (; i + 32 <= count; i += 32) {
+    const p = input + <usize>i * elem;
+    if (dt == DT_F32) {
+      // 8 vectors of one group each: transpose 4x4 blocks so vector j holds element j of 4 groups (its own inverse).
+      for (let half = 0; half < 2; half++) {
+        const q = p + <usize>half * 64;
+        const v0 = v128.load(q), v1 = v128.load(q, 16), v2 = v128.load(q, 32), v3 = v128.load(q, 48);
+        const t0 = i32x4.shuffle(v0, v1, 0, 4, 1, 5), t1 = i32x4.shuffle(v0, v1, 2, 6, 3, 7);
+        const t2 = i32x4.shuffle(v2, v3, 0, 4, 1, 5), t3 = i32x4.shuffle(v2, v3, 2, 6, 3, 7);
+        pruneF32Quad(i32x4.shuffle(t0, t2, 0, 1, 4, 5), i32x4.shuffle(t0, t2, 2, 3, 6, 7), i32x4.shuffle(t1, t3, 0, 1, 4, 5), i32x4.shuffle(t1, t3, 2, 3, 6, 7), n);
+        const u0 = i32x4.shuffle(out0, out1, 0, 4, 1, 5), u1 = i32x4.shuffle(out0, out1, 2, 6, 3, 7);
+        const u2 = i32x4.shuffle(out2, out3, 0, 4, 1, 5), u3 = i32x4.shuffle(out2, out3, 2, 6, 3, 7);
+        v128.store(q, i32x4.shuffle(u0, u2, 0, 1, 4, 5));
+        v128.store(q, i32x4.shuffle(u0, u2, 2, 3, 6, 7), 16);
+        v128.store(q, i32x4.shuffle(u1, u3, 0, 1, 4, 5), 32);
+        v128.store(q, i32x4.shuffle(u1, u3, 2, 3, 6, 7), 48);
+      }
+    } else {
+      const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
+      const a = i16x8.shuffle(v0, v1, 0, 4, 8, 12, 1, 5, 9, 13);
+      const b = i16x8.shuffle(v0, v1, 2, 6, 10, 14, 3, 7, 11, 15);
+      const c = i16x8.shuffle(v2, v3, 0, 4, 8, 12, 1, 5, 9, 13);
+      const d = i16x8.shuffle(v2, v3, 2, 6, 10, 14, 3, 7, 11, 15);
+      pruneHalf(
+        i16x8.shuffle(a, c, 0, 1, 2, 3, 8, 9, 10, 11), i16x8.shuffle(a, c, 4, 5, 6, 7, 12, 13, 14, 15),
+        i16x8.shuffle(b, d, 0, 1, 2, 3, 8, 9, 10, 11), i16x8.shuffle(b, d, 4, 5, 6, 7, 12, 13, 14, 15), dt == DT_BF16, n);
+      // Interleave back: element j of group g to position 4g + j.
+      const t01 = i16x8.shuffle(out0, out1, 0, 8, 1, 9, 2, 10, 3, 11);
+      const t23 = i16x8.shuffle(out2, out3, 0, 8, 1, 9, 2, 10, 3, 11);
+      const s01 = i16x8.shuffle(out0, out1, 4, 12, 5, 13, 6, 14, 7, 15);
+      const s23 = i16x8.shuffle(out2, out3, 4, 12, 5, 13, 6, 14, 7, 15);
+      v128.store(p, i32x4.shuffle(t01, t23, 0, 4, 1, 5));
+      v128.store(p, i32x4.shuffle(t01, t23, 2, 6, 3, 7), 16);
+      v128.store(p, i32x4.shuffle(s01, s23, 0, 4, 1, 5), 32);
+      v128.store(p, i32x4.shuffle(s01, s23, 2, 6, 3, 7), 48);
+    }
+  }
+  for (; i < count; i += 4) pruneScalar(input + <usize>i * elem, elem, dt, n);
+}

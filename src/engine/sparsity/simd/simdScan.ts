@@ -25,6 +25,10 @@ interface KernelExports {
   ): void;
   laneBlocks(words: number, wordRows: number, lanes: number, lastRows: number, laneR: number, rStride: number, enabled: number, counts: number): void;
   rowBlocks(words: number, wordRows: number, lanes: number, lastRows: number, acc: number, r: number, enabled: number, counts: number, accStride: number): void;
+  resetPruned(): void;
+  getPruned(): number;
+  pruneStrided(input: number, rows: number, lanes: number, dt: number, n: number): void;
+  pruneContiguous(input: number, count: number, dt: number, n: number): void;
 }
 
 const DTYPE_CODES: Record<string, number> = { float16: 0, bfloat16: 1, float32: 2 };
@@ -251,4 +255,32 @@ function collect(
     stats.grid.valid[i] += valid[i];
     stats.grid.total[i] += total[i];
   }
+}
+
+/** What the SIMD pruning pass adds to the caller's totals. */
+export interface SimdPruneTotals {
+  sumMagnitude: number;
+  keptMagnitude: number;
+  pruned: number;
+}
+
+/**
+ * N:4 magnitude pruning of one slab in place (`h` K-rows x `B` lanes, K the slower axis) with the SIMD kernel: the
+ * same ranking as the JavaScript pruneSlab (ties keep the earlier position; zeros untouched). Float16, bfloat16 and
+ * float32 without zero points; the caller checks simdApplies first.
+ */
+export function pruneSlabSimd(dtypeName: string, bytes: Uint8Array, h: number, B: number, n: number, totals: SimdPruneTotals): void {
+  const k = kernel()!;
+  const base = align(k.heapBase());
+  const need = base + bytes.length + 64 - k.memory.buffer.byteLength;
+  if (need > 0) k.memory.grow(Math.ceil(need / 65536));
+  new Uint8Array(k.memory.buffer, base, bytes.length).set(bytes);
+  k.resetPruned();
+  const dt = DTYPE_CODES[dtypeName];
+  if (B === 1) k.pruneContiguous(base, h, dt, n);
+  else k.pruneStrided(base, h, B, dt, n);
+  bytes.set(new Uint8Array(k.memory.buffer, base, bytes.length));
+  totals.sumMagnitude += k.getTotal();
+  totals.keptMagnitude += k.getKept();
+  totals.pruned += k.getPruned();
 }
