@@ -1,27 +1,16 @@
 // The `sparsity-lens` command line as users and CI run it: the bundled dist/cli.js in a child process, its
 // exit codes (0 ok, 1 gate failed, 2 bad input), its output formats and the JSON contract.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { tempDir } from './support/models';
+import { type Run, cli } from './support/cli';
 
 // dist/test/ → dist/cli.js and the repository's media/sample.onnx.
-const CLI = join(__dirname, '..', 'cli.js');
 const SAMPLE = join(__dirname, '..', '..', 'media', 'sample.onnx');
 const SAMPLE_LAYER_NAMES = ['conv1', 'conv2', 'dw', 'conv3', 'fc1', 'fc2', 'fc3', 'head'];
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(...args: string[]): Run {
-  const { status, stdout, stderr } = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: status, stdout, stderr };
-}
 
 /** A usage or input error: exit 2, a one-line-per-problem message on stderr, no stack trace, no report. */
 function assertRejected(run: Run, message: RegExp): void {

@@ -29,8 +29,8 @@ import { type Pattern, patternName } from '../src/engine/sparsity/pattern';
 import { SAMPLE_LAYERS, makeSampleModels } from '../scripts/make-sample';
 import { allTensorProtos, decodeModelFile, externalEntries, listFolder, partialFiles, tensorBytes, tensorProto } from './support/convert-read';
 import { tempDir } from './support/models';
+import { cli } from './support/cli';
 
-const CLI = join(__dirname, '..', 'cli.js');
 const ASCEND_DOMAIN = 'ai.sparsity_lens.ascend';
 
 // ---------------------------------------------------------------------------
@@ -1100,16 +1100,6 @@ describe('ascend mode: what cannot be rewritten is pruned in place, with the rea
 // ---------------------------------------------------------------------------
 // 6. The command line
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(...args: string[]): Run {
-  const { status, stdout, stderr } = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: status, stdout, stderr };
-}
 
 describe('sparsity-lens convert --mode compress|ascend and decompress', () => {
   test('compress, then decompress: exit 0, the default names, the pruned tensors back', async () => {

@@ -3,7 +3,6 @@
 // file survives byte for byte; refusals and cancels leave the disk as it was. Models are built here, outputs
 // are read back with onnx-proto (not the engine's reader), numbers are exact.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -51,8 +50,8 @@ import {
   uint8Values,
 } from './support/convert-read';
 import { tempDir } from './support/models';
+import { type Run, cli } from './support/cli';
 
-const CLI = join(__dirname, '..', 'cli.js');
 
 // ---------------------------------------------------------------------------
 // Small models
@@ -1027,16 +1026,6 @@ describe('the sample models', () => {
 // ---------------------------------------------------------------------------
 // 8. The command line
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(...args: string[]): Run {
-  const { status, stdout, stderr } = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: status, stdout, stderr };
-}
 
 describe('sparsity-lens convert', () => {
   const dir = tempDir();

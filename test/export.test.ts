@@ -3,7 +3,6 @@
 // allows it) and Ascend (ATC --sparsity=1, fillers = the row's zero point). Models are built here; the files are
 // decoded back with the engine's decoders and compared with the stored weight viewed as [rows, K].
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,8 +13,8 @@ import { decodeAscend, decodeNvidia } from '../src/engine/encode';
 import { type DTypeName, type ModelSpec, graph, makeTensor, node, pruneTo, randomWeights, seededRandom, valueInfo, writeModel } from '../src/engine/onnx/builder';
 import { listFolder } from './support/convert-read';
 import { tempDir } from './support/models';
+import { cli } from './support/cli';
 
-const CLI = join(__dirname, '..', 'cli.js');
 
 // ---------------------------------------------------------------------------
 // Models
@@ -323,16 +322,6 @@ describe('export --encoding ascend, int8 with per-channel zero points', () => {
 // ---------------------------------------------------------------------------
 // The command line
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(...args: string[]): Run {
-  const { status, stdout, stderr } = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: status, stdout, stderr };
-}
 
 describe('sparsity-lens export', () => {
   const dir = tempDir();
