@@ -2,6 +2,7 @@
 // fed real reports, regions and encodings from the engine, so the fixtures cannot drift from what the host sends.
 // Screenshots in the light and dark themes go to test-artifacts/. Needs /usr/bin/chromium (scripts/setup-browser.sh).
 import assert from 'node:assert/strict';
+import type { ThemeName } from './support/webview-themes';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -138,7 +139,7 @@ describe('webview panel in Chromium', () => {
   const modelMessage = (layers?: LayerRow[]): ToWebview => ({ type: 'model', name: 'sample.onnx', settings: { pattern: '2:4', hardware: 'a100' }, hardwareProfiles, layers });
 
   /** A panel that has received the model and its report. */
-  async function panelWithReport(theme: 'light' | 'dark' = 'light'): Promise<PanelPage> {
+  async function panelWithReport(theme: ThemeName = 'light'): Promise<PanelPage> {
     const panel = await PanelPage.open(browser, theme);
     open.push(panel);
     await panel.send(modelMessage());
@@ -478,7 +479,7 @@ describe('webview panel in Chromium', () => {
   });
 
   test('screenshots: light and dark themes, the model, a layer with its zoom and encodings, the speedup view', async () => {
-    for (const theme of ['light', 'dark'] as const) {
+    for (const theme of ['light', 'dark', 'high-contrast'] as const) {
       const panel = await panelWithReport(theme);
       const page = panel.page;
       await page.screenshot({ path: join(ARTIFACTS, `panel-${theme}-model.png`), fullPage: true });

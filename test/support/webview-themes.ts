@@ -1,7 +1,7 @@
 // A realistic subset of the --vscode-* variables VS Code gives a webview, from the Light+ and Dark+ themes
 // (vscode/src/vs/platform/theme/common/colors/*.ts defaults), including every one the webview toolkit maps.
 
-export type ThemeName = 'light' | 'dark';
+export type ThemeName = 'light' | 'dark' | 'high-contrast';
 
 const COMMON: Record<string, string> = {
   '--vscode-font-family': 'system-ui, "DejaVu Sans", sans-serif',
@@ -128,7 +128,35 @@ export const THEMES: Record<ThemeName, Record<string, string>> = {
     '--vscode-charts-green': '#89d185',
     '--vscode-charts-purple': '#b180d7',
   },
+  // High Contrast (dark): filled in below from Dark+ with VS Code's HC overrides.
+  'high-contrast': {},
 };
+
+// High Contrast: black background, white text, orange focus, the cyan contrast border around controls.
+Object.assign(THEMES['high-contrast'], THEMES.dark, {
+  '--vscode-foreground': '#ffffff',
+  '--vscode-descriptionForeground': '#ffffff',
+  '--vscode-editor-background': '#000000',
+  '--vscode-editor-foreground': '#ffffff',
+  '--vscode-editorWidget-background': '#0c141f',
+  '--vscode-panel-background': '#000000',
+  '--vscode-focusBorder': '#f38518',
+  '--vscode-contrastBorder': '#6fc3df',
+  '--vscode-contrastActiveBorder': '#f38518',
+  '--vscode-widget-border': '#6fc3df',
+  '--vscode-panel-border': '#6fc3df',
+  '--vscode-button-background': '#000000',
+  '--vscode-button-foreground': '#ffffff',
+  '--vscode-button-border': '#6fc3df',
+  '--vscode-dropdown-background': '#000000',
+  '--vscode-dropdown-border': '#6fc3df',
+  '--vscode-input-background': '#000000',
+  '--vscode-input-border': '#6fc3df',
+  '--vscode-charts-red': '#f48771',
+  '--vscode-charts-blue': '#75beff',
+  '--vscode-charts-yellow': '#ffd700',
+  '--vscode-charts-green': '#89d185',
+});
 
 /** A stylesheet that gives the body each theme's variables under the class VS Code puts on it (vscode-light, vscode-dark). */
 export function themeCss(): string {
