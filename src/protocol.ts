@@ -28,12 +28,16 @@ export interface EngineSettings {
   workers: number;
 }
 
+/**
+ * Requests may carry `abort`, a shared flag (sharedAbort.ts) the host raises to cancel: it reaches the engine's
+ * synchronous loops, which a 'cancel' message cannot.
+ */
 export type ToWorker =
-  | { type: 'inspect'; id: number; path: string; settings: InspectSettings; engine: EngineSettings }
+  | { type: 'inspect'; id: number; path: string; settings: InspectSettings; engine: EngineSettings; abort?: Int32Array }
   | { type: 'layers'; id: number; path: string }
   | { type: 'region'; id: number; path: string; pattern: string; region: GroupRegion }
   | { type: 'encodings'; id: number; path: string; layer: string; row: number; group: number; position: number }
-  | { type: 'convert'; id: number; path: string; options: ConvertRequest }
+  | { type: 'convert'; id: number; path: string; options: ConvertRequest; abort?: Int32Array }
   | { type: 'cancel'; id: number };
 
 export interface ConvertRequest {

@@ -3,7 +3,8 @@
 // file survives byte for byte; refusals and cancels leave the disk as it was. Models are built here, outputs
 // are read back with onnx-proto (not the engine's reader), numbers are exact.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { onnx } from 'onnx-proto';
@@ -50,7 +51,7 @@ import {
   uint8Values,
 } from './support/convert-read';
 import { tempDir } from './support/models';
-import { type Run, cli } from './support/cli';
+import { CLI, type Run, cli } from './support/cli';
 
 
 // ---------------------------------------------------------------------------
@@ -900,6 +901,26 @@ describe('refusals leave the disk as it was', () => {
     const input = join(dir, 'model.onnx');
     writeModel(input, twoLayerModel());
     await assertRefused(dir, () => convertModel(input, { mode: 'prune', out: join(dir, 'missing', 'out.onnx') }), /model\.onnx: the output folder '.*missing' does not exist/);
+  });
+
+  test('Ctrl-C during the CLI\'s write (synchronous work) exits 130 and leaves no output and no temporary files', async () => {
+    const dir = tempDir();
+    const input = join(dir, 'big.onnx');
+    // 4096 x 8192 float32 (128 MiB): long enough to interrupt while the output is being written.
+    writeModel(input, matmulModel(makeTensor({ name: 'W', dtype: 'float32', dims: [4096, 8192], values: new Float32Array(4096 * 8192).fill(1) })));
+    const before = readdirSync(dir).sort();
+    const child = spawn(process.execPath, [CLI, 'convert', input, '--mode', 'prune'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Interrupt once the temporary output exists: the pruning and writing loop is running.
+    const until = Date.now() + 30_000;
+    while (!readdirSync(dir).some((f) => f.endsWith('.partial')) && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(readdirSync(dir).some((f) => f.endsWith('.partial')), 'the conversion never started writing');
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, stderr);
+    assert.match(stderr, /interrupted: nothing was written/);
+    assert.deepEqual(readdirSync(dir).sort(), before);
   });
 
   test('cancelling after the first progress report leaves no output and no temporary files', async () => {

@@ -1,7 +1,9 @@
 // sparsity-lens: the command-line front end over the engine.
 import { randomBytes } from 'node:crypto';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { CancelledError, ModelError, describeError } from '../engine/errors';
+import { newAbortFlag, raiseAbortFlag, sharedAbortSignal } from '../engine/sharedAbort';
 import { EXIT, UsageError, type CommandContext } from './common';
 import { CONVERT_HELP, convertCommand } from './convert';
 import { DECOMPRESS_HELP, decompressCommand } from './decompress';
@@ -43,10 +45,14 @@ function atomicWrite(file: string, text: string): void {
   }
 }
 
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Runs one command. `signal` cancels it; without one, Ctrl-C does (when the command awaits: see runInWorker for
+ * cancelling synchronous work).
+ */
+export async function main(argv: string[], signal?: AbortSignal): Promise<number> {
   const controller = new AbortController();
   const onSigint = () => controller.abort();
-  process.on('SIGINT', onSigint);
+  if (!signal) process.on('SIGINT', onSigint);
   const ctx: CommandContext = {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
@@ -54,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
       if (file) atomicWrite(file, text);
       else await new Promise<void>((resolve) => process.stdout.write(text, () => resolve()));
     },
-    signal: controller.signal,
+    signal: signal ?? controller.signal,
   };
   const [command, ...rest] = argv;
   try {
@@ -90,9 +96,35 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Only as the program itself: a test bundle that imports main() must not run it.
-if (require.main === module && /cli\.[cm]?[jt]s$/.test(process.argv[1] ?? '')) {
-  main(process.argv.slice(2)).then((code) => {
+/**
+ * The program: the command runs in a worker thread while this thread only waits for it and for Ctrl-C, which raises a
+ * shared flag that the engine's loops read even in the middle of synchronous work; the command then cleans up (no
+ * partial files) and exits with 130.
+ */
+function runInWorker(argv: string[]): void {
+  const flag = newAbortFlag();
+  const worker = new Worker(__filename, { workerData: { sparsityLensCli: true, argv, flag, stderrIsTTY: Boolean(process.stderr.isTTY) } });
+  let interrupted = false;
+  process.on('SIGINT', () => {
+    if (interrupted) process.exit(130); // a second Ctrl-C: stop now
+    interrupted = true;
+    raiseAbortFlag(flag);
+  });
+  worker.on('message', (code: number) => {
     process.exitCode = code;
   });
+  worker.on('error', (err) => {
+    process.stderr.write(`sparsity-lens: ${describeError(err)}\n`);
+    process.exitCode = 2;
+  });
+}
+
+if (!isMainThread && (workerData as { sparsityLensCli?: boolean } | undefined)?.sparsityLensCli) {
+  const data = workerData as { argv: string[]; flag: Int32Array; stderrIsTTY: boolean };
+  // Worker stdio is piped through the main thread: keep the progress bar when the real stderr is a terminal.
+  (process.stderr as { isTTY?: boolean }).isTTY = data.stderrIsTTY;
+  main(data.argv, sharedAbortSignal(data.flag)).then((code) => parentPort!.postMessage(code));
+} else if (require.main === module && /cli\.[cm]?[jt]s$/.test(process.argv[1] ?? '')) {
+  // Only as the program itself: a test bundle that imports main() must not run it.
+  runInWorker(process.argv.slice(2));
 }

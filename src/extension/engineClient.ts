@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type * as vscode from 'vscode';
+import { newAbortFlag, raiseAbortFlag } from '../engine/sharedAbort';
 import type { FromWorker, ToWorker } from '../protocol';
 
 type Request = ToWorker extends infer T ? (T extends { id: number } ? Omit<T, 'id'> : never) : never;
@@ -11,6 +12,8 @@ type Reply = Exclude<FromWorker, { type: 'progress' | 'log' | 'failed' | 'cancel
 export class WorkerDiedError extends Error {}
 
 interface Pending {
+  /** Raised to cancel: the worker's loops read it even while busy. */
+  abort: Int32Array;
   resolve(reply: Reply): void;
   reject(err: Error): void;
   onProgress?: (done: number, total: number, what: string) => void;
@@ -71,14 +74,17 @@ export class EngineClient {
   ): Promise<Extract<Reply, { type: T }>> {
     const id = this.nextId++;
     const worker = this.start();
+    const abort = newAbortFlag();
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (r: Reply) => void, reject, onProgress: options.onProgress });
+      this.pending.set(id, { abort, resolve: resolve as (r: Reply) => void, reject, onProgress: options.onProgress });
       options.token?.onCancellationRequested(() => this.cancel(id));
-      worker.postMessage({ ...request, id } as ToWorker);
+      worker.postMessage({ ...request, id, abort } as ToWorker);
     });
   }
 
   cancel(id: number): void {
+    const pending = this.pending.get(id);
+    if (pending) raiseAbortFlag(pending.abort);
     this.worker?.postMessage({ type: 'cancel', id } satisfies ToWorker);
   }
 

@@ -4,6 +4,7 @@ import { parentPort } from 'node:worker_threads';
 import { convertModel } from '../engine/convert/convert';
 import { exportModel } from '../engine/convert/export';
 import { CancelledError, describeError } from '../engine/errors';
+import { newAbortFlag, raiseAbortFlag, sharedAbortSignal } from '../engine/sharedAbort';
 import { readSkeleton } from '../engine/onnx/skeleton';
 import { FileSource } from '../engine/onnx/source';
 import { ExternalFiles } from '../engine/onnx/tensorData';
@@ -26,7 +27,7 @@ function regex(text: string | undefined): RegExp | undefined {
 
 if (parentPort) {
   const port = parentPort;
-  const jobs = new Map<number, AbortController>();
+  const jobs = new Map<number, Int32Array>();
   const send = (msg: FromWorker) => port.postMessage(msg);
   const throttle = (id: number, what: string) => {
     let last = 0;
@@ -40,11 +41,14 @@ if (parentPort) {
 
   port.on('message', async (msg: ToWorker) => {
     if (msg.type === 'cancel') {
-      jobs.get(msg.id)?.abort();
+      const flag = jobs.get(msg.id);
+      if (flag) raiseAbortFlag(flag);
       return;
     }
-    const controller = new AbortController();
-    jobs.set(msg.id, controller);
+    // The host's shared flag when it sent one (it reaches synchronous loops), else a flag of our own for 'cancel'.
+    const flag = ('abort' in msg && msg.abort) || newAbortFlag();
+    jobs.set(msg.id, flag);
+    const controller = { signal: sharedAbortSignal(flag) };
     const started = Date.now();
     try {
       switch (msg.type) {
