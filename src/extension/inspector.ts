@@ -115,8 +115,17 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
     webviewPanel.onDidChangeViewState(() => {
       if (webviewPanel.active) this.active = state;
     });
+    // Settings changed (Select Hardware Profile, the settings editor): open panels follow and scan again.
+    const configuration = vscode.workspace.onDidChangeConfiguration((event) => {
+      if (!event.affectsConfiguration('sparsityLens')) return;
+      const fresh = inspectSettings();
+      settings = { ...settings, pattern: fresh.pattern, hardware: fresh.hardware, batch: fresh.batch };
+      post({ type: 'model', name: basename(path), settings, hardwareProfiles: profileNames() });
+      void inspect();
+    });
     webviewPanel.onDidDispose(() => {
       scan?.cancel();
+      configuration.dispose();
       this.panels.delete(state);
       if (this.active === state) this.active = undefined;
     });
