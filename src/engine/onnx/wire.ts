@@ -125,7 +125,7 @@ export function readFloat(src: ByteSource, f: Field): number {
   return new DataView(b.buffer, b.byteOffset, 4).getFloat32(0, true);
 }
 
-/** Decodes all varints of a packed run into `out` starting at `at`; returns the count. */
+/** Calls `visit` with each varint of `bytes` (a packed run, or the single value of an unpacked field). */
 export function decodeVarints(bytes: Uint8Array, visit: (value: number) => void): void {
   const reader = new Reader(bytes);
   try {
