@@ -15,6 +15,8 @@ export interface CalibrationCase {
   measured: number;
   source: string;
   batch: number;
+  /** How the measured runtime executes the graph: PyTorch eager runs every op, TensorRT fuses. */
+  runtime: 'eager' | 'fused';
   /** Writes the model into `dir`; returns its path. */
   build(dir: string): string;
 }
@@ -145,16 +147,17 @@ const BERT_LARGE_INT8: BertConfig = { layers: 24, hidden: 1024, heads: 16, ffn: 
 const TUTORIAL = 'PyTorch tutorial "Accelerating BERT with semi-structured (2:4) sparsity" (A100, fp16, SQuAD max_length 384)';
 
 export const CALIBRATION_CASES: CalibrationCase[] = [
-  { name: 'fp16 Linear 10240->3072, input 3072x10240', hardware: 'a100', measured: 1.38, source: TUTORIAL, batch: 1, build: linearModel },
-  { name: 'BERT-base fp16, batch 4, seq 384', hardware: 'a100', measured: 0.71, source: TUTORIAL, batch: 4, build: (dir) => bert(BERT_BASE, dir, 'bert-base') },
-  { name: 'BERT-base fp16, batch 16, seq 384', hardware: 'a100', measured: 1.23, source: TUTORIAL, batch: 16, build: (dir) => bert(BERT_BASE, dir, 'bert-base') },
-  { name: 'BERT-base fp16, batch 256, seq 384', hardware: 'a100', measured: 1.14, source: TUTORIAL, batch: 256, build: (dir) => bert(BERT_BASE, dir, 'bert-base') },
+  { name: 'fp16 Linear 10240->3072, input 3072x10240', hardware: 'a100', measured: 1.38, source: TUTORIAL, batch: 1, runtime: 'eager', build: linearModel },
+  { name: 'BERT-base fp16, batch 4, seq 384', hardware: 'a100', measured: 0.71, source: TUTORIAL, batch: 4, runtime: 'eager', build: (dir) => bert(BERT_BASE, dir, 'bert-base') },
+  { name: 'BERT-base fp16, batch 16, seq 384', hardware: 'a100', measured: 1.23, source: TUTORIAL, batch: 16, runtime: 'eager', build: (dir) => bert(BERT_BASE, dir, 'bert-base') },
+  { name: 'BERT-base fp16, batch 256, seq 384', hardware: 'a100', measured: 1.14, source: TUTORIAL, batch: 256, runtime: 'eager', build: (dir) => bert(BERT_BASE, dir, 'bert-base') },
   {
     name: 'BERT-Large INT8, batch 32, seq 384',
     hardware: 'a100',
     measured: 1.5,
     source: 'NVIDIA, sparse INT8 BERT-Large with TensorRT on A100 (batch and sequence length assumed: 32, 384)',
     batch: 32,
+    runtime: 'fused',
     build: (dir) => bert(BERT_LARGE_INT8, dir, 'bert-large-int8'),
   },
 ];
@@ -175,7 +178,7 @@ export async function runCalibration(cases = CALIBRATION_CASES): Promise<Calibra
     for (const c of cases) {
       const key = c.build.toString();
       if (!built.has(key)) built.set(key, c.build(dir));
-      const report = await inspectModel(built.get(key)!, { workers: 0, speedup: { hardware: PROFILES[c.hardware], batch: c.batch } });
+      const report = await inspectModel(built.get(key)!, { workers: 0, speedup: { hardware: PROFILES[c.hardware], batch: c.batch, runtime: c.runtime } });
       const projected = report.projection?.speedup ?? null;
       rows.push({
         name: c.name,

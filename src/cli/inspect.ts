@@ -27,6 +27,8 @@ Options:
   --hardware NAME|FILE  profile: a100 (default), h100, l4, orin, ascend-a2, cpu-xeon, or a JSON file
   --batch N             value of the inputs' symbolic batch dimension (for --speedup)
   --dim NAME=VALUE      value of a symbolic dimension, e.g. --dim sequence=384 (repeatable)
+  --runtime KIND        eager (default: every op its own kernel, as PyTorch eager or plain ONNX Runtime)
+                        or fused (TensorRT-like: epilogues, skip-layer-norm and attention fused)
   --out FILE            write the report to FILE instead of stdout
   -h, --help            this help
 
@@ -48,6 +50,7 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
       hardware: { type: 'string' },
       batch: { type: 'string' },
       dim: { type: 'string', multiple: true },
+      runtime: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -72,7 +75,8 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
     workers = numberArgument(values.workers);
     if (!Number.isInteger(workers) || workers < 0) throw new UsageError('--workers needs a whole number >= 0');
   }
-  const speedup = values.speedup || values.hardware !== undefined || values.batch !== undefined || values.dim !== undefined ? speedupOptions(values) : undefined;
+  const speedup =
+    values.speedup || values.hardware !== undefined || values.batch !== undefined || values.dim !== undefined || values.runtime !== undefined ? speedupOptions(values) : undefined;
   const model = positionals[0];
   const bar = new ProgressBar('scanning');
   const large = (() => {
@@ -111,7 +115,9 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
 }
 
 /** --hardware, --batch and --dim as projection options. */
-function speedupOptions(values: { hardware?: string; batch?: string; dim?: string[] }): ProjectOptions {
+function speedupOptions(values: { hardware?: string; batch?: string; dim?: string[]; runtime?: string }): ProjectOptions {
+  const runtime = values.runtime ?? 'eager';
+  if (runtime !== 'eager' && runtime !== 'fused') throw new UsageError('--runtime must be eager or fused');
   let hardware: HardwareProfile | string = 'a100';
   const name = values.hardware ?? 'a100';
   if (PROFILES[name.toLowerCase()]) hardware = resolveProfile(name);
@@ -136,5 +142,5 @@ function speedupOptions(values: { hardware?: string; batch?: string; dim?: strin
     if (!match || Number(match[2]) < 1) throw new UsageError(`--dim '${spec}' is not NAME=VALUE with a whole VALUE >= 1`);
     dims[match[1]] = Number(match[2]);
   }
-  return { hardware, batch, dims };
+  return { hardware, batch, dims, runtime };
 }

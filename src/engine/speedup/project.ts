@@ -27,6 +27,80 @@ export interface ProjectOptions {
   dims?: Record<string, number>;
   /** Project as if every eligible layer passed (what fixing them all would buy). */
   assumePass?: boolean;
+  /**
+   * 'eager' (default): every ONNX op is its own kernel (PyTorch eager, plain ONNX Runtime). 'fused': a runtime that
+   * fuses like TensorRT: elementwise epilogues and residual Adds into the GEMM before them, residual Adds into the
+   * LayerNormalization after them, and attention (scores, scale, mask, Softmax, head transposes) into one kernel whose
+   * scores never reach memory.
+   */
+  runtime?: 'eager' | 'fused';
+}
+
+const EPILOGUE_OPS = new Set(['Relu', 'Gelu', 'Sigmoid', 'Tanh', 'LeakyRelu', 'Clip', 'HardSwish', 'HardSigmoid', 'Silu', 'Mish', 'Erf', 'Add', 'Mul', 'Div', 'Sub']);
+const ATTENTION_SCALE_OPS = new Set(['Div', 'Mul', 'Add', 'Where']);
+const LAYOUT_OPS = new Set(['Transpose', 'Reshape']);
+
+/** What a fusing runtime removes: nodes with no kernel of their own, and attention GEMMs whose scores stay on chip. */
+interface Fusion {
+  free: Set<NodeSkeleton>;
+  noOutputTraffic: Set<NodeSkeleton>;
+  noInputTraffic: Map<NodeSkeleton, number>;
+}
+
+function fusion(model: ModelSkeleton, constants: Set<string>, layers: Set<NodeSkeleton>): Fusion {
+  const nodes = model.graph.nodes;
+  const producer = new Map<string, NodeSkeleton>();
+  const readers = new Map<string, NodeSkeleton[]>();
+  for (const n of nodes) {
+    for (const o of n.outputs) producer.set(o, n);
+    for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
+  }
+  for (const o of model.graph.outputs) readers.set(o.name, [...(readers.get(o.name) ?? []), undefined as unknown as NodeSkeleton]);
+  const only = (name: string) => (readers.get(name)?.length === 1 ? readers.get(name)![0] : undefined);
+  const isActGemm = (n: NodeSkeleton | undefined) => !!n && MATMUL_OPS.has(n.opType) && n.inputs.slice(0, 2).every((i) => !constants.has(i) && !layers.has(n));
+  const result: Fusion = { free: new Set(), noOutputTraffic: new Set(), noInputTraffic: new Map() };
+  // Epilogues: an elementwise op on a GEMM's output (read only there) runs inside the GEMM; chains continue.
+  const gemmLike = new Set<string>();
+  for (const n of nodes) {
+    if (layers.has(n) || isActGemm(n)) n.outputs.forEach((o) => gemmLike.add(o));
+    else if (EPILOGUE_OPS.has(n.opType)) {
+      const from = n.inputs.find((i) => gemmLike.has(i) && only(i) === n);
+      if (from) {
+        result.free.add(n);
+        n.outputs.forEach((o) => gemmLike.add(o));
+      }
+    }
+  }
+  // A residual Add read only by a LayerNormalization is part of it (skip-layer-norm).
+  for (const n of nodes) {
+    if (n.opType === 'Add' && only(n.outputs[0])?.opType === 'LayerNormalization') result.free.add(n);
+  }
+  // Attention: scores = A x B (activations) → scale/mask → Softmax → probs x V, one kernel.
+  for (const softmax of nodes.filter((n) => n.opType === 'Softmax')) {
+    const chain: NodeSkeleton[] = [];
+    let n = producer.get(softmax.inputs[0]);
+    while (n && ATTENTION_SCALE_OPS.has(n.opType) && only(n.outputs[0])) {
+      chain.push(n);
+      n = producer.get(n.inputs.find((i) => !constants.has(i)) ?? '');
+    }
+    const scores = n;
+    const context = only(softmax.outputs[0]);
+    if (!isActGemm(scores) || !isActGemm(context) || context!.inputs[0] !== softmax.outputs[0]) continue;
+    chain.forEach((c) => result.free.add(c));
+    result.free.add(softmax);
+    result.noOutputTraffic.add(scores!);
+    result.noInputTraffic.set(context!, 0);
+    // Head layout changes around it are folded into the kernel's addressing.
+    for (const g of [scores!, context!]) {
+      for (const i of g.inputs) {
+        const t = producer.get(i);
+        if (t && LAYOUT_OPS.has(t.opType) && only(i) === g) result.free.add(t);
+      }
+    }
+    const after = only(context!.outputs[0]);
+    if (after && LAYOUT_OPS.has(after.opType)) result.free.add(after);
+  }
+  return result;
 }
 
 export interface LayerProjection {
@@ -100,8 +174,10 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
   // A graph output is read by the caller: a GEMM output that leaves the graph is not fused into a bias Add.
   for (const output of model.graph.outputs) readers.set(output.name, (readers.get(output.name) ?? 0) + 1);
   const gemmOutputs = new Set<string>();
+  const fused = options.runtime === 'fused' ? fusion(model, constants, new Set(byNode.keys())) : undefined;
   for (const io of nodeIo(model, inference)) {
     const node = io.node;
+    if (fused?.free.has(node)) continue;
     // Ops on constants only (a weight's DequantizeLinear, Cast, Transpose; shape arithmetic) are folded by
     // runtimes before inference: no time, and their outputs are constants too.
     if (node.inputs.every((name) => !name || constants.has(name)) && !byNode.has(node)) {
@@ -118,13 +194,15 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
     }
     if (byNode.has(node)) for (const o of node.outputs) gemmOutputs.add(o);
     const facts = byNode.get(node);
-    const outBytes = io.outputs.reduce<number | null>((s, shape) => (s === null ? null : ((b) => (b === null ? null : s + b))(bytesOf(shape))), 0);
+    let outBytes = io.outputs.reduce<number | null>((s, shape) => (s === null ? null : ((b) => (b === null ? null : s + b))(bytesOf(shape))), 0);
     let inBytes: number | null = 0;
     let weightBytes = 0;
+    if (fused?.noOutputTraffic.has(node)) outBytes = 0;
     node.inputs.forEach((name, i) => {
       if (!name) return;
       const b = bytesOf(io.inputs[i]);
       if (facts && i === facts.plan.weightInput) return; // the layer's weight is counted below, compressed or not
+      if (fused?.noInputTraffic.get(node) === i) return; // attention probabilities stay on chip
       if (constants.has(name)) weightBytes += b ?? 0;
       else inBytes = inBytes === null || b === null ? null : inBytes + b;
     });
@@ -251,6 +329,9 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
       'only layers that pass 2:4 get the sparse time; compressed weights read 9/16 (fp16), 10/16 (int8) of the dense bytes',
       'integer weights behind DequantizeLinear are computed as int8 (a runtime that fuses Q/DQ); float32 as TF32 on tensor cores',
       'non-GEMM ops are memory-bound: bytes in + out at the profile bandwidth; shape computations and ops on constants have no time; a bias Add after a layer runs in its epilogue',
+      options.runtime === 'fused'
+        ? 'runtime fused (TensorRT-like): epilogues and residual Adds fused into GEMMs, Adds into LayerNormalization, attention scores kept on chip'
+        : 'runtime eager: every ONNX op is its own kernel (use --runtime fused for TensorRT-like fusion)',
       `sparse efficiency at 128 rows: ${sparseEfficiency(profile, 128).toFixed(3)}, at 4096 rows: ${sparseEfficiency(profile, 4096).toFixed(3)}`,
       ...profile.assumed,
     ],
