@@ -336,6 +336,16 @@ export function wordStats(
   store<u32>(gridTotal + tile, load<u32>(gridTotal + tile) + tileTotal);
 }
 
+/** Adds one call's block counts to `counts` (f64[6]: 2x1 zero, total, 4x1 zero, total, 4x16 zero, total). */
+@inline function addBlockCounts(counts: usize, z2: f64, t2: f64, z4: f64, t4: f64, z16: f64, t16: f64): void {
+  store<f64>(counts, load<f64>(counts) + z2);
+  store<f64>(counts, load<f64>(counts, 8) + t2, 8);
+  store<f64>(counts, load<f64>(counts, 16) + z4, 16);
+  store<f64>(counts, load<f64>(counts, 24) + t4, 24);
+  store<f64>(counts, load<f64>(counts, 32) + z16, 32);
+  store<f64>(counts, load<f64>(counts, 40) + t16, 40);
+}
+
 /**
  * Output-feature blocks (2x1, 4x1, 4x16) when the output-feature axis runs across lanes: lanes b, b + rStride, ...
  * are consecutive rows. `laneR` (i32[lanes]) gives each lane's output feature. Adds zero and total block counts to
@@ -371,12 +381,7 @@ export function laneBlocks(words: usize, wordRows: i32, lanes: i32, lastRows: i3
       }
     }
   }
-  store<f64>(counts, load<f64>(counts) + z2);
-  store<f64>(counts, load<f64>(counts, 8) + t2, 8);
-  store<f64>(counts, load<f64>(counts, 16) + z4, 16);
-  store<f64>(counts, load<f64>(counts, 24) + t4, 24);
-  store<f64>(counts, load<f64>(counts, 32) + z16, 32);
-  store<f64>(counts, load<f64>(counts, 40) + t16, 40);
+  addBlockCounts(counts, z2, t2, z4, t4, z16, t16);
 }
 
 /**
@@ -420,12 +425,7 @@ export function rowBlocks(words: usize, wordRows: i32, lanes: i32, lastRows: i32
       }
     }
   }
-  store<f64>(counts, load<f64>(counts) + z2);
-  store<f64>(counts, load<f64>(counts, 8) + t2, 8);
-  store<f64>(counts, load<f64>(counts, 16) + z4, 16);
-  store<f64>(counts, load<f64>(counts, 24) + t4, 24);
-  store<f64>(counts, load<f64>(counts, 32) + z16, 32);
-  store<f64>(counts, load<f64>(counts, 40) + t16, 40);
+  addBlockCounts(counts, z2, t2, z4, t4, z16, t16);
 }
 
 // ------------------------------------------------------------------------------------------ pruning (M = 4)
