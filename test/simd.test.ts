@@ -56,9 +56,11 @@ function assertSame(simd: ScanStats, js: ScanStats, label: string): void {
   const { sumMagnitude: s1, keptMagnitude: k1, ...rest1 } = simd;
   const { sumMagnitude: s2, keptMagnitude: k2, ...rest2 } = js;
   assert.deepEqual(rest1, rest2, label);
+  // The SIMD kernel adds magnitudes in float32 over runs of at most 32 values, then in float64: both sums agree
+  // with the reference's to 1e-6 of the total (the bound of such runs is 32 x 2^-24, about 2e-6; typically 1e-8).
   for (const [a, b] of [[s1, s2], [k1, k2]]) {
     if (!Number.isFinite(a) || !Number.isFinite(b)) assert.equal(a, b, label);
-    else assert.ok(Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)), `${label}: ${a} vs ${b}`);
+    else assert.ok(Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(s2)), `${label}: ${a} vs ${b}`);
   }
 }
 
@@ -71,6 +73,8 @@ const CASES: { label: string; dims: number[]; kAxis: number; rAxis: number }[] =
   { label: 'MatMul A [8, 100] (K contiguous, tail of 4)', dims: [8, 100], kAxis: 1, rAxis: 0 },
   { label: 'batched MatMul B [3, 32, 12]', dims: [3, 32, 12], kAxis: 1, rAxis: 2 },
   { label: 'batched MatMul A [2, 6, 48] (r in A with a batch axis)', dims: [2, 6, 48], kAxis: 2, rAxis: 1 },
+  { label: 'MatMul B [32, 1100] (8-lane vectors inside one tile row, and straddling two)', dims: [32, 1100], kAxis: 0, rAxis: 1 },
+  { label: 'Gemm transB [8, 4160] (K contiguous, uneven columns of several words)', dims: [8, 4160], kAxis: 1, rAxis: 0 },
 ];
 
 describe('SIMD kernel agrees with the JavaScript kernel', () => {

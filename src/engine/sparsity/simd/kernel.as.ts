@@ -196,6 +196,184 @@ function scalarGroup(p: usize, stride: usize, dt: i32, n: i32): i32 {
   return mask;
 }
 
+// ------------------------------------------------------------------------------------------ fast half path
+// Float16 and bfloat16 without special values. Magnitudes are compared as integers (for non-negative floats the
+// bit patterns order like the values), 8 groups per operation; the sum of all magnitudes and the sum of the pruned
+// ones (the 4 - n smallest of each group, zero when the group is valid) are added in float32 over one 16-row word,
+// then in float64. Float32 bits (a << 13) are a float16 magnitude times 2^-112 (subnormals included), so no
+// multiply is needed until the end; bfloat16 bits (a << 16) are the magnitude itself. Vectors with an Inf or NaN
+// (or a bfloat16 magnitude >= 2^100, whose float32 sums could overflow) take the exact slow path instead.
+
+/** Largest magnitude bits the fast path takes: below Inf for float16, below 2^100 for bfloat16. */
+@inline function fastLimit(bf: bool): v128 {
+  return i16x8.splat(bf ? 0x717f : 0x7bff);
+}
+@inline function bitsLo(a: v128, bf: bool): v128 {
+  return i32x4.shl(i32x4.extend_low_i16x8_u(a), bf ? 16 : 13);
+}
+@inline function bitsHi(a: v128, bf: bool): v128 {
+  return i32x4.shl(i32x4.extend_high_i16x8_u(a), bf ? 16 : 13);
+}
+@inline function bitsSum(a: v128, bf: bool): v128 {
+  return f32x4.add(bitsLo(a, bf), bitsHi(a, bf));
+}
+/** Sum of the magnitudes a0..a3 (8 lanes each), folded into 4 float32 lanes. */
+@inline function fastTotal4(a0: v128, a1: v128, a2: v128, a3: v128, bf: bool): v128 {
+  return f32x4.add(f32x4.add(bitsSum(a0, bf), bitsSum(a1, bf)), f32x4.add(bitsSum(a2, bf), bitsSum(a3, bf)));
+}
+/** For 8 groups (one per lane, elements in a0..a3 in any order): the sum of the 4 - n smallest magnitudes. */
+@inline function fastPruned4(a0: v128, a1: v128, a2: v128, a3: v128, n: i32, bf: bool): v128 {
+  const lo01 = i16x8.min_s(a0, a1), hi01 = i16x8.max_s(a0, a1);
+  const lo23 = i16x8.min_s(a2, a3), hi23 = i16x8.max_s(a2, a3);
+  if (n == 1) return f32x4.add(f32x4.add(bitsSum(lo01, bf), bitsSum(lo23, bf)), bitsSum(i16x8.min_s(hi01, hi23), bf));
+  const s3 = i16x8.min_s(lo01, lo23);
+  if (n == 3) return bitsSum(s3, bf);
+  const s2 = i16x8.min_s(i16x8.max_s(lo01, lo23), i16x8.min_s(hi01, hi23));
+  return f32x4.add(bitsSum(s2, bf), bitsSum(s3, bf));
+}
+@inline function max4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
+  return i16x8.max_s(i16x8.max_s(a0, a1), i16x8.max_s(a2, a3));
+}
+@inline function addF64(acc: v128, x: v128): v128 {
+  return f64x2.add(acc, f64x2.add(f64x2.promote_low_f32x4(x), f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1))));
+}
+/** Adds the fast path's float64 sums (in its units) to the totals. */
+@inline function flushFast(total: v128, pruned: v128, bf: bool): void {
+  const scale: f64 = bf ? 1 : <f64>TWO112;
+  const t = (f64x2.extract_lane(total, 0) + f64x2.extract_lane(total, 1)) * scale;
+  const p = (f64x2.extract_lane(pruned, 0) + f64x2.extract_lane(pruned, 1)) * scale;
+  totalMagnitude += t;
+  keptMagnitude += t - p;
+}
+
+/** Zero flags (-1 per zero lane) of 8 groups as one nibble per lane: bit j = element j is zero. */
+@inline function zeroNib(z0: v128, z1: v128, z2: v128, z3: v128): v128 {
+  return v128.or(
+    v128.or(v128.and(z0, i16x8.splat(1)), v128.and(z1, i16x8.splat(2))),
+    v128.or(v128.and(z2, i16x8.splat(4)), v128.and(z3, i16x8.splat(8))),
+  );
+}
+
+/** scanStrided for float16 and bfloat16. */
+function scanStridedHalf(input: usize, rows: i32, lanes: i32, bf: bool, n: i32, words: usize): void {
+  const stride: usize = <usize>lanes * 2;
+  const wordRows = (rows + 15) >> 4;
+  const abs = i16x8.splat(0x7fff);
+  const zero = i16x8.splat(0);
+  const lim = fastLimit(bf);
+  const minZeros = i16x8.splat(<i16>(n - 4));
+  let total = f64x2.splat(0);
+  let pruned = f64x2.splat(0);
+  for (let wr = 0; wr < wordRows; wr++) {
+    const groups = min(4, (rows - wr * 16) >> 2);
+    const fullBits: i32 = (1 << (groups * 4)) - 1;
+    const full = i16x8.splat(<i16>fullBits);
+    let b = 0;
+    for (; b + 8 <= lanes; b += 8) {
+      let zword = i16x8.splat(0);
+      let tot = f32x4.splat(0);
+      let pr = f32x4.splat(0);
+      for (let g = 0; g < groups; g++) {
+        const p = input + (<usize>(wr * 16 + g * 4) * <usize>lanes + <usize>b) * 2;
+        const r0 = v128.load(p), r1 = v128.load(p + stride), r2 = v128.load(p + 2 * stride), r3 = v128.load(p + 3 * stride);
+        const a0 = v128.and(r0, abs), a1 = v128.and(r1, abs), a2 = v128.and(r2, abs), a3 = v128.and(r3, abs);
+        const z0 = i16x8.eq(a0, zero), z1 = i16x8.eq(a1, zero), z2 = i16x8.eq(a2, zero), z3 = i16x8.eq(a3, zero);
+        const nibZ = zeroNib(z0, z1, z2, z3);
+        zword = v128.or(zword, i16x8.shl(nibZ, <i32>(g * 4)));
+        if (v128.any_true(i16x8.gt_s(max4(a0, a1, a2, a3), lim))) {
+          slowHalf(r0, r1, r2, r3, bf, n);
+          continue;
+        }
+        tot = f32x4.add(tot, fastTotal4(a0, a1, a2, a3, bf));
+        // Zeros per group (as -1s): a group is invalid when it has fewer than 4 - n.
+        if (v128.any_true(i16x8.gt_s(i16x8.add(i16x8.add(z0, z1), i16x8.add(z2, z3)), minZeros))) {
+          pr = f32x4.add(pr, fastPruned4(a0, a1, a2, a3, n, bf));
+        }
+      }
+      total = addF64(total, tot);
+      pruned = addF64(pruned, pr);
+      v128.store(words + (<usize>wr * <usize>lanes + <usize>b) * 2, v128.andnot(full, zword));
+    }
+    for (; b < lanes; b++) {
+      let word = 0;
+      for (let g = 0; g < groups; g++) {
+        const p = input + (<usize>(wr * 16 + g * 4) * <usize>lanes + <usize>b) * 2;
+        word |= scalarGroup(p, stride, bf ? DT_BF16 : DT_F16, n) << (g * 4);
+      }
+      store<u16>(words + (<usize>wr * <usize>lanes + <usize>b) * 2, <u16>word);
+    }
+  }
+  flushFast(total, pruned, bf);
+}
+
+/** scanContiguous for float16 and bfloat16. `valid` is validTable (u8[65536]): valid groups per word. */
+function scanContiguousHalf(input: usize, count: i32, bf: bool, n: i32, words: usize, valid: usize): void {
+  const abs = i16x8.splat(0x7fff);
+  const zero = i16x8.splat(0);
+  const lim = fastLimit(bf);
+  const low = i32x4.splat(0xffff);
+  let total = f64x2.splat(0);
+  let pruned = f64x2.splat(0);
+  let i = 0;
+  // Blocks of 32 elements (2 words, 8 groups); float32 partial sums over 8 blocks.
+  while (i + 32 <= count) {
+    let tot = f32x4.splat(0);
+    let pr = f32x4.splat(0);
+    const end = min(count & ~31, i + 256);
+    for (; i < end; i += 32) {
+      const p = input + <usize>i * 2;
+      const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
+      const a0 = v128.and(v0, abs), a1 = v128.and(v1, abs), a2 = v128.and(v2, abs), a3 = v128.and(v3, abs);
+      // Zero flags of 16 consecutive elements, narrowed to bytes: their sign bits are the word's zero bits.
+      const w0 = ~i8x16.bitmask(i8x16.narrow_i16x8_s(i16x8.eq(a0, zero), i16x8.eq(a1, zero))) & 0xffff;
+      const w1 = ~i8x16.bitmask(i8x16.narrow_i16x8_s(i16x8.eq(a2, zero), i16x8.eq(a3, zero))) & 0xffff;
+      store<u32>(words + (<usize>i >> 3), <u32>w0 | (<u32>w1 << 16));
+      if (v128.any_true(i16x8.gt_s(max4(a0, a1, a2, a3), lim))) {
+        slowContiguousHalf(v0, v1, v2, v3, bf, n);
+        continue;
+      }
+      tot = f32x4.add(tot, fastTotal4(a0, a1, a2, a3, bf));
+      if (load<u8>(valid + <usize>w0) + load<u8>(valid + <usize>w1) != 8) {
+        // Transpose so that each lane holds the 4 elements of one group (their order does not matter here).
+        const e01 = i16x8.narrow_i32x4_u(v128.and(a0, low), v128.and(a1, low));
+        const e23 = i16x8.narrow_i32x4_u(v128.and(a2, low), v128.and(a3, low));
+        const o01 = i16x8.narrow_i32x4_u(i32x4.shr_u(a0, 16), i32x4.shr_u(a1, 16));
+        const o23 = i16x8.narrow_i32x4_u(i32x4.shr_u(a2, 16), i32x4.shr_u(a3, 16));
+        pr = f32x4.add(pr, fastPruned4(
+          i16x8.narrow_i32x4_u(v128.and(e01, low), v128.and(e23, low)),
+          i16x8.narrow_i32x4_u(i32x4.shr_u(e01, 16), i32x4.shr_u(e23, 16)),
+          i16x8.narrow_i32x4_u(v128.and(o01, low), v128.and(o23, low)),
+          i16x8.narrow_i32x4_u(i32x4.shr_u(o01, 16), i32x4.shr_u(o23, 16)), n, bf));
+      }
+    }
+    total = addF64(total, tot);
+    pruned = addF64(pruned, pr);
+  }
+  flushFast(total, pruned, bf);
+  for (; i < count; i += 16) {
+    let word = 0;
+    const groups = min(4, (count - i) >> 2);
+    for (let g = 0; g < groups; g++) word |= scalarGroup(input + <usize>(i + g * 4) * 2, 2, bf ? DT_BF16 : DT_F16, n) << (g * 4);
+    store<u16>(words + (<usize>i >> 3), <u16>word);
+  }
+}
+
+/** The exact path for 32 contiguous half-precision values holding an Inf, a NaN or (bfloat16) a huge value. */
+function slowContiguousHalf(v0: v128, v1: v128, v2: v128, v3: v128, bf: bool, n: i32): void {
+  const a = i16x8.shuffle(v0, v1, 0, 4, 8, 12, 1, 5, 9, 13);
+  const b = i16x8.shuffle(v0, v1, 2, 6, 10, 14, 3, 7, 11, 15);
+  const c = i16x8.shuffle(v2, v3, 0, 4, 8, 12, 1, 5, 9, 13);
+  const d = i16x8.shuffle(v2, v3, 2, 6, 10, 14, 3, 7, 11, 15);
+  groupHalf(
+    i16x8.shuffle(a, c, 0, 1, 2, 3, 8, 9, 10, 11), i16x8.shuffle(a, c, 4, 5, 6, 7, 12, 13, 14, 15),
+    i16x8.shuffle(b, d, 0, 1, 2, 3, 8, 9, 10, 11), i16x8.shuffle(b, d, 4, 5, 6, 7, 12, 13, 14, 15), bf, n);
+}
+
+/** The exact path for 8 strided groups holding an Inf, a NaN or (bfloat16) a huge value. */
+function slowHalf(r0: v128, r1: v128, r2: v128, r3: v128, bf: bool, n: i32): void {
+  groupHalf(r0, r1, r2, r3, bf, n);
+}
+
 // ------------------------------------------------------------------------------------------ element passes
 
 /**
@@ -204,6 +382,10 @@ function scalarGroup(p: usize, stride: usize, dt: i32, n: i32): i32 {
  * `rows` is a multiple of 4.
  */
 export function scanStrided(input: usize, rows: i32, lanes: i32, dt: i32, n: i32, words: usize): void {
+  if (dt != DT_F32) {
+    scanStridedHalf(input, rows, lanes, dt == DT_BF16, n, words);
+    return;
+  }
   const elem: usize = dt == DT_F32 ? 4 : 2;
   const stride: usize = <usize>lanes * elem;
   const wordRows = (rows + 15) >> 4;
@@ -240,7 +422,11 @@ export function scanStrided(input: usize, rows: i32, lanes: i32, dt: i32, n: i32
 }
 
 /** K contiguous (one lane): `count` elements (a multiple of 4) at `input`; one u16 word per 16 elements. */
-export function scanContiguous(input: usize, count: i32, dt: i32, n: i32, words: usize): void {
+export function scanContiguous(input: usize, count: i32, dt: i32, n: i32, words: usize, valid: usize): void {
+  if (dt != DT_F32) {
+    scanContiguousHalf(input, count, dt == DT_BF16, n, words, valid);
+    return;
+  }
   let i = 0;
   const elem: usize = dt == DT_F32 ? 4 : 2;
   for (; i + 32 <= count; i += 32) {
@@ -334,6 +520,153 @@ export function wordStats(
   }
   store<u32>(gridValid + tile, load<u32>(gridValid + tile) + tileValid);
   store<u32>(gridTotal + tile, load<u32>(gridTotal + tile) + tileTotal);
+}
+
+/** Popcounts of the 16 nibbles, as a byte lookup table for i8x16.swizzle. */
+const NIBBLE_POPCOUNT: v128 = i8x16(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+
+/** For 8 full words: minus the number of valid groups (nibbles with at most n bits) of each word, in i16 lanes. */
+@inline function negValidPerWord(w: v128, n: i32): v128 {
+  const nibbles = i16x8.splat(0x0f0f);
+  const lo = i8x16.swizzle(NIBBLE_POPCOUNT, v128.and(w, nibbles));
+  const hi = i8x16.swizzle(NIBBLE_POPCOUNT, v128.and(i16x8.shr_u(w, 4), nibbles));
+  const limit = i8x16.splat(<i8>n);
+  return i16x8.extadd_pairwise_i8x16_s(i8x16.add(i8x16.le_u(lo, limit), i8x16.le_u(hi, limit)));
+}
+
+@inline function hsumI16(x: v128): i32 {
+  const e = i32x4.extadd_pairwise_i16x8_s(x);
+  const f = i32x4.add(e, i32x4.shuffle(e, e, 2, 3, 0, 1));
+  return i32x4.extract_lane(i32x4.add(f, i32x4.shuffle(f, f, 1, 0, 3, 2)), 0);
+}
+
+@inline function hsumI32(x: v128): f64 {
+  return <f64>i32x4.extract_lane(x, 0) + <f64>i32x4.extract_lane(x, 1) + <f64>i32x4.extract_lane(x, 2) + <f64>i32x4.extract_lane(x, 3);
+}
+
+@inline function countWord(hist16: usize, w: u32): void {
+  const at = hist16 + (<usize>w << 2);
+  store<u32>(at, load<u32>(at) + 1);
+}
+
+@inline function addTile(gridValid: usize, gridTotal: usize, tile: i32, valid: i32, groups: i32): void {
+  const at = <usize>tile << 2;
+  store<u32>(gridValid + at, load<u32>(gridValid + at) + <u32>valid);
+  store<u32>(gridTotal + at, load<u32>(gridTotal + at) + <u32>groups);
+}
+
+/**
+ * wordStats for full word rows (16 K-rows each) when every lane of a row shares one grid column (P = 1): counts
+ * each word in `hist16` (u32[65536]) and adds valid and total groups to the grid, 8 lanes at a time. `vecTile`
+ * (i32[lanes / 8]) is the tile-row offset of each 8-lane vector, or -1 when its lanes straddle two tile rows.
+ */
+export function wordStatsRows(
+  words: usize, wordRows: i32, lanes: i32, hist16: usize, laneTile: usize, vecTile: usize,
+  kw0: i32, cols: i32, colDen: f64, n: i32, validTable: usize, gridValid: usize, gridTotal: usize,
+): void {
+  const colScale: f64 = <f64>cols / colDen;
+  for (let wr = 0; wr < wordRows; wr++) {
+    const col = <i32>(<f64>(kw0 + wr) * colScale);
+    const row = words + <usize>wr * <usize>lanes * 2;
+    let b = 0;
+    for (; b + 8 <= lanes; b += 8) {
+      const w = v128.load(row + <usize>b * 2);
+      const w0 = <u32>i16x8.extract_lane_u(w, 0);
+      if (i16x8.all_true(i16x8.eq(w, i16x8.splat(<i16>w0)))) {
+        const at = hist16 + (<usize>w0 << 2);
+        store<u32>(at, load<u32>(at) + 8);
+      } else {
+        countWord(hist16, w0);
+        countWord(hist16, <u32>i16x8.extract_lane_u(w, 1));
+        countWord(hist16, <u32>i16x8.extract_lane_u(w, 2));
+        countWord(hist16, <u32>i16x8.extract_lane_u(w, 3));
+        countWord(hist16, <u32>i16x8.extract_lane_u(w, 4));
+        countWord(hist16, <u32>i16x8.extract_lane_u(w, 5));
+        countWord(hist16, <u32>i16x8.extract_lane_u(w, 6));
+        countWord(hist16, <u32>i16x8.extract_lane_u(w, 7));
+      }
+      const neg = negValidPerWord(w, n);
+      const vt = load<i32>(vecTile + (<usize>(b >> 3) << 2));
+      if (vt >= 0) {
+        addTile(gridValid, gridTotal, vt + col, -hsumI16(neg), 32);
+      } else {
+        const lt = laneTile + (<usize>b << 2);
+        addTile(gridValid, gridTotal, load<i32>(lt) + col, -i16x8.extract_lane_s(neg, 0), 4);
+        addTile(gridValid, gridTotal, load<i32>(lt, 4) + col, -i16x8.extract_lane_s(neg, 1), 4);
+        addTile(gridValid, gridTotal, load<i32>(lt, 8) + col, -i16x8.extract_lane_s(neg, 2), 4);
+        addTile(gridValid, gridTotal, load<i32>(lt, 12) + col, -i16x8.extract_lane_s(neg, 3), 4);
+        addTile(gridValid, gridTotal, load<i32>(lt, 16) + col, -i16x8.extract_lane_s(neg, 4), 4);
+        addTile(gridValid, gridTotal, load<i32>(lt, 20) + col, -i16x8.extract_lane_s(neg, 5), 4);
+        addTile(gridValid, gridTotal, load<i32>(lt, 24) + col, -i16x8.extract_lane_s(neg, 6), 4);
+        addTile(gridValid, gridTotal, load<i32>(lt, 28) + col, -i16x8.extract_lane_s(neg, 7), 4);
+      }
+    }
+    for (; b < lanes; b++) {
+      const w = <u32>load<u16>(row + <usize>b * 2);
+      countWord(hist16, w);
+      addTile(gridValid, gridTotal, load<i32>(laneTile + (<usize>b << 2)) + col, <i32>load<u8>(validTable + w), 4);
+    }
+  }
+}
+
+/**
+ * wordStats for `count` full words of one lane (K contiguous, P = 1): word i is K-block kw0 + i, in tile row
+ * offset `rowTile`.
+ */
+export function wordStatsLine(
+  words: usize, count: i32, hist16: usize, rowTile: i32, kw0: i32, cols: i32, colDen: f64,
+  validTable: usize, gridValid: usize, gridTotal: usize,
+): void {
+  const colScale: f64 = <f64>cols / colDen;
+  let col = -1;
+  let valid = 0;
+  let groups = 0;
+  for (let i = 0; i < count; i++) {
+    const w = <u32>load<u16>(words + (<usize>i << 1));
+    countWord(hist16, w);
+    const c = <i32>(<f64>(kw0 + i) * colScale);
+    if (c != col) {
+      if (groups) addTile(gridValid, gridTotal, rowTile + col, valid, groups);
+      col = c;
+      valid = 0;
+      groups = 0;
+    }
+    valid += <i32>load<u8>(validTable + w);
+    groups += 4;
+  }
+  if (groups) addTile(gridValid, gridTotal, rowTile + col, valid, groups);
+}
+
+/** rowBlocks for `count` full words (16 rows each) at once; see rowBlocks. */
+export function rowBlocksFull(words: usize, count: i32, acc: usize, r: i32, enabled: i32, counts: usize, accStride: i32): void {
+  const first2 = (r & 1) == 0, last2 = (r & 1) == 1;
+  const first4 = (r & 3) == 0, last4 = (r & 3) == 3;
+  let pop2 = i32x4.splat(0), pop4 = i32x4.splat(0), zero16 = i32x4.splat(0);
+  const vectors = count & ~7;
+  const acc4 = acc + (<usize>accStride << 1);
+  for (let i = 0; i < vectors; i += 8) {
+    const off = <usize>i << 1;
+    const w = v128.load(words + off);
+    if (enabled & 1) {
+      const or2 = first2 ? w : v128.or(v128.load(acc + off), w);
+      v128.store(acc + off, or2);
+      if (last2) pop2 = i32x4.add(pop2, i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(i8x16.popcnt(or2))));
+    }
+    if (enabled & 6) {
+      const or4 = first4 ? w : v128.or(v128.load(acc4 + off), w);
+      v128.store(acc4 + off, or4);
+      if (last4) {
+        if (enabled & 2) pop4 = i32x4.add(pop4, i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(i8x16.popcnt(or4))));
+        if (enabled & 4) zero16 = i32x4.sub(zero16, i32x4.extadd_pairwise_i16x8_s(i16x8.eq(or4, i16x8.splat(0))));
+      }
+    }
+  }
+  const bits = <f64>vectors * 16;
+  addBlockCounts(counts,
+    enabled & 1 && last2 ? bits - hsumI32(pop2) : 0, enabled & 1 && last2 ? bits : 0,
+    enabled & 2 && last4 ? bits - hsumI32(pop4) : 0, enabled & 2 && last4 ? bits : 0,
+    enabled & 4 && last4 ? hsumI32(zero16) : 0, enabled & 4 && last4 ? <f64>vectors : 0);
+  if (vectors < count) rowBlocks(words + (<usize>vectors << 1), 1, count - vectors, 16, acc + (<usize>vectors << 1), r, enabled, counts, accStride);
 }
 
 /** Adds one call's block counts to `counts` (f64[6]: 2x1 zero, total, 4x1 zero, total, 4x16 zero, total). */

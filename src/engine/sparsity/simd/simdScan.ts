@@ -16,13 +16,19 @@ interface KernelExports {
   getTotal(): number;
   getKept(): number;
   scanStrided(input: number, rows: number, lanes: number, dt: number, n: number, words: number): void;
-  scanContiguous(input: number, count: number, dt: number, n: number, words: number): void;
+  scanContiguous(input: number, count: number, dt: number, n: number, words: number, valid: number): void;
   wordStats(
     words: number, wordRows: number, lanes: number, lastRows: number,
     histLo: number, histHi: number, tailLo: number, tailHi: number, laneTile: number, laneP: number,
     kw0: number, P: number, cols: number, colDen: number,
     validTable: number, gridValid: number, gridTotal: number,
   ): void;
+  wordStatsRows(
+    words: number, wordRows: number, lanes: number, hist16: number, laneTile: number, vecTile: number,
+    kw0: number, cols: number, colDen: number, n: number, validTable: number, gridValid: number, gridTotal: number,
+  ): void;
+  wordStatsLine(words: number, count: number, hist16: number, rowTile: number, kw0: number, cols: number, colDen: number, validTable: number, gridValid: number, gridTotal: number): void;
+  rowBlocksFull(words: number, count: number, acc: number, r: number, enabled: number, counts: number, accStride: number): void;
   laneBlocks(words: number, wordRows: number, lanes: number, lastRows: number, laneR: number, rStride: number, enabled: number, counts: number): void;
   rowBlocks(words: number, wordRows: number, lanes: number, lastRows: number, acc: number, r: number, enabled: number, counts: number, accStride: number): void;
   resetPruned(): void;
@@ -115,6 +121,8 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
 
   const layout = new Layout(k);
   const pValid = layout.take(1 << 16);
+  const pHist16 = layout.take(65536 * 4);
+  const pVecTile = layout.take(Math.ceil(B / 8) * 4);
   const pHistLo = layout.take(256 * 4);
   const pHistHi = layout.take(256 * 4);
   const pTailLo = layout.take(256 * 4);
@@ -139,6 +147,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   const laneTile = new Int32Array(k.memory.buffer, pLaneTile, B);
   const laneP = new Int32Array(k.memory.buffer, pLaneP, B);
   const laneR = new Int32Array(k.memory.buffer, pLaneR, B);
+  const vecTile = new Int32Array(k.memory.buffer, pVecTile, Math.ceil(B / 8));
   const laneTables = (a: number) => {
     for (let b = 0; b < B; b++) {
       const r = shape.rOf(a, b);
@@ -146,19 +155,38 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
       laneTile[b] = Math.floor((r * rows) / R) * cols;
       laneP[b] = shape.pOf(a, b);
     }
+    for (let v = 0; v < vecTile.length; v++) {
+      const first = laneTile[8 * v];
+      let same = 8 * v + 8 <= B;
+      for (let b = 8 * v + 1; same && b < 8 * v + 8; b++) same = laneTile[b] === first;
+      vecTile[v] = same ? first : -1;
+    }
   };
 
   /** One slab of `h` K-rows of row `a` starting at K-row k0, already in memory at `input`. */
   const scanSlab = (a: number, k0: number, h: number, input: number, words: number) => {
     const wordRows = Math.ceil(h / WORD_ROWS);
     const lastRows = h - (wordRows - 1) * WORD_ROWS;
-    if (B === 1) k.scanContiguous(input, h, dt, n, words);
+    if (B === 1) k.scanContiguous(input, h, dt, n, words, pValid);
     else k.scanStrided(input, h, B, dt, n, words);
-    k.wordStats(words, wordRows, B, lastRows, pHistLo, pHistHi, pTailLo, pTailHi, pLaneTile, pLaneP, k0 / WORD_ROWS, shape.P, cols, colDen, pValid, pGridValid, pGridTotal);
+    // Full word rows with one grid column per row take the vector paths; the rest (a last row of fewer than 16
+    // K-rows, or several positions per output feature) the general one.
+    const fullRows = shape.P === 1 ? (lastRows === WORD_ROWS ? wordRows : wordRows - 1) : 0;
+    const kw0 = k0 / WORD_ROWS;
+    if (fullRows > 0) {
+      if (B === 1) k.wordStatsLine(words, fullRows, pHist16, laneTile[0], kw0, cols, colDen, pValid, pGridValid, pGridTotal);
+      else k.wordStatsRows(words, fullRows, B, pHist16, pLaneTile, pVecTile, kw0, cols, colDen, n, pValid, pGridValid, pGridTotal);
+    }
+    if (fullRows < wordRows) {
+      const rest = wordRows - fullRows;
+      k.wordStats(words + fullRows * B * 2, rest, B, lastRows, pHistLo, pHistHi, pTailLo, pTailHi, pLaneTile, pLaneP, kw0 + fullRows, shape.P, cols, colDen, pValid, pGridValid, pGridTotal);
+    }
     if (enabled) {
       if (shape.rInA) {
-        const base = pAcc + ((a % shape.rStride) * KW + k0 / WORD_ROWS) * B * 2;
-        k.rowBlocks(words, wordRows, B, lastRows, base, shape.rOf(a, 0), enabled, pCounts, accPlane);
+        const base = pAcc + ((a % shape.rStride) * KW + kw0) * B * 2;
+        const full = (lastRows === WORD_ROWS ? wordRows : wordRows - 1) * B;
+        k.rowBlocksFull(words, full, base, shape.rOf(a, 0), enabled, pCounts, accPlane);
+        if (full < wordRows * B) k.rowBlocks(words + full * 2, 1, B, lastRows, base + full * 2, shape.rOf(a, 0), enabled, pCounts, accPlane);
       } else {
         k.laneBlocks(words, wordRows, B, lastRows, pLaneR, shape.rStride, enabled, pCounts);
       }
@@ -188,6 +216,17 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     }
   }
 
+  // Fold the 16-bit word counts into the byte tables collect() reads.
+  const hist16 = new Uint32Array(k.memory.buffer, pHist16, 65536);
+  const histLo = new Uint32Array(k.memory.buffer, pHistLo, 256);
+  const histHi = new Uint32Array(k.memory.buffer, pHistHi, 256);
+  for (let w = 0; w < 65536; w++) {
+    const c = hist16[w];
+    if (c) {
+      histLo[w & 255] += c;
+      histHi[w >> 8] += c;
+    }
+  }
   collect(stats, k, { pHistLo, pHistHi, pTailLo, pTailHi, pCounts, pGridValid, pGridTotal }, K % WORD_ROWS || WORD_ROWS, n);
   return stats;
 }

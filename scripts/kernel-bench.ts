@@ -1,0 +1,89 @@
+// npm run bench:kernel: the scan kernel alone, on weights held in memory (no file reads), in ns per element for
+// each layout the engine meets: K strided across lanes (MatMul [K, N]) and K contiguous (Gemm transB, Conv), dense
+// and already 2:4. A memory copy of the same bytes (what a read from the page cache costs) is the baseline.
+import { cpus } from 'node:os';
+import { dtypeById } from '../src/engine/onnx/dtypes';
+import type { ElementReader } from '../src/engine/onnx/tensorData';
+import { type Pattern, parsePattern } from '../src/engine/sparsity/pattern';
+import { scanPart, wholeTensor } from '../src/engine/sparsity/scan';
+import { ShapeInfo } from '../src/engine/sparsity/kernel';
+
+const FP16 = 10;
+
+/** Deterministic finite non-zero fp16 values; with `pruned`, 2 of every 4 along K set to zero. */
+function makeWeight(K: number, N: number, kStrided: boolean, pruned: boolean, seed: number): Uint8Array {
+  const buf = new Uint16Array(K * N);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < buf.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    buf[i] = (s & 0x8000) | ((5 + ((s >>> 16) & 15)) << 10) | ((s >>> 4) & 0x3ff) | 1;
+  }
+  if (pruned) {
+    const keeps = [0b0011, 0b0101, 0b1001, 0b0110, 0b1010, 0b1100];
+    for (let k = 0; k < K; k++) {
+      for (let n = 0; n < N; n++) {
+        const keep = (keeps[(n + (k & ~3)) % 6] >> (k & 3)) & 1;
+        if (!keep) buf[kStrided ? k * N + n : n * K + k] = 0;
+      }
+    }
+  }
+  return new Uint8Array(buf.buffer);
+}
+
+function memoryReader(bytes: Uint8Array): ElementReader {
+  const dtype = dtypeById(FP16)!;
+  return {
+    dtype,
+    count: bytes.length / 2,
+    splittable: true,
+    read: () => {
+      throw new Error('kernel bench: read() is not used by the SIMD path');
+    },
+    readInto: (start, count, target) => target.set(bytes.subarray(start * 2, (start + count) * 2)),
+  };
+}
+
+function best(rounds: number, fn: () => void): number {
+  let min = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    const t = process.hrtime.bigint();
+    fn();
+    min = Math.min(min, Number(process.hrtime.bigint() - t) / 1e9);
+  }
+  return min;
+}
+
+function main(): void {
+  const K = 4096;
+  const N = 4096;
+  const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 5;
+  const pattern = parsePattern('2:4') as Pattern;
+  console.log(`machine: ${cpus()[0]?.model.trim()}, node ${process.version}; one thread, fp16 [${K} x ${N}] in memory, best of ${rounds}`);
+  const copyTarget = new Uint8Array(2 << 20);
+  console.log('layout                         | ns/element | GB/s  | x copy');
+  for (const kStrided of [true, false]) {
+    for (const pruned of [false, true]) {
+      const bytes = makeWeight(K, N, kStrided, pruned, 12345);
+      const dims = kStrided ? [K, N] : [N, K];
+      const geometry = kStrided ? { dims, kAxis: 0, rAxis: 1 } : { dims, kAxis: 1, rAxis: 0 };
+      const reader = memoryReader(bytes);
+      const part = wholeTensor(new ShapeInfo(geometry, pattern));
+      let stats = scanPart(reader, { geometry, pattern }, part);
+      const seconds = best(rounds, () => {
+        stats = scanPart(reader, { geometry, pattern }, part);
+      });
+      const copy = best(rounds, () => {
+        for (let at = 0; at < bytes.length; at += copyTarget.length) copyTarget.set(bytes.subarray(at, Math.min(bytes.length, at + copyTarget.length)));
+      });
+      const label = `${kStrided ? 'K strided' : 'K contiguous'}, ${pruned ? '2:4' : 'dense'}`;
+      const valid = stats.validGroups === stats.groups ? 'passes' : `${((stats.validGroups / stats.groups) * 100).toFixed(1)} % valid`;
+      console.log(
+        `${label.padEnd(30)} | ${((seconds / (K * N)) * 1e9).toFixed(3).padStart(10)} | ${(bytes.length / seconds / 1e9).toFixed(2).padStart(5)} | ${(seconds / copy).toFixed(1).padStart(5)}  (${valid}, retained ${(stats.keptMagnitude / stats.sumMagnitude).toFixed(4)})`,
+      );
+    }
+  }
+}
+
+main();
