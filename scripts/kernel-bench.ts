@@ -57,7 +57,7 @@ function best(rounds: number, fn: () => void): number {
 
 function main(): void {
   const K = 4096;
-  const N = 4096;
+  const N = 11008; // the shape of npm run bench's weights (an LLM MLP projection)
   const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 5;
   const pattern = parsePattern('2:4') as Pattern;
   console.log(`machine: ${cpus()[0]?.model.trim()}, node ${process.version}; one thread, fp16 [${K} x ${N}] in memory, best of ${rounds}`);

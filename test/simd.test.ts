@@ -102,6 +102,45 @@ describe('SIMD kernel agrees with the JavaScript kernel', () => {
   }
 });
 
+describe('SIMD kernel on structured weights (whole rows dense, 2:4-valid or mixed)', () => {
+  // Rows of one kind take the kernel's shortcuts (no valid group / every group valid); random weights never do.
+  const layouts = [
+    { label: 'K contiguous [12, 4160]', dims: [12, 4160], kAxis: 1, rAxis: 0 },
+    { label: 'K contiguous [12, 4168] (a short last word)', dims: [12, 4168], kAxis: 1, rAxis: 0 },
+    { label: 'K strided [64, 1100]', dims: [64, 1100], kAxis: 0, rAxis: 1 },
+  ];
+  for (const dtype of ['float16', 'bfloat16'] as DTypeName[]) {
+    for (const c of layouts) {
+      test(`${dtype} ${c.label}`, () => {
+        const rnd = seededRandom(c.dims[1]);
+        const [rows, cols] = c.dims;
+        const values: number[] = [];
+        for (let i = 0; i < rows; i++) {
+          for (let j = 0; j < cols; j++) {
+            // The kind follows the output feature: i for K contiguous, j (lanes) for K strided.
+            const r = c.kAxis === 1 ? i : j;
+            const k = c.kAxis === 1 ? j : i;
+            const kind = r % 3; // 0 dense, 1 valid 2:4, 2 valid except one group
+            const zero = kind !== 0 && (k & 3) >= 2;
+            const broken = kind === 2 && k >> 2 === (r % 7) && (k & 3) === 2;
+            values.push(zero && !broken ? 0 : Math.floor(rnd() * 0x3bff) + 1);
+          }
+        }
+        const r = reader(dtype, c.dims, values);
+        for (const n of [1, 2, 3]) {
+          const pattern = { n, m: 4 };
+          const geometry = { dims: c.dims, kAxis: c.kAxis, rAxis: c.rAxis };
+          const shape = new ShapeInfo(geometry, pattern);
+          const whole: ScanPart = { a0: 0, a1: shape.A, k0: 0, k1: shape.K };
+          const js = scanPart(r, { geometry, pattern, kernel: 'js' }, whole);
+          if (n === 2) assert.ok(js.validGroups > 0 && js.validGroups < js.groups, 'the weight mixes valid and invalid groups');
+          assertSame(scanPart(r, { geometry, pattern }, whole), js, `${n}:4`);
+        }
+      });
+    }
+  }
+});
+
 describe('SIMD pruning agrees with the JavaScript pruning pass', () => {
   for (const dtype of ['float16', 'bfloat16', 'float32'] as DTypeName[]) {
     for (const c of CASES) {

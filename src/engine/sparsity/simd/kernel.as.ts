@@ -610,31 +610,98 @@ export function wordStatsRows(
 }
 
 /**
- * wordStats for `count` full words of one lane (K contiguous, P = 1): word i is K-block kw0 + i, in tile row
- * offset `rowTile`.
+ * wordStats for one K-contiguous row of `count` full words (its whole K): counts each word in `hist16` and returns
+ * 0 when no group of the row is valid, 1 when every group is (the caller then adds the row's grid counts from the
+ * column layout), or 2 when they are mixed: the valid groups were then added to the grid here, column run by
+ * column run (`runs`: i32 pairs [column, first word], then a sentinel [-1, count]), the totals left to the caller.
  */
-export function wordStatsLine(
-  words: usize, count: i32, hist16: usize, rowTile: i32, kw0: i32, cols: i32, colDen: f64,
-  validTable: usize, gridValid: usize, gridTotal: usize,
-): void {
-  const colScale: f64 = <f64>cols / colDen;
-  let col = -1;
-  let valid = 0;
-  let groups = 0;
-  for (let i = 0; i < count; i++) {
+export function wordStatsLine(words: usize, count: i32, hist16: usize, n: i32, validTable: usize, rowTile: i32, runs: usize, gridValid: usize): i32 {
+  let anyValid = i16x8.splat(0);
+  let allValid = i16x8.splat(-1);
+  const four = i16x8.splat(-4);
+  let i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const w = v128.load(words + (<usize>i << 1));
+    const w0 = <u32>i16x8.extract_lane_u(w, 0);
+    if (i16x8.all_true(i16x8.eq(w, i16x8.splat(<i16>w0)))) {
+      const at = hist16 + (<usize>w0 << 2);
+      store<u32>(at, load<u32>(at) + 8);
+    } else {
+      countWord(hist16, w0);
+      countWord(hist16, <u32>i16x8.extract_lane_u(w, 1));
+      countWord(hist16, <u32>i16x8.extract_lane_u(w, 2));
+      countWord(hist16, <u32>i16x8.extract_lane_u(w, 3));
+      countWord(hist16, <u32>i16x8.extract_lane_u(w, 4));
+      countWord(hist16, <u32>i16x8.extract_lane_u(w, 5));
+      countWord(hist16, <u32>i16x8.extract_lane_u(w, 6));
+      countWord(hist16, <u32>i16x8.extract_lane_u(w, 7));
+    }
+    const neg = negValidPerWord(w, n);
+    anyValid = v128.or(anyValid, neg);
+    allValid = v128.and(allValid, i16x8.eq(neg, four));
+  }
+  let some = v128.any_true(anyValid);
+  let every = i16x8.all_true(allValid);
+  for (; i < count; i++) {
     const w = <u32>load<u16>(words + (<usize>i << 1));
     countWord(hist16, w);
-    const c = <i32>(<f64>(kw0 + i) * colScale);
-    if (c != col) {
-      if (groups) addTile(gridValid, gridTotal, rowTile + col, valid, groups);
-      col = c;
-      valid = 0;
-      groups = 0;
-    }
-    valid += <i32>load<u8>(validTable + w);
-    groups += 4;
+    const v = load<u8>(validTable + w);
+    some = some || v != 0;
+    every = every && v == 4;
   }
-  if (groups) addTile(gridValid, gridTotal, rowTile + col, valid, groups);
+  if (!some) return 0;
+  if (every) return 1;
+  for (let r = 0; ; r++) {
+    const col = load<i32>(runs + (<usize>r << 3));
+    if (col < 0) break;
+    const from = load<i32>(runs + (<usize>r << 3), 4);
+    const to = load<i32>(runs + (<usize>(r + 1) << 3), 4);
+    let valid: u32 = 0;
+    for (let j = from; j < to; j++) valid += load<u8>(validTable + <usize>load<u16>(words + (<usize>j << 1)));
+    const at = gridValid + (<usize>(rowTile + col) << 2);
+    store<u32>(at, load<u32>(at) + valid);
+  }
+  return 2;
+}
+
+/**
+ * laneBlocks for full word rows when lane b is output feature b (r across lanes with stride 1, lanes = R): the
+ * 2x1, 4x1 and 4x16 blocks of 8 lanes at a time.
+ */
+export function laneBlocksFull(words: usize, wordRows: i32, lanes: i32, enabled: i32, counts: usize): void {
+  let pop2 = i32x4.splat(0), pop4 = i32x4.splat(0), zero16 = i32x4.splat(0);
+  let tail2: f64 = 0, tail4: f64 = 0, tail16: f64 = 0;
+  const vectors = lanes & ~7;
+  const low16 = i32x4.splat(0xffff);
+  for (let wr = 0; wr < wordRows; wr++) {
+    const row = words + <usize>wr * <usize>lanes * 2;
+    for (let b = 0; b < vectors; b += 8) {
+      const w = v128.load(row + (<usize>b << 1));
+      // Pairs of lanes share an i32 lane, quads an i64 lane: OR the halves together.
+      const or2 = v128.or(w, i32x4.shr_u(w, 16));
+      const or4 = v128.or(or2, i64x2.shr_u(or2, 32));
+      pop2 = i32x4.add(pop2, i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(i8x16.popcnt(v128.and(or2, low16)))));
+      const quad = v128.and(or4, i64x2.splat(0xffff));
+      pop4 = i32x4.add(pop4, i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(i8x16.popcnt(quad))));
+      zero16 = i32x4.sub(zero16, i64x2.eq(quad, i64x2.splat(0)));
+    }
+    for (let b = vectors; b + 1 < lanes; b += 2) {
+      const or2 = <u32>load<u16>(row + (<usize>b << 1)) | <u32>load<u16>(row + (<usize>b << 1), 2);
+      tail2 += <f64>popcnt(or2);
+      if ((b & 3) == 0 && b + 3 < lanes) {
+        const or4 = or2 | <u32>load<u16>(row + (<usize>b << 1), 4) | <u32>load<u16>(row + (<usize>b << 1), 6);
+        tail4 += <f64>popcnt(or4);
+        tail16 += or4 == 0 ? 1 : 0;
+      }
+    }
+  }
+  const pairs = <f64>wordRows * <f64>(lanes >> 1);
+  const quads = <f64>wordRows * <f64>(lanes >> 2);
+  // i64x2.eq gives two -1 i32 halves per all-zero quad.
+  addBlockCounts(counts,
+    enabled & 1 ? pairs * 16 - hsumI32(pop2) - tail2 : 0, enabled & 1 ? pairs * 16 : 0,
+    enabled & 2 ? quads * 16 - hsumI32(pop4) - tail4 : 0, enabled & 2 ? quads * 16 : 0,
+    enabled & 4 ? hsumI32(zero16) / 2 + tail16 : 0, enabled & 4 ? quads : 0);
 }
 
 /** rowBlocks for `count` full words (16 rows each) at once; see rowBlocks. */

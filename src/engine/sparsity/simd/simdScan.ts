@@ -27,7 +27,8 @@ interface KernelExports {
     words: number, wordRows: number, lanes: number, hist16: number, laneTile: number, vecTile: number,
     kw0: number, cols: number, colDen: number, n: number, validTable: number, gridValid: number, gridTotal: number,
   ): void;
-  wordStatsLine(words: number, count: number, hist16: number, rowTile: number, kw0: number, cols: number, colDen: number, validTable: number, gridValid: number, gridTotal: number): void;
+  wordStatsLine(words: number, count: number, hist16: number, n: number, validTable: number, rowTile: number, runs: number, gridValid: number): number;
+  laneBlocksFull(words: number, wordRows: number, lanes: number, enabled: number, counts: number): void;
   rowBlocksFull(words: number, count: number, acc: number, r: number, enabled: number, counts: number, accStride: number): void;
   laneBlocks(words: number, wordRows: number, lanes: number, lastRows: number, laneR: number, rStride: number, enabled: number, counts: number): void;
   rowBlocks(words: number, wordRows: number, lanes: number, lastRows: number, acc: number, r: number, enabled: number, counts: number, accStride: number): void;
@@ -38,7 +39,8 @@ interface KernelExports {
 }
 
 const DTYPE_CODES: Record<string, number> = { float16: 0, bfloat16: 1, float32: 2 };
-const SLAB_ELEMENTS = 1 << 20;
+/** Elements per slab: 1 MB of float16, so that a slab and its words stay in a core's L2 cache. */
+const SLAB_ELEMENTS = 1 << 19;
 const WORD_ROWS = 16;
 
 let instance: KernelExports | null | undefined;
@@ -123,6 +125,19 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   const pValid = layout.take(1 << 16);
   const pHist16 = layout.take(65536 * 4);
   const pVecTile = layout.take(Math.ceil(B / 8) * 4);
+  // K-contiguous rows (B = 1, P = 1) scanned whole: their grid columns as runs of words [column, first word].
+  const lineWords = B === 1 && shape.P === 1 && fullK && height === K ? Math.floor(K / WORD_ROWS) : 0;
+  const lineRuns: number[] = [];
+  if (lineWords > 0) {
+    const colScale = stats.grid.cols / (shape.chunksPerLane * shape.P);
+    for (let kw = 0; kw < lineWords; kw++) {
+      const col = Math.trunc(kw * colScale);
+      if (lineRuns.length === 0 || lineRuns[lineRuns.length - 2] !== col) lineRuns.push(col, kw);
+    }
+    lineRuns.push(-1, lineWords);
+  }
+  const pRuns = layout.take(lineRuns.length * 4);
+  const lineRows = new Map<number, { rows: number; valid: number }>();
   const pHistLo = layout.take(256 * 4);
   const pHistHi = layout.take(256 * 4);
   const pTailLo = layout.take(256 * 4);
@@ -138,6 +153,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   const pInput = layout.take(slabElements * elem + 64);
   layout.commit();
   new Uint8Array(k.memory.buffer).set(validTable(n), pValid);
+  new Int32Array(k.memory.buffer, pRuns, lineRuns.length).set(lineRuns);
   k.resetSums();
 
   const { rows, cols } = stats.grid;
@@ -171,11 +187,19 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     else k.scanStrided(input, h, B, dt, n, words);
     // Full word rows with one grid column per row take the vector paths; the rest (a last row of fewer than 16
     // K-rows, or several positions per output feature) the general one.
-    const fullRows = shape.P === 1 ? (lastRows === WORD_ROWS ? wordRows : wordRows - 1) : 0;
+    const whole = lastRows === WORD_ROWS ? wordRows : wordRows - 1;
+    const line = lineWords > 0 && k0 === 0 && h === K;
+    const fullRows = shape.P === 1 && (B > 1 || line) ? whole : 0;
     const kw0 = k0 / WORD_ROWS;
-    if (fullRows > 0) {
-      if (B === 1) k.wordStatsLine(words, fullRows, pHist16, laneTile[0], kw0, cols, colDen, pValid, pGridValid, pGridTotal);
-      else k.wordStatsRows(words, fullRows, B, pHist16, pLaneTile, pVecTile, kw0, cols, colDen, n, pValid, pGridValid, pGridTotal);
+    if (fullRows > 0 && line) {
+      // Totals (and, for an all-valid row, valid counts) follow from the column runs: added per tile row at the end.
+      const kind = k.wordStatsLine(words, fullRows, pHist16, n, pValid, laneTile[0], pRuns, pGridValid);
+      let entry = lineRows.get(laneTile[0]);
+      if (!entry) lineRows.set(laneTile[0], (entry = { rows: 0, valid: 0 }));
+      entry.rows++;
+      if (kind === 1) entry.valid++;
+    } else if (fullRows > 0) {
+      k.wordStatsRows(words, fullRows, B, pHist16, pLaneTile, pVecTile, kw0, cols, colDen, n, pValid, pGridValid, pGridTotal);
     }
     if (fullRows < wordRows) {
       const rest = wordRows - fullRows;
@@ -187,6 +211,10 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
         const full = (lastRows === WORD_ROWS ? wordRows : wordRows - 1) * B;
         k.rowBlocksFull(words, full, base, shape.rOf(a, 0), enabled, pCounts, accPlane);
         if (full < wordRows * B) k.rowBlocks(words + full * 2, 1, B, lastRows, base + full * 2, shape.rOf(a, 0), enabled, pCounts, accPlane);
+      } else if (shape.rStride === 1 && B === R) {
+        // Lane b is output feature b: vector blocks over the full word rows, the general path for a last short one.
+        k.laneBlocksFull(words, whole, B, enabled, pCounts);
+        if (whole < wordRows) k.laneBlocks(words + whole * B * 2, 1, B, lastRows, pLaneR, shape.rStride, enabled, pCounts);
       } else {
         k.laneBlocks(words, wordRows, B, lastRows, pLaneR, shape.rStride, enabled, pCounts);
       }
@@ -216,6 +244,17 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     }
   }
 
+  if (lineRows.size > 0) {
+    const gridValid = new Uint32Array(k.memory.buffer, pGridValid, tiles);
+    const gridTotal = new Uint32Array(k.memory.buffer, pGridTotal, tiles);
+    for (const [rowTile, { rows: count, valid }] of lineRows) {
+      for (let r = 0; lineRuns[r] >= 0; r += 2) {
+        const groups = 4 * (lineRuns[r + 3] - lineRuns[r + 1]);
+        gridTotal[rowTile + lineRuns[r]] += groups * count;
+        gridValid[rowTile + lineRuns[r]] += groups * valid;
+      }
+    }
+  }
   // Fold the 16-bit word counts into the byte tables collect() reads.
   const hist16 = new Uint32Array(k.memory.buffer, pHist16, 65536);
   const histLo = new Uint32Array(k.memory.buffer, pHistLo, 256);
