@@ -32,6 +32,30 @@ export interface JobOutcome {
 }
 
 /**
+ * The grid of a worker's stats travels as typed arrays (copied in one block, not element by element) and is
+ * turned back into plain arrays here.
+ */
+export interface WireGrid {
+  rows: number;
+  cols: number;
+  valid: Float64Array;
+  total: Float64Array;
+}
+
+export function toWire(stats: ScanStats): ScanStats {
+  const { grid } = stats;
+  return { ...stats, grid: { rows: grid.rows, cols: grid.cols, valid: Float64Array.from(grid.valid), total: Float64Array.from(grid.total) } as unknown as ScanStats['grid'] };
+}
+
+function fromWire(stats: ScanStats): ScanStats {
+  const grid = stats.grid as unknown as WireGrid;
+  return { ...stats, grid: { rows: grid.rows, cols: grid.cols, valid: Array.from(grid.valid), total: Array.from(grid.total) } };
+}
+
+/** Jobs each worker holds: the one it runs and one queued behind it, so that it never waits for the next. */
+const AHEAD = 2;
+
+/**
  * Runs `jobs` on `threads` workers (largest first). Resolves with every job's outcome; a job's failure is its
  * own. Rejects with CancelledError when `signal` aborts, after every worker has been terminated.
  */
@@ -47,9 +71,10 @@ export async function runPool(
   const outcomes: JobOutcome[] = [];
   const workers: Worker[] = [];
   const count = Math.max(1, Math.min(threads, jobs.length));
+  let failed = true;
   try {
     await new Promise<void>((resolve, reject) => {
-      let running = 0;
+      let pending = 0;
       const onAbort = () => reject(new CancelledError());
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -57,37 +82,43 @@ export async function runPool(
         signal?.removeEventListener('abort', onAbort);
         resolve();
       };
+      // Jobs sent to each worker and not yet answered, in the order it runs them.
+      const held = new Map<Worker, ScanJob[]>();
       const feed = (worker: Worker) => {
         const job = queue.shift();
-        if (!job) {
-          if (--running === 0) finish();
-          return;
-        }
-        current.set(worker, job);
+        if (!job) return;
+        held.get(worker)!.push(job);
+        pending++;
         worker.postMessage({ type: 'job', job, modelPath } satisfies ToScanWorker);
       };
-      const current = new Map<Worker, ScanJob>();
       for (let i = 0; i < count; i++) {
         const worker = new Worker(script, { resourceLimits: { maxOldGenerationSizeMb: 256 } });
         workers.push(worker);
-        running++;
+        held.set(worker, []);
         worker.on('message', (msg: FromScanWorker) => {
           if (msg.type === 'progress') onProgress(msg.elements);
           else {
-            const job = current.get(worker)!;
-            outcomes.push(msg.type === 'done' ? { job, stats: msg.stats } : { job, error: msg.message });
+            const job = held.get(worker)!.shift()!;
+            pending--;
+            outcomes.push(msg.type === 'done' ? { job, stats: fromWire(msg.stats) } : { job, error: msg.message });
             feed(worker);
+            if (pending === 0 && queue.length === 0) finish();
           }
         });
         worker.on('error', (err) => reject(new Error(`scan worker failed: ${err.message}`)));
         worker.on('exit', (code) => {
-          if (current.has(worker) && queue.length + running > 0 && code !== 0) reject(new Error(`scan worker exited with code ${code}`));
+          if (held.get(worker)!.length > 0 && code !== 0) reject(new Error(`scan worker exited with code ${code}`));
         });
-        feed(worker);
+        for (let j = 0; j < AHEAD; j++) feed(worker);
       }
+      if (pending === 0) finish();
     });
+    failed = false;
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    // After a failure or cancel, wait until no worker runs; after success the results are in: stop them in the
+    // background.
+    const stopping = Promise.all(workers.map((w) => w.terminate()));
+    if (failed) await stopping;
   }
   return outcomes;
 }
