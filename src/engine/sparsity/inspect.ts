@@ -25,7 +25,7 @@ export interface InspectOptions {
   inlineBelow?: number;
   nearlyThreshold?: number;
   gridMax?: number;
-  /** Weights larger than this many elements are cut into parts scanned in parallel (default PART_ELEMENTS). */
+  /** Weights larger than this many elements are cut into parts scanned in parallel (default: partTarget). */
   partElements?: number;
   /** Adds the projected speedup on a hardware profile. */
   speedup?: ProjectOptions;
@@ -189,11 +189,22 @@ interface ScanResult {
 }
 
 const INLINE_BELOW = 64 << 20;
-export const PART_ELEMENTS = 32 << 20;
+export const PART_ELEMENTS = 64 << 20;
+const MIN_PART_ELEMENTS = 4 << 20;
+
+/**
+ * Elements per part: about an eighth of the model (enough parts to keep every core busy to the end), between 4M
+ * (each part has a fixed cost: its statistics, grid and a message) and PART_ELEMENTS. Independent of the thread
+ * count, so that parts, and hence float sums, are the same inline and threaded.
+ */
+export function partTarget(totalElements: number): number {
+  return Math.min(PART_ELEMENTS, Math.max(MIN_PART_ELEMENTS, Math.ceil(totalElements / 8)));
+}
 
 async function runScans(src: ByteSource, scans: WeightScan[], options: InspectOptions, externals: ExternalFiles): Promise<ScanResult[]> {
   const results: ScanResult[] = scans.map((s) => ({ stats: emptyStats(s.shape) }));
   const jobs: ScanJob[] = [];
+  const target = options.partElements ?? partTarget(scans.reduce((sum, s) => sum + elementCount(s.shape.geometry.dims), 0));
   scans.forEach((scan, weight) => {
     const splittable = scan.tensor.data.kind === 'raw' || scan.tensor.data.kind === 'external';
     // Check the stored bytes against the dims before cutting parts: a few bytes of dims can claim 10^14 elements.
@@ -202,7 +213,7 @@ async function runScans(src: ByteSource, scans: WeightScan[], options: InspectOp
       results[weight] = { error: problem };
       return;
     }
-    const parts = splittable ? splitParts(scan.shape, options.partElements ?? PART_ELEMENTS) : [wholeTensor(scan.shape)];
+    const parts = splittable ? splitParts(scan.shape, target) : [wholeTensor(scan.shape)];
     for (const part of parts) {
       jobs.push({
         id: jobs.length,
