@@ -261,7 +261,6 @@ function scanStridedHalf(input: usize, rows: i32, lanes: i32, bf: bool, n: i32, 
   const abs = i16x8.splat(0x7fff);
   const zero = i16x8.splat(0);
   const lim = fastLimit(bf);
-  const minZeros = i16x8.splat(<i16>(n - 4));
   let total = f64x2.splat(0);
   let pruned = f64x2.splat(0);
   for (let wr = 0; wr < wordRows; wr++) {
@@ -273,21 +272,40 @@ function scanStridedHalf(input: usize, rows: i32, lanes: i32, bf: bool, n: i32, 
       let zword = i16x8.splat(0);
       let tot = f32x4.splat(0);
       let pr = f32x4.splat(0);
+      let special = i16x8.splat(0);
       for (let g = 0; g < groups; g++) {
         const p = input + (<usize>(wr * 16 + g * 4) * <usize>lanes + <usize>b) * 2;
-        const r0 = v128.load(p), r1 = v128.load(p + stride), r2 = v128.load(p + 2 * stride), r3 = v128.load(p + 3 * stride);
-        const a0 = v128.and(r0, abs), a1 = v128.and(r1, abs), a2 = v128.and(r2, abs), a3 = v128.and(r3, abs);
+        const a0 = v128.and(v128.load(p), abs), a1 = v128.and(v128.load(p + stride), abs);
+        const a2 = v128.and(v128.load(p + 2 * stride), abs), a3 = v128.and(v128.load(p + 3 * stride), abs);
         const z0 = i16x8.eq(a0, zero), z1 = i16x8.eq(a1, zero), z2 = i16x8.eq(a2, zero), z3 = i16x8.eq(a3, zero);
-        const nibZ = zeroNib(z0, z1, z2, z3);
-        zword = v128.or(zword, i16x8.shl(nibZ, <i32>(g * 4)));
-        if (v128.any_true(i16x8.gt_s(max4(a0, a1, a2, a3), lim))) {
-          slowHalf(r0, r1, r2, r3, bf, n);
-          continue;
+        zword = v128.or(zword, i16x8.shl(zeroNib(z0, z1, z2, z3), <i32>(g * 4)));
+        const lo01 = i16x8.min_s(a0, a1), hi01 = i16x8.max_s(a0, a1);
+        const lo23 = i16x8.min_s(a2, a3), hi23 = i16x8.max_s(a2, a3);
+        const s0 = i16x8.max_s(hi01, hi23);
+        special = v128.or(special, i16x8.gt_s(s0, lim));
+        // Zeros per group, as -1s. With at most 2 non-zeros in every lane, the second largest is the integer sum
+        // minus the largest (zeros add nothing; the wrap-around of the sum cancels), and the rest are zeros.
+        if (!v128.any_true(i16x8.gt_s(i16x8.add(i16x8.add(z0, z1), i16x8.add(z2, z3)), i16x8.splat(-2)))) {
+          const c1 = bitsSum(i16x8.sub(i16x8.add(i16x8.add(a0, a1), i16x8.add(a2, a3)), s0), bf);
+          tot = f32x4.add(tot, f32x4.add(bitsSum(s0, bf), c1));
+          if (n == 1) pr = f32x4.add(pr, c1);
+        } else {
+          // Sort each lane (valid groups have zeros in their 4 - n smallest, which then add nothing).
+          const m1 = i16x8.min_s(hi01, hi23), m2 = i16x8.max_s(lo01, lo23);
+          const c1 = bitsSum(i16x8.max_s(m1, m2), bf), c2 = bitsSum(i16x8.min_s(m1, m2), bf);
+          const c3 = bitsSum(i16x8.min_s(lo01, lo23), bf);
+          const c23 = f32x4.add(c2, c3);
+          tot = f32x4.add(tot, f32x4.add(f32x4.add(bitsSum(s0, bf), c1), c23));
+          pr = f32x4.add(pr, n == 1 ? f32x4.add(c1, c23) : n == 2 ? c23 : c3);
         }
-        tot = f32x4.add(tot, fastTotal4(a0, a1, a2, a3, bf));
-        // Zeros per group (as -1s): a group is invalid when it has fewer than 4 - n.
-        if (v128.any_true(i16x8.gt_s(i16x8.add(i16x8.add(z0, z1), i16x8.add(z2, z3)), minZeros))) {
-          pr = f32x4.add(pr, fastPruned4(a0, a1, a2, a3, n, bf));
+      }
+      if (v128.any_true(special)) {
+        // An Inf, a NaN or a huge bfloat16 value: this word's magnitudes again, exactly.
+        tot = f32x4.splat(0);
+        pr = f32x4.splat(0);
+        for (let g = 0; g < groups; g++) {
+          const p = input + (<usize>(wr * 16 + g * 4) * <usize>lanes + <usize>b) * 2;
+          slowHalf(v128.load(p), v128.load(p + stride), v128.load(p + 2 * stride), v128.load(p + 3 * stride), bf, n);
         }
       }
       total = addF64(total, tot);
@@ -311,7 +329,6 @@ function scanContiguousHalf(input: usize, count: i32, bf: bool, n: i32, words: u
   const abs = i16x8.splat(0x7fff);
   const zero = i16x8.splat(0);
   const lim = fastLimit(bf);
-  const low = i32x4.splat(0xffff);
   let total = f64x2.splat(0);
   let pruned = f64x2.splat(0);
   let i = 0;
@@ -332,19 +349,25 @@ function scanContiguousHalf(input: usize, count: i32, bf: bool, n: i32, words: u
         slowContiguousHalf(v0, v1, v2, v3, bf, n);
         continue;
       }
-      tot = f32x4.add(tot, fastTotal4(a0, a1, a2, a3, bf));
-      if (load<u8>(valid + <usize>w0) + load<u8>(valid + <usize>w1) != 8) {
-        // Transpose so that each lane holds the 4 elements of one group (their order does not matter here).
-        const e01 = i16x8.narrow_i32x4_u(v128.and(a0, low), v128.and(a1, low));
-        const e23 = i16x8.narrow_i32x4_u(v128.and(a2, low), v128.and(a3, low));
-        const o01 = i16x8.narrow_i32x4_u(i32x4.shr_u(a0, 16), i32x4.shr_u(a1, 16));
-        const o23 = i16x8.narrow_i32x4_u(i32x4.shr_u(a2, 16), i32x4.shr_u(a3, 16));
-        pr = f32x4.add(pr, fastPruned4(
-          i16x8.narrow_i32x4_u(v128.and(e01, low), v128.and(e23, low)),
-          i16x8.narrow_i32x4_u(i32x4.shr_u(e01, 16), i32x4.shr_u(e23, 16)),
-          i16x8.narrow_i32x4_u(v128.and(o01, low), v128.and(o23, low)),
-          i16x8.narrow_i32x4_u(i32x4.shr_u(o01, 16), i32x4.shr_u(o23, 16)), n, bf));
+      if (load<u8>(valid + <usize>w0) + load<u8>(valid + <usize>w1) == 8) {
+        tot = f32x4.add(tot, fastTotal4(a0, a1, a2, a3, bf));
+        continue;
       }
+      // Transpose with interleaves so that each lane holds the 4 elements of one group (order irrelevant here).
+      const t0 = i16x8.shuffle(a0, a1, 0, 8, 1, 9, 2, 10, 3, 11), t1 = i16x8.shuffle(a0, a1, 4, 12, 5, 13, 6, 14, 7, 15);
+      const t2 = i16x8.shuffle(a2, a3, 0, 8, 1, 9, 2, 10, 3, 11), t3 = i16x8.shuffle(a2, a3, 4, 12, 5, 13, 6, 14, 7, 15);
+      const u0 = i16x8.shuffle(t0, t1, 0, 8, 1, 9, 2, 10, 3, 11), u1 = i16x8.shuffle(t0, t1, 4, 12, 5, 13, 6, 14, 7, 15);
+      const u2 = i16x8.shuffle(t2, t3, 0, 8, 1, 9, 2, 10, 3, 11), u3 = i16x8.shuffle(t2, t3, 4, 12, 5, 13, 6, 14, 7, 15);
+      const x0 = i64x2.shuffle(u0, u2, 0, 2), x1 = i64x2.shuffle(u0, u2, 1, 3);
+      const x2 = i64x2.shuffle(u1, u3, 0, 2), x3 = i64x2.shuffle(u1, u3, 1, 3);
+      const lo01 = i16x8.min_s(x0, x1), hi01 = i16x8.max_s(x0, x1);
+      const lo23 = i16x8.min_s(x2, x3), hi23 = i16x8.max_s(x2, x3);
+      const m1 = i16x8.min_s(hi01, hi23), m2 = i16x8.max_s(lo01, lo23);
+      const c1 = bitsSum(i16x8.max_s(m1, m2), bf), c2 = bitsSum(i16x8.min_s(m1, m2), bf);
+      const c3 = bitsSum(i16x8.min_s(lo01, lo23), bf);
+      const c23 = f32x4.add(c2, c3);
+      tot = f32x4.add(tot, f32x4.add(f32x4.add(bitsSum(i16x8.max_s(hi01, hi23), bf), c1), c23));
+      pr = f32x4.add(pr, n == 1 ? f32x4.add(c1, c23) : n == 2 ? c23 : c3);
     }
     total = addF64(total, tot);
     pruned = addF64(pruned, pr);
