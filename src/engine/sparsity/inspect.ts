@@ -6,7 +6,7 @@ import { type ModelSkeleton, type TensorRef, elementCount, readSkeleton } from '
 import { type ByteSource, FileSource } from '../onnx/source';
 import { ExternalFiles, openTensor } from '../onnx/tensorData';
 import { JobSources, type ScanJob } from './job';
-import { GRID_MAX, type Grid, type ScanStats, ShapeInfo, emptyStats, mergeStats } from './kernel';
+import { GRID_MAX, type Grid, type PartStats, type ScanStats, ShapeInfo, emptyStats, mergeStats } from './kernel';
 import { type LayerPlan, eligibility, findLayers } from './layers';
 import { BLOCK_SHAPES, type Pattern, STANDARD_PATTERNS, patternName } from './pattern';
 import { defaultWorkerCount, defaultWorkerScript, runPool } from './pool';
@@ -239,7 +239,7 @@ async function runScans(src: ByteSource, scans: WeightScan[], options: InspectOp
   const script = options.workerScript ?? defaultWorkerScript();
   const inline = !(src instanceof FileSource) || threads === 0 || !script || totalBytes < (options.inlineBelow ?? INLINE_BELOW);
 
-  const absorb = (job: ScanJob, stats?: ScanStats, error?: string) => {
+  const absorb = (job: ScanJob, stats?: PartStats, error?: string) => {
     const result = results[job.weight];
     if (error !== undefined) {
       result.error ??= error;

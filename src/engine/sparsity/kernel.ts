@@ -119,7 +119,10 @@ export function emptyStats(shape: ShapeInfo): ScanStats {
   };
 }
 
-export function mergeStats(into: ScanStats, part: ScanStats): ScanStats {
+/** Statistics as a part delivers them: from a worker thread the grid arrives as typed arrays. */
+export type PartStats = Omit<ScanStats, 'grid'> & { grid: { rows: number; cols: number; valid: ArrayLike<number>; total: ArrayLike<number> } };
+
+export function mergeStats(into: ScanStats, part: PartStats): ScanStats {
   into.elements += part.elements;
   into.zeros += part.zeros;
   into.groups += part.groups;
@@ -136,8 +139,10 @@ export function mergeStats(into: ScanStats, part: ScanStats): ScanStats {
       target.total += v.total;
     }
   }
-  part.grid.valid.forEach((v, i) => (into.grid.valid[i] += v));
-  part.grid.total.forEach((v, i) => (into.grid.total[i] += v));
+  for (let i = 0; i < part.grid.valid.length; i++) {
+    into.grid.valid[i] += part.grid.valid[i];
+    into.grid.total[i] += part.grid.total[i];
+  }
   return into;
 }
 

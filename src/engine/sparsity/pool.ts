@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CancelledError } from '../errors';
 import type { ScanJob } from './job';
-import type { ScanStats } from './kernel';
+import type { PartStats, ScanStats } from './kernel';
 
 export type ToScanWorker = { type: 'job'; job: ScanJob; modelPath: string } | { type: 'cancel' };
 export type FromScanWorker =
   | { type: 'progress'; elements: number }
-  | { type: 'done'; id: number; stats: ScanStats }
+  | { type: 'done'; id: number; stats: PartStats }
   | { type: 'failed'; id: number; message: string; cancelled: boolean };
 
 /** The bundled worker script next to this bundle (dist/) or one folder up (dist/test/). */
@@ -27,29 +27,14 @@ export function defaultWorkerCount(): number {
 
 export interface JobOutcome {
   job: ScanJob;
-  stats?: ScanStats;
+  stats?: PartStats;
   error?: string;
 }
 
-/**
- * The grid of a worker's stats travels as typed arrays (copied in one block, not element by element) and is
- * turned back into plain arrays here.
- */
-export interface WireGrid {
-  rows: number;
-  cols: number;
-  valid: Float64Array;
-  total: Float64Array;
-}
-
-export function toWire(stats: ScanStats): ScanStats {
+/** A worker's stats for the trip to the pool: the grid as typed arrays, copied in one block each. */
+export function toWire(stats: ScanStats): PartStats {
   const { grid } = stats;
-  return { ...stats, grid: { rows: grid.rows, cols: grid.cols, valid: Float64Array.from(grid.valid), total: Float64Array.from(grid.total) } as unknown as ScanStats['grid'] };
-}
-
-function fromWire(stats: ScanStats): ScanStats {
-  const grid = stats.grid as unknown as WireGrid;
-  return { ...stats, grid: { rows: grid.rows, cols: grid.cols, valid: Array.from(grid.valid), total: Array.from(grid.total) } };
+  return { ...stats, grid: { rows: grid.rows, cols: grid.cols, valid: Float64Array.from(grid.valid), total: Float64Array.from(grid.total) } };
 }
 
 /** Jobs each worker holds: the one it runs and one queued behind it, so that it never waits for the next. */
@@ -100,7 +85,7 @@ export async function runPool(
           else {
             const job = held.get(worker)!.shift()!;
             pending--;
-            outcomes.push(msg.type === 'done' ? { job, stats: fromWire(msg.stats) } : { job, error: msg.message });
+            outcomes.push(msg.type === 'done' ? { job, stats: msg.stats } : { job, error: msg.message });
             feed(worker);
             if (pending === 0 && queue.length === 0) finish();
           }
