@@ -13,8 +13,13 @@ const INF: f32 = Infinity;
 let totalMagnitude: f64 = 0;
 let keptMagnitude: f64 = 0;
 
+/** 64 bytes the kernel keeps for itself at the start of the heap. */
+@inline function scratchBase(): usize {
+  return (__heap_base + 15) & ~15;
+}
+/** Where the caller's buffers may start: after the kernel's scratch. */
 export function heapBase(): usize {
-  return __heap_base;
+  return scratchBase() + 64;
 }
 export function resetSums(): void {
   totalMagnitude = 0;
@@ -968,8 +973,140 @@ function pruneScalar(p: usize, stride: usize, dt: i32, n: i32): void {
   prunedCount++;
 }
 
+// Fast half-precision pruning: ranks compared as 16-bit integers (8 groups per operation), magnitudes summed as
+// in the scan's fast path (float32 over at most 4 calls, then float64); Inf, NaN and huge bfloat16 values go to
+// pruneHalf. State between calls: the float32 partial sums, the kept-or-zero count and the elements seen.
+let pTot: v128 = f32x4.splat(0);
+let pPr: v128 = f32x4.splat(0);
+let pRuns: i32 = 0;
+let pTotal64: f64 = 0;
+let pPruned64: f64 = 0;
+let pKept: v128 = i32x4.splat(0);
+let pElements: i32 = 0;
+
+@inline function sumF32(x: v128): f64 {
+  return <f64>f32x4.extract_lane(x, 0) + <f64>f32x4.extract_lane(x, 1) + <f64>f32x4.extract_lane(x, 2) + <f64>f32x4.extract_lane(x, 3);
+}
+
+function flushPruneHalf(bf: bool): void {
+  pTotal64 += sumF32(pTot);
+  pPruned64 += sumF32(pPr);
+  pTot = f32x4.splat(0);
+  pPr = f32x4.splat(0);
+  pRuns = 0;
+}
+
+/** Adds the fast pruning path's sums and counts to the totals (call once per exported pruning call). */
+function finishPruneHalf(bf: bool): void {
+  flushPruneHalf(bf);
+  const scale: f64 = bf ? 1 : <f64>TWO112;
+  totalMagnitude += pTotal64 * scale;
+  keptMagnitude += (pTotal64 - pPruned64) * scale;
+  prunedCount += pElements + i32x4.extract_lane(pKept, 0) + i32x4.extract_lane(pKept, 1) + i32x4.extract_lane(pKept, 2) + i32x4.extract_lane(pKept, 3);
+  pTotal64 = 0;
+  pPruned64 = 0;
+  pKept = i32x4.splat(0);
+  pElements = 0;
+}
+
+/**
+ * N:4 magnitude pruning of 8 groups in place: element j of the 8 groups is the 8 half-precision lanes at pj. An
+ * element is kept when fewer than n others beat it (larger, or equal and earlier); zeros are never touched.
+ */
+@inline function pruneQuadHalf(p0: usize, p1: usize, p2: usize, p3: usize, n: i32, bf: bool): void {
+  const abs = i16x8.splat(0x7fff);
+  const zero = i16x8.splat(0);
+  const r0 = v128.load(p0), r1 = v128.load(p1), r2 = v128.load(p2), r3 = v128.load(p3);
+  const a0 = v128.and(r0, abs), a1 = v128.and(r1, abs), a2 = v128.and(r2, abs), a3 = v128.and(r3, abs);
+  const lo01 = i16x8.min_s(a0, a1), hi01 = i16x8.max_s(a0, a1);
+  const lo23 = i16x8.min_s(a2, a3), hi23 = i16x8.max_s(a2, a3);
+  const s0 = i16x8.max_s(hi01, hi23);
+  if (v128.any_true(i16x8.gt_s(s0, fastLimit(bf)))) {
+    pruneHalf(r0, r1, r2, r3, bf, n);
+    v128.store(p0, out0);
+    v128.store(p1, out1);
+    v128.store(p2, out2);
+    v128.store(p3, out3);
+    return;
+  }
+  const g10 = i16x8.gt_s(a1, a0), g20 = i16x8.gt_s(a2, a0), g30 = i16x8.gt_s(a3, a0);
+  const g21 = i16x8.gt_s(a2, a1), g31 = i16x8.gt_s(a3, a1), g32 = i16x8.gt_s(a3, a2);
+  // Minus the number of elements that beat each one (masks are -1): element 1 is beaten by 0 unless it is larger...
+  const b0 = i16x8.add(i16x8.add(g10, g20), g30);
+  const b1 = i16x8.sub(i16x8.add(g21, g31), i16x8.add(g10, i16x8.splat(1)));
+  const b2 = i16x8.sub(g32, i16x8.add(i16x8.add(g20, g21), i16x8.splat(2)));
+  const b3 = i16x8.sub(i16x8.splat(-3), i16x8.add(i16x8.add(g30, g31), g32));
+  const limit = i16x8.splat(<i16>-n);
+  // Kept or zero: left as they are.
+  const k0 = v128.or(i16x8.gt_s(b0, limit), i16x8.eq(a0, zero));
+  const k1 = v128.or(i16x8.gt_s(b1, limit), i16x8.eq(a1, zero));
+  const k2 = v128.or(i16x8.gt_s(b2, limit), i16x8.eq(a2, zero));
+  const k3 = v128.or(i16x8.gt_s(b3, limit), i16x8.eq(a3, zero));
+  v128.store(p0, v128.and(r0, k0));
+  v128.store(p1, v128.and(r1, k1));
+  v128.store(p2, v128.and(r2, k2));
+  v128.store(p3, v128.and(r3, k3));
+  pKept = i32x4.add(pKept, i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.add(k0, k1), i16x8.add(k2, k3))));
+  pElements += 32;
+  // Magnitudes: the sorted values give the total and the 4 - n smallest (the pruned ones, or zeros).
+  const m1 = i16x8.min_s(hi01, hi23), m2 = i16x8.max_s(lo01, lo23);
+  const c1 = bitsSum(i16x8.max_s(m1, m2), bf), c2 = bitsSum(i16x8.min_s(m1, m2), bf);
+  const c3 = bitsSum(i16x8.min_s(lo01, lo23), bf);
+  const c23 = f32x4.add(c2, c3);
+  pTot = f32x4.add(pTot, f32x4.add(f32x4.add(bitsSum(s0, bf), c1), c23));
+  pPr = f32x4.add(pPr, n == 1 ? f32x4.add(c1, c23) : n == 2 ? c23 : c3);
+  if (++pRuns == 4) flushPruneHalf(bf);
+}
+
+/** pruneStrided for float16 and bfloat16. */
+function pruneStridedHalf(input: usize, rows: i32, lanes: i32, bf: bool, n: i32): void {
+  const stride: usize = <usize>lanes * 2;
+  for (let g = 0; g + 4 <= rows; g += 4) {
+    let b = 0;
+    for (; b + 8 <= lanes; b += 8) {
+      const p = input + (<usize>g * <usize>lanes + <usize>b) * 2;
+      pruneQuadHalf(p, p + stride, p + 2 * stride, p + 3 * stride, n, bf);
+    }
+    for (; b < lanes; b++) pruneScalar(input + (<usize>g * <usize>lanes + <usize>b) * 2, stride, bf ? DT_BF16 : DT_F16, n);
+  }
+  finishPruneHalf(bf);
+}
+
+/** pruneContiguous for float16 and bfloat16: 32 elements at a time, transposed through `scratch` (64 bytes). */
+function pruneContiguousHalf(input: usize, count: i32, bf: bool, n: i32, scratch: usize): void {
+  let i = 0;
+  for (; i + 32 <= count; i += 32) {
+    const p = input + <usize>i * 2;
+    const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
+    // Interleaves: lane g of xj = element j of group g (see scanContiguousHalf).
+    const t0 = i16x8.shuffle(v0, v1, 0, 8, 1, 9, 2, 10, 3, 11), t1 = i16x8.shuffle(v0, v1, 4, 12, 5, 13, 6, 14, 7, 15);
+    const t2 = i16x8.shuffle(v2, v3, 0, 8, 1, 9, 2, 10, 3, 11), t3 = i16x8.shuffle(v2, v3, 4, 12, 5, 13, 6, 14, 7, 15);
+    const u0 = i16x8.shuffle(t0, t1, 0, 8, 1, 9, 2, 10, 3, 11), u1 = i16x8.shuffle(t0, t1, 4, 12, 5, 13, 6, 14, 7, 15);
+    const u2 = i16x8.shuffle(t2, t3, 0, 8, 1, 9, 2, 10, 3, 11), u3 = i16x8.shuffle(t2, t3, 4, 12, 5, 13, 6, 14, 7, 15);
+    v128.store(scratch, i64x2.shuffle(u0, u2, 0, 2));
+    v128.store(scratch, i64x2.shuffle(u0, u2, 1, 3), 16);
+    v128.store(scratch, i64x2.shuffle(u1, u3, 0, 2), 32);
+    v128.store(scratch, i64x2.shuffle(u1, u3, 1, 3), 48);
+    pruneQuadHalf(scratch, scratch + 16, scratch + 32, scratch + 48, n, bf);
+    const x0 = v128.load(scratch), x1 = v128.load(scratch, 16), x2 = v128.load(scratch, 32), x3 = v128.load(scratch, 48);
+    // The inverse: pairs of elements per group, then the two pairs of each group side by side.
+    const e0 = i16x8.shuffle(x0, x1, 0, 8, 1, 9, 2, 10, 3, 11), e1 = i16x8.shuffle(x0, x1, 4, 12, 5, 13, 6, 14, 7, 15);
+    const e2 = i16x8.shuffle(x2, x3, 0, 8, 1, 9, 2, 10, 3, 11), e3 = i16x8.shuffle(x2, x3, 4, 12, 5, 13, 6, 14, 7, 15);
+    v128.store(p, i32x4.shuffle(e0, e2, 0, 4, 1, 5));
+    v128.store(p, i32x4.shuffle(e0, e2, 2, 6, 3, 7), 16);
+    v128.store(p, i32x4.shuffle(e1, e3, 0, 4, 1, 5), 32);
+    v128.store(p, i32x4.shuffle(e1, e3, 2, 6, 3, 7), 48);
+  }
+  finishPruneHalf(bf);
+  for (; i < count; i += 4) pruneScalar(input + <usize>i * 2, 2, bf ? DT_BF16 : DT_F16, n);
+}
+
 /** N:4 pruning in place of a slab of `rows` K-rows x `lanes` lanes (K the slower axis); rows a multiple of 4. */
 export function pruneStrided(input: usize, rows: i32, lanes: i32, dt: i32, n: i32): void {
+  if (dt != DT_F32) {
+    pruneStridedHalf(input, rows, lanes, dt == DT_BF16, n);
+    return;
+  }
   const elem: usize = dt == DT_F32 ? 4 : 2;
   const stride: usize = <usize>lanes * elem;
   for (let g = 0; g + 4 <= rows; g += 4) {
@@ -992,6 +1129,10 @@ export function pruneStrided(input: usize, rows: i32, lanes: i32, dt: i32, n: i3
 
 /** N:4 pruning in place of `count` contiguous elements (K innermost, one lane); count a multiple of 4. */
 export function pruneContiguous(input: usize, count: i32, dt: i32, n: i32): void {
+  if (dt != DT_F32) {
+    pruneContiguousHalf(input, count, dt == DT_BF16, n, scratchBase());
+    return;
+  }
   const elem: usize = dt == DT_F32 ? 4 : 2;
   let i = 0;
   for (; i + 32 <= count; i += 32) {
