@@ -732,6 +732,28 @@ export function laneBlocksFull(words: usize, wordRows: i32, lanes: i32, enabled:
     enabled & 4 ? hsumI32(zero16) / 2 + tail16 : 0, enabled & 4 ? quads : 0);
 }
 
+/**
+ * wordStatsLine for `rows` consecutive K-contiguous rows of `perRow` full words each (row i's words at
+ * words + 2 perRow i, its tile-row offset at rowTiles[i]); writes each row's kind (0, 1, 2) to kinds[i].
+ */
+export function lineStats(words: usize, rows: i32, perRow: i32, hist16: usize, n: i32, validTable: usize, rowTiles: usize, runs: usize, gridValid: usize, kinds: usize): void {
+  for (let i = 0; i < rows; i++) {
+    const kind = wordStatsLine(words + <usize>i * <usize>perRow * 2, perRow, hist16, n, validTable, load<i32>(rowTiles + (<usize>i << 2)), runs, gridValid);
+    store<u8>(kinds + <usize>i, <u8>kind);
+  }
+}
+
+/**
+ * rowBlocksFull for `rows` consecutive K-contiguous rows a0, a0 + 1, ... of `perRow` full words each: row a's
+ * accumulators at acc + 2 perRow (a % rStride), its output feature (a / rStride) % R.
+ */
+export function rowBlocksLines(words: usize, rows: i32, perRow: i32, acc: usize, a0: i32, rStride: i32, R: i32, enabled: i32, counts: usize, accStride: i32): void {
+  for (let i = 0; i < rows; i++) {
+    const a = a0 + i;
+    rowBlocksFull(words + <usize>i * <usize>perRow * 2, perRow, acc + <usize>(a % rStride) * <usize>perRow * 2, (a / rStride) % R, enabled, counts, accStride);
+  }
+}
+
 /** rowBlocks for `count` full words (16 rows each) at once; see rowBlocks. */
 export function rowBlocksFull(words: usize, count: i32, acc: usize, r: i32, enabled: i32, counts: usize, accStride: i32): void {
   const first2 = (r & 1) == 0, last2 = (r & 1) == 1;

@@ -29,6 +29,8 @@ interface KernelExports {
   ): void;
   wordStatsLine(words: number, count: number, hist16: number, n: number, validTable: number, rowTile: number, runs: number, gridValid: number): number;
   laneBlocksFull(words: number, wordRows: number, lanes: number, enabled: number, counts: number): void;
+  lineStats(words: number, rows: number, perRow: number, hist16: number, n: number, validTable: number, rowTiles: number, runs: number, gridValid: number, kinds: number): void;
+  rowBlocksLines(words: number, rows: number, perRow: number, acc: number, a0: number, rStride: number, R: number, enabled: number, counts: number, accStride: number): void;
   rowBlocksFull(words: number, count: number, acc: number, r: number, enabled: number, counts: number, accStride: number): void;
   laneBlocks(words: number, wordRows: number, lanes: number, lastRows: number, laneR: number, rStride: number, enabled: number, counts: number): void;
   rowBlocks(words: number, wordRows: number, lanes: number, lastRows: number, acc: number, r: number, enabled: number, counts: number, accStride: number): void;
@@ -137,6 +139,10 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     lineRuns.push(-1, lineWords);
   }
   const pRuns = layout.take(lineRuns.length * 4);
+  // With K a multiple of 16 the rows of one read are scanned by single kernel calls (words line up row after row).
+  const lineBatch = lineWords > 0 && K % WORD_ROWS === 0;
+  const pRowTiles = layout.take(lineBatch ? aBatch * 4 : 0);
+  const pKinds = layout.take(lineBatch ? aBatch : 0);
   const lineRows = new Map<number, { rows: number; valid: number }>();
   const pHistLo = layout.take(256 * 4);
   const pHistHi = layout.take(256 * 4);
@@ -164,6 +170,8 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   const laneP = new Int32Array(k.memory.buffer, pLaneP, B);
   const laneR = new Int32Array(k.memory.buffer, pLaneR, B);
   const vecTile = new Int32Array(k.memory.buffer, pVecTile, Math.ceil(B / 8));
+  const rowTiles = new Int32Array(k.memory.buffer, pRowTiles, lineBatch ? aBatch : 0);
+  const kinds = new Uint8Array(k.memory.buffer, pKinds, lineBatch ? aBatch : 0);
   const laneTables = (a: number) => {
     for (let b = 0; b < B; b++) {
       const r = shape.rOf(a, b);
@@ -222,11 +230,31 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     stats.elements += h * B;
   };
 
+  /** `count` whole K-contiguous rows from a0, already in memory at pInput (lineBatch). */
+  const scanLines = (a0: number, count: number) => {
+    k.scanContiguous(pInput, count * K, dt, n, pWords, pValid);
+    for (let i = 0; i < count; i++) rowTiles[i] = Math.floor((shape.rOf(a0 + i, 0) * rows) / R) * cols;
+    k.lineStats(pWords, count, lineWords, pHist16, n, pValid, pRowTiles, pRuns, pGridValid, pKinds);
+    for (let i = 0; i < count; i++) {
+      let entry = lineRows.get(rowTiles[i]);
+      if (!entry) lineRows.set(rowTiles[i], (entry = { rows: 0, valid: 0 }));
+      entry.rows++;
+      if (kinds[i] === 1) entry.valid++;
+    }
+    if (enabled) k.rowBlocksLines(pWords, count, lineWords, pAcc, a0, shape.rStride, R, enabled, pCounts, accPlane);
+    stats.elements += count * K;
+  };
+
   for (let a0 = part.a0; a0 < part.a1; a0 += fullK && height === K ? aBatch : 1) {
     if (options.signal?.aborted) throw new CancelledError();
     if (fullK && height === K) {
       const count = Math.min(aBatch, part.a1 - a0);
       reader.readInto(a0 * K * B, count * K * B, memory.subarray(pInput, pInput + count * K * B * elem));
+      if (lineBatch) {
+        scanLines(a0, count);
+        options.onProgress?.(count * K);
+        continue;
+      }
       for (let i = 0; i < count; i++) {
         laneTables(a0 + i);
         scanSlab(a0 + i, 0, K, pInput + i * K * B * elem, pWords);
