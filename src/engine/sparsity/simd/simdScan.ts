@@ -370,6 +370,24 @@ export interface SimdPruneTotals {
   pruned: number;
 }
 
+/** The kernel's memory from its heap base, grown to hold `bytes`. */
+function pruneArea(k: KernelExports, bytes: number): { base: number; view: Uint8Array } {
+  const base = align(k.heapBase());
+  const need = base + bytes + 64 - k.memory.buffer.byteLength;
+  if (need > 0) k.memory.grow(Math.ceil(need / 65536));
+  return { base, view: new Uint8Array(k.memory.buffer, base, bytes) };
+}
+
+function pruneAt(k: KernelExports, dtypeName: string, base: number, h: number, B: number, n: number, totals: SimdPruneTotals): void {
+  k.resetPruned();
+  const dt = DTYPE_CODES[dtypeName];
+  if (B === 1) k.pruneContiguous(base, h, dt, n);
+  else k.pruneStrided(base, h, B, dt, n);
+  totals.sumMagnitude += k.getTotal();
+  totals.keptMagnitude += k.getKept();
+  totals.pruned += k.getPruned();
+}
+
 /**
  * N:4 magnitude pruning of one slab in place (`h` K-rows x `B` lanes, K the slower axis) with the SIMD kernel: the
  * same ranking as the JavaScript pruneSlab (ties keep the earlier position; zeros untouched). Float16, bfloat16 and
@@ -377,16 +395,20 @@ export interface SimdPruneTotals {
  */
 export function pruneSlabSimd(dtypeName: string, bytes: Uint8Array, h: number, B: number, n: number, totals: SimdPruneTotals): void {
   const k = kernel()!;
-  const base = align(k.heapBase());
-  const need = base + bytes.length + 64 - k.memory.buffer.byteLength;
-  if (need > 0) k.memory.grow(Math.ceil(need / 65536));
-  new Uint8Array(k.memory.buffer, base, bytes.length).set(bytes);
-  k.resetPruned();
-  const dt = DTYPE_CODES[dtypeName];
-  if (B === 1) k.pruneContiguous(base, h, dt, n);
-  else k.pruneStrided(base, h, B, dt, n);
-  bytes.set(new Uint8Array(k.memory.buffer, base, bytes.length));
-  totals.sumMagnitude += k.getTotal();
-  totals.keptMagnitude += k.getKept();
-  totals.pruned += k.getPruned();
+  const { base, view } = pruneArea(k, bytes.length);
+  view.set(bytes);
+  pruneAt(k, dtypeName, base, h, B, n, totals);
+  bytes.set(view);
+}
+
+/**
+ * As pruneSlabSimd for elements [first, first + h B) of `reader`, read straight into the kernel's memory and
+ * written from there to `out` (whose write must be done with the bytes when it returns): no copies in between.
+ */
+export function pruneReadSimd(reader: ElementReader, first: number, h: number, B: number, n: number, totals: SimdPruneTotals, out: { write(bytes: Uint8Array): void }): void {
+  const k = kernel()!;
+  const { base, view } = pruneArea(k, (h * B * reader.dtype.bits) / 8);
+  reader.readInto(first, h * B, view);
+  pruneAt(k, reader.dtype.name, base, h, B, n, totals);
+  out.write(view);
 }
