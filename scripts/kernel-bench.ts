@@ -9,16 +9,17 @@ import { scanPart, wholeTensor } from '../src/engine/sparsity/scan';
 import { ShapeInfo } from '../src/engine/sparsity/kernel';
 
 const FP16 = 10;
+const INT8 = 3;
 
-/** Deterministic finite non-zero fp16 values; with `pruned`, 2 of every 4 along K set to zero. */
-function makeWeight(K: number, N: number, kStrided: boolean, pruned: boolean, seed: number): Uint8Array {
-  const buf = new Uint16Array(K * N);
+/** Deterministic non-zero values (finite fp16, or int8); with `pruned`, 2 of every 4 along K set to zero. */
+function makeWeight(K: number, N: number, kStrided: boolean, pruned: boolean, seed: number, int8: boolean): Uint8Array {
+  const buf = int8 ? new Int8Array(K * N) : new Uint16Array(K * N);
   let s = seed >>> 0 || 1;
   for (let i = 0; i < buf.length; i++) {
     s ^= s << 13;
     s ^= s >>> 17;
     s ^= s << 5;
-    buf[i] = (s & 0x8000) | ((5 + ((s >>> 16) & 15)) << 10) | ((s >>> 4) & 0x3ff) | 1;
+    buf[i] = int8 ? ((s & 0x7f) | 1) * (s & 0x80 ? -1 : 1) : (s & 0x8000) | ((5 + ((s >>> 16) & 15)) << 10) | ((s >>> 4) & 0x3ff) | 1;
   }
   if (pruned) {
     const keeps = [0b0011, 0b0101, 0b1001, 0b0110, 0b1010, 0b1100];
@@ -32,16 +33,17 @@ function makeWeight(K: number, N: number, kStrided: boolean, pruned: boolean, se
   return new Uint8Array(buf.buffer);
 }
 
-function memoryReader(bytes: Uint8Array): ElementReader {
-  const dtype = dtypeById(FP16)!;
+function memoryReader(bytes: Uint8Array, int8: boolean): ElementReader {
+  const dtype = dtypeById(int8 ? INT8 : FP16)!;
+  const size = dtype.bits / 8;
   return {
     dtype,
-    count: bytes.length / 2,
+    count: bytes.length / size,
     splittable: true,
     read: () => {
       throw new Error('kernel bench: read() is not used by the SIMD path');
     },
-    readInto: (start, count, target) => target.set(bytes.subarray(start * 2, (start + count) * 2)),
+    readInto: (start, count, target) => target.set(bytes.subarray(start * size, (start + count) * size)),
   };
 }
 
@@ -60,15 +62,16 @@ function main(): void {
   const N = 11008; // the shape of npm run bench's weights (an LLM MLP projection)
   const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 5;
   const pattern = parsePattern('2:4') as Pattern;
-  console.log(`machine: ${cpus()[0]?.model.trim()}, node ${process.version}; one thread, fp16 [${K} x ${N}] in memory, best of ${rounds}`);
+  console.log(`machine: ${cpus()[0]?.model.trim()}, node ${process.version}; one thread, [${K} x ${N}] in memory, best of ${rounds}`);
   const copyTarget = new Uint8Array(2 << 20);
   console.log('layout                         | ns/element | GB/s  | x copy');
+  for (const int8 of [false, true])
   for (const kStrided of [true, false]) {
     for (const pruned of [false, true]) {
-      const bytes = makeWeight(K, N, kStrided, pruned, 12345);
+      const bytes = makeWeight(K, N, kStrided, pruned, 12345, int8);
       const dims = kStrided ? [K, N] : [N, K];
       const geometry = kStrided ? { dims, kAxis: 0, rAxis: 1 } : { dims, kAxis: 1, rAxis: 0 };
-      const reader = memoryReader(bytes);
+      const reader = memoryReader(bytes, int8);
       const part = wholeTensor(new ShapeInfo(geometry, pattern));
       let stats = scanPart(reader, { geometry, pattern }, part);
       const seconds = best(rounds, () => {
@@ -77,7 +80,7 @@ function main(): void {
       const copy = best(rounds, () => {
         for (let at = 0; at < bytes.length; at += copyTarget.length) copyTarget.set(bytes.subarray(at, Math.min(bytes.length, at + copyTarget.length)));
       });
-      const label = `${kStrided ? 'K strided' : 'K contiguous'}, ${pruned ? '2:4' : 'dense'}`;
+      const label = `${int8 ? 'int8' : 'fp16'}, ${kStrided ? 'K strided' : 'K contiguous'}, ${pruned ? '2:4' : 'dense'}`;
       const valid = stats.validGroups === stats.groups ? 'passes' : `${((stats.validGroups / stats.groups) * 100).toFixed(1)} % valid`;
       console.log(
         `${label.padEnd(30)} | ${((seconds / (K * N)) * 1e9).toFixed(3).padStart(10)} | ${(bytes.length / seconds / 1e9).toFixed(2).padStart(5)} | ${(seconds / copy).toFixed(1).padStart(5)}  (${valid}, retained ${(stats.keptMagnitude / stats.sumMagnitude).toFixed(4)})`,

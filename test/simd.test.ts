@@ -7,6 +7,7 @@ import { readSkeleton } from '../src/engine/onnx/skeleton';
 import { MemorySource } from '../src/engine/onnx/source';
 import { ExternalFiles, openTensor } from '../src/engine/onnx/tensorData';
 import type { ScanStats } from '../src/engine/sparsity/kernel';
+import type { ZeroPoint } from '../src/engine/sparsity/decode';
 import { type ScanPart, scanPart, splitParts } from '../src/engine/sparsity/scan';
 import { ShapeInfo } from '../src/engine/sparsity/kernel';
 import { simdApplies } from '../src/engine/sparsity/simd/simdScan';
@@ -100,6 +101,48 @@ describe('SIMD kernel agrees with the JavaScript kernel', () => {
       }
     }
   }
+});
+
+describe('SIMD kernel on 8-bit integers agrees with the JavaScript kernel', () => {
+  // One zero point for the whole tensor (none, a scalar, or per-channel values that are all equal); magnitudes are
+  // |q - zp| and their sums exact, so every statistic must be identical.
+  const ZERO_POINTS: { label: string; dtype: DTypeName; zp: (dims: number[], rAxis: number) => ZeroPoint | undefined; value: number }[] = [
+    { label: 'int8, no zero point', dtype: 'int8', zp: () => undefined, value: 0 },
+    { label: 'int8, zero point -3', dtype: 'int8', zp: () => ({ values: [-3], axis: -1, blockSize: 0 }), value: -3 },
+    { label: 'uint8, zero point 128', dtype: 'uint8', zp: () => ({ values: [128], axis: -1, blockSize: 0 }), value: 128 },
+    { label: 'uint8, per-channel zero points all 7', dtype: 'uint8', zp: (dims, rAxis) => ({ values: new Array(dims[rAxis]).fill(7), axis: rAxis, blockSize: 0 }), value: 7 },
+  ];
+  for (const z of ZERO_POINTS) {
+    for (const c of CASES) {
+      for (const [n, zeros] of [[1, 0.45], [2, 0.45], [3, 0.45], [2, 0.8]]) {
+        test(`${z.label}: ${c.label}, ${n}:4, ${zeros * 100}% zeros`, () => {
+          const count = c.dims.reduce((x, y) => x * y, 1);
+          const rnd = seededRandom(count * 13 + n);
+          const [lo, hi] = z.dtype === 'int8' ? [-128, 127] : [0, 255];
+          // Zeros are the zero point; the extremes of the type occur too.
+          const values = Array.from({ length: count }, (_, i) => (rnd() < zeros ? z.value : i % 17 === 0 ? (i % 2 ? lo : hi) : lo + Math.floor(rnd() * (hi - lo + 1))));
+          const r = reader(z.dtype, c.dims, values);
+          const pattern = { n, m: 4 };
+          const zeroPoint = z.zp(c.dims, c.rAxis);
+          assert.ok(simdApplies(z.dtype, pattern, zeroPoint));
+          const geometry = { dims: c.dims, kAxis: c.kAxis, rAxis: c.rAxis };
+          const shape = new ShapeInfo(geometry, pattern);
+          const whole: ScanPart = { a0: 0, a1: shape.A, k0: 0, k1: shape.K };
+          const js = scanPart(r, { geometry, pattern, zeroPoint, kernel: 'js' }, whole);
+          assert.deepEqual(scanPart(r, { geometry, pattern, zeroPoint }, whole), js);
+          for (const part of splitParts(shape, 200)) {
+            assert.deepEqual(scanPart(r, { geometry, pattern, zeroPoint }, part), scanPart(r, { geometry, pattern, zeroPoint, kernel: 'js' }, part), `part ${JSON.stringify(part)}`);
+          }
+        });
+      }
+    }
+  }
+
+  test('per-channel zero points that differ stay with the JavaScript kernel', () => {
+    assert.equal(simdApplies('int8', { n: 2, m: 4 }, { values: [0, 1], axis: 0, blockSize: 0 }), false);
+    assert.equal(simdApplies('int8', { n: 2, m: 8 }, undefined), false);
+    assert.equal(simdApplies('int16', { n: 2, m: 4 }, undefined), false);
+  });
 });
 
 describe('SIMD kernel on structured weights (whole rows dense, 2:4-valid or mixed)', () => {

@@ -402,6 +402,173 @@ function slowHalf(r0: v128, r1: v128, r2: v128, r3: v128, bf: bool, n: i32): voi
   groupHalf(r0, r1, r2, r3, bf, n);
 }
 
+// ------------------------------------------------------------------------------------------ 8-bit integers
+// int8 and uint8 weights with one zero point for the whole tensor: magnitude |q - zp|, zero when q == zp. Bytes are
+// put in unsigned order (int8 flipped by 0x80), so |q - zp| = max(q, zp) - min(q, zp) in one byte; magnitudes sort
+// as bytes, 16 groups per operation, and their sums are exact integers.
+
+const DT_I8: i32 = 3;
+const DT_U8: i32 = 4;
+
+let zeroPoint8: i32 = 0;
+
+/** Sets the zero point the 8-bit passes use (of the stored type: -128..127 for int8, 0..255 for uint8). */
+export function setZeroPoint(zp: i32): void {
+  zeroPoint8 = zp;
+}
+
+@inline function magnitude8(q: v128, flip: v128, zu: v128): v128 {
+  const u = v128.xor(q, flip);
+  return i8x16.sub(i8x16.max_u(u, zu), i8x16.min_u(u, zu));
+}
+
+/** Sum of 4 byte vectors, pairwise into u16 lanes. */
+@inline function sum8(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
+  return i16x8.add(
+    i16x8.add(i16x8.extadd_pairwise_i8x16_u(a0), i16x8.extadd_pairwise_i8x16_u(a1)),
+    i16x8.add(i16x8.extadd_pairwise_i8x16_u(a2), i16x8.extadd_pairwise_i8x16_u(a3)),
+  );
+}
+
+/** For 16 groups (one per byte lane, elements in a0..a3 in any order): the 4 - n smallest, summed into u16 lanes. */
+@inline function pruned8(a0: v128, a1: v128, a2: v128, a3: v128, n: i32): v128 {
+  const lo01 = i8x16.min_u(a0, a1), hi01 = i8x16.max_u(a0, a1);
+  const lo23 = i8x16.min_u(a2, a3), hi23 = i8x16.max_u(a2, a3);
+  const s3 = i8x16.min_u(lo01, lo23);
+  if (n == 3) return i16x8.extadd_pairwise_i8x16_u(s3);
+  const m1 = i8x16.min_u(hi01, hi23), m2 = i8x16.max_u(lo01, lo23);
+  const s2 = i8x16.min_u(m1, m2);
+  const low = i16x8.add(i16x8.extadd_pairwise_i8x16_u(s2), i16x8.extadd_pairwise_i8x16_u(s3));
+  if (n == 2) return low;
+  return i16x8.add(low, i16x8.extadd_pairwise_i8x16_u(i8x16.max_u(m1, m2)));
+}
+
+@inline function sumU32(x: v128): f64 {
+  return <f64>(<u32>i32x4.extract_lane(x, 0)) + <f64>(<u32>i32x4.extract_lane(x, 1)) + <f64>(<u32>i32x4.extract_lane(x, 2)) + <f64>(<u32>i32x4.extract_lane(x, 3));
+}
+
+@inline function scalarMag8(p: usize, signed: bool): i32 {
+  return abs((signed ? <i32>load<i8>(p) : <i32>load<u8>(p)) - zeroPoint8);
+}
+
+/** One group of 4 bytes at p, p + stride, ...: adds its magnitudes, returns its non-zero mask. */
+function scalarGroup8(p: usize, stride: usize, signed: bool, n: i32): i32 {
+  const m0 = scalarMag8(p, signed), m1 = scalarMag8(p + stride, signed);
+  const m2 = scalarMag8(p + 2 * stride, signed), m3 = scalarMag8(p + 3 * stride, signed);
+  const mask = <i32>(m0 != 0) | (<i32>(m1 != 0) << 1) | (<i32>(m2 != 0) << 2) | (<i32>(m3 != 0) << 3);
+  // The n largest survive.
+  const a = max(m0, m1), b = min(m0, m1), c = max(m2, m3), d = min(m2, m3);
+  const s0 = max(a, c), t = min(a, c), u = max(b, d);
+  let kept = s0;
+  if (n >= 2) kept += max(t, u);
+  if (n >= 3) kept += min(t, u);
+  totalMagnitude += <f64>(m0 + m1 + m2 + m3);
+  keptMagnitude += <f64>kept;
+  return mask;
+}
+
+/** scanStrided for int8 and uint8 (see setZeroPoint). */
+function scanStrided8(input: usize, rows: i32, lanes: i32, signed: bool, n: i32, words: usize): void {
+  const stride: usize = <usize>lanes;
+  const wordRows = (rows + 15) >> 4;
+  const flip = i8x16.splat(signed ? -128 : 0);
+  const zu = i8x16.splat(<i8>(signed ? zeroPoint8 + 128 : zeroPoint8));
+  const zero = i8x16.splat(0);
+  const minZeros = i8x16.splat(<i8>(n - 4));
+  let total = i32x4.splat(0);
+  let pruned = i32x4.splat(0);
+  for (let wr = 0; wr < wordRows; wr++) {
+    const groups = min(4, (rows - wr * 16) >> 2);
+    const fullBits: i32 = (1 << (groups * 4)) - 1;
+    const full = i16x8.splat(<i16>fullBits);
+    let b = 0;
+    for (; b + 16 <= lanes; b += 16) {
+      let zlo = i8x16.splat(0);
+      let zhi = i8x16.splat(0);
+      let tot = i16x8.splat(0);
+      let pr = i16x8.splat(0);
+      for (let g = 0; g < groups; g++) {
+        const p = input + <usize>(wr * 16 + g * 4) * stride + <usize>b;
+        const a0 = magnitude8(v128.load(p), flip, zu), a1 = magnitude8(v128.load(p + stride), flip, zu);
+        const a2 = magnitude8(v128.load(p + 2 * stride), flip, zu), a3 = magnitude8(v128.load(p + 3 * stride), flip, zu);
+        const z0 = i8x16.eq(a0, zero), z1 = i8x16.eq(a1, zero), z2 = i8x16.eq(a2, zero), z3 = i8x16.eq(a3, zero);
+        const nib = v128.or(
+          v128.or(v128.and(z0, i8x16.splat(1)), v128.and(z1, i8x16.splat(2))),
+          v128.or(v128.and(z2, i8x16.splat(4)), v128.and(z3, i8x16.splat(8))),
+        );
+        if (g == 0) zlo = nib;
+        else if (g == 1) zlo = v128.or(zlo, i8x16.shl(nib, 4));
+        else if (g == 2) zhi = nib;
+        else zhi = v128.or(zhi, i8x16.shl(nib, 4));
+        tot = i16x8.add(tot, sum8(a0, a1, a2, a3));
+        if (v128.any_true(i8x16.gt_s(i8x16.add(i8x16.add(z0, z1), i8x16.add(z2, z3)), minZeros))) {
+          pr = i16x8.add(pr, pruned8(a0, a1, a2, a3, n));
+        }
+      }
+      total = i32x4.add(total, i32x4.extadd_pairwise_i16x8_u(tot));
+      pruned = i32x4.add(pruned, i32x4.extadd_pairwise_i16x8_u(pr));
+      // Word of lane b: groups 0-1 in the low byte, 2-3 in the high byte.
+      const at = words + (<usize>wr * <usize>lanes + <usize>b) * 2;
+      v128.store(at, v128.andnot(full, i8x16.shuffle(zlo, zhi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)));
+      v128.store(at, v128.andnot(full, i8x16.shuffle(zlo, zhi, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)), 16);
+    }
+    for (; b < lanes; b++) {
+      let word = 0;
+      for (let g = 0; g < groups; g++) word |= scalarGroup8(input + <usize>(wr * 16 + g * 4) * stride + <usize>b, stride, signed, n) << (g * 4);
+      store<u16>(words + (<usize>wr * <usize>lanes + <usize>b) * 2, <u16>word);
+    }
+  }
+  const t = sumU32(total);
+  totalMagnitude += t;
+  keptMagnitude += t - sumU32(pruned);
+}
+
+/** scanContiguous for int8 and uint8: 64 elements (4 words, 16 groups) at a time. */
+function scanContiguous8(input: usize, count: i32, signed: bool, n: i32, words: usize, valid: usize): void {
+  const flip = i8x16.splat(signed ? -128 : 0);
+  const zu = i8x16.splat(<i8>(signed ? zeroPoint8 + 128 : zeroPoint8));
+  const zero = i8x16.splat(0);
+  let total = i32x4.splat(0);
+  let pruned = i32x4.splat(0);
+  let i = 0;
+  while (i + 64 <= count) {
+    // u16 partial sums: at most 16 blocks of 2 x 255 per lane and vector (32 640).
+    let tot = i16x8.splat(0);
+    let pr = i16x8.splat(0);
+    const end = min(count & ~63, i + 1024);
+    for (; i < end; i += 64) {
+      const p = input + <usize>i;
+      const a0 = magnitude8(v128.load(p), flip, zu), a1 = magnitude8(v128.load(p, 16), flip, zu);
+      const a2 = magnitude8(v128.load(p, 32), flip, zu), a3 = magnitude8(v128.load(p, 48), flip, zu);
+      const w0 = ~i8x16.bitmask(i8x16.eq(a0, zero)) & 0xffff, w1 = ~i8x16.bitmask(i8x16.eq(a1, zero)) & 0xffff;
+      const w2 = ~i8x16.bitmask(i8x16.eq(a2, zero)) & 0xffff, w3 = ~i8x16.bitmask(i8x16.eq(a3, zero)) & 0xffff;
+      store<u64>(words + (<usize>i >> 3), <u64>w0 | (<u64>w1 << 16) | (<u64>w2 << 32) | (<u64>w3 << 48));
+      tot = i16x8.add(tot, sum8(a0, a1, a2, a3));
+      if (<i32>load<u8>(valid + <usize>w0) + <i32>load<u8>(valid + <usize>w1) + <i32>load<u8>(valid + <usize>w2) + <i32>load<u8>(valid + <usize>w3) == 16) continue;
+      // Transpose: bytes of each group to lanes (element j of 4 groups in i32 lane j), then a 4 x 4 i32 transpose.
+      const b0 = i8x16.swizzle(a0, GROUP_BYTES), b1 = i8x16.swizzle(a1, GROUP_BYTES);
+      const b2 = i8x16.swizzle(a2, GROUP_BYTES), b3 = i8x16.swizzle(a3, GROUP_BYTES);
+      const t0 = i32x4.shuffle(b0, b1, 0, 4, 1, 5), t1 = i32x4.shuffle(b0, b1, 2, 6, 3, 7);
+      const t2 = i32x4.shuffle(b2, b3, 0, 4, 1, 5), t3 = i32x4.shuffle(b2, b3, 2, 6, 3, 7);
+      pr = i16x8.add(pr, pruned8(i64x2.shuffle(t0, t2, 0, 2), i64x2.shuffle(t0, t2, 1, 3), i64x2.shuffle(t1, t3, 0, 2), i64x2.shuffle(t1, t3, 1, 3), n));
+    }
+    total = i32x4.add(total, i32x4.extadd_pairwise_i16x8_u(tot));
+    pruned = i32x4.add(pruned, i32x4.extadd_pairwise_i16x8_u(pr));
+  }
+  const t = sumU32(total);
+  totalMagnitude += t;
+  keptMagnitude += t - sumU32(pruned);
+  for (; i < count; i += 16) {
+    let word = 0;
+    const groups = min(4, (count - i) >> 2);
+    for (let g = 0; g < groups; g++) word |= scalarGroup8(input + <usize>(i + g * 4), 1, signed, n) << (g * 4);
+    store<u16>(words + (<usize>i >> 3), <u16>word);
+  }
+}
+
+/** Byte order that puts element j of the 4 groups of a vector in i32 lane j. */
+const GROUP_BYTES: v128 = i8x16(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+
 // ------------------------------------------------------------------------------------------ element passes
 
 /**
@@ -410,6 +577,10 @@ function slowHalf(r0: v128, r1: v128, r2: v128, r3: v128, bf: bool, n: i32): voi
  * `rows` is a multiple of 4.
  */
 export function scanStrided(input: usize, rows: i32, lanes: i32, dt: i32, n: i32, words: usize): void {
+  if (dt == DT_I8 || dt == DT_U8) {
+    scanStrided8(input, rows, lanes, dt == DT_I8, n, words);
+    return;
+  }
   if (dt != DT_F32) {
     scanStridedHalf(input, rows, lanes, dt == DT_BF16, n, words);
     return;
@@ -451,6 +622,10 @@ export function scanStrided(input: usize, rows: i32, lanes: i32, dt: i32, n: i32
 
 /** K contiguous (one lane): `count` elements (a multiple of 4) at `input`; one u16 word per 16 elements. */
 export function scanContiguous(input: usize, count: i32, dt: i32, n: i32, words: usize, valid: usize): void {
+  if (dt == DT_I8 || dt == DT_U8) {
+    scanContiguous8(input, count, dt == DT_I8, n, words, valid);
+    return;
+  }
   if (dt != DT_F32) {
     scanContiguousHalf(input, count, dt == DT_BF16, n, words, valid);
     return;

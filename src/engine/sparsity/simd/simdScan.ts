@@ -34,13 +34,16 @@ interface KernelExports {
   rowBlocksFull(words: number, count: number, acc: number, r: number, enabled: number, counts: number, accStride: number): void;
   laneBlocks(words: number, wordRows: number, lanes: number, lastRows: number, laneR: number, rStride: number, enabled: number, counts: number): void;
   rowBlocks(words: number, wordRows: number, lanes: number, lastRows: number, acc: number, r: number, enabled: number, counts: number, accStride: number): void;
+  setZeroPoint(zp: number): void;
   resetPruned(): void;
   getPruned(): number;
   pruneStrided(input: number, rows: number, lanes: number, dt: number, n: number): void;
   pruneContiguous(input: number, count: number, dt: number, n: number): void;
 }
 
-const DTYPE_CODES: Record<string, number> = { float16: 0, bfloat16: 1, float32: 2 };
+const DTYPE_CODES: Record<string, number> = { float16: 0, bfloat16: 1, float32: 2, int8: 3, uint8: 4 };
+/** The types the SIMD pruning pass takes (the scan also takes 8-bit integers). */
+const PRUNE_TYPES = new Set(['float16', 'bfloat16', 'float32']);
 /** Elements per slab: 512 KB of float16, so that a slab, its words and the word histogram stay in a core's L2 cache. */
 const SLAB_ELEMENTS = 1 << 18;
 const WORD_ROWS = 16;
@@ -58,9 +61,25 @@ function kernel(): KernelExports | null {
   return instance;
 }
 
-/** Whether the SIMD kernel handles this weight (otherwise kernel.ts does). */
+/**
+ * The one zero point of a weight, when it has at most one value (or all of its values are equal), else undefined.
+ * A weight without zero points has 0.
+ */
+function uniformZeroPoint(zeroPoint: ZeroPoint | undefined): number | undefined {
+  if (!zeroPoint || zeroPoint.values.length === 0) return 0;
+  const first = zeroPoint.values[0];
+  return zeroPoint.values.every((v) => v === first) ? first : undefined;
+}
+
+/** Whether the SIMD scan handles this weight (otherwise kernel.ts does): M = 4 on float types, or 8-bit integers with one zero point. */
 export function simdApplies(dtypeName: string, pattern: Pattern, zeroPoint: ZeroPoint | undefined): boolean {
-  return pattern.m === 4 && DTYPE_CODES[dtypeName] !== undefined && !zeroPoint && kernel() !== null;
+  if (pattern.m !== 4 || DTYPE_CODES[dtypeName] === undefined || kernel() === null) return false;
+  return PRUNE_TYPES.has(dtypeName) ? !zeroPoint : uniformZeroPoint(zeroPoint) !== undefined;
+}
+
+/** Whether the SIMD pruning pass handles this weight: M = 4 on float16, bfloat16 and float32. */
+export function simdPruneApplies(dtypeName: string, pattern: Pattern, zeroPoint: ZeroPoint | undefined): boolean {
+  return pattern.m === 4 && PRUNE_TYPES.has(dtypeName) && !zeroPoint && kernel() !== null;
 }
 
 const validTables = new Map<number, Uint8Array>();
@@ -159,6 +178,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   const pInput = layout.take(slabElements * elem + 64);
   layout.commit();
   new Uint8Array(k.memory.buffer).set(validTable(n), pValid);
+  k.setZeroPoint(uniformZeroPoint(options.zeroPoint) ?? 0);
   new Int32Array(k.memory.buffer, pRuns, lineRuns.length).set(lineRuns);
   k.resetSums();
 
@@ -391,7 +411,7 @@ function pruneAt(k: KernelExports, dtypeName: string, base: number, h: number, B
 /**
  * N:4 magnitude pruning of one slab in place (`h` K-rows x `B` lanes, K the slower axis) with the SIMD kernel: the
  * same ranking as the JavaScript pruneSlab (ties keep the earlier position; zeros untouched). Float16, bfloat16 and
- * float32 without zero points; the caller checks simdApplies first.
+ * float32 without zero points; the caller checks simdPruneApplies first.
  */
 export function pruneSlabSimd(dtypeName: string, bytes: Uint8Array, h: number, B: number, n: number, totals: SimdPruneTotals): void {
   const k = kernel()!;
