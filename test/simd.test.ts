@@ -10,7 +10,7 @@ import type { ScanStats } from '../src/engine/sparsity/kernel';
 import type { ZeroPoint } from '../src/engine/sparsity/decode';
 import { type ScanPart, scanPart, splitParts } from '../src/engine/sparsity/scan';
 import { ShapeInfo } from '../src/engine/sparsity/kernel';
-import { simdApplies } from '../src/engine/sparsity/simd/simdScan';
+import { simdApplies, simdPruneApplies } from '../src/engine/sparsity/simd/simdScan';
 import { pruneSlab, pruneSlabReference } from '../src/engine/convert/prune';
 import { dtypeById } from '../src/engine/onnx/dtypes';
 import { DTYPE_IDS } from '../src/engine/onnx/builder';
@@ -143,6 +143,47 @@ describe('SIMD kernel on 8-bit integers agrees with the JavaScript kernel', () =
     assert.equal(simdApplies('int8', { n: 2, m: 8 }, undefined), false);
     assert.equal(simdApplies('int16', { n: 2, m: 4 }, undefined), false);
   });
+});
+
+describe('SIMD pruning of 8-bit integers agrees with the JavaScript pruning pass', () => {
+  const ZPS: { dtype: DTypeName; value: number; zp?: ZeroPoint }[] = [
+    { dtype: 'int8', value: 0 },
+    { dtype: 'int8', value: -3, zp: { values: [-3], axis: -1, blockSize: 0 } },
+    { dtype: 'uint8', value: 128, zp: { values: [128], axis: -1, blockSize: 0 } },
+  ];
+  for (const z of ZPS) {
+    for (const c of CASES) {
+      for (const [n, zeros] of [[1, 0.45], [2, 0.45], [3, 0.45], [2, 0.8]]) {
+        test(`${z.dtype} zero point ${z.value}: ${c.label}, ${n}:4, ${zeros * 100}% zeros`, () => {
+          const count = c.dims.reduce((x, y) => x * y, 1);
+          const rnd = seededRandom(count * 19 + n);
+          const [lo, hi] = z.dtype === 'int8' ? [-128, 127] : [0, 255];
+          // Ties: the same distance from the zero point on both sides; and the type's extremes.
+          const values = Array.from({ length: count }, (_, i) =>
+            rnd() < zeros ? z.value : i % 7 === 0 ? z.value + 5 : i % 11 === 0 ? z.value - 5 : i % 13 === 0 ? (i % 2 ? lo : hi) : lo + Math.floor(rnd() * (hi - lo + 1)),
+          );
+          const r = reader(z.dtype, c.dims, values);
+          const pattern = { n, m: 4 };
+          assert.ok(simdPruneApplies(z.dtype, pattern, z.zp));
+          const shape = new ShapeInfo({ dims: c.dims, kAxis: c.kAxis, rAxis: c.rAxis }, pattern);
+          const { A, K, B } = shape;
+          const dt = dtypeById(DTYPE_IDS[z.dtype])!;
+          const scratch = { mags: new Float64Array(0), single: new Float32Array(0) };
+          for (let a = 0; a < A; a++) {
+            const first = a * K * B;
+            const simd = r.read(first, K * B).bytes.slice();
+            const js = simd.slice();
+            const t1 = { sumMagnitude: 0, keptMagnitude: 0, pruned: 0 };
+            const t2 = { sumMagnitude: 0, keptMagnitude: 0, pruned: 0 };
+            pruneSlab(dt, simd, 0, K, B, pattern, first, c.dims, z.zp, t1, scratch);
+            pruneSlabReference(dt, js, 0, K, B, pattern, first, c.dims, z.zp, t2, scratch);
+            assert.deepEqual(simd, js, `row ${a}: pruned bytes differ`);
+            assert.deepEqual(t1, t2);
+          }
+        });
+      }
+    }
+  }
 });
 
 describe('SIMD kernel on structured weights (whole rows dense, 2:4-valid or mixed)', () => {

@@ -249,7 +249,7 @@ function writePruned(reader: ElementReader, work: WeightWork, out: Out, progress
       const first = (a * K + k0) * B;
       if (simd) {
         // Read into the kernel's memory, pruned there, written from there.
-        pruneReadSimd(reader, first, h, B, pattern.n, work.totals, out);
+        pruneReadSimd(reader, first, h, B, pattern.n, work.totals, out, layer.zeroPoint);
         progress(h * B);
         continue;
       }

@@ -59,7 +59,7 @@ export function pruneSlab(
   scratch: { mags: Float64Array; single: Float32Array },
 ): void {
   if (nibble === 0 && simdPruneApplies(dtype.name, pattern, zeroPoint)) {
-    pruneSlabSimd(dtype.name, bytes.subarray(0, h * B * (dtype.bits / 8)), h, B, pattern.n, totals);
+    pruneSlabSimd(dtype.name, bytes.subarray(0, h * B * (dtype.bits / 8)), h, B, pattern.n, totals, zeroPoint);
     return;
   }
   pruneSlabReference(dtype, bytes, nibble, h, B, pattern, first, dims, zeroPoint, totals, scratch);

@@ -1298,8 +1298,133 @@ function pruneContiguousHalf(input: usize, count: i32, bf: bool, n: i32, scratch
   for (; i < count; i += 4) pruneScalar(input + <usize>i * 2, 2, bf ? DT_BF16 : DT_F16, n);
 }
 
+// 8-bit pruning (one zero point, see setZeroPoint): ranks compared as unsigned bytes, 16 groups per operation;
+// pruned elements become the zero point; sums are exact integers.
+let q8Tot: v128 = i32x4.splat(0);
+let q8Pr: v128 = i32x4.splat(0);
+let q8Kept: v128 = i32x4.splat(0);
+let q8Elements: i32 = 0;
+
+@inline function widen8(x: v128): v128 {
+  return i32x4.extadd_pairwise_i16x8_u(x);
+}
+
+/** Prunes 16 groups in place: element j of the 16 groups is the 16 bytes at pj. */
+@inline function pruneQuad8(p0: usize, p1: usize, p2: usize, p3: usize, flip: v128, zu: v128, zraw: v128, n: i32): void {
+  const zero = i8x16.splat(0);
+  const r0 = v128.load(p0), r1 = v128.load(p1), r2 = v128.load(p2), r3 = v128.load(p3);
+  const a0 = magnitude8(r0, flip, zu), a1 = magnitude8(r1, flip, zu), a2 = magnitude8(r2, flip, zu), a3 = magnitude8(r3, flip, zu);
+  const g10 = i8x16.gt_u(a1, a0), g20 = i8x16.gt_u(a2, a0), g30 = i8x16.gt_u(a3, a0);
+  const g21 = i8x16.gt_u(a2, a1), g31 = i8x16.gt_u(a3, a1), g32 = i8x16.gt_u(a3, a2);
+  // Minus the number of elements that beat each one (larger, or equal and earlier), as in pruneQuadHalf.
+  const b0 = i8x16.add(i8x16.add(g10, g20), g30);
+  const b1 = i8x16.sub(i8x16.add(g21, g31), i8x16.add(g10, i8x16.splat(1)));
+  const b2 = i8x16.sub(g32, i8x16.add(i8x16.add(g20, g21), i8x16.splat(2)));
+  const b3 = i8x16.sub(i8x16.splat(-3), i8x16.add(i8x16.add(g30, g31), g32));
+  const limit = i8x16.splat(<i8>-n);
+  const k0 = v128.or(i8x16.gt_s(b0, limit), i8x16.eq(a0, zero));
+  const k1 = v128.or(i8x16.gt_s(b1, limit), i8x16.eq(a1, zero));
+  const k2 = v128.or(i8x16.gt_s(b2, limit), i8x16.eq(a2, zero));
+  const k3 = v128.or(i8x16.gt_s(b3, limit), i8x16.eq(a3, zero));
+  v128.store(p0, v128.bitselect(r0, zraw, k0));
+  v128.store(p1, v128.bitselect(r1, zraw, k1));
+  v128.store(p2, v128.bitselect(r2, zraw, k2));
+  v128.store(p3, v128.bitselect(r3, zraw, k3));
+  q8Tot = i32x4.add(q8Tot, widen8(sum8(a0, a1, a2, a3)));
+  q8Pr = i32x4.add(q8Pr, widen8(sum8(v128.andnot(a0, k0), v128.andnot(a1, k1), v128.andnot(a2, k2), v128.andnot(a3, k3))));
+  q8Kept = i32x4.add(q8Kept, i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(i8x16.add(i8x16.add(k0, k1), i8x16.add(k2, k3)))));
+  q8Elements += 64;
+}
+
+function finishPrune8(): void {
+  const t = sumU32(q8Tot);
+  totalMagnitude += t;
+  keptMagnitude += t - sumU32(q8Pr);
+  prunedCount += q8Elements + i32x4.extract_lane(q8Kept, 0) + i32x4.extract_lane(q8Kept, 1) + i32x4.extract_lane(q8Kept, 2) + i32x4.extract_lane(q8Kept, 3);
+  q8Tot = i32x4.splat(0);
+  q8Pr = i32x4.splat(0);
+  q8Kept = i32x4.splat(0);
+  q8Elements = 0;
+}
+
+/** Scalar N:4 pruning of one 8-bit group at p, p + stride, ... (tails); the same ranking as pruneQuad8. */
+function pruneScalar8(p: usize, stride: usize, signed: bool, n: i32): void {
+  const m0 = scalarMag8(p, signed), m1 = scalarMag8(p + stride, signed);
+  const m2 = scalarMag8(p + 2 * stride, signed), m3 = scalarMag8(p + 3 * stride, signed);
+  const r0 = <i32>(m1 > m0) + <i32>(m2 > m0) + <i32>(m3 > m0);
+  const r1 = <i32>(m0 >= m1) + <i32>(m2 > m1) + <i32>(m3 > m1);
+  const r2 = <i32>(m0 >= m2) + <i32>(m1 >= m2) + <i32>(m3 > m2);
+  const r3 = <i32>(m0 >= m3) + <i32>(m1 >= m3) + <i32>(m2 >= m3);
+  let kept = 0;
+  if (r0 < n) kept += m0;
+  if (r1 < n) kept += m1;
+  if (r2 < n) kept += m2;
+  if (r3 < n) kept += m3;
+  totalMagnitude += <f64>(m0 + m1 + m2 + m3);
+  keptMagnitude += <f64>kept;
+  pruneScalarAt8(p, m0, r0 < n);
+  pruneScalarAt8(p + stride, m1, r1 < n);
+  pruneScalarAt8(p + 2 * stride, m2, r2 < n);
+  pruneScalarAt8(p + 3 * stride, m3, r3 < n);
+}
+
+@inline function pruneScalarAt8(at: usize, magnitude: i32, keep: bool): void {
+  if (keep || magnitude == 0) return;
+  store<u8>(at, <u8>zeroPoint8);
+  prunedCount++;
+}
+
+function pruneStrided8(input: usize, rows: i32, lanes: i32, signed: bool, n: i32): void {
+  const stride: usize = <usize>lanes;
+  const flip = i8x16.splat(signed ? -128 : 0);
+  const zu = i8x16.splat(<i8>(signed ? zeroPoint8 + 128 : zeroPoint8));
+  const zraw = i8x16.splat(<i8>zeroPoint8);
+  for (let g = 0; g + 4 <= rows; g += 4) {
+    let b = 0;
+    for (; b + 16 <= lanes; b += 16) {
+      const p = input + <usize>g * stride + <usize>b;
+      pruneQuad8(p, p + stride, p + 2 * stride, p + 3 * stride, flip, zu, zraw, n);
+    }
+    for (; b < lanes; b++) pruneScalar8(input + <usize>g * stride + <usize>b, stride, signed, n);
+  }
+  finishPrune8();
+}
+
+function pruneContiguous8(input: usize, count: i32, signed: bool, n: i32, scratch: usize): void {
+  const flip = i8x16.splat(signed ? -128 : 0);
+  const zu = i8x16.splat(<i8>(signed ? zeroPoint8 + 128 : zeroPoint8));
+  const zraw = i8x16.splat(<i8>zeroPoint8);
+  let i = 0;
+  for (; i + 64 <= count; i += 64) {
+    const p = input + <usize>i;
+    // Bytes of each group to lanes, a 4 x 4 i32 transpose, and the same two steps back (both are their own inverse).
+    const b0 = i8x16.swizzle(v128.load(p), GROUP_BYTES), b1 = i8x16.swizzle(v128.load(p, 16), GROUP_BYTES);
+    const b2 = i8x16.swizzle(v128.load(p, 32), GROUP_BYTES), b3 = i8x16.swizzle(v128.load(p, 48), GROUP_BYTES);
+    const t0 = i32x4.shuffle(b0, b1, 0, 4, 1, 5), t1 = i32x4.shuffle(b0, b1, 2, 6, 3, 7);
+    const t2 = i32x4.shuffle(b2, b3, 0, 4, 1, 5), t3 = i32x4.shuffle(b2, b3, 2, 6, 3, 7);
+    v128.store(scratch, i64x2.shuffle(t0, t2, 0, 2));
+    v128.store(scratch, i64x2.shuffle(t0, t2, 1, 3), 16);
+    v128.store(scratch, i64x2.shuffle(t1, t3, 0, 2), 32);
+    v128.store(scratch, i64x2.shuffle(t1, t3, 1, 3), 48);
+    pruneQuad8(scratch, scratch + 16, scratch + 32, scratch + 48, flip, zu, zraw, n);
+    const x0 = v128.load(scratch), x1 = v128.load(scratch, 16), x2 = v128.load(scratch, 32), x3 = v128.load(scratch, 48);
+    const u0 = i32x4.shuffle(x0, x1, 0, 4, 1, 5), u1 = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
+    const u2 = i32x4.shuffle(x2, x3, 0, 4, 1, 5), u3 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
+    v128.store(p, i8x16.swizzle(i64x2.shuffle(u0, u2, 0, 2), GROUP_BYTES));
+    v128.store(p, i8x16.swizzle(i64x2.shuffle(u0, u2, 1, 3), GROUP_BYTES), 16);
+    v128.store(p, i8x16.swizzle(i64x2.shuffle(u1, u3, 0, 2), GROUP_BYTES), 32);
+    v128.store(p, i8x16.swizzle(i64x2.shuffle(u1, u3, 1, 3), GROUP_BYTES), 48);
+  }
+  finishPrune8();
+  for (; i < count; i += 4) pruneScalar8(input + <usize>i, 1, signed, n);
+}
+
 /** N:4 pruning in place of a slab of `rows` K-rows x `lanes` lanes (K the slower axis); rows a multiple of 4. */
 export function pruneStrided(input: usize, rows: i32, lanes: i32, dt: i32, n: i32): void {
+  if (dt == DT_I8 || dt == DT_U8) {
+    pruneStrided8(input, rows, lanes, dt == DT_I8, n);
+    return;
+  }
   if (dt != DT_F32) {
     pruneStridedHalf(input, rows, lanes, dt == DT_BF16, n);
     return;
@@ -1326,6 +1451,10 @@ export function pruneStrided(input: usize, rows: i32, lanes: i32, dt: i32, n: i3
 
 /** N:4 pruning in place of `count` contiguous elements (K innermost, one lane); count a multiple of 4. */
 export function pruneContiguous(input: usize, count: i32, dt: i32, n: i32): void {
+  if (dt == DT_I8 || dt == DT_U8) {
+    pruneContiguous8(input, count, dt == DT_I8, n, scratchBase());
+    return;
+  }
   if (dt != DT_F32) {
     pruneContiguousHalf(input, count, dt == DT_BF16, n, scratchBase());
     return;

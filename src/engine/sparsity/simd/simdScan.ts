@@ -42,8 +42,8 @@ interface KernelExports {
 }
 
 const DTYPE_CODES: Record<string, number> = { float16: 0, bfloat16: 1, float32: 2, int8: 3, uint8: 4 };
-/** The types the SIMD pruning pass takes (the scan also takes 8-bit integers). */
-const PRUNE_TYPES = new Set(['float16', 'bfloat16', 'float32']);
+/** Float types: no zero point. The other codes are 8-bit integers with one zero point. */
+const FLOAT_TYPES = new Set(['float16', 'bfloat16', 'float32']);
 /** Elements per slab: 512 KB of float16, so that a slab, its words and the word histogram stay in a core's L2 cache. */
 const SLAB_ELEMENTS = 1 << 18;
 const WORD_ROWS = 16;
@@ -74,12 +74,12 @@ function uniformZeroPoint(zeroPoint: ZeroPoint | undefined): number | undefined 
 /** Whether the SIMD scan handles this weight (otherwise kernel.ts does): M = 4 on float types, or 8-bit integers with one zero point. */
 export function simdApplies(dtypeName: string, pattern: Pattern, zeroPoint: ZeroPoint | undefined): boolean {
   if (pattern.m !== 4 || DTYPE_CODES[dtypeName] === undefined || kernel() === null) return false;
-  return PRUNE_TYPES.has(dtypeName) ? !zeroPoint : uniformZeroPoint(zeroPoint) !== undefined;
+  return FLOAT_TYPES.has(dtypeName) ? !zeroPoint : uniformZeroPoint(zeroPoint) !== undefined;
 }
 
-/** Whether the SIMD pruning pass handles this weight: M = 4 on float16, bfloat16 and float32. */
+/** Whether the SIMD pruning pass handles this weight: the same weights as the scan. */
 export function simdPruneApplies(dtypeName: string, pattern: Pattern, zeroPoint: ZeroPoint | undefined): boolean {
-  return pattern.m === 4 && PRUNE_TYPES.has(dtypeName) && !zeroPoint && kernel() !== null;
+  return simdApplies(dtypeName, pattern, zeroPoint);
 }
 
 const validTables = new Map<number, Uint8Array>();
@@ -398,8 +398,9 @@ function pruneArea(k: KernelExports, bytes: number): { base: number; view: Uint8
   return { base, view: new Uint8Array(k.memory.buffer, base, bytes) };
 }
 
-function pruneAt(k: KernelExports, dtypeName: string, base: number, h: number, B: number, n: number, totals: SimdPruneTotals): void {
+function pruneAt(k: KernelExports, dtypeName: string, base: number, h: number, B: number, n: number, totals: SimdPruneTotals, zeroPoint: ZeroPoint | undefined): void {
   k.resetPruned();
+  k.setZeroPoint(uniformZeroPoint(zeroPoint) ?? 0);
   const dt = DTYPE_CODES[dtypeName];
   if (B === 1) k.pruneContiguous(base, h, dt, n);
   else k.pruneStrided(base, h, B, dt, n);
@@ -411,13 +412,13 @@ function pruneAt(k: KernelExports, dtypeName: string, base: number, h: number, B
 /**
  * N:4 magnitude pruning of one slab in place (`h` K-rows x `B` lanes, K the slower axis) with the SIMD kernel: the
  * same ranking as the JavaScript pruneSlab (ties keep the earlier position; zeros untouched). Float16, bfloat16 and
- * float32 without zero points; the caller checks simdPruneApplies first.
+ * float32 without zero points, int8 and uint8 with one zero point; the caller checks simdPruneApplies first.
  */
-export function pruneSlabSimd(dtypeName: string, bytes: Uint8Array, h: number, B: number, n: number, totals: SimdPruneTotals): void {
+export function pruneSlabSimd(dtypeName: string, bytes: Uint8Array, h: number, B: number, n: number, totals: SimdPruneTotals, zeroPoint?: ZeroPoint): void {
   const k = kernel()!;
   const { base, view } = pruneArea(k, bytes.length);
   view.set(bytes);
-  pruneAt(k, dtypeName, base, h, B, n, totals);
+  pruneAt(k, dtypeName, base, h, B, n, totals, zeroPoint);
   bytes.set(view);
 }
 
@@ -425,10 +426,10 @@ export function pruneSlabSimd(dtypeName: string, bytes: Uint8Array, h: number, B
  * As pruneSlabSimd for elements [first, first + h B) of `reader`, read straight into the kernel's memory and
  * written from there to `out` (whose write must be done with the bytes when it returns): no copies in between.
  */
-export function pruneReadSimd(reader: ElementReader, first: number, h: number, B: number, n: number, totals: SimdPruneTotals, out: { write(bytes: Uint8Array): void }): void {
+export function pruneReadSimd(reader: ElementReader, first: number, h: number, B: number, n: number, totals: SimdPruneTotals, out: { write(bytes: Uint8Array): void }, zeroPoint?: ZeroPoint): void {
   const k = kernel()!;
   const { base, view } = pruneArea(k, (h * B * reader.dtype.bits) / 8);
   reader.readInto(first, h * B, view);
-  pruneAt(k, reader.dtype.name, base, h, B, n, totals);
+  pruneAt(k, reader.dtype.name, base, h, B, n, totals, zeroPoint);
   out.write(view);
 }
