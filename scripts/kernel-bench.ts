@@ -10,16 +10,21 @@ import { ShapeInfo } from '../src/engine/sparsity/kernel';
 
 const FP16 = 10;
 const INT8 = 3;
+const FP32 = 1;
 
-/** Deterministic non-zero values (finite fp16, or int8); with `pruned`, 2 of every 4 along K set to zero. */
-function makeWeight(K: number, N: number, kStrided: boolean, pruned: boolean, seed: number, int8: boolean): Uint8Array {
-  const buf = int8 ? new Int8Array(K * N) : new Uint16Array(K * N);
+type Kind = 'fp16' | 'fp32' | 'int8';
+
+/** Deterministic non-zero values (finite fp16 or fp32, or int8); with `pruned`, 2 of every 4 along K set to zero. */
+function makeWeight(K: number, N: number, kStrided: boolean, pruned: boolean, seed: number, kind: Kind): Uint8Array {
+  const buf = kind === 'int8' ? new Int8Array(K * N) : kind === 'fp32' ? new Float32Array(K * N) : new Uint16Array(K * N);
   let s = seed >>> 0 || 1;
   for (let i = 0; i < buf.length; i++) {
     s ^= s << 13;
     s ^= s >>> 17;
     s ^= s << 5;
-    buf[i] = int8 ? ((s & 0x7f) | 1) * (s & 0x80 ? -1 : 1) : (s & 0x8000) | ((5 + ((s >>> 16) & 15)) << 10) | ((s >>> 4) & 0x3ff) | 1;
+    if (kind === 'int8') buf[i] = ((s & 0x7f) | 1) * (s & 0x80 ? -1 : 1);
+    else if (kind === 'fp32') buf[i] = ((s >>> 8) / (1 << 24) + 1e-3) * (s & 1 ? -1 : 1);
+    else buf[i] = (s & 0x8000) | ((5 + ((s >>> 16) & 15)) << 10) | ((s >>> 4) & 0x3ff) | 1;
   }
   if (pruned) {
     const keeps = [0b0011, 0b0101, 0b1001, 0b0110, 0b1010, 0b1100];
@@ -33,8 +38,8 @@ function makeWeight(K: number, N: number, kStrided: boolean, pruned: boolean, se
   return new Uint8Array(buf.buffer);
 }
 
-function memoryReader(bytes: Uint8Array, int8: boolean): ElementReader {
-  const dtype = dtypeById(int8 ? INT8 : FP16)!;
+function memoryReader(bytes: Uint8Array, kind: Kind): ElementReader {
+  const dtype = dtypeById(kind === 'int8' ? INT8 : kind === 'fp32' ? FP32 : FP16)!;
   const size = dtype.bits / 8;
   return {
     dtype,
@@ -65,13 +70,13 @@ function main(): void {
   console.log(`machine: ${cpus()[0]?.model.trim()}, node ${process.version}; one thread, [${K} x ${N}] in memory, best of ${rounds}`);
   const copyTarget = new Uint8Array(2 << 20);
   console.log('layout                         | ns/element | GB/s  | x copy');
-  for (const int8 of [false, true])
+  for (const kind of ['fp16', 'fp32', 'int8'] as Kind[])
   for (const kStrided of [true, false]) {
     for (const pruned of [false, true]) {
-      const bytes = makeWeight(K, N, kStrided, pruned, 12345, int8);
+      const bytes = makeWeight(K, N, kStrided, pruned, 12345, kind);
       const dims = kStrided ? [K, N] : [N, K];
       const geometry = kStrided ? { dims, kAxis: 0, rAxis: 1 } : { dims, kAxis: 1, rAxis: 0 };
-      const reader = memoryReader(bytes, int8);
+      const reader = memoryReader(bytes, kind);
       const part = wholeTensor(new ShapeInfo(geometry, pattern));
       let stats = scanPart(reader, { geometry, pattern }, part);
       const seconds = best(rounds, () => {
@@ -80,7 +85,7 @@ function main(): void {
       const copy = best(rounds, () => {
         for (let at = 0; at < bytes.length; at += copyTarget.length) copyTarget.set(bytes.subarray(at, Math.min(bytes.length, at + copyTarget.length)));
       });
-      const label = `${int8 ? 'int8' : 'fp16'}, ${kStrided ? 'K strided' : 'K contiguous'}, ${pruned ? '2:4' : 'dense'}`;
+      const label = `${kind}, ${kStrided ? 'K strided' : 'K contiguous'}, ${pruned ? '2:4' : 'dense'}`;
       const valid = stats.validGroups === stats.groups ? 'passes' : `${((stats.validGroups / stats.groups) * 100).toFixed(1)} % valid`;
       console.log(
         `${label.padEnd(30)} | ${((seconds / (K * N)) * 1e9).toFixed(3).padStart(10)} | ${(bytes.length / seconds / 1e9).toFixed(2).padStart(5)} | ${(seconds / copy).toFixed(1).padStart(5)}  (${valid}, retained ${(stats.keptMagnitude / stats.sumMagnitude).toFixed(4)})`,

@@ -402,6 +402,171 @@ function slowHalf(r0: v128, r1: v128, r2: v128, r3: v128, bf: bool, n: i32): voi
   groupHalf(r0, r1, r2, r3, bf, n);
 }
 
+// ------------------------------------------------------------------------------------------ fast float32 path
+// As the half path: magnitudes (bits & 0x7fffffff, which order like the values) sorted as i32, 4 groups per
+// operation; the sorted magnitudes are float32 values already, so sums need no conversion (float32 over one word,
+// then float64). Inf, NaN and magnitudes >= 2^100 take groupF32, the exact path.
+
+const F32_FAST_LIMIT: i32 = 0x717fffff; // below 2^100
+
+@inline function absF32(x: v128): v128 {
+  return v128.and(x, i32x4.splat(0x7fffffff));
+}
+@inline function max4i(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
+  return i32x4.max_s(i32x4.max_s(a0, a1), i32x4.max_s(a2, a3));
+}
+
+/** scanStrided for float32: 8 lanes (two i32x4 halves) x 4 rows per group step. */
+function scanStrided32(input: usize, rows: i32, lanes: i32, n: i32, words: usize): void {
+  const stride: usize = <usize>lanes * 4;
+  const wordRows = (rows + 15) >> 4;
+  const zero = i32x4.splat(0);
+  const lim = i32x4.splat(F32_FAST_LIMIT);
+  let total = f64x2.splat(0);
+  let pruned = f64x2.splat(0);
+  for (let wr = 0; wr < wordRows; wr++) {
+    const groups = min(4, (rows - wr * 16) >> 2);
+    const fullBits: i32 = (1 << (groups * 4)) - 1;
+    const full = i16x8.splat(<i16>fullBits);
+    let b = 0;
+    for (; b + 8 <= lanes; b += 8) {
+      let zword = i16x8.splat(0);
+      let tot = f32x4.splat(0);
+      let pr = f32x4.splat(0);
+      let special = i32x4.splat(0);
+      for (let g = 0; g < groups; g++) {
+        const p = input + (<usize>(wr * 16 + g * 4) * <usize>lanes + <usize>b) * 4;
+        const x0 = absF32(v128.load(p)), y0 = absF32(v128.load(p, 16));
+        const x1 = absF32(v128.load(p + stride)), y1 = absF32(v128.load(p + stride, 16));
+        const x2 = absF32(v128.load(p + 2 * stride)), y2 = absF32(v128.load(p + 2 * stride, 16));
+        const x3 = absF32(v128.load(p + 3 * stride)), y3 = absF32(v128.load(p + 3 * stride, 16));
+        // Zero flags of the 8 lanes as i16 masks.
+        const z0 = i16x8.narrow_i32x4_s(i32x4.eq(x0, zero), i32x4.eq(y0, zero));
+        const z1 = i16x8.narrow_i32x4_s(i32x4.eq(x1, zero), i32x4.eq(y1, zero));
+        const z2 = i16x8.narrow_i32x4_s(i32x4.eq(x2, zero), i32x4.eq(y2, zero));
+        const z3 = i16x8.narrow_i32x4_s(i32x4.eq(x3, zero), i32x4.eq(y3, zero));
+        zword = v128.or(zword, i16x8.shl(zeroNib(z0, z1, z2, z3), <i32>(g * 4)));
+        const lox01 = i32x4.min_s(x0, x1), hix01 = i32x4.max_s(x0, x1), lox23 = i32x4.min_s(x2, x3), hix23 = i32x4.max_s(x2, x3);
+        const loy01 = i32x4.min_s(y0, y1), hiy01 = i32x4.max_s(y0, y1), loy23 = i32x4.min_s(y2, y3), hiy23 = i32x4.max_s(y2, y3);
+        const s0x = i32x4.max_s(hix01, hix23), s0y = i32x4.max_s(hiy01, hiy23);
+        special = v128.or(special, v128.or(i32x4.gt_s(s0x, lim), i32x4.gt_s(s0y, lim)));
+        if (!v128.any_true(i16x8.gt_s(i16x8.add(i16x8.add(z0, z1), i16x8.add(z2, z3)), i16x8.splat(-2)))) {
+          // At most 2 non-zeros per lane: the second largest is the integer sum minus the largest.
+          const s1x = i32x4.sub(i32x4.add(i32x4.add(x0, x1), i32x4.add(x2, x3)), s0x);
+          const s1y = i32x4.sub(i32x4.add(i32x4.add(y0, y1), i32x4.add(y2, y3)), s0y);
+          tot = f32x4.add(tot, f32x4.add(f32x4.add(s0x, s1x), f32x4.add(s0y, s1y)));
+          if (n == 1) pr = f32x4.add(pr, f32x4.add(s1x, s1y));
+        } else {
+          const m1x = i32x4.min_s(hix01, hix23), m2x = i32x4.max_s(lox01, lox23);
+          const m1y = i32x4.min_s(hiy01, hiy23), m2y = i32x4.max_s(loy01, loy23);
+          const c1 = f32x4.add(i32x4.max_s(m1x, m2x), i32x4.max_s(m1y, m2y));
+          const c2 = f32x4.add(i32x4.min_s(m1x, m2x), i32x4.min_s(m1y, m2y));
+          const c3 = f32x4.add(i32x4.min_s(lox01, lox23), i32x4.min_s(loy01, loy23));
+          const c23 = f32x4.add(c2, c3);
+          tot = f32x4.add(tot, f32x4.add(f32x4.add(f32x4.add(s0x, s0y), c1), c23));
+          pr = f32x4.add(pr, n == 1 ? f32x4.add(c1, c23) : n == 2 ? c23 : c3);
+        }
+      }
+      if (v128.any_true(special)) {
+        tot = f32x4.splat(0);
+        pr = f32x4.splat(0);
+        for (let g = 0; g < groups; g++) slowF32Strided(input + (<usize>(wr * 16 + g * 4) * <usize>lanes + <usize>b) * 4, stride, n);
+      }
+      total = addF64(total, tot);
+      pruned = addF64(pruned, pr);
+      v128.store(words + (<usize>wr * <usize>lanes + <usize>b) * 2, v128.andnot(full, zword));
+    }
+    for (; b < lanes; b++) {
+      let word = 0;
+      for (let g = 0; g < groups; g++) word |= scalarGroup(input + (<usize>(wr * 16 + g * 4) * <usize>lanes + <usize>b) * 4, stride, DT_F32, n) << (g * 4);
+      store<u16>(words + (<usize>wr * <usize>lanes + <usize>b) * 2, <u16>word);
+    }
+  }
+  flushFast(total, pruned, true);
+}
+
+/** The exact path for 8 strided float32 groups holding an Inf, a NaN or a huge value. */
+function slowF32Strided(p: usize, stride: usize, n: i32): void {
+  groupF32(
+    v128.load(p), v128.load(p, 16), v128.load(p + stride), v128.load(p + stride, 16),
+    v128.load(p + 2 * stride), v128.load(p + 2 * stride, 16), v128.load(p + 3 * stride), v128.load(p + 3 * stride, 16), n);
+}
+
+/** scanContiguous for float32: 32 elements (8 groups, 2 words) at a time. */
+function scanContiguous32(input: usize, count: i32, n: i32, words: usize, valid: usize): void {
+  const zero = i32x4.splat(0);
+  const lim = i32x4.splat(F32_FAST_LIMIT);
+  let total = f64x2.splat(0);
+  let pruned = f64x2.splat(0);
+  let i = 0;
+  // float32 partial sums over 4 blocks (32 values per lane at most).
+  while (i + 32 <= count) {
+    let tot = f32x4.splat(0);
+    let pr = f32x4.splat(0);
+    const end = min(count & ~31, i + 128);
+    for (; i < end; i += 32) {
+      const p = input + <usize>i * 4;
+      const v0 = absF32(v128.load(p)), v1 = absF32(v128.load(p, 16)), v2 = absF32(v128.load(p, 32)), v3 = absF32(v128.load(p, 48));
+      const v4 = absF32(v128.load(p, 64)), v5 = absF32(v128.load(p, 80)), v6 = absF32(v128.load(p, 96)), v7 = absF32(v128.load(p, 112));
+      const za = i16x8.narrow_i32x4_s(i32x4.eq(v0, zero), i32x4.eq(v1, zero)), zb = i16x8.narrow_i32x4_s(i32x4.eq(v2, zero), i32x4.eq(v3, zero));
+      const zc = i16x8.narrow_i32x4_s(i32x4.eq(v4, zero), i32x4.eq(v5, zero)), zd = i16x8.narrow_i32x4_s(i32x4.eq(v6, zero), i32x4.eq(v7, zero));
+      const w0 = ~i8x16.bitmask(i8x16.narrow_i16x8_s(za, zb)) & 0xffff;
+      const w1 = ~i8x16.bitmask(i8x16.narrow_i16x8_s(zc, zd)) & 0xffff;
+      store<u32>(words + (<usize>i >> 3), <u32>w0 | (<u32>w1 << 16));
+      if (v128.any_true(i32x4.gt_s(i32x4.max_s(max4i(v0, v1, v2, v3), max4i(v4, v5, v6, v7)), lim))) {
+        slowContiguousF32(p, n);
+        continue;
+      }
+      if (load<u8>(valid + <usize>w0) + load<u8>(valid + <usize>w1) == 8) {
+        tot = f32x4.add(tot, f32x4.add(f32x4.add(f32x4.add(v0, v1), f32x4.add(v2, v3)), f32x4.add(f32x4.add(v4, v5), f32x4.add(v6, v7))));
+        continue;
+      }
+      // 4 x 4 transposes: lane g of xj = element j of group g (groups 0-3 in x, 4-7 in y).
+      const t0 = i32x4.shuffle(v0, v1, 0, 4, 1, 5), t1 = i32x4.shuffle(v0, v1, 2, 6, 3, 7);
+      const t2 = i32x4.shuffle(v2, v3, 0, 4, 1, 5), t3 = i32x4.shuffle(v2, v3, 2, 6, 3, 7);
+      const u0 = i32x4.shuffle(v4, v5, 0, 4, 1, 5), u1 = i32x4.shuffle(v4, v5, 2, 6, 3, 7);
+      const u2 = i32x4.shuffle(v6, v7, 0, 4, 1, 5), u3 = i32x4.shuffle(v6, v7, 2, 6, 3, 7);
+      const x0 = i64x2.shuffle(t0, t2, 0, 2), x1 = i64x2.shuffle(t0, t2, 1, 3), x2 = i64x2.shuffle(t1, t3, 0, 2), x3 = i64x2.shuffle(t1, t3, 1, 3);
+      const y0 = i64x2.shuffle(u0, u2, 0, 2), y1 = i64x2.shuffle(u0, u2, 1, 3), y2 = i64x2.shuffle(u1, u3, 0, 2), y3 = i64x2.shuffle(u1, u3, 1, 3);
+      const lox01 = i32x4.min_s(x0, x1), hix01 = i32x4.max_s(x0, x1), lox23 = i32x4.min_s(x2, x3), hix23 = i32x4.max_s(x2, x3);
+      const loy01 = i32x4.min_s(y0, y1), hiy01 = i32x4.max_s(y0, y1), loy23 = i32x4.min_s(y2, y3), hiy23 = i32x4.max_s(y2, y3);
+      const m1x = i32x4.min_s(hix01, hix23), m2x = i32x4.max_s(lox01, lox23);
+      const m1y = i32x4.min_s(hiy01, hiy23), m2y = i32x4.max_s(loy01, loy23);
+      const c0 = f32x4.add(i32x4.max_s(hix01, hix23), i32x4.max_s(hiy01, hiy23));
+      const c1 = f32x4.add(i32x4.max_s(m1x, m2x), i32x4.max_s(m1y, m2y));
+      const c2 = f32x4.add(i32x4.min_s(m1x, m2x), i32x4.min_s(m1y, m2y));
+      const c3 = f32x4.add(i32x4.min_s(lox01, lox23), i32x4.min_s(loy01, loy23));
+      const c23 = f32x4.add(c2, c3);
+      tot = f32x4.add(tot, f32x4.add(f32x4.add(c0, c1), c23));
+      pr = f32x4.add(pr, n == 1 ? f32x4.add(c1, c23) : n == 2 ? c23 : c3);
+    }
+    total = addF64(total, tot);
+    pruned = addF64(pruned, pr);
+  }
+  flushFast(total, pruned, true);
+  for (; i < count; i += 16) {
+    let word = 0;
+    const groups = min(4, (count - i) >> 2);
+    for (let g = 0; g < groups; g++) word |= scalarGroup(input + <usize>(i + g * 4) * 4, 4, DT_F32, n) << (g * 4);
+    store<u16>(words + (<usize>i >> 3), <u16>word);
+  }
+}
+
+/** The exact path for 32 contiguous float32 values holding an Inf, a NaN or a huge value. */
+function slowContiguousF32(p: usize, n: i32): void {
+  const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
+  const v4 = v128.load(p, 64), v5 = v128.load(p, 80), v6 = v128.load(p, 96), v7 = v128.load(p, 112);
+  const t0 = i32x4.shuffle(v0, v1, 0, 4, 1, 5), t1 = i32x4.shuffle(v0, v1, 2, 6, 3, 7);
+  const t2 = i32x4.shuffle(v2, v3, 0, 4, 1, 5), t3 = i32x4.shuffle(v2, v3, 2, 6, 3, 7);
+  const u0 = i32x4.shuffle(v4, v5, 0, 4, 1, 5), u1 = i32x4.shuffle(v4, v5, 2, 6, 3, 7);
+  const u2 = i32x4.shuffle(v6, v7, 0, 4, 1, 5), u3 = i32x4.shuffle(v6, v7, 2, 6, 3, 7);
+  groupF32(
+    i32x4.shuffle(t0, t2, 0, 1, 4, 5), i32x4.shuffle(u0, u2, 0, 1, 4, 5),
+    i32x4.shuffle(t0, t2, 2, 3, 6, 7), i32x4.shuffle(u0, u2, 2, 3, 6, 7),
+    i32x4.shuffle(t1, t3, 0, 1, 4, 5), i32x4.shuffle(u1, u3, 0, 1, 4, 5),
+    i32x4.shuffle(t1, t3, 2, 3, 6, 7), i32x4.shuffle(u1, u3, 2, 3, 6, 7), n);
+}
+
 // ------------------------------------------------------------------------------------------ 8-bit integers
 // int8 and uint8 weights with one zero point for the whole tensor: magnitude |q - zp|, zero when q == zp. Bytes are
 // put in unsigned order (int8 flipped by 0x80), so |q - zp| = max(q, zp) - min(q, zp) in one byte; magnitudes sort
@@ -577,99 +742,16 @@ const GROUP_BYTES: v128 = i8x16(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11
  * `rows` is a multiple of 4.
  */
 export function scanStrided(input: usize, rows: i32, lanes: i32, dt: i32, n: i32, words: usize): void {
-  if (dt == DT_I8 || dt == DT_U8) {
-    scanStrided8(input, rows, lanes, dt == DT_I8, n, words);
-    return;
-  }
-  if (dt != DT_F32) {
-    scanStridedHalf(input, rows, lanes, dt == DT_BF16, n, words);
-    return;
-  }
-  const elem: usize = dt == DT_F32 ? 4 : 2;
-  const stride: usize = <usize>lanes * elem;
-  const wordRows = (rows + 15) >> 4;
-  for (let wr = 0; wr < wordRows; wr++) {
-    const groups = min(4, (rows - wr * 16) >> 2);
-    let b = 0;
-    for (; b + 8 <= lanes; b += 8) {
-      let word = i16x8.splat(0);
-      for (let g = 0; g < groups; g++) {
-        const p = input + (<usize>(wr * 16 + g * 4) * <usize>lanes + <usize>b) * elem;
-        let nib: v128;
-        if (dt == DT_F32) {
-          nib = groupF32(
-            v128.load(p), v128.load(p, 16),
-            v128.load(p + stride), v128.load(p + stride, 16),
-            v128.load(p + 2 * stride), v128.load(p + 2 * stride, 16),
-            v128.load(p + 3 * stride), v128.load(p + 3 * stride, 16), n);
-        } else {
-          nib = groupHalf(v128.load(p), v128.load(p + stride), v128.load(p + 2 * stride), v128.load(p + 3 * stride), dt == DT_BF16, n);
-        }
-        word = v128.or(word, i16x8.shl(nib, <i32>(g * 4)));
-      }
-      v128.store(words + (<usize>wr * <usize>lanes + <usize>b) * 2, word);
-    }
-    for (; b < lanes; b++) {
-      let word = 0;
-      for (let g = 0; g < groups; g++) {
-        const p = input + (<usize>(wr * 16 + g * 4) * <usize>lanes + <usize>b) * elem;
-        word |= scalarGroup(p, stride, dt, n) << (g * 4);
-      }
-      store<u16>(words + (<usize>wr * <usize>lanes + <usize>b) * 2, <u16>word);
-    }
-  }
+  if (dt == DT_I8 || dt == DT_U8) scanStrided8(input, rows, lanes, dt == DT_I8, n, words);
+  else if (dt == DT_F32) scanStrided32(input, rows, lanes, n, words);
+  else scanStridedHalf(input, rows, lanes, dt == DT_BF16, n, words);
 }
 
 /** K contiguous (one lane): `count` elements (a multiple of 4) at `input`; one u16 word per 16 elements. */
 export function scanContiguous(input: usize, count: i32, dt: i32, n: i32, words: usize, valid: usize): void {
-  if (dt == DT_I8 || dt == DT_U8) {
-    scanContiguous8(input, count, dt == DT_I8, n, words, valid);
-    return;
-  }
-  if (dt != DT_F32) {
-    scanContiguousHalf(input, count, dt == DT_BF16, n, words, valid);
-    return;
-  }
-  let i = 0;
-  const elem: usize = dt == DT_F32 ? 4 : 2;
-  for (; i + 32 <= count; i += 32) {
-    const p = input + <usize>i * elem;
-    let nib: v128;
-    if (dt == DT_F32) {
-      // 8 groups in 8 vectors; transpose each 4x4 so vector j holds element j of 4 groups.
-      const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
-      const v4 = v128.load(p, 64), v5 = v128.load(p, 80), v6 = v128.load(p, 96), v7 = v128.load(p, 112);
-      const t0 = i32x4.shuffle(v0, v1, 0, 4, 1, 5), t1 = i32x4.shuffle(v0, v1, 2, 6, 3, 7);
-      const t2 = i32x4.shuffle(v2, v3, 0, 4, 1, 5), t3 = i32x4.shuffle(v2, v3, 2, 6, 3, 7);
-      const u0 = i32x4.shuffle(v4, v5, 0, 4, 1, 5), u1 = i32x4.shuffle(v4, v5, 2, 6, 3, 7);
-      const u2 = i32x4.shuffle(v6, v7, 0, 4, 1, 5), u3 = i32x4.shuffle(v6, v7, 2, 6, 3, 7);
-      nib = groupF32(
-        i32x4.shuffle(t0, t2, 0, 1, 4, 5), i32x4.shuffle(u0, u2, 0, 1, 4, 5),
-        i32x4.shuffle(t0, t2, 2, 3, 6, 7), i32x4.shuffle(u0, u2, 2, 3, 6, 7),
-        i32x4.shuffle(t1, t3, 0, 1, 4, 5), i32x4.shuffle(u1, u3, 0, 1, 4, 5),
-        i32x4.shuffle(t1, t3, 2, 3, 6, 7), i32x4.shuffle(u1, u3, 2, 3, 6, 7), n);
-    } else {
-      // 8 groups of 4 halves in 4 vectors; deinterleave so vector j holds element j of the 8 groups.
-      const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
-      const a = i16x8.shuffle(v0, v1, 0, 4, 8, 12, 1, 5, 9, 13);
-      const b = i16x8.shuffle(v0, v1, 2, 6, 10, 14, 3, 7, 11, 15);
-      const c = i16x8.shuffle(v2, v3, 0, 4, 8, 12, 1, 5, 9, 13);
-      const d = i16x8.shuffle(v2, v3, 2, 6, 10, 14, 3, 7, 11, 15);
-      nib = groupHalf(
-        i16x8.shuffle(a, c, 0, 1, 2, 3, 8, 9, 10, 11), i16x8.shuffle(a, c, 4, 5, 6, 7, 12, 13, 14, 15),
-        i16x8.shuffle(b, d, 0, 1, 2, 3, 8, 9, 10, 11), i16x8.shuffle(b, d, 4, 5, 6, 7, 12, 13, 14, 15), dt == DT_BF16, n);
-    }
-    // Pack the 8 nibbles (one per lane) into two 16-bit words: pairs within i32 lanes, then within i64 lanes.
-    const pairs = v128.or(v128.and(nib, i32x4.splat(0xffff)), i32x4.shr_u(nib, 12));
-    const quads = v128.or(v128.and(pairs, i64x2.splat(0xffffffff)), i64x2.shr_u(pairs, 24));
-    v128.store32_lane(words + (<usize>i >> 3), i8x16.shuffle(quads, quads, 0, 1, 8, 9, 0, 1, 8, 9, 0, 1, 8, 9, 0, 1, 8, 9), 0);
-  }
-  for (; i < count; i += 16) {
-    let word = 0;
-    const groups = min(4, (count - i) >> 2);
-    for (let g = 0; g < groups; g++) word |= scalarGroup(input + <usize>(i + g * 4) * elem, elem, dt, n) << (g * 4);
-    store<u16>(words + (<usize>i >> 3), <u16>word);
-  }
+  if (dt == DT_I8 || dt == DT_U8) scanContiguous8(input, count, dt == DT_I8, n, words, valid);
+  else if (dt == DT_F32) scanContiguous32(input, count, n, words, valid);
+  else scanContiguousHalf(input, count, dt == DT_BF16, n, words, valid);
 }
 
 // ------------------------------------------------------------------------------------------ word statistics
