@@ -1380,6 +1380,89 @@ function pruneContiguousHalf(input: usize, count: i32, bf: bool, n: i32, scratch
   for (; i < count; i += 4) pruneScalar(input + <usize>i * 2, 2, bf ? DT_BF16 : DT_F16, n);
 }
 
+/**
+ * N:4 magnitude pruning of 4 float32 groups in place (element j of the 4 groups: the 4 lanes at pj), as
+ * pruneQuadHalf with i32 comparisons; Inf, NaN and magnitudes >= 2^100 take pruneF32Quad (exact sums).
+ */
+@inline function pruneQuad32(p0: usize, p1: usize, p2: usize, p3: usize, n: i32): void {
+  const zero = i32x4.splat(0);
+  const r0 = v128.load(p0), r1 = v128.load(p1), r2 = v128.load(p2), r3 = v128.load(p3);
+  const a0 = absF32(r0), a1 = absF32(r1), a2 = absF32(r2), a3 = absF32(r3);
+  const lo01 = i32x4.min_s(a0, a1), hi01 = i32x4.max_s(a0, a1);
+  const lo23 = i32x4.min_s(a2, a3), hi23 = i32x4.max_s(a2, a3);
+  const s0 = i32x4.max_s(hi01, hi23);
+  if (v128.any_true(i32x4.gt_s(s0, i32x4.splat(F32_FAST_LIMIT)))) {
+    pruneF32Quad(r0, r1, r2, r3, n);
+    v128.store(p0, out0);
+    v128.store(p1, out1);
+    v128.store(p2, out2);
+    v128.store(p3, out3);
+    return;
+  }
+  const g10 = i32x4.gt_s(a1, a0), g20 = i32x4.gt_s(a2, a0), g30 = i32x4.gt_s(a3, a0);
+  const g21 = i32x4.gt_s(a2, a1), g31 = i32x4.gt_s(a3, a1), g32 = i32x4.gt_s(a3, a2);
+  const b0 = i32x4.add(i32x4.add(g10, g20), g30);
+  const b1 = i32x4.sub(i32x4.add(g21, g31), i32x4.add(g10, i32x4.splat(1)));
+  const b2 = i32x4.sub(g32, i32x4.add(i32x4.add(g20, g21), i32x4.splat(2)));
+  const b3 = i32x4.sub(i32x4.splat(-3), i32x4.add(i32x4.add(g30, g31), g32));
+  const limit = i32x4.splat(-n);
+  const k0 = v128.or(i32x4.gt_s(b0, limit), i32x4.eq(a0, zero));
+  const k1 = v128.or(i32x4.gt_s(b1, limit), i32x4.eq(a1, zero));
+  const k2 = v128.or(i32x4.gt_s(b2, limit), i32x4.eq(a2, zero));
+  const k3 = v128.or(i32x4.gt_s(b3, limit), i32x4.eq(a3, zero));
+  v128.store(p0, v128.and(r0, k0));
+  v128.store(p1, v128.and(r1, k1));
+  v128.store(p2, v128.and(r2, k2));
+  v128.store(p3, v128.and(r3, k3));
+  pKept = i32x4.add(pKept, i32x4.add(i32x4.add(k0, k1), i32x4.add(k2, k3)));
+  pElements += 16;
+  const m1 = i32x4.min_s(hi01, hi23), m2 = i32x4.max_s(lo01, lo23);
+  const c1 = i32x4.max_s(m1, m2);
+  const c3 = i32x4.min_s(lo01, lo23);
+  const c23 = f32x4.add(i32x4.min_s(m1, m2), c3);
+  pTot = f32x4.add(pTot, f32x4.add(f32x4.add(s0, c1), c23));
+  pPr = f32x4.add(pPr, n == 1 ? f32x4.add(c1, c23) : n == 2 ? c23 : c3);
+  if (++pRuns == 4) flushPruneHalf(true);
+}
+
+function pruneStrided32(input: usize, rows: i32, lanes: i32, n: i32): void {
+  const stride: usize = <usize>lanes * 4;
+  for (let g = 0; g + 4 <= rows; g += 4) {
+    let b = 0;
+    for (; b + 4 <= lanes; b += 4) {
+      const p = input + (<usize>g * <usize>lanes + <usize>b) * 4;
+      pruneQuad32(p, p + stride, p + 2 * stride, p + 3 * stride, n);
+    }
+    for (; b < lanes; b++) pruneScalar(input + (<usize>g * <usize>lanes + <usize>b) * 4, stride, DT_F32, n);
+  }
+  finishPruneHalf(true);
+}
+
+function pruneContiguous32(input: usize, count: i32, n: i32, scratch: usize): void {
+  let i = 0;
+  for (; i + 16 <= count; i += 16) {
+    const p = input + <usize>i * 4;
+    // One group per vector: a 4 x 4 transpose (its own inverse) so that lane g of xj is element j of group g.
+    const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
+    const t0 = i32x4.shuffle(v0, v1, 0, 4, 1, 5), t1 = i32x4.shuffle(v0, v1, 2, 6, 3, 7);
+    const t2 = i32x4.shuffle(v2, v3, 0, 4, 1, 5), t3 = i32x4.shuffle(v2, v3, 2, 6, 3, 7);
+    v128.store(scratch, i64x2.shuffle(t0, t2, 0, 2));
+    v128.store(scratch, i64x2.shuffle(t0, t2, 1, 3), 16);
+    v128.store(scratch, i64x2.shuffle(t1, t3, 0, 2), 32);
+    v128.store(scratch, i64x2.shuffle(t1, t3, 1, 3), 48);
+    pruneQuad32(scratch, scratch + 16, scratch + 32, scratch + 48, n);
+    const x0 = v128.load(scratch), x1 = v128.load(scratch, 16), x2 = v128.load(scratch, 32), x3 = v128.load(scratch, 48);
+    const u0 = i32x4.shuffle(x0, x1, 0, 4, 1, 5), u1 = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
+    const u2 = i32x4.shuffle(x2, x3, 0, 4, 1, 5), u3 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
+    v128.store(p, i64x2.shuffle(u0, u2, 0, 2));
+    v128.store(p, i64x2.shuffle(u0, u2, 1, 3), 16);
+    v128.store(p, i64x2.shuffle(u1, u3, 0, 2), 32);
+    v128.store(p, i64x2.shuffle(u1, u3, 1, 3), 48);
+  }
+  finishPruneHalf(true);
+  for (; i < count; i += 4) pruneScalar(input + <usize>i * 4, 4, DT_F32, n);
+}
+
 // 8-bit pruning (one zero point, see setZeroPoint): ranks compared as unsigned bytes, 16 groups per operation;
 // pruned elements become the zero point; sums are exact integers.
 let q8Tot: v128 = i32x4.splat(0);
@@ -1503,82 +1586,14 @@ function pruneContiguous8(input: usize, count: i32, signed: bool, n: i32, scratc
 
 /** N:4 pruning in place of a slab of `rows` K-rows x `lanes` lanes (K the slower axis); rows a multiple of 4. */
 export function pruneStrided(input: usize, rows: i32, lanes: i32, dt: i32, n: i32): void {
-  if (dt == DT_I8 || dt == DT_U8) {
-    pruneStrided8(input, rows, lanes, dt == DT_I8, n);
-    return;
-  }
-  if (dt != DT_F32) {
-    pruneStridedHalf(input, rows, lanes, dt == DT_BF16, n);
-    return;
-  }
-  const elem: usize = dt == DT_F32 ? 4 : 2;
-  const stride: usize = <usize>lanes * elem;
-  for (let g = 0; g + 4 <= rows; g += 4) {
-    let b = 0;
-    for (; b + 8 <= lanes; b += 8) {
-      const p = input + (<usize>g * <usize>lanes + <usize>b) * elem;
-      if (dt == DT_F32) {
-        pruneF32Quad(v128.load(p), v128.load(p + stride), v128.load(p + 2 * stride), v128.load(p + 3 * stride), n);
-        v128.store(p, out0); v128.store(p + stride, out1); v128.store(p + 2 * stride, out2); v128.store(p + 3 * stride, out3);
-        pruneF32Quad(v128.load(p, 16), v128.load(p + stride, 16), v128.load(p + 2 * stride, 16), v128.load(p + 3 * stride, 16), n);
-        v128.store(p, out0, 16); v128.store(p + stride, out1, 16); v128.store(p + 2 * stride, out2, 16); v128.store(p + 3 * stride, out3, 16);
-      } else {
-        pruneHalf(v128.load(p), v128.load(p + stride), v128.load(p + 2 * stride), v128.load(p + 3 * stride), dt == DT_BF16, n);
-        v128.store(p, out0); v128.store(p + stride, out1); v128.store(p + 2 * stride, out2); v128.store(p + 3 * stride, out3);
-      }
-    }
-    for (; b < lanes; b++) pruneScalar(input + (<usize>g * <usize>lanes + <usize>b) * elem, stride, dt, n);
-  }
+  if (dt == DT_I8 || dt == DT_U8) pruneStrided8(input, rows, lanes, dt == DT_I8, n);
+  else if (dt == DT_F32) pruneStrided32(input, rows, lanes, n);
+  else pruneStridedHalf(input, rows, lanes, dt == DT_BF16, n);
 }
 
 /** N:4 pruning in place of `count` contiguous elements (K innermost, one lane); count a multiple of 4. */
 export function pruneContiguous(input: usize, count: i32, dt: i32, n: i32): void {
-  if (dt == DT_I8 || dt == DT_U8) {
-    pruneContiguous8(input, count, dt == DT_I8, n, scratchBase());
-    return;
-  }
-  if (dt != DT_F32) {
-    pruneContiguousHalf(input, count, dt == DT_BF16, n, scratchBase());
-    return;
-  }
-  const elem: usize = dt == DT_F32 ? 4 : 2;
-  let i = 0;
-  for (; i + 32 <= count; i += 32) {
-    const p = input + <usize>i * elem;
-    if (dt == DT_F32) {
-      // 8 vectors of one group each: transpose 4x4 blocks so vector j holds element j of 4 groups (its own inverse).
-      for (let half = 0; half < 2; half++) {
-        const q = p + <usize>half * 64;
-        const v0 = v128.load(q), v1 = v128.load(q, 16), v2 = v128.load(q, 32), v3 = v128.load(q, 48);
-        const t0 = i32x4.shuffle(v0, v1, 0, 4, 1, 5), t1 = i32x4.shuffle(v0, v1, 2, 6, 3, 7);
-        const t2 = i32x4.shuffle(v2, v3, 0, 4, 1, 5), t3 = i32x4.shuffle(v2, v3, 2, 6, 3, 7);
-        pruneF32Quad(i32x4.shuffle(t0, t2, 0, 1, 4, 5), i32x4.shuffle(t0, t2, 2, 3, 6, 7), i32x4.shuffle(t1, t3, 0, 1, 4, 5), i32x4.shuffle(t1, t3, 2, 3, 6, 7), n);
-        const u0 = i32x4.shuffle(out0, out1, 0, 4, 1, 5), u1 = i32x4.shuffle(out0, out1, 2, 6, 3, 7);
-        const u2 = i32x4.shuffle(out2, out3, 0, 4, 1, 5), u3 = i32x4.shuffle(out2, out3, 2, 6, 3, 7);
-        v128.store(q, i32x4.shuffle(u0, u2, 0, 1, 4, 5));
-        v128.store(q, i32x4.shuffle(u0, u2, 2, 3, 6, 7), 16);
-        v128.store(q, i32x4.shuffle(u1, u3, 0, 1, 4, 5), 32);
-        v128.store(q, i32x4.shuffle(u1, u3, 2, 3, 6, 7), 48);
-      }
-    } else {
-      const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
-      const a = i16x8.shuffle(v0, v1, 0, 4, 8, 12, 1, 5, 9, 13);
-      const b = i16x8.shuffle(v0, v1, 2, 6, 10, 14, 3, 7, 11, 15);
-      const c = i16x8.shuffle(v2, v3, 0, 4, 8, 12, 1, 5, 9, 13);
-      const d = i16x8.shuffle(v2, v3, 2, 6, 10, 14, 3, 7, 11, 15);
-      pruneHalf(
-        i16x8.shuffle(a, c, 0, 1, 2, 3, 8, 9, 10, 11), i16x8.shuffle(a, c, 4, 5, 6, 7, 12, 13, 14, 15),
-        i16x8.shuffle(b, d, 0, 1, 2, 3, 8, 9, 10, 11), i16x8.shuffle(b, d, 4, 5, 6, 7, 12, 13, 14, 15), dt == DT_BF16, n);
-      // Interleave back: element j of group g to position 4g + j.
-      const t01 = i16x8.shuffle(out0, out1, 0, 8, 1, 9, 2, 10, 3, 11);
-      const t23 = i16x8.shuffle(out2, out3, 0, 8, 1, 9, 2, 10, 3, 11);
-      const s01 = i16x8.shuffle(out0, out1, 4, 12, 5, 13, 6, 14, 7, 15);
-      const s23 = i16x8.shuffle(out2, out3, 4, 12, 5, 13, 6, 14, 7, 15);
-      v128.store(p, i32x4.shuffle(t01, t23, 0, 4, 1, 5));
-      v128.store(p, i32x4.shuffle(t01, t23, 2, 6, 3, 7), 16);
-      v128.store(p, i32x4.shuffle(s01, s23, 0, 4, 1, 5), 32);
-      v128.store(p, i32x4.shuffle(s01, s23, 2, 6, 3, 7), 48);
-    }
-  }
-  for (; i < count; i += 4) pruneScalar(input + <usize>i * elem, elem, dt, n);
+  if (dt == DT_I8 || dt == DT_U8) pruneContiguous8(input, count, dt == DT_I8, n, scratchBase());
+  else if (dt == DT_F32) pruneContiguous32(input, count, n, scratchBase());
+  else pruneContiguousHalf(input, count, dt == DT_BF16, n, scratchBase());
 }
