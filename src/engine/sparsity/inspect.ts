@@ -4,12 +4,13 @@ import { CancelledError, ModelError, describeError } from '../errors';
 import { dtypeById } from '../onnx/dtypes';
 import { type ModelSkeleton, type TensorRef, elementCount, readSkeleton } from '../onnx/skeleton';
 import { type ByteSource, FileSource } from '../onnx/source';
+import type { Worker } from 'node:worker_threads';
 import { ExternalFiles, openTensor } from '../onnx/tensorData';
 import { JobSources, type ScanJob } from './job';
 import { GRID_MAX, type Grid, type PartStats, type ScanStats, ShapeInfo, emptyStats, mergeStats } from './kernel';
 import { type LayerPlan, eligibility, findLayers } from './layers';
 import { BLOCK_SHAPES, type Pattern, STANDARD_PATTERNS, patternName } from './pattern';
-import { defaultWorkerCount, defaultWorkerScript, runPool } from './pool';
+import { defaultWorkerCount, defaultWorkerScript, runPool, spawnWorkers } from './pool';
 import { splitParts, wholeTensor } from './scan';
 import { type LayerFacts, type ProjectOptions, type Projection, projectSpeedup } from '../speedup/project';
 
@@ -202,9 +203,34 @@ export function partTarget(totalElements: number): number {
 }
 
 async function runScans(src: ByteSource, scans: WeightScan[], options: InspectOptions, externals: ExternalFiles): Promise<ScanResult[]> {
+  // Decide inline or threaded first, so that the workers boot while the jobs are prepared.
+  const threads = options.workers ?? defaultWorkerCount();
+  const script = options.workerScript ?? defaultWorkerScript();
+  const plannedBytes = scans.reduce((sum, s) => sum + (elementCount(s.shape.geometry.dims) * (dtypeById(s.tensor.dtype)?.bits ?? 8)) / 8, 0);
+  const inline = !(src instanceof FileSource) || threads === 0 || !script || plannedBytes < (options.inlineBelow ?? INLINE_BELOW);
+  const target = options.partElements ?? partTarget(scans.reduce((sum, s) => sum + elementCount(s.shape.geometry.dims), 0));
+  const parts = scans.reduce((sum, s) => sum + splitParts(s.shape, target).length, 0);
+  const workers = inline ? [] : spawnWorkers(script!, Math.min(threads, parts));
+  try {
+    return await scanAll(src, scans, options, externals, inline, workers, target);
+  } catch (err) {
+    // runPool terminates its workers; these never reached it.
+    if (workers.length) void Promise.all(workers.map((w) => w.terminate()));
+    throw err;
+  }
+}
+
+async function scanAll(
+  src: ByteSource,
+  scans: WeightScan[],
+  options: InspectOptions,
+  externals: ExternalFiles,
+  inline: boolean,
+  workers: Worker[],
+  target: number,
+): Promise<ScanResult[]> {
   const results: ScanResult[] = scans.map((s) => ({ stats: emptyStats(s.shape) }));
   const jobs: ScanJob[] = [];
-  const target = options.partElements ?? partTarget(scans.reduce((sum, s) => sum + elementCount(s.shape.geometry.dims), 0));
   scans.forEach((scan, weight) => {
     const splittable = scan.tensor.data.kind === 'raw' || scan.tensor.data.kind === 'external';
     // Check the stored bytes against the dims before cutting parts: a few bytes of dims can claim 10^14 elements.
@@ -229,15 +255,11 @@ async function runScans(src: ByteSource, scans: WeightScan[], options: InspectOp
   });
   const scanned = scans.filter((_, weight) => results[weight].error === undefined);
   const total = scanned.reduce((sum, s) => sum + elementCount(s.shape.geometry.dims), 0);
-  const totalBytes = scanned.reduce((sum, s) => sum + (elementCount(s.shape.geometry.dims) * (dtypeById(s.tensor.dtype)?.bits ?? 8)) / 8, 0);
   let done = 0;
   const progress = (n: number) => {
     done += n;
     options.onProgress?.(done, total);
   };
-  const threads = options.workers ?? defaultWorkerCount();
-  const script = options.workerScript ?? defaultWorkerScript();
-  const inline = !(src instanceof FileSource) || threads === 0 || !script || totalBytes < (options.inlineBelow ?? INLINE_BELOW);
 
   const absorb = (job: ScanJob, stats?: PartStats, error?: string) => {
     const result = results[job.weight];
@@ -260,7 +282,7 @@ async function runScans(src: ByteSource, scans: WeightScan[], options: InspectOp
     }
   } else {
     jobs.sort((x, y) => elementCount(y.geometry.dims) - elementCount(x.geometry.dims));
-    const outcomes = await runPool(script!, src.path, jobs, threads, progress, options.signal);
+    const outcomes = await runPool(workers, src.path, jobs, progress, options.signal);
     // Merge in job order, as inline does, so that float sums are identical whatever the thread count.
     outcomes.sort((x, y) => x.job.id - y.job.id);
     for (const o of outcomes) absorb(o.job, o.stats, o.error);

@@ -40,22 +40,25 @@ export function toWire(stats: ScanStats): PartStats {
 /** Jobs each worker holds: the one it runs and one queued behind it, so that it never waits for the next. */
 const AHEAD = 2;
 
+/** Starts `count` scan workers: they boot (tens of milliseconds) while the caller prepares their jobs. */
+export function spawnWorkers(script: string, count: number): Worker[] {
+  return Array.from({ length: Math.max(1, count) }, () => new Worker(script, { resourceLimits: { maxOldGenerationSizeMb: 256 } }));
+}
+
 /**
- * Runs `jobs` on `threads` workers (largest first). Resolves with every job's outcome; a job's failure is its
- * own. Rejects with CancelledError when `signal` aborts, after every worker has been terminated.
+ * Runs `jobs` (largest first) on `workers` from spawnWorkers, and terminates them. Resolves with every job's
+ * outcome; a job's failure is its own. Rejects with CancelledError when `signal` aborts, after every worker has
+ * been terminated.
  */
 export async function runPool(
-  script: string,
+  workers: Worker[],
   modelPath: string,
   jobs: ScanJob[],
-  threads: number,
   onProgress: (elements: number) => void,
   signal?: AbortSignal,
 ): Promise<JobOutcome[]> {
   const queue = [...jobs];
   const outcomes: JobOutcome[] = [];
-  const workers: Worker[] = [];
-  const count = Math.max(1, Math.min(threads, jobs.length));
   let failed = true;
   try {
     await new Promise<void>((resolve, reject) => {
@@ -76,9 +79,7 @@ export async function runPool(
         pending++;
         worker.postMessage({ type: 'job', job, modelPath } satisfies ToScanWorker);
       };
-      for (let i = 0; i < count; i++) {
-        const worker = new Worker(script, { resourceLimits: { maxOldGenerationSizeMb: 256 } });
-        workers.push(worker);
+      for (const worker of workers) {
         held.set(worker, []);
         worker.on('message', (msg: FromScanWorker) => {
           if (msg.type === 'progress') onProgress(msg.elements);
