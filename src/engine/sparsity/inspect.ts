@@ -209,7 +209,8 @@ async function runScans(src: ByteSource, scans: WeightScan[], options: InspectOp
   const plannedBytes = scans.reduce((sum, s) => sum + (elementCount(s.shape.geometry.dims) * (dtypeById(s.tensor.dtype)?.bits ?? 8)) / 8, 0);
   const inline = !(src instanceof FileSource) || threads === 0 || !script || plannedBytes < (options.inlineBelow ?? INLINE_BELOW);
   const target = options.partElements ?? partTarget(scans.reduce((sum, s) => sum + elementCount(s.shape.geometry.dims), 0));
-  const parts = scans.reduce((sum, s) => sum + splitParts(s.shape, target).length, 0);
+  // No more workers than parts (counted, not cut: the dims of a broken tensor can claim 10^14 elements).
+  const parts = scans.reduce((sum, s) => sum + Math.max(1, Math.ceil(elementCount(s.shape.geometry.dims) / target)), 0);
   const workers = inline ? [] : spawnWorkers(script!, Math.min(threads, parts));
   try {
     return await scanAll(src, scans, options, externals, inline, workers, target);
