@@ -78,6 +78,35 @@ const CASES: { label: string; dims: number[]; kAxis: number; rAxis: number }[] =
   { label: 'Gemm transB [8, 4160] (K contiguous, uneven columns of several words)', dims: [8, 4160], kAxis: 1, rAxis: 0 },
 ];
 
+/**
+ * Prunes every A-row of the weight with the SIMD pass and the reference pass; bytes and counts must be identical.
+ * Float magnitudes (summed in float32 over short runs, as in the scan) agree to 1e-6 of the total; integer ones
+ * exactly.
+ */
+function comparePruning(r: ReturnType<typeof reader>, dtype: DTypeName, c: { dims: number[]; kAxis: number; rAxis: number }, n: number, zp?: ZeroPoint): void {
+  const pattern = { n, m: 4 };
+  assert.ok(simdPruneApplies(dtype, pattern, zp));
+  const { A, K, B } = new ShapeInfo({ dims: c.dims, kAxis: c.kAxis, rAxis: c.rAxis }, pattern);
+  const dt = dtypeById(DTYPE_IDS[dtype])!;
+  const scratch = { mags: new Float64Array(0), single: new Float32Array(0) };
+  for (let a = 0; a < A; a++) {
+    const first = a * K * B;
+    const simd = r.read(first, K * B).bytes.slice();
+    const js = simd.slice();
+    const t1 = { sumMagnitude: 0, keptMagnitude: 0, pruned: 0 };
+    const t2 = { sumMagnitude: 0, keptMagnitude: 0, pruned: 0 };
+    pruneSlab(dt, simd, 0, K, B, pattern, first, c.dims, zp, t1, scratch);
+    pruneSlabReference(dt, js, 0, K, B, pattern, first, c.dims, zp, t2, scratch);
+    assert.deepEqual(simd, js, `row ${a}: pruned bytes differ`);
+    assert.equal(t1.pruned, t2.pruned);
+    const tolerance = dt.integer ? 0 : 1e-6;
+    for (const [x, y] of [[t1.sumMagnitude, t2.sumMagnitude], [t1.keptMagnitude, t2.keptMagnitude]]) {
+      if (!Number.isFinite(x) || !Number.isFinite(y)) assert.equal(x, y);
+      else assert.ok(Math.abs(x - y) <= tolerance * Math.max(1, Math.abs(t2.sumMagnitude)), `${x} vs ${y}`);
+    }
+  }
+}
+
 describe('SIMD kernel agrees with the JavaScript kernel', () => {
   for (const dtype of ['float16', 'bfloat16', 'float32'] as DTypeName[]) {
     for (const c of CASES) {
@@ -162,24 +191,7 @@ describe('SIMD pruning of 8-bit integers agrees with the JavaScript pruning pass
           const values = Array.from({ length: count }, (_, i) =>
             rnd() < zeros ? z.value : i % 7 === 0 ? z.value + 5 : i % 11 === 0 ? z.value - 5 : i % 13 === 0 ? (i % 2 ? lo : hi) : lo + Math.floor(rnd() * (hi - lo + 1)),
           );
-          const r = reader(z.dtype, c.dims, values);
-          const pattern = { n, m: 4 };
-          assert.ok(simdPruneApplies(z.dtype, pattern, z.zp));
-          const shape = new ShapeInfo({ dims: c.dims, kAxis: c.kAxis, rAxis: c.rAxis }, pattern);
-          const { A, K, B } = shape;
-          const dt = dtypeById(DTYPE_IDS[z.dtype])!;
-          const scratch = { mags: new Float64Array(0), single: new Float32Array(0) };
-          for (let a = 0; a < A; a++) {
-            const first = a * K * B;
-            const simd = r.read(first, K * B).bytes.slice();
-            const js = simd.slice();
-            const t1 = { sumMagnitude: 0, keptMagnitude: 0, pruned: 0 };
-            const t2 = { sumMagnitude: 0, keptMagnitude: 0, pruned: 0 };
-            pruneSlab(dt, simd, 0, K, B, pattern, first, c.dims, z.zp, t1, scratch);
-            pruneSlabReference(dt, js, 0, K, B, pattern, first, c.dims, z.zp, t2, scratch);
-            assert.deepEqual(simd, js, `row ${a}: pruned bytes differ`);
-            assert.deepEqual(t1, t2);
-          }
+          comparePruning(reader(z.dtype, c.dims, values), z.dtype, c, n, z.zp);
         });
       }
     }
@@ -233,29 +245,7 @@ describe('SIMD pruning agrees with the JavaScript pruning pass', () => {
           const count = c.dims.reduce((x, y) => x * y, 1);
           // Ties too: a few repeated magnitudes of both signs.
           const values = weights(dtype, count, count * 17 + n, true, zeros).map((v, i) => (i % 7 === 0 ? (dtype === 'float32' ? -1.5 : 0xbe00) : i % 11 === 0 ? (dtype === 'float32' ? 1.5 : 0x3e00) : v));
-          const r = reader(dtype, c.dims, values);
-          const geometry = { dims: c.dims, kAxis: c.kAxis, rAxis: c.rAxis };
-          const shape = new ShapeInfo(geometry, { n, m: 4 });
-          const { A, K, B } = shape;
-          const dt = dtypeById(DTYPE_IDS[dtype])!;
-          const scratch = { mags: new Float64Array(0), single: new Float32Array(0) };
-          for (let a = 0; a < A; a++) {
-            const first = a * K * B;
-            const simd = r.read(first, K * B).bytes.slice();
-            const js = simd.slice();
-            const t1 = { sumMagnitude: 0, keptMagnitude: 0, pruned: 0 };
-            const t2 = { sumMagnitude: 0, keptMagnitude: 0, pruned: 0 };
-            pruneSlab(dt, simd, 0, K, B, { n, m: 4 }, first, c.dims, undefined, t1, scratch);
-            pruneSlabReference(dt, js, 0, K, B, { n, m: 4 }, first, c.dims, undefined, t2, scratch);
-            assert.deepEqual(simd, js, `row ${a}: pruned bytes differ`);
-            assert.equal(t1.pruned, t2.pruned);
-            // Magnitudes are summed in float32 over short runs (as in the scan): 1e-6 of the total.
-            const tolerance = 1e-6;
-            for (const [x, y] of [[t1.sumMagnitude, t2.sumMagnitude], [t1.keptMagnitude, t2.keptMagnitude]]) {
-              if (!Number.isFinite(x) || !Number.isFinite(y)) assert.equal(x, y);
-              else assert.ok(Math.abs(x - y) <= tolerance * Math.max(1, Math.abs(t2.sumMagnitude)), `${x} vs ${y}`);
-            }
-          }
+          comparePruning(reader(dtype, c.dims, values), dtype, c, n);
         });
       }
     }

@@ -226,16 +226,6 @@ function scalarGroup(p: usize, stride: usize, dt: i32, n: i32): i32 {
 @inline function fastTotal4(a0: v128, a1: v128, a2: v128, a3: v128, bf: bool): v128 {
   return f32x4.add(f32x4.add(bitsSum(a0, bf), bitsSum(a1, bf)), f32x4.add(bitsSum(a2, bf), bitsSum(a3, bf)));
 }
-/** For 8 groups (one per lane, elements in a0..a3 in any order): the sum of the 4 - n smallest magnitudes. */
-@inline function fastPruned4(a0: v128, a1: v128, a2: v128, a3: v128, n: i32, bf: bool): v128 {
-  const lo01 = i16x8.min_s(a0, a1), hi01 = i16x8.max_s(a0, a1);
-  const lo23 = i16x8.min_s(a2, a3), hi23 = i16x8.max_s(a2, a3);
-  if (n == 1) return f32x4.add(f32x4.add(bitsSum(lo01, bf), bitsSum(lo23, bf)), bitsSum(i16x8.min_s(hi01, hi23), bf));
-  const s3 = i16x8.min_s(lo01, lo23);
-  if (n == 3) return bitsSum(s3, bf);
-  const s2 = i16x8.min_s(i16x8.max_s(lo01, lo23), i16x8.min_s(hi01, hi23));
-  return f32x4.add(bitsSum(s2, bf), bitsSum(s3, bf));
-}
 @inline function max4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
   return i16x8.max_s(i16x8.max_s(a0, a1), i16x8.max_s(a2, a3));
 }
@@ -834,6 +824,24 @@ const NIBBLE_POPCOUNT: v128 = i8x16(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3,
   store<u32>(at, load<u32>(at) + 1);
 }
 
+/** Counts 8 words in `hist16`: once, 8 times over, when they are all equal. */
+@inline function countWords8(hist16: usize, w: v128): void {
+  const w0 = <u32>i16x8.extract_lane_u(w, 0);
+  if (i16x8.all_true(i16x8.eq(w, i16x8.splat(<i16>w0)))) {
+    const at = hist16 + (<usize>w0 << 2);
+    store<u32>(at, load<u32>(at) + 8);
+  } else {
+    countWord(hist16, w0);
+    countWord(hist16, <u32>i16x8.extract_lane_u(w, 1));
+    countWord(hist16, <u32>i16x8.extract_lane_u(w, 2));
+    countWord(hist16, <u32>i16x8.extract_lane_u(w, 3));
+    countWord(hist16, <u32>i16x8.extract_lane_u(w, 4));
+    countWord(hist16, <u32>i16x8.extract_lane_u(w, 5));
+    countWord(hist16, <u32>i16x8.extract_lane_u(w, 6));
+    countWord(hist16, <u32>i16x8.extract_lane_u(w, 7));
+  }
+}
+
 @inline function addTile(gridValid: usize, gridTotal: usize, tile: i32, valid: i32, groups: i32): void {
   const at = <usize>tile << 2;
   store<u32>(gridValid + at, load<u32>(gridValid + at) + <u32>valid);
@@ -856,20 +864,7 @@ export function wordStatsRows(
     let b = 0;
     for (; b + 8 <= lanes; b += 8) {
       const w = v128.load(row + <usize>b * 2);
-      const w0 = <u32>i16x8.extract_lane_u(w, 0);
-      if (i16x8.all_true(i16x8.eq(w, i16x8.splat(<i16>w0)))) {
-        const at = hist16 + (<usize>w0 << 2);
-        store<u32>(at, load<u32>(at) + 8);
-      } else {
-        countWord(hist16, w0);
-        countWord(hist16, <u32>i16x8.extract_lane_u(w, 1));
-        countWord(hist16, <u32>i16x8.extract_lane_u(w, 2));
-        countWord(hist16, <u32>i16x8.extract_lane_u(w, 3));
-        countWord(hist16, <u32>i16x8.extract_lane_u(w, 4));
-        countWord(hist16, <u32>i16x8.extract_lane_u(w, 5));
-        countWord(hist16, <u32>i16x8.extract_lane_u(w, 6));
-        countWord(hist16, <u32>i16x8.extract_lane_u(w, 7));
-      }
+      countWords8(hist16, w);
       const neg = negValidPerWord(w, n);
       const vt = load<i32>(vecTile + (<usize>(b >> 3) << 2));
       if (vt >= 0) {
@@ -907,20 +902,7 @@ export function wordStatsLine(words: usize, count: i32, hist16: usize, n: i32, v
   let i = 0;
   for (; i + 8 <= count; i += 8) {
     const w = v128.load(words + (<usize>i << 1));
-    const w0 = <u32>i16x8.extract_lane_u(w, 0);
-    if (i16x8.all_true(i16x8.eq(w, i16x8.splat(<i16>w0)))) {
-      const at = hist16 + (<usize>w0 << 2);
-      store<u32>(at, load<u32>(at) + 8);
-    } else {
-      countWord(hist16, w0);
-      countWord(hist16, <u32>i16x8.extract_lane_u(w, 1));
-      countWord(hist16, <u32>i16x8.extract_lane_u(w, 2));
-      countWord(hist16, <u32>i16x8.extract_lane_u(w, 3));
-      countWord(hist16, <u32>i16x8.extract_lane_u(w, 4));
-      countWord(hist16, <u32>i16x8.extract_lane_u(w, 5));
-      countWord(hist16, <u32>i16x8.extract_lane_u(w, 6));
-      countWord(hist16, <u32>i16x8.extract_lane_u(w, 7));
-    }
+    countWords8(hist16, w);
     const neg = negValidPerWord(w, n);
     anyValid = v128.or(anyValid, neg);
     allValid = v128.and(allValid, i16x8.eq(neg, four));
