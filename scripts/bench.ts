@@ -12,6 +12,7 @@ import { readSkeleton } from '../src/engine/onnx/skeleton';
 import { FileSource } from '../src/engine/onnx/source';
 import { ExternalFiles } from '../src/engine/onnx/tensorData';
 import { convertModel } from '../src/engine/convert/convert';
+import { concat } from '../src/engine/convert/externalData';
 import { inspectModel } from '../src/engine/sparsity/inspect';
 import { findLayers } from '../src/engine/sparsity/layers';
 
@@ -58,16 +59,6 @@ function varint(n: number): Uint8Array {
   }
   out.push(n);
   return Uint8Array.from(out);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** A chain of MatMuls y = x W0 W1' ... (alternating [K,N] and its transpose use) over `layers` fp16 weights. */

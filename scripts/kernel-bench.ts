@@ -70,27 +70,25 @@ function main(): void {
   console.log(`machine: ${cpus()[0]?.model.trim()}, node ${process.version}; one thread, [${K} x ${N}] in memory, best of ${rounds}`);
   const copyTarget = new Uint8Array(2 << 20);
   console.log('layout                         | ns/element | GB/s  | x copy');
-  for (const kind of ['fp16', 'fp32', 'int8'] as Kind[])
-  for (const kStrided of [true, false]) {
-    for (const pruned of [false, true]) {
-      const bytes = makeWeight(K, N, kStrided, pruned, 12345, kind);
-      const dims = kStrided ? [K, N] : [N, K];
-      const geometry = kStrided ? { dims, kAxis: 0, rAxis: 1 } : { dims, kAxis: 1, rAxis: 0 };
-      const reader = memoryReader(bytes, kind);
-      const part = wholeTensor(new ShapeInfo(geometry, pattern));
-      let stats = scanPart(reader, { geometry, pattern }, part);
-      const seconds = best(rounds, () => {
-        stats = scanPart(reader, { geometry, pattern }, part);
-      });
-      const copy = best(rounds, () => {
-        for (let at = 0; at < bytes.length; at += copyTarget.length) copyTarget.set(bytes.subarray(at, Math.min(bytes.length, at + copyTarget.length)));
-      });
-      const label = `${kind}, ${kStrided ? 'K strided' : 'K contiguous'}, ${pruned ? '2:4' : 'dense'}`;
-      const valid = stats.validGroups === stats.groups ? 'passes' : `${((stats.validGroups / stats.groups) * 100).toFixed(1)} % valid`;
-      console.log(
-        `${label.padEnd(30)} | ${((seconds / (K * N)) * 1e9).toFixed(3).padStart(10)} | ${(bytes.length / seconds / 1e9).toFixed(2).padStart(5)} | ${(seconds / copy).toFixed(1).padStart(5)}  (${valid}, retained ${(stats.keptMagnitude / stats.sumMagnitude).toFixed(4)})`,
-      );
-    }
+  const cases = (['fp16', 'fp32', 'int8'] as Kind[]).flatMap((kind) => [true, false].flatMap((kStrided) => [false, true].map((pruned) => ({ kind, kStrided, pruned }))));
+  for (const { kind, kStrided, pruned } of cases) {
+    const bytes = makeWeight(K, N, kStrided, pruned, 12345, kind);
+    const dims = kStrided ? [K, N] : [N, K];
+    const geometry = kStrided ? { dims, kAxis: 0, rAxis: 1 } : { dims, kAxis: 1, rAxis: 0 };
+    const reader = memoryReader(bytes, kind);
+    const part = wholeTensor(new ShapeInfo(geometry, pattern));
+    let stats = scanPart(reader, { geometry, pattern }, part);
+    const seconds = best(rounds, () => {
+      stats = scanPart(reader, { geometry, pattern }, part);
+    });
+    const copy = best(rounds, () => {
+      for (let at = 0; at < bytes.length; at += copyTarget.length) copyTarget.set(bytes.subarray(at, Math.min(bytes.length, at + copyTarget.length)));
+    });
+    const label = `${kind}, ${kStrided ? 'K strided' : 'K contiguous'}, ${pruned ? '2:4' : 'dense'}`;
+    const valid = stats.validGroups === stats.groups ? 'passes' : `${((stats.validGroups / stats.groups) * 100).toFixed(1)} % valid`;
+    console.log(
+      `${label.padEnd(30)} | ${((seconds / (K * N)) * 1e9).toFixed(3).padStart(10)} | ${(bytes.length / seconds / 1e9).toFixed(2).padStart(5)} | ${(seconds / copy).toFixed(1).padStart(5)}  (${valid}, retained ${(stats.keptMagnitude / stats.sumMagnitude).toFixed(4)})`,
+    );
   }
 }
 

@@ -10,7 +10,7 @@ import type { ScanStats } from '../src/engine/sparsity/kernel';
 import type { ZeroPoint } from '../src/engine/sparsity/decode';
 import { type ScanPart, scanPart, splitParts } from '../src/engine/sparsity/scan';
 import { ShapeInfo } from '../src/engine/sparsity/kernel';
-import { simdApplies, simdPruneApplies } from '../src/engine/sparsity/simd/simdScan';
+import { simdApplies } from '../src/engine/sparsity/simd/simdScan';
 import { pruneSlab, pruneSlabReference } from '../src/engine/convert/prune';
 import { dtypeById } from '../src/engine/onnx/dtypes';
 import { DTYPE_IDS } from '../src/engine/onnx/builder';
@@ -85,7 +85,7 @@ const CASES: { label: string; dims: number[]; kAxis: number; rAxis: number }[] =
  */
 function comparePruning(r: ReturnType<typeof reader>, dtype: DTypeName, c: { dims: number[]; kAxis: number; rAxis: number }, n: number, zp?: ZeroPoint): void {
   const pattern = { n, m: 4 };
-  assert.ok(simdPruneApplies(dtype, pattern, zp));
+  assert.ok(simdApplies(dtype, pattern, zp));
   const { A, K, B } = new ShapeInfo({ dims: c.dims, kAxis: c.kAxis, rAxis: c.rAxis }, pattern);
   const dt = dtypeById(DTYPE_IDS[dtype])!;
   const scratch = { mags: new Float64Array(0), single: new Float32Array(0) };

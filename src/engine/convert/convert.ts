@@ -13,7 +13,7 @@ import { type LayerReport, inspectModel } from '../sparsity/inspect';
 import { type LayerPlan, eligibility, findLayers } from '../sparsity/layers';
 import { type Pattern, patternName } from '../sparsity/pattern';
 import { ShapeInfo, kAlignment } from '../sparsity/kernel';
-import { pruneReadSimd, simdPruneApplies } from '../sparsity/simd/simdScan';
+import { pruneReadSimd, simdApplies } from '../sparsity/simd/simdScan';
 import { type PruneTotals, emptyTotals, pruneSlab } from './prune';
 import { RUNTIME_SIZE_LIMIT, type RuntimeComparison, compareOutputs } from './runtime';
 import { type PortableWork, entries, planPortableWork, portableEdits, tensorPlaces, whyNotPortable, writeStreams } from './compressEdits';
@@ -241,7 +241,7 @@ function writePruned(reader: ElementReader, work: WeightWork, out: Out, progress
   }
   const align = kAlignment(pattern.m);
   const height = K * B <= SLAB_ELEMENTS ? K : Math.max(align, Math.floor(SLAB_ELEMENTS / Math.max(1, B) / align) * align);
-  const simd = simdPruneApplies(dtype.name, pattern, layer.zeroPoint);
+  const simd = simdApplies(dtype.name, pattern, layer.zeroPoint);
   for (let a = 0; a < A; a++) {
     for (let k0 = 0; k0 < K; k0 += height) {
       if (signal?.aborted) throw new CancelledError();

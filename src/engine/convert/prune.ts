@@ -4,7 +4,7 @@
 import type { DType } from '../onnx/dtypes';
 import { type ZeroPoint, toMagnitudes, zeroPointLookup } from '../sparsity/decode';
 import type { Pattern } from '../sparsity/pattern';
-import { pruneSlabSimd, simdPruneApplies } from '../sparsity/simd/simdScan';
+import { pruneSlabSimd, simdApplies } from '../sparsity/simd/simdScan';
 
 export interface PruneTotals {
   /** Sum of all magnitudes, and of the magnitudes that survive. */
@@ -58,7 +58,7 @@ export function pruneSlab(
   totals: PruneTotals,
   scratch: { mags: Float64Array; single: Float32Array },
 ): void {
-  if (nibble === 0 && simdPruneApplies(dtype.name, pattern, zeroPoint)) {
+  if (nibble === 0 && simdApplies(dtype.name, pattern, zeroPoint)) {
     pruneSlabSimd(dtype.name, bytes.subarray(0, h * B * (dtype.bits / 8)), h, B, pattern.n, totals, zeroPoint);
     return;
   }

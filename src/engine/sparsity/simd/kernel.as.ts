@@ -232,9 +232,13 @@ function scalarGroup(p: usize, stride: usize, dt: i32, n: i32): i32 {
 @inline function addF64(acc: v128, x: v128): v128 {
   return f64x2.add(acc, f64x2.add(f64x2.promote_low_f32x4(x), f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1))));
 }
-/** Adds the fast path's float64 sums (in its units) to the totals. */
-@inline function flushFast(total: v128, pruned: v128, bf: bool): void {
-  const scale: f64 = bf ? 1 : <f64>TWO112;
+/** What the fast paths' float32 magnitudes are multiplied by to be true ones: 2^112 for float16, else 1. */
+@inline function halfScale(bf: bool): f64 {
+  return bf ? 1 : <f64>TWO112;
+}
+
+/** Adds the fast path's float64 sums (times `scale`, see halfScale) to the totals. */
+@inline function flushFast(total: v128, pruned: v128, scale: f64): void {
   const t = (f64x2.extract_lane(total, 0) + f64x2.extract_lane(total, 1)) * scale;
   const p = (f64x2.extract_lane(pruned, 0) + f64x2.extract_lane(pruned, 1)) * scale;
   totalMagnitude += t;
@@ -316,7 +320,7 @@ function scanStridedHalf(input: usize, rows: i32, lanes: i32, bf: bool, n: i32, 
       store<u16>(words + (<usize>wr * <usize>lanes + <usize>b) * 2, <u16>word);
     }
   }
-  flushFast(total, pruned, bf);
+  flushFast(total, pruned, halfScale(bf));
 }
 
 /** scanContiguous for float16 and bfloat16. `valid` is validTable (u8[65536]): valid groups per word. */
@@ -367,7 +371,7 @@ function scanContiguousHalf(input: usize, count: i32, bf: bool, n: i32, words: u
     total = addF64(total, tot);
     pruned = addF64(pruned, pr);
   }
-  flushFast(total, pruned, bf);
+  flushFast(total, pruned, halfScale(bf));
   for (; i < count; i += 16) {
     let word = 0;
     const groups = min(4, (count - i) >> 2);
@@ -472,7 +476,7 @@ function scanStrided32(input: usize, rows: i32, lanes: i32, n: i32, words: usize
       store<u16>(words + (<usize>wr * <usize>lanes + <usize>b) * 2, <u16>word);
     }
   }
-  flushFast(total, pruned, true);
+  flushFast(total, pruned, 1);
 }
 
 /** The exact path for 8 strided float32 groups holding an Inf, a NaN or a huge value. */
@@ -533,7 +537,7 @@ function scanContiguous32(input: usize, count: i32, n: i32, words: usize, valid:
     total = addF64(total, tot);
     pruned = addF64(pruned, pr);
   }
-  flushFast(total, pruned, true);
+  flushFast(total, pruned, 1);
   for (; i < count; i += 16) {
     let word = 0;
     const groups = min(4, (count - i) >> 2);
@@ -1234,9 +1238,10 @@ function pruneScalar(p: usize, stride: usize, dt: i32, n: i32): void {
   prunedCount++;
 }
 
-// Fast half-precision pruning: ranks compared as 16-bit integers (8 groups per operation), magnitudes summed as
-// in the scan's fast path (float32 over at most 4 calls, then float64); Inf, NaN and huge bfloat16 values go to
-// pruneHalf. State between calls: the float32 partial sums, the kept-or-zero count and the elements seen.
+// Fast float pruning (pruneQuadHalf, pruneQuad32): ranks compared as integers, magnitudes summed as in the scan's
+// fast path (float32 over at most 4 calls, then float64); Inf, NaN and huge values go to the exact paths
+// (pruneHalf, pruneF32Quad). State between calls: the float32 partial sums, the kept-or-zero count and the
+// elements seen.
 let pTot: v128 = f32x4.splat(0);
 let pPr: v128 = f32x4.splat(0);
 let pRuns: i32 = 0;
@@ -1249,7 +1254,7 @@ let pElements: i32 = 0;
   return <f64>f32x4.extract_lane(x, 0) + <f64>f32x4.extract_lane(x, 1) + <f64>f32x4.extract_lane(x, 2) + <f64>f32x4.extract_lane(x, 3);
 }
 
-function flushPruneHalf(bf: bool): void {
+function flushPrune(): void {
   pTotal64 += sumF32(pTot);
   pPruned64 += sumF32(pPr);
   pTot = f32x4.splat(0);
@@ -1257,10 +1262,9 @@ function flushPruneHalf(bf: bool): void {
   pRuns = 0;
 }
 
-/** Adds the fast pruning path's sums and counts to the totals (call once per exported pruning call). */
-function finishPruneHalf(bf: bool): void {
-  flushPruneHalf(bf);
-  const scale: f64 = bf ? 1 : <f64>TWO112;
+/** Adds the fast pruning path's sums (times `scale`, see halfScale) and counts to the totals (once per call). */
+function finishPrune(scale: f64): void {
+  flushPrune();
   totalMagnitude += pTotal64 * scale;
   keptMagnitude += (pTotal64 - pPruned64) * scale;
   prunedCount += pElements + i32x4.extract_lane(pKept, 0) + i32x4.extract_lane(pKept, 1) + i32x4.extract_lane(pKept, 2) + i32x4.extract_lane(pKept, 3);
@@ -1316,7 +1320,7 @@ function finishPruneHalf(bf: bool): void {
   const c23 = f32x4.add(c2, c3);
   pTot = f32x4.add(pTot, f32x4.add(f32x4.add(bitsSum(s0, bf), c1), c23));
   pPr = f32x4.add(pPr, n == 1 ? f32x4.add(c1, c23) : n == 2 ? c23 : c3);
-  if (++pRuns == 4) flushPruneHalf(bf);
+  if (++pRuns == 4) flushPrune();
 }
 
 /** pruneStrided for float16 and bfloat16. */
@@ -1330,7 +1334,7 @@ function pruneStridedHalf(input: usize, rows: i32, lanes: i32, bf: bool, n: i32)
     }
     for (; b < lanes; b++) pruneScalar(input + (<usize>g * <usize>lanes + <usize>b) * 2, stride, bf ? DT_BF16 : DT_F16, n);
   }
-  finishPruneHalf(bf);
+  finishPrune(halfScale(bf));
 }
 
 /** pruneContiguous for float16 and bfloat16: 32 elements at a time, transposed through `scratch` (64 bytes). */
@@ -1358,7 +1362,7 @@ function pruneContiguousHalf(input: usize, count: i32, bf: bool, n: i32, scratch
     v128.store(p, i32x4.shuffle(e1, e3, 0, 4, 1, 5), 32);
     v128.store(p, i32x4.shuffle(e1, e3, 2, 6, 3, 7), 48);
   }
-  finishPruneHalf(bf);
+  finishPrune(halfScale(bf));
   for (; i < count; i += 4) pruneScalar(input + <usize>i * 2, 2, bf ? DT_BF16 : DT_F16, n);
 }
 
@@ -1404,7 +1408,7 @@ function pruneContiguousHalf(input: usize, count: i32, bf: bool, n: i32, scratch
   const c23 = f32x4.add(i32x4.min_s(m1, m2), c3);
   pTot = f32x4.add(pTot, f32x4.add(f32x4.add(s0, c1), c23));
   pPr = f32x4.add(pPr, n == 1 ? f32x4.add(c1, c23) : n == 2 ? c23 : c3);
-  if (++pRuns == 4) flushPruneHalf(true);
+  if (++pRuns == 4) flushPrune();
 }
 
 function pruneStrided32(input: usize, rows: i32, lanes: i32, n: i32): void {
@@ -1417,7 +1421,7 @@ function pruneStrided32(input: usize, rows: i32, lanes: i32, n: i32): void {
     }
     for (; b < lanes; b++) pruneScalar(input + (<usize>g * <usize>lanes + <usize>b) * 4, stride, DT_F32, n);
   }
-  finishPruneHalf(true);
+  finishPrune(1);
 }
 
 function pruneContiguous32(input: usize, count: i32, n: i32, scratch: usize): void {
@@ -1441,7 +1445,7 @@ function pruneContiguous32(input: usize, count: i32, n: i32, scratch: usize): vo
     v128.store(p, i64x2.shuffle(u1, u3, 0, 2), 32);
     v128.store(p, i64x2.shuffle(u1, u3, 1, 3), 48);
   }
-  finishPruneHalf(true);
+  finishPrune(1);
   for (; i < count; i += 4) pruneScalar(input + <usize>i * 4, 4, DT_F32, n);
 }
 

@@ -71,15 +71,13 @@ function uniformZeroPoint(zeroPoint: ZeroPoint | undefined): number | undefined 
   return zeroPoint.values.every((v) => v === first) ? first : undefined;
 }
 
-/** Whether the SIMD scan handles this weight (otherwise kernel.ts does): M = 4 on float types, or 8-bit integers with one zero point. */
+/**
+ * Whether the SIMD kernel (scan and pruning) handles this weight (otherwise kernel.ts and prune.ts do): M = 4 on
+ * float types, or 8-bit integers with one zero point.
+ */
 export function simdApplies(dtypeName: string, pattern: Pattern, zeroPoint: ZeroPoint | undefined): boolean {
   if (pattern.m !== 4 || DTYPE_CODES[dtypeName] === undefined || kernel() === null) return false;
   return FLOAT_TYPES.has(dtypeName) ? !zeroPoint : uniformZeroPoint(zeroPoint) !== undefined;
-}
-
-/** Whether the SIMD pruning pass handles this weight: the same weights as the scan. */
-export function simdPruneApplies(dtypeName: string, pattern: Pattern, zeroPoint: ZeroPoint | undefined): boolean {
-  return simdApplies(dtypeName, pattern, zeroPoint);
 }
 
 const validTables = new Map<number, Uint8Array>();
@@ -163,6 +161,13 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   const pRowTiles = layout.take(lineBatch ? aBatch * 4 : 0);
   const pKinds = layout.take(lineBatch ? aBatch : 0);
   const lineRows = new Map<number, { rows: number; valid: number }>();
+  /** One whole K-contiguous row in tile row `rowTile`, of wordStatsLine's `kind` (1: every group valid). */
+  const tallyLine = (rowTile: number, kind: number) => {
+    let entry = lineRows.get(rowTile);
+    if (!entry) lineRows.set(rowTile, (entry = { rows: 0, valid: 0 }));
+    entry.rows++;
+    if (kind === 1) entry.valid++;
+  };
   const pHistLo = layout.take(256 * 4);
   const pHistHi = layout.take(256 * 4);
   const pTailLo = layout.take(256 * 4);
@@ -221,11 +226,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     const kw0 = k0 / WORD_ROWS;
     if (fullRows > 0 && line) {
       // Totals (and, for an all-valid row, valid counts) follow from the column runs: added per tile row at the end.
-      const kind = k.wordStatsLine(words, fullRows, pHist16, n, pValid, laneTile[0], pRuns, pGridValid);
-      let entry = lineRows.get(laneTile[0]);
-      if (!entry) lineRows.set(laneTile[0], (entry = { rows: 0, valid: 0 }));
-      entry.rows++;
-      if (kind === 1) entry.valid++;
+      tallyLine(laneTile[0], k.wordStatsLine(words, fullRows, pHist16, n, pValid, laneTile[0], pRuns, pGridValid));
     } else if (fullRows > 0) {
       k.wordStatsRows(words, fullRows, B, pHist16, pLaneTile, pVecTile, kw0, cols, colDen, n, pValid, pGridValid, pGridTotal);
     }
@@ -236,7 +237,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     if (enabled) {
       if (shape.rInA) {
         const base = pAcc + ((a % shape.rStride) * KW + kw0) * B * 2;
-        const full = (lastRows === WORD_ROWS ? wordRows : wordRows - 1) * B;
+        const full = whole * B;
         k.rowBlocksFull(words, full, base, shape.rOf(a, 0), enabled, pCounts, accPlane);
         if (full < wordRows * B) k.rowBlocks(words + full * 2, 1, B, lastRows, base + full * 2, shape.rOf(a, 0), enabled, pCounts, accPlane);
       } else if (shape.rStride === 1 && B === R) {
@@ -255,12 +256,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     k.scanContiguous(pInput, count * K, dt, n, pWords, pValid);
     for (let i = 0; i < count; i++) rowTiles[i] = Math.floor((shape.rOf(a0 + i, 0) * rows) / R) * cols;
     k.lineStats(pWords, count, lineWords, pHist16, n, pValid, pRowTiles, pRuns, pGridValid, pKinds);
-    for (let i = 0; i < count; i++) {
-      let entry = lineRows.get(rowTiles[i]);
-      if (!entry) lineRows.set(rowTiles[i], (entry = { rows: 0, valid: 0 }));
-      entry.rows++;
-      if (kinds[i] === 1) entry.valid++;
-    }
+    for (let i = 0; i < count; i++) tallyLine(rowTiles[i], kinds[i]);
     if (enabled) k.rowBlocksLines(pWords, count, lineWords, pAcc, a0, shape.rStride, R, enabled, pCounts, accPlane);
     stats.elements += count * K;
   };
@@ -412,7 +408,7 @@ function pruneAt(k: KernelExports, dtypeName: string, base: number, h: number, B
 /**
  * N:4 magnitude pruning of one slab in place (`h` K-rows x `B` lanes, K the slower axis) with the SIMD kernel: the
  * same ranking as the JavaScript pruneSlab (ties keep the earlier position; zeros untouched). Float16, bfloat16 and
- * float32 without zero points, int8 and uint8 with one zero point; the caller checks simdPruneApplies first.
+ * float32 without zero points, int8 and uint8 with one zero point; the caller checks simdApplies first.
  */
 export function pruneSlabSimd(dtypeName: string, bytes: Uint8Array, h: number, B: number, n: number, totals: SimdPruneTotals, zeroPoint?: ZeroPoint): void {
   const k = kernel()!;
