@@ -70,7 +70,10 @@ function main(): void {
   console.log(`machine: ${cpus()[0]?.model.trim()}, node ${process.version}; one thread, [${K} x ${N}] in memory, best of ${rounds}`);
   const copyTarget = new Uint8Array(2 << 20);
   console.log('layout                         | ns/element | GB/s  | x copy');
-  const cases = (['fp16', 'fp32', 'int8'] as Kind[]).flatMap((kind) => [true, false].flatMap((kStrided) => [false, true].map((pruned) => ({ kind, kStrided, pruned }))));
+  // --only fp16|fp32|int8: one weight type.
+  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+  const kinds = (['fp16', 'fp32', 'int8'] as Kind[]).filter((kind) => !only || kind === only);
+  const cases = kinds.flatMap((kind) => [true, false].flatMap((kStrided) => [false, true].map((pruned) => ({ kind, kStrided, pruned }))));
   for (const { kind, kStrided, pruned } of cases) {
     const bytes = makeWeight(K, N, kStrided, pruned, 12345, kind);
     const dims = kStrided ? [K, N] : [N, K];

@@ -208,6 +208,7 @@ function scalarGroup(p: usize, stride: usize, dt: i32, n: i32): i32 {
 // then in float64. Float32 bits (a << 13) are a float16 magnitude times 2^-112 (subnormals included), so no
 // multiply is needed until the end; bfloat16 bits (a << 16) are the magnitude itself. Vectors with an Inf or NaN
 // (or a bfloat16 magnitude >= 2^100, whose float32 sums could overflow) take the exact slow path instead.
+// The scan loops work on doubled magnitudes (dblSum), the pruning loops on plain ones (bitsSum).
 
 /** Largest magnitude bits the fast path takes: below Inf for float16, below 2^100 for bfloat16. */
 @inline function fastLimit(bf: bool): v128 {
@@ -221,13 +222,6 @@ function scalarGroup(p: usize, stride: usize, dt: i32, n: i32): i32 {
 }
 @inline function bitsSum(a: v128, bf: bool): v128 {
   return f32x4.add(bitsLo(a, bf), bitsHi(a, bf));
-}
-/** Sum of the magnitudes a0..a3 (8 lanes each), folded into 4 float32 lanes. */
-@inline function fastTotal4(a0: v128, a1: v128, a2: v128, a3: v128, bf: bool): v128 {
-  return f32x4.add(f32x4.add(bitsSum(a0, bf), bitsSum(a1, bf)), f32x4.add(bitsSum(a2, bf), bitsSum(a3, bf)));
-}
-@inline function max4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
-  return i16x8.max_s(i16x8.max_s(a0, a1), i16x8.max_s(a2, a3));
 }
 @inline function addF64(acc: v128, x: v128): v128 {
   return f64x2.add(acc, f64x2.add(f64x2.promote_low_f32x4(x), f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1))));
@@ -253,63 +247,90 @@ function scalarGroup(p: usize, stride: usize, dt: i32, n: i32): i32 {
   );
 }
 
-/** scanStrided for float16 and bfloat16. */
+// Magnitudes doubled: `a << 1` drops the sign and keeps the order (compared unsigned), with no constant to load.
+// Float32 bits of a doubled float16 magnitude d are d << 12 (d << 15 for bfloat16), taken from each 32-bit lane's
+// halves with shifts only.
+@inline function dblSum(d: v128, bf: bool): v128 {
+  return f32x4.add(i32x4.shr_u(i32x4.shl(d, 16), bf ? 1 : 4), i32x4.shl(i32x4.shr_u(d, 16), bf ? 15 : 12));
+}
+/** Doubled magnitude bits above which the fast path does not go: Inf and NaN (float16), >= 2^100 (bfloat16). */
+@inline function dblLimit(bf: bool): v128 {
+  const limit: i32 = bf ? 0xe2fe : 0xf7fe;
+  return i16x8.splat(<i16>limit);
+}
+
+/** scanStrided for float16 and bfloat16: one copy per type and n, so that both are constants in the loops. */
 function scanStridedHalf(input: usize, rows: i32, lanes: i32, bf: bool, n: i32, words: usize): void {
+  if (bf) {
+    if (n == 1) stridedHalf(input, rows, lanes, true, 1, words);
+    else if (n == 2) stridedHalf(input, rows, lanes, true, 2, words);
+    else stridedHalf(input, rows, lanes, true, 3, words);
+  } else {
+    if (n == 1) stridedHalf(input, rows, lanes, false, 1, words);
+    else if (n == 2) stridedHalf(input, rows, lanes, false, 2, words);
+    else stridedHalf(input, rows, lanes, false, 3, words);
+  }
+}
+
+@inline function stridedHalf(input: usize, rows: i32, lanes: i32, bf: bool, n: i32, words: usize): void {
   const stride: usize = <usize>lanes * 2;
   const wordRows = (rows + 15) >> 4;
-  const abs = i16x8.splat(0x7fff);
-  const zero = i16x8.splat(0);
-  const lim = fastLimit(bf);
   let total = f64x2.splat(0);
   let pruned = f64x2.splat(0);
   for (let wr = 0; wr < wordRows; wr++) {
     const groups = min(4, (rows - wr * 16) >> 2);
     const fullBits: i32 = (1 << (groups * 4)) - 1;
     const full = i16x8.splat(<i16>fullBits);
+    const top: usize = input + (<usize>(wr * 16 + groups * 4 - 4) * <usize>lanes) * 2;
     let b = 0;
     for (; b + 8 <= lanes; b += 8) {
-      let zword = i16x8.splat(0);
+      // Zero flags (-1 each) gathered as a negated word, from the top group down: zw = -(zero bits).
+      let zw = i16x8.splat(0);
       let tot = f32x4.splat(0);
       let pr = f32x4.splat(0);
-      let special = i16x8.splat(0);
-      for (let g = 0; g < groups; g++) {
-        const p = input + (<usize>(wr * 16 + g * 4) * <usize>lanes + <usize>b) * 2;
-        const a0 = v128.and(v128.load(p), abs), a1 = v128.and(v128.load(p + stride), abs);
-        const a2 = v128.and(v128.load(p + 2 * stride), abs), a3 = v128.and(v128.load(p + 3 * stride), abs);
+      let big = i16x8.splat(0);
+      let p = top + <usize>b * 2;
+      for (let g = 0; g < groups; g++, p -= 4 * stride) {
+        const a0 = i16x8.shl(v128.load(p), 1), a1 = i16x8.shl(v128.load(p + stride), 1);
+        const a2 = i16x8.shl(v128.load(p + 2 * stride), 1), a3 = i16x8.shl(v128.load(p + 3 * stride), 1);
+        const zero = i16x8.splat(0);
         const z0 = i16x8.eq(a0, zero), z1 = i16x8.eq(a1, zero), z2 = i16x8.eq(a2, zero), z3 = i16x8.eq(a3, zero);
-        zword = v128.or(zword, i16x8.shl(zeroNib(z0, z1, z2, z3), <i32>(g * 4)));
-        const lo01 = i16x8.min_s(a0, a1), hi01 = i16x8.max_s(a0, a1);
-        const lo23 = i16x8.min_s(a2, a3), hi23 = i16x8.max_s(a2, a3);
-        const s0 = i16x8.max_s(hi01, hi23);
-        special = v128.or(special, i16x8.gt_s(s0, lim));
-        // Zeros per group, as -1s. With at most 2 non-zeros in every lane, the second largest is the integer sum
-        // minus the largest (zeros add nothing; the wrap-around of the sum cancels), and the rest are zeros.
-        if (!v128.any_true(i16x8.gt_s(i16x8.add(i16x8.add(z0, z1), i16x8.add(z2, z3)), i16x8.splat(-2)))) {
-          const c1 = bitsSum(i16x8.sub(i16x8.add(i16x8.add(a0, a1), i16x8.add(a2, a3)), s0), bf);
-          tot = f32x4.add(tot, f32x4.add(bitsSum(s0, bf), c1));
+        let t = i16x8.add(i16x8.add(z3, z3), z2);
+        t = i16x8.add(i16x8.add(t, t), z1);
+        t = i16x8.add(i16x8.add(t, t), z0);
+        zw = i16x8.add(i16x8.shl(zw, 4), t);
+        // Sorting network per lane: s0 >= s1 >= s2 >= s3.
+        const lo01 = i16x8.min_u(a0, a1), hi01 = i16x8.max_u(a0, a1);
+        const lo23 = i16x8.min_u(a2, a3), hi23 = i16x8.max_u(a2, a3);
+        const s0 = i16x8.max_u(hi01, hi23);
+        const m1 = i16x8.min_u(hi01, hi23), m2 = i16x8.max_u(lo01, lo23);
+        const s1 = i16x8.max_u(m1, m2), s2 = i16x8.min_u(m1, m2);
+        big = i16x8.max_u(big, s0);
+        const c1 = dblSum(s1, bf);
+        if (!v128.any_true(s2)) {
+          // At most 2 non-zeros in every lane: s2 and s3 are zeros.
+          tot = f32x4.add(tot, f32x4.add(dblSum(s0, bf), c1));
           if (n == 1) pr = f32x4.add(pr, c1);
         } else {
-          // Sort each lane (valid groups have zeros in their 4 - n smallest, which then add nothing).
-          const m1 = i16x8.min_s(hi01, hi23), m2 = i16x8.max_s(lo01, lo23);
-          const c1 = bitsSum(i16x8.max_s(m1, m2), bf), c2 = bitsSum(i16x8.min_s(m1, m2), bf);
-          const c3 = bitsSum(i16x8.min_s(lo01, lo23), bf);
+          const c2 = dblSum(s2, bf), c3 = dblSum(i16x8.min_u(lo01, lo23), bf);
           const c23 = f32x4.add(c2, c3);
-          tot = f32x4.add(tot, f32x4.add(f32x4.add(bitsSum(s0, bf), c1), c23));
+          tot = f32x4.add(tot, f32x4.add(f32x4.add(dblSum(s0, bf), c1), c23));
           pr = f32x4.add(pr, n == 1 ? f32x4.add(c1, c23) : n == 2 ? c23 : c3);
         }
       }
-      if (v128.any_true(special)) {
+      if (v128.any_true(i16x8.sub_sat_u(big, dblLimit(bf)))) {
         // An Inf, a NaN or a huge bfloat16 value: this word's magnitudes again, exactly.
         tot = f32x4.splat(0);
         pr = f32x4.splat(0);
         for (let g = 0; g < groups; g++) {
-          const p = input + (<usize>(wr * 16 + g * 4) * <usize>lanes + <usize>b) * 2;
-          slowHalf(v128.load(p), v128.load(p + stride), v128.load(p + 2 * stride), v128.load(p + 3 * stride), bf, n);
+          const q = input + (<usize>(wr * 16 + g * 4) * <usize>lanes + <usize>b) * 2;
+          slowHalf(v128.load(q), v128.load(q + stride), v128.load(q + 2 * stride), v128.load(q + 3 * stride), bf, n);
         }
       }
       total = addF64(total, tot);
       pruned = addF64(pruned, pr);
-      v128.store(words + (<usize>wr * <usize>lanes + <usize>b) * 2, v128.andnot(full, zword));
+      // Non-zero bits = ~(zero bits) = ~(-zw) = zw - 1, within the word's groups.
+      v128.store(words + (<usize>wr * <usize>lanes + <usize>b) * 2, v128.and(i16x8.sub(zw, i16x8.splat(1)), full));
     }
     for (; b < lanes; b++) {
       let word = 0;
@@ -323,11 +344,21 @@ function scanStridedHalf(input: usize, rows: i32, lanes: i32, bf: bool, n: i32, 
   flushFast(total, pruned, halfScale(bf));
 }
 
-/** scanContiguous for float16 and bfloat16. `valid` is validTable (u8[65536]): valid groups per word. */
+/** scanContiguous for float16 and bfloat16 (one copy per type and n, as scanStridedHalf). */
 function scanContiguousHalf(input: usize, count: i32, bf: bool, n: i32, words: usize, valid: usize): void {
-  const abs = i16x8.splat(0x7fff);
-  const zero = i16x8.splat(0);
-  const lim = fastLimit(bf);
+  if (bf) {
+    if (n == 1) contiguousHalf(input, count, true, 1, words, valid);
+    else if (n == 2) contiguousHalf(input, count, true, 2, words, valid);
+    else contiguousHalf(input, count, true, 3, words, valid);
+  } else {
+    if (n == 1) contiguousHalf(input, count, false, 1, words, valid);
+    else if (n == 2) contiguousHalf(input, count, false, 2, words, valid);
+    else contiguousHalf(input, count, false, 3, words, valid);
+  }
+}
+
+/** `valid` is validTable (u8[65536]): valid groups per word. */
+@inline function contiguousHalf(input: usize, count: i32, bf: bool, n: i32, words: usize, valid: usize): void {
   let total = f64x2.splat(0);
   let pruned = f64x2.splat(0);
   let i = 0;
@@ -338,18 +369,19 @@ function scanContiguousHalf(input: usize, count: i32, bf: bool, n: i32, words: u
     const end = min(count & ~31, i + 256);
     for (; i < end; i += 32) {
       const p = input + <usize>i * 2;
-      const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
-      const a0 = v128.and(v0, abs), a1 = v128.and(v1, abs), a2 = v128.and(v2, abs), a3 = v128.and(v3, abs);
+      const a0 = i16x8.shl(v128.load(p), 1), a1 = i16x8.shl(v128.load(p, 16), 1);
+      const a2 = i16x8.shl(v128.load(p, 32), 1), a3 = i16x8.shl(v128.load(p, 48), 1);
       // Zero flags of 16 consecutive elements, narrowed to bytes: their sign bits are the word's zero bits.
+      const zero = i16x8.splat(0);
       const w0 = ~i8x16.bitmask(i8x16.narrow_i16x8_s(i16x8.eq(a0, zero), i16x8.eq(a1, zero))) & 0xffff;
       const w1 = ~i8x16.bitmask(i8x16.narrow_i16x8_s(i16x8.eq(a2, zero), i16x8.eq(a3, zero))) & 0xffff;
       store<u32>(words + (<usize>i >> 3), <u32>w0 | (<u32>w1 << 16));
-      if (v128.any_true(i16x8.gt_s(max4(a0, a1, a2, a3), lim))) {
-        slowContiguousHalf(v0, v1, v2, v3, bf, n);
+      if (v128.any_true(i16x8.sub_sat_u(i16x8.max_u(i16x8.max_u(a0, a1), i16x8.max_u(a2, a3)), dblLimit(bf)))) {
+        slowContiguousHalf(v128.load(p), v128.load(p, 16), v128.load(p, 32), v128.load(p, 48), bf, n);
         continue;
       }
       if (load<u8>(valid + <usize>w0) + load<u8>(valid + <usize>w1) == 8) {
-        tot = f32x4.add(tot, fastTotal4(a0, a1, a2, a3, bf));
+        tot = f32x4.add(tot, f32x4.add(f32x4.add(dblSum(a0, bf), dblSum(a1, bf)), f32x4.add(dblSum(a2, bf), dblSum(a3, bf))));
         continue;
       }
       // Transpose with interleaves so that each lane holds the 4 elements of one group (order irrelevant here).
@@ -359,13 +391,13 @@ function scanContiguousHalf(input: usize, count: i32, bf: bool, n: i32, words: u
       const u2 = i16x8.shuffle(t2, t3, 0, 8, 1, 9, 2, 10, 3, 11), u3 = i16x8.shuffle(t2, t3, 4, 12, 5, 13, 6, 14, 7, 15);
       const x0 = i64x2.shuffle(u0, u2, 0, 2), x1 = i64x2.shuffle(u0, u2, 1, 3);
       const x2 = i64x2.shuffle(u1, u3, 0, 2), x3 = i64x2.shuffle(u1, u3, 1, 3);
-      const lo01 = i16x8.min_s(x0, x1), hi01 = i16x8.max_s(x0, x1);
-      const lo23 = i16x8.min_s(x2, x3), hi23 = i16x8.max_s(x2, x3);
-      const m1 = i16x8.min_s(hi01, hi23), m2 = i16x8.max_s(lo01, lo23);
-      const c1 = bitsSum(i16x8.max_s(m1, m2), bf), c2 = bitsSum(i16x8.min_s(m1, m2), bf);
-      const c3 = bitsSum(i16x8.min_s(lo01, lo23), bf);
+      const lo01 = i16x8.min_u(x0, x1), hi01 = i16x8.max_u(x0, x1);
+      const lo23 = i16x8.min_u(x2, x3), hi23 = i16x8.max_u(x2, x3);
+      const m1 = i16x8.min_u(hi01, hi23), m2 = i16x8.max_u(lo01, lo23);
+      const c1 = dblSum(i16x8.max_u(m1, m2), bf), c2 = dblSum(i16x8.min_u(m1, m2), bf);
+      const c3 = dblSum(i16x8.min_u(lo01, lo23), bf);
       const c23 = f32x4.add(c2, c3);
-      tot = f32x4.add(tot, f32x4.add(f32x4.add(bitsSum(i16x8.max_s(hi01, hi23), bf), c1), c23));
+      tot = f32x4.add(tot, f32x4.add(f32x4.add(dblSum(i16x8.max_u(hi01, hi23), bf), c1), c23));
       pr = f32x4.add(pr, n == 1 ? f32x4.add(c1, c23) : n == 2 ? c23 : c3);
     }
     total = addF64(total, tot);
