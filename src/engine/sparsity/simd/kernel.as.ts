@@ -782,6 +782,28 @@ export function scanContiguous(input: usize, count: i32, dt: i32, n: i32, words:
 
 // ------------------------------------------------------------------------------------------ word statistics
 
+/** The valid table for n at `at` (u8[65536]): at[word] = groups of 4 (nibbles) with at most n non-zeros. */
+export function fillValidTable(at: usize, n: i32): void {
+  // Bytes first (at[0..255]: valid nibbles of one byte), then each high byte's row as 16-byte vector adds.
+  for (let b = 0; b < 256; b++) store<u8>(at + <usize>b, <u8>(<i32>(popcnt<i32>(b & 15) <= n) + <i32>(popcnt<i32>(b >> 4) <= n)));
+  for (let hi = 255; hi >= 0; hi--) {
+    const add = i8x16.splat(load<i8>(at + <usize>hi));
+    for (let lo = 0; lo < 256; lo += 16) v128.store(at + (<usize>hi << 8) + <usize>lo, i8x16.add(v128.load(at + <usize>lo), add));
+  }
+}
+
+/** Adds the 16-bit word counts `hist16` (u32[65536]) to the byte tables histLo and histHi (u32[256] each). */
+export function foldWords(hist16: usize, histLo: usize, histHi: usize): void {
+  for (let w = 0; w < 65536; w++) {
+    const c = load<u32>(hist16 + (<usize>w << 2));
+    if (c) {
+      const lo = histLo + (<usize>(w & 255) << 2), hi = histHi + (<usize>(w >> 8) << 2);
+      store<u32>(lo, load<u32>(lo) + c);
+      store<u32>(hi, load<u32>(hi) + c);
+    }
+  }
+}
+
 /**
  * Counts the low and high bytes (8 K-rows each) of each word in `histLo` and `histHi` (u32[256] each; two tables
  * so that repeated patterns do not chain their increments); a last-block word (fewer than 16 rows) counts in `tailLo`

@@ -12,6 +12,8 @@ import type { ScanOptions, ScanPart } from '../scan';
 interface KernelExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
+  fillValidTable(at: number, n: number): void;
+  foldWords(hist16: number, histLo: number, histHi: number): void;
   resetSums(): void;
   getTotal(): number;
   getKept(): number;
@@ -78,22 +80,6 @@ function uniformZeroPoint(zeroPoint: ZeroPoint | undefined): number | undefined 
 export function simdApplies(dtypeName: string, pattern: Pattern, zeroPoint: ZeroPoint | undefined): boolean {
   if (pattern.m !== 4 || DTYPE_CODES[dtypeName] === undefined || kernel() === null) return false;
   return FLOAT_TYPES.has(dtypeName) ? !zeroPoint : uniformZeroPoint(zeroPoint) !== undefined;
-}
-
-const validTables = new Map<number, Uint8Array>();
-/** validTable[word] = groups of 4 (nibbles) with at most n non-zeros. */
-function validTable(n: number): Uint8Array {
-  let table = validTables.get(n);
-  if (!table) {
-    table = new Uint8Array(1 << 16);
-    for (let w = 0; w < 1 << 16; w++) {
-      let valid = 0;
-      for (let g = 0; g < 4; g++) valid += popcount((w >> (4 * g)) & 15) <= n ? 1 : 0;
-      table[w] = valid;
-    }
-    validTables.set(n, table);
-  }
-  return table;
 }
 
 function popcount(x: number): number {
@@ -182,7 +168,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   const pWords = layout.take(wordRowsPerSlab * B * 2 * (fullK && height === K ? aBatch : 1) + 64);
   const pInput = layout.take(slabElements * elem + 64);
   layout.commit();
-  new Uint8Array(k.memory.buffer).set(validTable(n), pValid);
+  k.fillValidTable(pValid, n);
   k.setZeroPoint(uniformZeroPoint(options.zeroPoint) ?? 0);
   new Int32Array(k.memory.buffer, pRuns, lineRuns.length).set(lineRuns);
   k.resetSums();
@@ -300,16 +286,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     }
   }
   // Fold the 16-bit word counts into the byte tables collect() reads.
-  const hist16 = new Uint32Array(k.memory.buffer, pHist16, 65536);
-  const histLo = new Uint32Array(k.memory.buffer, pHistLo, 256);
-  const histHi = new Uint32Array(k.memory.buffer, pHistHi, 256);
-  for (let w = 0; w < 65536; w++) {
-    const c = hist16[w];
-    if (c) {
-      histLo[w & 255] += c;
-      histHi[w >> 8] += c;
-    }
-  }
+  k.foldWords(pHist16, pHistLo, pHistHi);
   collect(stats, k, { pHistLo, pHistHi, pTailLo, pTailHi, pCounts, pGridValid, pGridTotal }, K % WORD_ROWS || WORD_ROWS, n);
   return stats;
 }
