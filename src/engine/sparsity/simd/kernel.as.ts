@@ -442,65 +442,74 @@ const F32_FAST_LIMIT: i32 = 0x717fffff; // below 2^100
   return i32x4.max_s(i32x4.max_s(a0, a1), i32x4.max_s(a2, a3));
 }
 
-/** scanStrided for float32: 8 lanes (two i32x4 halves) x 4 rows per group step. */
+/** scanStrided for float32: one copy per n (a constant in the loops). */
 function scanStrided32(input: usize, rows: i32, lanes: i32, n: i32, words: usize): void {
+  if (n == 1) strided32(input, rows, lanes, 1, words);
+  else if (n == 2) strided32(input, rows, lanes, 2, words);
+  else strided32(input, rows, lanes, 3, words);
+}
+
+@inline function strided32(input: usize, rows: i32, lanes: i32, n: i32, words: usize): void {
   const stride: usize = <usize>lanes * 4;
   const wordRows = (rows + 15) >> 4;
-  const zero = i32x4.splat(0);
-  const lim = i32x4.splat(F32_FAST_LIMIT);
   let total = f64x2.splat(0);
   let pruned = f64x2.splat(0);
   for (let wr = 0; wr < wordRows; wr++) {
     const groups = min(4, (rows - wr * 16) >> 2);
     const fullBits: i32 = (1 << (groups * 4)) - 1;
     const full = i16x8.splat(<i16>fullBits);
+    const top: usize = input + (<usize>(wr * 16 + groups * 4 - 4) * <usize>lanes) * 4;
     let b = 0;
     for (; b + 8 <= lanes; b += 8) {
-      let zword = i16x8.splat(0);
+      // As stridedHalf: zero flags gathered from the top group down as a negated word.
+      let zw = i16x8.splat(0);
       let tot = f32x4.splat(0);
       let pr = f32x4.splat(0);
-      let special = i32x4.splat(0);
-      for (let g = 0; g < groups; g++) {
-        const p = input + (<usize>(wr * 16 + g * 4) * <usize>lanes + <usize>b) * 4;
+      let big = i32x4.splat(0);
+      let p = top + <usize>b * 4;
+      for (let g = 0; g < groups; g++, p -= 4 * stride) {
         const x0 = absF32(v128.load(p)), y0 = absF32(v128.load(p, 16));
         const x1 = absF32(v128.load(p + stride)), y1 = absF32(v128.load(p + stride, 16));
         const x2 = absF32(v128.load(p + 2 * stride)), y2 = absF32(v128.load(p + 2 * stride, 16));
         const x3 = absF32(v128.load(p + 3 * stride)), y3 = absF32(v128.load(p + 3 * stride, 16));
-        // Zero flags of the 8 lanes as i16 masks.
+        const zero = i32x4.splat(0);
         const z0 = i16x8.narrow_i32x4_s(i32x4.eq(x0, zero), i32x4.eq(y0, zero));
         const z1 = i16x8.narrow_i32x4_s(i32x4.eq(x1, zero), i32x4.eq(y1, zero));
         const z2 = i16x8.narrow_i32x4_s(i32x4.eq(x2, zero), i32x4.eq(y2, zero));
         const z3 = i16x8.narrow_i32x4_s(i32x4.eq(x3, zero), i32x4.eq(y3, zero));
-        zword = v128.or(zword, i16x8.shl(zeroNib(z0, z1, z2, z3), <i32>(g * 4)));
+        let t = i16x8.add(i16x8.add(z3, z3), z2);
+        t = i16x8.add(i16x8.add(t, t), z1);
+        t = i16x8.add(i16x8.add(t, t), z0);
+        zw = i16x8.add(i16x8.shl(zw, 4), t);
         const lox01 = i32x4.min_s(x0, x1), hix01 = i32x4.max_s(x0, x1), lox23 = i32x4.min_s(x2, x3), hix23 = i32x4.max_s(x2, x3);
         const loy01 = i32x4.min_s(y0, y1), hiy01 = i32x4.max_s(y0, y1), loy23 = i32x4.min_s(y2, y3), hiy23 = i32x4.max_s(y2, y3);
         const s0x = i32x4.max_s(hix01, hix23), s0y = i32x4.max_s(hiy01, hiy23);
-        special = v128.or(special, v128.or(i32x4.gt_s(s0x, lim), i32x4.gt_s(s0y, lim)));
-        if (!v128.any_true(i16x8.gt_s(i16x8.add(i16x8.add(z0, z1), i16x8.add(z2, z3)), i16x8.splat(-2)))) {
-          // At most 2 non-zeros per lane: the second largest is the integer sum minus the largest.
-          const s1x = i32x4.sub(i32x4.add(i32x4.add(x0, x1), i32x4.add(x2, x3)), s0x);
-          const s1y = i32x4.sub(i32x4.add(i32x4.add(y0, y1), i32x4.add(y2, y3)), s0y);
-          tot = f32x4.add(tot, f32x4.add(f32x4.add(s0x, s1x), f32x4.add(s0y, s1y)));
-          if (n == 1) pr = f32x4.add(pr, f32x4.add(s1x, s1y));
+        const m1x = i32x4.min_s(hix01, hix23), m2x = i32x4.max_s(lox01, lox23);
+        const m1y = i32x4.min_s(hiy01, hiy23), m2y = i32x4.max_s(loy01, loy23);
+        const s1x = i32x4.max_s(m1x, m2x), s1y = i32x4.max_s(m1y, m2y);
+        const s2x = i32x4.min_s(m1x, m2x), s2y = i32x4.min_s(m1y, m2y);
+        big = i32x4.max_s(big, i32x4.max_s(s0x, s0y));
+        const c1 = f32x4.add(s1x, s1y);
+        if (!v128.any_true(v128.or(s2x, s2y))) {
+          // At most 2 non-zeros in every lane: s2 and s3 are zeros.
+          tot = f32x4.add(tot, f32x4.add(f32x4.add(s0x, s0y), c1));
+          if (n == 1) pr = f32x4.add(pr, c1);
         } else {
-          const m1x = i32x4.min_s(hix01, hix23), m2x = i32x4.max_s(lox01, lox23);
-          const m1y = i32x4.min_s(hiy01, hiy23), m2y = i32x4.max_s(loy01, loy23);
-          const c1 = f32x4.add(i32x4.max_s(m1x, m2x), i32x4.max_s(m1y, m2y));
-          const c2 = f32x4.add(i32x4.min_s(m1x, m2x), i32x4.min_s(m1y, m2y));
+          const c2 = f32x4.add(s2x, s2y);
           const c3 = f32x4.add(i32x4.min_s(lox01, lox23), i32x4.min_s(loy01, loy23));
           const c23 = f32x4.add(c2, c3);
           tot = f32x4.add(tot, f32x4.add(f32x4.add(f32x4.add(s0x, s0y), c1), c23));
           pr = f32x4.add(pr, n == 1 ? f32x4.add(c1, c23) : n == 2 ? c23 : c3);
         }
       }
-      if (v128.any_true(special)) {
+      if (v128.any_true(i32x4.gt_s(big, i32x4.splat(F32_FAST_LIMIT)))) {
         tot = f32x4.splat(0);
         pr = f32x4.splat(0);
         for (let g = 0; g < groups; g++) slowF32Strided(input + (<usize>(wr * 16 + g * 4) * <usize>lanes + <usize>b) * 4, stride, n);
       }
       total = addF64(total, tot);
       pruned = addF64(pruned, pr);
-      v128.store(words + (<usize>wr * <usize>lanes + <usize>b) * 2, v128.andnot(full, zword));
+      v128.store(words + (<usize>wr * <usize>lanes + <usize>b) * 2, v128.and(i16x8.sub(zw, i16x8.splat(1)), full));
     }
     for (; b < lanes; b++) {
       let word = 0;
@@ -518,8 +527,14 @@ function slowF32Strided(p: usize, stride: usize, n: i32): void {
     v128.load(p + 2 * stride), v128.load(p + 2 * stride, 16), v128.load(p + 3 * stride), v128.load(p + 3 * stride, 16), n);
 }
 
-/** scanContiguous for float32: 32 elements (8 groups, 2 words) at a time. */
+/** scanContiguous for float32: 32 elements (8 groups, 2 words) at a time; one copy per n (a constant in the loop). */
 function scanContiguous32(input: usize, count: i32, n: i32, words: usize, valid: usize): void {
+  if (n == 1) contiguous32(input, count, 1, words, valid);
+  else if (n == 2) contiguous32(input, count, 2, words, valid);
+  else contiguous32(input, count, 3, words, valid);
+}
+
+@inline function contiguous32(input: usize, count: i32, n: i32, words: usize, valid: usize): void {
   const zero = i32x4.splat(0);
   const lim = i32x4.splat(F32_FAST_LIMIT);
   let total = f64x2.splat(0);
