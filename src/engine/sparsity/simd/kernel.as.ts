@@ -1392,8 +1392,20 @@ function finishPrune(scale: f64): void {
   if (++pRuns == 4) flushPrune();
 }
 
-/** pruneStrided for float16 and bfloat16. */
+/** pruneStrided for float16 and bfloat16: one copy per type and n (see scanStridedHalf). */
 function pruneStridedHalf(input: usize, rows: i32, lanes: i32, bf: bool, n: i32): void {
+  if (bf) {
+    if (n == 1) pruneStridedHalfT(input, rows, lanes, true, 1);
+    else if (n == 2) pruneStridedHalfT(input, rows, lanes, true, 2);
+    else pruneStridedHalfT(input, rows, lanes, true, 3);
+  } else {
+    if (n == 1) pruneStridedHalfT(input, rows, lanes, false, 1);
+    else if (n == 2) pruneStridedHalfT(input, rows, lanes, false, 2);
+    else pruneStridedHalfT(input, rows, lanes, false, 3);
+  }
+}
+
+@inline function pruneStridedHalfT(input: usize, rows: i32, lanes: i32, bf: bool, n: i32): void {
   const stride: usize = <usize>lanes * 2;
   for (let g = 0; g + 4 <= rows; g += 4) {
     let b = 0;
@@ -1408,6 +1420,18 @@ function pruneStridedHalf(input: usize, rows: i32, lanes: i32, bf: bool, n: i32)
 
 /** pruneContiguous for float16 and bfloat16: 32 elements at a time, transposed through `scratch` (64 bytes). */
 function pruneContiguousHalf(input: usize, count: i32, bf: bool, n: i32, scratch: usize): void {
+  if (bf) {
+    if (n == 1) pruneContiguousHalfT(input, count, true, 1, scratch);
+    else if (n == 2) pruneContiguousHalfT(input, count, true, 2, scratch);
+    else pruneContiguousHalfT(input, count, true, 3, scratch);
+  } else {
+    if (n == 1) pruneContiguousHalfT(input, count, false, 1, scratch);
+    else if (n == 2) pruneContiguousHalfT(input, count, false, 2, scratch);
+    else pruneContiguousHalfT(input, count, false, 3, scratch);
+  }
+}
+
+@inline function pruneContiguousHalfT(input: usize, count: i32, bf: bool, n: i32, scratch: usize): void {
   let i = 0;
   for (; i + 32 <= count; i += 32) {
     const p = input + <usize>i * 2;
