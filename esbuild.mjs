@@ -1,25 +1,26 @@
 // One build() per bundle: CLI, scan worker, extension host, webview, tests, scripts. The WebAssembly scan
-// kernel (AssemblyScript) is compiled first and embedded in the bundles that import 'wasm:scan-kernel'.
+// kernel (AssemblyScript) is compiled first and embedded in the bundles that import 'wasm:scan-kernel'; the bench's
+// floor pass (scripts/floor.as.ts) likewise as 'wasm:bench-floor'.
 import asc from 'assemblyscript/asc';
 import { build } from 'esbuild';
 import { existsSync, readdirSync } from 'node:fs';
 
-async function compileKernel() {
+async function compileWasm(source) {
   let binary;
   const { error, stderr } = await asc.main(
-    ['src/engine/sparsity/simd/kernel.as.ts', '-O3', '--enable', 'simd', '--runtime', 'stub', '--noAssert', '--outFile', 'kernel.wasm'],
+    [source, '-O3', '--enable', 'simd', '--runtime', 'stub', '--noAssert', '--outFile', 'kernel.wasm'],
     { writeFile: (name, contents) => name.endsWith('.wasm') && (binary = contents) },
   );
   if (error) throw new Error(`AssemblyScript: ${error.message}\n${stderr.toString()}`);
   return binary;
 }
 
-const kernel = await compileKernel();
+const wasm = { 'scan-kernel': await compileWasm('src/engine/sparsity/simd/kernel.as.ts'), 'bench-floor': await compileWasm('scripts/floor.as.ts') };
 const wasmKernel = {
   name: 'wasm-kernel',
   setup(b) {
-    b.onResolve({ filter: /^wasm:scan-kernel$/ }, () => ({ path: 'scan-kernel', namespace: 'wasm-kernel' }));
-    b.onLoad({ filter: /.*/, namespace: 'wasm-kernel' }, () => ({ contents: kernel, loader: 'binary' }));
+    b.onResolve({ filter: /^wasm:(scan-kernel|bench-floor)$/ }, (args) => ({ path: args.path.slice(5), namespace: 'wasm-kernel' }));
+    b.onLoad({ filter: /.*/, namespace: 'wasm-kernel' }, (args) => ({ contents: wasm[args.path], loader: 'binary' }));
   },
 };
 

@@ -3,6 +3,11 @@ declare module 'wasm:scan-kernel' {
   const bytes: Uint8Array<ArrayBuffer>;
   export default bytes;
 }
+// The bench's floor pass (scripts/floor.as.ts).
+declare module 'wasm:bench-floor' {
+  const bytes: Uint8Array<ArrayBuffer>;
+  export default bytes;
+}
 
 // The few WebAssembly JS-API names this project uses (the ES lib has none, and Node's types leave them out).
 declare namespace WebAssembly {
