@@ -196,7 +196,7 @@ function plainRead(files: string[]): number {
  * Not a target, a floor: the same bytes read by one worker thread per core, each its share in 1 MB reads (as the
  * inspection's workers read their slabs), worker start-up included. What the kernel adds is inspect minus this.
  * With `sum`, each read goes into WebAssembly memory and through scripts/floor.as.ts: |w| summed and zeros counted
- * as float16, the least any exact inspection computes per element.
+ * as float16: what the zero counts and (for failing layers) retainedMagnitude need of every element.
  */
 async function parallelRead(files: string[], sum = false): Promise<number> {
   const threads = availableParallelism();
@@ -359,7 +359,7 @@ function inspectSection(models: BenchModel[], rounds: number): void {
   }
   console.log(`\ntargets: inspect <= 1.25 x plain read, peak RSS <= 300 MB: ${ok ? 'met' : 'NOT met'}`);
   console.log('(the last two columns are floors, not targets: the same bytes read by one worker per core, start-up included;');
-  console.log(' then also each value through the least arithmetic an exact float16 inspection needs: |w| summed, zeros counted)');
+  console.log(' then also each value as float16 through a magnitude sum and a zero test, with no statistics)');
 }
 
 function pruneSection(models: BenchModel[], rounds: number): void {

@@ -1,6 +1,6 @@
-// npm run bench's second floor: the least arithmetic an exact float16 inspection must do, per element: its
-// magnitude added to a float32 sum and a test against zero (retainedMagnitude and the zero counts need at least
-// that). No grouping, no sort, no statistics. Compiled by AssemblyScript for the bench only (esbuild.mjs).
+// npm run bench's second floor: per float16 element, its magnitude added to a float32 sum and a test against zero
+// (what the zero counts and, for a layer that fails its pattern, retainedMagnitude need). No grouping, no sort, no
+// statistics. Compiled by AssemblyScript for the bench only (esbuild.mjs).
 let total: f64 = 0;
 let zeros: f64 = 0;
 
