@@ -219,7 +219,7 @@ async function parallelRead(files: string[], sum = false): Promise<number> {
 /** A parallelRead worker: bytes [from, to) of the files taken end to end. */
 function readShare({ files, sizes, from, to, sum }: { files: string[]; sizes: number[]; from: number; to: number; sum: boolean }): void {
   const floor = sum ? (new WebAssembly.Instance(new WebAssembly.Module(floorBytes), {}).exports as unknown as FloorExports) : undefined;
-  if (floor) floor.memory.grow(17);
+  if (floor) floor.memory.grow(17); // a 1 MB read buffer after the first 64 KB page
   const buf = floor ? new Uint8Array(floor.memory.buffer, 65536, 1 << 20) : new Uint8Array(1 << 20);
   let base = 0;
   files.forEach((file, i) => {

@@ -31,6 +31,6 @@ export function pass(input: usize, count: i32): void {
     sum64 = f64x2.add(sum64, f64x2.add(f64x2.promote_low_f32x4(sum), f64x2.promote_low_f32x4(i32x4.shuffle(sum, sum, 2, 3, 0, 1))));
     zeroCount = i32x4.sub(zeroCount, i32x4.extadd_pairwise_i16x8_s(z));
   }
-  total += (f64x2.extract_lane(sum64, 0) + f64x2.extract_lane(sum64, 1)) * 5.192296858534828e33;
+  total += (f64x2.extract_lane(sum64, 0) + f64x2.extract_lane(sum64, 1)) * 5.192296858534828e33; // 2^112, as the kernel
   zeros += <f64>(i32x4.extract_lane(zeroCount, 0) + i32x4.extract_lane(zeroCount, 1) + i32x4.extract_lane(zeroCount, 2) + i32x4.extract_lane(zeroCount, 3));
 }

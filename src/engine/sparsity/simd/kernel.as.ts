@@ -239,12 +239,15 @@ function scalarGroup(p: usize, stride: usize, dt: i32, n: i32): i32 {
   keptMagnitude += t - p;
 }
 
-/** Zero flags (-1 per zero lane) of 8 groups as one nibble per lane: bit j = element j is zero. */
-@inline function zeroNib(z0: v128, z1: v128, z2: v128, z3: v128): v128 {
-  return v128.or(
-    v128.or(v128.and(z0, i16x8.splat(1)), v128.and(z1, i16x8.splat(2))),
-    v128.or(v128.and(z2, i16x8.splat(4)), v128.and(z3, i16x8.splat(8))),
-  );
+/**
+ * Appends one group's zero flags (zj = -1 where element j is zero) below the groups already in `zw`, which holds
+ * the zero bits negated (flags are -1): the loops go from the top group down, so the result is -(zero bits).
+ */
+@inline function pushZeroNibble(zw: v128, z0: v128, z1: v128, z2: v128, z3: v128): v128 {
+  let t = i16x8.add(i16x8.add(z3, z3), z2);
+  t = i16x8.add(i16x8.add(t, t), z1);
+  t = i16x8.add(i16x8.add(t, t), z0);
+  return i16x8.add(i16x8.shl(zw, 4), t);
 }
 
 // Magnitudes doubled: `a << 1` drops the sign and keeps the order (compared unsigned), with no constant to load.
@@ -295,10 +298,7 @@ function scanStridedHalf(input: usize, rows: i32, lanes: i32, bf: bool, n: i32, 
         const a2 = i16x8.shl(v128.load(p + 2 * stride), 1), a3 = i16x8.shl(v128.load(p + 3 * stride), 1);
         const zero = i16x8.splat(0);
         const z0 = i16x8.eq(a0, zero), z1 = i16x8.eq(a1, zero), z2 = i16x8.eq(a2, zero), z3 = i16x8.eq(a3, zero);
-        let t = i16x8.add(i16x8.add(z3, z3), z2);
-        t = i16x8.add(i16x8.add(t, t), z1);
-        t = i16x8.add(i16x8.add(t, t), z0);
-        zw = i16x8.add(i16x8.shl(zw, 4), t);
+        zw = pushZeroNibble(zw, z0, z1, z2, z3);
         // Sorting network per lane: s0 >= s1 >= s2 >= s3.
         const lo01 = i16x8.min_u(a0, a1), hi01 = i16x8.max_u(a0, a1);
         const lo23 = i16x8.min_u(a2, a3), hi23 = i16x8.max_u(a2, a3);
@@ -477,10 +477,7 @@ function scanStrided32(input: usize, rows: i32, lanes: i32, n: i32, words: usize
         const z1 = i16x8.narrow_i32x4_s(i32x4.eq(x1, zero), i32x4.eq(y1, zero));
         const z2 = i16x8.narrow_i32x4_s(i32x4.eq(x2, zero), i32x4.eq(y2, zero));
         const z3 = i16x8.narrow_i32x4_s(i32x4.eq(x3, zero), i32x4.eq(y3, zero));
-        let t = i16x8.add(i16x8.add(z3, z3), z2);
-        t = i16x8.add(i16x8.add(t, t), z1);
-        t = i16x8.add(i16x8.add(t, t), z0);
-        zw = i16x8.add(i16x8.shl(zw, 4), t);
+        zw = pushZeroNibble(zw, z0, z1, z2, z3);
         const lox01 = i32x4.min_s(x0, x1), hix01 = i32x4.max_s(x0, x1), lox23 = i32x4.min_s(x2, x3), hix23 = i32x4.max_s(x2, x3);
         const loy01 = i32x4.min_s(y0, y1), hiy01 = i32x4.max_s(y0, y1), loy23 = i32x4.min_s(y2, y3), hiy23 = i32x4.max_s(y2, y3);
         const s0x = i32x4.max_s(hix01, hix23), s0y = i32x4.max_s(hiy01, hiy23);
