@@ -66,6 +66,9 @@ rm -f "$MARKER"
 log="$CACHE/code-server-install.log"
 (
   cd "$CACHE"
+  # Run from 'npm test', this script inherits the outer npm's npm_config_* variables: code-server's postinstall reads
+  # the Node version from npm_config_user_agent (Node 20 there) and refuses. The inner install gets its own settings.
+  while IFS= read -r var; do unset "$var"; done < <(compgen -e | grep -E '^(npm_|NPM_|INIT_CWD$|NODE$)')
   export PATH="$NODE_DIR/bin:$PATH" npm_config_nodedir="$NODE_DIR" npm_config_update_notifier=false
   npm i "code-server@$CODE_SERVER_VERSION" --foreground-scripts --no-audit --no-fund
 ) >"$log" 2>&1 || { tail -n 40 "$log" >&2; fail "npm i code-server@$CODE_SERVER_VERSION failed; full log: $log"; }
