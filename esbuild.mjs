@@ -32,11 +32,14 @@ const tests = readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) 
 const e2e = readdirSync('test/e2e').filter((f) => f.endsWith('.e2e.ts')).map((f) => `test/e2e/${f}`);
 
 await Promise.all([
+  // The CLI: a small entry (help, dispatch, Ctrl-C) that loads one command bundle on demand (see src/cli/main.ts).
   build({ ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
+  build({ ...node, entryPoints: ['src/cli/inspectMain.ts'], outfile: 'dist/cli-inspect.js' }),
+  build({ ...node, entryPoints: ['src/cli/convertMain.ts'], outfile: 'dist/cli-convert.js' }),
   build({ ...node, entryPoints: ['src/engine/sparsity/scanWorker.ts'], outfile: 'dist/scan-worker.js' }),
   build({ ...node, entryPoints: ['src/worker/worker.ts'], outfile: 'dist/worker.js' }),
   build({ ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode', 'onnxruntime-node'] }),
-  build({ bundle: true, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', logLevel: 'warning' }),
+  build({ bundle: true, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', sourcemap: 'external', logLevel: 'warning' }),
   build({ ...node, entryPoints: ['scripts/make-sample.ts', 'scripts/bench.ts', 'scripts/kernel-bench.ts', 'scripts/calibration.ts'].filter(existsSync), outdir: 'dist/scripts' }),
   build({ ...node, entryPoints: tests, outdir: 'dist/test', external: ['onnxruntime-node', 'playwright-core'] }),
   build({ ...node, entryPoints: e2e, outdir: 'dist/e2e', external: ['onnxruntime-node', 'playwright-core'] }),

@@ -5,7 +5,7 @@ import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onnx } from 'onnx-proto';
-import { type DTypeName, DTYPE_IDS, graph, makeTensor, node, valueInfo, writeModel } from '../src/engine/onnx/builder';
+import { type DTypeName, DTYPE_IDS, graph, makeTensor, node, valueInfo, writeModel } from '../test/support/builder';
 import { inspectModel } from '../src/engine/sparsity/inspect';
 import { PROFILES } from '../src/engine/speedup/profiles';
 

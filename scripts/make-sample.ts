@@ -13,7 +13,7 @@ import {
   seededRandom,
   valueInfo,
   writeModel,
-} from '../src/engine/onnx/builder';
+} from '../test/support/builder';
 
 /** What each sample layer is meant to show: tests can compare the engine's verdicts with this. */
 export interface SampleLayer {

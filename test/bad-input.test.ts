@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { Writer } from 'protobufjs/minimal';
 import { onnx } from 'onnx-proto';
 import { ModelError } from '../src/engine/errors';
-import { type ModelSpec, encodeModel, graph, makeTensor, node, seededRandom, sparseTensor, valueInfo } from '../src/engine/onnx/builder';
+import { type ModelSpec, encodeModel, graph, makeTensor, node, seededRandom, sparseTensor, valueInfo } from './support/builder';
 import { MemorySource } from '../src/engine/onnx/source';
 import { type InspectReport, inspectModel, inspectSource } from '../src/engine/sparsity/inspect';
 import { makeSampleModels } from '../scripts/make-sample';

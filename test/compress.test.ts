@@ -24,7 +24,7 @@ import {
   seededRandom,
   valueInfo,
   writeModel,
-} from '../src/engine/onnx/builder';
+} from './support/builder';
 import { type Pattern, patternName } from '../src/engine/sparsity/pattern';
 import { SAMPLE_LAYERS, makeSampleModels } from '../scripts/make-sample';
 import { allTensorProtos, decodeModelFile, externalEntries, listFolder, partialFiles, tensorBytes, tensorProto } from './support/convert-read';

@@ -25,7 +25,7 @@ import {
   sparseTensor,
   valueInfo,
   writeModel,
-} from '../src/engine/onnx/builder';
+} from './support/builder';
 import { readSkeleton } from '../src/engine/onnx/skeleton';
 import { MemorySource } from '../src/engine/onnx/source';
 import { forEachField } from '../src/engine/onnx/wire';

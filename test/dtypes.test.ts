@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { onnx } from 'onnx-proto';
-import { type DTypeName, type TensorSpec, graph, makeTensor, node, valueInfo } from '../src/engine/onnx/builder';
+import { type DTypeName, type TensorSpec, graph, makeTensor, node, valueInfo } from './support/builder';
 import type { LayerReport } from '../src/engine/sparsity/inspect';
 import type { Pattern } from '../src/engine/sparsity/pattern';
 import { inspectSpec, layer } from './support/models';

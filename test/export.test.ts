@@ -10,7 +10,7 @@ import { before, describe, test } from 'node:test';
 import { type ExportManifest, exportModel } from '../src/engine/convert/export';
 import { ModelError } from '../src/engine/errors';
 import { decodeAscend, decodeNvidia } from '../src/engine/encode';
-import { type DTypeName, type ModelSpec, graph, makeTensor, node, pruneTo, randomWeights, seededRandom, valueInfo, writeModel } from '../src/engine/onnx/builder';
+import { type DTypeName, type ModelSpec, graph, makeTensor, node, pruneTo, randomWeights, seededRandom, valueInfo, writeModel } from './support/builder';
 import { listFolder } from './support/convert-read';
 import { tempDir } from './support/models';
 import { cli } from './support/cli';

@@ -15,7 +15,7 @@ import {
   node,
   seededRandom,
   valueInfo,
-} from '../src/engine/onnx/builder';
+} from './support/builder';
 import { type InspectReport, inspectModel } from '../src/engine/sparsity/inspect';
 import { ShapeInfo } from '../src/engine/sparsity/kernel';
 import { defaultWorkerScript } from '../src/engine/sparsity/pool';

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { Writer } from 'protobufjs/minimal';
 import { ModelError } from '../src/engine/errors';
-import { constantNode, encodeModel, graph, makeTensor, node, valueInfo } from '../src/engine/onnx/builder';
+import { constantNode, encodeModel, graph, makeTensor, node, valueInfo } from './support/builder';
 import { MemorySource } from '../src/engine/onnx/source';
 import { WIRE_LEN, WIRE_VARINT, forEachField } from '../src/engine/onnx/wire';
 import { type InspectReport, inspectSource } from '../src/engine/sparsity/inspect';

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { onnx } from 'onnx-proto';
-import { type DTypeName, type ModelSpec, constantNode, graph, makeTensor, node, valueInfo } from '../src/engine/onnx/builder';
+import { type DTypeName, type ModelSpec, constantNode, graph, makeTensor, node, valueInfo } from './support/builder';
 import type { LayerReport } from '../src/engine/sparsity/inspect';
 import { inspectSpec, layer } from './support/models';
 

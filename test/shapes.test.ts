@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { onnx } from 'onnx-proto';
-import { type DTypeName, type ModelSpec, constantNode, encodeModel, graph, makeTensor, node, valueInfo } from '../src/engine/onnx/builder';
+import { type DTypeName, type ModelSpec, constantNode, encodeModel, graph, makeTensor, node, valueInfo } from './support/builder';
 import { readSkeleton } from '../src/engine/onnx/skeleton';
 import { MemorySource } from '../src/engine/onnx/source';
 import { ExternalFiles } from '../src/engine/onnx/tensorData';

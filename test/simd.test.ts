@@ -2,7 +2,7 @@
 // layout (K strided across lanes, K contiguous, tails), dtype it handles, special values and N.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type DTypeName, encodeModel, graph, makeTensor, node, seededRandom, valueInfo } from '../src/engine/onnx/builder';
+import { type DTypeName, encodeModel, graph, makeTensor, node, seededRandom, valueInfo } from './support/builder';
 import { readSkeleton } from '../src/engine/onnx/skeleton';
 import { MemorySource } from '../src/engine/onnx/source';
 import { ExternalFiles, openTensor } from '../src/engine/onnx/tensorData';
@@ -13,7 +13,7 @@ import { ShapeInfo } from '../src/engine/sparsity/kernel';
 import { simdApplies } from '../src/engine/sparsity/simd/simdScan';
 import { pruneSlab, pruneSlabReference } from '../src/engine/convert/prune';
 import { dtypeById } from '../src/engine/onnx/dtypes';
-import { DTYPE_IDS } from '../src/engine/onnx/builder';
+import { DTYPE_IDS } from './support/builder';
 
 const SPECIALS: Record<string, number[]> = {
   // -0, +inf, -inf, NaN, smallest subnormal, largest finite

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { onnx } from 'onnx-proto';
-import { type DTypeName, type ModelSpec, graph, makeTensor, node, valueInfo } from '../src/engine/onnx/builder';
+import { type DTypeName, type ModelSpec, graph, makeTensor, node, valueInfo } from './support/builder';
 import type { InspectReport, LayerReport, LayerSpeedup } from '../src/engine/sparsity/inspect';
 import { type HardwareProfile, PROFILES, resolveProfile } from '../src/engine/speedup/profiles';
 import type { LayerProjection, ProjectOptions, Projection } from '../src/engine/speedup/project';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { onnx } from 'onnx-proto';
-import { type ModelSpec, encodeModel, graph, makeTensor, node, valueInfo } from '../src/engine/onnx/builder';
+import { type ModelSpec, encodeModel, graph, makeTensor, node, valueInfo } from './support/builder';
 import { readSkeleton } from '../src/engine/onnx/skeleton';
 import { MemorySource } from '../src/engine/onnx/source';
 import { ExternalFiles, openTensor } from '../src/engine/onnx/tensorData';

@@ -15,7 +15,7 @@ import {
   node,
   sparseTensor,
   valueInfo,
-} from '../src/engine/onnx/builder';
+} from './support/builder';
 import { readSkeleton } from '../src/engine/onnx/skeleton';
 import { MemorySource } from '../src/engine/onnx/source';
 import { ExternalFiles, openTensor } from '../src/engine/onnx/tensorData';

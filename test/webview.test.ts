@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { onnx } from 'onnx-proto';
 import type { Browser } from 'playwright-core';
-import { graph, makeTensor, node, randomWeights, seededRandom, valueInfo } from '../src/engine/onnx/builder';
+import { graph, makeTensor, node, randomWeights, seededRandom, valueInfo } from './support/builder';
 import { type InspectReport, type LayerReport, inspectModel } from '../src/engine/sparsity/inspect';
 import { parsePattern } from '../src/engine/sparsity/pattern';
 import { readGroupEncodings, readRegion } from '../src/engine/sparsity/region';

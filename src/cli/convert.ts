@@ -3,44 +3,9 @@ import { parseArgs } from 'node:util';
 import { type ConvertMode, type ConvertReport, convertModel } from '../engine/convert/convert';
 import { parsePattern } from '../engine/sparsity/pattern';
 import { formatConvert } from '../engine/report/convertFormat';
+import { CONVERT_HELP } from './help';
 import { EXIT, UsageError, type CommandContext, numberArgument, regexArgument } from './common';
 import { ProgressBar } from './progress';
-
-export const CONVERT_HELP = `Usage: sparsity-lens convert MODEL --mode prune|compress [options]
-
-prune: every selected eligible layer is pruned to N:M by magnitude along its reduction axis (the N
-largest |w|, or |q - zero_point| for integer weights, of each group survive; ties keep the earlier
-position). Layers already compliant are left byte-identical.
-compress: pruned, then stored as kept values + a packed position stream, rebuilt at load time by a
-small decode graph of standard ONNX ops (opset >= 11): the model still runs in ONNX Runtime, with
-outputs bit-identical to the pruned model, and is smaller (about 9/16 of fp16 weights at 2:4).
-Weights that cannot take that form (per-channel zero points, 4/64-bit types, weights in functions) are
-pruned in place and the report says why. 'sparsity-lens decompress' restores the dense pruned model.
-
-The output is written next to MODEL, then re-read (compressed weights decoded) and checked: every
-converted layer must pass. The input is never modified; outputs are written atomically.
-
-One-shot pruning without fine-tuning loses accuracy: sparse-training flows (ASP, SR-STE, AMCT, INC)
-retrain after pruning.
-
-Options:
-  --mode MODE           prune or compress
-  --pattern N:M         default 2:4 (N = most non-zeros kept per group of M)
-  --out PATH            output model (default: MODEL.pruned-2of4.onnx / .compressed-2of4.onnx next to
-                        MODEL); external data goes
-                        to PATH without .onnx + .data
-  --only REGEX          only layers whose name matches
-  --skip REGEX          not the layers whose name matches
-  --min-params N        not layers with fewer than N weights
-  --skip-first          not the first eligible layer (the stem)
-  --skip-head           not the last eligible layer (the classifier head)
-  --force               replace an existing output
-  --dry-run             print what would change; write nothing
-  --format FORMAT       table (default) or json
-  -h, --help            this help
-
-Exit codes: 0 ok, 1 the output failed verification, 2 bad input or usage, 130 interrupted.
-`;
 
 const MODES: ConvertMode[] = ['prune', 'compress', 'ascend'];
 

@@ -1,21 +1,8 @@
 // `sparsity-lens decompress`: a portable compressed model back to the dense pruned model, bit for bit.
 import { parseArgs } from 'node:util';
 import { decompressModel } from '../engine/convert/decompress';
+import { DECOMPRESS_HELP } from './help';
 import { EXIT, UsageError, type CommandContext } from './common';
-
-export const DECOMPRESS_HELP = `Usage: sparsity-lens decompress MODEL [--out PATH] [--force]
-
-Rebuilds every weight that 'convert --mode compress' stored as values and index streams, removes the
-decode graphs and the metadata entry, and writes the dense pruned model (bit for bit).
-
-Options:
-  --out PATH     output model (default: NAME.decompressed.onnx next to MODEL)
-  --force        replace an existing output
-  --format FMT   table (default) or json
-  -h, --help     this help
-
-Exit codes: 0 ok, 2 bad input or usage, 130 interrupted.
-`;
 
 export async function decompressCommand(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseArgs({

@@ -6,34 +6,9 @@ import { inspectModel } from '../engine/sparsity/inspect';
 import { parsePattern } from '../engine/sparsity/pattern';
 import { type HardwareProfile, PROFILES, resolveProfile } from '../engine/speedup/profiles';
 import type { ProjectOptions } from '../engine/speedup/project';
+import { INSPECT_HELP } from './help';
 import { EXIT, UsageError, type CommandContext, numberArgument, regexArgument } from './common';
 import { ProgressBar } from './progress';
-
-export const INSPECT_HELP = `Usage: sparsity-lens inspect MODEL [options]
-
-Reports, for every layer with a constant weight, whether it carries N:M sparsity along its
-reduction axis (groups of M consecutive weights with at most N non-zeros), why not, the standard
-patterns it satisfies, Intel block ratios, and what pruning would keep.
-
-Options:
-  --pattern N:M         pattern to check (default 2:4; N = most non-zeros kept, 1 <= N < M <= 16)
-  --format FORMAT       table (default), json, markdown or csv
-  --fail-under FRACTION exit 1 when the parameter-weighted compliance of eligible layers is below
-                        FRACTION (0..1), e.g. --fail-under 0.99 in CI
-  --layers REGEX        only layers whose name matches REGEX
-  --grid                include each layer's tile grid in the JSON output
-  --workers N           worker threads (default: one per core; 0 scans in this thread)
-  --speedup             add the projected speedup (per layer and end to end) on a hardware profile
-  --hardware NAME|FILE  profile: a100 (default), h100, l4, orin, ascend-a2, cpu-xeon, or a JSON file
-  --batch N             value of the inputs' symbolic batch dimension (for --speedup)
-  --dim NAME=VALUE      value of a symbolic dimension, e.g. --dim sequence=384 (repeatable)
-  --runtime KIND        eager (default: every op its own kernel, as PyTorch eager or plain ONNX Runtime)
-                        or fused (TensorRT-like: epilogues, skip-layer-norm and attention fused)
-  --out FILE            write the report to FILE instead of stdout
-  -h, --help            this help
-
-Exit codes: 0 ok, 1 the --fail-under gate failed, 2 bad input or usage.
-`;
 
 export async function inspectCommand(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseArgs({

@@ -1,112 +1,26 @@
-// sparsity-lens: the command-line front end over the engine.
-import { randomBytes } from 'node:crypto';
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { CancelledError, ModelError, describeError } from '../engine/errors';
-import { newAbortFlag, raiseAbortFlag, sharedAbortSignal } from '../engine/sharedAbort';
-import { EXIT, UsageError, type CommandContext } from './common';
-import { CONVERT_HELP, convertCommand } from './convert';
-import { DECOMPRESS_HELP, decompressCommand } from './decompress';
-import { EXPORT_HELP, exportCommand } from './export';
-import { INSPECT_HELP, inspectCommand } from './inspect';
+// sparsity-lens: the command-line front end over the engine. This entry (dist/cli.js) is kept small: `--help` and
+// `--version` load nothing else; inspect loads dist/cli-inspect.js into this thread; convert, decompress and export
+// load dist/cli-convert.js into a worker thread (see convertMain.ts for why).
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { newAbortFlag, raiseAbortFlag } from '../engine/sharedAbort';
+import { EXIT } from './common';
+import { COMMAND_HELP, HELP, VERSION } from './help';
 
-const VERSION = '0.1.0';
-
-const HELP = `Usage: sparsity-lens COMMAND [options]
-
-Sparsity Lens inspects ONNX models for N:M (e.g. 2:4) structured sparsity and block sparsity.
-
-Commands:
-  inspect MODEL    per-layer N:M compliance, patterns, block ratios and what pruning keeps
-  convert MODEL    prune to N:M (--mode prune) or prune and compress (--mode compress), verify the output
-  decompress MODEL a compressed model back to the dense pruned model, bit for bit
-  export MODEL     compressed values and index metadata (Ascend or NVIDIA) as sidecar files + manifest
-
-Run 'sparsity-lens COMMAND --help' for a command's options.
-Options: -h, --help   this help;  --version   print the version.
-Exit codes: 0 ok, 1 a gate failed, 2 bad input or usage, 130 interrupted.
-`;
-
-const COMMANDS: Record<string, { run: (argv: string[], ctx: CommandContext) => Promise<number>; help: string }> = {
-  inspect: { run: inspectCommand, help: INSPECT_HELP },
-  convert: { run: convertCommand, help: CONVERT_HELP },
-  decompress: { run: decompressCommand, help: DECOMPRESS_HELP },
-  export: { run: exportCommand, help: EXPORT_HELP },
-};
-
-function atomicWrite(file: string, text: string): void {
-  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+/** A bundle next to this one, loaded at run time (esbuild leaves a computed require alone). */
+function load<T>(bundle: string): T {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(join(__dirname, bundle)) as T;
 }
 
-/**
- * Runs one command. `signal` cancels it; without one, Ctrl-C does (when the command awaits: see runInWorker for
- * cancelling synchronous work).
- */
-export async function main(argv: string[], signal?: AbortSignal): Promise<number> {
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  if (!signal) process.on('SIGINT', onSigint);
-  const ctx: CommandContext = {
-    stdout: (t) => process.stdout.write(t),
-    stderr: (t) => process.stderr.write(t),
-    output: async (text, file) => {
-      if (file) atomicWrite(file, text);
-      else await new Promise<void>((resolve) => process.stdout.write(text, () => resolve()));
-    },
-    signal: signal ?? controller.signal,
-  };
-  const [command, ...rest] = argv;
-  try {
-    if (!command || command === '-h' || command === '--help' || command === 'help') {
-      ctx.stdout(HELP);
-      return command ? EXIT.ok : EXIT.bad;
-    }
-    if (command === '--version') {
-      ctx.stdout(`${VERSION}\n`);
-      return EXIT.ok;
-    }
-    const entry = COMMANDS[command];
-    if (!entry) throw new UsageError(`unknown command '${command}'`, HELP);
-    return await entry.run(rest, ctx);
-  } catch (err) {
-    if (err instanceof CancelledError) {
-      ctx.stderr('interrupted: nothing was written\n');
-      return EXIT.cancelled;
-    }
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      ctx.stderr(`sparsity-lens: ${(err as Error).message}\n`);
-      ctx.stderr(`Run 'sparsity-lens ${COMMANDS[command] ? `${command} ` : ''}--help' for usage.\n`);
-      return EXIT.bad;
-    }
-    if (err instanceof ModelError) {
-      ctx.stderr(`sparsity-lens: ${err.message}\n`);
-      return EXIT.bad;
-    }
-    ctx.stderr(`sparsity-lens: ${describeError(err)}\n`);
-    return EXIT.bad;
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
-}
-
-/**
- * The program: the command runs in a worker thread while this thread only waits for it and for Ctrl-C, which raises a
- * shared flag that the engine's loops read even in the middle of synchronous work; the command then cleans up (no
- * partial files) and exits with 130.
- */
-function runInWorker(argv: string[]): void {
+function runInWorker(command: string, argv: string[]): void {
   const flag = newAbortFlag();
-  const worker = new Worker(__filename, { workerData: { sparsityLensCli: true, argv, flag, stderrIsTTY: Boolean(process.stderr.isTTY) } });
+  const worker = new Worker(join(__dirname, 'cli-convert.js'), {
+    workerData: { sparsityLensCommand: command, argv, flag, stderrIsTTY: Boolean(process.stderr.isTTY) },
+  });
   let interrupted = false;
   process.on('SIGINT', () => {
-    if (interrupted) process.exit(130); // a second Ctrl-C: stop now
+    if (interrupted) process.exit(EXIT.cancelled); // a second Ctrl-C: stop now
     interrupted = true;
     raiseAbortFlag(flag);
   });
@@ -114,17 +28,39 @@ function runInWorker(argv: string[]): void {
     process.exitCode = code;
   });
   worker.on('error', (err) => {
-    process.stderr.write(`sparsity-lens: ${describeError(err)}\n`);
-    process.exitCode = 2;
+    process.stderr.write(`sparsity-lens: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = EXIT.bad;
   });
 }
 
-if (!isMainThread && (workerData as { sparsityLensCli?: boolean } | undefined)?.sparsityLensCli) {
-  const data = workerData as { argv: string[]; flag: Int32Array; stderrIsTTY: boolean };
-  // Worker stdio is piped through the main thread: keep the progress bar when the real stderr is a terminal.
-  (process.stderr as { isTTY?: boolean }).isTTY = data.stderrIsTTY;
-  main(data.argv, sharedAbortSignal(data.flag)).then((code) => parentPort!.postMessage(code));
-} else if (require.main === module && /cli\.[cm]?[jt]s$/.test(process.argv[1] ?? '')) {
-  // Only as the program itself: a test bundle that imports main() must not run it.
-  runInWorker(process.argv.slice(2));
+function cli(argv: string[]): void {
+  const [command, ...rest] = argv;
+  if (!command || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(HELP);
+    process.exitCode = command ? EXIT.ok : EXIT.bad;
+    return;
+  }
+  if (command === '--version') {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  const help = COMMAND_HELP[command];
+  if (help === undefined) {
+    process.stderr.write(`sparsity-lens: unknown command '${command}'\nRun 'sparsity-lens --help' for usage.\n`);
+    process.exitCode = EXIT.bad;
+    return;
+  }
+  if (rest.length === 1 && (rest[0] === '--help' || rest[0] === '-h')) {
+    process.stdout.write(help);
+    return;
+  }
+  if (command === 'inspect') {
+    load<typeof import('./inspectMain')>('cli-inspect.js')
+      .runInspect(rest)
+      .then((code) => (process.exitCode = code));
+    return;
+  }
+  runInWorker(command, rest);
 }
+
+cli(process.argv.slice(2));

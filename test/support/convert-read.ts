@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { onnx } from 'onnx-proto';
 import { type ConvertOptions, type ConvertReport, convertModel } from '../../src/engine/convert/convert';
-import type { ExternalSink, ModelSpec } from '../../src/engine/onnx/builder';
+import type { ExternalSink, ModelSpec } from './builder';
 import { writeTempModel } from './models';
 
 export interface Converted {

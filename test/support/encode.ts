@@ -1,7 +1,7 @@
 // Hand-made protobuf for tests: messages protobufjs would never write (unpacked fields, wrong wire types).
 import { Writer } from 'protobufjs/minimal';
 import { onnx } from 'onnx-proto';
-import { type ModelSpec, encodeModel } from '../../src/engine/onnx/builder';
+import { type ModelSpec, encodeModel } from './builder';
 
 /** `spec` encoded with `tensorBytes` (an encoded TensorProto) appended to its graph as one more initializer. */
 export function withEncodedInitializer(spec: ModelSpec, tensorBytes: Uint8Array): Uint8Array {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { type ExternalSink, type ModelSpec, encodeModel, writeModel } from '../../src/engine/onnx/builder';
+import { type ExternalSink, type ModelSpec, encodeModel, writeModel } from './builder';
 import { MemorySource } from '../../src/engine/onnx/source';
 import { type InspectOptions, type InspectReport, inspectModel, inspectSource } from '../../src/engine/sparsity/inspect';
 

@@ -2,7 +2,7 @@
 // onnxruntime-node is optional: without it (or for a model it cannot run) the report says so.
 import { dtypeName } from '../onnx/dtypes';
 import type { ModelSkeleton } from '../onnx/skeleton';
-import { float16BitsToFloat32, bfloat16BitsToFloat32, seededRandom } from '../onnx/builder';
+import { float16BitsToFloat32, bfloat16BitsToFloat32, seededRandom } from '../onnx/numbers';
 
 export interface OutputComparison {
   name: string;

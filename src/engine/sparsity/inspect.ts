@@ -273,6 +273,9 @@ async function scanAll(
     const sources = new JobSources(src);
     const signal = options.signal ?? { aborted: false };
     for (const job of jobs) {
+      // Between parts, let the event loop run: a Ctrl-C handler (the CLI scans inline in its only thread) or a
+      // cancel message gets to raise the abort before the next part starts.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (signal.aborted) throw new CancelledError();
       try {
         absorb(job, sources.run(job, progress, signal));

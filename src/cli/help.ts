@@ -1,0 +1,126 @@
+// Every help text of the CLI, apart from the commands' code: `--help` prints them without loading the engine.
+
+export const VERSION = '0.1.0';
+
+export const HELP = `Usage: sparsity-lens COMMAND [options]
+
+Sparsity Lens inspects ONNX models for N:M (e.g. 2:4) structured sparsity and block sparsity.
+
+Commands:
+  inspect MODEL    per-layer N:M compliance, patterns, block ratios and what pruning keeps
+  convert MODEL    prune to N:M (--mode prune) or prune and compress (--mode compress), verify the output
+  decompress MODEL a compressed model back to the dense pruned model, bit for bit
+  export MODEL     compressed values and index metadata (Ascend or NVIDIA) as sidecar files + manifest
+
+Run 'sparsity-lens COMMAND --help' for a command's options.
+Options: -h, --help   this help;  --version   print the version.
+Exit codes: 0 ok, 1 a gate failed, 2 bad input or usage, 130 interrupted.
+`;
+
+export const INSPECT_HELP = `Usage: sparsity-lens inspect MODEL [options]
+
+Reports, for every layer with a constant weight, whether it carries N:M sparsity along its
+reduction axis (groups of M consecutive weights with at most N non-zeros), why not, the standard
+patterns it satisfies, Intel block ratios, and what pruning would keep.
+
+Options:
+  --pattern N:M         pattern to check (default 2:4; N = most non-zeros kept, 1 <= N < M <= 16)
+  --format FORMAT       table (default), json, markdown or csv
+  --fail-under FRACTION exit 1 when the parameter-weighted compliance of eligible layers is below
+                        FRACTION (0..1), e.g. --fail-under 0.99 in CI
+  --layers REGEX        only layers whose name matches REGEX
+  --grid                include each layer's tile grid in the JSON output
+  --workers N           worker threads (default: one per core; 0 scans in this thread)
+  --speedup             add the projected speedup (per layer and end to end) on a hardware profile
+  --hardware NAME|FILE  profile: a100 (default), h100, l4, orin, ascend-a2, cpu-xeon, or a JSON file
+  --batch N             value of the inputs' symbolic batch dimension (for --speedup)
+  --dim NAME=VALUE      value of a symbolic dimension, e.g. --dim sequence=384 (repeatable)
+  --runtime KIND        eager (default: every op its own kernel, as PyTorch eager or plain ONNX Runtime)
+                        or fused (TensorRT-like: epilogues, skip-layer-norm and attention fused)
+  --out FILE            write the report to FILE instead of stdout
+  -h, --help            this help
+
+Exit codes: 0 ok, 1 the --fail-under gate failed, 2 bad input or usage.
+`;
+
+export const CONVERT_HELP = `Usage: sparsity-lens convert MODEL --mode prune|compress [options]
+
+prune: every selected eligible layer is pruned to N:M by magnitude along its reduction axis (the N
+largest |w|, or |q - zero_point| for integer weights, of each group survive; ties keep the earlier
+position). Layers already compliant are left byte-identical.
+compress: pruned, then stored as kept values + a packed position stream, rebuilt at load time by a
+small decode graph of standard ONNX ops (opset >= 11): the model still runs in ONNX Runtime, with
+outputs bit-identical to the pruned model, and is smaller (about 9/16 of fp16 weights at 2:4).
+Weights that cannot take that form (per-channel zero points, 4/64-bit types, weights in functions) are
+pruned in place and the report says why. 'sparsity-lens decompress' restores the dense pruned model.
+
+The output is written next to MODEL, then re-read (compressed weights decoded) and checked: every
+converted layer must pass. The input is never modified; outputs are written atomically.
+
+One-shot pruning without fine-tuning loses accuracy: sparse-training flows (ASP, SR-STE, AMCT, INC)
+retrain after pruning.
+
+Options:
+  --mode MODE           prune or compress
+  --pattern N:M         default 2:4 (N = most non-zeros kept per group of M)
+  --out PATH            output model (default: MODEL.pruned-2of4.onnx / .compressed-2of4.onnx next to
+                        MODEL); external data goes
+                        to PATH without .onnx + .data
+  --only REGEX          only layers whose name matches
+  --skip REGEX          not the layers whose name matches
+  --min-params N        not layers with fewer than N weights
+  --skip-first          not the first eligible layer (the stem)
+  --skip-head           not the last eligible layer (the classifier head)
+  --force               replace an existing output
+  --dry-run             print what would change; write nothing
+  --format FORMAT       table (default) or json
+  -h, --help            this help
+
+Exit codes: 0 ok, 1 the output failed verification, 2 bad input or usage, 130 interrupted.
+`;
+
+export const DECOMPRESS_HELP = `Usage: sparsity-lens decompress MODEL [--out PATH] [--force]
+
+Rebuilds every weight that 'convert --mode compress' stored as values and index streams, removes the
+decode graphs and the metadata entry, and writes the dense pruned model (bit for bit).
+
+Options:
+  --out PATH     output model (default: NAME.decompressed.onnx next to MODEL)
+  --force        replace an existing output
+  --format FMT   table (default) or json
+  -h, --help     this help
+
+Exit codes: 0 ok, 2 bad input or usage, 130 interrupted.
+`;
+
+export const EXPORT_HELP = `Usage: sparsity-lens export MODEL --encoding ascend|nvidia --out DIR [--layer NAME] [--force]
+
+Writes, for every eligible layer that passes 2:4 (or just --layer NAME), the kept values and the index
+metadata the hardware reads, one file each, plus DIR/manifest.json (layer, tensor, shapes, dtype,
+encoding, byte order, sizes, sha256). Each weight is viewed as [rows, K], K innermost.
+
+  ascend   ATC --sparsity=1: 2 values and two 2-bit indexes per group of 4, indexes packed 4 per byte
+  nvidia   cuSPARSELt/CUTLASS as PyTorch encodes it: values, plain 4-bit metadata in int16 (fp16/bf16)
+           or int32 (int8) words, and the reordered CUTLASS/PyTorch layout where rows % 32 == 0 and
+           K % 64 (fp16) / 128 (int8) allow it
+
+Layers that do not pass 2:4 are listed as skipped: prune them first ('convert --mode prune').
+
+Options:
+  --encoding ENC   ascend or nvidia
+  --out DIR        output folder (created; must be empty unless --force)
+  --layer NAME     only this layer
+  --force          write into a non-empty folder, replacing files of the same name
+  --format FMT     table (default) or json (the manifest)
+  -h, --help       this help
+
+Exit codes: 0 ok, 2 bad input or usage, 130 interrupted.
+`;
+
+/** Each command's --help, by command name. */
+export const COMMAND_HELP: Record<string, string> = {
+  inspect: INSPECT_HELP,
+  convert: CONVERT_HELP,
+  decompress: DECOMPRESS_HELP,
+  export: EXPORT_HELP,
+};

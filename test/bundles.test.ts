@@ -1,0 +1,42 @@
+// What ships: the bundles the CLI and the extension load hold no test code, and each CLI process loads only what
+// its command needs (the start-up a user waits for). Read from each bundle's source map, as esbuild wrote it.
+import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+
+// dist/test/ → dist/
+const DIST = join(__dirname, '..');
+
+function sources(bundle: string): string[] {
+  const map = JSON.parse(readFileSync(join(DIST, `${bundle}.map`), 'utf8')) as { sources: string[] };
+  return map.sources.map((s) => s.replace(/^(\.\.\/)+/, ''));
+}
+
+const SHIPPED = ['cli.js', 'cli-inspect.js', 'cli-convert.js', 'scan-worker.js', 'worker.js', 'extension.js', 'webview.js'];
+
+describe('shipped bundles', () => {
+  for (const bundle of SHIPPED) {
+    test(`${bundle} holds no test code (test/, the model builder)`, () => {
+      const leaked = sources(bundle).filter((s) => s.startsWith('test/') || s.startsWith('scripts/') || s.endsWith('/builder.ts'));
+      assert.deepEqual(leaked, []);
+    });
+  }
+
+  test('the CLI entry (dist/cli.js) holds only the dispatch and the help texts: --help loads nothing else', () => {
+    const own = sources('cli.js').filter((s) => !s.startsWith('node_modules/'));
+    assert.deepEqual(own.sort(), ['src/cli/common.ts', 'src/cli/help.ts', 'src/cli/main.ts', 'src/engine/sharedAbort.ts']);
+    assert.deepEqual(sources('cli.js').filter((s) => s.startsWith('node_modules/')), []);
+    assert.ok(statSync(join(DIST, 'cli.js')).size < 32 * 1024, 'dist/cli.js stays small');
+  });
+
+  test('inspect (dist/cli-inspect.js) loads neither onnx-proto nor the convert engine', () => {
+    const all = sources('cli-inspect.js');
+    assert.deepEqual(all.filter((s) => s.includes('onnx-proto') || s.startsWith('src/engine/convert/') || s.startsWith('src/engine/encode/')), []);
+  });
+
+  test('the scan worker (dist/scan-worker.js) loads neither onnx-proto nor the report or projection code', () => {
+    const all = sources('scan-worker.js');
+    assert.deepEqual(all.filter((s) => s.includes('onnx-proto') || s.startsWith('src/engine/speedup/') || s.startsWith('src/engine/report/')), []);
+  });
+});
