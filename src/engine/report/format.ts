@@ -134,7 +134,9 @@ export function formatCsv(report: InspectReport): string {
 
 /** The JSON contract. The per-tile grid is large: included only on request. */
 export function formatJson(report: InspectReport, withGrid = false): string {
-  const layers = withGrid ? report.layers : report.layers.map(({ grid: _grid, ...rest }) => rest);
+  const layers = withGrid
+    ? report.layers.map((l) => ({ ...l, grid: l.grid && { rows: l.grid.rows, cols: l.grid.cols, valid: Array.from(l.grid.valid), total: Array.from(l.grid.total) } }))
+    : report.layers.map(({ grid: _grid, ...rest }) => rest);
   return JSON.stringify({ ...report, layers }, null, 2) + '\n';
 }
 

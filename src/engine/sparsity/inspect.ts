@@ -230,7 +230,9 @@ async function scanAll(
   workers: Worker[],
   target: number,
 ): Promise<ScanResult[]> {
-  const results: ScanResult[] = scans.map((s) => ({ stats: emptyStats(s.shape) }));
+  // A weight's first part is taken as its statistics, later parts merge into it (in job order); a weight with no
+  // part gets empty statistics at the end.
+  const results: ScanResult[] = scans.map(() => ({}));
   const jobs: ScanJob[] = [];
   scans.forEach((scan, weight) => {
     const splittable = scan.tensor.data.kind === 'raw' || scan.tensor.data.kind === 'external';
@@ -267,7 +269,7 @@ async function scanAll(
     if (error !== undefined) {
       result.error ??= error;
       result.stats = undefined;
-    } else if (result.stats && stats) mergeStats(result.stats, stats);
+    } else if (result.error === undefined && stats) result.stats = result.stats ? mergeStats(result.stats, stats) : stats;
   };
   if (inline) {
     const sources = new JobSources(src);
@@ -291,6 +293,9 @@ async function scanAll(
     outcomes.sort((x, y) => x.job.id - y.job.id);
     for (const o of outcomes) absorb(o.job, o.stats, o.error);
   }
+  results.forEach((r, weight) => {
+    if (r.error === undefined && !r.stats) r.stats = emptyStats(scans[weight].shape);
+  });
   return results;
 }
 

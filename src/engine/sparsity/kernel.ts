@@ -13,9 +13,13 @@ export interface Geometry {
 export interface Grid {
   rows: number;
   cols: number;
-  /** Per tile, row-major: groups that satisfy the pattern, and all groups. */
-  valid: number[];
-  total: number[];
+  /**
+   * Per tile, row-major: groups that satisfy the pattern, and all groups. Typed arrays: up to 128 x 128 tiles per
+   * layer are zeroed, summed and copied between threads at every scan, which plain arrays made slow (allocation and
+   * GC: ~40 ms of a ResNet-50 inspection); the JSON report writes them as plain arrays.
+   */
+  valid: Float64Array;
+  total: Float64Array;
 }
 
 /** Additive statistics of one weight (or of one part of it: parts merge by `mergeStats`). */
@@ -115,12 +119,12 @@ export function emptyStats(shape: ShapeInfo): ScanStats {
     keptMagnitude: 0,
     patternViolations,
     blocks,
-    grid: { rows: shape.grid.rows, cols: shape.grid.cols, valid: new Array(tiles).fill(0), total: new Array(tiles).fill(0) },
+    grid: { rows: shape.grid.rows, cols: shape.grid.cols, valid: new Float64Array(tiles), total: new Float64Array(tiles) },
   };
 }
 
-/** Statistics as a part delivers them: from a worker thread the grid arrives as typed arrays. */
-export type PartStats = Omit<ScanStats, 'grid'> & { grid: { rows: number; cols: number; valid: ArrayLike<number>; total: ArrayLike<number> } };
+/** Statistics as a part delivers them (from a worker thread, a structured clone). */
+export type PartStats = ScanStats;
 
 export function mergeStats(into: ScanStats, part: PartStats): ScanStats {
   into.elements += part.elements;

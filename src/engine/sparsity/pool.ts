@@ -31,10 +31,9 @@ export interface JobOutcome {
   error?: string;
 }
 
-/** A worker's stats for the trip to the pool: the grid as typed arrays, copied in one block each. */
+/** A worker's stats for the trip to the pool (the grid's typed arrays are copied in one block each). */
 export function toWire(stats: ScanStats): PartStats {
-  const { grid } = stats;
-  return { ...stats, grid: { rows: grid.rows, cols: grid.cols, valid: Float64Array.from(grid.valid), total: Float64Array.from(grid.total) } };
+  return stats;
 }
 
 /** Jobs each worker holds: the one it runs and one queued behind it, so that it never waits for the next. */
