@@ -4,8 +4,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
+import { spawn } from 'node:child_process';
+import { graph, makeTensor, node, valueInfo, writeModel } from './support/builder';
 import { tempDir } from './support/models';
-import { type Run, cli } from './support/cli';
+import { CLI, type Run, cli } from './support/cli';
 
 // dist/test/ → dist/cli.js and the repository's media/sample.onnx.
 const SAMPLE = join(__dirname, '..', '..', 'media', 'sample.onnx');
@@ -234,4 +236,51 @@ describe('inspect media/sample.onnx', () => {
     assert.deepEqual(inline, report);
     assert.deepEqual(pooled, report);
   });
+});
+
+describe('Ctrl-C during inspect', () => {
+  // A chain of 16 MatMul weights of 2048 x 1024 float32 (128 MiB): parts enough to interrupt between, inline or on
+  // the pool.
+  const dir = tempDir();
+  const model = join(dir, 'big.onnx');
+  before(() => {
+    const weights = Array.from({ length: 16 }, (_, i) => makeTensor({ name: `W${i}`, dtype: 'float32', dims: i % 2 ? [1024, 2048] : [2048, 1024], values: new Float32Array(2048 * 1024).fill(i + 1) }));
+    writeModel(model, {
+      graph: graph({
+        name: 'chain',
+        nodes: weights.map((w, i) => node('MatMul', [i === 0 ? 'X' : `H${i - 1}`, w.name!], [`H${i}`], {}, { name: `fc${i}` })),
+        inputs: [valueInfo('X', 'float32', [1, 2048])],
+        outputs: [valueInfo('H15', 'float32', [1, 2048])],
+        initializers: weights,
+      }),
+    });
+  });
+
+  /** Bytes the process has read so far (Linux /proc; all its threads), or undefined once it is gone. */
+  function bytesRead(pid: number): number | undefined {
+    try {
+      return Number(/rchar: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))![1]);
+    } catch {
+      return undefined;
+    }
+  }
+
+  for (const workers of ['0', '2']) {
+    test(`with --workers ${workers}: exits 130 mid-scan, says nothing was written, and writes no report`, async () => {
+      const out = join(dir, `report-${workers}.json`);
+      const child = spawn(process.execPath, [CLI, 'inspect', model, '--workers', workers, '--format', 'json', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      // Interrupt once the scan has read 16 MB of weights (module loading reads about 1 MB).
+      const until = Date.now() + 30_000;
+      let read: number | undefined = 0;
+      while ((read = bytesRead(child.pid!)) !== undefined && read < 16 << 20 && Date.now() < until) await new Promise((r) => setTimeout(r, 2));
+      assert.ok(read !== undefined && read >= 16 << 20, `the scan finished before it could be interrupted: ${stderr}`);
+      child.kill('SIGINT');
+      assert.equal(await exited, 130, stderr);
+      assert.match(stderr, /interrupted: nothing was written/);
+      assert.deepEqual(readdirSync(dir).sort(), ['big.onnx']);
+    });
+  }
 });
