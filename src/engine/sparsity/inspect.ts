@@ -20,9 +20,9 @@ export interface InspectOptions {
   pattern?: Pattern;
   /** Only layers whose name matches. */
   layers?: RegExp;
-  /** Worker threads; 0 scans inline. Default: one per core. */
+  /** Scan worker threads besides this one (which scans too); 0 scans inline. Default: one per core but one. */
   workers?: number;
-  /** Models smaller than this (bytes of weights) are scanned inline. */
+  /** Without `workers`, models smaller than this (bytes of weights) are scanned inline. */
   inlineBelow?: number;
   nearlyThreshold?: number;
   gridMax?: number;
@@ -189,7 +189,12 @@ interface ScanResult {
   error?: string;
 }
 
-const INLINE_BELOW = 64 << 20;
+/**
+ * Without an explicit worker count, models with fewer bytes of weights than this are scanned in this thread only:
+ * a scan worker's start-up (a thread, its bundle, the kernel) costs more than it saves below about this size on
+ * 2 cores (npm run bench: ResNet-50's 102 MB, 0.29 s inline against 0.32 s with a worker).
+ */
+const INLINE_BELOW = 256 << 20;
 export const PART_ELEMENTS = 64 << 20;
 const MIN_PART_ELEMENTS = 4 << 20;
 
@@ -207,13 +212,15 @@ async function runScans(src: ByteSource, scans: WeightScan[], options: InspectOp
   const threads = options.workers ?? defaultWorkerCount();
   const script = options.workerScript ?? defaultWorkerScript();
   const plannedBytes = scans.reduce((sum, s) => sum + (elementCount(s.shape.geometry.dims) * (dtypeById(s.tensor.dtype)?.bits ?? 8)) / 8, 0);
-  const inline = !(src instanceof FileSource) || threads === 0 || !script || plannedBytes < (options.inlineBelow ?? INLINE_BELOW);
+  const small = options.workers === undefined && plannedBytes < (options.inlineBelow ?? INLINE_BELOW);
+  const inline = !(src instanceof FileSource) || threads === 0 || !script || small;
   const target = options.partElements ?? partTarget(scans.reduce((sum, s) => sum + elementCount(s.shape.geometry.dims), 0));
-  // No more workers than parts (counted, not cut: the dims of a broken tensor can claim 10^14 elements).
+  // No more workers than parts besides the one this thread takes (counted, not cut: the dims of a broken tensor can
+  // claim 10^14 elements).
   const parts = scans.reduce((sum, s) => sum + Math.max(1, Math.ceil(elementCount(s.shape.geometry.dims) / target)), 0);
-  const workers = inline ? [] : spawnWorkers(script!, Math.min(threads, parts));
+  const workers = inline || parts < 2 ? [] : spawnWorkers(script!, Math.min(threads, parts - 1));
   try {
-    return await scanAll(src, scans, options, externals, inline, workers, target);
+    return await scanAll(src, scans, options, externals, workers.length === 0, workers, target);
   } catch (err) {
     // runPool terminates its workers; these never reached it.
     if (workers.length) void Promise.all(workers.map((w) => w.terminate()));
@@ -274,21 +281,33 @@ async function scanAll(
   if (inline) {
     const sources = new JobSources(src);
     const signal = options.signal ?? { aborted: false };
-    for (const job of jobs) {
-      // Between parts, let the event loop run: a Ctrl-C handler (the CLI scans inline in its only thread) or a
-      // cancel message gets to raise the abort before the next part starts.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (signal.aborted) throw new CancelledError();
-      try {
-        absorb(job, sources.run(job, progress, signal));
-      } catch (err) {
-        if (err instanceof CancelledError) throw err;
-        absorb(job, undefined, describeError(err));
+    try {
+      for (const job of jobs) {
+        // Between parts, let the event loop run: a Ctrl-C handler (the CLI scans inline in its only thread) or a
+        // cancel message gets to raise the abort before the next part starts.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (signal.aborted) throw new CancelledError();
+        try {
+          absorb(job, sources.run(job, progress, signal));
+        } catch (err) {
+          if (err instanceof CancelledError) throw err;
+          absorb(job, undefined, describeError(err));
+        }
       }
+    } finally {
+      sources.closeExternals();
     }
   } else {
     jobs.sort((x, y) => elementCount(y.geometry.dims) - elementCount(x.geometry.dims));
-    const outcomes = await runPool(workers, src.path, jobs, progress, options.signal);
+    // This thread scans too, from the same queue: it starts while the workers boot.
+    const sources = new JobSources(src);
+    const signal = options.signal ?? { aborted: false };
+    let outcomes;
+    try {
+      outcomes = await runPool(workers, src.path, jobs, progress, options.signal, (job) => sources.run(job, progress, signal));
+    } finally {
+      sources.closeExternals();
+    }
     // Merge in job order, as inline does, so that float sums are identical whatever the thread count.
     outcomes.sort((x, y) => x.job.id - y.job.id);
     for (const o of outcomes) absorb(o.job, o.stats, o.error);

@@ -30,8 +30,14 @@ export class JobSources {
     return scanPart(reader, { geometry: job.geometry, pattern: job.pattern, zeroPoint: job.zeroPoint, gridMax: job.gridMax, onProgress, signal }, job.part);
   }
 
-  close(): void {
+  /** Closes the external data files this opened (the model's own source stays open: it belongs to the caller). */
+  closeExternals(): void {
     this.externals?.close();
+    this.externals = undefined;
+  }
+
+  close(): void {
+    this.closeExternals();
     this.src.close();
   }
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { CancelledError } from '../errors';
+import { CancelledError, describeError } from '../errors';
 import type { ScanJob } from './job';
 import type { PartStats, ScanStats } from './kernel';
 
@@ -21,8 +21,9 @@ export function defaultWorkerScript(): string | undefined {
   return undefined;
 }
 
+/** Scan workers besides the thread that runs the inspection, which scans too: one per core but one, at least one. */
 export function defaultWorkerCount(): number {
-  return Math.max(1, availableParallelism());
+  return Math.max(1, availableParallelism() - 1);
 }
 
 export interface JobOutcome {
@@ -45,9 +46,10 @@ export function spawnWorkers(script: string, count: number): Worker[] {
 }
 
 /**
- * Runs `jobs` (largest first) on `workers` from spawnWorkers, and terminates them. Resolves with every job's
- * outcome; a job's failure is its own. Rejects with CancelledError when `signal` aborts, after every worker has
- * been terminated.
+ * Runs `jobs` (largest first) on `workers` from spawnWorkers, and terminates them. With `local`, this thread takes
+ * jobs from the same queue between the workers' messages: it starts at once, while the workers still boot. Resolves
+ * with every job's outcome; a job's failure is its own. Rejects with CancelledError when `signal` aborts, after
+ * every worker has been terminated.
  */
 export async function runPool(
   workers: Worker[],
@@ -55,6 +57,7 @@ export async function runPool(
   jobs: ScanJob[],
   onProgress: (elements: number) => void,
   signal?: AbortSignal,
+  local?: (job: ScanJob) => PartStats,
 ): Promise<JobOutcome[]> {
   const queue = [...jobs];
   const outcomes: JobOutcome[] = [];
@@ -62,12 +65,34 @@ export async function runPool(
   try {
     await new Promise<void>((resolve, reject) => {
       let pending = 0;
-      const onAbort = () => reject(new CancelledError());
+      let settled = false;
+      const onAbort = () => {
+        settled = true;
+        reject(new CancelledError());
+      };
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
       const finish = () => {
+        settled = true;
         signal?.removeEventListener('abort', onAbort);
         resolve();
+      };
+      const runLocal = async () => {
+        for (;;) {
+          // Between jobs, the event loop runs: the workers' results are taken and they are fed, and a cancel lands.
+          await new Promise<void>((next) => setImmediate(next));
+          const job = settled ? undefined : queue.shift();
+          if (!job) return;
+          pending++;
+          try {
+            outcomes.push({ job, stats: local!(job) });
+          } catch (err) {
+            if (err instanceof CancelledError) return onAbort();
+            outcomes.push({ job, error: describeError(err) });
+          }
+          pending--;
+          if (pending === 0 && queue.length === 0) return finish();
+        }
       };
       // Jobs sent to each worker and not yet answered, in the order it runs them.
       const held = new Map<Worker, ScanJob[]>();
@@ -90,13 +115,20 @@ export async function runPool(
             if (pending === 0 && queue.length === 0) finish();
           }
         });
-        worker.on('error', (err) => reject(new Error(`scan worker failed: ${err.message}`)));
+        worker.on('error', (err) => {
+          settled = true;
+          reject(new Error(`scan worker failed: ${err.message}`));
+        });
         worker.on('exit', (code) => {
-          if (held.get(worker)!.length > 0 && code !== 0) reject(new Error(`scan worker exited with code ${code}`));
+          if (held.get(worker)!.length > 0 && code !== 0) {
+            settled = true;
+            reject(new Error(`scan worker exited with code ${code}`));
+          }
         });
         for (let j = 0; j < AHEAD; j++) feed(worker);
       }
-      if (pending === 0) finish();
+      if (local) void runLocal();
+      else if (pending === 0) finish();
     });
     failed = false;
   } finally {
