@@ -387,6 +387,10 @@ describe('a weight scanned in parts equals one whole scan and a direct count', (
         const whole = scanPart(reader, { geometry, pattern, kernel: 'js' }, wholeTensor(shape));
         const merged = parts.reduce((acc, part) => mergeStats(acc, scanPart(reader, { geometry, pattern }, part)), emptyStats(shape));
         assert.deepEqual(merged, whole, label);
+        // One tile (what the CLI asks for without --grid): every other statistic unchanged, the tile holds all groups.
+        const coarse = scanPart(reader, { geometry, pattern, gridMax: 1 }, wholeTensor(shape));
+        assert.deepEqual({ ...coarse, grid: null }, { ...whole, grid: null }, `${label}, one tile`);
+        assert.deepEqual(plainGrid(coarse.grid), { rows: 1, cols: 1, valid: [whole.validGroups], total: [whole.groups] }, `${label}, one tile`);
         const expected = referenceStats(values, dims, c.kAxis, c.rAxis, pattern.n, pattern.m);
         assert.deepEqual(
           { zeros: whole.zeros, groups: whole.groups, validGroups: whole.validGroups, elements: whole.elements },

@@ -65,6 +65,8 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
   try {
     report = await inspectModel(model, {
       pattern,
+      // The tile grid only reaches JSON with --grid: without it, one tile per layer spares its cost.
+      gridMax: values.grid ? undefined : 1,
       layers,
       workers,
       speedup,
