@@ -1,9 +1,9 @@
 // npm run bench: inspection time and memory against a plain read of the same bytes, measured in one run.
 // Generates (once, cached in .bench/ or $SPARSITY_LENS_BENCH_DIR) a >= 2 GB fp16 model with external data and a
 // 1.9 GB single-file model, streams them to disk, then times each in fresh child processes from a warm page cache.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writer } from 'protobufjs/minimal';
@@ -16,6 +16,7 @@ import { concat } from '../src/engine/convert/externalData';
 import { inspectModel } from '../src/engine/sparsity/inspect';
 import { findLayers } from '../src/engine/sparsity/layers';
 import floorBytes from 'wasm:bench-floor';
+import { writeResnet50 } from './resnet50';
 
 const FP16 = 10;
 const ROWS = 4096; // K of every MatMul weight [K, N]
@@ -317,15 +318,108 @@ function main(): void {
   const args = process.argv.slice(2);
   const dir = resolve(process.env.SPARSITY_LENS_BENCH_DIR ?? '.bench');
   const rounds = Number(args[args.indexOf('--rounds') + 1]) || 3;
-  // --only inspect|prune|open runs one section.
+  // --only startup|inspect|prune|open runs one section.
   const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
   const section = (name: string) => !only || only === name;
   const models = ensureModels(dir);
   console.log(`machine: ${cpus().length} x ${cpus()[0]?.model.trim()}, node ${process.version}`);
+  if (section('startup')) startupSection(models, dir);
   console.log('best of', rounds, 'alternating rounds, each in a fresh process, page cache warmed first\n');
   if (section('inspect')) inspectSection(models, rounds);
   if (section('prune')) pruneSection(models, rounds);
   if (section('open')) openSection(models, dir);
+}
+
+// ---------------------------------------------------------------------------------------------- start-up
+
+const CLI = join(__dirname, '..', 'cli.js');
+const RSS_PROBE = join(__dirname, 'rss-probe.js');
+const STARTUP_RUNS = 5;
+
+interface ProcessRun {
+  seconds: number;
+  /** Peak resident memory of the whole process (all threads), when the probe could be preloaded. */
+  maxRssMb?: number;
+}
+
+/** One whole process, from spawn to exit, output discarded; exits other than 0 and 1 (a failed gate) stop the bench. */
+function runProcess(command: string, args: string[], rssFile?: string): ProcessRun {
+  const env = rssFile ? { ...process.env, SPARSITY_LENS_RSS_FILE: rssFile } : process.env;
+  const start = process.hrtime.bigint();
+  const run = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env, maxBuffer: 1 << 20 });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (run.status !== 0 && run.status !== 1) throw new Error(`${command} ${args.join(' ')} exited ${run.status ?? run.signal}: ${run.stderr}`);
+  let maxRssMb: number | undefined;
+  if (rssFile && existsSync(rssFile)) {
+    maxRssMb = Number(readFileSync(rssFile, 'utf8'));
+    rmSync(rssFile);
+  }
+  return { seconds, maxRssMb };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * Medians of STARTUP_RUNS interleaved rounds: in each round every command runs once, so that the machine's drift
+ * reaches all of them alike. Peak RSS is the largest seen.
+ */
+function medians(commands: { command: string; args: string[]; cli: boolean }[]): ProcessRun[] {
+  const seconds: number[][] = commands.map(() => []);
+  const rss: number[] = commands.map(() => 0);
+  const rssFile = join(process.env.TMPDIR ?? '/tmp', `sparsity-lens-bench-rss-${process.pid}`);
+  for (let r = 0; r < STARTUP_RUNS; r++) {
+    commands.forEach((c, i) => {
+      const run = runProcess(c.command, c.cli ? ['-r', RSS_PROBE, ...c.args] : c.args, c.cli ? rssFile : undefined);
+      seconds[i].push(run.seconds);
+      rss[i] = Math.max(rss[i], run.maxRssMb ?? 0);
+    });
+  }
+  return commands.map((c, i) => ({ seconds: median(seconds[i]), maxRssMb: c.cli ? rss[i] : undefined }));
+}
+
+/**
+ * What a user waits for: whole CLI processes (node start, loading, parsing, scanning, the report on stdout) against
+ * `cat` of the same bytes to /dev/null, page cache warm, medians of 5 interleaved runs.
+ */
+function startupSection(models: BenchModel[], dir: string): void {
+  const resnet = join(dir, 'resnet50.onnx');
+  if (!existsSync(resnet)) {
+    process.stderr.write(`generating ${resnet} (102 MB)...\n`);
+    writeResnet50(`${resnet}.tmp.onnx`);
+    renameSync(`${resnet}.tmp.onnx`, resnet);
+  }
+  const node = process.execPath;
+  const extraCerts = process.env.NODE_EXTRA_CA_CERTS ? ' (NODE_EXTRA_CA_CERTS is set here: Node loads those certificates at every start)' : '';
+  console.log(`\nstart-up: whole processes, medians of ${STARTUP_RUNS} interleaved runs, page cache warm${extraCerts}`);
+  const [bare, help] = medians([
+    { command: node, args: ['-e', '0'], cli: false },
+    { command: node, args: [CLI, '--help'], cli: true },
+  ]);
+  const helpOk = help.seconds <= 0.1;
+  console.log(`  node -e 0 (Node's own start)        ${bare.seconds.toFixed(3)} s`);
+  console.log(`  sparsity-lens --help                ${help.seconds.toFixed(3)} s  ${help.maxRssMb!.toFixed(0).padStart(4)} MB   target <= 0.100 s: ${helpOk ? 'met' : 'NOT met'}`);
+  let ok = helpOk;
+  const cases = [
+    { name: 'ResNet-50 float32 (102 MB)', file: resnet, files: [resnet], limit: (_cat: number) => ({ seconds: 0.25, text: '<= 0.25 s' }) },
+    ...models.map((m) => ({ name: m.name, file: m.file, files: m.dataFiles, limit: (cat: number) => ({ seconds: 1.5 * cat, text: '<= 1.5 x cat' }) })),
+  ];
+  console.log('  model                            | bytes      | cat      | inspect  | ratio | --workers 0 | peak RSS | target');
+  for (const c of cases) {
+    spawnSync('cat', c.files, { stdio: 'ignore' }); // warm the page cache
+    const [cat, inspect, inline] = medians([
+      { command: 'cat', args: c.files, cli: false },
+      { command: node, args: [CLI, 'inspect', c.file], cli: true },
+      { command: node, args: [CLI, 'inspect', c.file, '--workers', '0'], cli: true },
+    ]);
+    const limit = c.limit(cat.seconds);
+    const met = inspect.seconds <= limit.seconds && inspect.maxRssMb! <= 300;
+    ok &&= met;
+    const bytes = c.files.reduce((sum, f) => sum + statSync(f).size, 0);
+    console.log(
+      `  ${c.name.padEnd(32)} | ${String(bytes).padStart(10)} | ${cat.seconds.toFixed(3)} s | ${inspect.seconds.toFixed(3)} s | ${(inspect.seconds / cat.seconds).toFixed(2).padStart(5)} | ${inline.seconds.toFixed(3).padStart(9)} s | ${Math.max(inspect.maxRssMb!, inline.maxRssMb!).toFixed(0).padStart(5)} MB | ${limit.text}, <= 300 MB: ${met ? 'met' : 'NOT met'}`,
+    );
+  }
+  console.log(`start-up targets: ${ok ? 'met' : 'NOT met'}\n`);
 }
 
 function inspectSection(models: BenchModel[], rounds: number): void {
