@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CancelledError, describeError } from '../errors';
 import type { ScanJob } from './job';
-import type { PartStats, ScanStats } from './kernel';
+import type { PartStats } from './kernel';
 
 export type ToScanWorker = { type: 'job'; job: ScanJob; modelPath: string } | { type: 'cancel' };
 export type FromScanWorker =
@@ -30,11 +30,6 @@ export interface JobOutcome {
   job: ScanJob;
   stats?: PartStats;
   error?: string;
-}
-
-/** A worker's stats for the trip to the pool (the grid's typed arrays are copied in one block each). */
-export function toWire(stats: ScanStats): PartStats {
-  return stats;
 }
 
 /** Jobs each worker holds: the one it runs and one queued behind it, so that it never waits for the next. */

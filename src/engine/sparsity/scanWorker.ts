@@ -3,7 +3,7 @@ import { parentPort } from 'node:worker_threads';
 import { describeError } from '../errors';
 import { FileSource } from '../onnx/source';
 import { JobSources } from './job';
-import { type ToScanWorker, toWire } from './pool';
+import type { ToScanWorker } from './pool';
 
 if (parentPort) {
   const port = parentPort;
@@ -34,7 +34,7 @@ if (parentPort) {
         cancelled,
       );
       port.postMessage({ type: 'progress', elements: progress });
-      port.postMessage({ type: 'done', id: job.id, stats: toWire(stats) });
+      port.postMessage({ type: 'done', id: job.id, stats }); // the grid's typed arrays are copied in one block each
     } catch (err) {
       port.postMessage({ type: 'failed', id: job.id, message: describeError(err), cancelled: cancelled.aborted });
     }
