@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { Writer } from 'protobufjs/minimal';
 import { ModelError } from '../src/engine/errors';
-import { constantNode, encodeModel, graph, makeTensor, node, valueInfo } from './support/builder';
+import { constantNode, encodeModel, graph, makeTensor, node, seededRandom, valueInfo } from './support/builder';
 import { MemorySource } from '../src/engine/onnx/source';
 import { WIRE_LEN, WIRE_VARINT, forEachField } from '../src/engine/onnx/wire';
 import { type InspectReport, inspectSource } from '../src/engine/sparsity/inspect';
@@ -155,19 +155,7 @@ function allFields(fields: WireNode[]): { node: WireNode; siblings: WireNode[]; 
 }
 
 // ---------------------------------------------------------------------------
-// Seeded randomness, and mutations of the bytes
-
-/** mulberry32: small, fast, and the same sequence everywhere for a given seed. */
-function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded randomness (mulberry32, from the builder), and mutations of the bytes
 
 class Dice {
   constructor(readonly next: () => number) {}

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { newAbortFlag, raiseAbortFlag } from '../engine/sharedAbort';
 import { EXIT } from './common';
+import type { ConvertWorkerData } from './convertMain';
 import { COMMAND_HELP, HELP, VERSION } from './help';
 
 /** A bundle next to this one, loaded at run time (esbuild leaves a computed require alone). */
@@ -16,7 +17,7 @@ function load<T>(bundle: string): T {
 function runInWorker(command: string, argv: string[]): void {
   const flag = newAbortFlag();
   const worker = new Worker(join(__dirname, 'cli-convert.js'), {
-    workerData: { sparsityLensCommand: command, argv, flag, stderrIsTTY: Boolean(process.stderr.isTTY) },
+    workerData: { sparsityLensCommand: command, argv, flag, stderrIsTTY: Boolean(process.stderr.isTTY) } satisfies ConvertWorkerData,
   });
   let interrupted = false;
   process.on('SIGINT', () => {
