@@ -148,7 +148,7 @@ describe('inspect media/sample.onnx', () => {
     assert.equal(run.code, 0);
     const lines = run.stdout.trimEnd().split('\n');
     assert.match(lines[0], /^model: /);
-    assert.match(lines[2], /^layers: 8: 6 eligible \(3 pass, 1 nearly pass, 2 fail\), 2 ineligible, 0 errors$/);
+    assert.match(lines[2], /^layers: 8: 6 eligible \(3 pass, 1 nearly pass, 2 fail\), 2 ineligible, 0 unreadable$/);
     const header = lines.findIndex((l) => l.startsWith('layer '));
     assert.deepEqual(lines.slice(header + 1).map((l) => l.split(/\s+/)[0]), SAMPLE_LAYER_NAMES);
   });

@@ -79,6 +79,13 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
   await ctx.output(formatReport(report, format, values.grid), values.out);
   if (failUnder !== undefined) {
     const compliance = report.summary.compliance;
+    // A layer whose weights could not be read fails the gate: it cannot be shown to comply.
+    const unreadable = report.layers.filter((l) => l.error);
+    if (unreadable.length > 0 && failUnder > 0) {
+      const names = unreadable.slice(0, 5).map((l) => `'${l.name}'`).join(', ') + (unreadable.length > 5 ? ` and ${unreadable.length - 5} more` : '');
+      ctx.stderr(`gate failed: ${unreadable.length} layer${unreadable.length > 1 ? 's' : ''} could not be read and count${unreadable.length > 1 ? '' : 's'} as failing: ${names} (--fail-under ${failUnder})\n`);
+      return EXIT.gate;
+    }
     if (compliance === null || compliance < failUnder) {
       ctx.stderr(
         compliance === null

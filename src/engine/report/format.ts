@@ -47,8 +47,8 @@ function summaryLines(report: InspectReport): string[] {
   return [
     `model: ${report.model} (${report.fileSize} bytes, opset ${report.opset ?? '?'}${report.producer ? `, ${report.producer}` : ''})`,
     `pattern: ${report.pattern} (N = most non-zeros kept in every group of M along the reduction axis)`,
-    `layers: ${s.layers}: ${s.eligible} eligible (${s.passing} pass, ${s.nearlyPassing} nearly pass, ${s.failing} fail), ${s.ineligible} ineligible, ${s.errors} errors`,
-    `compliance (parameter-weighted, eligible layers): ${pct(s.compliance, 2)}; retained magnitude if pruned: ${pct(s.retainedMagnitude, 2)}`,
+    `layers: ${s.layers}: ${s.eligible} eligible (${s.passing} pass, ${s.nearlyPassing} nearly pass, ${s.failing} fail), ${s.ineligible} ineligible, ${s.errors} unreadable${s.errors ? ' (counted as failing)' : ''}`,
+    `compliance (parameter-weighted, eligible and unreadable layers): ${pct(s.compliance, 2)}; retained magnitude if pruned: ${pct(s.retainedMagnitude, 2)}`,
   ];
 }
 

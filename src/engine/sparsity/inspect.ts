@@ -77,11 +77,15 @@ export interface InspectSummary {
   nearlyPassing: number;
   failing: number;
   ineligible: number;
+  /** Layers whose weights could not be read: they count as failing (compliance 0) in `compliance` and the gate. */
   errors: number;
   /** Elements of all weights that were found. */
   parameters: number;
   eligibleParameters: number;
-  /** Compliance of eligible layers weighted by their element counts. */
+  /**
+   * Compliance of eligible layers weighted by their element counts, with every layer that could not be read counted
+   * as 0 (a CI gate must not pass a model because its only failing layer is broken); null when no layer was either.
+   */
   compliance: number | null;
   retainedMagnitude: number | null;
 }
@@ -346,6 +350,7 @@ function buildReport(model: ModelSkeleton, pattern: Pattern, plans: LayerPlan[],
     retainedMagnitude: null,
   };
   let weightedCompliance = 0;
+  let unreadableParameters = 0;
   let sum = 0;
   let kept = 0;
   const counted = new Set<string>();
@@ -366,7 +371,7 @@ function buildReport(model: ModelSkeleton, pattern: Pattern, plans: LayerPlan[],
     if (layer.eligible && layer.compliance !== null) {
       summary.eligibleParameters += layer.elements;
       weightedCompliance += layer.compliance * layer.elements;
-    }
+    } else if (layer.error) unreadableParameters += layer.elements;
   }
   for (const { stats } of results) {
     if (stats) {
@@ -374,7 +379,9 @@ function buildReport(model: ModelSkeleton, pattern: Pattern, plans: LayerPlan[],
       kept += stats.keptMagnitude;
     }
   }
-  if (summary.eligibleParameters > 0) summary.compliance = weightedCompliance / summary.eligibleParameters;
+  const weighed = summary.eligibleParameters + unreadableParameters;
+  if (weighed > 0) summary.compliance = weightedCompliance / weighed;
+  else if (summary.errors > 0) summary.compliance = 0; // unreadable layers of unknown size: nothing passes for certain
   if (summary.eligible > 0) summary.retainedMagnitude = retained(kept, sum);
   const opset = model.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? null;
   return {
