@@ -2,12 +2,14 @@
 // never replace inputs, two runs never share an output, an interrupted run leaves nothing behind, an unreadable
 // layer fails the CI gate.
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
-import { graph, makeTensor, node, valueInfo, writeModel } from './support/builder';
-import { tempDir } from './support/models';
-import { cli } from './support/cli';
+import { before, describe, test } from 'node:test';
+import { onnx } from 'onnx-proto';
+import { ExternalSink, type ModelSpec, encodeModel, graph, makeTensor, node, valueInfo, writeModel } from './support/builder';
+import { inspectFile, tempDir } from './support/models';
+import { CLI, cli } from './support/cli';
 
 /** A MatMul 'good' whose 2:4 weight passes, and a MatMul 'broken' whose raw_data is 8 bytes short of its dims. */
 function brokenLayerModel(dir: string): string {
@@ -57,4 +59,214 @@ describe('the CI gate never fails open', () => {
   });
 });
 
-void listing; void readFileSync; void writeFileSync;
+
+/** Hashes of every file under `dir` (names and bytes): the disk as a run found it. */
+function snapshot(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string, prefix: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const path = join(d, name);
+      if (statSync(path).isDirectory()) walk(path, `${prefix}${name}/`);
+      else out.set(`${prefix}${name}`, readFileSync(path).toString('base64'));
+    }
+  };
+  walk(dir, '');
+  return out;
+}
+
+describe('an output never replaces an input', () => {
+  const dir = tempDir();
+  const sink = new ExternalSink();
+  const model = join(dir, 'ext.onnx');
+  writeModel(
+    model,
+    {
+      graph: graph({
+        name: 'ext',
+        nodes: [node('MatMul', ['X', 'W'], ['Y'], {}, { name: 'fc' })],
+        inputs: [valueInfo('X', 'float32', [1, 8])],
+        outputs: [valueInfo('Y', 'float32', [1, 4])],
+        initializers: [makeTensor({ name: 'W', dtype: 'float32', dims: [8, 4], values: Array.from({ length: 32 }, (_, i) => i + 1), storage: { external: 'ext.weights' } }, sink)],
+      }),
+    },
+    sink,
+  );
+  linkSync(model, join(dir, 'hardlink.onnx'));
+
+  for (const [what, out] of [
+    ['the model', 'ext.onnx'],
+    ['the model by another spelling', './sub/../ext.onnx'],
+    ['its external data file', 'ext.weights'],
+    ['a hard link of the model', 'hardlink.onnx'],
+  ]) {
+    test(`inspect --out ${what}: exit 2, nothing changed`, () => {
+      mkdirSync(join(dir, 'sub'), { recursive: true });
+      const before = snapshot(dir);
+      const run = cli('inspect', model, '--out', join(dir, out));
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, /would overwrite an input file \(the model or one of its data files\); choose another --out/);
+      assert.deepEqual(snapshot(dir), before);
+    });
+  }
+
+  test('convert --force --out a hard link of the model: exit 2, nothing changed', () => {
+    const before = snapshot(dir);
+    const run = cli('convert', model, '--mode', 'prune', '--force', '--out', join(dir, 'hardlink.onnx'));
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /would overwrite an input file/);
+    assert.deepEqual(snapshot(dir), before);
+  });
+
+  test('inspect --out an existing report replaces it (a report is not an input)', () => {
+    const report = join(dir, 'report.txt');
+    writeFileSync(report, 'old');
+    const run = cli('inspect', model, '--out', report);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(readFileSync(report, 'utf8'), /^model: /);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Interrupts, kills and concurrent runs, on a model large enough to catch each phase
+
+/** One MatMul over a 4096 x 8192 float32 weight of ones (128 MiB): every group violates 2:4. */
+function bigModel(path: string): void {
+  writeModel(path, {
+    graph: graph({
+      name: 'big',
+      nodes: [node('MatMul', ['X', 'W'], ['Y'], {}, { name: 'fc' })],
+      inputs: [valueInfo('X', 'float32', [1, 4096])],
+      outputs: [valueInfo('Y', 'float32', [1, 8192])],
+      initializers: [makeTensor({ name: 'W', dtype: 'float32', dims: [4096, 8192], values: new Float32Array(4096 * 8192).fill(1) })],
+    }),
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Child {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  stderr: () => string;
+  stdout: () => string;
+}
+
+function start(args: string[], env: NodeJS.ProcessEnv = process.env): Child {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let stderr = '';
+  let stdout = '';
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  child.stdout!.on('data', (chunk) => (stdout += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, stderr: () => stderr, stdout: () => stdout };
+}
+
+/** Waits until `ready()` holds (polling every 2 ms, at most 60 s); fails naming `what` otherwise. */
+async function waitFor(what: string, ready: () => boolean, run?: Child): Promise<void> {
+  const until = Date.now() + 60_000;
+  while (!ready()) {
+    if (Date.now() > until) assert.fail(`never reached: ${what}; stderr: ${run?.stderr()}`);
+    await sleep(2);
+  }
+}
+
+/** The work folder of a run writing `output` in `dir`, when it exists. */
+const workFolder = (dir: string, output: string) => join(dir, `.${output}.sparsity-lens.partial`);
+
+type Phase = 'scan' | 'write' | 'verify';
+
+/** Bytes the process has read so far (Linux /proc; all its threads), or undefined once it is gone. */
+function bytesRead(pid: number): number | undefined {
+  try {
+    return Number(/rchar: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))![1]);
+  } catch {
+    return undefined;
+  }
+}
+
+describe('signals at each phase of prune and compress leave the disk as it was', () => {
+  const dir = tempDir();
+  const model = join(dir, 'big.onnx');
+  const tmp = join(tempDir(), 'tmp');
+  before(() => {
+    bigModel(model);
+    mkdirSync(tmp);
+  });
+
+  const cases: { mode: 'prune' | 'compress'; phase: Phase; signals: NodeJS.Signals[] }[] = [
+    { mode: 'prune', phase: 'scan', signals: ['SIGINT'] },
+    { mode: 'prune', phase: 'write', signals: ['SIGINT'] },
+    { mode: 'prune', phase: 'write', signals: ['SIGTERM'] },
+    { mode: 'prune', phase: 'write', signals: ['SIGHUP'] },
+    { mode: 'prune', phase: 'write', signals: ['SIGINT', 'SIGINT'] },
+    { mode: 'compress', phase: 'scan', signals: ['SIGTERM'] },
+    { mode: 'compress', phase: 'write', signals: ['SIGINT'] },
+    { mode: 'compress', phase: 'write', signals: ['SIGHUP', 'SIGHUP'] },
+    { mode: 'compress', phase: 'verify', signals: ['SIGINT'] },
+    { mode: 'compress', phase: 'verify', signals: ['SIGTERM'] },
+    { mode: 'compress', phase: 'verify', signals: ['SIGINT', 'SIGINT'] },
+  ];
+  for (const { mode, phase, signals } of cases) {
+    test(`${mode}, ${signals.join(' then ')} while ${phase === 'scan' ? 'scanning' : phase === 'write' ? 'writing' : 'verifying'}: exit 130, no output, no temporary file here or in TMPDIR`, async () => {
+      const output = `big.${mode}.onnx`;
+      const before = readdirSync(dir).sort();
+      const run = start(['convert', model, '--mode', mode, '--out', join(dir, output)], { ...process.env, TMPDIR: tmp });
+      const work = workFolder(dir, output);
+      if (phase === 'scan') {
+        await waitFor('16 MB read', () => (bytesRead(run.child.pid!) ?? Infinity) >= 16 << 20, run);
+        assert.ok(!existsSync(work), 'still scanning: nothing written yet');
+      } else if (phase === 'write') await waitFor('the work folder', () => existsSync(work), run);
+      else {
+        // Verification runs in the work folder; the output is not in place until it has passed.
+        await waitFor('the verification folder', () => existsSync(join(work, 'verify')), run);
+        assert.ok(!existsSync(join(dir, output)), 'the output is not in place before it is verified');
+      }
+      for (const [i, signal] of signals.entries()) {
+        if (i > 0) await sleep(5);
+        run.child.kill(signal);
+      }
+      assert.equal(await run.exited, 130, run.stderr());
+      if (signals.length === 1) assert.match(run.stderr(), /interrupted: nothing was written/);
+      assert.doesNotMatch(run.stderr(), /\n\s+at /, 'no stack trace');
+      assert.deepEqual(readdirSync(dir).sort(), before);
+      assert.deepEqual(readdirSync(tmp), []);
+    });
+  }
+
+  test('SIGKILL while writing leaves the work folder; the next run to that output removes it and succeeds', async () => {
+    const output = 'big.killed.onnx';
+    const run = start(['convert', model, '--mode', 'prune', '--out', join(dir, output)]);
+    await waitFor('the work folder', () => existsSync(join(workFolder(dir, output), output)), run);
+    run.child.kill('SIGKILL');
+    await run.exited;
+    assert.ok(existsSync(workFolder(dir, output)), 'nothing can clean up after SIGKILL');
+    const again = cli('convert', model, '--mode', 'prune', '--out', join(dir, output), '--format', 'json');
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).written, true);
+    assert.ok(!existsSync(workFolder(dir, output)), 'the stale work folder is gone');
+    assert.ok(statSync(join(dir, output)).size > 128 << 20);
+  });
+
+  test('two converts to one output: the second is refused while the first writes, even with --force; the first completes', async () => {
+    const output = 'big.shared.onnx';
+    const first = start(['convert', model, '--mode', 'prune', '--out', join(dir, output)]);
+    await waitFor('the work folder', () => existsSync(workFolder(dir, output)), first);
+    for (const force of [[], ['--force']]) {
+      const second = cli('convert', model, '--mode', 'prune', '--out', join(dir, output), ...force);
+      assert.equal(second.code, 2, second.stderr);
+      assert.match(second.stderr, new RegExp(`another run \\(process ${first.child.pid} on [^)]+\\) is writing '.*big\\.shared\\.onnx'`));
+    }
+    assert.equal(await first.exited, 0, first.stderr());
+    assert.match(first.stdout(), /verification: every converted layer passes/);
+    // Once it is in place, a third run without --force is refused: nothing is replaced without asking.
+    const third = cli('convert', model, '--mode', 'prune', '--out', join(dir, output));
+    assert.equal(third.code, 2);
+    assert.match(third.stderr, /exists; use --force to replace it/);
+    assert.ok(!existsSync(workFolder(dir, output)));
+  });
+});
+
+void inspectFile;
+void onnx;
+void encodeModel;
+export type { ModelSpec };

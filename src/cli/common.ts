@@ -17,6 +17,8 @@ export interface CommandContext {
   /** Writes `text` to FILE atomically, or to stdout when no file is given. */
   output(text: string, file?: string): Promise<void>;
   signal: AbortSignal;
+  /** Told the work folder a command writes its outputs into (null when gone), to remove it on a hard exit. */
+  onWorkFolder?: (path: string | null) => void;
 }
 
 /** Number() reads '' and '  ' as 0: an unset `--fail-under "$THRESHOLD"` would silently turn a gate off. */

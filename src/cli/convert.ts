@@ -58,6 +58,7 @@ export async function convertCommand(argv: string[], ctx: CommandContext): Promi
       force: values.force,
       dryRun: values['dry-run'],
       signal: ctx.signal,
+      onWorkFolder: ctx.onWorkFolder,
       onProgress: (done, total) => bar.update(done, total),
     });
   } finally {

@@ -22,5 +22,8 @@ if (!isMainThread && (workerData as Partial<ConvertWorkerData> | undefined)?.spa
   // Worker stdio is piped through the main thread: keep the progress bar when the real stderr is a terminal.
   (process.stderr as { isTTY?: boolean }).isTTY = data.stderrIsTTY;
   const name = data.sparsityLensCommand;
-  runCommand(name, COMMANDS[name], data.argv, processContext(sharedAbortSignal(data.flag))).then((code) => parentPort!.postMessage(code));
+  const ctx = processContext(sharedAbortSignal(data.flag));
+  // The main thread removes the work folder itself if it must exit before this thread has cleaned up.
+  ctx.onWorkFolder = (path) => parentPort!.postMessage({ workFolder: path });
+  runCommand(name, COMMANDS[name], data.argv, ctx).then((code) => parentPort!.postMessage({ exit: code }));
 }

@@ -21,7 +21,7 @@ export async function decompressCommand(argv: string[], ctx: CommandContext): Pr
   }
   if (positionals.length !== 1) throw new UsageError('decompress needs exactly one MODEL path', DECOMPRESS_HELP);
   if (values.format !== 'table' && values.format !== 'json') throw new UsageError('--format must be table or json');
-  const report = await decompressModel(positionals[0], { out: values.out, force: values.force, signal: ctx.signal });
+  const report = await decompressModel(positionals[0], { out: values.out, force: values.force, signal: ctx.signal, onWorkFolder: ctx.onWorkFolder });
   if (values.format === 'json') ctx.stdout(`${JSON.stringify(report, null, 2)}\n`);
   else {
     const lines = [`model: ${report.model}`, `output: ${report.output}${report.dataFile ? ` (external data: ${report.dataFile})` : ''}`];

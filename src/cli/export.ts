@@ -26,7 +26,7 @@ export async function exportCommand(argv: string[], ctx: CommandContext): Promis
   if (encoding !== 'ascend' && encoding !== 'nvidia') throw new UsageError('--encoding must be ascend or nvidia');
   if (!values.out) throw new UsageError('export needs --out DIR');
   if (values.format !== 'table' && values.format !== 'json') throw new UsageError('--format must be table or json');
-  const manifest = await exportModel(positionals[0], { encoding, out: values.out, layer: values.layer, force: values.force, signal: ctx.signal });
+  const manifest = await exportModel(positionals[0], { encoding, out: values.out, layer: values.layer, force: values.force, signal: ctx.signal, onWorkFolder: ctx.onWorkFolder });
   if (values.format === 'json') ctx.stdout(`${JSON.stringify(manifest, null, 2)}\n`);
   else {
     const lines = [`model: ${manifest.model}`, `encoding: ${manifest.encoding} (${manifest.pattern})`, `folder: ${values.out}`];

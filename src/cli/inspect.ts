@@ -1,5 +1,8 @@
 // `sparsity-lens inspect`: the report of one model, with a CI gate.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { constants } from 'node:fs';
+import { checkOutput } from '../engine/convert/outputs';
+import { modelInputFiles } from '../engine/onnx/tensors';
 import { parseArgs } from 'node:util';
 import { type ReportFormat, REPORT_FORMATS, formatReport } from '../engine/report/format';
 import { inspectModel } from '../engine/sparsity/inspect';
@@ -53,6 +56,11 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
   const speedup =
     values.speedup || values.hardware !== undefined || values.batch !== undefined || values.dim !== undefined || values.runtime !== undefined ? speedupOptions(values) : undefined;
   const model = positionals[0];
+  // A report never replaces its model or the model's data (checked before the scan, and again when written).
+  const refuseInputs = () => {
+    if (values.out !== undefined && existsSync(values.out)) checkOutput(model, values.out, modelInputFiles(model), true);
+  };
+  refuseInputs();
   const bar = new ProgressBar('scanning');
   const large = (() => {
     try {
@@ -76,6 +84,7 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
   } finally {
     bar.clear();
   }
+  refuseInputs();
   await ctx.output(formatReport(report, format, values.grid), values.out);
   if (failUnder !== undefined) {
     const compliance = report.summary.compliance;
@@ -108,7 +117,7 @@ function speedupOptions(values: { hardware?: string; batch?: string; dim?: strin
   else if (existsSync(name)) {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(readFileSync(name, 'utf8'));
+      parsed = JSON.parse(readProfileFile(name));
     } catch (err) {
       throw new UsageError(`--hardware ${name}: not a readable JSON file (${(err as Error).message})`);
     }
@@ -127,4 +136,25 @@ function speedupOptions(values: { hardware?: string; batch?: string; dim?: strin
     dims[match[1]] = Number(match[2]);
   }
   return { hardware, batch, dims, runtime };
+}
+
+/** A hardware profile is a small JSON file: a device, a FIFO or a huge file is refused, never read without end. */
+const PROFILE_MAX_BYTES = 1 << 20;
+function readProfileFile(name: string): string {
+  const fd = openSync(name, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new Error('not a regular file');
+    if (stat.size > PROFILE_MAX_BYTES) throw new Error(`${stat.size} bytes; a profile is at most ${PROFILE_MAX_BYTES}`);
+    const buffer = Buffer.alloc(stat.size);
+    let done = 0;
+    while (done < buffer.length) {
+      const n = readSync(fd, buffer, done, buffer.length - done, done);
+      if (n <= 0) break;
+      done += n;
+    }
+    return buffer.subarray(0, done).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -11,10 +11,12 @@ export async function runInspect(argv: string[]): Promise<number> {
     if (controller.signal.aborted) process.exit(EXIT.cancelled); // a second Ctrl-C: stop now
     controller.abort();
   };
-  process.on('SIGINT', onSigint);
+  // Ctrl-C, kill (TERM) and a closed terminal (HUP) cancel alike; a second one stops at once.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const signal of signals) process.on(signal, onSigint);
   try {
     return await runCommand('inspect', inspectCommand, argv, processContext(controller.signal));
   } finally {
-    process.off('SIGINT', onSigint);
+    for (const signal of signals) process.off(signal, onSigint);
   }
 }

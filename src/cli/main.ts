@@ -1,6 +1,7 @@
 // sparsity-lens: the command-line front end over the engine. This entry (dist/cli.js) is kept small: `--help` and
 // `--version` load nothing else; inspect loads dist/cli-inspect.js into this thread; convert, decompress and export
 // load dist/cli-convert.js into a worker thread (see convertMain.ts for why).
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { newAbortFlag, raiseAbortFlag } from '../engine/sharedAbort';
@@ -19,14 +20,25 @@ function runInWorker(command: string, argv: string[]): void {
   const worker = new Worker(join(__dirname, 'cli-convert.js'), {
     workerData: { sparsityLensCommand: command, argv, flag, stderrIsTTY: Boolean(process.stderr.isTTY) } satisfies ConvertWorkerData,
   });
+  // The command's work folder (its outputs before they are put in place), removed here on a hard exit.
+  let workFolder: string | null = null;
   let interrupted = false;
-  process.on('SIGINT', () => {
-    if (interrupted) process.exit(EXIT.cancelled); // a second Ctrl-C: stop now
+  const stop = () => {
+    if (workFolder) rmSync(workFolder, { recursive: true, force: true });
+    process.exit(EXIT.cancelled);
+  };
+  // Ctrl-C, kill (TERM) and a closed terminal (HUP) all cancel: the command stops at its next check, removes what it
+  // wrote and exits 130. A second signal, or a command that has not stopped within 5 s, stops the process here.
+  const onSignal = () => {
+    if (interrupted) stop();
     interrupted = true;
     raiseAbortFlag(flag);
-  });
-  worker.on('message', (code: number) => {
-    process.exitCode = code;
+    setTimeout(stop, 5000).unref();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+  worker.on('message', (message: { exit?: number; workFolder?: string | null }) => {
+    if (message.exit !== undefined) process.exitCode = message.exit;
+    else if (message.workFolder !== undefined) workFolder = message.workFolder;
   });
   worker.on('error', (err) => {
     process.stderr.write(`sparsity-lens: ${err instanceof Error ? err.message : String(err)}\n`);

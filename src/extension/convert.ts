@@ -144,6 +144,15 @@ export async function convertCommand(context: vscode.ExtensionContext, engine: E
     }
     const report = result.report;
     log.appendLine(formatConvert(report));
+    if (!report.written) {
+      // Verification failed: the output was not kept (nothing at the output path changed).
+      const choice = await vscode.window.showWarningMessage(
+        `Sparsity Lens: VERIFICATION FAILED; ${basename(report.output ?? out)} was not written.`,
+        'Show Report',
+      );
+      if (choice === 'Show Report') await vscode.window.showTextDocument(await vscode.workspace.openTextDocument({ content: formatConvert(report), language: 'markdown' }));
+      return;
+    }
     const verdict = report.verified ? 'every converted layer passes' : 'VERIFICATION FAILED';
     const show = report.verified ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
     const choice = await show(

@@ -1,14 +1,14 @@
 // Convert with sparsity: choose layers, prune their weights to N:M, write the output model (and its external data)
 // atomically next to the input, then re-read it and verify. The input is never modified.
-import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CancelledError, ModelError, describeError } from '../errors';
 import { dtypeById, rawByteLength } from '../onnx/dtypes';
 import { type ModelSkeleton, type TensorRef, elementCount, readSkeleton } from '../onnx/skeleton';
 import { type ByteSource, FileSource } from '../onnx/source';
-import { ExternalFiles, type ElementReader, openTensor, resolveExternalPath } from '../onnx/tensorData';
-import { AtomicOutputs, type Edit, type Out, spliceModel } from '../onnx/writer';
+import { ExternalFiles, type ElementReader, openTensor } from '../onnx/tensorData';
+import { type Edit, type Out, spliceModel } from '../onnx/writer';
+import { OutputTransaction, checkOutput } from './outputs';
 import { type LayerReport, inspectModel } from '../sparsity/inspect';
 import { type LayerPlan, eligibility, findLayers } from '../sparsity/layers';
 import { type Pattern, patternName } from '../sparsity/pattern';
@@ -18,7 +18,7 @@ import { type PruneTotals, emptyTotals, pruneSlab } from './prune';
 import { RUNTIME_SIZE_LIMIT, type RuntimeComparison, compareOutputs } from './runtime';
 import { type PortableWork, entries, planPortableWork, portableEdits, tensorPlaces, whyNotPortable, writeStreams } from './compressEdits';
 import { COMPRESSED_KEY, metadataField } from './portable';
-import { type ExternalAction, allTensors, concat, fieldsOf, rewriteExternalData, tensorKey } from './externalData';
+import { type ExternalAction, allTensors, concat, externalInputFiles, fieldsOf, rewriteExternalData, tensorKey } from './externalData';
 import { type AscendWork, ascendEdits, ascendModelFields, planAscendWork, whyNotAscend, writeAscendStreams } from './ascendEdits';
 import { decompressModel } from './decompress';
 import { decodeAscend } from '../encode';
@@ -55,6 +55,8 @@ export interface ConvertOptions extends LayerSelection {
   dryRun?: boolean;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
+  /** Told the work folder (next to the output) while one exists, so a host can remove it on a hard exit. */
+  onWorkFolder?: (path: string | null) => void;
   /** Values of symbolic input dimensions for the runtime comparison (default 1). */
   dims?: Record<string, number>;
 }
@@ -90,6 +92,8 @@ export interface ConvertReport {
   mode: ConvertMode;
   pattern: string;
   dryRun: boolean;
+  /** Whether the output files are in place: false for a dry run and when verification failed (nothing is kept then). */
+  written: boolean;
   layers: LayerChange[];
   summary: {
     pruned: number;
@@ -128,11 +132,12 @@ function planChanges(
   pattern: Pattern,
   sel: LayerSelection,
   mode: ConvertMode,
-): { changes: LayerChange[]; work: Map<string, WeightWork> } {
+): { changes: LayerChange[]; changeOf: Map<LayerPlan, LayerChange>; work: Map<string, WeightWork> } {
   const eligibleOrder = plans.filter((p) => eligibility(p, pattern).eligible);
   const first = sel.skipFirst ? eligibleOrder[0] : undefined;
   const head = sel.skipHead ? eligibleOrder[eligibleOrder.length - 1] : undefined;
   const changes: LayerChange[] = [];
+  const changeOf = new Map<LayerPlan, LayerChange>();
   const work = new Map<string, WeightWork>();
   const byWeight = new Map<string, LayerPlan[]>();
   for (const plan of plans) {
@@ -155,6 +160,7 @@ function planChanges(
       passesAfter: null,
     };
     changes.push(change);
+    changeOf.set(plan, change);
     const count = plan.shape ? elementCount(plan.shape) : 0;
     if (!elig.eligible) change.reason = `ineligible: ${elig.reason}`;
     else if (report?.error) change.reason = `error: ${report.error}`;
@@ -176,44 +182,56 @@ function planChanges(
       byWeight.set(key, list);
     }
   }
+  // Planning stays linear in the number of layers: 100k nodes may share one weight.
   const readers = new Map<string, LayerPlan[]>();
   for (const plan of plans) {
     if (!plan.tensor) continue;
     const key = tensorKey(plan.tensor);
-    readers.set(key, [...(readers.get(key) ?? []), plan]);
+    const list = readers.get(key);
+    if (list) list.push(plan);
+    else readers.set(key, [plan]);
   }
   for (const [key, layers] of byWeight) {
     // A weight also read by a layer that is not converted must stay as it is, for that layer's sake.
-    const others = (readers.get(key) ?? []).filter((p) => !layers.includes(p));
+    const converted = new Set(layers);
+    const others = (readers.get(key) ?? []).filter((p) => !converted.has(p));
     if (others.length) {
+      const names = nameList(others.map((o) => o.name));
       for (const l of layers) {
-        const change = changes.find((c) => c.name === l.name)!;
+        const change = changeOf.get(l)!;
         change.action = 'skip';
         change.retainedMagnitude = null;
-        change.reason = `weight '${l.weight}' is also read by ${others.map((o) => `'${o.name}'`).join(', ')}, which ${others.length > 1 ? 'are' : 'is'} not converted`;
+        change.reason = `weight '${l.weight}' is also read by ${names}, which ${others.length > 1 ? 'are' : 'is'} not converted`;
       }
       continue;
     }
     // A weight shared by layers that read it along different axes (or zero points) has no single N:M pruning.
     const signature = (l: LayerPlan) => `${l.axis}:${l.outAxis}:${JSON.stringify(l.zeroPoint ?? null)}`;
     if (new Set(layers.map(signature)).size > 1) {
+      const axes = nameList(layers.map((x) => `${x.name}: axis ${x.axis}`), '');
       for (const l of layers) {
-        const change = changes.find((c) => c.name === l.name)!;
+        const change = changeOf.get(l)!;
         change.action = 'skip';
         change.retainedMagnitude = null;
-        change.reason = `weight '${l.weight}' is shared by layers that read it along different axes (${layers.map((x) => `${x.name}: axis ${x.axis}`).join(', ')})`;
+        change.reason = `weight '${l.weight}' is shared by layers that read it along different axes (${axes})`;
       }
       continue;
     }
-    const action = changes.find((c) => c.name === layers[0].name)!.action;
+    const action = changeOf.get(layers[0])!.action;
     if (action !== 'prune' && action !== 'compress' && action !== 'rewrite') continue;
     const l = layers[0];
     const geometry = { dims: l.shape!, kAxis: l.axis!, rAxis: l.outAxis! };
     work.set(key, { tensor: l.tensor!, layers, shape: new ShapeInfo(geometry, pattern), totals: emptyTotals() });
     // Consistency: every layer of a converted weight is converted (the weight is converted once, for all of them).
-    for (const x of layers) changes.find((c) => c.name === x.name)!.action = action;
+    for (const x of layers) changeOf.get(x)!.action = action;
   }
-  return { changes, work };
+  return { changes, changeOf, work };
+}
+
+/** At most five names, quoted, then how many more: a reason stays one readable line whatever the model. */
+function nameList(names: string[], quote = "'"): string {
+  const shown = names.slice(0, 5).map((n) => `${quote}${n}${quote}`).join(', ');
+  return names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
 }
 
 const SLAB_ELEMENTS = 1 << 20;
@@ -261,15 +279,6 @@ function writePruned(reader: ElementReader, work: WeightWork, out: Out, progress
   }
 }
 
-function checkOutputPath(model: string, output: string, force: boolean, inputs: string[]): void {
-  if (!existsSync(dirname(resolve(output)))) throw new ModelError(model, `the output folder '${dirname(output)}' does not exist`);
-  const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
-  for (const input of inputs) {
-    if (real(input) === real(output)) throw new ModelError(model, `the output '${output}' would overwrite an input file; choose another --out`);
-  }
-  if (existsSync(output) && !force) throw new ModelError(model, `the output '${output}' exists; use --force to replace it`);
-}
-
 /** Converts the model at `path`. Throws ModelError for bad input or refused outputs; writes nothing on any failure. */
 export async function convertModel(path: string, options: ConvertOptions): Promise<ConvertReport> {
   const pattern = options.pattern ?? { n: 2, m: 4 };
@@ -284,9 +293,11 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
       throw new ModelError(path, 'the model is already compressed by Sparsity Lens: decompress it first');
     }
     if (options.mode === 'ascend' && (pattern.n !== 2 || pattern.m !== 4)) throw new ModelError(path, 'ascend mode writes the ATC --sparsity=1 encoding, which is 2:4 only');
-    const { changes, work } = planChanges(plans, reports, pattern, options, options.mode);
-    const ascend = options.mode === 'ascend' ? planAscend(model, src, externals, work, changes, reports) : new Map<string, AscendWork>();
-    const portable = options.mode === 'compress' ? planPortables(model, src, externals, work, changes, pattern, reports) : new Map<string, PortableWork>();
+    if (options.signal?.aborted) throw new CancelledError();
+    const { changes, changeOf, work } = planChanges(plans, reports, pattern, options, options.mode);
+    if (options.signal?.aborted) throw new CancelledError();
+    const ascend = options.mode === 'ascend' ? planAscend(model, src, externals, work, changeOf, reports, options.signal) : new Map<string, AscendWork>();
+    const portable = options.mode === 'compress' ? planPortables(model, src, externals, work, changeOf, pattern, reports, options.signal) : new Map<string, PortableWork>();
     const output = options.out ?? defaultOutputPath(path, options.mode, pattern);
     const report: ConvertReport = {
       model: path,
@@ -295,6 +306,7 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
       mode: options.mode,
       pattern: patternName(pattern),
       dryRun: Boolean(options.dryRun),
+      written: false,
       layers: changes,
       summary: {
         pruned: changes.filter((c) => c.action === 'prune').length,
@@ -313,12 +325,15 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
       notes: ['One-shot magnitude pruning without fine-tuning loses accuracy; sparse-training flows (ASP, SR-STE, AMCT, INC) retrain after pruning.'],
     };
     if (options.dryRun) return report;
-    const hasExternal = allTensors(model).some((t) => t.data.kind === 'external');
+    // A tensor declared external whose entries could not be read still needs a place in the new data file.
+    const hasExternal = allTensors(model).some((t) => t.data.kind === 'external' || t.declaredExternal);
     const dataFile = hasExternal ? `${output.replace(/\.onnx$/i, '')}.data` : null;
-    const inputFiles = [path, ...externalFiles(model, path)];
-    checkOutputPath(path, output, Boolean(options.force), inputFiles);
-    if (dataFile) checkOutputPath(path, dataFile, Boolean(options.force), inputFiles);
+    const inputFiles = [path, ...externalInputFiles(model, path)];
+    const force = Boolean(options.force);
+    checkOutput(path, output, inputFiles, force);
+    if (dataFile) checkOutput(path, dataFile, inputFiles, force);
     report.dataFile = dataFile;
+    if (options.signal?.aborted) throw new CancelledError();
 
     const total = [...work.values()].reduce((s, w) => s + elementCount(w.layers[0].shape!), 0);
     let done = 0;
@@ -326,7 +341,14 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
       done += n;
       options.onProgress?.(done, total);
     };
-    const outputs = new AtomicOutputs();
+    // Written into a work folder next to the output, verified there, and only then put in place.
+    const outputs = new OutputTransaction(dirname(resolve(output)), basename(output), {
+      model: path,
+      force,
+      inputs: inputFiles,
+      signal: options.signal,
+      onWorkFolder: options.onWorkFolder,
+    });
     try {
       const edits: Edit[] = [];
       if (dataFile) {
@@ -359,6 +381,7 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
         );
       }
       for (const [key, w] of work) {
+        if (options.signal?.aborted) throw new CancelledError();
         const data = w.tensor.data;
         const compressed = portable.get(key);
         if (compressed) {
@@ -387,41 +410,72 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
       if (portable.size) edits.push({ kind: 'append', message: 0, end: src.size, bytes: metadataField(entries([...portable.values()])) });
       if (ascend.size) edits.push({ kind: 'append', message: 0, end: src.size, bytes: ascendModelFields([...ascend.values()]) });
       report.summary.sizeAfter = outputs.write(output, (out) => spliceModel(src, edits, out)) + (dataFile ? outputs.sizeOf(dataFile) : 0);
+      summarize(report, work, changeOf);
+      await verifyStaged(report, outputs, output, path, model, pattern, ascend, portable, options);
+      if (report.verified === false) {
+        // A model that failed its own verification is not kept: the output path stays as it was.
+        outputs.abort();
+        report.notes.push(`Verification failed: the output was not written; '${output}' is as it was.`);
+        return report;
+      }
       outputs.commit();
+      report.written = true;
+      return report;
     } catch (err) {
       outputs.abort();
       if (err instanceof CancelledError || err instanceof ModelError) throw err;
       throw new ModelError(path, `conversion failed, nothing was written: ${describeError(err)}`);
     }
-    summarize(report, work);
-    const small = report.summary.sizeBefore <= RUNTIME_SIZE_LIMIT;
-    const tooLarge = { ran: false, note: `the model is larger than ${RUNTIME_SIZE_LIMIT} bytes: outputs were not compared`, outputs: [] };
-    if (ascend.size) {
-      await verifyAscend(report, output, [...ascend.values()], pattern);
-      report.notes.push('The Ascend model is for toolchains and inspection: ONNX Runtime cannot run its Compress ops.');
-      report.runtime = { ran: false, note: 'the Ascend model uses custom ops that ONNX Runtime does not have', outputs: [] };
-      return report;
-    }
-    if (portable.size === 0) await verify(report, output, pattern);
-    else {
-      // A compressed weight is rebuilt at load time: verify its decoded form, and that the decode graph rebuilds it exactly.
-      const dir = mkdtempSync(join(tmpdir(), 'sparsity-lens-verify-'));
-      try {
-        const dense = join(dir, 'decompressed.onnx');
-        await decompressModel(output, { out: dense, signal: options.signal });
-        await verify(report, dense, pattern);
-        report.exact = small ? await compareOutputs(dense, output, model, options.dims) : tooLarge;
-        if (report.exact.ran && !report.exact.outputs.every((o) => o.identical)) report.verified = false;
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    }
-    report.runtime = small ? await compareOutputs(path, output, model, options.dims) : tooLarge;
-    return report;
   } finally {
     externals.close();
     src.close();
   }
+}
+
+/**
+ * Verifies the output where it was written, in the work folder, before anything is put in place: every converted
+ * layer re-read and checked; compressed weights decompressed (in the work folder too) and compared bit for bit in
+ * ONNX Runtime; the outputs of input and output compared. Honours cancel between every step.
+ */
+async function verifyStaged(
+  report: ConvertReport,
+  outputs: OutputTransaction,
+  output: string,
+  input: string,
+  model: ModelSkeleton,
+  pattern: Pattern,
+  ascend: Map<string, AscendWork>,
+  portable: Map<string, PortableWork>,
+  options: ConvertOptions,
+): Promise<void> {
+  const staged = outputs.staged(output);
+  const cancelled = () => {
+    if (options.signal?.aborted) throw new CancelledError();
+  };
+  cancelled();
+  const small = report.summary.sizeBefore <= RUNTIME_SIZE_LIMIT;
+  const tooLarge = { ran: false, note: `the model is larger than ${RUNTIME_SIZE_LIMIT} bytes: outputs were not compared`, outputs: [] };
+  if (ascend.size) {
+    await verifyAscend(report, staged, [...ascend.values()], pattern, options.signal);
+    report.notes.push('The Ascend model is for toolchains and inspection: ONNX Runtime cannot run its Compress ops.');
+    report.runtime = { ran: false, note: 'the Ascend model uses custom ops that ONNX Runtime does not have', outputs: [] };
+    return;
+  }
+  if (portable.size === 0) await verify(report, staged, pattern, options.signal);
+  else {
+    // A compressed weight is rebuilt at load time: verify its decoded form, and that the decode graph rebuilds it exactly.
+    const dir = join(outputs.dir, 'verify');
+    mkdirSync(dir);
+    const dense = join(dir, 'decompressed.onnx');
+    await decompressModel(staged, { out: dense, signal: options.signal });
+    await verify(report, dense, pattern, options.signal);
+    cancelled();
+    report.exact = small ? await compareOutputs(dense, staged, model, options.dims) : tooLarge;
+    if (report.exact.ran && !report.exact.outputs.every((o) => o.identical)) report.verified = false;
+  }
+  cancelled();
+  report.runtime = small ? await compareOutputs(input, staged, model, options.dims) : tooLarge;
+  cancelled();
 }
 
 /** For ascend mode: which weights are rewritten; the others are pruned in place, saying why. */
@@ -430,18 +484,20 @@ function planAscend(
   src: ByteSource,
   externals: ExternalFiles,
   work: Map<string, WeightWork>,
-  changes: LayerChange[],
+  changeOf: Map<LayerPlan, LayerChange>,
   reports: Map<string, LayerReport>,
+  signal?: AbortSignal,
 ): Map<string, AscendWork> {
   const places = tensorPlaces(model);
   const ascend = new Map<string, AscendWork>();
   for (const [key, w] of [...work]) {
+    if (signal?.aborted) throw new CancelledError();
     const place = places.get(w.tensor.fieldStart);
     const why = w.layers.map((l) => whyNotAscend(l, place)).find((x) => x !== undefined);
     if (why) {
       const compliant = w.layers.every((l) => reports.get(l.name)?.pass);
       for (const l of w.layers) {
-        const change = changes.find((c) => c.name === l.name)!;
+        const change = changeOf.get(l)!;
         change.action = compliant ? 'unchanged' : 'prune';
         change.reason = `${compliant ? 'already compliant' : 'pruned in place'}, not rewritten for Ascend: ${why}`;
         if (compliant) change.retainedMagnitude = 1;
@@ -466,8 +522,8 @@ function prunedBytes(src: ByteSource, externals: ExternalFiles, w: WeightWork): 
  * values and index are read back from the written file, decoded, and must equal the pruned weight bit for bit
  * (pruned places hold the zero or the row's zero point).
  */
-async function verifyAscend(report: ConvertReport, output: string, works: AscendWork[], pattern: Pattern): Promise<void> {
-  await verify(report, output, pattern);
+async function verifyAscend(report: ConvertReport, output: string, works: AscendWork[], pattern: Pattern, signal?: AbortSignal): Promise<void> {
+  await verify(report, output, pattern, signal);
   const src = new FileSource(output);
   const externals = new ExternalFiles(output);
   try {
@@ -478,7 +534,14 @@ async function verifyAscend(report: ConvertReport, output: string, works: Ascend
       for (const n of g.nodes) for (const a of n.attributes.values()) [...(a.g ? [a.g] : []), ...(a.graphs ?? [])].forEach(visit);
     };
     visit(model.graph);
+    const changesByName = new Map<string, LayerChange[]>();
+    for (const c of report.layers) {
+      const list = changesByName.get(c.name);
+      if (list) list.push(c);
+      else changesByName.set(c.name, [c]);
+    }
     for (const w of works) {
+      if (signal?.aborted) throw new CancelledError();
       const values = byName.get(w.valuesName);
       const index = byName.get(w.indexName);
       let same = false;
@@ -498,7 +561,7 @@ async function verifyAscend(report: ConvertReport, output: string, works: Ascend
           for (let b = 0; b < size; b++) if (dense[i * size + b] !== want[at + b]) same = false;
         }
       }
-      for (const l of w.layers) report.layers.find((c) => c.name === l.name)!.passesAfter = same;
+      for (const l of w.layers) for (const c of changesByName.get(l.name) ?? []) c.passesAfter = same;
     }
     report.verified = report.layers.every((c) => c.action === 'skip' || c.passesAfter === true);
   } finally {
@@ -513,20 +576,22 @@ function planPortables(
   src: ByteSource,
   externals: ExternalFiles,
   work: Map<string, WeightWork>,
-  changes: LayerChange[],
+  changeOf: Map<LayerPlan, LayerChange>,
   pattern: Pattern,
   reports: Map<string, LayerReport>,
+  signal?: AbortSignal,
 ): Map<string, PortableWork> {
   const opset = model.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
   const places = tensorPlaces(model);
   const portable = new Map<string, PortableWork>();
   for (const [key, w] of [...work]) {
+    if (signal?.aborted) throw new CancelledError();
     const layer = w.layers[0];
     const why = whyNotPortable(w.tensor, layer, places.get(w.tensor.fieldStart), opset, pattern);
     if (why) {
       const compliant = w.layers.every((l) => reports.get(l.name)?.pass);
       for (const l of w.layers) {
-        const change = changes.find((c) => c.name === l.name)!;
+        const change = changeOf.get(l)!;
         change.action = compliant ? 'unchanged' : 'prune';
         change.reason = `${compliant ? 'already compliant' : 'pruned in place'}, not compressed: ${why}`;
         if (compliant) change.retainedMagnitude = 1;
@@ -547,19 +612,6 @@ function planPortables(
 }
 
 
-function externalFiles(model: ModelSkeleton, path: string): string[] {
-  const files = new Set<string>();
-  for (const t of allTensors(model)) {
-    if (t.data.kind !== 'external') continue;
-    try {
-      files.add(resolveExternalPath(path, t.data.location));
-    } catch {
-      // reported by the layer that uses it
-    }
-  }
-  return [...files];
-}
-
 function externalBytes(model: ModelSkeleton, path: string): number {
   let total = 0;
   for (const t of allTensors(model)) {
@@ -572,7 +624,7 @@ function externalBytes(model: ModelSkeleton, path: string): number {
   return total;
 }
 
-function summarize(report: ConvertReport, work: Map<string, WeightWork>): void {
+function summarize(report: ConvertReport, work: Map<string, WeightWork>, changeOf: Map<LayerPlan, LayerChange>): void {
   let sum = 0;
   let kept = 0;
   for (const w of work.values()) {
@@ -581,7 +633,7 @@ function summarize(report: ConvertReport, work: Map<string, WeightWork>): void {
     report.summary.prunedElements += w.totals.pruned;
     const retained = w.totals.sumMagnitude === 0 ? 1 : w.totals.keptMagnitude / w.totals.sumMagnitude;
     for (const l of w.layers) {
-      const change = report.layers.find((c) => c.name === l.name)!;
+      const change = changeOf.get(l)!;
       change.prunedElements = w.totals.pruned;
       change.retainedMagnitude = Number.isFinite(retained) ? retained : null;
     }
@@ -591,8 +643,8 @@ function summarize(report: ConvertReport, work: Map<string, WeightWork>): void {
 }
 
 /** Re-reads the output (or its decompressed form) and checks that every converted layer passes the pattern. */
-async function verify(report: ConvertReport, output: string, pattern: Pattern): Promise<void> {
-  const after = await inspectModel(output, { pattern });
+async function verify(report: ConvertReport, output: string, pattern: Pattern, signal?: AbortSignal): Promise<void> {
+  const after = await inspectModel(output, { pattern, signal });
   const byName = new Map(after.layers.map((l) => [l.name, l]));
   let ok = true;
   for (const change of report.layers) {

@@ -1,7 +1,6 @@
 // decompress: a portable compressed model back to the dense pruned model, bit for bit: each weight's values and
 // index stream are decoded (the same result the decode graph computes), its decode nodes, constants and metadata
 // entry removed, and the dense weight restored as an initializer of the graph that held the streams.
-import { existsSync, realpathSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { onnx } from 'onnx-proto';
 import { CancelledError, ModelError, describeError } from '../errors';
@@ -10,16 +9,19 @@ import { dtypeById } from '../onnx/dtypes';
 import { type GraphSkeleton, type ModelSkeleton, type TensorRef, readSkeleton } from '../onnx/skeleton';
 import { FileSource } from '../onnx/source';
 import { ExternalFiles, openTensor } from '../onnx/tensorData';
-import { AtomicOutputs, type Edit, lenField, spliceModel } from '../onnx/writer';
+import { type Edit, lenField, spliceModel } from '../onnx/writer';
+import { OutputTransaction, checkOutput } from './outputs';
 import { WIRE_LEN, forEachField, readString } from '../onnx/wire';
 import { parsePattern } from '../sparsity/pattern';
 import { COMPRESSED_KEY, type CompressedEntry, rawTensorFieldHeader } from './portable';
-import { type ExternalAddition, rewriteExternalData } from './externalData';
+import { type ExternalAddition, allTensors, externalInputFiles, rewriteExternalData } from './externalData';
 
 export interface DecompressOptions {
   out?: string;
   force?: boolean;
   signal?: AbortSignal;
+  /** Told the work folder (next to the output) while one exists, so a host can remove it on a hard exit. */
+  onWorkFolder?: (path: string | null) => void;
 }
 
 export interface DecompressReport {
@@ -103,17 +105,17 @@ export async function decompressModel(path: string, options: DecompressOptions =
     const model = readSkeleton(src);
     const entries = compressedEntries(model);
     const output = options.out ?? defaultDecompressedPath(path);
-    const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
-    if (real(output) === real(path)) throw new ModelError(path, `the output '${output}' would overwrite the input; choose another --out`);
-    if (existsSync(output) && !options.force) throw new ModelError(path, `the output '${output}' exists; use --force to replace it`);
+    const inputs = [path, ...externalInputFiles(model, path)];
+    const force = Boolean(options.force);
+    checkOutput(path, output, inputs, force);
     const graphs = graphsOf(model);
     const edits: Edit[] = [];
     const additions: ExternalAddition[] = [];
     const dropped = new Set<TensorRef>();
     const report: DecompressReport = { model: path, output, dataFile: null, weights: [], sizeBefore: src.size, sizeAfter: 0 };
-    const hasExternal = graphs.some((g) => g.initializers.some((t) => t.data.kind === 'external'));
+    const hasExternal = allTensors(model).some((t) => t.data.kind === 'external' || t.declaredExternal);
     const dataFile = hasExternal ? `${output.replace(/\.onnx$/i, '')}.data` : null;
-    if (dataFile && existsSync(dataFile) && !options.force) throw new ModelError(path, `the output '${dataFile}' exists; use --force to replace it`);
+    if (dataFile) checkOutput(path, dataFile, inputs, force);
     for (const entry of entries) {
       if (options.signal?.aborted) throw new CancelledError();
       const graph = graphs.find((g) => g.initializers.some((t) => t.name === entry.values));
@@ -177,7 +179,8 @@ export async function decompressModel(path: string, options: DecompressOptions =
       });
       if (key === COMPRESSED_KEY) edits.push({ kind: 'remove', start: f.start, end: f.pos + f.len });
     });
-    const outputs = new AtomicOutputs();
+    if (options.signal?.aborted) throw new CancelledError();
+    const outputs = new OutputTransaction(dirname(resolve(output)), basename(output), { model: path, force, inputs, signal: options.signal, onWorkFolder: options.onWorkFolder });
     try {
       if (dataFile) {
         edits.push(...rewriteExternalData(src, model, externals, outputs, dataFile, (t) => (dropped.has(t) ? { kind: 'drop' } : { kind: 'copy' }), additions));

@@ -3,14 +3,15 @@
 // CUTLASS/PyTorch layout, §4.2), with a JSON manifest (layer, tensor, shapes, dtype, encoding, byte order, sizes,
 // sha256). The weight is viewed as [rows, K]: K (the reduction axis) innermost, every other axis in storage order.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CancelledError, ModelError } from '../errors';
+import { CancelledError, ModelError, describeError } from '../errors';
 import { encodeAscend, encodeNvidia, nvidiaShapeProblem } from '../encode';
 import { readSkeleton } from '../onnx/skeleton';
 import { FileSource } from '../onnx/source';
 import { ExternalFiles, openTensor } from '../onnx/tensorData';
-import { AtomicOutputs } from '../onnx/writer';
+import { OutputTransaction, removeStaleWork } from './outputs';
+import { externalInputFiles } from './externalData';
 import { inspectModel } from '../sparsity/inspect';
 import { eligibility, findLayers } from '../sparsity/layers';
 import { weightMatrix } from './matrix';
@@ -23,6 +24,8 @@ export interface ExportOptions {
   layer?: string;
   out: string;
   force?: boolean;
+  /** Told the work folder (in the output folder) while one exists, so a host can remove it on a hard exit. */
+  onWorkFolder?: (path: string | null) => void;
   signal?: AbortSignal;
 }
 
@@ -76,16 +79,26 @@ export async function exportModel(path: string, options: ExportOptions): Promise
   const inspection = await inspectModel(path, { pattern, signal: options.signal });
   const reports = new Map(inspection.layers.map((l) => [l.name, l]));
   if (options.layer && !reports.has(options.layer)) throw new ModelError(path, `no layer named '${options.layer}' (see 'sparsity-lens inspect')`);
+  if (existsSync(options.out)) removeStaleWork(options.out);
   if (existsSync(options.out) && readdirSync(options.out).length > 0 && !options.force) {
     throw new ModelError(path, `the output folder '${options.out}' is not empty; use --force to write into it`);
   }
   const src = new FileSource(path);
   const externals = new ExternalFiles(path);
   const manifest: ExportManifest = { model: path, encoding: options.encoding, pattern: '2:4', byteOrder: BYTE_ORDER[options.encoding], layers: [], skipped: [] };
-  const outputs = new AtomicOutputs();
+  let outputs: OutputTransaction | undefined;
   try {
-    const plans = findLayers({ model: readSkeleton(src), src, externals }).filter((p) => !options.layer || p.name === options.layer);
-    mkdirSync(options.out, { recursive: true });
+    const model = readSkeleton(src);
+    const plans = findLayers({ model, src, externals }).filter((p) => !options.layer || p.name === options.layer);
+    if (options.signal?.aborted) throw new CancelledError();
+    // Files appear in the folder only once all are written; a folder this run had to create goes again on failure.
+    outputs = new OutputTransaction(
+      options.out,
+      'export',
+      { model: path, force: Boolean(options.force), inputs: [path, ...externalInputFiles(model, path)], signal: options.signal, onWorkFolder: options.onWorkFolder },
+      true,
+    );
+    const tx = outputs;
     const done = new Set<string>();
     for (const plan of plans) {
       if (options.signal?.aborted) throw new CancelledError();
@@ -131,7 +144,7 @@ export async function exportModel(path: string, options: ExportOptions): Promise
         let file = `${base}.${suffix}`;
         for (let i = 2; done.has(file); i++) file = `${base}-${i}.${suffix}`;
         done.add(file);
-        outputs.write(join(options.out, file), (out) => out.write(data));
+        tx.write(join(options.out, file), (out) => out.write(data));
         layer.files.push({ file, content, dims: fileDims, dtype, bytes: data.length, sha256: createHash('sha256').update(data).digest('hex') });
       };
       if (options.encoding === 'ascend') {
@@ -155,8 +168,9 @@ export async function exportModel(path: string, options: ExportOptions): Promise
     outputs.commit();
     return manifest;
   } catch (err) {
-    outputs.abort();
-    throw err;
+    outputs?.abort();
+    if (err instanceof CancelledError || err instanceof ModelError) throw err;
+    throw new ModelError(path, `export failed, nothing was written: ${describeError(err)}`);
   } finally {
     externals.close();
     src.close();

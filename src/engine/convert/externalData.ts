@@ -1,10 +1,17 @@
 // Rewriting a model's external data into one new file: each tensor copied, rewritten or replaced, and re-pointed.
 import { basename } from 'node:path';
+import { ModelError } from '../errors';
 import { rawByteLength } from '../onnx/dtypes';
 import type { ModelSkeleton, TensorRef } from '../onnx/skeleton';
-import type { ByteSource } from '../onnx/source';
-import { type ExternalFiles, openTensor } from '../onnx/tensorData';
-import { type AtomicOutputs, type Edit, type Out, copyBytes, lenField } from '../onnx/writer';
+import { allTensors, externalInputFiles } from '../onnx/tensors';
+import type { ByteSource, FileSource } from '../onnx/source';
+import { type ExternalFiles, TensorError, openTensor } from '../onnx/tensorData';
+import { type Edit, type Out, copyBytes, lenField } from '../onnx/writer';
+
+/** Where output files are written (an OutputTransaction). */
+export interface OutputFiles {
+  write(path: string, produce: (out: Out) => void): number;
+}
 import { forEachField } from '../onnx/wire';
 
 /** Identity of a tensor: its place in the file (shared by every layer that uses it). */
@@ -12,23 +19,7 @@ export function tensorKey(t: TensorRef): string {
   return `${t.span.offset}:${t.data.kind === 'external' ? t.data.location : ''}`;
 }
 
-/** Every tensor of the model (initializers, Constant values, sparse initializers) in every graph. */
-export function allTensors(model: ModelSkeleton): TensorRef[] {
-  const out: TensorRef[] = [];
-  const visit = (g: ModelSkeleton['graph']) => {
-    out.push(...g.initializers, ...g.sparseInitializers);
-    for (const node of g.nodes) {
-      for (const attr of node.attributes.values()) {
-        if (attr.t) out.push(attr.t);
-        if (attr.g) visit(attr.g);
-        for (const sub of attr.graphs ?? []) visit(sub);
-      }
-    }
-  };
-  visit(model.graph);
-  model.functions.forEach(visit);
-  return out;
-}
+export { allTensors, externalInputFiles };
 
 /** Start and end of every field numbered `numbers` directly inside the message [start, end). */
 export function fieldsOf(src: ByteSource, start: number, end: number, numbers: number[]): { start: number; end: number }[] {
@@ -70,6 +61,30 @@ export type ExternalAction =
   /** Removed from the model by other edits: not written. */
   | { kind: 'drop' };
 
+/**
+ * The bytes of an external tensor to copy: its declared range when it reads as its type says, else as much of the
+ * declared range as its file holds (ONNX reads to the end of the file when no length is given). A file that cannot
+ * be opened (missing, outside the model's folder, not a regular file) fails the write, naming the tensor.
+ */
+function carriedRange(src: ByteSource, t: TensorRef, externals: ExternalFiles): [FileSource, number, number] {
+  const data = t.data as Extract<TensorRef['data'], { kind: 'external' }>;
+  let file: FileSource;
+  try {
+    file = externals.get(data.location);
+  } catch (err) {
+    if (!(err instanceof TensorError)) throw err;
+    throw new ModelError(externals.modelPath, `${err.message}; the output could not hold this tensor, so nothing was written`, t.name);
+  }
+  try {
+    const reader = openTensor(src, t, externals);
+    return [file, data.offset, data.offset + rawByteLength(reader.dtype, reader.count)];
+  } catch (err) {
+    if (!(err instanceof TensorError)) throw err;
+    const from = Math.min(data.offset, file.size);
+    return [file, from, Math.min(file.size, data.length === undefined ? file.size : data.offset + data.length)];
+  }
+}
+
 /** Bytes that go to the data file for a tensor the model gains, placed by `placed`. */
 export interface ExternalAddition {
   length: number;
@@ -79,13 +94,16 @@ export interface ExternalAddition {
 
 /**
  * Writes every external tensor of the model into one new data file, as `decide` says, then any `additions`, and
- * returns the edits that point the model's tensors at the new file.
+ * returns the edits that point the model's tensors at the new file. Every external tensor of the input is placed
+ * in the new file or the whole write fails naming it: none keeps a location that would dangle from the output's
+ * folder. A tensor whose bytes can be found but do not match its type (wrong length, past the end of its file) is
+ * carried as it is, so that it fails its own layer in the output as it did in the input.
  */
 export function rewriteExternalData(
   src: ByteSource,
   model: ModelSkeleton,
   externals: ExternalFiles,
-  outputs: AtomicOutputs,
+  outputs: OutputFiles,
   dataFile: string,
   decide: (t: TensorRef) => ExternalAction,
   additions: ExternalAddition[] = [],
@@ -108,7 +126,13 @@ export function rewriteExternalData(
     };
     for (const t of allTensors(model)) {
       const data = t.data;
-      if (data.kind !== 'external' || seen.has(tensorKey(t))) continue;
+      if (data.kind !== 'external') {
+        if (t.declaredExternal) {
+          throw new ModelError(externals.modelPath, `its external data cannot be read (${t.problem ?? 'no usable location'}), so the output could not point at it; fix or remove the tensor`, t.name);
+        }
+        continue;
+      }
+      if (seen.has(tensorKey(t))) continue;
       seen.add(tensorKey(t));
       const action = decide(t);
       if (action.kind === 'drop') continue;
@@ -119,9 +143,11 @@ export function rewriteExternalData(
         edits.push(...action.placed(at));
         continue;
       }
-      const reader = openTensor(src, t, externals);
-      const length = rawByteLength(reader.dtype, reader.count);
-      offset += action.kind === 'rewrite' ? counted(action.write) : counted((o) => copyBytes(externals.get(data.location), data.offset, data.offset + length, o));
+      if (action.kind === 'rewrite') offset += counted(action.write);
+      else {
+        const [file, from, to] = carriedRange(src, t, externals);
+        offset += counted((o) => copyBytes(file, from, to, o));
+      }
       // Point the tensor at its new place: drop its external_data entries, append new ones.
       for (const f of fieldsOf(src, t.span.offset, t.span.offset + t.span.length, [13])) edits.push({ kind: 'remove', ...f });
       const entries = [stringEntry('location', location), stringEntry('offset', String(at)), stringEntry('length', String(offset - at))];
@@ -136,4 +162,3 @@ export function rewriteExternalData(
   });
   return edits;
 }
-

@@ -1,8 +1,6 @@
 // Writing a changed model without re-encoding what did not change: the output is the input's bytes with edits
 // spliced in, and only the length prefixes of the messages that enclose an edit re-encoded. Fields this tool does
 // not know (newer than onnx-proto's schema) pass through byte for byte.
-import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { Writer } from 'protobufjs/minimal';
 import type { ByteSource } from './source';
 import { WIRE_LEN, forEachField } from './wire';
@@ -45,28 +43,6 @@ export function lenField(fieldNo: number, value: Uint8Array): Uint8Array {
   out.set(header);
   out.set(value, header.length);
   return out;
-}
-
-/** A buffered file writer. */
-class FileOut implements Out {
-  private readonly buffer = Buffer.allocUnsafe(1 << 20);
-  private used = 0;
-  written = 0;
-  constructor(private readonly fd: number) {}
-  write(bytes: Uint8Array): void {
-    this.written += bytes.length;
-    if (bytes.length > this.buffer.length - this.used) this.flush();
-    if (bytes.length >= this.buffer.length) {
-      for (let at = 0; at < bytes.length; ) at += writeSync(this.fd, bytes, at, bytes.length - at);
-      return;
-    }
-    this.buffer.set(bytes, this.used);
-    this.used += bytes.length;
-  }
-  flush(): void {
-    for (let at = 0; at < this.used; ) at += writeSync(this.fd, this.buffer, at, this.used - at);
-    this.used = 0;
-  }
 }
 
 /** Applies `edits` to the model in `src` and streams the result to `out`. Returns the number of bytes written. */
@@ -235,51 +211,4 @@ function writeExactly(size: number, write: (out: Out) => void, out: Out, what: s
     },
   });
   if (count !== size) throw new Error(`internal error: ${what} wrote ${count} bytes, ${size} announced`);
-}
-
-/**
- * Output files written atomically, together: each is written to a temporary file next to its final path; `commit`
- * renames them all into place, `abort` (on any error or cancel) removes every temporary file.
- */
-export class AtomicOutputs {
-  private readonly pending: { tmp: string; path: string; fd: number; out: FileOut; closed: boolean }[] = [];
-
-  /** Writes one file; returns its size. */
-  write(path: string, produce: (out: Out) => void): number {
-    const tmp = `${path}.${randomBytes(4).toString('hex')}.partial`;
-    const fd = openSync(tmp, 'wx');
-    const entry = { tmp, path, fd, out: new FileOut(fd), closed: false };
-    this.pending.push(entry);
-    produce(entry.out);
-    entry.out.flush();
-    closeSync(fd);
-    entry.closed = true;
-    this.sizes.set(path, entry.out.written);
-    return entry.out.written;
-  }
-
-  private readonly sizes = new Map<string, number>();
-
-  sizeOf(path: string): number {
-    return this.sizes.get(path) ?? 0;
-  }
-
-  commit(): void {
-    for (const entry of this.pending) renameSync(entry.tmp, entry.path);
-    this.pending.length = 0;
-  }
-
-  abort(): void {
-    for (const entry of this.pending) {
-      if (!entry.closed) {
-        try {
-          closeSync(entry.fd);
-        } catch {
-          // already closed
-        }
-      }
-      rmSync(entry.tmp, { force: true });
-    }
-    this.pending.length = 0;
-  }
 }
