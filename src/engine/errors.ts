@@ -1,11 +1,17 @@
-/** An error a user can read: which file, which tensor, what is wrong. Never a stack trace in the UI. */
+import { displayName, displayPath, displayText } from './safeText';
+
+/**
+ * An error a user can read: which file, which tensor, what is wrong. Never a stack trace in the UI. The message is
+ * one bounded line (names from the model escaped and cut: src/engine/safeText.ts); `file`, `tensor` and `problem`
+ * keep the full text.
+ */
 export class ModelError extends Error {
   constructor(
     readonly file: string,
     readonly problem: string,
     readonly tensor?: string,
   ) {
-    super(`${file}: ${tensor !== undefined ? `tensor '${tensor}': ` : ''}${problem}`);
+    super(`${displayPath(file)}: ${tensor !== undefined ? `tensor '${displayName(tensor)}': ` : ''}${displayText(problem)}`);
     this.name = 'ModelError';
   }
 }
@@ -18,9 +24,14 @@ export class CancelledError extends Error {
   }
 }
 
-/** Turns anything thrown into a one-line message for users. */
+/** Room for a path and a problem, as a ModelError's message has. */
+const ERROR_MAX = 4096;
+
+/**
+ * Turns anything thrown into a one-line message for users: control characters escaped and the length bounded, since
+ * messages from deeper down (TensorError, WireError, fs errors) may quote a name or a location from the model whole.
+ */
 export function describeError(err: unknown): string {
   if (err instanceof ModelError || err instanceof CancelledError) return err.message;
-  if (err instanceof Error) return err.message;
-  return String(err);
+  return displayText(err instanceof Error ? err.message : String(err), ERROR_MAX);
 }

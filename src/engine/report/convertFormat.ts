@@ -1,33 +1,48 @@
-// The conversion report as text, for the CLI and the extension's "Show Report".
+// The conversion report as text, for the CLI and the extension's "Show Report". Names, paths and messages from the
+// model are shown through src/engine/safeText.ts (control characters escaped, length bounded); the JSON form keeps
+// every string whole, its controls as JSON escapes.
 import type { ConvertReport } from '../convert/convert';
+import { displayName, displayPath, displayText, escapeJsonControls } from '../safeText';
 
 const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(2)}%`);
 
-export function formatConvert(r: ConvertReport): string {
+/**
+ * The report's model-level warnings (src/engine/onnx/checks.ts), once convert carries them as InspectReport does;
+ * `warnings` is optional here only until ConvertReport declares it.
+ */
+type WithWarnings = ConvertReport & { warnings?: readonly string[] };
+
+export function formatConvert(r: WithWarnings): string {
   const lines: string[] = [];
-  lines.push(`model: ${r.model}`);
+  lines.push(`model: ${displayPath(r.model)}`);
   lines.push(`mode: ${r.mode}, pattern ${r.pattern}${r.dryRun ? ' (dry run: nothing written)' : ''}`);
   lines.push(`layers: ${r.summary.pruned} to prune, ${r.summary.unchanged} already compliant (unchanged), ${r.summary.skipped} skipped`);
+  for (const w of r.warnings ?? []) lines.push(`warning: ${displayText(w)}`);
   lines.push('');
-  const rows = r.layers.map((l) => [l.name, l.op, l.action, pct(l.compliance), l.violatingGroups === null ? '-' : String(l.violatingGroups), pct(l.retainedMagnitude), l.passesAfter === null ? '-' : l.passesAfter ? 'yes' : 'NO', l.reason ?? '']);
+  const rows = r.layers.map((l) => [displayName(l.name), displayName(l.op), l.action, pct(l.compliance), l.violatingGroups === null ? '-' : String(l.violatingGroups), pct(l.retainedMagnitude), l.passesAfter === null ? '-' : l.passesAfter ? 'yes' : 'NO', displayText(l.reason ?? '')]);
   const head = ['layer', 'op', 'action', 'compliance', 'violating', 'retained', 'passes', 'note'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (i === head.length - 1 ? 0 : row[i].length))));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
   lines.push(line(head), ...rows.map(line), '');
   if (!r.dryRun) {
-    lines.push(`output: ${r.output}${r.dataFile ? ` (external data: ${r.dataFile})` : ''}`);
+    lines.push(`output: ${r.output === null ? '-' : displayPath(r.output)}${r.dataFile ? ` (external data: ${displayPath(r.dataFile)})` : ''}`);
     lines.push(`size: ${r.summary.sizeBefore} -> ${r.summary.sizeAfter} bytes; pruned elements: ${r.summary.prunedElements}; retained magnitude: ${pct(r.summary.retainedMagnitude)}`);
     lines.push(`verification: ${r.verified ? 'every converted layer passes' : 'FAILED: some converted layers do not pass'}`);
     if (r.exact?.ran) {
       const same = r.exact.outputs.every((o) => o.identical);
       lines.push(`decode graph: ${same ? 'outputs bit-identical to the dense pruned model' : 'OUTPUTS DIFFER from the dense pruned model'} (ONNX Runtime)`);
-    } else if (r.exact?.note) lines.push(`decode graph not run: ${r.exact.note}`);
+    } else if (r.exact?.note) lines.push(`decode graph not run: ${displayText(r.exact.note)}`);
     if (r.runtime?.ran) {
       for (const o of r.runtime.outputs) {
-        lines.push(`output '${o.name}' (ONNX Runtime, same inputs): max |diff| ${o.maxAbsDiff.toPrecision(4)}, cosine ${o.cosine.toFixed(6)}${o.identical ? ', identical' : ''}`);
+        lines.push(`output '${displayName(o.name)}' (ONNX Runtime, same inputs): max |diff| ${o.maxAbsDiff.toPrecision(4)}, cosine ${o.cosine.toFixed(6)}${o.identical ? ', identical' : ''}`);
       }
-    } else if (r.runtime?.note) lines.push(`outputs not compared: ${r.runtime.note}`);
+    } else if (r.runtime?.note) lines.push(`outputs not compared: ${displayText(r.runtime.note)}`);
   }
-  for (const note of r.notes) lines.push(`note: ${note}`);
+  for (const note of r.notes) lines.push(`note: ${displayText(note)}`);
   return lines.join('\n') + '\n';
+}
+
+/** The conversion report as JSON: every string whole, with the controls JSON.stringify leaves raw (DEL, C1, bidi) escaped. */
+export function formatConvertJson(r: ConvertReport): string {
+  return `${escapeJsonControls(JSON.stringify(r, null, 2))}\n`;
 }

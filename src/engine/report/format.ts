@@ -1,4 +1,8 @@
 // The inspection report as text: a terminal table, Markdown, CSV, or the JSON contract.
+// Every name, path and message from the model is shown through src/engine/safeText.ts (control characters escaped,
+// length bounded) in the table, Markdown and CSV; Markdown also escapes '\\' and '|' so no name can break its
+// tables. JSON keeps every string whole, its controls escaped as JSON escapes.
+import { NAME_MAX, displayName, displayPath, displayText, escapeJsonControls } from '../safeText';
 import type { InspectReport, LayerReport } from '../sparsity/inspect';
 
 export type ReportFormat = 'table' | 'json' | 'markdown' | 'csv';
@@ -18,7 +22,7 @@ function satisfied(layer: LayerReport): string {
 }
 
 function note(layer: LayerReport): string {
-  return layer.reason ?? layer.warnings.join('; ');
+  return displayText(layer.reason ?? layer.warnings.join('; '));
 }
 
 interface Column {
@@ -28,10 +32,10 @@ interface Column {
 }
 
 const COLUMNS: Column[] = [
-  { title: 'layer', value: (l) => l.name },
-  { title: 'op', value: (l) => l.op },
+  { title: 'layer', value: (l) => displayName(l.name) },
+  { title: 'op', value: (l) => displayName(l.op) },
   { title: 'shape', value: (l) => (l.shape ? `[${l.shape.join('x')}]` : '-') },
-  { title: 'dtype', value: (l) => l.dtype ?? '-' },
+  { title: 'dtype', value: (l) => (l.dtype === null ? '-' : displayName(l.dtype)) },
   { title: 'K', value: (l) => (l.axis === null ? '-' : String(l.axis)), right: true },
   { title: 'status', value: layerStatus },
   { title: 'compliance', value: (l) => pct(l.compliance, 2), right: true },
@@ -45,11 +49,16 @@ const COLUMNS: Column[] = [
 function summaryLines(report: InspectReport): string[] {
   const s = report.summary;
   return [
-    `model: ${report.model} (${report.fileSize} bytes, opset ${report.opset ?? '?'}${report.producer ? `, ${report.producer}` : ''})`,
+    `model: ${displayPath(report.model)} (${report.fileSize} bytes, opset ${report.opset ?? '?'}${report.producer ? `, ${displayName(report.producer)}` : ''})`,
     `pattern: ${report.pattern} (N = most non-zeros kept in every group of M along the reduction axis)`,
     `layers: ${s.layers}: ${s.eligible} eligible (${s.passing} pass, ${s.nearlyPassing} nearly pass, ${s.failing} fail), ${s.ineligible} ineligible, ${s.errors} unreadable${s.errors ? ' (counted as failing)' : ''}`,
     `compliance (parameter-weighted, eligible and unreadable layers): ${pct(s.compliance, 2)}; retained magnitude if pruned: ${pct(s.retainedMagnitude, 2)}`,
   ];
+}
+
+/** Markdown text that cannot open or close a table cell: '\\' and '|' escaped (after displayText, nothing else can). */
+function markdownText(text: string): string {
+  return text.replace(/[\\|]/g, (c) => `\\${c}`);
 }
 
 const us = (seconds: number) => {
@@ -65,7 +74,7 @@ function projectionLines(report: InspectReport, markdown: boolean): string[] {
   const out: string[] = [];
   const batch = p.batch !== null && p.batchUsed ? `, batch ${p.batch}` : '';
   const symbols = Object.entries(p.symbols).map(([k, v]) => `${k}=${v}`).join(', ');
-  out.push(`${markdown ? '## ' : ''}Projected speedup on ${p.hardware.description}${batch}${symbols ? ` (${symbols})` : ''}`);
+  out.push(`${markdown ? '## ' : ''}Projected speedup on ${displayName(p.hardware.description)}${batch}${symbols ? ` (${displayText(symbols, NAME_MAX)})` : ''}`);
   out.push('');
   out.push(
     `end to end: ${p.speedup === null ? '-' : `${p.speedup.toFixed(2)}x`} (dense ${us(p.denseTime)} us, sparse ${us(p.sparseTime)} us${p.hostBound.sparse ? '; launch-bound: host time, not the GPU, sets the pace' : ''}); if every eligible layer passed: ${p.speedupIfAllPass === null ? '-' : `${p.speedupIfAllPass.toFixed(2)}x`}`,
@@ -73,17 +82,17 @@ function projectionLines(report: InspectReport, markdown: boolean): string[] {
   out.push(`other ops: ${p.otherOps.count}, ${(p.otherOps.share * 100).toFixed(1)}% of dense device time (never sparse)`);
   out.push('');
   const head = ['layer', 'op', 'GMACs', 'bound', 'dense us', 'sparse us', 'speedup', 'share', 'flags'];
-  const rows = p.layers.map((l) => [l.name, l.op, giga(l.macs), l.bound, us(l.denseTime), us(l.sparseTime), l.speedup === null ? '-' : `${l.speedup.toFixed(2)}x`, `${(l.share * 100).toFixed(1)}%`, l.flags.join('; ')]);
+  const rows = p.layers.map((l) => [displayName(l.name), displayName(l.op), giga(l.macs), l.bound, us(l.denseTime), us(l.sparseTime), l.speedup === null ? '-' : `${l.speedup.toFixed(2)}x`, `${(l.share * 100).toFixed(1)}%`, displayText(l.flags.join('; '))]);
   if (markdown) {
-    out.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`));
+    out.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(markdownText).join(' | ')} |`));
   } else {
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (i === head.length - 1 ? 0 : r[i].length))));
     const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
     out.push(line(head), ...rows.map(line));
   }
   out.push('');
-  for (const u of p.unknowns) out.push(`${markdown ? '- ' : ''}unknown: ${u}`);
-  for (const a of p.assumptions) out.push(`${markdown ? '- ' : ''}assumes: ${a}`);
+  for (const u of p.unknowns) out.push(`${markdown ? '- ' : ''}unknown: ${displayText(u)}`);
+  for (const a of p.assumptions) out.push(`${markdown ? '- ' : ''}assumes: ${displayText(a)}`);
   return out;
 }
 
@@ -100,11 +109,10 @@ export function formatTable(report: InspectReport): string {
 }
 
 export function formatMarkdown(report: InspectReport): string {
-  const esc = (s: string) => s.replace(/\|/g, '\\|');
-  const out = [`# Sparsity report: ${esc(report.model)}`, '', ...summaryLines(report).map((l) => `- ${esc(l)}`), ''];
+  const out = [`# Sparsity report: ${markdownText(displayPath(report.model))}`, '', ...summaryLines(report).map((l) => `- ${markdownText(l)}`), ''];
   out.push(`| ${COLUMNS.map((c) => c.title).join(' | ')} |`);
   out.push(`|${COLUMNS.map((c) => (c.right ? '---:' : '---')).join('|')}|`);
-  for (const l of report.layers) out.push(`| ${COLUMNS.map((c) => esc(c.value(l))).join(' | ')} |`);
+  for (const l of report.layers) out.push(`| ${COLUMNS.map((c) => markdownText(c.value(l))).join(' | ')} |`);
   const projection = projectionLines(report, true);
   if (projection.length) out.push('', ...projection);
   return out.join('\n') + '\n';
@@ -115,29 +123,31 @@ const CSV_FIELDS: (keyof LayerReport)[] = [
   'compliance', 'pass', 'nearlyPassing', 'elements', 'zeros', 'retainedMagnitude',
 ];
 
+/** CSV (RFC 4180): names and the reason shown as in the table (escaped, bounded), quoted where they hold ',' or '"'. */
 export function formatCsv(report: InspectReport): string {
-  const cell = (v: unknown): string => {
-    const s = v === null || v === undefined ? '' : Array.isArray(v) ? v.join('x') : String(v);
-    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  const cell = (v: unknown, field?: string): string => {
+    const text = v === null || v === undefined ? '' : Array.isArray(v) ? v.join('x') : String(v);
+    const s = typeof v === 'string' ? (field === 'reason' ? displayText(text) : displayName(text)) : text;
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
   const patternKeys = Object.keys(report.layers[0]?.patterns ?? {});
   const blockKeys = Object.keys(report.layers[0]?.blocks ?? {});
   const speedupFields = report.projection ? (['macs', 'denseTime', 'sparseTime', 'bound', 'speedup'] as const) : [];
   const header = [...CSV_FIELDS, ...patternKeys.map((k) => `pattern ${k}`), ...blockKeys.map((k) => `block ${k}`), ...speedupFields];
-  const lines = [header.map(cell).join(',')];
+  const lines = [header.map((title) => cell(title)).join(',')];
   for (const l of report.layers) {
     const extra = l as unknown as Record<string, unknown>;
-    lines.push([...CSV_FIELDS.map((f) => cell(l[f])), ...patternKeys.map((k) => cell(l.patterns[k])), ...blockKeys.map((k) => cell(l.blocks[k])), ...speedupFields.map((f) => cell(extra[f]))].join(','));
+    lines.push([...CSV_FIELDS.map((f) => cell(l[f], f)), ...patternKeys.map((k) => cell(l.patterns[k])), ...blockKeys.map((k) => cell(l.blocks[k])), ...speedupFields.map((f) => cell(extra[f]))].join(','));
   }
   return lines.join('\n') + '\n';
 }
 
-/** The JSON contract. The per-tile grid is large: included only on request. */
+/** The JSON contract, every string whole (controls as JSON escapes). The per-tile grid is large: included only on request. */
 export function formatJson(report: InspectReport, withGrid = false): string {
   const layers = withGrid
     ? report.layers.map((l) => ({ ...l, grid: l.grid && { rows: l.grid.rows, cols: l.grid.cols, valid: Array.from(l.grid.valid), total: Array.from(l.grid.total) } }))
     : report.layers.map(({ grid: _grid, ...rest }) => rest);
-  return JSON.stringify({ ...report, layers }, null, 2) + '\n';
+  return escapeJsonControls(JSON.stringify({ ...report, layers }, null, 2)) + '\n';
 }
 
 export function formatReport(report: InspectReport, format: ReportFormat, withGrid = false): string {
