@@ -30,6 +30,8 @@ export class SummaryBar {
   private readonly progressText = el('p', { class: 'progress-text', 'aria-live': 'polite', id: 'progress-text' });
   private readonly stats = el('div', { class: 'stats', role: 'group', 'aria-label': 'Summary' });
   private readonly projection = el('div', { class: 'projection', role: 'group', 'aria-label': 'Projected speedup' });
+  /** The report's model-level warnings: where the model breaks the ONNX spec, and what the tool assumed. */
+  private readonly warnings = el('ul', { class: 'warnings', id: 'model-warnings', hidden: true });
   private announced = -1;
   private named = false;
 
@@ -66,6 +68,7 @@ export class SummaryBar {
       this.progress,
       this.progressText,
       this.stats,
+      this.warnings,
       this.projection,
     );
   }
@@ -130,6 +133,7 @@ export class SummaryBar {
       stat('ineligible', count(s.ineligible), 'ineligible', 'ineligible', '–'),
       s.errors > 0 && stat('errors', count(s.errors), 'errors', 'error', '!'),
     );
+    this.showWarnings(report.warnings);
     const p = report.projection;
     if (!p) {
       replace(this.projection, el('p', {}, 'No speedup projection in this report.'));
@@ -146,6 +150,12 @@ export class SummaryBar {
         ` If every eligible layer passed: ${speedup(p.speedupIfAllPass)}.`,
       ),
     );
+  }
+
+  private showWarnings(warnings: readonly string[]): void {
+    this.warnings.hidden = warnings.length === 0;
+    this.warnings.setAttribute('aria-label', `${warnings.length} model warning${warnings.length === 1 ? '' : 's'}`);
+    replace(this.warnings, ...warnings.map((w) => el('li', {}, `⚠ ${w}`)));
   }
 
   private choosePattern(value: string): void {

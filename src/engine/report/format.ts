@@ -1,7 +1,9 @@
 // The inspection report as text: a terminal table, Markdown, CSV, or the JSON contract.
 // Every name, path and message from the model is shown through src/engine/safeText.ts (control characters escaped,
 // length bounded) in the table, Markdown and CSV; Markdown also escapes '\\' and '|' so no name can break its
-// tables. JSON keeps every string whole, its controls escaped as JSON escapes.
+// tables. JSON keeps every string whole, its controls escaped as JSON escapes. The model-level warnings (what
+// breaks the ONNX spec, and what the tool assumed: src/engine/onnx/checks.ts) are in the table, Markdown and JSON;
+// CSV stays one row per layer with fixed columns (no comment lines, which CSV has not), so it does not carry them.
 import { NAME_MAX, displayName, displayPath, displayText, escapeJsonControls } from '../safeText';
 import type { InspectReport, LayerReport } from '../sparsity/inspect';
 
@@ -56,6 +58,15 @@ function summaryLines(report: InspectReport): string[] {
   ];
 }
 
+/** The model-level warnings: a heading, then one line (Markdown: one item) each; nothing when there are none. */
+function warningLines(report: InspectReport, markdown: boolean): string[] {
+  if (report.warnings.length === 0) return [];
+  const heading = `${report.warnings.length} warning${report.warnings.length > 1 ? 's' : ''}: the model breaks the ONNX spec; what the tool assumed`;
+  return markdown
+    ? [`## ${heading}`, '', ...report.warnings.map((w) => `- ${markdownText(displayText(w))}`)]
+    : [heading, ...report.warnings.map((w) => `warning: ${displayText(w)}`)];
+}
+
 /** Markdown text that cannot open or close a table cell: '\\' and '|' escaped (after displayText, nothing else can). */
 function markdownText(text: string): string {
   return text.replace(/[\\|]/g, (c) => `\\${c}`);
@@ -105,11 +116,14 @@ export function formatTable(report: InspectReport): string {
       .join('  ')
       .trimEnd();
   const projection = projectionLines(report, false);
-  return [...summaryLines(report), '', line(COLUMNS.map((c) => c.title)), ...rows.map(line), ...(projection.length ? ['', ...projection] : [])].join('\n') + '\n';
+  const warnings = warningLines(report, false);
+  return [...summaryLines(report), ...(warnings.length ? ['', ...warnings] : []), '', line(COLUMNS.map((c) => c.title)), ...rows.map(line), ...(projection.length ? ['', ...projection] : [])].join('\n') + '\n';
 }
 
 export function formatMarkdown(report: InspectReport): string {
   const out = [`# Sparsity report: ${markdownText(displayPath(report.model))}`, '', ...summaryLines(report).map((l) => `- ${markdownText(l)}`), ''];
+  const warnings = warningLines(report, true);
+  if (warnings.length) out.push(...warnings, '');
   out.push(`| ${COLUMNS.map((c) => c.title).join(' | ')} |`);
   out.push(`|${COLUMNS.map((c) => (c.right ? '---:' : '---')).join('|')}|`);
   for (const l of report.layers) out.push(`| ${COLUMNS.map((c) => markdownText(c.value(l))).join(' | ')} |`);

@@ -1,6 +1,7 @@
 // Inspection: the lazy skeleton, the layers, one scan of each distinct weight (inline or on a worker pool),
 // and the report whose JSON form is the CLI's stable contract (README, "JSON contract").
 import { CancelledError, ModelError, describeError } from '../errors';
+import { checkModel } from '../onnx/checks';
 import { dtypeById } from '../onnx/dtypes';
 import { type ModelSkeleton, type TensorRef, elementCount, readSkeleton } from '../onnx/skeleton';
 import { type ByteSource, FileSource } from '../onnx/source';
@@ -97,6 +98,12 @@ export interface InspectReport {
   irVersion: number;
   producer: string;
   opset: number | null;
+  /**
+   * Where the model breaks the ONNX spec in a way that changes the answer (node order, cycles, names defined twice
+   * or never, a tensor with two data fields, an initializer contradicting its declared type), each saying what is
+   * wrong and what the tool assumed (src/engine/onnx/checks.ts); empty for a model that passes these checks.
+   */
+  warnings: string[];
   summary: InspectSummary;
   layers: LayerReport[];
   /** With `speedup`: the whole projection (inputs, per-layer times, traps, assumptions, unknowns). */
@@ -140,13 +147,14 @@ export async function inspectModel(path: string, options: InspectOptions = {}): 
 export async function inspectSource(src: ByteSource, options: InspectOptions = {}): Promise<InspectReport> {
   const pattern = options.pattern ?? { n: 2, m: 4 };
   const model = readSkeleton(src);
+  const warnings = checkModel(model, src);
   const externals = new ExternalFiles(src.path);
   try {
     const all = findLayers({ model, src, externals });
     const plans = all.filter((l) => !options.layers || options.layers.test(l.name));
     const scans = planScans(plans, pattern, options.gridMax ?? GRID_MAX);
     const results = await runScans(src, scans, options, externals);
-    const report = buildReport(model, pattern, plans, scans, results, options.nearlyThreshold ?? NEARLY_PASSING);
+    const report = buildReport(model, pattern, plans, scans, results, options.nearlyThreshold ?? NEARLY_PASSING, warnings);
     if (options.speedup) attachProjection(report, projectSpeedup(model, src, externals, layerFacts(all, report), options.speedup), plans.length < all.length);
     return report;
   } finally {
@@ -332,7 +340,7 @@ function storageProblem(src: ByteSource, tensor: TensorRef, externals: ExternalF
   }
 }
 
-function buildReport(model: ModelSkeleton, pattern: Pattern, plans: LayerPlan[], scans: WeightScan[], results: ScanResult[], nearly: number): InspectReport {
+function buildReport(model: ModelSkeleton, pattern: Pattern, plans: LayerPlan[], scans: WeightScan[], results: ScanResult[], nearly: number, warnings: string[]): InspectReport {
   const resultOf = new Map<LayerPlan, ScanResult>();
   scans.forEach((scan, i) => scan.layers.forEach((l) => resultOf.set(l, results[i])));
   const layers = plans.map((plan) => layerReport(plan, pattern, resultOf.get(plan), nearly));
@@ -391,6 +399,7 @@ function buildReport(model: ModelSkeleton, pattern: Pattern, plans: LayerPlan[],
     irVersion: model.irVersion,
     producer: [model.producer, model.producerVersion].filter(Boolean).join(' '),
     opset,
+    warnings,
     summary,
     layers,
   };
