@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { type ConvertMode, type ConvertReport, convertModel } from '../engine/convert/convert';
 import { parsePattern } from '../engine/sparsity/pattern';
-import { formatConvert } from '../engine/report/convertFormat';
+import { formatConvert, formatConvertJson } from '../engine/report/convertFormat';
 import { CONVERT_HELP } from './help';
 import { EXIT, UsageError, type CommandContext, numberArgument, regexArgument } from './common';
 import { ProgressBar } from './progress';
@@ -64,6 +64,6 @@ export async function convertCommand(argv: string[], ctx: CommandContext): Promi
   } finally {
     bar.clear();
   }
-  ctx.stdout(values.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatConvert(report));
+  ctx.stdout(values.format === 'json' ? formatConvertJson(report) : formatConvert(report));
   return report.verified === false ? EXIT.gate : EXIT.ok;
 }

@@ -2,6 +2,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { checkOutput } from '../engine/convert/outputs';
+import { displayName } from '../engine/safeText';
 import { modelInputFiles } from '../engine/onnx/tensors';
 import { parseArgs } from 'node:util';
 import { type ReportFormat, REPORT_FORMATS, formatReport } from '../engine/report/format';
@@ -86,12 +87,14 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
   }
   refuseInputs();
   await ctx.output(formatReport(report, format, values.grid), values.out);
+  // CSV is one row per layer: the model-level warnings go to stderr instead.
+  if (format === 'csv') for (const w of report.warnings) ctx.stderr(`warning: ${w}\n`);
   if (failUnder !== undefined) {
     const compliance = report.summary.compliance;
     // A layer whose weights could not be read fails the gate: it cannot be shown to comply.
     const unreadable = report.layers.filter((l) => l.error);
     if (unreadable.length > 0 && failUnder > 0) {
-      const names = unreadable.slice(0, 5).map((l) => `'${l.name}'`).join(', ') + (unreadable.length > 5 ? ` and ${unreadable.length - 5} more` : '');
+      const names = unreadable.slice(0, 5).map((l) => `'${displayName(l.name)}'`).join(', ') + (unreadable.length > 5 ? ` and ${unreadable.length - 5} more` : '');
       ctx.stderr(`gate failed: ${unreadable.length} layer${unreadable.length > 1 ? 's' : ''} could not be read and count${unreadable.length > 1 ? '' : 's'} as failing: ${names} (--fail-under ${failUnder})\n`);
       return EXIT.gate;
     }

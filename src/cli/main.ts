@@ -8,6 +8,7 @@ import { newAbortFlag, raiseAbortFlag } from '../engine/sharedAbort';
 import { EXIT } from './common';
 import type { ConvertWorkerData } from './convertMain';
 import { COMMAND_HELP, HELP, VERSION } from './help';
+import { sanitizeTerminal } from './sanitize';
 
 /** A bundle next to this one, loaded at run time (esbuild leaves a computed require alone). */
 function load<T>(bundle: string): T {
@@ -41,7 +42,7 @@ function runInWorker(command: string, argv: string[]): void {
     else if (message.workFolder !== undefined) workFolder = message.workFolder;
   });
   worker.on('error', (err) => {
-    process.stderr.write(`sparsity-lens: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(sanitizeTerminal(`sparsity-lens: ${err instanceof Error ? err.message : String(err)}\n`));
     process.exitCode = EXIT.bad;
   });
 }
@@ -59,7 +60,7 @@ function cli(argv: string[]): void {
   }
   const help = COMMAND_HELP[command];
   if (help === undefined) {
-    process.stderr.write(`sparsity-lens: unknown command '${command}'\nRun 'sparsity-lens --help' for usage.\n`);
+    process.stderr.write(`sparsity-lens: unknown command '${sanitizeTerminal(command)}'\nRun 'sparsity-lens --help' for usage.\n`);
     process.exitCode = EXIT.bad;
     return;
   }

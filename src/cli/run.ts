@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { CancelledError, ModelError, describeError } from '../engine/errors';
 import { EXIT, UsageError, type CommandContext } from './common';
+import { sanitizeTerminal } from './sanitize';
 
 export type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
 
@@ -21,7 +22,8 @@ function atomicWrite(file: string, text: string): void {
 export function processContext(signal: AbortSignal): CommandContext {
   return {
     stdout: (t) => process.stdout.write(t),
-    stderr: (t) => process.stderr.write(t),
+    // Messages carry names and paths from the model: escaped and cut so they cannot drive the terminal.
+    stderr: (t) => process.stderr.write(sanitizeTerminal(t)),
     output: async (text, file) => {
       if (file) atomicWrite(file, text);
       else await new Promise<void>((resolve) => process.stdout.write(text, () => resolve()));

@@ -114,6 +114,8 @@ export interface ConvertReport {
   runtime: RuntimeComparison | null;
   /** Compress mode: the compressed model against its decompressed (dense pruned) form in ONNX Runtime: identical. */
   exact: RuntimeComparison | null;
+  /** Where the input breaks the ONNX spec and what the tool assumed (as in the inspection); the output keeps those assumptions. */
+  warnings: string[];
   notes: string[];
 }
 
@@ -322,8 +324,10 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
       verified: null,
       runtime: null,
       exact: null,
+      warnings: inspection.warnings,
       notes: ['One-shot magnitude pruning without fine-tuning loses accuracy; sparse-training flows (ASP, SR-STE, AMCT, INC) retrain after pruning.'],
     };
+    if (report.warnings.length) report.notes.push('The input breaks the ONNX spec (see the warnings): the layers were found, and the output written, under the assumptions they state.');
     if (options.dryRun) return report;
     // A tensor declared external whose entries could not be read still needs a place in the new data file.
     const hasExternal = allTensors(model).some((t) => t.data.kind === 'external' || t.declaredExternal);

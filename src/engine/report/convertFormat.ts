@@ -6,26 +6,21 @@ import { displayName, displayPath, displayText, escapeJsonControls } from '../sa
 
 const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(2)}%`);
 
-/**
- * The report's model-level warnings (src/engine/onnx/checks.ts), once convert carries them as InspectReport does;
- * `warnings` is optional here only until ConvertReport declares it.
- */
-type WithWarnings = ConvertReport & { warnings?: readonly string[] };
-
-export function formatConvert(r: WithWarnings): string {
+export function formatConvert(r: ConvertReport): string {
   const lines: string[] = [];
   lines.push(`model: ${displayPath(r.model)}`);
   lines.push(`mode: ${r.mode}, pattern ${r.pattern}${r.dryRun ? ' (dry run: nothing written)' : ''}`);
   lines.push(`layers: ${r.summary.pruned} to prune, ${r.summary.unchanged} already compliant (unchanged), ${r.summary.skipped} skipped`);
-  for (const w of r.warnings ?? []) lines.push(`warning: ${displayText(w)}`);
+  for (const w of r.warnings) lines.push(`warning: ${displayText(w)}`);
   lines.push('');
   const rows = r.layers.map((l) => [displayName(l.name), displayName(l.op), l.action, pct(l.compliance), l.violatingGroups === null ? '-' : String(l.violatingGroups), pct(l.retainedMagnitude), l.passesAfter === null ? '-' : l.passesAfter ? 'yes' : 'NO', displayText(l.reason ?? '')]);
   const head = ['layer', 'op', 'action', 'compliance', 'violating', 'retained', 'passes', 'note'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (i === head.length - 1 ? 0 : row[i].length))));
+  const widths = head.map((h, i) => rows.reduce((w, row) => Math.max(w, i === head.length - 1 ? 0 : row[i].length), h.length));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
   lines.push(line(head), ...rows.map(line), '');
   if (!r.dryRun) {
-    lines.push(`output: ${r.output === null ? '-' : displayPath(r.output)}${r.dataFile ? ` (external data: ${displayPath(r.dataFile)})` : ''}`);
+    const where = `${r.output === null ? '-' : displayPath(r.output)}${r.dataFile ? ` (external data: ${displayPath(r.dataFile)})` : ''}`;
+    lines.push(r.written ? `output: ${where}` : `output: NOT WRITTEN (verification failed; ${where} is as it was)`);
     lines.push(`size: ${r.summary.sizeBefore} -> ${r.summary.sizeAfter} bytes; pruned elements: ${r.summary.prunedElements}; retained magnitude: ${pct(r.summary.retainedMagnitude)}`);
     lines.push(`verification: ${r.verified ? 'every converted layer passes' : 'FAILED: some converted layers do not pass'}`);
     if (r.exact?.ran) {

@@ -97,7 +97,7 @@ function projectionLines(report: InspectReport, markdown: boolean): string[] {
   if (markdown) {
     out.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(markdownText).join(' | ')} |`));
   } else {
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (i === head.length - 1 ? 0 : r[i].length))));
+    const widths = head.map((h, i) => rows.reduce((w, r) => Math.max(w, i === head.length - 1 ? 0 : r[i].length), h.length));
     const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
     out.push(line(head), ...rows.map(line));
   }
@@ -109,7 +109,7 @@ function projectionLines(report: InspectReport, markdown: boolean): string[] {
 
 export function formatTable(report: InspectReport): string {
   const rows = report.layers.map((l) => COLUMNS.map((c) => c.value(l)));
-  const widths = COLUMNS.map((c, i) => Math.max(c.title.length, ...rows.map((r) => (i === COLUMNS.length - 1 ? 0 : r[i].length))));
+  const widths = COLUMNS.map((c, i) => rows.reduce((w, r) => Math.max(w, i === COLUMNS.length - 1 ? 0 : r[i].length), c.title.length));
   const line = (cells: string[]) =>
     cells
       .map((cell, i) => (i === COLUMNS.length - 1 ? cell : COLUMNS[i].right ? cell.padStart(widths[i]) : cell.padEnd(widths[i])))
