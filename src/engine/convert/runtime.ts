@@ -4,6 +4,9 @@ import { dtypeName } from '../onnx/dtypes';
 import type { ModelSkeleton } from '../onnx/skeleton';
 import { float16BitsToFloat32, bfloat16BitsToFloat32, seededRandom } from '../onnx/numbers';
 
+/** Errors only: 3 = ERROR in ONNX Runtime's severity levels. */
+const SESSION_OPTIONS = { logSeverityLevel: 3 };
+
 export interface OutputComparison {
   name: string;
   maxAbsDiff: number;
@@ -101,10 +104,12 @@ export async function compareOutputs(before: string, after: string, model: Model
     feeds[input.name] = new ort.Tensor(kind.type, kind.make(count, rnd), shape);
   }
   try {
-    const first = await ort.InferenceSession.create(before);
+    // ONNX Runtime's own warnings (e.g. duplicate initializers) would go raw to the process's stderr: the report's
+    // warnings say what matters.
+    const first = await ort.InferenceSession.create(before, SESSION_OPTIONS);
     const a = await first.run(feeds);
     await first.release?.();
-    const second = await ort.InferenceSession.create(after);
+    const second = await ort.InferenceSession.create(after, SESSION_OPTIONS);
     const b = await second.run(feeds);
     await second.release?.();
     const outputs: OutputComparison[] = [];
