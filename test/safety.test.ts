@@ -10,6 +10,8 @@ import { onnx } from 'onnx-proto';
 import { ExternalSink, type ModelSpec, encodeModel, graph, makeTensor, node, valueInfo, writeModel } from './support/builder';
 import { inspectFile, tempDir } from './support/models';
 import { CLI, cli } from './support/cli';
+import { performance } from 'node:perf_hooks';
+import { convertModel } from '../src/engine/convert/convert';
 
 /** A MatMul 'good' whose 2:4 weight passes, and a MatMul 'broken' whose raw_data is 8 bytes short of its dims. */
 function brokenLayerModel(dir: string): string {
@@ -266,7 +268,119 @@ describe('signals at each phase of prune and compress leave the disk as it was',
   });
 });
 
-void inspectFile;
-void onnx;
-void encodeModel;
-export type { ModelSpec };
+// ---------------------------------------------------------------------------
+// External data: every tensor placed in the output's data file, or the convert fails naming it
+
+/**
+ * Two MatMuls over external weights in one data file: 'good' (all ones, 32 elements) and 'odd', whose TensorProto
+ * `patch` edits after the model is built.
+ */
+function externalPair(dir: string, patch: (t: onnx.TensorProto) => void): string {
+  const sink = new ExternalSink();
+  const weights = ['G', 'O'].map((name) => makeTensor({ name, dtype: 'float32', dims: [8, 4], values: new Array(32).fill(1), storage: { external: 'pair.data' } }, sink));
+  const spec: ModelSpec = {
+    graph: graph({
+      name: 'pair',
+      nodes: [node('MatMul', ['X', 'G'], ['H'], {}, { name: 'good' }), node('MatMul', ['X', 'O'], ['Y'], {}, { name: 'odd' })],
+      inputs: [valueInfo('X', 'float32', [1, 8])],
+      outputs: [valueInfo('H', 'float32', [1, 4]), valueInfo('Y', 'float32', [1, 4])],
+      initializers: weights,
+    }),
+  };
+  const decoded = onnx.ModelProto.decode(encodeModel(spec));
+  patch(decoded.graph!.initializer!.find((t) => t.name === 'O') as onnx.TensorProto);
+  const path = join(dir, 'pair.onnx');
+  writeModel(path, spec, sink); // the data file
+  writeFileSync(path, onnx.ModelProto.encode(decoded).finish());
+  return path;
+}
+
+const setEntry = (t: onnx.TensorProto, key: string, value: string) => {
+  t.externalData!.find((e) => e.key === key)!.value = value;
+};
+
+describe('external tensors in a conversion', () => {
+  test('a tensor whose dims disagree with its stored length fails only its own layer; the output holds it as it was', async () => {
+    const dir = tempDir();
+    const model = externalPair(dir, (t) => (t.dims = [8, 8]));
+    const run = cli('convert', model, '--mode', 'prune', '--format', 'json');
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    const odd = report.layers.find((l: { name: string }) => l.name === 'odd');
+    assert.equal(odd.action, 'skip');
+    assert.match(odd.reason, /^error: external data length 128 but float32 dims \[8, 8\] need 256 bytes/);
+    assert.equal(report.layers.find((l: { name: string }) => l.name === 'good').action, 'prune');
+    // The output reads like the input: 'good' now passes, 'odd' fails its own layer the same way.
+    const after = await inspectFile(report.output);
+    assert.equal(after.layers.find((l) => l.name === 'good')!.pass, true);
+    assert.match(after.layers.find((l) => l.name === 'odd')!.error ?? '', /external data length 128 but float32 dims \[8, 8\] need 256 bytes/);
+  });
+
+  test("an offset written '+64' (ONNX's loader reads it) is converted, and the output points at its own data file", async () => {
+    const dir = tempDir();
+    const model = externalPair(dir, (t) => setEntry(t, 'offset', `+${t.externalData!.find((e) => e.key === 'offset')!.value}`));
+    const run = cli('convert', model, '--mode', 'prune', '--format', 'json');
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.verified, true);
+    const out = onnx.ModelProto.decode(readFileSync(report.output));
+    for (const t of out.graph!.initializer!) assert.equal(t.externalData!.find((e) => e.key === 'location')!.value, 'pair.pruned-2of4.data', t.name!);
+  });
+
+  for (const [what, patch, problem] of [
+    ['an offset that is not a number', (t: onnx.TensorProto) => setEntry(t, 'offset', 'eight'), /tensor 'O': its external data cannot be read \(.*offset.*\), so the output could not point at it/],
+    ['a data file that does not exist', (t: onnx.TensorProto) => setEntry(t, 'location', 'missing.data'), /tensor 'O': external data file 'missing\.data' not found next to the model; the output could not hold this tensor, so nothing was written/],
+  ] as const) {
+    test(`${what}: the convert fails naming the tensor and writes nothing`, () => {
+      const dir = tempDir();
+      const model = externalPair(dir, patch);
+      const before = snapshot(dir);
+      const run = cli('convert', model, '--mode', 'prune');
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, problem);
+      assert.deepEqual(snapshot(dir), before);
+    });
+  }
+});
+
+describe('bounded work', () => {
+  test('100,000 MatMuls sharing one weight: convert plans and refuses the shared weight in seconds', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const model = join(dir, 'shared.onnx');
+    const count = 100_000;
+    writeModel(model, {
+      graph: graph({
+        name: 'shared',
+        nodes: Array.from({ length: count }, (_, i) => node('MatMul', ['X', 'W'], [`Y${i}`], {}, { name: `mm${i}` })),
+        inputs: [valueInfo('X', 'float32', [1, 8])],
+        outputs: [valueInfo('Y0', 'float32', [1, 4])],
+        initializers: [makeTensor({ name: 'W', dtype: 'float32', dims: [8, 4], values: new Array(32).fill(1) })],
+      }),
+    });
+    const started = performance.now();
+    const report = await convertModel(model, { mode: 'prune', skip: /^mm0$/, dryRun: true });
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(report.layers.length, count);
+    // mm0 is not converted, so no layer may change W.
+    assert.equal(report.summary.skipped, count);
+    assert.equal(report.layers[1].reason, "weight 'W' is also read by 'mm0', which is not converted");
+    // Before planning was linear this took minutes; the bound is loose for a noisy shared machine.
+    assert.ok(seconds < 30, `${seconds.toFixed(1)} s`);
+  });
+
+  test('a reason lists at most five layers', async () => {
+    const dir = tempDir();
+    const model = join(dir, 'seven.onnx');
+    writeModel(model, {
+      graph: graph({
+        name: 'seven',
+        nodes: Array.from({ length: 8 }, (_, i) => node('MatMul', ['X', 'W'], [`Y${i}`], {}, { name: `mm${i}` })),
+        inputs: [valueInfo('X', 'float32', [1, 8])],
+        outputs: [valueInfo('Y0', 'float32', [1, 4])],
+        initializers: [makeTensor({ name: 'W', dtype: 'float32', dims: [8, 4], values: new Array(32).fill(1) })],
+      }),
+    });
+    const report = await convertModel(model, { mode: 'prune', only: /^mm0$/, dryRun: true });
+    assert.equal(report.layers[0].reason, "weight 'W' is also read by 'mm1', 'mm2', 'mm3', 'mm4', 'mm5' and 2 more, which are not converted");
+  });
+});
