@@ -41,6 +41,8 @@ export interface TensorRef {
   fieldStart: number;
   /** Set when the tensor's own message is malformed: its layer fails, the rest of the report stands. */
   problem?: string;
+  /** data_location is EXTERNAL, even when its entries could not be used (`data` is then 'none' and `problem` says why). */
+  declaredExternal?: boolean;
 }
 
 export interface AttributeValue {
@@ -419,6 +421,7 @@ export function readTensor(src: ByteSource, start: number, end: number, fieldSta
         case 14:
           expect(f, WIRE_VARINT, 'data_location');
           external = f.varint === 1;
+          if (external) tensor.declaredExternal = true;
           break;
         case 4:
         case 5:
@@ -485,9 +488,11 @@ const TYPED_FIELD_NUMBERS: Record<TypedField, number | undefined> = {
   none: undefined,
 };
 
+/** An offset or length as ONNX's loader reads it (Python's int()): spaces around, an optional '+', '_' between digits. */
 function parseNonNegative(text: string, key: string): number {
-  if (!/^\d+$/.test(text.trim())) throw new WireError(`external data ${key} '${text}' is not a non-negative integer`);
-  const n = Number(text);
+  const trimmed = text.trim();
+  if (!/^\+?\d+(_\d+)*$/.test(trimmed)) throw new WireError(`external data ${key} '${text}' is not a non-negative integer`);
+  const n = Number(trimmed.replace(/[+_]/g, ''));
   if (!Number.isSafeInteger(n)) throw new WireError(`external data ${key} ${text} is too large`);
   return n;
 }
