@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { type BigIntStats, closeSync, constants, fstatSync, openSync, readSync, readlinkSync, statSync } from 'node:fs';
 
 /** Random access to the bytes of a model file, without holding the file in memory. */
 export interface ByteSource {
@@ -13,22 +13,60 @@ export interface ByteSource {
 
 const WINDOW = 1 << 20;
 
+/** Which file an open descriptor is, as stat reports it: the same device and inode mean the same file. */
+export interface FileIdentity {
+  dev: bigint;
+  ino: bigint;
+}
+
+/** An open file: which one it is, and where the system says it lies when it can tell (what was opened, not a path). */
+export interface OpenedFile {
+  readonly identity: FileIdentity;
+  /** The open file's own path (Linux: /proc/self/fd); undefined where the system cannot tell. */
+  readonly openedPath: string | undefined;
+}
+
+// Non-blocking, so that opening a FIFO returns at once instead of waiting for a writer (regular files ignore the flag).
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0);
+
 /** A file read through one sliding window: structure walks touch few, small regions. */
-export class FileSource implements ByteSource {
+export class FileSource implements ByteSource, OpenedFile {
   readonly size: number;
+  /** The file that was opened (what a later check of the path must still find: see openExternal). */
+  readonly identity: FileIdentity;
   private readonly fd: number;
   private window = Buffer.alloc(WINDOW);
   private windowStart = 0;
   private windowEnd = 0;
 
+  /**
+   * Opens `path` for reading. Only regular files: a folder throws with code EISDIR, a FIFO, socket or device with code
+   * EFTYPE ("… is not a regular file (a FIFO)"), never hanging on a FIFO nor reading a device without end.
+   */
   constructor(readonly path: string) {
-    this.fd = openSync(path, 'r');
-    const stat = fstatSync(this.fd);
-    if (stat.isDirectory()) {
-      closeSync(this.fd);
-      throw Object.assign(new Error(`${path} is a folder`), { code: 'EISDIR' });
+    try {
+      this.fd = openSync(path, OPEN_FLAGS);
+    } catch (err) {
+      // A socket cannot be opened at all (ENXIO): say what it is rather than "no such device".
+      const stat = (err as NodeJS.ErrnoException).code === 'ENXIO' ? statSync(path, { throwIfNoEntry: false, bigint: true }) : undefined;
+      throw stat ? notRegular(path, stat) : err;
     }
-    this.size = stat.size;
+    const stat = fstatSync(this.fd, { bigint: true });
+    if (!stat.isFile()) {
+      closeSync(this.fd);
+      throw notRegular(path, stat);
+    }
+    this.size = Number(stat.size);
+    this.identity = { dev: stat.dev, ino: stat.ino };
+  }
+
+  get openedPath(): string | undefined {
+    if (process.platform !== 'linux') return undefined;
+    try {
+      return readlinkSync(`/proc/self/fd/${this.fd}`);
+    } catch {
+      return undefined; // no /proc mounted
+    }
   }
 
   view(offset: number, length: number): Uint8Array {
@@ -60,6 +98,34 @@ export class FileSource implements ByteSource {
   close(): void {
     closeSync(this.fd);
   }
+}
+
+/** Thrown when a path is not a regular file: code EISDIR for a folder (as the system says it), EFTYPE otherwise. */
+export class NotRegularFileError extends Error {
+  readonly code: 'EISDIR' | 'EFTYPE';
+  constructor(
+    readonly path: string,
+    /** What it is instead, in words: "a folder", "a FIFO", "a character device"... */
+    readonly kind: string,
+  ) {
+    super(kind === 'a folder' ? `${path} is a folder` : `${path} is not a regular file (${kind})`);
+    this.code = kind === 'a folder' ? 'EISDIR' : 'EFTYPE';
+  }
+}
+
+function notRegular(path: string, stat: BigIntStats): NotRegularFileError {
+  const kind = stat.isDirectory()
+    ? 'a folder'
+    : stat.isFIFO()
+      ? 'a FIFO'
+      : stat.isSocket()
+        ? 'a socket'
+        : stat.isCharacterDevice()
+          ? 'a character device'
+          : stat.isBlockDevice()
+            ? 'a block device'
+            : 'of an unknown kind';
+  return new NotRegularFileError(path, kind);
 }
 
 /** A model already in memory (tests, fuzzing, the webview's small reads). */

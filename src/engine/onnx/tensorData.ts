@@ -4,7 +4,7 @@ import { realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { type DType, dtypeById, dtypeName, rawByteLength } from './dtypes';
 import { type TensorRef, elementCount } from './skeleton';
-import { type ByteSource, FileSource } from './source';
+import { type ByteSource, FileSource, NotRegularFileError, type OpenedFile } from './source';
 import { decodeVarints } from './wire';
 
 /** Thrown for a problem with one tensor: the layer using it fails, the report stands. */
@@ -38,7 +38,7 @@ export class ExternalFiles {
   get(location: string): FileSource {
     let src = this.open.get(location);
     if (!src) {
-      src = new FileSource(resolveExternalPath(this.modelPath, location));
+      src = openExternal(this.modelPath, location);
       this.open.set(location, src);
     }
     return src;
@@ -51,10 +51,59 @@ export class ExternalFiles {
 }
 
 /**
- * Resolves an external-data location inside the model's folder. Rejects absolute paths, `..` segments and
- * links that lead outside the folder (CVE-2022-25882, CVE-2024-27318, CVE-2026-27489).
+ * Opens an external-data file inside the model's folder. Rejects absolute paths, `..` segments and links that lead
+ * outside the folder (CVE-2022-25882, CVE-2024-27318, CVE-2026-27489). Open first, then check what was opened: a
+ * check of the path followed by an open of the path would let a folder swapped for a link in between lead anywhere.
  */
+export function openExternal(modelPath: string, location: string): FileSource {
+  return openConfined(modelPath, location).file;
+}
+
+/** Where `location` leads (its real path), checked as openExternal checks it; the file is opened and closed again. */
 export function resolveExternalPath(modelPath: string, location: string): string {
+  const { file, real } = openConfined(modelPath, location);
+  file.close();
+  return real;
+}
+
+function openConfined(modelPath: string, location: string): { file: FileSource; real: string } {
+  checkLocationText(location);
+  const folder = dirname(modelPath);
+  // Refuse a link leading outside before opening anything there; the check after the open is the one that counts.
+  confinedRealPath(folder, location);
+  let file: FileSource;
+  try {
+    file = new FileSource(join(folder, location));
+  } catch (err) {
+    throw openFailure(location, err as NodeJS.ErrnoException);
+  }
+  try {
+    return { file, real: checkOpenedExternal(modelPath, location, file) };
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+}
+
+/**
+ * The real path of the file opened for `location`, if it lies inside the model's real folder; otherwise a TensorError.
+ * Where the system tells where the open file lies (Linux), that path is checked, so no swap after the open can change
+ * the answer. Elsewhere the path is resolved again and must lead to the same device and inode as the open file: a
+ * swap before the open is caught, though one back and forth between that resolution and its stat is not.
+ */
+export function checkOpenedExternal(modelPath: string, location: string, opened: OpenedFile): string {
+  const folder = dirname(modelPath);
+  const where = opened.openedPath;
+  const real = where !== undefined ? where : confinedRealPath(folder, location);
+  const now = statSync(real, { bigint: true, throwIfNoEntry: false });
+  const inside = where === undefined || isInside(realFolderOf(folder, location), where);
+  if (!inside || !now || now.dev !== opened.identity.dev || now.ino !== opened.identity.ino) {
+    throw new TensorError(`external data location '${location}' changed while it was being opened (a file, folder or link was replaced); refused`);
+  }
+  return real;
+}
+
+function checkLocationText(location: string): void {
   if (location === '' || location.includes('\0')) throw new TensorError(`external data location '${location}' is empty or invalid`);
   if (isAbsolute(location) || /^[a-zA-Z]:/.test(location) || location.startsWith('\\') || location.startsWith('/')) {
     throw new TensorError(`external data location '${location}' is an absolute path; only paths inside the model's folder are allowed`);
@@ -62,22 +111,56 @@ export function resolveExternalPath(modelPath: string, location: string): string
   if (location.split(/[\\/]/).some((seg) => seg === '..')) {
     throw new TensorError(`external data location '${location}' contains '..'; only paths inside the model's folder are allowed`);
   }
-  const folder = dirname(modelPath);
-  const candidate = join(folder, location);
+}
+
+/** The real path `location` leads to now, if it is inside the real `folder` (and not the folder itself). */
+function confinedRealPath(folder: string, location: string): string {
+  const realFolder = realFolderOf(folder, location);
   let real: string;
-  let realFolder: string;
   try {
-    real = realpathSync(candidate);
-    realFolder = realpathSync(folder);
-  } catch {
-    throw new TensorError(`external data file '${location}' not found next to the model`);
+    real = realpathSync(join(folder, location));
+  } catch (err) {
+    throw openFailure(location, err as NodeJS.ErrnoException);
   }
-  const rel = relative(realFolder, real);
-  if (rel === '' || rel.startsWith(`..${sep}`) || rel === '..' || isAbsolute(rel)) {
-    throw new TensorError(`external data location '${location}' leads outside the model's folder (through a link)`);
-  }
-  if (!statSync(real).isFile()) throw new TensorError(`external data location '${location}' is not a regular file`);
+  if (real === realFolder) throw new TensorError(`external data location '${location}' is the model's own folder, not a file`);
+  if (!isInside(realFolder, real)) throw new TensorError(`external data location '${location}' leads outside the model's folder (through a link)`);
   return real;
+}
+
+function realFolderOf(folder: string, location: string): string {
+  try {
+    return realpathSync(folder);
+  } catch (err) {
+    throw openFailure(location, err as NodeJS.ErrnoException);
+  }
+}
+
+/** Whether real path `real` lies strictly inside real folder `realFolder`. */
+function isInside(realFolder: string, real: string): boolean {
+  const rel = relative(realFolder, real);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
+/** A failed realpath or open of `location`, in words. */
+function openFailure(location: string, err: NodeJS.ErrnoException): TensorError {
+  if (err instanceof NotRegularFileError) {
+    const what = err.kind === 'a folder' ? 'a folder, not a regular file' : `not a regular file (${err.kind})`;
+    return new TensorError(`external data location '${location}' is ${what}`);
+  }
+  switch (err.code) {
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return new TensorError(`external data file '${location}' not found next to the model`);
+    case 'ELOOP':
+      return new TensorError(`external data location '${location}' is a loop of links`);
+    case 'ENAMETOOLONG':
+      return new TensorError(`external data location of ${location.length} characters is too long for a path`);
+    case 'EACCES':
+    case 'EPERM':
+      return new TensorError(`external data file '${location}' cannot be read: permission denied`);
+    default:
+      return new TensorError(`external data file '${location}' cannot be opened (${err.code ?? err.message})`);
+  }
 }
 
 /** Opens a tensor for reading. Throws TensorError when its storage is inconsistent with its type and dims. */

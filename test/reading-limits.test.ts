@@ -1,0 +1,194 @@
+// Reading a model never hangs, never reads outside its folder and never lets a small file cost unbounded work:
+// special files, a race on external data, length prefixes past 2^32, typed values wider than their type, external
+// offsets as ONNX parses them, and caps on names and expanded structure (issue 11, items 5, 6, 10, 13).
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { lstatSync, mkdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { onnx } from 'onnx-proto';
+import { ModelError } from '../src/engine/errors';
+import { FileSource, MemorySource } from '../src/engine/onnx/source';
+import { ExternalFiles, TensorError, checkOpenedExternal } from '../src/engine/onnx/tensorData';
+import { inspectModel, inspectSource } from '../src/engine/sparsity/inspect';
+import { ExternalSink, type ModelSpec, encodeModel, graph, makeTensor, node, valueInfo } from './support/builder';
+import { inspectFile, layer, tempDir } from './support/models';
+
+// The bundled CLI, run as users run it.
+const CLI = join(__dirname, '..', 'cli.js');
+
+const W_VALUES = [1, 3, 0.5, 2, 0, 1, 0.5, 0, 2, 0, 0.5, 0, 0, 2, 0.5, 2, 0, -4, 0, 1, 0, 0, -1, 2, 0, 0, 0, 3, 0, 0, 1, 4];
+const W_BYTES = new Uint8Array(new Float32Array(W_VALUES).buffer);
+
+/** One layer 'ext' reading W [8, 4] float32 from external data at `location`, with `entries` replacing its external_data. */
+function externalModel(location: string, entries?: Record<string, string>): ModelSpec {
+  const w = makeTensor({ name: 'W', dtype: 'float32', dims: [8, 4], values: W_VALUES, storage: { external: location } }, new ExternalSink());
+  if (entries) w.externalData = Object.entries(entries).map(([key, value]) => ({ key, value }));
+  return {
+    graph: graph({
+      name: 'g',
+      nodes: [node('MatMul', ['Z', 'W'], ['Y'], {}, { name: 'ext' })],
+      inputs: [valueInfo('Z', 'float32', [1, 8])],
+      outputs: [valueInfo('Y', 'float32', [1, 4])],
+      initializers: [w],
+    }),
+  };
+}
+
+function writeModelFile(dir: string, spec: ModelSpec, files: Record<string, Uint8Array> = {}): string {
+  const path = join(dir, 'model.onnx');
+  writeFileSync(path, encodeModel(spec));
+  for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
+  return path;
+}
+
+function mkfifo(path: string): void {
+  const made = spawnSync('mkfifo', [path]);
+  assert.equal(made.status, 0, `mkfifo: ${made.stderr}`);
+}
+
+describe('special files are refused at once, by name', () => {
+  test('a FIFO given as the model is refused without waiting for a writer (CLI: exit 2)', () => {
+    const path = join(tempDir(), 'model.onnx');
+    mkfifo(path);
+    // In a child process: before the fix the open blocked this thread for good, which no test timeout interrupts.
+    const run = spawnSync(process.execPath, [CLI, 'inspect', path], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(run.signal, null, 'the CLI hung on the FIFO and was killed');
+    assert.equal(run.status, 2, run.stderr);
+    assert.match(run.stderr, /model\.onnx is not a regular file \(a FIFO\)/);
+    assert.equal(run.stderr.trimEnd().split('\n').length, 1, run.stderr);
+  });
+
+  test('a FIFO given as the model is a ModelError naming the file from inspectModel too', async () => {
+    const path = join(tempDir(), 'model.onnx');
+    mkfifo(path);
+    // FileSource opens before any await: a blocking open would hang here rather than fail the assertion.
+    await assert.rejects(inspectModel(path, { workers: 0 }), (err: unknown) => {
+      assert.ok(err instanceof ModelError, String(err));
+      assert.equal(err.file, path);
+      assert.match(err.message, /is not a regular file \(a FIFO\)/);
+      return true;
+    });
+  });
+
+  test('a character device given as the model is refused, not read without end', () => {
+    assert.throws(() => new FileSource('/dev/zero'), /\/dev\/zero is not a regular file \(a character device\)/);
+  });
+
+  test('a FIFO as the external data location fails its layer saying it is a FIFO', async () => {
+    const dir = tempDir();
+    mkfifo(join(dir, 'W.bin'));
+    const path = writeModelFile(dir, externalModel('W.bin'));
+    assert.equal(layer(await inspectFile(path), 'ext').error, "external data location 'W.bin' is not a regular file (a FIFO)");
+  });
+
+  test("location '.' is the model's own folder, not a file (not a link leading outside)", async () => {
+    for (const location of ['.', './', './.']) {
+      const path = writeModelFile(tempDir(), externalModel(location));
+      assert.equal(layer(await inspectFile(path), 'ext').error, `external data location '${location}' is the model's own folder, not a file`);
+    }
+  });
+
+  test('a subfolder as the location is a folder, not a regular file', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'sub'));
+    const path = writeModelFile(dir, externalModel('sub'));
+    assert.equal(layer(await inspectFile(path), 'ext').error, "external data location 'sub' is a folder, not a regular file");
+  });
+});
+
+describe('external data is checked after it is opened', () => {
+  test('a file whose path now leads inside the folder but which is not the file that was opened is refused', () => {
+    const dir = tempDir();
+    const outside = tempDir('sparsity-lens-outside-');
+    writeFileSync(join(dir, 'W.bin'), W_BYTES);
+    writeFileSync(join(outside, 'W.bin'), W_BYTES);
+    const model = join(dir, 'model.onnx');
+    const identity = (path: string) => {
+      const stat = statSync(path, { bigint: true });
+      return { dev: stat.dev, ino: stat.ino };
+    };
+    const changed = (err: unknown) =>
+      err instanceof TensorError && err.message === "external data location 'W.bin' changed while it was being opened (a file, folder or link was replaced); refused";
+    // What a swap around the open leaves: the descriptor holds the outside file while the path leads inside.
+    // Where the system cannot say where an open file lies: the path resolved again is not the opened file.
+    assert.throws(() => checkOpenedExternal(model, 'W.bin', { identity: identity(join(outside, 'W.bin')), openedPath: undefined }), changed);
+    // Where it can (Linux): the open file's own path is outside, whatever the location leads to now.
+    const outsideReal = realpathSync(join(outside, 'W.bin'));
+    assert.throws(() => checkOpenedExternal(model, 'W.bin', { identity: identity(outsideReal), openedPath: outsideReal }), changed);
+    // The file that is inside passes both ways.
+    const insideReal = realpathSync(join(dir, 'W.bin'));
+    assert.equal(checkOpenedExternal(model, 'W.bin', { identity: identity(insideReal), openedPath: undefined }), insideReal);
+    assert.equal(checkOpenedExternal(model, 'W.bin', { identity: identity(insideReal), openedPath: insideReal }), insideReal);
+  });
+
+  test('a folder swapped for a link to outside, again and again while the data is opened, never yields the outside file', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const outside = tempDir('sparsity-lens-outside-');
+    mkdirSync(join(dir, 'inner'));
+    const insideBytes = new Uint8Array([1, 1, 1, 1]);
+    writeFileSync(join(dir, 'inner', 'W.bin'), insideBytes);
+    writeFileSync(join(outside, 'W.bin'), new Uint8Array([9, 9, 9, 9]));
+    const model = join(dir, 'model.onnx');
+    writeFileSync(model, new Uint8Array(0));
+    const swapper = startSwapper(dir, outside);
+    try {
+      await waitForFirstSwap(dir);
+      let outsideReads = 0;
+      let insideReads = 0;
+      let refused = 0;
+      const otherErrors = new Set<string>();
+      const deadline = Date.now() + 2500;
+      while (Date.now() < deadline && outsideReads === 0) {
+        const files = new ExternalFiles(model);
+        try {
+          const first = files.get('inner/W.bin').view(0, 4)[0];
+          if (first === 9) outsideReads++;
+          else insideReads++;
+        } catch (err) {
+          if (err instanceof TensorError) refused++;
+          else otherErrors.add(String(err).replace(/'.*'/, 'PATH'));
+        } finally {
+          files.close();
+        }
+      }
+      assert.equal(outsideReads, 0, `read the outside file (${insideReads} inside reads, ${refused} refusals)`);
+      assert.deepEqual([...otherErrors], []);
+      assert.ok(insideReads + refused > 100, `${insideReads} inside reads, ${refused} refusals`);
+    } finally {
+      swapper.kill('SIGKILL');
+    }
+  });
+});
+
+/**
+ * A process that keeps replacing the folder `dir/inner` by a link to `outside` and back (two renames each way: a
+ * folder cannot be renamed over a link), as the issue's probe did.
+ */
+function startSwapper(dir: string, outside: string): ChildProcess {
+  const code = `
+    const { renameSync, symlinkSync } = require('node:fs');
+    const [dir, outside] = process.argv.slice(1);
+    const inner = dir + '/inner', kept = dir + '/inner.kept', link = dir + '/inner.link';
+    symlinkSync(outside, link);
+    for (;;) {
+      renameSync(inner, kept); renameSync(link, inner);
+      renameSync(inner, link); renameSync(kept, inner);
+    }`;
+  const child = spawn(process.execPath, ['-e', code, dir, outside], { stdio: 'ignore' });
+  after(() => child.kill('SIGKILL'));
+  return child;
+}
+
+async function waitForFirstSwap(dir: string): Promise<void> {
+  const link = join(dir, 'inner.link');
+  for (let i = 0; i < 200; i++) {
+    try {
+      lstatSync(link);
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+  throw new Error('the swapper did not start');
+}
