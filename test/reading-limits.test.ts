@@ -192,3 +192,73 @@ async function waitForFirstSwap(dir: string): Promise<void> {
   }
   throw new Error('the swapper did not start');
 }
+
+/** A small valid model: one MatMul 'mm' with an inline float32 weight W [8, 4]. */
+function inlineModel(): Uint8Array {
+  return encodeModel({
+    graph: graph({
+      name: 'g',
+      nodes: [node('MatMul', ['Z', 'W'], ['Y'], {}, { name: 'mm' })],
+      inputs: [valueInfo('Z', 'float32', [1, 8])],
+      outputs: [valueInfo('Y', 'float32', [1, 4])],
+      initializers: [makeTensor({ name: 'W', dtype: 'float32', dims: [8, 4], values: W_VALUES })],
+    }),
+  });
+}
+
+function concatBytes(...parts: (Uint8Array | number[])[]): Uint8Array {
+  return Uint8Array.from(parts.flatMap((p) => [...p]));
+}
+
+describe('varints are read whole: lengths and tags of 2^32 and more do not wrap', () => {
+  const readError = async (bytes: Uint8Array) => {
+    try {
+      await inspectSource(new MemorySource('wide.onnx', bytes), { workers: 0 });
+    } catch (err) {
+      assert.ok(err instanceof ModelError, String(err));
+      return err.message;
+    }
+    return 'read without error';
+  };
+
+  test('a length prefix of 2^32 + 3 over 3 bytes is past the end of the message, not a length of 3', async () => {
+    // producer_name (field 2, LEN) whose 5-byte length varint is 2^32 + 3, then 3 bytes: uint32() read it as 3.
+    const bytes = concatBytes(inlineModel(), [0x12, 0x83, 0x80, 0x80, 0x80, 0x10], [0x61, 0x62, 0x63]);
+    assert.match(await readError(bytes), /field 2 at byte \d+ claims 4294967299 bytes, past the end of its message/);
+  });
+
+  test('a length prefix beyond 2^53 is refused as such', async () => {
+    const bytes = concatBytes(inlineModel(), [0x12, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], [0x61]);
+    assert.match(await readError(bytes), /field 2 at byte \d+ claims a length beyond 2\^53 bytes/);
+  });
+
+  test('a tag of more than 32 bits is malformed, not the field its low bits name', async () => {
+    // 2^32 + 0x12: the low 32 bits are field 2 (LEN).
+    const bytes = concatBytes(inlineModel(), [0x92, 0x80, 0x80, 0x80, 0x10, 0x03], [0x61, 0x62, 0x63]);
+    assert.match(await readError(bytes), /invalid tag of more than 32 bits at byte \d+/);
+  });
+
+  test('a raw_data length of 2^32 + 128 fails its tensor\'s layer, not read as 128 bytes', async () => {
+    const model = onnx.ModelProto.decode(inlineModel());
+    const tensor = onnx.TensorProto.encode(model.graph!.initializer![0]).finish();
+    // Re-encode W with its raw_data (field 9) length prefix widened by 2^32: [0x4a, len...].
+    const at = tensor.indexOf(0x4a, tensor.length - 128 - 3);
+    assert.deepEqual([...tensor.subarray(at, at + 3)], [0x4a, 0x80, 0x01]);
+    const widened = concatBytes(tensor.subarray(0, at), [0x4a, 0x80, 0x81, 0x80, 0x80, 0x10], tensor.subarray(at + 3));
+    const graphBytes = onnx.GraphProto.encode({ ...model.graph!, initializer: [] }).finish();
+    const graphField = concatBytes(graphBytes, [0x2a], varint(widened.length), widened);
+    const bytes = concatBytes(onnx.ModelProto.encode({ ...model, graph: null }).finish(), [0x3a], varint(graphField.length), graphField);
+    const report = await inspectSource(new MemorySource('wide.onnx', bytes), { workers: 0 });
+    assert.match(layer(report, 'mm').error ?? '', /^field 9 at byte \d+ claims 4294967424 bytes, past the end of its message$/);
+  });
+});
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+  return out;
+}

@@ -25,6 +25,16 @@ export interface Field {
 
 const HEADER_MAX = 20; // a 5-byte tag + a 10-byte length prefix, with room to spare
 
+/**
+ * A varint as a safe integer, or NaN beyond 2^53. Reader.uint32() keeps only the low 32 bits of a longer varint, so a
+ * length of 2^32 + 5 would read as 5: short varints (below 2^28) take that fast path, longer ones are read whole.
+ */
+function readVarint(reader: Reader): number {
+  const { buf, pos } = reader;
+  if (buf[pos] < 0x80 || buf[pos + 1] < 0x80 || buf[pos + 2] < 0x80 || buf[pos + 3] < 0x80) return reader.uint32();
+  return toSafeNumber(reader.uint64());
+}
+
 function toSafeNumber(v: unknown): number {
   if (typeof v === 'number') return Number.isSafeInteger(v) ? v : NaN;
   const long = v as { toNumber(): number; high: number; low: number; unsigned: boolean };
@@ -46,7 +56,9 @@ export function forEachField(src: ByteSource, start: number, end: number, visit:
     let tag: number;
     field.start = pos;
     try {
-      tag = reader.uint32();
+      tag = readVarint(reader);
+      // Tags are 32-bit (onnx.proto's field numbers are small); a longer one is malformed, as protobuf itself says.
+      if (!(tag <= 0xffffffff)) throw new WireError(`invalid tag of more than 32 bits at byte ${pos}`);
       field.no = tag >>> 3;
       field.wire = tag & 7;
       field.varint = 0;
@@ -68,7 +80,8 @@ export function forEachField(src: ByteSource, start: number, end: number, visit:
           field.len = 4;
           break;
         case WIRE_LEN: {
-          const len = reader.uint32();
+          const len = readVarint(reader);
+          if (Number.isNaN(len)) throw new WireError(`field ${field.no} at byte ${pos} claims a length beyond 2^53 bytes`);
           field.pos = pos + reader.pos;
           field.len = len;
           break;
