@@ -11,7 +11,7 @@ import { CLI } from './support/cli';
 
 const ROOT = [process.cwd(), resolve(__dirname, '..', '..')].find((dir) => existsSync(join(dir, 'media', 'sample.onnx')))!;
 const FIRST_SEED = Number(process.env.FUZZ_CLI_SEED ?? 0xc11f0000);
-const MUTANTS = Number(process.env.FUZZ_CLI_MUTANTS ?? 300);
+const MUTANTS = Number(process.env.FUZZ_CLI_MUTANTS ?? 200);
 
 test(`${MUTANTS} mutants through inspect, prune and compress (in process): clean exits, inputs unchanged, no stray files, outputs read back`, { timeout: 600_000 }, async () => {
   const summary = await fuzzCommands({ root: ROOT, firstSeed: FIRST_SEED, mutants: MUTANTS, processes: false });
@@ -22,6 +22,6 @@ test(`${MUTANTS} mutants through inspect, prune and compress (in process): clean
 });
 
 test('mutants through real sparsity-lens processes: the same guarantees, whole process included', { timeout: 300_000 }, async () => {
-  const summary = await fuzzCommands({ root: ROOT, firstSeed: FIRST_SEED + 1_000_000, mutants: Math.min(MUTANTS, 12), processes: true, cli: CLI });
+  const summary = await fuzzCommands({ root: ROOT, firstSeed: FIRST_SEED + 1_000_000, mutants: Math.min(MUTANTS, 8), processes: true, cli: CLI });
   assert.deepEqual(summary.findings, [], JSON.stringify(summary.findings.slice(0, 5), null, 2));
 });
