@@ -9,7 +9,8 @@ import { after, describe, test } from 'node:test';
 import { onnx } from 'onnx-proto';
 import { ModelError } from '../src/engine/errors';
 import { FileSource, MemorySource } from '../src/engine/onnx/source';
-import { ExternalFiles, TensorError, checkOpenedExternal } from '../src/engine/onnx/tensorData';
+import { readTensor } from '../src/engine/onnx/skeleton';
+import { ExternalFiles, TensorError, checkOpenedExternal, openTensor } from '../src/engine/onnx/tensorData';
 import { inspectModel, inspectSource } from '../src/engine/sparsity/inspect';
 import { ExternalSink, type ModelSpec, encodeModel, graph, makeTensor, node, valueInfo } from './support/builder';
 import { inspectFile, layer, tempDir } from './support/models';
@@ -262,3 +263,52 @@ function varint(n: number): number[] {
   out.push(n);
   return out;
 }
+
+/** A MatMul 'mm' whose weight W [8, 4] of `dtype` is stored in int32_data, the first value replaced by `first`. */
+function typedWeightModel(dtype: 'float16' | 'bfloat16' | 'int8' | 'uint8' | 'int4', first: number): Uint8Array {
+  const values = dtype === 'int4' ? new Array(32).fill(1) : W_VALUES.map((v) => (dtype === 'int8' || dtype === 'uint8' ? Math.abs(Math.round(v)) : v));
+  const w = makeTensor({ name: 'W', dtype, dims: [8, 4], values, storage: 'typed' });
+  w.int32Data = [first, ...w.int32Data!.slice(1)];
+  return encodeModel({
+    graph: graph({
+      name: 'g',
+      nodes: [node('MatMul', ['Z', 'W'], ['Y'], {}, { name: 'mm' })],
+      inputs: [valueInfo('Z', dtype, [1, 8])],
+      outputs: [valueInfo('Y', dtype, [1, 4])],
+      initializers: [w],
+    }),
+  });
+}
+
+describe('typed values that do not fit their type are errors, not masked to their low bits', () => {
+  const mmError = async (bytes: Uint8Array) => layer(await inspectSource(new MemorySource('typed.onnx', bytes), { workers: 0 }), 'mm').error;
+
+  test('a float16 bit pattern above 16 bits in int32_data fails its layer', async () => {
+    // 0x13c00: masked to 16 bits it is 0x3c00, the float16 1.0.
+    assert.equal(await mmError(typedWeightModel('float16', 0x13c00)), 'int32_data value 80896 does not fit float16 (0 to 65535)');
+    assert.equal(await mmError(typedWeightModel('bfloat16', -1)), 'int32_data value -1 does not fit bfloat16 (0 to 65535)');
+  });
+
+  test('8-bit and 4-bit values outside their range fail their layer', async () => {
+    assert.equal(await mmError(typedWeightModel('int8', 200)), 'int32_data value 200 does not fit int8 (-128 to 127)');
+    assert.equal(await mmError(typedWeightModel('uint8', 256)), 'int32_data value 256 does not fit uint8 (0 to 255)');
+    assert.equal(await mmError(typedWeightModel('int4', 0x111)), 'int32_data value 273 does not fit int4 (one packed byte: 0 to 255)');
+  });
+
+  test('values that fit are read as before', async () => {
+    assert.equal(await mmError(typedWeightModel('float16', 0x3c00)), null);
+    assert.equal(await mmError(typedWeightModel('int8', -128)), null);
+  });
+
+  test('an int64_data value beyond 2^53 is read exactly', () => {
+    // TensorProto { dims: [2], data_type: INT64, int64_data: [2^63 - 1, -2] (packed), name: 'big' }
+    const max = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
+    const minusTwo = [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+    const bytes = concatBytes([0x08, 0x02, 0x10, 0x07, 0x3a, max.length + minusTwo.length], max, minusTwo, [0x42, 0x03], [...Buffer.from('big')]);
+    const src = new MemorySource('t.onnx', bytes);
+    const reader = openTensor(src, readTensor(src, 0, bytes.length, 0), new ExternalFiles('t.onnx'));
+    const read = reader.read(0, 2).bytes;
+    const view = new DataView(read.buffer, read.byteOffset, read.byteLength);
+    assert.deepEqual([view.getBigInt64(0, true), view.getBigInt64(8, true)], [2n ** 63n - 1n, -2n]);
+  });
+});

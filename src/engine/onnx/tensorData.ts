@@ -5,7 +5,7 @@ import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { type DType, dtypeById, dtypeName, rawByteLength } from './dtypes';
 import { type TensorRef, elementCount } from './skeleton';
 import { type ByteSource, FileSource, NotRegularFileError, type OpenedFile } from './source';
-import { decodeVarints } from './wire';
+import { decodeVarints, decodeVarints64 } from './wire';
 
 /** Thrown for a problem with one tensor: the layer using it fails, the report stands. */
 export class TensorError extends Error {}
@@ -248,6 +248,17 @@ function byteSpan(dtype: DType, start: number, count: number): { first: number; 
   return { first: start * size, length: count * size, nibble: 0 };
 }
 
+/**
+ * The integers a varint field may hold for a type narrower than 64 bits: its values (int8 -128 to 127...), the bit
+ * patterns of float16, bfloat16 and float8 (unsigned), one packed byte for int4/uint4 (onnx.helper.make_tensor).
+ */
+function storedRange(dtype: DType): { min: number; max: number; what: string } {
+  if (dtype.bits === 4) return { min: 0, max: 0xff, what: 'one packed byte: 0 to 255' };
+  const min = dtype.signed ? -(2 ** (dtype.bits - 1)) : 0;
+  const max = dtype.signed ? 2 ** (dtype.bits - 1) - 1 : 2 ** dtype.bits - 1;
+  return { min, max, what: `${min} to ${max}` };
+}
+
 /** Typed repeated fields → canonical raw bytes (ONNX: fp16/bf16/fp8 bit patterns and small ints live in int32_data). */
 function decodeTyped(src: ByteSource, tensor: TensorRef, dtype: DType, count: number, expected: number): Uint8Array {
   const data = tensor.data as Extract<TensorRef['data'], { kind: 'typed' }>;
@@ -256,8 +267,13 @@ function decodeTyped(src: ByteSource, tensor: TensorRef, dtype: DType, count: nu
   const dv = new DataView(out.buffer);
   // int4/uint4: each int32_data entry is one packed byte (two values, low nibble first).
   const entries = dtype.bits === 4 ? expected : count;
+  const range = storedRange(dtype);
   let n = 0;
+  // A value that does not fit is an error, not masked to its low bits (a float16 pattern of 70000 is no float16).
   const put = (value: number) => {
+    if (!(value >= range.min && value <= range.max)) {
+      throw new TensorError(`${data.field} value ${Number.isNaN(value) ? 'beyond 2^53' : value} does not fit ${dtype.name} (${range.what})`);
+    }
     if (n >= entries) {
       n++;
       return;
@@ -273,10 +289,12 @@ function decodeTyped(src: ByteSource, tensor: TensorRef, dtype: DType, count: nu
       case 32:
         dv.setInt32(n * 4, value | 0, true);
         break;
-      case 64:
-        dv.setBigInt64(n * 8, BigInt(value), true);
-        break;
     }
+    n++;
+  };
+  // int64/uint64 values as all their 64 bits: beyond 2^53 a JS number is not exact.
+  const put64 = (value: bigint) => {
+    if (n < entries) dv.setBigUint64(n * 8, value, true);
     n++;
   };
   for (const run of data.runs) {
@@ -288,6 +306,8 @@ function decodeTyped(src: ByteSource, tensor: TensorRef, dtype: DType, count: nu
       const values = bytes.length / width;
       if (n + values <= entries) out.set(bytes, n * width);
       n += values;
+    } else if (dtype.bits === 64) {
+      decodeVarints64(bytes, put64);
     } else {
       decodeVarints(bytes, put); // one varint when unpacked, many when packed
     }

@@ -141,9 +141,30 @@ export function readFloat(src: ByteSource, f: Field): number {
 /** Calls `visit` with each varint of `bytes` (a packed run, or the single value of an unpacked field). */
 export function decodeVarints(bytes: Uint8Array, visit: (value: number) => void): void {
   const reader = new Reader(bytes);
-  try {
-    while (reader.pos < reader.len) visit(toSafeNumber(reader.int64()));
-  } catch {
-    throw new WireError('malformed packed varints');
+  while (reader.pos < reader.len) {
+    let value: number;
+    try {
+      value = toSafeNumber(reader.int64());
+    } catch {
+      throw new WireError('malformed packed varints');
+    }
+    visit(value); // outside the try: what `visit` throws is its own error
   }
+}
+
+/** Calls `visit` with all 64 bits of each varint of `bytes` (unsigned): int64 and uint64 values beyond 2^53 exactly. */
+export function decodeVarints64(bytes: Uint8Array, visit: (value: bigint) => void): void {
+  let value = 0n;
+  let shift = 0n;
+  for (const byte of bytes) {
+    value |= BigInt(byte & 0x7f) << shift;
+    if (byte < 0x80) {
+      visit(BigInt.asUintN(64, value));
+      value = 0n;
+      shift = 0n;
+    } else if ((shift += 7n) > 63n) {
+      throw new WireError('malformed packed varints');
+    }
+  }
+  if (shift !== 0n) throw new WireError('malformed packed varints');
 }
