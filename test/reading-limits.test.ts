@@ -312,3 +312,62 @@ describe('typed values that do not fit their type are errors, not masked to thei
     assert.deepEqual([view.getBigInt64(0, true), view.getBigInt64(8, true)], [2n ** 63n - 1n, -2n]);
   });
 });
+
+describe("external offsets and lengths are read as ONNX's loader reads them (Python's int())", () => {
+  const atOffset = (offset: number) => concatBytes(new Uint8Array(offset), W_BYTES);
+
+  test("'+8192', ' 8_192\\n', '\\x1c8192' and '0_8192' are offset 8192; '-0' and '' are offset 0", async () => {
+    const cases: [string, number][] = [['+8192', 8192], [' 8_192\n', 8192], ['\x1c8192', 8192], ['0_8192', 8192], ['-0', 0], ['', 0]];
+    for (const [offset, at] of cases) {
+      const path = writeModelFile(tempDir(), externalModel('W.bin', { location: 'W.bin', offset, length: '128' }), { 'W.bin': atOffset(at) });
+      const ext = layer(await inspectFile(path), 'ext');
+      assert.equal(ext.error, null, JSON.stringify(offset));
+      assert.deepEqual([ext.groups, ext.validGroups, ext.zeros], [8, 5, 14], JSON.stringify(offset));
+    }
+  });
+
+  test('an empty length is no length (the rest of the tensor\'s bytes)', async () => {
+    const path = writeModelFile(tempDir(), externalModel('W.bin', { location: 'W.bin', offset: '64', length: '' }), { 'W.bin': atOffset(64) });
+    assert.equal(layer(await inspectFile(path), 'ext').error, null);
+  });
+
+  test("what int() refuses is refused: '8__192', '_8192', '8192_', '1e3', '-64', '\\ufeff8192', '+-8'", async () => {
+    for (const offset of ['8__192', '_8192', '8192_', '1e3', '-64', '\ufeff8192', '+-8']) {
+      const path = writeModelFile(tempDir(), externalModel('W.bin', { location: 'W.bin', offset }), { 'W.bin': atOffset(8192) });
+      assert.equal(layer(await inspectFile(path), 'ext').error, `external data offset '${offset}' is not a non-negative integer`);
+    }
+  });
+});
+
+describe('a tensor whose data_location is EXTERNAL says so, whatever else is wrong with it', () => {
+  const tensorOf = (w: onnx.ITensorProto) => {
+    const bytes = onnx.TensorProto.encode(w).finish();
+    return readTensor(new MemorySource('t.onnx', bytes), 0, bytes.length, 0);
+  };
+  const external = () => externalModel('W.bin').graph.initializer![0];
+
+  test('usable entries: external data, declared external', () => {
+    const t = tensorOf(external());
+    assert.equal(t.data.kind, 'external');
+    assert.equal(t.declaredExternal, true);
+  });
+
+  test('an unusable offset: no data, a problem, and still declared external', () => {
+    const w = external();
+    w.externalData = [{ key: 'location', value: 'W.bin' }, { key: 'offset', value: '8 192' }];
+    const t = tensorOf(w);
+    assert.deepEqual([t.data.kind, t.problem, t.declaredExternal], ['none', "external data offset '8 192' is not a non-negative integer", true]);
+  });
+
+  test('a malformed field before data_location (a segment): the walk breaks off, the declaration is still found', () => {
+    const w = external();
+    w.segment = { begin: 0, end: 32 };
+    const t = tensorOf(w);
+    assert.deepEqual([t.name, t.data.kind, t.problem, t.declaredExternal], ['W', 'none', 'segmented tensors are not supported', true]);
+  });
+
+  test('an inline tensor is not declared external', () => {
+    const inline = tensorOf(makeTensor({ name: 'G', dtype: 'float32', dims: [2], values: [1, 2] }));
+    assert.equal(inline.declaredExternal, false);
+  });
+});

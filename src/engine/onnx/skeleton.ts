@@ -41,8 +41,12 @@ export interface TensorRef {
   fieldStart: number;
   /** Set when the tensor's own message is malformed: its layer fails, the rest of the report stands. */
   problem?: string;
-  /** data_location is EXTERNAL, even when its entries could not be used (`data` is then 'none' and `problem` says why). */
-  declaredExternal?: boolean;
+  /**
+   * data_location is EXTERNAL, even when its entries could not be used (`data` is then 'none' and `problem` says why):
+   * a writer must not copy such a tensor as if its data were inline. False for a sparse tensor, whose values and
+   * indices say it for themselves.
+   */
+  declaredExternal: boolean;
 }
 
 export interface AttributeValue {
@@ -387,9 +391,16 @@ function readAttribute(src: ByteSource, at: Field, graph: GraphSkeleton, nodePat
 
 /** A TensorProto: its name, type, dims and where its values are. A malformed tensor is returned with `problem` set. */
 export function readTensor(src: ByteSource, start: number, end: number, fieldStart: number): TensorRef {
-  const tensor: TensorRef = { name: '', dtype: 0, dims: [], data: { kind: 'none' }, span: { offset: start, length: end - start }, fieldStart };
+  const tensor: TensorRef = {
+    name: '',
+    dtype: 0,
+    dims: [],
+    data: { kind: 'none' },
+    span: { offset: start, length: end - start },
+    fieldStart,
+    declaredExternal: false,
+  };
   let raw: ByteRange | undefined;
-  let external = false;
   const externalEntries: Record<string, string> = {};
   const typed = new Map<number, { runs: ByteRange[]; packed: boolean[] }>();
   try {
@@ -420,8 +431,7 @@ export function readTensor(src: ByteSource, start: number, end: number, fieldSta
         }
         case 14:
           expect(f, WIRE_VARINT, 'data_location');
-          external = f.varint === 1;
-          if (external) tensor.declaredExternal = true;
+          tensor.declaredExternal = f.varint === 1;
           break;
         case 4:
         case 5:
@@ -444,11 +454,11 @@ export function readTensor(src: ByteSource, start: number, end: number, fieldSta
     }
     const count = elementCount(tensor.dims);
     if (!Number.isSafeInteger(count)) throw new WireError(`dims [${tensor.dims.join(', ')}] overflow`);
-    if (external) {
+    if (tensor.declaredExternal) {
       const location = externalEntries.location;
       if (!location) throw new WireError("external data without a 'location'");
-      const offset = externalEntries.offset !== undefined ? parseNonNegative(externalEntries.offset, 'offset') : 0;
-      const length = externalEntries.length !== undefined ? parseNonNegative(externalEntries.length, 'length') : undefined;
+      const offset = parseExternalInteger(externalEntries.offset, 'offset') ?? 0;
+      const length = parseExternalInteger(externalEntries.length, 'length');
       tensor.data = { kind: 'external', location, offset, length };
     } else if (raw) {
       tensor.data = { kind: 'raw', ...raw };
@@ -460,23 +470,25 @@ export function readTensor(src: ByteSource, start: number, end: number, fieldSta
     }
   } catch (err) {
     tensor.problem = err instanceof WireError || err instanceof RangeError ? err.message : String(err);
-    // Without its name the tensor could not be matched to its layer, which would vanish from the report.
-    if (!tensor.name) tensor.name = recoverName(src, start, end);
+    recoverIdentity(src, start, end, tensor);
   }
   return tensor;
 }
 
-/** The name (field 8) of a malformed TensorProto, found by a walk that ignores every other field. */
-function recoverName(src: ByteSource, start: number, end: number): string {
-  let name = '';
+/**
+ * The name (field 8) and data_location (14) of a malformed TensorProto, found by a walk that ignores every other
+ * field: without its name the tensor could not be matched to its layer, which would vanish from the report; without
+ * its data_location a writer would take external data for inline.
+ */
+function recoverIdentity(src: ByteSource, start: number, end: number, tensor: TensorRef): void {
   try {
     forEachField(src, start, end, (f) => {
-      if (f.no === 8 && f.wire === WIRE_LEN) name = readString(src, f);
+      if (f.no === 8 && f.wire === WIRE_LEN && !tensor.name) tensor.name = readString(src, f);
+      else if (f.no === 14 && f.wire === WIRE_VARINT) tensor.declaredExternal = f.varint === 1;
     });
   } catch {
-    // A walk that breaks off keeps the name if it was reached.
+    // A walk that breaks off keeps what it reached.
   }
-  return name;
 }
 
 const TYPED_FIELD_NUMBERS: Record<TypedField, number | undefined> = {
@@ -488,11 +500,17 @@ const TYPED_FIELD_NUMBERS: Record<TypedField, number | undefined> = {
   none: undefined,
 };
 
-/** An offset or length as ONNX's loader reads it (Python's int()): spaces around, an optional '+', '_' between digits. */
-function parseNonNegative(text: string, key: string): number {
-  const trimmed = text.trim();
-  if (!/^\+?\d+(_\d+)*$/.test(trimmed)) throw new WireError(`external data ${key} '${text}' is not a non-negative integer`);
-  const n = Number(trimmed.replace(/[+_]/g, ''));
+// Python's int() on a str, as ONNX's loader reads offset and length: whitespace around (str.isspace), an optional
+// sign, ASCII digits with single underscores between them ("+8192", " 8_192\n", "-0").
+const PY_SPACE = '[\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*';
+const PY_INT = new RegExp(`^${PY_SPACE}([+-]?)(\\d+(?:_\\d+)*)${PY_SPACE}$`);
+
+/** An external data offset or length; undefined when absent or empty (ONNX's `if info.offset:` skips ''). */
+function parseExternalInteger(text: string | undefined, key: string): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const match = PY_INT.exec(text);
+  const n = match ? Number(match[2].replaceAll('_', '')) : NaN;
+  if (!match || (match[1] === '-' && n !== 0)) throw new WireError(`external data ${key} '${text}' is not a non-negative integer`);
   if (!Number.isSafeInteger(n)) throw new WireError(`external data ${key} ${text} is too large`);
   return n;
 }
@@ -523,6 +541,7 @@ export function readSparseTensor(src: ByteSource, start: number, end: number, fi
     span: { offset: start, length: end - start },
     fieldStart,
     problem: problem ?? values?.problem ?? indices?.problem,
+    declaredExternal: false,
   };
 }
 

@@ -101,7 +101,8 @@ export function forEachField(src: ByteSource, start: number, end: number, visit:
   }
 }
 
-const utf8 = new TextDecoder('utf-8');
+// ignoreBOM: a leading U+FEFF is part of the string (the default decoder drops it, which protobuf does not).
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 export function readString(src: ByteSource, f: Field): string {
   if (f.wire !== WIRE_LEN) throw new WireError(`field ${f.no}: expected a string`);
