@@ -857,7 +857,7 @@ describe('refusals leave the disk as it was', () => {
     const input = join(dir, 'model.onnx');
     writeModel(input, twoLayerModel());
     for (const out of [input, `${dir}/./model.onnx`, join(dir, 'sub', '..', 'model.onnx')]) {
-      await assertRefused(dir, () => convertModel(input, { mode: 'prune', out, force: true }), /would overwrite an input file; choose another --out/);
+      await assertRefused(dir, () => convertModel(input, { mode: 'prune', out, force: true }), /would overwrite an input file \(the model or one of its data files\); choose another --out/);
     }
   });
 

@@ -1,7 +1,7 @@
 // `sparsity-lens inspect`: the report of one model, with a CI gate.
 import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { constants } from 'node:fs';
-import { checkOutput } from '../engine/convert/outputs';
+import { checkOutput } from '../engine/outputs';
 import { displayName } from '../engine/safeText';
 import { modelInputFiles } from '../engine/onnx/tensors';
 import { parseArgs } from 'node:util';

@@ -1,7 +1,7 @@
 // sparsity-lens: the command-line front end over the engine. This entry (dist/cli.js) is kept small: `--help` and
 // `--version` load nothing else; inspect loads dist/cli-inspect.js into this thread; convert, decompress and export
 // load dist/cli-convert.js into a worker thread (see convertMain.ts for why).
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { newAbortFlag, raiseAbortFlag } from '../engine/sharedAbort';
@@ -42,7 +42,10 @@ function runInWorker(command: string, argv: string[]): void {
     else if (message.workFolder !== undefined) workFolder = message.workFolder;
   });
   worker.on('error', (err) => {
-    process.stderr.write(sanitizeTerminal(`sparsity-lens: ${err instanceof Error ? err.message : String(err)}\n`));
+    // The worker died (e.g. out of memory): name the model, and leave no work folder behind.
+    if (workFolder) rmSync(workFolder, { recursive: true, force: true });
+    const model = argv.find((a) => !a.startsWith('-') && existsSync(a)) ?? command;
+    process.stderr.write(sanitizeTerminal(`sparsity-lens: ${model}: ${command} stopped: ${err instanceof Error ? err.message : String(err)}; nothing was written\n`));
     process.exitCode = EXIT.bad;
   });
 }

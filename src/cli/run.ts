@@ -14,7 +14,8 @@ function atomicWrite(file: string, text: string): void {
     renameSync(tmp, file);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw err;
+    // A full or read-only disk: say which file could not be written.
+    throw new ModelError(file, `cannot write the report: ${describeError(err)}`);
   }
 }
 

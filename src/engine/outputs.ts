@@ -7,8 +7,8 @@
 import { closeSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { CancelledError, ModelError, describeError } from '../errors';
-import type { Out } from '../onnx/writer';
+import { CancelledError, ModelError, describeError } from './errors';
+import type { Out } from './onnx/writer';
 
 /** Work folders are `.<name>.sparsity-lens.partial`, each holding an `owner` file: host and process id. */
 const SUFFIX = '.sparsity-lens.partial';

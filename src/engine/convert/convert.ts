@@ -8,7 +8,7 @@ import { type ModelSkeleton, type TensorRef, elementCount, readSkeleton } from '
 import { type ByteSource, FileSource } from '../onnx/source';
 import { ExternalFiles, type ElementReader, openTensor } from '../onnx/tensorData';
 import { type Edit, type Out, spliceModel } from '../onnx/writer';
-import { OutputTransaction, checkOutput } from './outputs';
+import { OutputTransaction, checkOutput } from '../outputs';
 import { type LayerReport, inspectModel } from '../sparsity/inspect';
 import { type LayerPlan, eligibility, findLayers } from '../sparsity/layers';
 import { type Pattern, patternName } from '../sparsity/pattern';

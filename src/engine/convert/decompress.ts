@@ -10,7 +10,7 @@ import { type GraphSkeleton, type ModelSkeleton, type TensorRef, readSkeleton } 
 import { FileSource } from '../onnx/source';
 import { ExternalFiles, openTensor } from '../onnx/tensorData';
 import { type Edit, lenField, spliceModel } from '../onnx/writer';
-import { OutputTransaction, checkOutput } from './outputs';
+import { OutputTransaction, checkOutput } from '../outputs';
 import { WIRE_LEN, forEachField, readString } from '../onnx/wire';
 import { parsePattern } from '../sparsity/pattern';
 import { COMPRESSED_KEY, type CompressedEntry, rawTensorFieldHeader } from './portable';

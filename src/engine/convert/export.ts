@@ -10,7 +10,7 @@ import { encodeAscend, encodeNvidia, nvidiaShapeProblem } from '../encode';
 import { readSkeleton } from '../onnx/skeleton';
 import { FileSource } from '../onnx/source';
 import { ExternalFiles, openTensor } from '../onnx/tensorData';
-import { OutputTransaction, removeStaleWork } from './outputs';
+import { OutputTransaction, removeStaleWork } from '../outputs';
 import { externalInputFiles } from './externalData';
 import { inspectModel } from '../sparsity/inspect';
 import { eligibility, findLayers } from '../sparsity/layers';
