@@ -7,11 +7,12 @@ import { lstatSync, mkdirSync, realpathSync, statSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { onnx } from 'onnx-proto';
-import { ModelError } from '../src/engine/errors';
+import { CancelledError, ModelError } from '../src/engine/errors';
 import { FileSource, MemorySource } from '../src/engine/onnx/source';
-import { readTensor } from '../src/engine/onnx/skeleton';
+import { readSkeleton, readTensor } from '../src/engine/onnx/skeleton';
 import { ExternalFiles, TensorError, checkOpenedExternal, openTensor } from '../src/engine/onnx/tensorData';
 import { inspectModel, inspectSource } from '../src/engine/sparsity/inspect';
+import { findLayers } from '../src/engine/sparsity/layers';
 import { ExternalSink, type ModelSpec, encodeModel, graph, makeTensor, node, valueInfo } from './support/builder';
 import { inspectFile, layer, tempDir } from './support/models';
 
@@ -369,5 +370,113 @@ describe('a tensor whose data_location is EXTERNAL says so, whatever else is wro
   test('an inline tensor is not declared external', () => {
     const inline = tensorOf(makeTensor({ name: 'G', dtype: 'float32', dims: [2], values: [1, 2] }));
     assert.equal(inline.declaredExternal, false);
+  });
+});
+
+/** `model` with `extra` appended to its graph's bytes (more fields of GraphProto), re-wrapped as a ModelProto. */
+function withGraphBytes(model: Uint8Array, extra: Uint8Array): Uint8Array {
+  const decoded = onnx.ModelProto.decode(model);
+  const graphBytes = concatBytes(onnx.GraphProto.encode(decoded.graph!).finish(), extra);
+  return concatBytes(onnx.ModelProto.encode({ ...decoded, graph: null }).finish(), [0x3a], varint(graphBytes.length), graphBytes);
+}
+
+/** Main calls F0 `calls` times; each F<i> holds `width` MatMul layers and calls F<i+1> `calls` times, `levels` deep. */
+function callTree(levels: number, calls: number, width: number): Uint8Array {
+  const weight = makeTensor({ name: 'w', dtype: 'float32', dims: [8, 8], values: new Float32Array(64).fill(1) });
+  const functions = Array.from({ length: levels }, (_, i) => ({
+    name: `F${i}`,
+    domain: 'custom',
+    input: ['a'],
+    output: ['b'],
+    opsetImport: [{ domain: '', version: 17 }],
+    node: [
+      node('Constant', [], ['w'], { value: weight }),
+      ...Array.from({ length: width }, (_, k) => node('MatMul', ['a', 'w'], [k ? `b${k}` : 'b'], undefined, { name: `mm${k}` })),
+      ...(i + 1 < levels ? Array.from({ length: calls }, (_, j) => node(`F${i + 1}`, ['b'], [`out${j}`], undefined, { name: `call${j}`, domain: 'custom' })) : []),
+    ],
+  }));
+  const main = graph({
+    name: 'g',
+    nodes: Array.from({ length: calls }, (_, j) => node('F0', ['x'], [`y${j}`], undefined, { name: `top${j}`, domain: 'custom' })),
+    inputs: [valueInfo('x', 'float32', [1, 8])],
+    outputs: [valueInfo('y0', 'float32', [1, 8])],
+  });
+  return encodeModel({ graph: main, functions, extraOpsets: [{ domain: 'custom', version: 1 }] });
+}
+
+function findIn(bytes: Uint8Array, signal?: { aborted: boolean }) {
+  const src = new MemorySource('limits.onnx', bytes);
+  return findLayers({ model: readSkeleton(src), src, externals: new ExternalFiles('limits.onnx'), signal });
+}
+
+function assertRefused(run: () => unknown, problem: RegExp): void {
+  assert.throws(run, (err: unknown) => {
+    assert.ok(err instanceof ModelError, String(err));
+    assert.equal(err.file, 'limits.onnx');
+    assert.match(err.problem, problem);
+    return true;
+  });
+}
+
+describe('reading the structure is bounded: caps with a ModelError naming the file, and cancel', () => {
+  test('nested function calls that would expand past 2^20 nodes are refused (before: a million layers from 40 KB)', { timeout: 120_000 }, () => {
+    // 8 top calls, 5 levels of 8 calls: 4,096 call sites (the call-site budget) of bodies with 260 layers each.
+    const bytes = callTree(5, 8, 260);
+    assert.ok(bytes.length < 50_000, `${bytes.length} bytes`);
+    assertRefused(() => findIn(bytes), /^its function calls expand to more than 1048576 nodes beyond the file's own/);
+  });
+
+  test('function calls nested more than 16 deep are refused, not silently cut', () => {
+    assertRefused(() => findIn(callTree(18, 1, 1)), /^functions call each other more than 16 levels deep \(at 'main\/top0:custom\.F0\/call0:custom\.F1\/.*'\)/);
+    assert.equal(findIn(callTree(16, 1, 1)).length, 16);
+  });
+
+  test('more than 2^21 items of structure (2 bytes each: empty value infos) are refused', { timeout: 120_000 }, () => {
+    const bytes = withGraphBytes(inlineModel(), new Uint8Array(2 * ((1 << 21) + 10)).fill(0x6a).map((b, i) => (i % 2 ? 0 : b)));
+    assertRefused(() => readSkeleton(new MemorySource('limits.onnx', bytes)), /^more than 2097152 nodes, graphs, attributes, tensors and value infos/);
+  });
+
+  test('subgraph paths built from long names nested deep are refused past 2^27 characters', { timeout: 120_000 }, () => {
+    // 64 nested If nodes, each named with 64 KiB: every path repeats the names above it (134 million characters).
+    let inner = graph({ name: 'leaf', nodes: [], inputs: [], outputs: [] });
+    for (let level = 0; level < 63; level++) {
+      const label = String(level % 10).repeat(1 << 16);
+      inner = graph({ name: 'g', nodes: [node('If', ['c'], ['o'], { then_branch: { graph: inner } }, { name: label })], inputs: [], outputs: [] });
+    }
+    const bytes = encodeModel({ graph: graph({ name: 'main', nodes: [node('If', ['c'], ['o'], { then_branch: { graph: inner } }, { name: 'x'.repeat(1 << 16) })], inputs: [], outputs: [] }) });
+    assertRefused(() => readSkeleton(new MemorySource('limits.onnx', bytes)), /^subgraph paths add up to more than 134217728 characters/);
+  });
+
+  test('a tensor name of 100 KB is a stand-in, not copied into the report; its layer fails saying why', async () => {
+    const long = 'w'.repeat(100_000);
+    const spec = externalModel('W.bin');
+    const w = makeTensor({ name: long, dtype: 'float32', dims: [8, 4], values: W_VALUES });
+    const bytes = encodeModel({ graph: { ...spec.graph, node: [node('MatMul', ['Z', long], ['Y'], {}, { name: 'ext' })], initializer: [w] } });
+    const report = await inspectSource(new MemorySource('limits.onnx', bytes), { workers: 0 });
+    const ext = layer(report, 'ext');
+    assert.equal(ext.error, 'node input of 100000 bytes is longer than the 65536 bytes this tool reads');
+    assert.match(ext.weight, /^<name of 100000 bytes, sha256 [0-9a-f]{16}>$/);
+    assert.ok(JSON.stringify(report).length < 20_000, `${JSON.stringify(report).length} characters of report`);
+    const src = new MemorySource('limits.onnx', bytes);
+    assert.equal(readSkeleton(src).graph.initializers[0].problem, 'tensor name of 100000 bytes is longer than the 65536 bytes this tool reads');
+  });
+
+  test('an aborted signal stops reading the structure and finding the layers', () => {
+    const bytes = withGraphBytes(inlineModel(), new Uint8Array(20_000).fill(0x6a).map((b, i) => (i % 2 ? 0 : b)));
+    assert.throws(() => readSkeleton(new MemorySource('limits.onnx', bytes), { signal: { aborted: true } }), CancelledError);
+    const src = new MemorySource('limits.onnx', callTree(1, 1, 10_000));
+    const model = readSkeleton(src);
+    assert.throws(() => findLayers({ model, src, externals: new ExternalFiles('limits.onnx'), signal: { aborted: true } }), CancelledError);
+  });
+
+  test('100,000 MatMuls sharing one weight: the layers are found in a few seconds (a bound, not a benchmark)', { timeout: 30_000 }, (t) => {
+    const w = makeTensor({ name: 'W', dtype: 'float32', dims: [8, 8], values: new Float32Array(64).fill(1) });
+    const nodes = Array.from({ length: 100_000 }, (_, i) => node('MatMul', [i ? `h${i - 1}` : 'x', 'W'], [`h${i}`], undefined, { name: `mm${i}` }));
+    const bytes = encodeModel({ graph: graph({ name: 'g', nodes, inputs: [valueInfo('x', 'float32', [1, 8])], outputs: [valueInfo('h99999', 'float32', [1, 8])], initializers: [w] }) });
+    const started = performance.now();
+    const layers = findIn(bytes);
+    t.diagnostic(`skeleton and layers of 100,000 nodes: ${Math.round(performance.now() - started)} ms`);
+    assert.equal(layers.length, 100_000);
+    assert.equal(new Set(layers.map((l) => l.tensor)).size, 1);
   });
 });

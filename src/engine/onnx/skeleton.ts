@@ -1,6 +1,7 @@
 // The lazy skeleton of an ONNX model: every graph, node and tensor, with where each tensor's bytes lie,
 // and none of those bytes read. Field numbers follow onnx.proto; unknown fields are skipped.
-import { ModelError } from '../errors';
+import { createHash } from 'node:crypto';
+import { CancelledError, ModelError } from '../errors';
 import { dtypeById, type TypedField } from './dtypes';
 import type { ByteSource } from './source';
 import {
@@ -75,6 +76,8 @@ export interface NodeSkeleton {
   /** Offset of the node field's tag, and of the end of its value. */
   fieldStart: number;
   fieldEnd: number;
+  /** Set when the node cannot be read as it is (a name longer than this tool reads): its layer fails. */
+  problem?: string;
 }
 
 export interface ValueInfo {
@@ -120,12 +123,72 @@ export interface ModelSkeleton {
 const MAX_DEPTH = 64;
 const MAX_UNPACKED_RUNS = 1 << 22;
 
+// What reading the structure may cost, whatever the file claims: a 2-byte node costs hundreds of bytes of memory,
+// so a small file could otherwise exhaust it. Real models stay far below (a 100k-node model: about 400k items).
+/** Nodes, graphs, attributes, tensors and value infos, in all (about 1 GB of skeleton). */
+export const MAX_STRUCTURE_ITEMS = 1 << 21;
+/** Longer names are not copied into every path and message: a short stand-in with their length and hash is. */
+export const MAX_NAME_BYTES = 1 << 16;
+/** Characters of subgraph paths ("main/If_3.then_branch/..."), in all. */
+export const MAX_PATH_CHARS = 1 << 27;
+const CANCEL_CHECK_EVERY = 4096;
+
+export interface ReadOptions {
+  /** Checked while reading: a huge structure stops on Ctrl-C (CancelledError). */
+  signal?: { readonly aborted: boolean };
+}
+
+/** One read of a model's structure: its source and what it has cost so far. */
+interface Reading {
+  src: ByteSource;
+  items: number;
+  pathChars: number;
+  signal?: { readonly aborted: boolean };
+}
+
+/** Counts one item of structure against MAX_STRUCTURE_ITEMS, and now and then looks for a cancel. */
+function countItem(r: Reading): void {
+  if (++r.items > MAX_STRUCTURE_ITEMS) {
+    throw new ModelError(r.src.path, `more than ${MAX_STRUCTURE_ITEMS} nodes, graphs, attributes, tensors and value infos: more structure than this tool reads`);
+  }
+  if (r.items % CANCEL_CHECK_EVERY === 0 && r.signal?.aborted) throw new CancelledError();
+}
+
+function countPath(r: Reading, path: string): void {
+  r.pathChars += path.length;
+  if (r.pathChars > MAX_PATH_CHARS) {
+    throw new ModelError(r.src.path, `subgraph paths add up to more than ${MAX_PATH_CHARS} characters (names and nesting): more than this tool reads`);
+  }
+}
+
+/**
+ * A name (node, tensor, graph, value...). One longer than MAX_NAME_BYTES is not decoded: a stand-in naming its length
+ * and hash is returned instead (so that equal names still match); `isLongName` tells the caller.
+ */
+function readName(src: ByteSource, f: Field): string {
+  if (f.wire !== WIRE_LEN || f.len <= MAX_NAME_BYTES) return readString(src, f);
+  const hash = createHash('sha256');
+  for (let at = 0; at < f.len; at += 1 << 20) hash.update(src.view(f.pos + at, Math.min(1 << 20, f.len - at)));
+  return `<name of ${f.len} bytes, sha256 ${hash.digest('hex').slice(0, 16)}>`;
+}
+
+function isLongName(f: Field): boolean {
+  return f.len > MAX_NAME_BYTES;
+}
+
+function longNameProblem(what: string, f: Field): string {
+  return `${what} of ${f.len} bytes is longer than the ${MAX_NAME_BYTES} bytes this tool reads`;
+}
+
 function expect(f: Field, wire: number, what: string): void {
   if (f.wire !== wire) throw new WireError(`${what} has wire type ${f.wire}, expected ${wire}`);
 }
 
-/** Reads the skeleton of the model in `src`. Throws ModelError when the file is not a readable ONNX model. */
-export function readSkeleton(src: ByteSource): ModelSkeleton {
+/**
+ * Reads the skeleton of the model in `src`. Throws ModelError when the file is not a readable ONNX model or holds more
+ * structure than this tool reads (MAX_STRUCTURE_ITEMS, MAX_PATH_CHARS), CancelledError when `options.signal` aborts.
+ */
+export function readSkeleton(src: ByteSource, options: ReadOptions = {}): ModelSkeleton {
   if (src.size === 0) throw new ModelError(src.path, 'the file is empty: not an ONNX model');
   const model: ModelSkeleton = {
     path: src.path,
@@ -138,6 +201,7 @@ export function readSkeleton(src: ByteSource): ModelSkeleton {
     graph: undefined as unknown as GraphSkeleton,
     functions: [],
   };
+  const r: Reading = { src, items: 0, pathChars: 0, signal: options.signal };
   try {
     forEachField(src, 0, src.size, (f) => {
       switch (f.no) {
@@ -155,7 +219,7 @@ export function readSkeleton(src: ByteSource): ModelSkeleton {
           break;
         case 7:
           expect(f, WIRE_LEN, 'graph');
-          model.graph = readGraph(src, f.pos, f.pos + f.len, 'main', undefined, 0);
+          model.graph = readGraph(r, f.pos, f.pos + f.len, 'main', undefined, 0);
           break;
         case 8:
           expect(f, WIRE_LEN, 'opset_import');
@@ -169,12 +233,12 @@ export function readSkeleton(src: ByteSource): ModelSkeleton {
         }
         case 25:
           expect(f, WIRE_LEN, 'functions');
-          model.functions.push(readFunction(src, f.pos, f.pos + f.len));
+          model.functions.push(readFunction(r, f.pos, f.pos + f.len));
           break;
       }
     });
   } catch (err) {
-    if (err instanceof ModelError) throw err;
+    if (err instanceof ModelError || err instanceof CancelledError) throw err;
     const why = err instanceof WireError || err instanceof RangeError ? err.message : String(err);
     throw new ModelError(src.path, `not a readable ONNX model: truncated or corrupt (${why})`);
   }
@@ -205,31 +269,37 @@ function newGraph(name: string, path: string, parent: GraphSkeleton | undefined,
   return { name, path, nodes: [], initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: [], parent, span };
 }
 
-function readGraph(src: ByteSource, start: number, end: number, path: string, parent: GraphSkeleton | undefined, depth: number): GraphSkeleton {
+function readGraph(r: Reading, start: number, end: number, path: string, parent: GraphSkeleton | undefined, depth: number): GraphSkeleton {
   if (depth > MAX_DEPTH) throw new WireError(`graphs nested deeper than ${MAX_DEPTH} levels`);
+  const { src } = r;
+  countItem(r);
+  countPath(r, path);
   const graph = newGraph('', path, parent, { offset: start, length: end - start });
   forEachField(src, start, end, (f) => {
     switch (f.no) {
       case 1:
         expect(f, WIRE_LEN, 'node');
-        graph.nodes.push(readNode(src, f, graph, depth));
+        graph.nodes.push(readNode(r, f, graph, depth));
         break;
       case 2:
         expect(f, WIRE_LEN, 'graph name');
-        graph.name = readString(src, f);
+        graph.name = readName(src, f);
         break;
       case 5:
         expect(f, WIRE_LEN, 'initializer');
+        countItem(r);
         graph.initializers.push(readTensor(src, f.pos, f.pos + f.len, f.start));
         break;
       case 15:
         expect(f, WIRE_LEN, 'sparse_initializer');
+        countItem(r);
         graph.sparseInitializers.push(readSparseTensor(src, f.pos, f.pos + f.len, f.start));
         break;
       case 11:
       case 12:
       case 13: {
         expect(f, WIRE_LEN, 'value info');
+        countItem(r);
         const info = readValueInfo(src, f);
         (f.no === 11 ? graph.inputs : f.no === 12 ? graph.outputs : graph.valueInfo).push(info);
         break;
@@ -239,27 +309,35 @@ function readGraph(src: ByteSource, start: number, end: number, path: string, pa
   return graph;
 }
 
-function readFunction(src: ByteSource, start: number, end: number): GraphSkeleton {
+function readFunction(r: Reading, start: number, end: number): GraphSkeleton {
+  const { src } = r;
   let name = '';
   let domain = '';
   const nodeFields: Field[] = [];
+  countItem(r);
   const fn = newGraph('', '', undefined, { offset: start, length: end - start });
   forEachField(src, start, end, (f) => {
-    if (f.no === 1 && f.wire === WIRE_LEN) name = readString(src, f);
-    else if (f.no === 10 && f.wire === WIRE_LEN) domain = readString(src, f);
-    else if ((f.no === 4 || f.no === 5) && f.wire === WIRE_LEN) (f.no === 4 ? fn.inputs : fn.outputs).push({ name: readString(src, f) });
-    else if (f.no === 7 && f.wire === WIRE_LEN) nodeFields.push({ ...f });
+    if (f.no === 1 && f.wire === WIRE_LEN) name = readName(src, f);
+    else if (f.no === 10 && f.wire === WIRE_LEN) domain = readName(src, f);
+    else if ((f.no === 4 || f.no === 5) && f.wire === WIRE_LEN) {
+      countItem(r);
+      (f.no === 4 ? fn.inputs : fn.outputs).push({ name: readName(src, f) });
+    } else if (f.no === 7 && f.wire === WIRE_LEN) {
+      countItem(r); // counted as collected, or the collected fields themselves could pile up without bound
+      nodeFields.push({ ...f });
+    }
   });
   fn.name = name;
   fn.path = `function:${domain ? `${domain}.` : ''}${name}`;
-  for (const f of nodeFields) fn.nodes.push(readNode(src, f, fn, 1));
+  countPath(r, fn.path);
+  for (const f of nodeFields) fn.nodes.push(readNode(r, f, fn, 1, false));
   return fn;
 }
 
 function readValueInfo(src: ByteSource, at: Field): ValueInfo {
   const info: ValueInfo = { name: '' };
   forEachField(src, at.pos, at.pos + at.len, (f) => {
-    if (f.no === 1 && f.wire === WIRE_LEN) info.name = readString(src, f);
+    if (f.no === 1 && f.wire === WIRE_LEN) info.name = readName(src, f);
     else if (f.no === 2 && f.wire === WIRE_LEN) {
       // TypeProto.tensor_type (1) → elem_type (1), shape (2) → dim (1) → dim_value (1) | dim_param (2)
       forEachField(src, f.pos, f.pos + f.len, (t) => {
@@ -286,7 +364,9 @@ function readValueInfo(src: ByteSource, at: Field): ValueInfo {
   return info;
 }
 
-function readNode(src: ByteSource, at: Field, graph: GraphSkeleton, depth: number): NodeSkeleton {
+function readNode(r: Reading, at: Field, graph: GraphSkeleton, depth: number, count = true): NodeSkeleton {
+  const { src } = r;
+  if (count) countItem(r);
   const node: NodeSkeleton = {
     name: '',
     opType: '',
@@ -299,30 +379,31 @@ function readNode(src: ByteSource, at: Field, graph: GraphSkeleton, depth: numbe
     fieldEnd: at.pos + at.len,
   };
   const attrFields: Field[] = [];
+  const name = (f: Field, what: string): string => {
+    expect(f, WIRE_LEN, what);
+    if (isLongName(f)) node.problem ??= longNameProblem(what, f);
+    return readName(src, f);
+  };
   forEachField(src, at.pos, at.pos + at.len, (f) => {
     switch (f.no) {
       case 1:
-        expect(f, WIRE_LEN, 'node input');
-        node.inputs.push(readString(src, f));
+        node.inputs.push(name(f, 'node input'));
         break;
       case 2:
-        expect(f, WIRE_LEN, 'node output');
-        node.outputs.push(readString(src, f));
+        node.outputs.push(name(f, 'node output'));
         break;
       case 3:
-        expect(f, WIRE_LEN, 'node name');
-        node.name = readString(src, f);
+        node.name = name(f, 'node name');
         break;
       case 4:
-        expect(f, WIRE_LEN, 'op_type');
-        node.opType = readString(src, f);
+        node.opType = name(f, 'op_type');
         break;
       case 7:
-        expect(f, WIRE_LEN, 'node domain');
-        node.domain = readString(src, f);
+        node.domain = name(f, 'node domain');
         break;
       case 5:
         expect(f, WIRE_LEN, 'attribute');
+        countItem(r);
         attrFields.push({ ...f });
         break;
     }
@@ -330,19 +411,20 @@ function readNode(src: ByteSource, at: Field, graph: GraphSkeleton, depth: numbe
   // Attributes last: subgraph paths need the node's name.
   const label = node.name || `${node.opType}_${node.index}`;
   for (const f of attrFields) {
-    const attr = readAttribute(src, f, graph, `${graph.path}/${label}`, depth);
+    const attr = readAttribute(r, f, graph, `${graph.path}/${label}`, depth);
     node.attributes.set(attr.name, attr);
   }
   return node;
 }
 
-function readAttribute(src: ByteSource, at: Field, graph: GraphSkeleton, nodePath: string, depth: number): AttributeValue {
+function readAttribute(r: Reading, at: Field, graph: GraphSkeleton, nodePath: string, depth: number): AttributeValue {
+  const { src } = r;
   const attr: AttributeValue = { name: '', type: 0 };
   const graphFields: Field[] = [];
   forEachField(src, at.pos, at.pos + at.len, (f) => {
     switch (f.no) {
       case 1:
-        attr.name = readString(src, f);
+        attr.name = readName(src, f);
         break;
       case 20:
         attr.type = f.varint;
@@ -382,7 +464,7 @@ function readAttribute(src: ByteSource, at: Field, graph: GraphSkeleton, nodePat
     }
   });
   for (const f of graphFields) {
-    const sub = readGraph(src, f.pos, f.pos + f.len, `${nodePath}.${attr.name}`, graph, depth + 1);
+    const sub = readGraph(r, f.pos, f.pos + f.len, `${nodePath}.${attr.name}`, graph, depth + 1);
     if (f.no === 6) attr.g = sub;
     else (attr.graphs ??= []).push(sub);
   }
@@ -401,6 +483,7 @@ export function readTensor(src: ByteSource, start: number, end: number, fieldSta
     declaredExternal: false,
   };
   let raw: ByteRange | undefined;
+  let longName: string | undefined;
   const externalEntries: Record<string, string> = {};
   const typed = new Map<number, { runs: ByteRange[]; packed: boolean[] }>();
   try {
@@ -417,7 +500,8 @@ export function readTensor(src: ByteSource, start: number, end: number, fieldSta
           throw new WireError('segmented tensors are not supported');
         case 8:
           expect(f, WIRE_LEN, 'tensor name');
-          tensor.name = readString(src, f);
+          tensor.name = readName(src, f);
+          if (isLongName(f)) longName = longNameProblem('tensor name', f);
           break;
         case 9:
           expect(f, WIRE_LEN, 'raw_data');
@@ -425,6 +509,7 @@ export function readTensor(src: ByteSource, start: number, end: number, fieldSta
           break;
         case 13: {
           expect(f, WIRE_LEN, 'external_data');
+          if (f.len > MAX_NAME_BYTES) throw new WireError(`an external_data entry of ${f.len} bytes is longer than the ${MAX_NAME_BYTES} bytes this tool reads`);
           const [key, value] = readStringEntry(src, f);
           externalEntries[key] = value;
           break;
@@ -472,6 +557,7 @@ export function readTensor(src: ByteSource, start: number, end: number, fieldSta
     tensor.problem = err instanceof WireError || err instanceof RangeError ? err.message : String(err);
     recoverIdentity(src, start, end, tensor);
   }
+  tensor.problem ??= longName;
   return tensor;
 }
 
@@ -483,7 +569,7 @@ export function readTensor(src: ByteSource, start: number, end: number, fieldSta
 function recoverIdentity(src: ByteSource, start: number, end: number, tensor: TensorRef): void {
   try {
     forEachField(src, start, end, (f) => {
-      if (f.no === 8 && f.wire === WIRE_LEN && !tensor.name) tensor.name = readString(src, f);
+      if (f.no === 8 && f.wire === WIRE_LEN && !tensor.name) tensor.name = readName(src, f);
       else if (f.no === 14 && f.wire === WIRE_VARINT) tensor.declaredExternal = f.varint === 1;
     });
   } catch {

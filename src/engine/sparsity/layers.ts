@@ -1,5 +1,6 @@
 // Finding the layers: every node that consumes a constant weight (initializer, Constant node, sparse initializer),
 // through Q/DQ, Cast, Identity and Transpose chains, in the main graph, subgraphs and functions (domain.md §2).
+import { CancelledError, ModelError } from '../errors';
 import { dtypeById, dtypeName } from '../onnx/dtypes';
 import { type GraphSkeleton, type ModelSkeleton, type NodeSkeleton, type TensorRef, elementCount } from '../onnx/skeleton';
 import type { ByteSource } from '../onnx/source';
@@ -126,13 +127,62 @@ function trace(scopes: Scopes, name: string, scope: Scope): Trace {
 const MAX_CALL_DEPTH = 16;
 /** Function bodies searched at call sites, in all: a few calls per body must not multiply into millions of scopes. */
 const MAX_CALL_SITES = 4096;
+/**
+ * Nodes searched again because a function body (with its subgraphs) is searched once per call site: beyond the
+ * file's own nodes, at most this many. A 45 KB file of nested calls reached 1.2 million layers without it.
+ */
+export const MAX_EXPANDED_NODES = 1 << 20;
+/** Characters of the scope paths and layer names built while searching (nesting repeats every enclosing name). */
+export const MAX_DERIVED_CHARS = 1 << 27;
+const CANCEL_CHECK_EVERY = 4096;
+
+/** What finding the layers may cost: counted as it goes, a ModelError naming the model when a cap is passed. */
+class SearchBudget {
+  private seen = new Set<GraphSkeleton>();
+  private expanded = 0;
+  private chars = 0;
+  private nodes = 0;
+  constructor(
+    private readonly modelPath: string,
+    private readonly signal?: { readonly aborted: boolean },
+  ) {}
+
+  /** A scope about to be searched: its nodes count when its graph was searched before (at another call site). */
+  scope(scope: Scope): void {
+    if (this.seen.has(scope.graph)) {
+      this.expanded += scope.graph.nodes.length;
+      if (this.expanded > MAX_EXPANDED_NODES) {
+        throw new ModelError(
+          this.modelPath,
+          `its function calls expand to more than ${MAX_EXPANDED_NODES} nodes beyond the file's own (each call searches the function's body again): more than this tool searches`,
+        );
+      }
+    } else {
+      this.seen.add(scope.graph);
+    }
+    this.text(scope.path.length + scope.namePrefix.length);
+  }
+
+  /** Characters of a path or name built from the model's names. */
+  text(length: number): void {
+    this.chars += length;
+    if (this.chars > MAX_DERIVED_CHARS) {
+      throw new ModelError(this.modelPath, `layer names and graph paths built from its nesting add up to more than ${MAX_DERIVED_CHARS} characters: more than this tool searches`);
+    }
+  }
+
+  /** One node searched; now and then, a look for a cancel. */
+  node(): void {
+    if (++this.nodes % CANCEL_CHECK_EVERY === 0 && this.signal?.aborted) throw new CancelledError();
+  }
+}
 
 /**
  * Every scope to search for layers, in graph order: the main graph with its subgraphs, the body of each model-local
  * function at each of its call sites (so weights passed in as arguments are found), and the bodies of functions
  * never called.
  */
-function allScopes(model: ModelSkeleton): Scope[] {
+function allScopes(model: ModelSkeleton, budget: SearchBudget): Scope[] {
   const functions = new Map<string, GraphSkeleton>();
   for (const fn of model.functions) functions.set(fn.path, fn);
   const called = new Set<GraphSkeleton>();
@@ -140,16 +190,22 @@ function allScopes(model: ModelSkeleton): Scope[] {
   let callSites = 0;
   // `active`: the functions whose bodies enclose this scope. ONNX functions may not recurse; a body calling itself is not searched again.
   const visit = (scope: Scope, depth: number, active: ReadonlySet<GraphSkeleton>) => {
+    budget.scope(scope);
     out.push(scope);
     for (const node of scope.graph.nodes) {
+      budget.node();
       const label = node.name || `${node.opType}_${node.index}`;
       for (const attr of node.attributes.values()) {
-        for (const sub of [...(attr.g ? [attr.g] : []), ...(attr.graphs ?? [])]) {
+        if (attr.g) visit({ graph: attr.g, path: `${scope.path}/${label}.${attr.name}`, parent: scope, namePrefix: scope.namePrefix }, depth, active);
+        for (const sub of attr.graphs ?? []) {
           visit({ graph: sub, path: `${scope.path}/${label}.${attr.name}`, parent: scope, namePrefix: scope.namePrefix }, depth, active);
         }
       }
       const fn = functions.get(`function:${node.domain ? `${node.domain}.` : ''}${node.opType}`);
-      if (!fn || depth >= MAX_CALL_DEPTH || active.has(fn) || callSites >= MAX_CALL_SITES) continue;
+      if (!fn || active.has(fn) || callSites >= MAX_CALL_SITES) continue;
+      if (depth >= MAX_CALL_DEPTH) {
+        throw new ModelError(model.path, `functions call each other more than ${MAX_CALL_DEPTH} levels deep (at '${scope.path}/${label}'): more than this tool searches`);
+      }
       callSites++;
       called.add(fn);
       const bindings = new Map<string, { name: string; scope: Scope }>();
@@ -184,21 +240,30 @@ export interface FindContext {
   model: ModelSkeleton;
   src: ByteSource;
   externals: ExternalFiles;
+  /** Checked while searching: a huge model stops on Ctrl-C (CancelledError). */
+  signal?: { readonly aborted: boolean };
 }
 
-/** Every layer of the model, in graph order (subgraphs and function bodies after the node that holds or calls them). */
+/**
+ * Every layer of the model, in graph order (subgraphs and function bodies after the node that holds or calls them).
+ * Throws ModelError when the search would cost more than this tool allows (MAX_EXPANDED_NODES, MAX_DERIVED_CHARS,
+ * function calls nested deeper than MAX_CALL_DEPTH), CancelledError when `ctx.signal` aborts.
+ */
 export function findLayers(ctx: FindContext): LayerPlan[] {
   const scopes = new Scopes();
+  const budget = new SearchBudget(ctx.model.path, ctx.signal);
   const layers: LayerPlan[] = [];
   const usedNames = new Map<string, number>();
   const uniqueName = (node: NodeSkeleton, scope: Scope): string => {
     const base = scope.namePrefix + (node.name || `${node.opType}_${node.index}${scope.path === 'main' || scope.namePrefix ? '' : `@${scope.path}`}`);
+    budget.text(base.length);
     const seen = usedNames.get(base) ?? 0;
     usedNames.set(base, seen + 1);
     return seen ? `${base}#${seen + 1}` : base;
   };
-  for (const scope of allScopes(ctx.model)) {
+  for (const scope of allScopes(ctx.model, budget)) {
     for (const node of scope.graph.nodes) {
+      budget.node();
       if (node.domain !== '' && node.domain !== 'ai.onnx' && node.domain !== 'com.microsoft') continue;
       const rule = OP_RULES[node.opType];
       if (rule) {
@@ -237,7 +302,7 @@ function describeConstant(t: Trace, node: NodeSkeleton, scope: Scope, name: stri
     outAxis: null,
     chain: t.chain.map((n) => n.opType),
     group: 1,
-    error: tensor.problem,
+    error: node.problem ?? tensor.problem,
     node,
     scope,
     chainNodes: t.chain,
@@ -279,6 +344,7 @@ function planLayer(
       chain: [],
       group: 1,
       fixedReason: `weight computed at run time (${firstDynamic ?? 'not a constant'})`,
+      error: node.problem,
     };
   }
   const { slot, t } = chosen;
