@@ -4,8 +4,8 @@ import { dtypeName } from '../onnx/dtypes';
 import type { ModelSkeleton } from '../onnx/skeleton';
 import { float16BitsToFloat32, bfloat16BitsToFloat32, seededRandom } from '../onnx/numbers';
 
-/** Errors only: 3 = ERROR in ONNX Runtime's severity levels. */
-const SESSION_OPTIONS = { logSeverityLevel: 3 };
+/** Fatal only (4 in ONNX Runtime's severity levels): a model it cannot run is reported in the comparison's note. */
+const SESSION_OPTIONS = { logSeverityLevel: 4 };
 
 export interface OutputComparison {
   name: string;
@@ -30,7 +30,7 @@ interface OrtTensor {
   dims: readonly number[];
 }
 interface OrtModule {
-  InferenceSession: { create(path: string, options?: object): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, OrtTensor>>; release?(): Promise<void> }> };
+  InferenceSession: { create(path: string, options?: object): Promise<{ run(feeds: Record<string, unknown>, options?: object): Promise<Record<string, OrtTensor>>; release?(): Promise<void> }> };
   Tensor: new (type: string, data: unknown, dims: readonly number[]) => unknown;
 }
 
@@ -107,10 +107,10 @@ export async function compareOutputs(before: string, after: string, model: Model
     // ONNX Runtime's own warnings (e.g. duplicate initializers) would go raw to the process's stderr: the report's
     // warnings say what matters.
     const first = await ort.InferenceSession.create(before, SESSION_OPTIONS);
-    const a = await first.run(feeds);
+    const a = await first.run(feeds, SESSION_OPTIONS);
     await first.release?.();
     const second = await ort.InferenceSession.create(after, SESSION_OPTIONS);
-    const b = await second.run(feeds);
+    const b = await second.run(feeds, SESSION_OPTIONS);
     await second.release?.();
     const outputs: OutputComparison[] = [];
     for (const name of Object.keys(a)) {
