@@ -125,7 +125,7 @@ const MAX_UNPACKED_RUNS = 1 << 22;
 
 // What reading the structure may cost, whatever the file claims: a 2-byte node costs hundreds of bytes of memory,
 // so a small file could otherwise exhaust it. Real models stay far below (a 100k-node model: about 400k items).
-/** Nodes, graphs, attributes, tensors and value infos, in all (about 1 GB of skeleton). */
+/** Nodes, graphs, attributes, tensors and value infos, in all (some 460 bytes of skeleton each: under 1 GB). */
 export const MAX_STRUCTURE_ITEMS = 1 << 21;
 /** Longer names are not copied into every path and message: a short stand-in with their length and hash is. */
 export const MAX_NAME_BYTES = 1 << 16;
