@@ -57,7 +57,7 @@ describe('special files are refused at once, by name', () => {
     const run = spawnSync(process.execPath, [CLI, 'inspect', path], { encoding: 'utf8', timeout: 20_000 });
     assert.equal(run.signal, null, 'the CLI hung on the FIFO and was killed');
     assert.equal(run.status, 2, run.stderr);
-    assert.match(run.stderr, /model\.onnx is not a regular file \(a FIFO\)/);
+    assert.match(run.stderr, /model\.onnx: cannot open: it is not a regular file \(a FIFO\)\n$/);
     assert.equal(run.stderr.trimEnd().split('\n').length, 1, run.stderr);
   });
 

@@ -289,8 +289,8 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
   const src = new FileSource(path);
   const externals = new ExternalFiles(path);
   try {
-    const model = readSkeleton(src);
-    const plans = findLayers({ model, src, externals });
+    const model = readSkeleton(src, { signal: options.signal });
+    const plans = findLayers({ model, src, externals, signal: options.signal });
     if (options.mode === 'compress' && model.metadata[COMPRESSED_KEY]) {
       throw new ModelError(path, 'the model is already compressed by Sparsity Lens: decompress it first');
     }

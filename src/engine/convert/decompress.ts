@@ -102,7 +102,7 @@ export async function decompressModel(path: string, options: DecompressOptions =
   const src = new FileSource(path);
   const externals = new ExternalFiles(path);
   try {
-    const model = readSkeleton(src);
+    const model = readSkeleton(src, { signal: options.signal });
     const entries = compressedEntries(model);
     const output = options.out ?? defaultDecompressedPath(path);
     const inputs = [path, ...externalInputFiles(model, path)];

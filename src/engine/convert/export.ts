@@ -88,8 +88,8 @@ export async function exportModel(path: string, options: ExportOptions): Promise
   const manifest: ExportManifest = { model: path, encoding: options.encoding, pattern: '2:4', byteOrder: BYTE_ORDER[options.encoding], layers: [], skipped: [] };
   let outputs: OutputTransaction | undefined;
   try {
-    const model = readSkeleton(src);
-    const plans = findLayers({ model, src, externals }).filter((p) => !options.layer || p.name === options.layer);
+    const model = readSkeleton(src, { signal: options.signal });
+    const plans = findLayers({ model, src, externals, signal: options.signal }).filter((p) => !options.layer || p.name === options.layer);
     if (options.signal?.aborted) throw new CancelledError();
     // Files appear in the folder only once all are written; a folder this run had to create goes again on failure.
     outputs = new OutputTransaction(

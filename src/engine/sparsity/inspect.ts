@@ -134,7 +134,8 @@ export async function inspectModel(path: string, options: InspectOptions = {}): 
     src = new FileSource(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ModelError(path, `cannot open: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder, not a model file' : describeError(err)}`);
+    const what = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder, not a model file' : code === 'EFTYPE' ? (err as Error).message.replace(`${path} `, 'it ') : describeError(err);
+    throw new ModelError(path, `cannot open: ${what}`);
   }
   try {
     return await inspectSource(src, options);
@@ -146,11 +147,11 @@ export async function inspectModel(path: string, options: InspectOptions = {}): 
 /** Inspects a model from any byte source (files, memory). Memory sources are always scanned inline. */
 export async function inspectSource(src: ByteSource, options: InspectOptions = {}): Promise<InspectReport> {
   const pattern = options.pattern ?? { n: 2, m: 4 };
-  const model = readSkeleton(src);
+  const model = readSkeleton(src, { signal: options.signal });
   const warnings = checkModel(model, src);
   const externals = new ExternalFiles(src.path);
   try {
-    const all = findLayers({ model, src, externals });
+    const all = findLayers({ model, src, externals, signal: options.signal });
     const plans = all.filter((l) => !options.layers || options.layers.test(l.name));
     const scans = planScans(plans, pattern, options.gridMax ?? GRID_MAX);
     const results = await runScans(src, scans, options, externals);
