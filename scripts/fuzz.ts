@@ -1,12 +1,34 @@
 // `npm run fuzz`: the structure-aware fuzzer of test/support/cliFuzz.ts at thousands of mutants. Usage:
 //   npm run fuzz [-- --mutants N] [--seed S] [--processes]
+//   npm run fuzz -- --write SEED --to DIR     (writes that mutant, mutant.onnx and its files, to DIR to replay by hand)
 // Prints progress, then every finding with the seed that replays it; exits 1 when there is any.
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { fuzzCommands } from '../test/support/cliFuzz';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fuzzCommands, loadBases, makeMutant } from '../test/support/cliFuzz';
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { mutants: { type: 'string', default: '3000' }, seed: { type: 'string', default: String(0xf0220000) }, processes: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: {
+      mutants: { type: 'string', default: '3000' },
+      seed: { type: 'string', default: String(0xf0220000) },
+      processes: { type: 'boolean', default: false },
+      write: { type: 'string' },
+      to: { type: 'string' },
+    },
+  });
+  if (values.write !== undefined) {
+    const mutant = makeMutant(loadBases(process.cwd()), Number(values.write));
+    const dir = values.to ?? `mutant-${values.write}`;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'mutant.onnx'), mutant.bytes);
+    for (const [location, bytes] of mutant.files) {
+      mkdirSync(join(dir, location, '..'), { recursive: true });
+      writeFileSync(join(dir, location), bytes);
+    }
+    console.log(`${dir}/mutant.onnx: ${mutant.base}: ${mutant.mutations.join('; ')}`);
+    return 0;
+  }
   const mutants = Number(values.mutants);
   const firstSeed = Number(values.seed);
   console.log(`fuzz: ${mutants} mutants from seed ${firstSeed}, ${values.processes ? 'each command in its own process' : 'commands in this process'}`);

@@ -20,7 +20,7 @@ const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-
 const HOSTILE = 'fc\x1b[2J\x1b[H\rgate passed | a,"b"\nnext';
 // An override that reverses what follows, DEL, and the 8-bit CSI.
 const HOSTILE_WEIGHT = 'W\u202eevil\x7f\u009b31m';
-const LONG = `long_${'x'.repeat(100_000)}`;
+const LONG = `long_${'x'.repeat(60_000)}`;
 
 function weight(name: string): onnx.ITensorProto {
   return makeTensor({ name, dtype: 'float32', dims: [8, 4], values: Array.from({ length: 32 }, (_, i) => (Math.floor(i / 4) % 4 >= 2 ? 0 : i + 1)) });
@@ -118,7 +118,7 @@ describe('reports of a model whose names hold escapes', () => {
     assert.ok(table.includes(displayName(HOSTILE)), table);
     assert.ok(table.includes('fc\\x1b[2J\\x1b[H\\rgate passed | a,"b"\\nnext'));
     assert.ok(table.includes('tool\\x1b]0;owned\\x07'));
-    assert.equal(displayName(LONG), `${LONG.slice(0, 185)}…(+99820 chars)`);
+    assert.equal(displayName(LONG), `${LONG.slice(0, 185)}…(+59820 chars)`);
     assert.ok(table.includes(displayName(LONG)));
     for (const line of table.split('\n')) assert.ok(line.length < 1000, `a line of ${line.length} characters`);
   });
@@ -196,8 +196,8 @@ describe('error messages quoting the model', () => {
     assert.equal(describeError('\x1b[2Jplain'), '\\x1b[2Jplain');
   });
 
-  test("a 100,000-character external location with escapes: the layer's error is bounded and escaped", async () => {
-    const location = `/${'d'.repeat(100_000)}\x1b[2J\rgate passed`;
+  test("a 60,000-character external location (under the 64 KiB name cap) with escapes: the layer's error is bounded and escaped", async () => {
+    const location = `/${'d'.repeat(60_000)}\x1b[2J\rgate passed`;
     const tensor: onnx.ITensorProto = {
       name: 'W',
       dataType: 1,

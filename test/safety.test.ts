@@ -2,7 +2,7 @@
 // never replace inputs, two runs never share an output, an interrupted run leaves nothing behind, an unreadable
 // layer fails the CI gate.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -382,5 +382,14 @@ describe('bounded work', () => {
     });
     const report = await convertModel(model, { mode: 'prune', only: /^mm0$/, dryRun: true });
     assert.equal(report.layers[0].reason, "weight 'W' is also read by 'mm1', 'mm2', 'mm3', 'mm4', 'mm5' and 2 more, which are not converted");
+  });
+});
+
+describe('a reader that stops early', () => {
+  test('inspect --grid (75 KB, more than a pipe holds) | head -c 10: no EPIPE stack trace, exit 0', () => {
+    const sample = join(__dirname, '..', '..', 'media', 'sample.onnx');
+    const run = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" inspect "${sample}" --format json --grid | head -c 10 >/dev/null`], { encoding: 'utf8' });
+    assert.equal(run.stderr, '');
+    assert.equal(run.status, 0);
   });
 });
