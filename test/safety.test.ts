@@ -393,3 +393,24 @@ describe('a reader that stops early', () => {
     assert.equal(run.status, 0);
   });
 });
+
+describe('hostile arguments and names reach the terminal escaped, and bounded', () => {
+  test('--hardware /dev/zero is refused at once, not read without end', () => {
+    const sample = join(__dirname, '..', '..', 'media', 'sample.onnx');
+    const run = spawnSync(process.execPath, [CLI, 'inspect', sample, '--hardware', '/dev/zero'], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(run.signal, null, 'it hung reading /dev/zero');
+    assert.equal(run.status, 2, run.stderr);
+    assert.match(run.stderr, /--hardware \/dev\/zero: not a readable JSON file \(not a regular file\)/);
+  });
+
+  test('an error quoting a location with escape sequences prints it escaped, on bounded lines', () => {
+    const dir = tempDir();
+    const location = `w\x1b[2J\x1b[H\rgate passed${'x'.repeat(200)}.bin`;
+    const model = externalPair(dir, (t) => setEntry(t, 'location', location));
+    const run = cli('convert', model, '--mode', 'prune');
+    assert.equal(run.code, 2, run.stderr);
+    assert.doesNotMatch(run.stderr, /[\x00-\x08\x0b-\x1f\x7f]/, 'no raw control character');
+    assert.match(run.stderr, /w\\x1b\[2J\\x1b\[H\\rgate passed/);
+    for (const line of run.stderr.split('\n')) assert.ok(line.length <= 4096, `a line of ${line.length} characters`);
+  });
+});
