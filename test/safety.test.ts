@@ -414,3 +414,26 @@ describe('hostile arguments and names reach the terminal escaped, and bounded', 
     for (const line of run.stderr.split('\n')) assert.ok(line.length <= 4096, `a line of ${line.length} characters`);
   });
 });
+
+describe('a scan with nothing to scan', () => {
+  test('weights claiming gigabytes that all fail their storage check: inspect reports them instead of waiting forever', () => {
+    const dir = tempDir();
+    const model = join(dir, 'claims.onnx');
+    // [2^20, 2^10] float32 claims 4 GiB (so the scan pool starts) over 128 bytes of raw_data: refused before any part.
+    const w = makeTensor({ name: 'W', dtype: 'float32', dims: [8, 4], values: new Array(32).fill(1) });
+    w.dims = [1 << 20, 1 << 10];
+    writeModel(model, {
+      graph: graph({
+        name: 'claims',
+        nodes: [node('MatMul', ['X', 'W'], ['Y'], {}, { name: 'fc' })],
+        inputs: [valueInfo('X', 'float32', [1, 1 << 20])],
+        outputs: [valueInfo('Y', 'float32', [1, 1 << 10])],
+        initializers: [w],
+      }),
+    });
+    const run = spawnSync(process.execPath, [CLI, 'inspect', model, '--format', 'json'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(run.signal, null, 'inspect hung with no part to scan');
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(JSON.parse(run.stdout).layers[0].error, /raw_data holds 128 bytes/);
+  });
+});

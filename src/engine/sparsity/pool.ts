@@ -77,7 +77,11 @@ export async function runPool(
           // Between jobs, the event loop runs: the workers' results are taken and they are fed, and a cancel lands.
           await new Promise<void>((next) => setImmediate(next));
           const job = settled ? undefined : queue.shift();
-          if (!job) return;
+          if (!job) {
+            // Nothing left to take: with no job at all (every weight refused before scanning), nobody else finishes.
+            if (!settled && pending === 0) finish();
+            return;
+          }
           pending++;
           try {
             outcomes.push({ job, stats: local!(job) });
