@@ -382,7 +382,15 @@ export async function fuzzCommands(options: FuzzOptions): Promise<FuzzSummary> {
           stdout = run.stdout;
           if (run.signal) found(`killed by ${run.signal} (over ${bound * 2} ms, or out of memory)`);
         } else {
-          ({ code, stderr, stdout } = await runInProcess(c.command, c.args(model)));
+          // A run that never settles (a promise nobody resolves) is a finding, not a stuck fuzzer; a busy loop cannot
+          // be stopped in process: --processes bounds those.
+          let timer: NodeJS.Timeout | undefined;
+          const hung = new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+            timer = setTimeout(() => resolve({ code: -1, stdout: '', stderr: `did not finish within ${bound * 3} ms` }), bound * 3);
+          });
+          ({ code, stderr, stdout } = await Promise.race([runInProcess(c.command, c.args(model)), hung]));
+          clearTimeout(timer);
+          if (code === -1) found(`hung: ${stderr}`);
         }
         const ms = performance.now() - started;
         summary.runs++;
