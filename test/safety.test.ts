@@ -10,6 +10,7 @@ import { onnx } from 'onnx-proto';
 import { ExternalSink, type ModelSpec, encodeModel, graph, makeTensor, node, valueInfo, writeModel } from './support/builder';
 import { inspectFile, tempDir } from './support/models';
 import { CLI, cli } from './support/cli';
+import { snapshot } from './support/cliFuzz';
 import { performance } from 'node:perf_hooks';
 import { convertModel } from '../src/engine/convert/convert';
 
@@ -61,20 +62,6 @@ describe('the CI gate never fails open', () => {
   });
 });
 
-
-/** Hashes of every file under `dir` (names and bytes): the disk as a run found it. */
-function snapshot(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string, prefix: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const path = join(d, name);
-      if (statSync(path).isDirectory()) walk(path, `${prefix}${name}/`);
-      else out.set(`${prefix}${name}`, readFileSync(path).toString('base64'));
-    }
-  };
-  walk(dir, '');
-  return out;
-}
 
 describe('an output never replaces an input', () => {
   const dir = tempDir();

@@ -323,8 +323,8 @@ const COMMANDS: { name: string; args: (model: string) => string[]; command: Comm
   { name: 'compress', args: (m) => ['convert', m, '--mode', 'compress'], command: convertCommand, outputs: ['mutant.compressed-2of4.onnx', 'mutant.compressed-2of4.data'] },
 ];
 
-/** Every file under `dir` with its bytes, as base64 (names with their subfolder). */
-function snapshot(dir: string): Map<string, string> {
+/** Every file under `dir` with its bytes, as base64 (names with their subfolder): the disk as a run found it. */
+export function snapshot(dir: string): Map<string, string> {
   const out = new Map<string, string>();
   const walk = (d: string, prefix: string) => {
     for (const name of readdirSync(d)) {
