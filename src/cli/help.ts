@@ -27,7 +27,8 @@ Options:
   --pattern N:M         pattern to check (default 2:4; N = most non-zeros kept, 1 <= N < M <= 16)
   --format FORMAT       table (default), json, markdown or csv
   --fail-under FRACTION exit 1 when the parameter-weighted compliance of eligible layers is below
-                        FRACTION (0..1), e.g. --fail-under 0.99 in CI
+                        FRACTION (0..1), e.g. --fail-under 0.99 in CI; a layer whose weights
+                        cannot be read counts as failing
   --layers REGEX        only layers whose name matches REGEX
   --grid                include each layer's tile grid in the JSON output
   --workers N           worker threads (default: one per core; 0 scans in this thread)
@@ -37,10 +38,11 @@ Options:
   --dim NAME=VALUE      value of a symbolic dimension, e.g. --dim sequence=384 (repeatable)
   --runtime KIND        eager (default: every op its own kernel, as PyTorch eager or plain ONNX Runtime)
                         or fused (TensorRT-like: epilogues, skip-layer-norm and attention fused)
-  --out FILE            write the report to FILE instead of stdout
+  --out FILE            write the report to FILE instead of stdout (never the model or its data)
   -h, --help            this help
 
-Exit codes: 0 ok, 1 the --fail-under gate failed, 2 bad input or usage.
+Exit codes: 0 ok, 1 the --fail-under gate failed, 2 bad input or usage, 130 interrupted
+(Ctrl-C, TERM or HUP).
 `;
 
 export const CONVERT_HELP = `Usage: sparsity-lens convert MODEL --mode prune|compress [options]
@@ -76,7 +78,12 @@ Options:
   --format FORMAT       table (default) or json
   -h, --help            this help
 
-Exit codes: 0 ok, 1 the output failed verification, 2 bad input or usage, 130 interrupted.
+The output is written and verified in a work folder next to it (.NAME.sparsity-lens.partial), then
+put in place: it appears whole and verified, or not at all. Another run writing the same output is
+refused.
+
+Exit codes: 0 ok, 1 the output failed verification (it is not written), 2 bad input or usage,
+130 interrupted (Ctrl-C, TERM or HUP; nothing is written).
 `;
 
 export const DECOMPRESS_HELP = `Usage: sparsity-lens decompress MODEL [--out PATH] [--force]
