@@ -55,7 +55,16 @@ function summaryLines(report: InspectReport): string[] {
     `pattern: ${report.pattern} (N = most non-zeros kept in every group of M along the reduction axis)`,
     `layers: ${s.layers}: ${s.eligible} eligible (${s.passing} pass, ${s.nearlyPassing} nearly pass, ${s.failing} fail), ${s.ineligible} ineligible, ${s.errors} unreadable${s.errors ? ' (counted as failing)' : ''}`,
     `compliance (parameter-weighted, eligible and unreadable layers): ${pct(s.compliance, 2)}; retained magnitude if pruned: ${pct(s.retainedMagnitude, 2)}`,
+    ...unrecognizedLine(report),
   ];
+}
+
+/** "not read: 32 Foo (com.example), 1 Gather nodes with constant weights": ops this tool does not know, never skipped in silence. */
+function unrecognizedLine(report: InspectReport): string[] {
+  if (report.unrecognized.length === 0) return [];
+  const ops = report.unrecognized.map((u) => `${u.nodes} ${displayName(u.op)}${u.domain ? ` (${displayName(u.domain)})` : ''}`);
+  const total = report.unrecognized.reduce((n, u) => n + u.nodes, 0);
+  return [`not read: ${ops.join(', ')} node${total > 1 ? 's' : ''} with constant weights (ops this tool does not know)`];
 }
 
 /** The model-level warnings: a heading, then one line (Markdown: one item) each; nothing when there are none. */

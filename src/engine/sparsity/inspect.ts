@@ -9,7 +9,7 @@ import type { Worker } from 'node:worker_threads';
 import { ExternalFiles, openTensor } from '../onnx/tensorData';
 import { JobSources, type ScanJob } from './job';
 import { GRID_MAX, type Grid, type PartStats, type ScanStats, ShapeInfo, emptyStats, mergeStats } from './kernel';
-import { type LayerPlan, eligibility, findLayers } from './layers';
+import { type LayerPlan, type UnrecognizedOp, discover, eligibility } from './layers';
 import { BLOCK_SHAPES, type Pattern, STANDARD_PATTERNS, patternName } from './pattern';
 import { defaultWorkerCount, defaultWorkerScript, runPool, spawnWorkers } from './pool';
 import { splitParts, wholeTensor } from './scan';
@@ -106,6 +106,12 @@ export interface InspectReport {
   warnings: string[];
   summary: InspectSummary;
   layers: LayerReport[];
+  /**
+   * Nodes that consume a constant weight (2+ dims, 16+ elements) of an op this tool neither reads nor lists as
+   * ineligible, counted by op and domain ('' = ONNX's default), most first: nothing that carries a weight is skipped
+   * in silence. Empty when every such weight is a layer.
+   */
+  unrecognized: UnrecognizedOp[];
   /** With `speedup`: the whole projection (inputs, per-layer times, traps, assumptions, unknowns). */
   projection?: Projection;
 }
@@ -151,11 +157,12 @@ export async function inspectSource(src: ByteSource, options: InspectOptions = {
   const warnings = checkModel(model, src);
   const externals = new ExternalFiles(src.path);
   try {
-    const all = findLayers({ model, src, externals, signal: options.signal });
+    const { layers: all, unrecognized } = discover({ model, src, externals, signal: options.signal });
     const plans = all.filter((l) => !options.layers || options.layers.test(l.name));
     const scans = planScans(plans, pattern, options.gridMax ?? GRID_MAX);
     const results = await runScans(src, scans, options, externals);
     const report = buildReport(model, pattern, plans, scans, results, options.nearlyThreshold ?? NEARLY_PASSING, warnings);
+    report.unrecognized = unrecognized;
     if (options.speedup) attachProjection(report, projectSpeedup(model, src, externals, layerFacts(all, report), options.speedup), plans.length < all.length);
     return report;
   } finally {
@@ -403,6 +410,7 @@ function buildReport(model: ModelSkeleton, pattern: Pattern, plans: LayerPlan[],
     warnings,
     summary,
     layers,
+    unrecognized: [],
   };
 }
 

@@ -6,7 +6,18 @@ import { type GraphSkeleton, type ModelSkeleton, type NodeSkeleton, type TensorR
 import type { ByteSource } from '../onnx/source';
 import { type ExternalFiles, TensorError, openTensor } from '../onnx/tensorData';
 import { type ZeroPoint, integerAt } from './decode';
-import { CHAIN_OPS, KERNEL_MULTIPLE, LARGE_CHANNELS, OP_RULES, UNACCELERATED_WEIGHT_INPUTS } from './opTable';
+import {
+  KERNEL_MULTIPLE,
+  LARGE_CHANNELS,
+  NOT_WEIGHT_BEARING,
+  type OpRule,
+  UNRECOGNIZED_MIN_ELEMENTS,
+  UNRECOGNIZED_MIN_RANK,
+  isChainOp,
+  opDomain,
+  ruleFor,
+  unacceleratedFor,
+} from './opTable';
 import type { Pattern } from './pattern';
 
 /** A layer as found in the graph, before any weight value is read. */
@@ -102,6 +113,8 @@ interface Trace {
   /** The scope each chain node sits in (its own other inputs, e.g. a zero point, resolve there). */
   scopes: Map<NodeSkeleton, Scope>;
   dynamic?: string;
+  /** The node the trace stopped at (the op that computes the weight at run time). */
+  computedBy?: NodeSkeleton;
 }
 
 function trace(scopes: Scopes, name: string, scope: Scope): Trace {
@@ -114,8 +127,9 @@ function trace(scopes: Scopes, name: string, scope: Scope): Trace {
     if (!producer || producer.kind === 'input') return { chain, scopes: nodeScopes, dynamic: `'${current}' is a graph input` };
     if (producer.kind === 'constant') return { constant: producer, chain: chain.reverse(), scopes: nodeScopes };
     const op = producer.node.opType;
-    const standard = producer.node.domain === '' || producer.node.domain === 'ai.onnx' || producer.node.domain === 'com.microsoft';
-    if (!standard || !CHAIN_OPS.has(op)) return { chain, scopes: nodeScopes, dynamic: `computed at run time by ${op} '${producer.node.name || current}'` };
+    if (!isChainOp(producer.node.domain, op)) {
+      return { chain, scopes: nodeScopes, dynamic: `computed at run time by ${op} '${producer.node.name || current}'`, computedBy: producer.node };
+    }
     chain.push(producer.node);
     nodeScopes.set(producer.node, producer.scope);
     current = producer.node.inputs[0] ?? '';
@@ -244,13 +258,36 @@ export interface FindContext {
   signal?: { readonly aborted: boolean };
 }
 
+/** Nodes of one op that consume a constant weight but that this tool does not read: counted, so nothing is skipped in silence. */
+export interface UnrecognizedOp {
+  op: string;
+  /** The node's domain, '' for ONNX's default domain (also written 'ai.onnx'). */
+  domain: string;
+  nodes: number;
+}
+
+export interface Discovery {
+  layers: LayerPlan[];
+  /** Ops with constant weights that are neither layers nor listed as ineligible, most nodes first. */
+  unrecognized: UnrecognizedOp[];
+}
+
 /**
  * Every layer of the model, in graph order (subgraphs and function bodies after the node that holds or calls them).
  * Throws ModelError when the search would cost more than this tool allows (MAX_EXPANDED_NODES, MAX_DERIVED_CHARS,
  * function calls nested deeper than MAX_CALL_DEPTH), CancelledError when `ctx.signal` aborts.
  */
 export function findLayers(ctx: FindContext): LayerPlan[] {
+  return discover(ctx).layers;
+}
+
+/** The layers (as findLayers) and the weight-bearing nodes of ops this tool does not read, counted by op, in one pass. */
+export function discover(ctx: FindContext): Discovery {
   const scopes = new Scopes();
+  const functionOps = new Set(ctx.model.functions.map((fn) => fn.path));
+  // Candidates for "unrecognized", and the nodes a layer already names as computing its weight (not counted twice).
+  const candidates: NodeSkeleton[] = [];
+  const computeLayerWeights = new Set<NodeSkeleton>();
   const budget = new SearchBudget(ctx.model.path, ctx.signal);
   const layers: LayerPlan[] = [];
   const usedNames = new Map<string, number>();
@@ -264,28 +301,53 @@ export function findLayers(ctx: FindContext): LayerPlan[] {
   for (const scope of allScopes(ctx.model, budget)) {
     for (const node of scope.graph.nodes) {
       budget.node();
-      if (node.domain !== '' && node.domain !== 'ai.onnx' && node.domain !== 'com.microsoft') continue;
-      const rule = OP_RULES[node.opType];
+      const rule = ruleFor(node.domain, node.opType);
       if (rule) {
-        const layer = planLayer(ctx, scopes, node, scope, uniqueName);
+        const layer = planLayer(ctx, scopes, rule, node, scope, uniqueName, computeLayerWeights);
         if (layer) layers.push(layer);
         continue;
       }
-      const inputs = UNACCELERATED_WEIGHT_INPUTS[node.opType];
-      if (!inputs) continue;
-      for (const input of inputs) {
-        const t = node.inputs[input] ? trace(scopes, node.inputs[input], scope) : undefined;
-        if (!t?.constant || t.constant.tensor.dims.length < 2) continue;
-        layers.push({
-          ...describeConstant(t, node, scope, uniqueName(node, scope)),
-          weightInput: input,
-          fixedReason: `${node.opType}: no mainstream runtime accelerates N:M sparsity for this op`,
-        });
-        break;
+      const unaccelerated = unacceleratedFor(node.domain, node.opType);
+      if (unaccelerated) {
+        for (const input of unaccelerated.inputs) {
+          const t = node.inputs[input] ? trace(scopes, node.inputs[input], scope) : undefined;
+          if (!t?.constant || t.constant.tensor.dims.length < unaccelerated.minRank) continue;
+          layers.push({ ...describeConstant(t, node, scope, uniqueName(node, scope)), weightInput: input, fixedReason: unaccelerated.reason });
+          break;
+        }
+        continue;
       }
+      // A call of a model-local function: its body is searched at this call site, weights passed in included.
+      if (functionOps.has(`function:${node.domain ? `${node.domain}.` : ''}${node.opType}`)) continue;
+      if (opDomain(node.domain) === 'ai.onnx' && NOT_WEIGHT_BEARING.has(node.opType)) continue;
+      if (node.inputs.some((input) => input && weightLike(scopes, input, scope))) candidates.push(node);
     }
   }
-  return layers;
+  return { layers, unrecognized: countByOp(candidates.filter((n) => !computeLayerWeights.has(n))) };
+}
+
+/**
+ * Whether `name` is a constant (directly or through the chain ops) that looks like a weight: at least
+ * UNRECOGNIZED_MIN_RANK dims and UNRECOGNIZED_MIN_ELEMENTS elements, so that shapes, scalars, biases and scales of
+ * Add/Mul/Reshape do not flood the count.
+ */
+function weightLike(scopes: Scopes, name: string, scope: Scope): boolean {
+  const constant = trace(scopes, name, scope).constant;
+  if (!constant) return false;
+  const dims = constant.tensor.dims;
+  return dims.length >= UNRECOGNIZED_MIN_RANK && elementCount(dims) >= UNRECOGNIZED_MIN_ELEMENTS;
+}
+
+function countByOp(nodes: NodeSkeleton[]): UnrecognizedOp[] {
+  const counts = new Map<string, UnrecognizedOp>();
+  for (const node of nodes) {
+    const domain = node.domain === 'ai.onnx' ? '' : node.domain;
+    const key = `${domain}\u0000${node.opType}`;
+    const entry = counts.get(key);
+    if (entry) entry.nodes++;
+    else counts.set(key, { op: node.opType, domain, nodes: 1 });
+  }
+  return [...counts.values()].sort((a, b) => b.nodes - a.nodes || a.op.localeCompare(b.op) || a.domain.localeCompare(b.domain));
 }
 
 function describeConstant(t: Trace, node: NodeSkeleton, scope: Scope, name: string): LayerPlan {
@@ -312,13 +374,15 @@ function describeConstant(t: Trace, node: NodeSkeleton, scope: Scope, name: stri
 function planLayer(
   ctx: FindContext,
   scopes: Scopes,
+  rule: OpRule,
   node: NodeSkeleton,
   scope: Scope,
   uniqueName: (node: NodeSkeleton, scope: Scope) => string,
+  computeLayerWeights: Set<NodeSkeleton>,
 ): LayerPlan | undefined {
-  const rule = OP_RULES[node.opType];
   let chosen: { slot: (typeof rule.slots)[number]; t: Trace } | undefined;
   let firstDynamic: string | undefined;
+  let computedBy: NodeSkeleton | undefined;
   for (const slot of rule.slots) {
     const input = node.inputs[slot.input];
     if (!input) continue;
@@ -327,11 +391,16 @@ function planLayer(
       chosen = { slot, t };
       break;
     }
-    firstDynamic ??= t.dynamic;
+    if (firstDynamic === undefined) {
+      firstDynamic = t.dynamic;
+      computedBy = t.computedBy;
+    }
   }
   if (!chosen) {
     // Two run-time operands (attention products) are not layers; a convolution or Gemm without a constant weight is.
-    if (node.opType.startsWith('MatMul') || node.opType === 'QLinearMatMul') return undefined;
+    if (rule.activationProduct) return undefined;
+    // This layer's reason names the op computing its weight: that op is not counted again as unrecognized.
+    if (computedBy) computeLayerWeights.add(computedBy);
     return {
       name: uniqueName(node, scope),
       op: node.opType,
@@ -383,6 +452,11 @@ function planLayer(
       } else if (step.opType === 'DequantizeLinear' && dtype.integer && !zeroPoint) {
         zeroPoint = dequantizeZeroPoint(ctx, scopes, step, t.scopes.get(step) ?? scope, rank, toStored);
       }
+    }
+    const unread = slot.unread?.(rank, (name) => intAttr(node, name));
+    if (unread) {
+      layer.fixedReason = unread;
+      return layer;
     }
     const axes = slot.axes(rank, (name) => intAttr(node, name));
     layer.axis = toStored(axes.k);
