@@ -32,6 +32,8 @@ export class SummaryBar {
   private readonly projection = el('div', { class: 'projection', role: 'group', 'aria-label': 'Projected speedup' });
   /** The report's model-level warnings: where the model breaks the ONNX spec, and what the tool assumed. */
   private readonly warnings = el('ul', { class: 'warnings', id: 'model-warnings', hidden: true });
+  /** Nodes with constant weights of ops the tool does not read, counted by op: nothing is skipped in silence. */
+  private readonly notRead = el('p', { class: 'not-read', id: 'not-read', hidden: true });
   private announced = -1;
   private named = false;
 
@@ -69,6 +71,7 @@ export class SummaryBar {
       this.progressText,
       this.stats,
       this.warnings,
+      this.notRead,
       this.projection,
     );
   }
@@ -134,6 +137,7 @@ export class SummaryBar {
       s.errors > 0 && stat('errors', count(s.errors), 'errors', 'error', '!'),
     );
     this.showWarnings(report.warnings);
+    this.showNotRead(report.unrecognized);
     const p = report.projection;
     if (!p) {
       replace(this.projection, el('p', {}, 'No speedup projection in this report.'));
@@ -156,6 +160,13 @@ export class SummaryBar {
     this.warnings.hidden = warnings.length === 0;
     this.warnings.setAttribute('aria-label', `${warnings.length} model warning${warnings.length === 1 ? '' : 's'}`);
     replace(this.warnings, ...warnings.map((w) => el('li', {}, `⚠ ${w}`)));
+  }
+
+  private showNotRead(unrecognized: InspectReport['unrecognized']): void {
+    this.notRead.hidden = unrecognized.length === 0;
+    const ops = unrecognized.map((u) => `${count(u.nodes)} ${u.op}${u.domain ? ` (${u.domain})` : ''}`);
+    const total = unrecognized.reduce((n, u) => n + u.nodes, 0);
+    this.notRead.textContent = `Not read: ${ops.join(', ')} node${total === 1 ? '' : 's'} with constant weights (ops this tool does not know).`;
   }
 
   private choosePattern(value: string): void {
