@@ -412,7 +412,7 @@ function planLayer(
       outAxis: null,
       chain: [],
       group: 1,
-      fixedReason: `weight computed at run time (${firstDynamic ?? 'not a constant'})`,
+      fixedReason: `weight computed at run time (${(firstDynamic ?? 'not a constant').replace(/^computed at run time /, '')})`,
       error: node.problem,
     };
   }
