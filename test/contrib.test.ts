@@ -212,12 +212,6 @@ describe('weight-bearing contrib ops without a sparse kernel are listed, not hid
       weight: tensor('W', 'uint8', [16], new Array(16).fill(0x12)), // 1-D packed codes: listed all the same
       reason: 'MatMulBnb4: no mainstream runtime accelerates N:M sparsity for 4-bit bitsandbytes (FP4/NF4) weights',
     },
-    {
-      op: 'MatMulNBits',
-      nodeInputs: ['X', 'W', 'scales'],
-      weight: tensor('W', 'uint8', [4, 1, 4], new Array(16).fill(0x88)), // [N, k_blocks, blob_size]
-      reason: 'MatMulNBits: packed N-bit weights are not read by this version',
-    },
   ];
   for (const c of cases) {
     test(`${c.op} (com.microsoft): ineligible, "${c.reason}"`, async () => {

@@ -382,7 +382,8 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
               };
             }
             const w = work.get(key);
-            return w ? { kind: 'rewrite', write: (out) => writePruned(openTensor(src, t, externals), w, out, progress, options.signal) } : { kind: 'copy' };
+            // The layer's view of the tensor (MatMulNBits: its codes as uint4 over the same bytes), not the stored type.
+            return w ? { kind: 'rewrite', write: (out) => writePruned(openTensor(src, w.tensor, externals), w, out, progress, options.signal) } : { kind: 'copy' };
           }),
         );
       }

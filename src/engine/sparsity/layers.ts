@@ -307,6 +307,13 @@ export function discover(ctx: FindContext): Discovery {
         if (layer) layers.push(layer);
         continue;
       }
+      if (node.opType === 'MatMulNBits' && opDomain(node.domain) === 'com.microsoft') {
+        const layer = planMatMulNBits(ctx, scopes, node, scope, uniqueName);
+        if (layer) {
+          layers.push(layer);
+          continue;
+        }
+      }
       const unaccelerated = unacceleratedFor(node.domain, node.opType);
       if (unaccelerated) {
         for (const input of unaccelerated.inputs) {
@@ -469,6 +476,92 @@ function planLayer(
   }
   layer.zeroPoint = zeroPoint;
   return layer;
+}
+
+/**
+ * com.microsoft MatMulNBits (ONNX Runtime's contrib spec): Y = A x dequantize(B)^T, B uint8 [N, k_blocks, blob_size]
+ * holding `bits`-bit codes, one row per output channel with K contiguous, packed low bits first; zero_points
+ * (input 3) packed like B along the blocks ([N, ceil(k_blocks * bits / 8)]) or unpacked in A's type, default
+ * 2^(bits - 1). A weight is zero when its code equals its block's zero point. The codes are read as they are stored:
+ * 4-bit codes as a uint4 tensor [N, k_blocks, block_size] (the same bytes), 8-bit as uint8, K along the last axis so
+ * that no group of M crosses a block, with a zero point per (row, block). Undefined for a B that is not constant
+ * (the op table's generic listing then applies).
+ */
+function planMatMulNBits(
+  ctx: FindContext,
+  scopes: Scopes,
+  node: NodeSkeleton,
+  scope: Scope,
+  uniqueName: (node: NodeSkeleton, scope: Scope) => string,
+): LayerPlan | undefined {
+  const t = node.inputs[1] ? trace(scopes, node.inputs[1], scope) : undefined;
+  if (!t?.constant) return undefined;
+  const layer = describeConstant(t, node, scope, uniqueName(node, scope));
+  layer.weightInput = 1;
+  if (layer.error) return layer;
+  const notRead = (why: string) => {
+    layer.fixedReason = `MatMulNBits: ${why}`;
+    return layer;
+  };
+  const K = intAttr(node, 'K');
+  const N = intAttr(node, 'N');
+  const bits = intAttr(node, 'bits') ?? 4;
+  const blockSize = intAttr(node, 'block_size');
+  if ((intAttr(node, 'weight_prepacked') ?? 0) !== 0) {
+    layer.error = 'MatMulNBits: weight_prepacked is set: B holds a GPU-specific layout this tool cannot read';
+    return layer;
+  }
+  if (!K || !N || !blockSize || K < 1 || N < 1 || blockSize < 16 || (blockSize & (blockSize - 1)) !== 0) {
+    layer.error = `MatMulNBits: attributes K=${K}, N=${N}, block_size=${blockSize} are not a valid layout (K, N >= 1; block_size a power of 2 >= 16)`;
+    return layer;
+  }
+  if (t.chain.length) return notRead(`B reaches the node through ${t.chain.map((n) => n.opType).join(', ')}, not as its packed constant`);
+  const kBlocks = Math.ceil(K / blockSize);
+  const blob = (blockSize * bits) / 8;
+  const tensor = t.constant!.tensor;
+  const dims = tensor.dims;
+  if (tensor.dtype !== 2 || dims.length !== 3 || dims[0] !== N || dims[1] !== kBlocks || dims[2] !== blob) {
+    layer.error = `MatMulNBits: B is ${dtypeName(tensor.dtype)} [${dims.join(', ')}] but K=${K}, N=${N}, bits=${bits}, block_size=${blockSize} need uint8 [${N}, ${kBlocks}, ${blob}]`;
+    return layer;
+  }
+  if (bits !== 4 && bits !== 8) return notRead(`${bits}-bit codes are not read by this version (4 and 8-bit are)`);
+  if (K % blockSize !== 0) return notRead(`K = ${K} is not a multiple of block_size ${blockSize}: the padded last block is not read by this version`);
+  if (node.inputs[4]) return notRead('g_idx reorders K (act-order): not read by this version');
+  // The codes, as stored: a view of B's own bytes.
+  const codes: TensorRef = { ...tensor, dtype: bits === 4 ? 21 : 2, dims: [N, kBlocks, blockSize] };
+  layer.tensor = codes;
+  layer.shape = codes.dims;
+  layer.dtype = bits === 4 ? 'uint4' : 'uint8';
+  layer.axis = 2;
+  layer.outAxis = 0;
+  try {
+    layer.zeroPoint = nBitsZeroPoint(ctx, scopes, node, scope, N, kBlocks, bits, blockSize);
+  } catch (err) {
+    layer.error = err instanceof Error ? err.message : String(err);
+  }
+  return layer;
+}
+
+/** MatMulNBits' zero points as one value per (row, block): packed uint8 like B, or the default 2^(bits - 1). */
+function nBitsZeroPoint(ctx: FindContext, scopes: Scopes, node: NodeSkeleton, scope: Scope, N: number, kBlocks: number, bits: number, blockSize: number): ZeroPoint {
+  const name = node.inputs[3];
+  if (!name) return { values: [1 << (bits - 1)], axis: -1, blockSize: 0 };
+  const t = trace(scopes, name, scope);
+  if (!t.constant) throw new TensorError(`MatMulNBits zero points '${name}' are ${t.dynamic}: cannot tell which codes are zero`);
+  if (t.constant.tensor.dtype !== 2) {
+    throw new TensorError(`MatMulNBits zero points '${name}' are ${dtypeName(t.constant.tensor.dtype)}: zero points in A's type are not read by this version (packed uint8 are)`);
+  }
+  const packed = readIntegers(ctx.src, t.constant.tensor, ctx.externals);
+  const rowBytes = Math.ceil((kBlocks * bits) / 8);
+  if (packed.length !== N * rowBytes) throw new TensorError(`MatMulNBits zero points '${name}' hold ${packed.length} bytes; N=${N} rows of ${kBlocks} ${bits}-bit values need ${N * rowBytes}`);
+  const perByte = 8 / bits;
+  const mask = (1 << bits) - 1;
+  const values = new Array<number>(N * kBlocks);
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < kBlocks; b++) values[n * kBlocks + b] = (packed[n * rowBytes + Math.floor(b / perByte)] >> (bits * (b % perByte))) & mask;
+  }
+  // Over the code view [N, k_blocks, block_size]: one block of block_size along the last axis per (row, block).
+  return { values, axis: 2, blockSize };
 }
 
 function constantInput(ctx: FindContext, scopes: Scopes, name: string, scope: Scope, what: string): number[] {

@@ -140,8 +140,8 @@ export const UNACCELERATED_OPS: Record<OpDomain, Record<string, UnacceleratedOp>
     GatherBlockQuantized: { inputs: [0], reason: 'GatherBlockQuantized: an embedding lookup, not a matrix product: no N:M kernel applies', minRank: 2 },
     // MatMulBnb4 inputs: A, B, absmax; B holds the FP4/NF4 codes packed two per byte in a 1-D uint8 tensor.
     MatMulBnb4: { inputs: [1], reason: 'MatMulBnb4: no mainstream runtime accelerates N:M sparsity for 4-bit bitsandbytes (FP4/NF4) weights', minRank: 1 },
-    // MatMulNBits inputs: A, B, scales, zero_points, g_idx, bias; B is uint8 [N, k_blocks, blob_size] of packed 2/4/8-bit codes.
-    MatMulNBits: { inputs: [1], reason: 'MatMulNBits: packed N-bit weights are not read by this version', minRank: 2 },
+    // MatMulNBits (inputs A, B, scales, zero_points, g_idx, bias; B uint8 [N, k_blocks, blob_size] of packed codes)
+    // is read by planMatMulNBits in layers.ts: its attributes decide how B's bytes are viewed.
   },
 };
 
