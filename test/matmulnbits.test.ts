@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { onnx } from 'onnx-proto';
-import { type ModelSpec, graph, makeTensor, node, valueInfo, writeModel } from './support/builder';
+import { ExternalSink, type ModelSpec, graph, makeTensor, node, valueInfo, writeModel } from './support/builder';
 import { inspectFile, inspectSpec, layer, tempDir } from './support/models';
 import { seededRandom } from '../src/engine/onnx/numbers';
 import { convertModel } from '../src/engine/convert/convert';
@@ -24,6 +24,8 @@ interface NBits {
   attrs?: Record<string, number>;
   /** Extra inputs after zero_points (g_idx...), by name. */
   gIdx?: boolean;
+  /** B in this external data file. */
+  external?: ExternalSink;
 }
 
 /** Packs `values` (each < 2^bits) low bits first, `8 / bits` per byte, into `bytes` bytes. */
@@ -46,7 +48,7 @@ function nbitsModel(spec: NBits): ModelSpec {
     }
   }
   const initializers = [
-    makeTensor({ name: 'B', dtype: 'uint8', dims: [N, kBlocks, blob], values: b }),
+    makeTensor({ name: 'B', dtype: 'uint8', dims: [N, kBlocks, blob], values: b, storage: spec.external ? { external: 'nbits.data' } : 'raw' }, spec.external),
     makeTensor({ name: 'scales', dtype: 'float32', dims: [N * kBlocks], values: new Array(N * kBlocks).fill(0.125) }),
   ];
   const inputs = ['A', 'B', 'scales'];
@@ -113,6 +115,11 @@ describe('MatMulNBits: the codes as stored, zero where a code equals its block z
     // Two of every four codes sit on their zero point, one fewer in the violating group.
     assert.equal(l.zeros, N * K / 2 - 1);
     assert.deepEqual(report.unrecognized, []);
+    // Shape advice is about the matrix (K = 48), not the block the groups run in.
+    assert.deepEqual(l.warnings, [
+      'small layer (K=48, out=4): sparse kernels pay off mainly from about 256 channels (TensorRT)',
+      'K=48, out=4 not multiples of 16: cuSPARSELt/CUTLASS pad them and ASP skips such weights',
+    ]);
   });
 
   test('4-bit codes without zero points: the default 8 is the zero', async () => {
@@ -186,6 +193,24 @@ describe('convert a MatMulNBits model', () => {
     assert.deepEqual([after.pass, after.validGroups], [true, 48]);
     // ONNX Runtime runs MatMulNBits: input and output compared on the same inputs.
     assert.equal(report.runtime?.ran, true, report.runtime?.note);
+  });
+
+  test('B in external data: prune rewrites the codes into the output\'s data file, exactly as inline', async () => {
+    const dir = tempDir();
+    const sink = new ExternalSink();
+    const input = join(dir, 'nbits.onnx');
+    writeModel(input, nbitsModel({ N, K, bits: 4, blockSize: 16, codes: original, zeroPoints, external: sink }), sink);
+    const inline = join(dir, 'inline.onnx');
+    writeModel(inline, nbitsModel({ N, K, bits: 4, blockSize: 16, codes: original, zeroPoints }));
+    const report = await convertModel(input, { mode: 'prune' });
+    const reference = await convertModel(inline, { mode: 'prune' });
+    assert.equal(report.verified, true);
+    assert.equal(report.dataFile, join(dir, 'nbits.pruned-2of4.data'));
+    const b = onnx.ModelProto.decode(readFileSync(report.output!)).graph!.initializer!.find((t) => t.name === 'B')!;
+    const offset = Number(b.externalData!.find((e) => e.key === 'offset')!.value);
+    const bytes = readFileSync(report.dataFile!).subarray(offset, offset + N * 3 * 8);
+    const want = onnx.ModelProto.decode(readFileSync(reference.output!)).graph!.initializer!.find((t) => t.name === 'B')!.rawData!;
+    assert.deepEqual([...bytes], [...want]);
   });
 
   test('compress and export decline it, saying why', async () => {

@@ -42,6 +42,8 @@ export interface LayerPlan {
   fixedReason?: string;
   /** Convolution group count (1 for non-convolutions). */
   group: number;
+  /** The matrix's K when the stored view splits it (MatMulNBits: k_blocks x block_size, groups along the block). */
+  matrixK?: number;
   /** A problem reading this layer's weight: the layer fails, the report stands. */
   error?: string;
   /** The node itself, the scope it sits in, the weight input index and the chain nodes (for graph rewrites). */
@@ -534,6 +536,7 @@ function planMatMulNBits(
   layer.dtype = bits === 4 ? 'uint4' : 'uint8';
   layer.axis = 2;
   layer.outAxis = 0;
+  layer.matrixK = K;
   try {
     layer.zeroPoint = nBitsZeroPoint(ctx, scopes, node, scope, N, kBlocks, bits, blockSize);
   } catch (err) {
@@ -602,17 +605,22 @@ export function eligibility(layer: LayerPlan, pattern: Pattern): Eligibility {
   const dims = layer.shape!;
   const K = dims[layer.axis!];
   const out = dims[layer.outAxis!];
+  // Shape advice is about the matrix, whose K a blocked view splits.
+  const matrixK = layer.matrixK ?? K;
   if (layer.group > 1 && K < pattern.m) {
     return { eligible: false, reason: `grouped/depthwise convolution (group=${layer.group}): ${K} input channel(s) per group < M=${pattern.m}`, warnings: [] };
   }
-  if (K % pattern.m !== 0) return { eligible: false, reason: `K=${K} (axis ${layer.axis}) is not divisible by M=${pattern.m}`, warnings: [] };
+  if (K % pattern.m !== 0) {
+    const what = layer.matrixK ? `block_size=${K}` : `K=${K} (axis ${layer.axis})`;
+    return { eligible: false, reason: `${what} is not divisible by M=${pattern.m}`, warnings: [] };
+  }
   if (elementCount(dims) === 0) return { eligible: false, reason: 'empty weight', warnings: [] };
   const warnings: string[] = [];
-  if (K < LARGE_CHANNELS || out < LARGE_CHANNELS) {
-    warnings.push(`small layer (K=${K}, out=${out}): sparse kernels pay off mainly from about ${LARGE_CHANNELS} channels (TensorRT)`);
+  if (matrixK < LARGE_CHANNELS || out < LARGE_CHANNELS) {
+    warnings.push(`small layer (K=${matrixK}, out=${out}): sparse kernels pay off mainly from about ${LARGE_CHANNELS} channels (TensorRT)`);
   }
-  if (K % KERNEL_MULTIPLE !== 0 || out % KERNEL_MULTIPLE !== 0) {
-    warnings.push(`K=${K}, out=${out} not multiples of ${KERNEL_MULTIPLE}: cuSPARSELt/CUTLASS pad them and ASP skips such weights`);
+  if (matrixK % KERNEL_MULTIPLE !== 0 || out % KERNEL_MULTIPLE !== 0) {
+    warnings.push(`K=${matrixK}, out=${out} not multiples of ${KERNEL_MULTIPLE}: cuSPARSELt/CUTLASS pad them and ASP skips such weights`);
   }
   if (layer.group > 1) warnings.push(`grouped convolution (group=${layer.group}): sparse kernels rarely cover grouped layers`);
   return { eligible: true, reason: null, warnings };
