@@ -11,6 +11,7 @@ import { ExternalSink, type ModelSpec, graph, makeTensor, node, valueInfo, write
 import { inspectFile, inspectSpec, layer, tempDir } from './support/models';
 import { seededRandom } from '../src/engine/onnx/numbers';
 import { convertModel } from '../src/engine/convert/convert';
+import { readGroupEncodings } from '../src/engine/sparsity/region';
 
 interface NBits {
   N: number;
@@ -220,5 +221,22 @@ describe('convert a MatMulNBits model', () => {
     const report = await convertModel(input, { mode: 'compress', dryRun: true });
     assert.equal(report.layers[0].action, 'prune');
     assert.match(report.layers[0].reason ?? '', /not compressed: MatMulNBits reads its packed codes itself/);
+  });
+});
+
+describe('the panel\'s drill-down of a MatMulNBits layer', () => {
+  test('a picked group shows its codes, each with its block\'s zero point, and which are zero', () => {
+    const dir = tempDir();
+    const input = join(dir, 'nbits.onnx');
+    const zps = [[5, 9]];
+    // Row 0, block 1 (zero point 9), its first group (k = 16..19): codes 9, 3, 9, 12. The code view is
+    // [N, k_blocks, block_size] with K the last axis: the block is the group's position.
+    const row = [...new Array(16).fill(5), 9, 3, 9, 12, ...new Array(12).fill(9)];
+    writeModel(input, nbitsModel({ N: 1, K: 32, bits: 4, blockSize: 16, codes: [row], zeroPoints: zps }));
+    const picked = readGroupEncodings(input, { n: 2, m: 4 }, 'q_proj', 0, 0, 1);
+    assert.equal(picked.dtype, 'uint4');
+    assert.deepEqual(picked.values, ['9 (zero point 9)', '3 (zero point 9)', '9 (zero point 9)', '12 (zero point 9)']);
+    assert.equal(picked.mask, '0101');
+    assert.equal(picked.nonZeros, 2);
   });
 });

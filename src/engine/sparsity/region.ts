@@ -95,7 +95,14 @@ export function readRegion(path: string, pattern: Pattern, region: GroupRegion):
 
 function displayValue(o: Opened, e: number): string {
   const { dtype } = o.reader;
-  const bytes = o.reader.read(e, 1).bytes;
+  const run = o.reader.read(e, 1);
+  const bytes = run.bytes;
+  if (dtype.bits === 4) {
+    // A 4-bit code (int4 sign-extended), with the zero point it is measured against.
+    const nibble = run.nibble ? bytes[0] >> 4 : bytes[0] & 0x0f;
+    const code = dtype.signed && nibble > 7 ? nibble - 16 : nibble;
+    return o.plan.zeroPoint ? `${code} (zero point ${zeroPointLookup(o.plan.zeroPoint, o.plan.shape!)(e)})` : String(code);
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype.name) {
     case 'float32':
