@@ -1,10 +1,10 @@
 // A seeded, structure-aware mutation fuzzer over real models, run through the CLI's commands (inspect, convert
 // --mode prune, convert --mode compress) as a careless or hostile user would: each mutant is a real model (the
-// bundled samples, and one with external data built in code) decoded, changed where its meaning lives (dtypes,
-// dims, raw and typed data, external data, graph order and names, nesting, functions, attributes, sparse
-// initializers, huge and control-character strings) and re-encoded, sometimes with its wire bytes flipped after.
-// Each run must end with an exit code in {0, 1, 2, 130}, no stack trace, within a time bound, with the input
-// unchanged, nothing but its own outputs left in the folder, and every output readable again.
+// bundled samples, one with external data and one int4 MatMulNBits layer built in code) decoded, changed where its
+// meaning lives (dtypes, dims, raw and typed data, external data, graph order and names, nesting, functions,
+// attributes, sparse initializers, huge and control-character strings) and re-encoded, sometimes with its wire
+// bytes flipped after. Each run must end with an exit code in {0, 1, 2, 130}, no stack trace, within a time bound,
+// with the input unchanged, nothing but its own outputs left in the folder, and every output readable again.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,6 +60,24 @@ export function loadBases(root: string): Base[] {
     }),
   };
   bases.push({ name: 'external.onnx', model: onnx.ModelProto.decode(encodeModel(spec)), files: sink.files() });
+  // An int4 MatMulNBits layer (ONNX Runtime's contrib op): codes [N, k_blocks, blob], packed zero points.
+  const N = 8;
+  const K = 64;
+  const nbits = {
+    graph: graph({
+      name: 'nbits',
+      nodes: [node('MatMulNBits', ['A', 'B', 'scales', 'zp'], ['Y'], { K, N, bits: 4, block_size: 32 }, { name: 'q_proj', domain: 'com.microsoft' })],
+      inputs: [valueInfo('A', 'float32', [1, K])],
+      outputs: [valueInfo('Y', 'float32', [1, N])],
+      initializers: [
+        makeTensor({ name: 'B', dtype: 'uint8', dims: [N, 2, 16], values: Array.from({ length: N * 32 }, () => Math.floor(rnd() * 256)) }),
+        makeTensor({ name: 'scales', dtype: 'float32', dims: [N * 2], values: new Array(N * 2).fill(0.1) }),
+        makeTensor({ name: 'zp', dtype: 'uint8', dims: [N], values: Array.from({ length: N }, () => 0x88) }),
+      ],
+    }),
+    extraOpsets: [{ domain: 'com.microsoft', version: 1 }],
+  };
+  bases.push({ name: 'matmulnbits.onnx', model: onnx.ModelProto.decode(encodeModel(nbits)), files: new Map() });
   return bases;
 }
 
