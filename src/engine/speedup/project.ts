@@ -150,6 +150,8 @@ export interface Projection {
 
 const CONV_OPS = new Set(['Conv', 'ConvInteger', 'QLinearConv']);
 const MATMUL_OPS = new Set(['MatMul', 'MatMulInteger', 'QLinearMatMul']);
+/** ONNX Runtime's contrib layers (com.microsoft only) whose GEMM gemmDims reads. */
+const CONTRIB_GEMM_OPS = new Set(['QGemm', 'DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'FusedMatMul', 'Attention', 'QAttention', 'MatMulNBits']);
 const SHAPE_OPS = new Set(['Constant', 'Shape', 'Size']);
 
 const product = (dims: readonly (number | null)[]): number | null => dims.reduce<number | null>((a, d) => (a === null || d === null ? null : a * d), 1);
@@ -226,11 +228,14 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
       const dtype = dtypeById(plan.tensor?.dtype ?? 1);
       work.layer = facts.name;
       work.weightBytes += plan.shape && dtype ? (plan.shape.reduce((a, b) => a * b, 1) * dtype.bits) / 8 : 0;
-      work.computeType = computeTypeOf(plan.tensor?.dtype ?? 1);
+      // MatMulNBits dequantizes its codes and computes in A's type (weight-only int4/int8, as Sparse-Marlin does at 2:4).
+      work.computeType = node.opType === 'MatMulNBits' && node.domain === 'com.microsoft' ? computeTypeOf(io.inputs[0]?.elemType || 1) : computeTypeOf(plan.tensor?.dtype ?? 1);
+      work.weightBits = dtype?.bits;
       work.passes = facts.eligible && (facts.passes24 || Boolean(options.assumePass));
       work.blockZeroRatio = facts.eligible ? (options.assumePass ? Math.max(facts.blockZeroRatio ?? 0, 0.5) : facts.blockZeroRatio) : null;
     }
-    if (CONV_OPS.has(node.opType) || MATMUL_OPS.has(node.opType) || node.opType === 'Gemm' || node.opType === 'ConvTranspose') {
+    const contribGemm = node.domain === 'com.microsoft' && CONTRIB_GEMM_OPS.has(node.opType);
+    if (CONV_OPS.has(node.opType) || MATMUL_OPS.has(node.opType) || node.opType === 'Gemm' || node.opType === 'ConvTranspose' || contribGemm) {
       const gemm = gemmDims(io);
       if (gemm) {
         work.macs = gemm.batch * gemm.m * gemm.n * gemm.k;
@@ -326,13 +331,16 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
     assumptions: [
       `roofline per op: time = max(2 x MACs / (peak x efficiency), bytes / (${profile.bandwidth} GB/s x ${profile.memoryEfficiency})); dense efficiency ${profile.denseEfficiency}, sparse ${profile.sparseEfficiency} x rows / (rows + ${profile.sparseHalfRows})`,
       `host launch ${profile.hostOverheadUs} us per op (+${profile.sparseHostOverheadUs} us per sparse op) overlaps device time: the model takes the larger sum`,
-      'only layers that pass 2:4 get the sparse time; compressed weights read 9/16 (fp16), 10/16 (int8) of the dense bytes',
+      'only layers that pass 2:4 get the sparse time; compressed weights read 9/16 (fp16), 10/16 (int8), 12/16 (int4 codes) of the dense bytes',
       'integer weights behind DequantizeLinear are computed as int8 (a runtime that fuses Q/DQ); float32 as TF32 on tensor cores',
       'non-GEMM ops are memory-bound: bytes in + out at the profile bandwidth; shape computations and ops on constants have no time; a bias Add after a layer runs in its epilogue',
       options.runtime === 'fused'
         ? 'runtime fused (TensorRT-like): epilogues and residual Adds fused into GEMMs, Adds into LayerNormalization, attention scores kept on chip'
         : 'runtime eager: every ONNX op is its own kernel (use --runtime fused for TensorRT-like fusion)',
       `sparse efficiency at 128 rows: ${sparseEfficiency(profile, 128).toFixed(3)}, at 4096 rows: ${sparseEfficiency(profile, 4096).toFixed(3)}`,
+      ...(works.some((w) => w.layer && w.node.opType === 'MatMulNBits' && w.node.domain === 'com.microsoft')
+        ? ["MatMulNBits computes in A's type (its codes dequantized in the kernel); its weight reads the packed codes (K x N x bits / 8) plus scales and zero points"]
+        : []),
       ...profile.assumed,
     ],
   };

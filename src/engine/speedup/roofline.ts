@@ -1,8 +1,8 @@
 // The projection: per node, device time on a hardware profile by a roofline (math at the profile's dense or sparse
 // peak times an efficiency, memory at its bandwidth, the larger wins), host launch time alongside (it overlaps the
 // device: the model's time is the larger of the two sums), and only layers that pass 2:4 get the sparse time, with
-// compressed weight bytes (9/16 fp16, 10/16 int8). Every non-GEMM op is memory-bound time, so the end-to-end figure
-// is Amdahl-correct. Inputs (MACs, bytes, peaks, bandwidth, batch) are all in the output, so a user can check it.
+// compressed weight bytes (9/16 fp16, 10/16 int8, 12/16 int4). Every non-GEMM op is memory-bound time, so the
+// end-to-end figure is Amdahl-correct. Inputs (MACs, bytes, peaks, bandwidth, batch) are all in the output, so a user can check it.
 import { dtypeById } from '../onnx/dtypes';
 import type { NodeSkeleton } from '../onnx/skeleton';
 import type { HardwareProfile, Peak } from './profiles';
@@ -22,6 +22,8 @@ export interface NodeWork {
   activationBytesIn: number | null;
   activationBytesOut: number | null;
   computeType: ComputeType;
+  /** Bits per stored weight element (4 for int4 codes): what the compressed weight is measured in; else the compute type's. */
+  weightBits?: number;
   /** The weight passes 2:4 (nm24 profiles) or its block-zero ratio (block profiles). */
   passes: boolean;
   blockZeroRatio: number | null;
@@ -98,7 +100,7 @@ export function nodeTime(w: NodeWork, profile: HardwareProfile): NodeTime {
     passedBound = math >= mem ? 'math' : 'memory';
   } else {
     const math = (2 * w.macs) / (peak.sparse * 1e12 * sparseEfficiency(profile, w.rows));
-    const mem = (w.weightBytes * compressedRatio(bytesPerElement(w.computeType)) + act) / bw;
+    const mem = (w.weightBytes * compressedRatio(w.weightBits ? w.weightBits / 8 : bytesPerElement(w.computeType)) + act) / bw;
     passedTime = Math.max(math, mem);
     passedBound = math >= mem ? 'math' : 'memory';
   }

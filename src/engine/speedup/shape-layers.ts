@@ -1,10 +1,12 @@
-// Shape rules of the compute layers: convolutions, pools, matrix products, Einsum. Formulas follow the ONNX
-// operator spec (https://onnx.ai/onnx/operators/), section "Outputs" of each op.
+// Shape rules of the compute layers: convolutions, pools, matrix products, Einsum, and ONNX Runtime's contrib
+// layers. Formulas follow the ONNX operator spec (https://onnx.ai/onnx/operators/), section "Outputs" of each op.
 import {
   type Dim,
+  FLOAT,
   INT32,
   type RuleContext,
   type RuleOutput,
+  ShapeUnknown,
   attrInt,
   attrInts,
   attrString,
@@ -172,6 +174,95 @@ function gemm(ctx: RuleContext): RuleOutput[] {
   mergeDim(kA, kB, 'inner dims of A and B');
   return [{ dims: [m, n], elemType: a.elemType }];
 }
+
+// ---------------------------------------------------------------------------
+// ONNX Runtime's contrib layers (com.microsoft). Inputs and outputs follow its contrib operator spec
+// (https://github.com/microsoft/onnxruntime/blob/main/docs/ContribOperators.md).
+
+/** The type of input i when it is given and known, else `fallback`. */
+function typeOr(ctx: RuleContext, i: number, fallback: number): number {
+  if (!ctx.has(i)) return fallback;
+  try {
+    return ctx.shape(i).elemType || fallback;
+  } catch (e) {
+    if (e instanceof ShapeUnknown) return fallback; // a scale or zero point of unknown shape still says nothing of Y's dims
+    throw e;
+  }
+}
+
+/** A and B of a Gemm-like op at inputs `a` and `b`, with transA/transB: [M, N]. */
+function gemmOutput(ctx: RuleContext, a: number, b: number): Dim[] {
+  const left = ctx.shape(a).dims;
+  const right = ctx.shape(b).dims;
+  if (left.length !== 2 || right.length !== 2) unknown(`${ctx.node.opType} needs 2-D A and B, got ranks ${left.length} and ${right.length}`);
+  const [m, kA] = attrInt(ctx.node, 'transA', 0) ? [left[1], left[0]] : [left[0], left[1]];
+  const [kB, n] = attrInt(ctx.node, 'transB', 0) ? [right[1], right[0]] : [right[0], right[1]];
+  mergeDim(kA, kB, 'inner dims of A and B');
+  return [m, n];
+}
+
+// QGemm: A, a_scale, a_zero_point, B, b_scale, b_zero_point, C, y_scale, y_zero_point. "TR: float32 or 8-bit":
+// Y has y_zero_point's type when it is given, float otherwise.
+const qgemm = (ctx: RuleContext): RuleOutput[] => [{ dims: gemmOutput(ctx, 0, 3), elemType: typeOr(ctx, 8, FLOAT) }];
+// DynamicQuantizeMatMul: A (float, quantized at run time), B, b_scale, b_zero_point, bias; Y is float.
+const dynamicQuantizeMatmul = (ctx: RuleContext): RuleOutput[] => [{ dims: matmulDims(ctx.shape(0).dims, ctx.shape(1).dims), elemType: typeOr(ctx, 2, FLOAT) }];
+// MatMulIntegerToFloat: A, B, a_scale, b_scale, ...; "T3: a_scale, b_scale and output Y" share one float type.
+const matmulIntegerToFloat = (ctx: RuleContext): RuleOutput[] => [{ dims: matmulDims(ctx.shape(0).dims, ctx.shape(1).dims), elemType: typeOr(ctx, 2, FLOAT) }];
+
+/** FusedMatMul: MatMul with the last two dims of A and/or B transposed (transA/transB), times alpha. */
+function fusedMatmul(ctx: RuleContext): RuleOutput[] {
+  if (attrInt(ctx.node, 'transBatchA', 0) || attrInt(ctx.node, 'transBatchB', 0)) unknown('transBatchA/transBatchB move batch axes: not inferred by this version');
+  const swapLast = (dims: Dim[], on: boolean): Dim[] => (on && dims.length >= 2 ? [...dims.slice(0, -2), dims[dims.length - 1], dims[dims.length - 2]] : dims);
+  const a = ctx.shape(0);
+  const dims = matmulDims(swapLast(a.dims, attrInt(ctx.node, 'transA', 0) !== 0), swapLast(ctx.shape(1).dims, attrInt(ctx.node, 'transB', 0) !== 0));
+  return [{ dims, elemType: a.elemType }];
+}
+
+/**
+ * Attention / QAttention: input [batch, seq, input_hidden] times weights [input_hidden, 3 * hidden] (Q, K and V side
+ * by side; Attention's qkv_hidden_sizes may make them unequal), output [batch, seq, v_hidden]. `outputType` is the
+ * input that carries the float output's type (Attention: the input itself; QAttention: bias, input 2).
+ */
+function attention(outputType: number): (ctx: RuleContext) => RuleOutput[] {
+  return (ctx) => {
+    const input = ctx.shape(0).dims;
+    const weights = ctx.shape(1).dims;
+    if (input.length !== 3 || weights.length !== 2) unknown(`${ctx.node.opType} needs input [batch, seq, hidden] and 2-D weights, got ranks ${input.length} and ${weights.length}`);
+    mergeDim(input[2], weights[0], 'input hidden size and weights dim 0');
+    const sizes = attrInts(ctx.node, 'qkv_hidden_sizes');
+    if (sizes && (sizes.length !== 3 || sizes.some((s) => !Number.isSafeInteger(s) || s < 1))) unknown(`qkv_hidden_sizes [${sizes}] is not three positive sizes`);
+    const total = weights[1];
+    if (!sizes && total !== null && total % 3 !== 0) unknown(`weights dim 1 (${total}) is not 3 x hidden size`);
+    if (sizes) mergeDim(total, sizes[0] + sizes[1] + sizes[2], 'weights dim 1 and the sum of qkv_hidden_sizes');
+    const vHidden = sizes ? sizes[2] : total === null ? null : total / 3;
+    const outputs: RuleOutput[] = [{ dims: [input[0], input[1], vHidden], elemType: typeOr(ctx, outputType, FLOAT) }];
+    // present (K and V caches) is not a layer's concern: its shape is left unknown rather than guessed.
+    if (ctx.node.outputs.length > 1) outputs.push({ unknown: `${ctx.node.opType}'s present (the K/V cache) is not inferred by this version` });
+    return outputs;
+  };
+}
+
+/** MatMulNBits: A [..., K] times B (N x K, packed codes) gives [..., N] in A's type; K and N are attributes. */
+function matmulNBits(ctx: RuleContext): RuleOutput[] {
+  const a = ctx.shape(0);
+  const K = attrInt(ctx.node, 'K', -1);
+  const N = attrInt(ctx.node, 'N', -1);
+  if (K < 1 || N < 1) unknown(`attributes K (${K}) and N (${N}) must both be given and positive`);
+  if (a.dims.length === 0) unknown('A is a scalar');
+  mergeDim(a.dims[a.dims.length - 1], K, "A's last dim and attribute K");
+  return [{ dims: [...a.dims.slice(0, -1), N], elemType: a.elemType }];
+}
+
+/** Contrib layers by op type: used for the com.microsoft domain only (see ruleFor in shape-rules.ts). */
+export const CONTRIB_LAYER_RULES = {
+  QGemm: qgemm,
+  DynamicQuantizeMatMul: dynamicQuantizeMatmul,
+  MatMulIntegerToFloat: matmulIntegerToFloat,
+  FusedMatMul: fusedMatmul,
+  Attention: attention(0),
+  QAttention: attention(2),
+  MatMulNBits: matmulNBits,
+};
 
 // ---------------------------------------------------------------------------
 // Einsum

@@ -35,7 +35,7 @@ import {
   reshapeValue,
   unknown,
 } from './shape-core';
-import { LAYER_RULES } from './shape-layers';
+import { CONTRIB_LAYER_RULES, LAYER_RULES } from './shape-layers';
 
 /** The element type of input i, 0 when not known (types are a detail: a missing one never blocks a shape). */
 function typeOf(ctx: RuleContext, i: number): number {
@@ -684,8 +684,8 @@ export const SHAPE_RULES: Record<string, ShapeRule> = {
   NonZero: nonZero,
 };
 
-/** ONNX Runtime's contrib ops that exporters leave in transformer graphs and that keep their input's shape. */
-const MICROSOFT_RULES: Record<string, ShapeRule> = { Gelu: unary, FastGelu: unary, BiasGelu: unary, QuickGelu: unary };
+/** ONNX Runtime's contrib ops that exporters leave in transformer graphs: activations that keep their input's shape, and the layers. */
+const MICROSOFT_RULES: Record<string, ShapeRule> = { Gelu: unary, FastGelu: unary, BiasGelu: unary, QuickGelu: unary, ...CONTRIB_LAYER_RULES };
 
 /** The rule for a node, by domain and op type; undefined when there is none. */
 export function ruleFor(node: NodeSkeleton): ShapeRule | undefined {

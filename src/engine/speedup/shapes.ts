@@ -345,6 +345,7 @@ export function gemmDims(io: NodeIo): GemmDims | undefined {
   const prod = (dims: number[]) => dims.reduce((a, d) => a * d, 1);
   const group = node.attributes.get('group')?.i ?? 1;
   const result = (batch: number, m: number, n: number, k: number) => ([batch, m, n, k].every((v) => Number.isSafeInteger(v) && v >= 0) ? { batch, m, n, k } : undefined);
+  if (node.domain === 'com.microsoft') return contribGemmDims(io, known, result);
   switch (node.opType) {
     case 'Conv':
     case 'ConvInteger':
@@ -380,6 +381,68 @@ export function gemmDims(io: NodeIo): GemmDims | undefined {
       const transA = node.attributes.get('transA')?.i ?? 0;
       const transB = node.attributes.get('transB')?.i ?? 0;
       return result(1, transA ? a[1] : a[0], transB ? b[0] : b[1], transA ? a[0] : a[1]);
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * ONNX Runtime's contrib layers (docs/ContribOperators.md): QGemm as Gemm with B at input 3; DynamicQuantizeMatMul,
+ * MatMulIntegerToFloat and FusedMatMul as MatMul (FusedMatMul's transA/transB swap the last two dims); Attention and
+ * QAttention as their input projection [batch x seq, input_hidden] x [input_hidden, 3 x hidden] (the scores and
+ * context products run inside the op on activations: not a layer's GEMM); MatMulNBits as A [..., K] x an N x K
+ * matrix, K and N from its attributes (B is stored as packed codes, not as a K x N matrix).
+ */
+function contribGemmDims(
+  io: NodeIo,
+  known: (s: TensorShape | undefined) => number[] | undefined,
+  result: (batch: number, m: number, n: number, k: number) => GemmDims | undefined,
+): GemmDims | undefined {
+  const { node, inputs, outputs } = io;
+  const prod = (dims: number[]) => dims.reduce((a, d) => a * d, 1);
+  const flag = (name: string) => (node.attributes.get(name)?.i ?? 0) !== 0;
+  /** A [..., M, K] x B [..., K, N] (after the optional swaps) into Y: batch from Y's leading dims. */
+  const matmul = (swapA: boolean, swapB: boolean): GemmDims | undefined => {
+    const a = known(inputs[0]);
+    const b = known(inputs[1]);
+    const y = known(outputs[0]);
+    if (!a || !b || !y || a.length === 0 || b.length === 0) return undefined;
+    const last = (dims: number[], swap: boolean) => (swap && dims.length >= 2 ? [...dims.slice(0, -2), dims[dims.length - 1], dims[dims.length - 2]] : dims);
+    const left = last(a, swapA);
+    const right = last(b, swapB);
+    const matrixDims = (left.length > 1 ? 1 : 0) + (right.length > 1 ? 1 : 0);
+    const m = left.length > 1 ? left[left.length - 2] : 1;
+    const n = right.length > 1 ? right[right.length - 1] : 1;
+    return result(prod(y.slice(0, y.length - matrixDims)), m, n, left[left.length - 1]);
+  };
+  switch (node.opType) {
+    case 'QGemm': {
+      const a = known(inputs[0]);
+      const b = known(inputs[3]);
+      if (!a || !b || a.length !== 2 || b.length !== 2) return undefined;
+      const transA = flag('transA');
+      const transB = flag('transB');
+      return result(1, transA ? a[1] : a[0], transB ? b[0] : b[1], transA ? a[0] : a[1]);
+    }
+    case 'DynamicQuantizeMatMul':
+    case 'MatMulIntegerToFloat':
+      return matmul(false, false);
+    case 'FusedMatMul':
+      return matmul(flag('transA'), flag('transB'));
+    case 'Attention':
+    case 'QAttention': {
+      const x = known(inputs[0]);
+      const w = known(inputs[1]);
+      if (!x || !w || x.length !== 3 || w.length !== 2) return undefined;
+      return result(1, x[0] * x[1], w[1], w[0]);
+    }
+    case 'MatMulNBits': {
+      const a = known(inputs[0]);
+      const k = node.attributes.get('K')?.i;
+      const n = node.attributes.get('N')?.i;
+      if (!a || a.length === 0 || k === undefined || n === undefined) return undefined;
+      return result(a.length > 1 ? prod(a.slice(0, -2)) : 1, a.length > 1 ? a[a.length - 2] : 1, n, k);
     }
     default:
       return undefined;
