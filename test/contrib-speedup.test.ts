@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import type { onnx } from 'onnx-proto';
 import { type DTypeName, type ModelSpec, encodeModel, graph, makeTensor, node, valueInfo } from './support/builder';
 import { inspectSpec } from './support/models';
+import { ROUND } from './support/profiles';
 import { readSkeleton } from '../src/engine/onnx/skeleton';
 import { MemorySource } from '../src/engine/onnx/source';
 import { ExternalFiles } from '../src/engine/onnx/tensorData';
@@ -91,20 +92,9 @@ function attention(hidden: number, heads: number): ModelSpec {
   );
 }
 
-/** Round numbers: fp16 100 / 200 TFLOPS (int8 200 / 400, fp32 50 / 100), 1000 GB/s, every efficiency 1, no host time. */
+/** The round-number profile of test/support/profiles.ts, resolved. */
 function roundProfile(): HardwareProfile {
-  const profile = resolveProfile({
-    name: 'round',
-    description: 'round numbers',
-    peaks: { float16: { dense: 100, sparse: 200 }, int8: { dense: 200, sparse: 400 }, float32: { dense: 50, sparse: 100 } },
-    bandwidth: 1000,
-    denseEfficiency: 1,
-    sparseEfficiency: 1,
-    memoryEfficiency: 1,
-    sparseHalfRows: 0,
-    hostOverheadUs: 0,
-    sparseHostOverheadUs: 0,
-  } as unknown as HardwareProfile);
+  const profile = resolveProfile(ROUND as unknown as HardwareProfile);
   if (typeof profile === 'string') throw new Error(profile);
   return profile;
 }

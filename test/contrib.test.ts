@@ -8,28 +8,12 @@ import type { onnx } from 'onnx-proto';
 import { type ConvertReport, type LayerChange } from '../src/engine/convert/convert';
 import { formatReport } from '../src/engine/report/format';
 import type { InspectReport, LayerReport } from '../src/engine/sparsity/inspect';
-import { type DTypeName, type ModelSpec, graph, makeTensor, node, valueInfo } from './support/builder';
+import { type ModelSpec, graph, node, valueInfo } from './support/builder';
 import { convertSpec, int8Values, uint8Values } from './support/convert-read';
 import { inspectSpec, layer } from './support/models';
+import { assertTwoOfFour, count, tensor, twoOfFourAlong } from './support/patterns';
 
 const MS = 'com.microsoft';
-const count = (dims: readonly number[]) => dims.reduce((a, d) => a * d, 1);
-
-/** Non-zero (relative to `zeroAt(i)`) exactly where the index along `axis` is 0 or 1 mod 4: 2:4 along `axis` only. */
-function twoOfFourAlong(dims: number[], axis: number, zeroAt: (i: number) => number = () => 0): number[] {
-  const stride = count(dims.slice(axis + 1));
-  const values: number[] = [];
-  for (let i = 0; i < count(dims); i++) {
-    const k = Math.floor(i / stride) % dims[axis];
-    values.push(zeroAt(i) + (k % 4 < 2 ? (1 + (i % 3)) * (i % 2 ? -1 : 1) : 0));
-  }
-  return values;
-}
-
-function tensor(name: string, dtype: DTypeName, dims: number[], values: ArrayLike<number>): onnx.ITensorProto {
-  return makeTensor({ name, dtype, dims, values });
-}
-
 function model(nodes: onnx.INodeProto[], initializers: onnx.ITensorProto[], inputs: onnx.IValueInfoProto[] = [valueInfo('X', 'float32', [1, 8])]): ModelSpec {
   return {
     opset: 17,
@@ -43,19 +27,6 @@ async function onlyLayer(spec: ModelSpec): Promise<LayerReport> {
   assert.equal(report.layers.length, 1, `layers: ${report.layers.map((l) => `${l.name} (${l.op})`).join(', ')}`);
   assert.deepEqual(report.unrecognized, []);
   return report.layers[0];
-}
-
-/** Read along stored axis `axis` (outputs along `outAxis`), exactly 2:4: every group valid, half the elements zero. */
-function assertTwoOfFour(l: LayerReport, axis: number, outAxis: number): void {
-  assert.equal(l.error, null);
-  assert.equal(l.reason, null);
-  assert.equal(l.eligible, true);
-  assert.equal(l.axis, axis);
-  assert.equal(l.outAxis, outAxis);
-  assert.equal(l.groups, l.elements / 4);
-  assert.equal(l.validGroups, l.groups);
-  assert.equal(l.zeros, l.elements / 2);
-  assert.equal(l.compliance, 1);
 }
 
 describe('contrib ops with a plain weight: weight input, K axis, zero point', () => {

@@ -4,30 +4,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { onnx } from 'onnx-proto';
-import { type DTypeName, type ModelSpec, constantNode, graph, makeTensor, node, valueInfo } from './support/builder';
+import { type ModelSpec, constantNode, graph, node, valueInfo } from './support/builder';
 import type { LayerReport } from '../src/engine/sparsity/inspect';
 import { inspectSpec, layer } from './support/models';
-
-const count = (dims: readonly number[]) => dims.reduce((a, d) => a * d, 1);
-
-/**
- * Values that are 2:4 along `axis` and along no other axis: an element is non-zero exactly when its index
- * along `axis` is 0 or 1 mod 4, so a group of 4 along any other axis holds 4 non-zeros (or none).
- * `zeroAt(i)` is the stored value meaning zero for element i (the zero point of integer weights).
- */
-function twoOfFourAlong(dims: number[], axis: number, zeroAt: (i: number) => number = () => 0): number[] {
-  const stride = count(dims.slice(axis + 1));
-  const values: number[] = [];
-  for (let i = 0; i < count(dims); i++) {
-    const k = Math.floor(i / stride) % dims[axis];
-    values.push(zeroAt(i) + (k % 4 < 2 ? (1 + (i % 3)) * (i % 2 ? -1 : 1) : 0));
-  }
-  return values;
-}
-
-function tensor(name: string, dtype: DTypeName, dims: number[], values: ArrayLike<number>): onnx.ITensorProto {
-  return makeTensor({ name, dtype, dims, values });
-}
+import { assertTwoOfFour, tensor, twoOfFourAlong } from './support/patterns';
 
 /** A 2:4-along-`axis` float32 weight. */
 function weight(name: string, dims: number[], axis: number): onnx.ITensorProto {
@@ -55,20 +35,6 @@ async function onlyLayer(spec: ModelSpec): Promise<LayerReport> {
   const report = await inspectSpec(spec);
   assert.equal(report.layers.length, 1, `layers: ${report.layers.map((l) => l.name).join(', ')}`);
   return report.layers[0];
-}
-
-/** The layer reads its weight along stored axis `axis` (outputs along `outAxis`) and finds it exactly 2:4. */
-function assertTwoOfFour(l: LayerReport, axis: number, outAxis: number): void {
-  assert.equal(l.error, null);
-  assert.equal(l.reason, null);
-  assert.equal(l.eligible, true);
-  assert.equal(l.axis, axis);
-  assert.equal(l.outAxis, outAxis);
-  assert.equal(l.groups, l.elements / 4);
-  assert.equal(l.validGroups, l.groups);
-  assert.equal(l.zeros, l.elements / 2);
-  assert.equal(l.compliance, 1);
-  assert.equal(l.pass, true);
 }
 
 describe('the K axis of each op (domain.md §2 table)', () => {

@@ -13,6 +13,7 @@ import { type HardwareProfile, PROFILES, resolveProfile } from '../src/engine/sp
 import type { LayerProjection, ProjectOptions, Projection } from '../src/engine/speedup/project';
 import { CALIBRATION_CASES, runCalibration } from '../scripts/calibration';
 import { inspectSpec, tempDir, writeTempModel } from './support/models';
+import { ROUND } from './support/profiles';
 
 // ---------------------------------------------------------------------------
 // Models and profiles
@@ -47,20 +48,6 @@ function linear(m: number, k: number, n: number, dtype: DTypeName, weight: typeo
     initializers: [weight('w', dtype, [k, n])],
   });
 }
-
-/** Round numbers: fp16 100 / 200 TFLOPS (int8 200 / 400, fp32 50 / 100), 1000 GB/s, every efficiency 1, no host time. */
-const ROUND = {
-  name: 'round',
-  description: 'round numbers',
-  peaks: { float16: { dense: 100, sparse: 200 }, int8: { dense: 200, sparse: 400 }, float32: { dense: 50, sparse: 100 } },
-  bandwidth: 1000,
-  denseEfficiency: 1,
-  sparseEfficiency: 1,
-  memoryEfficiency: 1,
-  sparseHalfRows: 0,
-  hostOverheadUs: 0,
-  sparseHostOverheadUs: 0,
-};
 
 function roundProfile(changes: Record<string, unknown> = {}): HardwareProfile {
   const profile = resolveProfile({ ...ROUND, ...changes } as unknown as HardwareProfile);
