@@ -27,6 +27,7 @@ import {
   writeModel,
 } from './support/builder';
 import { readSkeleton } from '../src/engine/onnx/skeleton';
+import { formatConvert } from '../src/engine/report/convertFormat';
 import { MemorySource } from '../src/engine/onnx/source';
 import { forEachField } from '../src/engine/onnx/wire';
 import { lenField } from '../src/engine/onnx/writer';
@@ -989,6 +990,24 @@ describe('verification and retained magnitude', () => {
     assert.equal(report.verified, true);
   });
 
+  test('NaN and infinite outputs are counted and left out of the comparison, never reported as agreement', async () => {
+    // Y = (X @ W) * [inf, 1]: element 0 is infinite (or NaN) in both models, element 1 finite; Z = Y * [inf, inf]: none finite.
+    const spec = matmulModel(tensor('W', 'float32', [8, 2], fromColumns(MATMUL_COLUMNS)));
+    spec.graph.initializer!.push(tensor('C', 'float32', [2], [Infinity, 1]), tensor('D', 'float32', [2], [Infinity, Infinity]));
+    spec.graph.node!.push(node('Mul', ['Y', 'C'], ['YC'], {}, { name: 'scale' }), node('Mul', ['YC', 'D'], ['Z'], {}, { name: 'overflow' }));
+    spec.graph.output = [valueInfo('YC', 'float32', [1, 2]), valueInfo('Z', 'float32', [1, 2])];
+    const { report } = await convertSpec(spec);
+    assert.equal(report.runtime?.ran, true, report.runtime?.note);
+    const [yc, z] = report.runtime!.outputs;
+    assert.deepEqual([yc.elements, yc.compared, yc.nonFinite], [2, 1, { input: 1, output: 1 }]);
+    assert.ok(yc.maxAbsDiff !== null && Number.isFinite(yc.maxAbsDiff) && yc.cosine !== null && Math.abs(yc.cosine) <= 1);
+    assert.deepEqual([z.elements, z.compared, z.nonFinite, z.maxAbsDiff, z.cosine], [2, 0, { input: 2, output: 2 }, null, null]);
+    const text = formatConvert(report);
+    assert.match(text, /output 'YC' \(ONNX Runtime, same inputs\): max \|diff\| \S+, cosine \S+ over the 1 elements finite in both \(1 of 2 elements NaN or infinite in the input model's output, 1 in the converted model's\)/);
+    assert.match(text, /output 'Z' \(ONNX Runtime, same inputs\): NOT COMPARED: 2 of 2 elements NaN or infinite in the input model's output, 2 in the converted model's: the model overflows on the generated inputs/);
+    assert.doesNotMatch(text, /identical/);
+  });
+
   test('a model with nothing to prune: verified, retained magnitude null, the output a copy', async () => {
     const spec = twoLayerModel();
     spec.graph.initializer![1] = tensor('W', 'float32', [8, 4], COMPLIANT_8x4);
@@ -1023,8 +1042,8 @@ describe('the sample models', () => {
       assert.equal(report.runtime?.ran, true, `${path}: ${report.runtime?.note}`);
       const [logits] = report.runtime!.outputs;
       assert.equal(logits.name, 'logits');
-      assert.equal(typeof logits.cosine, 'number');
-      assert.ok(logits.cosine > 0 && logits.cosine <= 1, `${path}: cosine ${logits.cosine}`);
+      assert.equal(logits.compared, logits.elements, `${path}: every output element finite`);
+      assert.ok(logits.cosine !== null && logits.cosine > 0 && logits.cosine <= 1, `${path}: cosine ${logits.cosine}`);
       assert.equal(logits.identical, false, `${path}: pruning changed the output`);
     }
   });

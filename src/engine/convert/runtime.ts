@@ -9,10 +9,19 @@ const SESSION_OPTIONS = { logSeverityLevel: 4 };
 
 export interface OutputComparison {
   name: string;
-  maxAbsDiff: number;
-  cosine: number;
+  /** Over the elements finite in both outputs; null when there is none. */
+  maxAbsDiff: number | null;
+  cosine: number | null;
   /** Every element bit-identical. */
   identical: boolean;
+  /** Elements of the output, and those finite in both outputs (what the difference and the cosine cover). */
+  elements: number;
+  compared: number;
+  /**
+   * Elements that are NaN or infinite in the input model's output and in the converted model's: left out of the
+   * difference and the cosine (a model that overflows on the generated inputs compares nothing there).
+   */
+  nonFinite: { input: number; output: number };
 }
 
 export interface RuntimeComparison {
@@ -120,16 +129,24 @@ export async function compareOutputs(before: string, after: string, model: Model
       let dot = 0;
       let nx = 0;
       let ny = 0;
+      let compared = 0;
+      const nonFinite = { input: 0, output: 0 };
       let identical = x.length === y.length;
       for (let i = 0; i < Math.min(x.length, y.length); i++) {
+        if (!Object.is(x[i], y[i])) identical = false;
+        const fx = Number.isFinite(x[i]);
+        const fy = Number.isFinite(y[i]);
+        if (!fx) nonFinite.input++;
+        if (!fy) nonFinite.output++;
+        if (!fx || !fy) continue;
+        compared++;
         maxAbsDiff = Math.max(maxAbsDiff, Math.abs(x[i] - y[i]));
         dot += x[i] * y[i];
         nx += x[i] * x[i];
         ny += y[i] * y[i];
-        if (!Object.is(x[i], y[i])) identical = false;
       }
-      const cosine = nx === 0 && ny === 0 ? 1 : dot / Math.sqrt(nx * ny);
-      outputs.push({ name, maxAbsDiff, cosine, identical });
+      const cosine = compared === 0 ? null : nx === 0 && ny === 0 ? 1 : nx === 0 || ny === 0 ? 0 : dot / Math.sqrt(nx * ny);
+      outputs.push({ name, maxAbsDiff: compared ? maxAbsDiff : null, cosine, identical, elements: x.length, compared, nonFinite });
     }
     return { ran: true, dims: used, outputs };
   } catch (err) {

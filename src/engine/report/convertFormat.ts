@@ -2,6 +2,7 @@
 // model are shown through src/engine/safeText.ts (control characters escaped, length bounded); the JSON form keeps
 // every string whole, its controls as JSON escapes.
 import type { ConvertReport } from '../convert/convert';
+import type { OutputComparison } from '../convert/runtime';
 import { displayName, displayPath, displayText, escapeJsonControls } from '../safeText';
 
 const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(2)}%`);
@@ -28,13 +29,22 @@ export function formatConvert(r: ConvertReport): string {
       lines.push(`decode graph: ${same ? 'outputs bit-identical to the dense pruned model' : 'OUTPUTS DIFFER from the dense pruned model'} (ONNX Runtime)`);
     } else if (r.exact?.note) lines.push(`decode graph not run: ${displayText(r.exact.note)}`);
     if (r.runtime?.ran) {
-      for (const o of r.runtime.outputs) {
-        lines.push(`output '${displayName(o.name)}' (ONNX Runtime, same inputs): max |diff| ${o.maxAbsDiff.toPrecision(4)}, cosine ${o.cosine.toFixed(6)}${o.identical ? ', identical' : ''}`);
-      }
+      for (const o of r.runtime.outputs) lines.push(outputLine(o));
     } else if (r.runtime?.note) lines.push(`outputs not compared: ${displayText(r.runtime.note)}`);
   }
   for (const note of r.notes) lines.push(`note: ${displayText(note)}`);
   return lines.join('\n') + '\n';
+}
+
+/** One output of the ONNX Runtime comparison; NaN and infinite elements are counted, never passed off as agreement. */
+function outputLine(o: OutputComparison): string {
+  const head = `output '${displayName(o.name)}' (ONNX Runtime, same inputs)`;
+  const { input, output } = o.nonFinite;
+  const bad = `${input} of ${o.elements} elements NaN or infinite in the input model's output, ${output} in the converted model's`;
+  if (o.maxAbsDiff === null || o.cosine === null) return `${head}: NOT COMPARED: ${bad}: the model overflows on the generated inputs`;
+  const diff = `max |diff| ${o.maxAbsDiff.toPrecision(4)}, cosine ${o.cosine.toFixed(6)}`;
+  if (input || output) return `${head}: ${diff} over the ${o.compared} elements finite in both (${bad})`;
+  return `${head}: ${diff}${o.identical ? ', identical' : ''}`;
 }
 
 /** The conversion report as JSON: every string whole, with the controls JSON.stringify leaves raw (DEL, C1, bidi) escaped. */
