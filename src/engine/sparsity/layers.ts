@@ -13,6 +13,7 @@ import {
   type OpRule,
   UNRECOGNIZED_MIN_ELEMENTS,
   UNRECOGNIZED_MIN_RANK,
+  chainStep,
   isChainOp,
   opDomain,
   ruleFor,
@@ -329,6 +330,8 @@ export function discover(ctx: FindContext): Discovery {
       // A call of a model-local function: its body is searched at this call site, weights passed in included.
       if (functionOps.has(`function:${node.domain ? `${node.domain}.` : ''}${node.opType}`)) continue;
       if (opDomain(node.domain) === 'ai.onnx' && NOT_WEIGHT_BEARING.has(node.opType)) continue;
+      // A Q/DQ of any known domain carries a weight to its consumer, which is the one counted.
+      if (isChainOp(node.domain, node.opType)) continue;
       if (node.inputs.some((input) => input && weightLike(scopes, input, scope))) candidates.push(node);
     }
   }
@@ -451,15 +454,16 @@ function planLayer(
   let zeroPoint: ZeroPoint | undefined;
   try {
     for (const step of t.chain) {
-      if (step.opType === 'Transpose') {
+      const kind = chainStep(step.domain, step.opType);
+      if (kind?.kind === 'transpose') {
         const perm = step.attributes.get('perm')?.ints ?? dims.map((_, i) => rank - 1 - i);
         if (perm.length !== rank || [...perm].sort((x, y) => x - y).some((p, i) => p !== i)) {
           throw new TensorError(`Transpose '${step.name}' has perm [${perm.join(', ')}], not a permutation of the ${rank} axes of its weight`);
         }
         const before = toStored;
         toStored = (axis) => before(perm[axis]);
-      } else if (step.opType === 'DequantizeLinear' && dtype.integer && !zeroPoint) {
-        zeroPoint = dequantizeZeroPoint(ctx, scopes, step, t.scopes.get(step) ?? scope, rank, toStored);
+      } else if (kind?.kind === 'dequantize' && kind.zeroPointInput !== undefined && dtype.integer && !zeroPoint) {
+        zeroPoint = dequantizeZeroPoint(ctx, scopes, step, kind.zeroPointInput, t.scopes.get(step) ?? scope, rank, toStored);
       }
     }
     const unread = slot.unread?.(rank, (name) => intAttr(node, name));
@@ -574,8 +578,8 @@ function constantInput(ctx: FindContext, scopes: Scopes, name: string, scope: Sc
 }
 
 /** DequantizeLinear's zero point: per tensor, per axis (`axis`, default 1) or per block (`block_size`, opset 21). */
-function dequantizeZeroPoint(ctx: FindContext, scopes: Scopes, dq: NodeSkeleton, scope: Scope, rank: number, toStored: (axis: number) => number): ZeroPoint | undefined {
-  const zpName = dq.inputs[2];
+function dequantizeZeroPoint(ctx: FindContext, scopes: Scopes, dq: NodeSkeleton, zeroPointInput: number, scope: Scope, rank: number, toStored: (axis: number) => number): ZeroPoint | undefined {
+  const zpName = dq.inputs[zeroPointInput];
   if (!zpName) return undefined;
   const values = constantInput(ctx, scopes, zpName, scope, 'zero point');
   if (values.length <= 1) return { values, axis: -1, blockSize: 0 };

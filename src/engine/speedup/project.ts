@@ -151,7 +151,7 @@ export interface Projection {
 const CONV_OPS = new Set(['Conv', 'ConvInteger', 'QLinearConv']);
 const MATMUL_OPS = new Set(['MatMul', 'MatMulInteger', 'QLinearMatMul']);
 /** ONNX Runtime's contrib layers (com.microsoft only) whose GEMM gemmDims reads. */
-const CONTRIB_GEMM_OPS = new Set(['QGemm', 'DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'FusedMatMul', 'Attention', 'QAttention', 'MatMulNBits']);
+const CONTRIB_GEMM_OPS = new Set(['QGemm', 'GemmFloat8', 'DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'FusedMatMul', 'Attention', 'QAttention', 'MatMulNBits']);
 const SHAPE_OPS = new Set(['Constant', 'Shape', 'Size']);
 
 const product = (dims: readonly (number | null)[]): number | null => dims.reduce<number | null>((a, d) => (a === null || d === null ? null : a * d), 1);

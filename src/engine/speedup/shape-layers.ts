@@ -204,6 +204,9 @@ function gemmOutput(ctx: RuleContext, a: number, b: number): Dim[] {
 // QGemm: A, a_scale, a_zero_point, B, b_scale, b_zero_point, C, y_scale, y_zero_point. "TR: float32 or 8-bit":
 // Y has y_zero_point's type when it is given, float otherwise.
 const qgemm = (ctx: RuleContext): RuleOutput[] => [{ dims: gemmOutput(ctx, 0, 3), elemType: typeOr(ctx, 8, FLOAT) }];
+// GemmFloat8: A, B, C, scaleA, scaleB, scaleY; "Y: Output tensor of shape (M, N)", of the type attribute dtype
+// gives ("same definition as attribute 'to' for operator Cast"); without it, float is assumed.
+const gemmFloat8 = (ctx: RuleContext): RuleOutput[] => [{ dims: gemmOutput(ctx, 0, 1), elemType: attrInt(ctx.node, 'dtype', FLOAT) }];
 // DynamicQuantizeMatMul: A (float, quantized at run time), B, b_scale, b_zero_point, bias; Y is float.
 const dynamicQuantizeMatmul = (ctx: RuleContext): RuleOutput[] => [{ dims: matmulDims(ctx.shape(0).dims, ctx.shape(1).dims), elemType: typeOr(ctx, 2, FLOAT) }];
 // MatMulIntegerToFloat: A, B, a_scale, b_scale, ...; "T3: a_scale, b_scale and output Y" share one float type.
@@ -256,6 +259,7 @@ function matmulNBits(ctx: RuleContext): RuleOutput[] {
 /** Contrib layers by op type: used for the com.microsoft domain only (see ruleFor in shape-rules.ts). */
 export const CONTRIB_LAYER_RULES = {
   QGemm: qgemm,
+  GemmFloat8: gemmFloat8,
   DynamicQuantizeMatMul: dynamicQuantizeMatmul,
   MatMulIntegerToFloat: matmulIntegerToFloat,
   FusedMatMul: fusedMatmul,

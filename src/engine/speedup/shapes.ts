@@ -388,7 +388,7 @@ export function gemmDims(io: NodeIo): GemmDims | undefined {
 }
 
 /**
- * ONNX Runtime's contrib layers (docs/ContribOperators.md): QGemm as Gemm with B at input 3; DynamicQuantizeMatMul,
+ * ONNX Runtime's contrib layers (docs/ContribOperators.md): QGemm as Gemm with B at input 3, GemmFloat8 as Gemm; DynamicQuantizeMatMul,
  * MatMulIntegerToFloat and FusedMatMul as MatMul (FusedMatMul's transA/transB swap the last two dims); Attention and
  * QAttention as their input projection [batch x seq, input_hidden] x [input_hidden, 3 x hidden] (the scores and
  * context products run inside the op on activations: not a layer's GEMM); MatMulNBits as A [..., K] x an N x K
@@ -417,9 +417,10 @@ function contribGemmDims(
     return result(prod(y.slice(0, y.length - matrixDims)), m, n, left[left.length - 1]);
   };
   switch (node.opType) {
-    case 'QGemm': {
+    case 'QGemm':
+    case 'GemmFloat8': {
       const a = known(inputs[0]);
-      const b = known(inputs[3]);
+      const b = known(inputs[node.opType === 'QGemm' ? 3 : 1]);
       if (!a || !b || a.length !== 2 || b.length !== 2) return undefined;
       const transA = flag('transA');
       const transB = flag('transB');
