@@ -342,3 +342,33 @@ describe('QAttention: the input projection of uint8 X by int8 weights [hidden, 3
     assertNothingUnknown(projection);
   });
 });
+
+describe('MatMulBlockQuantizedFp8Weight / Fp4Weight: A [..., K] by B^T, the weight read as stored', () => {
+  const K = 1024;
+  const N = 512;
+  function blockQuantized(op: 'MatMulBlockQuantizedFp8Weight' | 'MatMulBlockQuantizedFp4Weight'): ModelSpec {
+    const fp4 = op === 'MatMulBlockQuantizedFp4Weight';
+    // 2:4 along K: FP8 codes 1.0 1.0 0 0; FP4 bytes 0x22 (two 1.0) then 0x00.
+    const B = fp4
+      ? tensor('B', 'uint8', [N, K / 2], (i) => (i % 2 === 0 ? 0x22 : 0))
+      : makeTensor({ name: 'B', dtype: 'float8e4m3fn', dims: [N, K], values: Array.from({ length: N * K }, (_, i) => (i % 4 < 2 ? 0x38 : 0)), bits: true });
+    const scales = fp4 ? [tensor('weight_scale', 'uint8', [N, K / 16], 0x38), tensor('weight_scale_2', 'float32', [], 1)] : [tensor('b_scale', 'float32', [N, K / 128], 0.5)];
+    return model([node(op, ['A', 'B', ...scales.map((s) => s.name!)], ['Y'], {}, { name: 'mm', domain: MS })], [B, ...scales], [valueInfo('A', 'float16', ['batch', 'seq', K])]);
+  }
+
+  test('A [1, 128, 1024] gives Y [1, 128, 512] in A\'s type, for both', () => {
+    assert.deepEqual(inferred(blockQuantized('MatMulBlockQuantizedFp8Weight'), ['Y']).shapes, { Y: [[1, 128, N], FLOAT16] });
+    assert.deepEqual(inferred(blockQuantized('MatMulBlockQuantizedFp4Weight'), ['Y']).shapes, { Y: [[1, 128, N], FLOAT16] });
+  });
+
+  test('MACs 128 x 512 x 1024 in A\'s type (weight-only); weight bytes one per FP8 weight, half a byte per FP4 weight, plus scales', async () => {
+    const fp8 = onlyLayer(await project(blockQuantized('MatMulBlockQuantizedFp8Weight')), 'mm');
+    assert.deepEqual([fp8.macs, fp8.rows, fp8.computeType, fp8.passes], [128 * N * K, 128, 'float16', true]);
+    assert.equal(fp8.weightBytes, N * K + N * (K / 128) * 4);
+    const projection = await project(blockQuantized('MatMulBlockQuantizedFp4Weight'));
+    const fp4 = onlyLayer(projection, 'mm');
+    assert.deepEqual([fp4.macs, fp4.rows, fp4.computeType, fp4.passes], [128 * N * K, 128, 'float16', true]);
+    assert.equal(fp4.weightBytes, (N * K) / 2 + N * (K / 16) + 4);
+    assertNothingUnknown(projection);
+  });
+});

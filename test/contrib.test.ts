@@ -374,3 +374,53 @@ describe('contrib ops with FP8 weights: GemmFloat8', () => {
     assert.deepEqual(report.unrecognized, [{ op: 'GemmFloat8', domain: '', nodes: 1 }]);
   });
 });
+
+describe('contrib ops with FP8/FP4 weights: MatMulBlockQuantizedFp8Weight and MatMulBlockQuantizedFp4Weight', () => {
+  test('MatMulBlockQuantizedFp8Weight: B float8e4m3fn [N, K], K = axis 1, one violating group counted exactly', async () => {
+    const dims = [4, 32];
+    const codes = twoOfFourAlong(dims, 1).map((v) => (v === 0 ? 0 : 0x38));
+    codes[2] = 0x38; // row 0, K index 2: the first group holds 3 non-zeros
+    const l = await onlyLayer(
+      model(
+        [node('MatMulBlockQuantizedFp8Weight', ['A', 'B', 'b_scale'], ['Y'], { block_size: 16 }, { name: 'fp8mm', domain: MS })],
+        [makeTensor({ name: 'B', dtype: 'float8e4m3fn', dims, values: codes, bits: true }), tensor('b_scale', 'float32', [4, 2], new Array(8).fill(0.5))],
+        [valueInfo('A', 'float16', [1, 32])],
+      ),
+    );
+    assert.equal(l.dtype, 'float8e4m3fn');
+    assert.deepEqual([l.axis, l.outAxis], [1, 0]);
+    assert.deepEqual([l.groups, l.validGroups, l.zeros, l.pass], [32, 31, 63, false]);
+  });
+
+  test('MatMulBlockQuantizedFp4Weight: B uint8 [N, K/2] read as float4e2m1 [N, K] (low nibble first), K = axis 1', async () => {
+    // Codes along K: 1.0, -1.5, +0, -0 (0x2, 0xb, 0x0, 0x8): 2:4 in every group, one -0 per group. Bytes: 0xb2, 0x80.
+    const N = 4;
+    const K = 32;
+    const bytes = Array.from({ length: N * (K / 2) }, (_, i) => (i % 2 === 0 ? 0xb2 : 0x80));
+    const l = await onlyLayer(
+      model(
+        [node('MatMulBlockQuantizedFp4Weight', ['A', 'B', 'weight_scale', 'weight_scale_2'], ['Y'], {}, { name: 'fp4mm', domain: MS })],
+        [tensor('B', 'uint8', [N, K / 2], bytes), tensor('weight_scale', 'uint8', [N, 2], new Array(8).fill(0x38)), tensor('weight_scale_2', 'float32', [], [1])],
+        [valueInfo('A', 'float16', [1, K])],
+      ),
+    );
+    assert.equal(l.weight, 'B');
+    assert.equal(l.dtype, 'float4e2m1');
+    assert.deepEqual(l.shape, [N, K]);
+    assertTwoOfFour(l, 1, 0);
+    assert.equal(l.negativeZeros, N * K / 4);
+    assert.equal(l.warnings.filter((w) => w.startsWith(`${N * K / 4} of its ${N * K / 2} zeros are stored as -0.0`)).length, 1);
+  });
+
+  test('MatMulBlockQuantizedFp4Weight with a B that is not uint8 [N, K/2]: the layer fails, naming what it needs', async () => {
+    const l = await onlyLayer(
+      model(
+        [node('MatMulBlockQuantizedFp4Weight', ['A', 'B', 'weight_scale', 'weight_scale_2'], ['Y'], {}, { name: 'fp4mm', domain: MS })],
+        [tensor('B', 'int8', [4, 16], new Array(64).fill(1)), tensor('weight_scale', 'uint8', [4, 2], new Array(8).fill(0x38)), tensor('weight_scale_2', 'float32', [], [1])],
+        [valueInfo('A', 'float16', [1, 32])],
+      ),
+    );
+    assert.equal(l.eligible, false);
+    assert.equal(l.error, 'MatMulBlockQuantizedFp4Weight: B is int8 [4, 16], not uint8 [N, K/2] (two E2M1 values per byte)');
+  });
+});

@@ -433,20 +433,36 @@ function planLayer(
   layer.weightInput = slot.input;
   layer.group = rule.convolution ? (intAttr(node, 'group') ?? 1) : 1;
   if (layer.error) return layer;
-  const dims = t.constant!.tensor.dims;
+  if (slot.packed) {
+    // Packed weights (MatMulBlockQuantizedFp4Weight's B): the constant's own bytes, viewed as the type they hold.
+    const stored = t.constant!.tensor;
+    const view = stored.dtype === slot.packed.stored ? slot.packed.dims(stored.dims) : undefined;
+    if (t.chain.length) {
+      layer.fixedReason = `${node.opType}: B reaches the node through ${t.chain.map((n) => n.opType).join(', ')}, not as its packed constant`;
+      return layer;
+    }
+    if (!view) {
+      layer.error = `${node.opType}: B is ${dtypeName(stored.dtype)} [${stored.dims.join(', ')}], not ${slot.packed.what}`;
+      return layer;
+    }
+    layer.tensor = { ...stored, dtype: slot.packed.dtype, dims: view };
+    layer.shape = view;
+    layer.dtype = dtypeName(slot.packed.dtype);
+  }
+  const dims = layer.tensor!.dims;
   const rank = dims.length;
   if (rank < 2) {
     layer.fixedReason = `${rank}-D weight: no reduction axis to group along`;
     return layer;
   }
-  const dtype = dtypeById(t.constant!.tensor.dtype);
+  const dtype = dtypeById(layer.tensor!.dtype);
   // A type number ONNX does not define makes the weight unreadable, not merely unaccelerated.
   if (!dtype) {
-    layer.error = `unsupported data type ${dtypeName(t.constant!.tensor.dtype)}`;
+    layer.error = `unsupported data type ${dtypeName(layer.tensor!.dtype)}`;
     return layer;
   }
   if (!dtype.weight) {
-    layer.fixedReason = `weights of type ${dtypeName(t.constant!.tensor.dtype)} are not accelerated`;
+    layer.fixedReason = `weights of type ${dtypeName(layer.tensor!.dtype)} are not accelerated`;
     return layer;
   }
   // Map the layer's view of K and r back onto the stored tensor, through each Transpose (constant side first).

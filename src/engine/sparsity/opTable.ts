@@ -15,6 +15,8 @@ export interface WeightSlot {
   axes(rank: number, attr: (name: string) => number | undefined): { k: number; r: number };
   /** Why this tool does not read the weight with these attributes (a layout it does not map), or undefined. */
   unread?(rank: number, attr: (name: string) => number | undefined): string | undefined;
+  /** A weight stored packed in another type: the bytes are read as `dtype` with these dims (read from a plain constant only). */
+  packed?: { stored: number; dtype: number; dims(stored: readonly number[]): number[] | undefined; what: string };
 }
 
 export interface OpRule {
@@ -97,6 +99,24 @@ export const OP_RULES: Record<OpDomain, Record<string, OpRule>> = {
     // GemmFloat8 inputs: A, B, C, scaleA, scaleB, scaleY. "The shape of B should be (K, N) if transB is 0, or (N, K)
     // if transB is non-zero"; A, B: float8e4m3fn, float8e5m2, float16, bfloat16 or float (FP8 has no zero point).
     GemmFloat8: gemm(1, undefined, 0, undefined),
+    // MatMulBlockQuantizedFp8Weight inputs: A, B, b_scale, a_scale, bias. "B: Row-major FP8 E4M3 weight of shape
+    // [N, K]"; the op "multiplies the activation by the transpose of B_scaled": K is axis 1.
+    MatMulBlockQuantizedFp8Weight: { slots: [{ input: 1, role: 'B', axes: () => ({ k: 1, r: 0 }) }], convolution: false, activationProduct: false },
+    // MatMulBlockQuantizedFp4Weight inputs: A, B, weight_scale, weight_scale_2, input_scale, bias. "B: Packed NVFP4
+    // weight of shape [N, K/2] stored as uint8 (two E2M1 values per byte, low nibble first)": its bytes read as
+    // float4e2m1 [N, K], K is axis 1.
+    MatMulBlockQuantizedFp4Weight: {
+      slots: [
+        {
+          input: 1,
+          role: 'B',
+          axes: () => ({ k: 1, r: 0 }),
+          packed: { stored: 2, dtype: 23, dims: (d) => (d.length === 2 ? [d[0], 2 * d[1]] : undefined), what: 'uint8 [N, K/2] (two E2M1 values per byte)' },
+        },
+      ],
+      convolution: false,
+      activationProduct: false,
+    },
     // DynamicQuantizeMatMul inputs: A, B, b_scale, b_zero_point, bias. A is float (quantized at run time): only B is a weight.
     DynamicQuantizeMatMul: { slots: [matmulB(1, 3)], convolution: false, activationProduct: true },
     // MatMulIntegerToFloat inputs: A, B, a_scale, b_scale, a_zero_point, b_zero_point, bias.

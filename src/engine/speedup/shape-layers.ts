@@ -256,6 +256,20 @@ function matmulNBits(ctx: RuleContext): RuleOutput[] {
   return [{ dims: [...a.dims.slice(0, -1), N], elemType: a.elemType }];
 }
 
+/**
+ * MatMulBlockQuantizedFp8Weight / Fp4Weight: A [..., K] times the transpose of B ([N, K] FP8, or [N, K/2] packed
+ * FP4 bytes: "K = 2 * B.shape[1]"): "The output has shape [..., N] and the same element type as A".
+ */
+function blockQuantizedWeight(packedPerByte: number): (ctx: RuleContext) => RuleOutput[] {
+  return (ctx) => {
+    const a = ctx.shape(0);
+    const b = ctx.shape(1).dims;
+    if (a.dims.length === 0 || b.length !== 2) unknown(`${ctx.node.opType} needs A [..., K] and a 2-D B, got ranks ${a.dims.length} and ${b.length}`);
+    mergeDim(a.dims[a.dims.length - 1], b[1] === null ? null : b[1] * packedPerByte, "A's last dim and B's K");
+    return [{ dims: [...a.dims.slice(0, -1), b[0]], elemType: a.elemType }];
+  };
+}
+
 /** Contrib layers by op type: used for the com.microsoft domain only (see ruleFor in shape-rules.ts). */
 export const CONTRIB_LAYER_RULES = {
   QGemm: qgemm,
@@ -266,6 +280,8 @@ export const CONTRIB_LAYER_RULES = {
   Attention: attention(0),
   QAttention: attention(2),
   MatMulNBits: matmulNBits,
+  MatMulBlockQuantizedFp8Weight: blockQuantizedWeight(1),
+  MatMulBlockQuantizedFp4Weight: blockQuantizedWeight(2),
 };
 
 // ---------------------------------------------------------------------------
