@@ -266,3 +266,109 @@ describe('the other contrib products: shapes and MACs', () => {
     assert.deepEqual(inference.unknown.map((u) => [u.name, u.why]), [['Y', "no shape rule for op MatMulNBits (domain 'com.example')"]]);
   });
 });
+
+describe('GemmFloat8: a Gemm whose FP8 weight is read as stored, one byte per weight', () => {
+  const K = 1024;
+  const N = 512;
+  /** A float8e4m3fn [seq, K] times B float8e4m3fn stored [N, K] (transB), 2:4 along K; Y of `dtype` (absent: float). */
+  function gemmFloat8(dtype?: number): ModelSpec {
+    const B = makeTensor({ name: 'B', dtype: 'float8e4m3fn', dims: [N, K], values: Array.from({ length: N * K }, (_, i) => (i % 4 < 2 ? 0x38 : 0)), bits: true });
+    return model(
+      [node('GemmFloat8', ['A', 'B', '', 'scaleA', 'scaleB'], ['Y'], { transB: 1, ...(dtype === undefined ? {} : { dtype }) }, { name: 'gemm8', domain: MS })],
+      [B, tensor('scaleA', 'float32', [], 1), tensor('scaleB', 'float32', [], 0.5)],
+      [valueInfo('A', 'float8e4m3fn', ['seq', K])],
+    );
+  }
+
+  test('A [128, 1024] by B stored [512, 1024] with transB: Y [128, 512] of the dtype attribute, float without it', () => {
+    assert.deepEqual(inferred(gemmFloat8(FLOAT16), ['Y']).shapes, { Y: [[128, N], FLOAT16] });
+    assert.deepEqual(inferred(gemmFloat8(), ['Y']).shapes, { Y: [[128, N], FLOAT] });
+  });
+
+  test('MACs 128 x 512 x 1024 on the int8/FP8 peak; weight bytes N x K (one per FP8 weight) plus the two float scales', async () => {
+    const projection = await project(gemmFloat8(FLOAT16));
+    const g = onlyLayer(projection, 'gemm8');
+    assert.equal(g.macs, 128 * N * K);
+    assert.equal(g.rows, 128);
+    assert.equal(g.computeType, 'int8');
+    assert.equal(g.weightBytes, N * K + 2 * 4);
+    assert.equal(g.activationBytesIn, 128 * K);
+    assert.equal(g.activationBytesOut, 128 * N * 2);
+    assert.equal(g.passes, true);
+    assertNothingUnknown(projection);
+  });
+});
+
+describe('QAttention: the input projection of uint8 X by int8 weights [hidden, 3 x hidden], float output from bias', () => {
+  const hidden = 256;
+  /** X uint8 [batch, seq, hidden]; weight int8 [hidden, 3 hidden] 2:4 along K (axis 0); bias float32; scalar scales and zero points. */
+  function qattention(): ModelSpec {
+    return model(
+      [
+        node(
+          'QAttention',
+          ['X', 'W', 'bias', 'x_scale', 'w_scale', '', 'x_zp', 'w_zp'],
+          ['Y'],
+          { num_heads: 4 },
+          { name: 'qattn', domain: MS },
+        ),
+      ],
+      [
+        tensor('W', 'int8', [hidden, 3 * hidden], (i) => (Math.floor(i / (3 * hidden)) % 4 < 2 ? 5 : 0)),
+        tensor('bias', 'float32', [3 * hidden], 0.5),
+        tensor('x_scale', 'float32', [], 0.1),
+        tensor('w_scale', 'float32', [], 0.2),
+        tensor('x_zp', 'uint8', [], 128),
+        tensor('w_zp', 'int8', [], 0),
+      ],
+      [valueInfo('X', 'uint8', ['batch', 'seq', hidden])],
+    );
+  }
+
+  test('X [1, 128, 256] with weights [256, 768] gives Y [1, 128, 256] in the type of bias (float32)', () => {
+    assert.deepEqual(inferred(qattention(), ['Y']).shapes, { Y: [[1, 128, hidden], FLOAT] });
+  });
+
+  test('MACs 128 x 256 x 768 at the int8 peak, rows 128; weight bytes the int8 weights, the float32 bias and the four scalars', async () => {
+    const projection = await project(qattention());
+    const q = onlyLayer(projection, 'qattn');
+    assert.equal(q.macs, 128 * hidden * 3 * hidden);
+    assert.equal(q.rows, 128);
+    assert.equal(q.computeType, 'int8');
+    assert.equal(q.weightBytes, hidden * 3 * hidden + 3 * hidden * 4 + 4 + 4 + 1 + 1);
+    assert.equal(q.activationBytesIn, 128 * hidden);
+    assert.equal(q.activationBytesOut, 128 * hidden * 4);
+    assert.equal(q.passes, true);
+    assertNothingUnknown(projection);
+  });
+});
+
+describe('MatMulBlockQuantizedFp8Weight / Fp4Weight: A [..., K] by B^T, the weight read as stored', () => {
+  const K = 1024;
+  const N = 512;
+  function blockQuantized(op: 'MatMulBlockQuantizedFp8Weight' | 'MatMulBlockQuantizedFp4Weight'): ModelSpec {
+    const fp4 = op === 'MatMulBlockQuantizedFp4Weight';
+    // 2:4 along K: FP8 codes 1.0 1.0 0 0; FP4 bytes 0x22 (two 1.0) then 0x00.
+    const B = fp4
+      ? tensor('B', 'uint8', [N, K / 2], (i) => (i % 2 === 0 ? 0x22 : 0))
+      : makeTensor({ name: 'B', dtype: 'float8e4m3fn', dims: [N, K], values: Array.from({ length: N * K }, (_, i) => (i % 4 < 2 ? 0x38 : 0)), bits: true });
+    const scales = fp4 ? [tensor('weight_scale', 'uint8', [N, K / 16], 0x38), tensor('weight_scale_2', 'float32', [], 1)] : [tensor('b_scale', 'float32', [N, K / 128], 0.5)];
+    return model([node(op, ['A', 'B', ...scales.map((s) => s.name!)], ['Y'], {}, { name: 'mm', domain: MS })], [B, ...scales], [valueInfo('A', 'float16', ['batch', 'seq', K])]);
+  }
+
+  test('A [1, 128, 1024] gives Y [1, 128, 512] in A\'s type, for both', () => {
+    assert.deepEqual(inferred(blockQuantized('MatMulBlockQuantizedFp8Weight'), ['Y']).shapes, { Y: [[1, 128, N], FLOAT16] });
+    assert.deepEqual(inferred(blockQuantized('MatMulBlockQuantizedFp4Weight'), ['Y']).shapes, { Y: [[1, 128, N], FLOAT16] });
+  });
+
+  test('MACs 128 x 512 x 1024 in A\'s type (weight-only); weight bytes one per FP8 weight, half a byte per FP4 weight, plus scales', async () => {
+    const fp8 = onlyLayer(await project(blockQuantized('MatMulBlockQuantizedFp8Weight')), 'mm');
+    assert.deepEqual([fp8.macs, fp8.rows, fp8.computeType, fp8.passes], [128 * N * K, 128, 'float16', true]);
+    assert.equal(fp8.weightBytes, N * K + N * (K / 128) * 4);
+    const projection = await project(blockQuantized('MatMulBlockQuantizedFp4Weight'));
+    const fp4 = onlyLayer(projection, 'mm');
+    assert.deepEqual([fp4.macs, fp4.rows, fp4.computeType, fp4.passes], [128 * N * K, 128, 'float16', true]);
+    assert.equal(fp4.weightBytes, (N * K) / 2 + N * (K / 16) + 4);
+    assertNothingUnknown(projection);
+  });
+});

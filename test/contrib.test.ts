@@ -8,7 +8,7 @@ import type { onnx } from 'onnx-proto';
 import { type ConvertReport, type LayerChange } from '../src/engine/convert/convert';
 import { formatReport } from '../src/engine/report/format';
 import type { InspectReport, LayerReport } from '../src/engine/sparsity/inspect';
-import { type ModelSpec, graph, node, valueInfo } from './support/builder';
+import { type ModelSpec, graph, makeTensor, node, valueInfo } from './support/builder';
 import { convertSpec, int8Values, uint8Values } from './support/convert-read';
 import { inspectSpec, layer } from './support/models';
 import { assertTwoOfFour, count, tensor, twoOfFourAlong } from './support/patterns';
@@ -306,5 +306,121 @@ describe('convert --mode prune on contrib ops: in the integer domain, around the
     assert.equal(l.passesAfter, true);
     assert.equal(report.verified, true);
     assert.equal(report.runtime?.ran, true);
+  });
+});
+
+describe('contrib ops with FP8 weights: GemmFloat8', () => {
+  /** Bit patterns 2:4 along `axis` (`one` for the non-zeros), plus one non-zero at K index 2 of the first lane when `violate`. */
+  function fp8Along(dims: number[], axis: number, one: number, violate: boolean): number[] {
+    const codes = twoOfFourAlong(dims, axis).map((v) => (v === 0 ? 0 : one));
+    if (violate) codes[2 * count(dims.slice(axis + 1))] = one;
+    return codes;
+  }
+
+  test('GemmFloat8: B is input 1, (N, K) with transB = 1 (the only FP8 layout): K = axis 1; float8e4m3fn, no zero point', async () => {
+    const dims = [4, 16];
+    const l = await onlyLayer(
+      model(
+        [node('GemmFloat8', ['A', 'B', '', 'scaleA', 'scaleB'], ['Y'], { transB: 1, dtype: 10 }, { name: 'gemm8', domain: MS })],
+        [
+          makeTensor({ name: 'B', dtype: 'float8e4m3fn', dims, values: fp8Along(dims, 1, 0x38, false), bits: true }),
+          tensor('scaleA', 'float32', [], [1]),
+          tensor('scaleB', 'float32', [], [0.5]),
+        ],
+        [valueInfo('A', 'float8e4m3fn', [1, 16])],
+      ),
+    );
+    assert.equal(l.op, 'GemmFloat8');
+    assert.equal(l.weight, 'B');
+    assert.equal(l.dtype, 'float8e4m3fn');
+    assert.equal(l.zeroPoint, 'none');
+    assertTwoOfFour(l, 1, 0);
+    assert.equal(l.groups, 16);
+  });
+
+  test('GemmFloat8 with transB = 0: B (K, N), K = axis 0; float8e5m2 with one violating group, counted exactly', async () => {
+    const dims = [16, 4];
+    const l = await onlyLayer(
+      model(
+        [node('GemmFloat8', ['A', 'B'], ['Y'], {}, { name: 'gemm8', domain: MS })],
+        [makeTensor({ name: 'B', dtype: 'float8e5m2', dims, values: fp8Along(dims, 0, 0x3c, true), bits: true })],
+        [valueInfo('A', 'float8e5m2', [1, 16])],
+      ),
+    );
+    assert.equal(l.dtype, 'float8e5m2');
+    assert.deepEqual([l.axis, l.outAxis], [0, 1]);
+    assert.deepEqual([l.groups, l.validGroups, l.zeros, l.pass, l.compliance], [16, 15, 31, false, 15 / 16]);
+    assert.deepEqual(l.countHistogram, [0, 0, 15, 1, 0]);
+  });
+
+  test('GemmFloat8 with float16 B and -0.0 in its pruned places: counted as zeros, and the layer warns how many', async () => {
+    const dims = [4, 16];
+    const codes = fp8Along(dims, 1, 0x3c00, false).map((v, i) => (v === 0 && i % 3 === 0 ? 0x8000 : v));
+    const negatives = codes.filter((v) => v === 0x8000).length;
+    const l = await onlyLayer(
+      model([node('GemmFloat8', ['A', 'B'], ['Y'], { transB: 1 }, { name: 'gemm8', domain: MS })], [makeTensor({ name: 'B', dtype: 'float16', dims, values: codes, bits: true })]),
+    );
+    assertTwoOfFour(l, 1, 0);
+    assert.equal(l.negativeZeros, negatives);
+    assert.equal(l.warnings.filter((w) => w.startsWith(`${negatives} of its 32 zeros are stored as -0.0`)).length, 1);
+  });
+
+  test('GemmFloat8 in the default domain is no layer: counted under "not read"', async () => {
+    const dims = [4, 16];
+    const report = await inspectSpec(
+      model([node('GemmFloat8', ['A', 'B'], ['Y'], { transB: 1 }, { name: 'gemm8' })], [makeTensor({ name: 'B', dtype: 'float8e4m3fn', dims, values: fp8Along(dims, 1, 0x38, false), bits: true })]),
+    );
+    assert.deepEqual(report.layers, []);
+    assert.deepEqual(report.unrecognized, [{ op: 'GemmFloat8', domain: '', nodes: 1 }]);
+  });
+});
+
+describe('contrib ops with FP8/FP4 weights: MatMulBlockQuantizedFp8Weight and MatMulBlockQuantizedFp4Weight', () => {
+  test('MatMulBlockQuantizedFp8Weight: B float8e4m3fn [N, K], K = axis 1, one violating group counted exactly', async () => {
+    const dims = [4, 32];
+    const codes = twoOfFourAlong(dims, 1).map((v) => (v === 0 ? 0 : 0x38));
+    codes[2] = 0x38; // row 0, K index 2: the first group holds 3 non-zeros
+    const l = await onlyLayer(
+      model(
+        [node('MatMulBlockQuantizedFp8Weight', ['A', 'B', 'b_scale'], ['Y'], { block_size: 16 }, { name: 'fp8mm', domain: MS })],
+        [makeTensor({ name: 'B', dtype: 'float8e4m3fn', dims, values: codes, bits: true }), tensor('b_scale', 'float32', [4, 2], new Array(8).fill(0.5))],
+        [valueInfo('A', 'float16', [1, 32])],
+      ),
+    );
+    assert.equal(l.dtype, 'float8e4m3fn');
+    assert.deepEqual([l.axis, l.outAxis], [1, 0]);
+    assert.deepEqual([l.groups, l.validGroups, l.zeros, l.pass], [32, 31, 63, false]);
+  });
+
+  test('MatMulBlockQuantizedFp4Weight: B uint8 [N, K/2] read as float4e2m1 [N, K] (low nibble first), K = axis 1', async () => {
+    // Codes along K: 1.0, -1.5, +0, -0 (0x2, 0xb, 0x0, 0x8): 2:4 in every group, one -0 per group. Bytes: 0xb2, 0x80.
+    const N = 4;
+    const K = 32;
+    const bytes = Array.from({ length: N * (K / 2) }, (_, i) => (i % 2 === 0 ? 0xb2 : 0x80));
+    const l = await onlyLayer(
+      model(
+        [node('MatMulBlockQuantizedFp4Weight', ['A', 'B', 'weight_scale', 'weight_scale_2'], ['Y'], {}, { name: 'fp4mm', domain: MS })],
+        [tensor('B', 'uint8', [N, K / 2], bytes), tensor('weight_scale', 'uint8', [N, 2], new Array(8).fill(0x38)), tensor('weight_scale_2', 'float32', [], [1])],
+        [valueInfo('A', 'float16', [1, K])],
+      ),
+    );
+    assert.equal(l.weight, 'B');
+    assert.equal(l.dtype, 'float4e2m1');
+    assert.deepEqual(l.shape, [N, K]);
+    assertTwoOfFour(l, 1, 0);
+    assert.equal(l.negativeZeros, N * K / 4);
+    assert.equal(l.warnings.filter((w) => w.startsWith(`${N * K / 4} of its ${N * K / 2} zeros are stored as -0.0`)).length, 1);
+  });
+
+  test('MatMulBlockQuantizedFp4Weight with a B that is not uint8 [N, K/2]: the layer fails, naming what it needs', async () => {
+    const l = await onlyLayer(
+      model(
+        [node('MatMulBlockQuantizedFp4Weight', ['A', 'B', 'weight_scale', 'weight_scale_2'], ['Y'], {}, { name: 'fp4mm', domain: MS })],
+        [tensor('B', 'int8', [4, 16], new Array(64).fill(1)), tensor('weight_scale', 'uint8', [4, 2], new Array(8).fill(0x38)), tensor('weight_scale_2', 'float32', [], [1])],
+        [valueInfo('A', 'float16', [1, 32])],
+      ),
+    );
+    assert.equal(l.eligible, false);
+    assert.equal(l.error, 'MatMulBlockQuantizedFp4Weight: B is int8 [4, 16], not uint8 [N, K/2] (two E2M1 values per byte)');
   });
 });

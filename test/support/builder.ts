@@ -14,7 +14,7 @@ export { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBFloat16Bits, flo
 export type DTypeName =
   | 'float32' | 'float64' | 'float16' | 'bfloat16'
   | 'float8e4m3fn' | 'float8e4m3fnuz' | 'float8e5m2' | 'float8e5m2fnuz'
-  | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'int64' | 'int4' | 'uint4';
+  | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'int64' | 'int4' | 'uint4' | 'float4e2m1';
 
 /** TensorProto.DataType numbers (onnx-proto's enum stops at BFLOAT16; the wire field is a plain int32). */
 export const DTYPE_IDS: Record<DTypeName, number> = {
@@ -34,6 +34,7 @@ export const DTYPE_IDS: Record<DTypeName, number> = {
   float8e5m2fnuz: 20,
   uint4: 21,
   int4: 22,
+  float4e2m1: 23,
 };
 
 /** Inclusive integer range of each integer dtype (and of the bit patterns of the small floats). */
@@ -119,6 +120,11 @@ function storedIntegers(spec: TensorSpec): number[] {
     for (let i = 0; i < values.length; i++) out[i] = checkInt(values[i], 0, 0xff, spec);
     return out;
   }
+  if (dtype === 'float4e2m1') {
+    if (!bits) throw new Error(`tensor ${spec.name}: float4e2m1 values must be 4-bit codes (bits: true)`);
+    for (let i = 0; i < values.length; i++) out[i] = checkInt(values[i], 0, 0xf, spec);
+    return out;
+  }
   const range = INT_RANGES[dtype];
   if (!range) throw new Error(`tensor ${spec.name}: ${dtype} has no integer storage`);
   for (let i = 0; i < values.length; i++) out[i] = checkInt(values[i], range[0], range[1], spec);
@@ -142,7 +148,7 @@ function packNibbles(ints: number[]): Uint8Array {
 /** The little-endian raw_data bytes of a tensor. */
 function rawBytes(spec: TensorSpec): Uint8Array {
   const { dtype, values } = spec;
-  if (dtype === 'int4' || dtype === 'uint4') return packNibbles(storedIntegers(spec));
+  if (dtype === 'int4' || dtype === 'uint4' || dtype === 'float4e2m1') return packNibbles(storedIntegers(spec));
   const width = byteWidth(dtype);
   const buf = new Uint8Array(values.length * width);
   const view = new DataView(buf.buffer);
@@ -178,7 +184,7 @@ function typedFields(spec: TensorSpec): Partial<onnx.ITensorProto> {
     case 'float32': return { floatData: Array.from(spec.values) };
     case 'float64': return { doubleData: Array.from(spec.values) };
     case 'int64': return { int64Data: storedIntegers(spec) };
-    case 'int4': case 'uint4': return { int32Data: Array.from(packNibbles(storedIntegers(spec))) };
+    case 'int4': case 'uint4': case 'float4e2m1': return { int32Data: Array.from(packNibbles(storedIntegers(spec))) };
     // int8/16/32, uint8/16: the value; float16/bfloat16/float8: the unsigned bit pattern.
     default: return { int32Data: storedIntegers(spec) };
   }

@@ -5,6 +5,7 @@ export type ZeroRule =
   | 'half' // (bits & 0x7fff) == 0: float16, bfloat16
   | 'fp8' // (bits & 0x7f) == 0: e4m3fn, e5m2
   | 'fp8uz' // bits == 0 (0x80 is NaN): e4m3fnuz, e5m2fnuz
+  | 'fp4' // (code & 0x7) == 0: float4e2m1 (two per byte, low nibble first; no NaN or infinity)
   | 'int'; // q == zero_point
 
 /** Which repeated field of TensorProto holds the values when raw_data is absent. */
@@ -46,6 +47,7 @@ const TABLE: DType[] = [
   { id: 20, name: 'float8e5m2fnuz', bits: 8, field: 'int32_data', zero: 'fp8uz', weight: true },
   { id: 21, name: 'uint4', bits: 4, field: 'int32_data', zero: 'int', weight: true, integer: true },
   { id: 22, name: 'int4', bits: 4, field: 'int32_data', zero: 'int', weight: true, integer: true, signed: true },
+  { id: 23, name: 'float4e2m1', bits: 4, field: 'int32_data', zero: 'fp4', weight: true },
 ];
 
 const BY_ID = new Map(TABLE.map((d) => [d.id, d]));

@@ -143,7 +143,7 @@ export function formatMarkdown(report: InspectReport): string {
 
 const CSV_FIELDS: (keyof LayerReport)[] = [
   'name', 'op', 'graph', 'weight', 'shape', 'dtype', 'axis', 'eligible', 'reason', 'groups', 'validGroups',
-  'compliance', 'pass', 'nearlyPassing', 'elements', 'zeros', 'retainedMagnitude',
+  'compliance', 'pass', 'nearlyPassing', 'elements', 'zeros', 'negativeZeros', 'zeroPointZeros', 'retainedMagnitude',
 ];
 
 /** CSV (RFC 4180): names and the reason shown as in the table (escaped, bounded), quoted where they hold ',' or '"'. */

@@ -80,46 +80,76 @@ export function integerAt(dtype: DType, bytes: Uint8Array, view: DataView, index
   }
 }
 
+/** |value| of each float4e2m1 code (1 sign, 2 exponent, 1 mantissa bits, bias 1): 0, 0.5, 1, 1.5, 2, 3, 4, 6. */
+const FP4_MAGNITUDES = new Float32Array([0, 0.5, 1, 1.5, 2, 3, 4, 6, 0, 0.5, 1, 1.5, 2, 3, 4, 6]);
+
 /**
  * Writes the magnitude of `count` elements into `out`. `first` is the element index of the run inside the tensor
- * (for per-channel zero points), `dims` the tensor's dims.
+ * (for per-channel zero points), `dims` the tensor's dims. Returns how many of them are zeros whose stored bits are
+ * not all zero: -0.0 in a float type, a code equal to a non-zero zero point in an integer type (fragile zeros: a
+ * kernel or exporter that tests bits, or drops the zero point, sees them as non-zero).
  */
-export function toMagnitudes(dtype: DType, run: ElementBytes, count: number, out: Float32Array, first: number, dims: readonly number[], zeroPoint?: ZeroPoint): void {
+export function toMagnitudes(dtype: DType, run: ElementBytes, count: number, out: Float32Array, first: number, dims: readonly number[], zeroPoint?: ZeroPoint): number {
   const { bytes, nibble } = run;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let fragile = 0;
   switch (dtype.zero) {
     case 'float':
       if (dtype.bits === 32) {
-        const src = bytes.byteOffset % 4 === 0 ? new Float32Array(bytes.buffer, bytes.byteOffset, count) : new Float32Array(bytes.slice(0, count * 4).buffer);
+        const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice(0, count * 4);
+        const src = new Float32Array(aligned.buffer, aligned.byteOffset, count);
+        const raw = new Uint32Array(aligned.buffer, aligned.byteOffset, count);
         for (let i = 0; i < count; i++) {
           const v = src[i];
           out[i] = v === v ? (v < 0 ? -v : v) : NAN_MAGNITUDE;
+          fragile += raw[i] === 0x80000000 ? 1 : 0;
         }
       } else {
         for (let i = 0; i < count; i++) {
           const v = view.getFloat64(i * 8, true);
           out[i] = v === v ? Math.abs(v) : NAN_MAGNITUDE;
+          if (Object.is(v, -0)) fragile++;
         }
       }
-      return;
+      return fragile;
     case 'half': {
       const t = table(dtype.name);
       const src = bytes.byteOffset % 2 === 0 ? new Uint16Array(bytes.buffer, bytes.byteOffset, count) : new Uint16Array(bytes.slice(0, count * 2).buffer);
-      for (let i = 0; i < count; i++) out[i] = t[src[i] & 0x7fff];
-      return;
+      for (let i = 0; i < count; i++) {
+        const bits = src[i];
+        out[i] = t[bits & 0x7fff];
+        fragile += bits === 0x8000 ? 1 : 0;
+      }
+      return fragile;
     }
     case 'fp8':
     case 'fp8uz': {
       const t = table(dtype.name);
       for (let i = 0; i < count; i++) out[i] = t[bytes[i]];
-      return;
+      // fnuz types have no negative zero: their 0x80 is NaN.
+      if (dtype.zero === 'fp8') for (let i = 0; i < count; i++) fragile += bytes[i] === 0x80 ? 1 : 0;
+      return fragile;
     }
+    case 'fp4':
+      for (let i = 0; i < count; i++) {
+        const at = i + nibble;
+        const code = (bytes[at >> 1] >> ((at & 1) * 4)) & 0xf;
+        out[i] = FP4_MAGNITUDES[code];
+        fragile += code === 0x8 ? 1 : 0;
+      }
+      return fragile;
     case 'int': {
       const zp = zeroPointLookup(zeroPoint, dims);
-      for (let i = 0; i < count; i++) out[i] = Math.abs(integerAt(dtype, bytes, view, i, nibble) - zp(first + i));
-      return;
+      for (let i = 0; i < count; i++) {
+        const point = zp(first + i);
+        const mag = Math.abs(integerAt(dtype, bytes, view, i, nibble) - point);
+        out[i] = mag;
+        if (mag === 0 && point !== 0) fragile++;
+      }
+      return fragile;
     }
   }
+  return fragile;
 }
 
 /** A function from element index to its zero point. */

@@ -8,6 +8,7 @@ import { type ByteSource, FileSource } from '../onnx/source';
 import type { Worker } from 'node:worker_threads';
 import { ExternalFiles, openTensor } from '../onnx/tensorData';
 import { JobSources, type ScanJob } from './job';
+import { fragileZeroWarnings } from './fragile';
 import { GRID_MAX, type Grid, type PartStats, type ScanStats, ShapeInfo, emptyStats, mergeStats } from './kernel';
 import { type LayerPlan, type UnrecognizedOp, discover, eligibility } from './layers';
 import { BLOCK_SHAPES, type Pattern, STANDARD_PATTERNS, patternName } from './pattern';
@@ -61,6 +62,10 @@ export interface LayerReport {
   nearlyPassing: boolean;
   elements: number;
   zeros: number | null;
+  /** Zeros stored as -0.0 (float weights); null when not scanned. Each fragile kind of zero also warns. */
+  negativeZeros: number | null;
+  /** Zeros of an integer weight that are codes equal to a non-zero zero point; null when not scanned. */
+  zeroPointZeros: number | null;
   /** Fraction of sum |w| kept if pruned to the pattern by magnitude; 1 when already compliant. */
   retainedMagnitude: number | null;
   /** countHistogram[c] = groups with c non-zeros. */
@@ -482,6 +487,8 @@ function layerReport(plan: LayerPlan, pattern: Pattern, result: ScanResult | und
     nearlyPassing: false,
     elements: plan.shape ? elementCount(plan.shape) : 0,
     zeros: null,
+    negativeZeros: null,
+    zeroPointZeros: null,
     retainedMagnitude: null,
     countHistogram: null,
     maskHistogram: null,
@@ -503,6 +510,9 @@ function layerReport(plan: LayerPlan, pattern: Pattern, result: ScanResult | und
   report.pass = stats.validGroups === stats.groups;
   report.nearlyPassing = !report.pass && report.compliance >= nearly;
   report.zeros = stats.zeros;
+  report.negativeZeros = stats.negativeZeros;
+  report.zeroPointZeros = stats.zeroPointZeros;
+  report.warnings = [...report.warnings, ...fragileZeroWarnings(stats, plan.zeroPoint, plan.node)];
   report.retainedMagnitude = report.pass ? 1 : retained(stats.keptMagnitude, stats.sumMagnitude);
   report.countHistogram = stats.countHistogram;
   report.maskHistogram = stats.maskHistogram;

@@ -26,6 +26,10 @@ export interface Grid {
 export interface ScanStats {
   elements: number;
   zeros: number;
+  /** Zeros stored as -0.0 (float types): counted as zero, but a kernel that tests bits sees a non-zero. */
+  negativeZeros: number;
+  /** Zeros of an integer weight that are codes equal to a non-zero zero point: lost if a runtime drops the zero point. */
+  zeroPointZeros: number;
   groups: number;
   validGroups: number;
   /** countHistogram[c] = groups with exactly c non-zeros, c = 0..M. */
@@ -111,6 +115,8 @@ export function emptyStats(shape: ShapeInfo): ScanStats {
   return {
     elements: 0,
     zeros: 0,
+    negativeZeros: 0,
+    zeroPointZeros: 0,
     groups: 0,
     validGroups: 0,
     countHistogram: new Array(m + 1).fill(0),
@@ -129,6 +135,8 @@ export type PartStats = ScanStats;
 export function mergeStats(into: ScanStats, part: PartStats): ScanStats {
   into.elements += part.elements;
   into.zeros += part.zeros;
+  into.negativeZeros += part.negativeZeros;
+  into.zeroPointZeros += part.zeroPointZeros;
   into.groups += part.groups;
   into.validGroups += part.validGroups;
   part.countHistogram.forEach((v, i) => (into.countHistogram[i] += v));

@@ -13,6 +13,7 @@ import {
   type OpRule,
   UNRECOGNIZED_MIN_ELEMENTS,
   UNRECOGNIZED_MIN_RANK,
+  chainStep,
   isChainOp,
   opDomain,
   ruleFor,
@@ -329,6 +330,8 @@ export function discover(ctx: FindContext): Discovery {
       // A call of a model-local function: its body is searched at this call site, weights passed in included.
       if (functionOps.has(`function:${node.domain ? `${node.domain}.` : ''}${node.opType}`)) continue;
       if (opDomain(node.domain) === 'ai.onnx' && NOT_WEIGHT_BEARING.has(node.opType)) continue;
+      // A Q/DQ of any known domain carries a weight to its consumer, which is the one counted.
+      if (isChainOp(node.domain, node.opType)) continue;
       if (node.inputs.some((input) => input && weightLike(scopes, input, scope))) candidates.push(node);
     }
   }
@@ -430,20 +433,36 @@ function planLayer(
   layer.weightInput = slot.input;
   layer.group = rule.convolution ? (intAttr(node, 'group') ?? 1) : 1;
   if (layer.error) return layer;
-  const dims = t.constant!.tensor.dims;
+  if (slot.packed) {
+    // Packed weights (MatMulBlockQuantizedFp4Weight's B): the constant's own bytes, viewed as the type they hold.
+    const stored = t.constant!.tensor;
+    const view = stored.dtype === slot.packed.stored ? slot.packed.dims(stored.dims) : undefined;
+    if (t.chain.length) {
+      layer.fixedReason = `${node.opType}: B reaches the node through ${t.chain.map((n) => n.opType).join(', ')}, not as its packed constant`;
+      return layer;
+    }
+    if (!view) {
+      layer.error = `${node.opType}: B is ${dtypeName(stored.dtype)} [${stored.dims.join(', ')}], not ${slot.packed.what}`;
+      return layer;
+    }
+    layer.tensor = { ...stored, dtype: slot.packed.dtype, dims: view };
+    layer.shape = view;
+    layer.dtype = dtypeName(slot.packed.dtype);
+  }
+  const dims = layer.tensor!.dims;
   const rank = dims.length;
   if (rank < 2) {
     layer.fixedReason = `${rank}-D weight: no reduction axis to group along`;
     return layer;
   }
-  const dtype = dtypeById(t.constant!.tensor.dtype);
+  const dtype = dtypeById(layer.tensor!.dtype);
   // A type number ONNX does not define makes the weight unreadable, not merely unaccelerated.
   if (!dtype) {
-    layer.error = `unsupported data type ${dtypeName(t.constant!.tensor.dtype)}`;
+    layer.error = `unsupported data type ${dtypeName(layer.tensor!.dtype)}`;
     return layer;
   }
   if (!dtype.weight) {
-    layer.fixedReason = `weights of type ${dtypeName(t.constant!.tensor.dtype)} are not accelerated`;
+    layer.fixedReason = `weights of type ${dtypeName(layer.tensor!.dtype)} are not accelerated`;
     return layer;
   }
   // Map the layer's view of K and r back onto the stored tensor, through each Transpose (constant side first).
@@ -451,15 +470,16 @@ function planLayer(
   let zeroPoint: ZeroPoint | undefined;
   try {
     for (const step of t.chain) {
-      if (step.opType === 'Transpose') {
+      const kind = chainStep(step.domain, step.opType);
+      if (kind?.kind === 'transpose') {
         const perm = step.attributes.get('perm')?.ints ?? dims.map((_, i) => rank - 1 - i);
         if (perm.length !== rank || [...perm].sort((x, y) => x - y).some((p, i) => p !== i)) {
           throw new TensorError(`Transpose '${step.name}' has perm [${perm.join(', ')}], not a permutation of the ${rank} axes of its weight`);
         }
         const before = toStored;
         toStored = (axis) => before(perm[axis]);
-      } else if (step.opType === 'DequantizeLinear' && dtype.integer && !zeroPoint) {
-        zeroPoint = dequantizeZeroPoint(ctx, scopes, step, t.scopes.get(step) ?? scope, rank, toStored);
+      } else if (kind?.kind === 'dequantize' && kind.zeroPointInput !== undefined && dtype.integer && !zeroPoint) {
+        zeroPoint = dequantizeZeroPoint(ctx, scopes, step, kind.zeroPointInput, t.scopes.get(step) ?? scope, rank, toStored);
       }
     }
     const unread = slot.unread?.(rank, (name) => intAttr(node, name));
@@ -574,8 +594,8 @@ function constantInput(ctx: FindContext, scopes: Scopes, name: string, scope: Sc
 }
 
 /** DequantizeLinear's zero point: per tensor, per axis (`axis`, default 1) or per block (`block_size`, opset 21). */
-function dequantizeZeroPoint(ctx: FindContext, scopes: Scopes, dq: NodeSkeleton, scope: Scope, rank: number, toStored: (axis: number) => number): ZeroPoint | undefined {
-  const zpName = dq.inputs[2];
+function dequantizeZeroPoint(ctx: FindContext, scopes: Scopes, dq: NodeSkeleton, zeroPointInput: number, scope: Scope, rank: number, toStored: (axis: number) => number): ZeroPoint | undefined {
+  const zpName = dq.inputs[zeroPointInput];
   if (!zpName) return undefined;
   const values = constantInput(ctx, scopes, zpName, scope, 'zero point');
   if (values.length <= 1) return { values, axis: -1, blockSize: 0 };

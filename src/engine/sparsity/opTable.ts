@@ -1,7 +1,8 @@
 // Which input of which op is a weight, and which axis of it is the reduction axis K (domain.md §2).
 // Kept as data in one place, as Polygraphy's sparsity tool does. An op is looked up by domain and type:
 // standard ops only in '' / 'ai.onnx', ONNX Runtime's contrib ops only in 'com.microsoft' (its
-// docs/ContribOperators.md; the quoted input names and shapes below are that spec's wording).
+// docs/ContribOperators.md; the quoted input names and shapes below are that spec's wording), TensorRT's own
+// Q/DQ ops only in 'trt' (as TensorRT's ONNX parser, onnx-tensorrt, imports them).
 
 export interface WeightSlot {
   /** Input index of the weight. */
@@ -14,6 +15,8 @@ export interface WeightSlot {
   axes(rank: number, attr: (name: string) => number | undefined): { k: number; r: number };
   /** Why this tool does not read the weight with these attributes (a layout it does not map), or undefined. */
   unread?(rank: number, attr: (name: string) => number | undefined): string | undefined;
+  /** A weight stored packed in another type: the bytes are read as `dtype` with these dims (read from a plain constant only). */
+  packed?: { stored: number; dtype: number; dims(stored: readonly number[]): number[] | undefined; what: string };
 }
 
 export interface OpRule {
@@ -25,12 +28,18 @@ export interface OpRule {
 }
 
 /** The domains this table knows: '' and 'ai.onnx' are the same (ONNX's default domain). */
-export type OpDomain = 'ai.onnx' | 'com.microsoft';
+export type OpDomain = 'ai.onnx' | 'com.microsoft' | 'trt';
+
+const DOMAINS: ReadonlyMap<string, OpDomain> = new Map([
+  ['', 'ai.onnx'],
+  ['ai.onnx', 'ai.onnx'],
+  ['com.microsoft', 'com.microsoft'],
+  // NVIDIA Model Optimizer and Transformer Engine export TensorRT's own Q/DQ ops in domain "trt".
+  ['trt', 'trt'],
+]);
 
 export function opDomain(domain: string): OpDomain | undefined {
-  if (domain === '' || domain === 'ai.onnx') return 'ai.onnx';
-  if (domain === 'com.microsoft') return 'com.microsoft';
-  return undefined;
+  return DOMAINS.get(domain);
 }
 
 const conv = (input: number, zeroPointInput?: number): OpRule => ({
@@ -87,6 +96,27 @@ export const OP_RULES: Record<OpDomain, Record<string, OpRule>> = {
     // should be (K, N) if transB is 0, or (N, K) if transB is non-zero"; b_zero_point is "a scalar or a 1-D tensor,
     // which means a per-tensor or per-column quantization".
     QGemm: gemm(3, 5, 0, 2),
+    // GemmFloat8 inputs: A, B, C, scaleA, scaleB, scaleY. "The shape of B should be (K, N) if transB is 0, or (N, K)
+    // if transB is non-zero"; A, B: float8e4m3fn, float8e5m2, float16, bfloat16 or float (FP8 has no zero point).
+    GemmFloat8: gemm(1, undefined, 0, undefined),
+    // MatMulBlockQuantizedFp8Weight inputs: A, B, b_scale, a_scale, bias. "B: Row-major FP8 E4M3 weight of shape
+    // [N, K]"; the op "multiplies the activation by the transpose of B_scaled": K is axis 1.
+    MatMulBlockQuantizedFp8Weight: { slots: [{ input: 1, role: 'B', axes: () => ({ k: 1, r: 0 }) }], convolution: false, activationProduct: false },
+    // MatMulBlockQuantizedFp4Weight inputs: A, B, weight_scale, weight_scale_2, input_scale, bias. "B: Packed NVFP4
+    // weight of shape [N, K/2] stored as uint8 (two E2M1 values per byte, low nibble first)": its bytes read as
+    // float4e2m1 [N, K], K is axis 1.
+    MatMulBlockQuantizedFp4Weight: {
+      slots: [
+        {
+          input: 1,
+          role: 'B',
+          axes: () => ({ k: 1, r: 0 }),
+          packed: { stored: 2, dtype: 23, dims: (d) => (d.length === 2 ? [d[0], 2 * d[1]] : undefined), what: 'uint8 [N, K/2] (two E2M1 values per byte)' },
+        },
+      ],
+      convolution: false,
+      activationProduct: false,
+    },
     // DynamicQuantizeMatMul inputs: A, B, b_scale, b_zero_point, bias. A is float (quantized at run time): only B is a weight.
     DynamicQuantizeMatMul: { slots: [matmulB(1, 3)], convolution: false, activationProduct: true },
     // MatMulIntegerToFloat inputs: A, B, a_scale, b_scale, a_zero_point, b_zero_point, bias.
@@ -108,6 +138,8 @@ export const OP_RULES: Record<OpDomain, Record<string, OpRule>> = {
     // quantization. Its size should be 3 * hidden_size if it is per-column quantization".
     QAttention: attention(7),
   },
+  // TensorRT's layers are the standard ops: its 'trt' domain adds Q/DQ ops only (CHAIN_STEPS below).
+  trt: {},
 };
 
 export function ruleFor(domain: string, opType: string): OpRule | undefined {
@@ -143,6 +175,7 @@ export const UNACCELERATED_OPS: Record<OpDomain, Record<string, UnacceleratedOp>
     // MatMulNBits (inputs A, B, scales, zero_points, g_idx, bias; B uint8 [N, k_blocks, blob_size] of packed codes)
     // is read by planMatMulNBits in layers.ts: its attributes decide how B's bytes are viewed.
   },
+  trt: {},
 };
 
 export function unacceleratedFor(domain: string, opType: string): UnacceleratedOp | undefined {
@@ -150,14 +183,54 @@ export function unacceleratedFor(domain: string, opType: string): UnacceleratedO
   return known ? UNACCELERATED_OPS[known][opType] : undefined;
 }
 
-/** Ops a weight may pass through between its constant and the layer (domain.md §2), all in the default domain. */
-export const CHAIN_OPS = new Set(['DequantizeLinear', 'QuantizeLinear', 'Cast', 'Identity', 'Transpose']);
-/** ONNX Runtime's contrib Q/DQ (same inputs and meaning as the standard ones) may sit in a chain too. */
-const CONTRIB_CHAIN_OPS = new Set(['DequantizeLinear', 'QuantizeLinear']);
+/** What an op between a weight's constant and its layer does to the weight (domain.md §2). */
+export interface ChainStep {
+  kind: 'dequantize' | 'quantize' | 'cast' | 'identity' | 'transpose';
+  /**
+   * Dequantize ops: the input holding the zero point, read with the standard `axis` (default 1) and `block_size`
+   * attributes; none for ops that have no zero point (FP8 and MX formats are symmetric).
+   */
+  zeroPointInput?: number;
+}
+
+const dequantize: ChainStep = { kind: 'dequantize', zeroPointInput: 2 };
+const quantize: ChainStep = { kind: 'quantize' };
+
+/** Ops a weight may pass through between its constant and the layer, by domain. */
+export const CHAIN_STEPS: Record<OpDomain, Record<string, ChainStep>> = {
+  'ai.onnx': {
+    DequantizeLinear: dequantize,
+    QuantizeLinear: quantize,
+    Cast: { kind: 'cast' },
+    Identity: { kind: 'identity' },
+    Transpose: { kind: 'transpose' },
+  },
+  // ONNX Runtime's contrib Q/DQ: same inputs and meaning as the standard ones.
+  'com.microsoft': { DequantizeLinear: dequantize, QuantizeLinear: quantize },
+  // TensorRT's Q/DQ (onnx-tensorrt imports each as an IQuantizeLayer / IDequantizeLayer of a fixed type, with the
+  // standard inputs and `axis` / `block_size`): TRT_FP8* (x, scale), no zero point; TRT_INT4* (x, scale, zero_point),
+  // per tensor, per axis or blockwise, as Model Optimizer's INT4 export writes them; TRT_MXFP8* (x, e8m0 scale) with
+  // axis and block_size 32, no zero point.
+  trt: {
+    TRT_FP8DequantizeLinear: { kind: 'dequantize' },
+    TRT_FP8QuantizeLinear: quantize,
+    TRT_INT4DequantizeLinear: dequantize,
+    TRT_INT4QuantizeLinear: quantize,
+    TRT_MXFP8DequantizeLinear: { kind: 'dequantize' },
+    TRT_MXFP8QuantizeLinear: quantize,
+  },
+};
+
+/** The default domain's chain ops (they also carry no weight of their own: NOT_WEIGHT_BEARING). */
+export const CHAIN_OPS = new Set(Object.keys(CHAIN_STEPS['ai.onnx']));
+
+export function chainStep(domain: string, opType: string): ChainStep | undefined {
+  const known = opDomain(domain);
+  return known && Object.hasOwn(CHAIN_STEPS[known], opType) ? CHAIN_STEPS[known][opType] : undefined;
+}
 
 export function isChainOp(domain: string, opType: string): boolean {
-  const known = opDomain(domain);
-  return known === 'ai.onnx' ? CHAIN_OPS.has(opType) : known === 'com.microsoft' && CONTRIB_CHAIN_OPS.has(opType);
+  return chainStep(domain, opType) !== undefined;
 }
 
 /**

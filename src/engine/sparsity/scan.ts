@@ -56,7 +56,9 @@ export function scanPart(reader: ElementReader, options: ScanOptions, part: Scan
       const count = h * B;
       if (mags.length < count) mags = new Float32Array(count);
       const first = (a * K + k0) * B;
-      toMagnitudes(reader.dtype, reader.read(first, count), count, mags, first, options.geometry.dims, options.zeroPoint);
+      const fragile = toMagnitudes(reader.dtype, reader.read(first, count), count, mags, first, options.geometry.dims, options.zeroPoint);
+      if (reader.dtype.integer) stats.zeroPointZeros += fragile;
+      else stats.negativeZeros += fragile;
       let laneMajor = mags;
       if (B > 1) {
         // Transpose [h, B] → [B, h] so each lane's K run is contiguous.

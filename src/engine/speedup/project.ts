@@ -151,7 +151,19 @@ export interface Projection {
 const CONV_OPS = new Set(['Conv', 'ConvInteger', 'QLinearConv']);
 const MATMUL_OPS = new Set(['MatMul', 'MatMulInteger', 'QLinearMatMul']);
 /** ONNX Runtime's contrib layers (com.microsoft only) whose GEMM gemmDims reads. */
-const CONTRIB_GEMM_OPS = new Set(['QGemm', 'DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'FusedMatMul', 'Attention', 'QAttention', 'MatMulNBits']);
+const CONTRIB_GEMM_OPS = new Set([
+  'QGemm', 'GemmFloat8', 'DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'FusedMatMul', 'Attention', 'QAttention', 'MatMulNBits',
+  'MatMulBlockQuantizedFp8Weight', 'MatMulBlockQuantizedFp4Weight',
+]);
+/**
+ * Weight-only contrib layers: the weight is dequantized to A's type in the kernel, which computes in that type.
+ * MatMulBlockQuantizedFp8Weight is weight-only without a_scale (input 3): "A retains its FP16/BF16 precision".
+ */
+function weightOnly(node: NodeSkeleton): boolean {
+  if (node.domain !== 'com.microsoft') return false;
+  if (node.opType === 'MatMulBlockQuantizedFp8Weight') return !node.inputs[3];
+  return node.opType === 'MatMulNBits' || node.opType === 'MatMulBlockQuantizedFp4Weight';
+}
 const SHAPE_OPS = new Set(['Constant', 'Shape', 'Size']);
 
 const product = (dims: readonly (number | null)[]): number | null => dims.reduce<number | null>((a, d) => (a === null || d === null ? null : a * d), 1);
@@ -229,7 +241,7 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
       work.layer = facts.name;
       work.weightBytes += plan.shape && dtype ? (plan.shape.reduce((a, b) => a * b, 1) * dtype.bits) / 8 : 0;
       // MatMulNBits dequantizes its codes and computes in A's type (weight-only int4/int8, as Sparse-Marlin does at 2:4).
-      work.computeType = node.opType === 'MatMulNBits' && node.domain === 'com.microsoft' ? computeTypeOf(io.inputs[0]?.elemType || 1) : computeTypeOf(plan.tensor?.dtype ?? 1);
+      work.computeType = weightOnly(node) ? computeTypeOf(io.inputs[0]?.elemType || 1) : computeTypeOf(plan.tensor?.dtype ?? 1);
       work.weightBits = dtype?.bits;
       work.passes = facts.eligible && (facts.passes24 || Boolean(options.assumePass));
       work.blockZeroRatio = facts.eligible ? (options.assumePass ? Math.max(facts.blockZeroRatio ?? 0, 0.5) : facts.blockZeroRatio) : null;

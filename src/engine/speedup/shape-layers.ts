@@ -204,6 +204,9 @@ function gemmOutput(ctx: RuleContext, a: number, b: number): Dim[] {
 // QGemm: A, a_scale, a_zero_point, B, b_scale, b_zero_point, C, y_scale, y_zero_point. "TR: float32 or 8-bit":
 // Y has y_zero_point's type when it is given, float otherwise.
 const qgemm = (ctx: RuleContext): RuleOutput[] => [{ dims: gemmOutput(ctx, 0, 3), elemType: typeOr(ctx, 8, FLOAT) }];
+// GemmFloat8: A, B, C, scaleA, scaleB, scaleY; "Y: Output tensor of shape (M, N)", of the type attribute dtype
+// gives ("same definition as attribute 'to' for operator Cast"); without it, float is assumed.
+const gemmFloat8 = (ctx: RuleContext): RuleOutput[] => [{ dims: gemmOutput(ctx, 0, 1), elemType: attrInt(ctx.node, 'dtype', FLOAT) }];
 // DynamicQuantizeMatMul: A (float, quantized at run time), B, b_scale, b_zero_point, bias; Y is float.
 const dynamicQuantizeMatmul = (ctx: RuleContext): RuleOutput[] => [{ dims: matmulDims(ctx.shape(0).dims, ctx.shape(1).dims), elemType: typeOr(ctx, 2, FLOAT) }];
 // MatMulIntegerToFloat: A, B, a_scale, b_scale, ...; "T3: a_scale, b_scale and output Y" share one float type.
@@ -253,15 +256,32 @@ function matmulNBits(ctx: RuleContext): RuleOutput[] {
   return [{ dims: [...a.dims.slice(0, -1), N], elemType: a.elemType }];
 }
 
+/**
+ * MatMulBlockQuantizedFp8Weight / Fp4Weight: A [..., K] times the transpose of B ([N, K] FP8, or [N, K/2] packed
+ * FP4 bytes: "K = 2 * B.shape[1]"): "The output has shape [..., N] and the same element type as A".
+ */
+function blockQuantizedWeight(packedPerByte: number): (ctx: RuleContext) => RuleOutput[] {
+  return (ctx) => {
+    const a = ctx.shape(0);
+    const b = ctx.shape(1).dims;
+    if (a.dims.length === 0 || b.length !== 2) unknown(`${ctx.node.opType} needs A [..., K] and a 2-D B, got ranks ${a.dims.length} and ${b.length}`);
+    mergeDim(a.dims[a.dims.length - 1], b[1] === null ? null : b[1] * packedPerByte, "A's last dim and B's K");
+    return [{ dims: [...a.dims.slice(0, -1), b[0]], elemType: a.elemType }];
+  };
+}
+
 /** Contrib layers by op type: used for the com.microsoft domain only (see ruleFor in shape-rules.ts). */
 export const CONTRIB_LAYER_RULES = {
   QGemm: qgemm,
+  GemmFloat8: gemmFloat8,
   DynamicQuantizeMatMul: dynamicQuantizeMatmul,
   MatMulIntegerToFloat: matmulIntegerToFloat,
   FusedMatMul: fusedMatmul,
   Attention: attention(0),
   QAttention: attention(2),
   MatMulNBits: matmulNBits,
+  MatMulBlockQuantizedFp8Weight: blockQuantizedWeight(1),
+  MatMulBlockQuantizedFp4Weight: blockQuantizedWeight(2),
 };
 
 // ---------------------------------------------------------------------------

@@ -388,10 +388,11 @@ export function gemmDims(io: NodeIo): GemmDims | undefined {
 }
 
 /**
- * ONNX Runtime's contrib layers (docs/ContribOperators.md): QGemm as Gemm with B at input 3; DynamicQuantizeMatMul,
+ * ONNX Runtime's contrib layers (docs/ContribOperators.md): QGemm as Gemm with B at input 3, GemmFloat8 as Gemm; DynamicQuantizeMatMul,
  * MatMulIntegerToFloat and FusedMatMul as MatMul (FusedMatMul's transA/transB swap the last two dims); Attention and
  * QAttention as their input projection [batch x seq, input_hidden] x [input_hidden, 3 x hidden] (the scores and
- * context products run inside the op on activations: not a layer's GEMM); MatMulNBits as A [..., K] x an N x K
+ * context products run inside the op on activations: not a layer's GEMM); MatMulBlockQuantizedFp8/Fp4Weight as A [..., K]
+ * x B^T (B [N, K], or [N, K/2] packed FP4 bytes); MatMulNBits as A [..., K] x an N x K
  * matrix, K and N from its attributes (B is stored as packed codes, not as a K x N matrix).
  */
 function contribGemmDims(
@@ -417,9 +418,10 @@ function contribGemmDims(
     return result(prod(y.slice(0, y.length - matrixDims)), m, n, left[left.length - 1]);
   };
   switch (node.opType) {
-    case 'QGemm': {
+    case 'QGemm':
+    case 'GemmFloat8': {
       const a = known(inputs[0]);
-      const b = known(inputs[3]);
+      const b = known(inputs[node.opType === 'QGemm' ? 3 : 1]);
       if (!a || !b || a.length !== 2 || b.length !== 2) return undefined;
       const transA = flag('transA');
       const transB = flag('transB');
@@ -436,6 +438,14 @@ function contribGemmDims(
       const w = known(inputs[1]);
       if (!x || !w || x.length !== 3 || w.length !== 2) return undefined;
       return result(1, x[0] * x[1], w[1], w[0]);
+    }
+    case 'MatMulBlockQuantizedFp8Weight':
+    case 'MatMulBlockQuantizedFp4Weight': {
+      // A [..., K] times B^T, B [N, K] (FP8) or [N, K/2] packed bytes (FP4).
+      const a = known(inputs[0]);
+      const b = known(inputs[1]);
+      if (!a || !b || a.length === 0 || b.length !== 2) return undefined;
+      return result(a.length > 1 ? prod(a.slice(0, -2)) : 1, a.length > 1 ? a[a.length - 2] : 1, b[0], node.opType === 'MatMulBlockQuantizedFp4Weight' ? 2 * b[1] : b[1]);
     }
     case 'MatMulNBits': {
       const a = known(inputs[0]);

@@ -12,6 +12,9 @@ const INF: f32 = Infinity;
 
 let totalMagnitude: f64 = 0;
 let keptMagnitude: f64 = 0;
+/** -0.0 elements seen by the float16/bfloat16 scans and the K-contiguous float32 scan since resetSums: zeros that fail a bit test. */
+let negativeZeros: i32 = 0;
+const NEG_ZERO_HALF: v128 = i16x8(-32768, -32768, -32768, -32768, -32768, -32768, -32768, -32768);
 
 /** 64 bytes the kernel keeps for itself at the start of the heap. */
 @inline function scratchBase(): usize {
@@ -24,6 +27,15 @@ export function heapBase(): usize {
 export function resetSums(): void {
   totalMagnitude = 0;
   keptMagnitude = 0;
+  negativeZeros = 0;
+}
+export function getNegativeZeros(): i32 {
+  return negativeZeros;
+}
+/** Adds the u16 lane counts of `acc` to negativeZeros. */
+@inline function flushNegativeZeros(acc: v128): void {
+  const wide = i32x4.extadd_pairwise_i16x8_u(acc);
+  negativeZeros += i32x4.extract_lane(wide, 0) + i32x4.extract_lane(wide, 1) + i32x4.extract_lane(wide, 2) + i32x4.extract_lane(wide, 3);
 }
 export function getTotal(): f64 {
   return totalMagnitude;
@@ -292,10 +304,14 @@ function scanStridedHalf(input: usize, rows: i32, lanes: i32, bf: bool, n: i32, 
       let tot = f32x4.splat(0);
       let pr = f32x4.splat(0);
       let big = i16x8.splat(0);
+      // Negative zeros per lane (-1 per hit, at most 16 per word row).
+      let neg = i16x8.splat(0);
       let p = top + <usize>b * 2;
       for (let g = 0; g < groups; g++, p -= 4 * stride) {
-        const a0 = i16x8.shl(v128.load(p), 1), a1 = i16x8.shl(v128.load(p + stride), 1);
-        const a2 = i16x8.shl(v128.load(p + 2 * stride), 1), a3 = i16x8.shl(v128.load(p + 3 * stride), 1);
+        const r0 = v128.load(p), r1 = v128.load(p + stride), r2 = v128.load(p + 2 * stride), r3 = v128.load(p + 3 * stride);
+        neg = i16x8.add(neg, i16x8.add(i16x8.add(i16x8.eq(r0, NEG_ZERO_HALF), i16x8.eq(r1, NEG_ZERO_HALF)), i16x8.add(i16x8.eq(r2, NEG_ZERO_HALF), i16x8.eq(r3, NEG_ZERO_HALF))));
+        const a0 = i16x8.shl(r0, 1), a1 = i16x8.shl(r1, 1);
+        const a2 = i16x8.shl(r2, 1), a3 = i16x8.shl(r3, 1);
         const zero = i16x8.splat(0);
         const z0 = i16x8.eq(a0, zero), z1 = i16x8.eq(a1, zero), z2 = i16x8.eq(a2, zero), z3 = i16x8.eq(a3, zero);
         zw = pushZeroNibble(zw, z0, z1, z2, z3);
@@ -329,6 +345,7 @@ function scanStridedHalf(input: usize, rows: i32, lanes: i32, bf: bool, n: i32, 
       }
       total = addF64(total, tot);
       pruned = addF64(pruned, pr);
+      flushNegativeZeros(i16x8.neg(neg));
       // Non-zero bits = ~(zero bits) = ~(-zw) = zw - 1, within the word's groups.
       v128.store(words + (<usize>wr * <usize>lanes + <usize>b) * 2, v128.and(i16x8.sub(zw, i16x8.splat(1)), full));
     }
@@ -337,6 +354,7 @@ function scanStridedHalf(input: usize, rows: i32, lanes: i32, bf: bool, n: i32, 
       for (let g = 0; g < groups; g++) {
         const p = input + (<usize>(wr * 16 + g * 4) * <usize>lanes + <usize>b) * 2;
         word |= scalarGroup(p, stride, bf ? DT_BF16 : DT_F16, n) << (g * 4);
+        for (let j: usize = 0; j < 4; j++) negativeZeros += <i32>(load<u16>(p + j * stride) == 0x8000);
       }
       store<u16>(words + (<usize>wr * <usize>lanes + <usize>b) * 2, <u16>word);
     }
@@ -369,13 +387,17 @@ function scanContiguousHalf(input: usize, count: i32, bf: bool, n: i32, words: u
     const end = min(count & ~31, i + 256);
     for (; i < end; i += 32) {
       const p = input + <usize>i * 2;
-      const a0 = i16x8.shl(v128.load(p), 1), a1 = i16x8.shl(v128.load(p, 16), 1);
-      const a2 = i16x8.shl(v128.load(p, 32), 1), a3 = i16x8.shl(v128.load(p, 48), 1);
+      const r0 = v128.load(p), r1 = v128.load(p, 16), r2 = v128.load(p, 32), r3 = v128.load(p, 48);
+      const a0 = i16x8.shl(r0, 1), a1 = i16x8.shl(r1, 1);
+      const a2 = i16x8.shl(r2, 1), a3 = i16x8.shl(r3, 1);
       // Zero flags of 16 consecutive elements, narrowed to bytes: their sign bits are the word's zero bits.
       const zero = i16x8.splat(0);
       const w0 = ~i8x16.bitmask(i8x16.narrow_i16x8_s(i16x8.eq(a0, zero), i16x8.eq(a1, zero))) & 0xffff;
       const w1 = ~i8x16.bitmask(i8x16.narrow_i16x8_s(i16x8.eq(a2, zero), i16x8.eq(a3, zero))) & 0xffff;
       store<u32>(words + (<usize>i >> 3), <u32>w0 | (<u32>w1 << 16));
+      // Negative zeros: zeros whose sign bit is set (signed narrowing keeps the sign of each element).
+      const negative = (i8x16.bitmask(i8x16.narrow_i16x8_s(r0, r1)) & ~w0) | ((i8x16.bitmask(i8x16.narrow_i16x8_s(r2, r3)) & ~w1) << 16);
+      if (negative) negativeZeros += popcnt(negative);
       if (v128.any_true(i16x8.sub_sat_u(i16x8.max_u(i16x8.max_u(a0, a1), i16x8.max_u(a2, a3)), dblLimit(bf)))) {
         slowContiguousHalf(v128.load(p), v128.load(p, 16), v128.load(p, 32), v128.load(p, 48), bf, n);
         continue;
@@ -404,6 +426,7 @@ function scanContiguousHalf(input: usize, count: i32, bf: bool, n: i32, words: u
     pruned = addF64(pruned, pr);
   }
   flushFast(total, pruned, halfScale(bf));
+  for (let j = i; j < count; j++) negativeZeros += <i32>(load<u16>(input + <usize>j * 2) == 0x8000);
   for (; i < count; i += 16) {
     let word = 0;
     const groups = min(4, (count - i) >> 2);
@@ -551,6 +574,12 @@ function scanContiguous32(input: usize, count: i32, n: i32, words: usize, valid:
       const w0 = ~i8x16.bitmask(i8x16.narrow_i16x8_s(za, zb)) & 0xffff;
       const w1 = ~i8x16.bitmask(i8x16.narrow_i16x8_s(zc, zd)) & 0xffff;
       store<u32>(words + (<usize>i >> 3), <u32>w0 | (<u32>w1 << 16));
+      // Negative zeros: zeros whose sign bit is set (signed narrowing keeps the sign of each element). The values are
+      // loaded again (from L1) rather than kept: 16 live vectors would spill.
+      const s0 = i8x16.bitmask(i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(v128.load(p), v128.load(p, 16)), i16x8.narrow_i32x4_s(v128.load(p, 32), v128.load(p, 48))));
+      const s1 = i8x16.bitmask(i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(v128.load(p, 64), v128.load(p, 80)), i16x8.narrow_i32x4_s(v128.load(p, 96), v128.load(p, 112))));
+      const negative = (s0 & ~w0) | ((s1 & ~w1) << 16);
+      if (negative) negativeZeros += popcnt(negative);
       if (v128.any_true(i32x4.gt_s(i32x4.max_s(max4i(v0, v1, v2, v3), max4i(v4, v5, v6, v7)), lim))) {
         slowContiguousF32(p, n);
         continue;
@@ -582,6 +611,7 @@ function scanContiguous32(input: usize, count: i32, n: i32, words: usize, valid:
     pruned = addF64(pruned, pr);
   }
   flushFast(total, pruned, 1);
+  for (let j = i; j < count; j++) negativeZeros += <i32>(load<u32>(input + <usize>j * 4) == 0x80000000);
   for (; i < count; i += 16) {
     let word = 0;
     const groups = min(4, (count - i) >> 2);
@@ -1672,4 +1702,26 @@ export function pruneContiguous(input: usize, count: i32, dt: i32, n: i32): void
   if (dt == DT_I8 || dt == DT_U8) pruneContiguous8(input, count, dt == DT_I8, n, scratchBase());
   else if (dt == DT_F32) pruneContiguous32(input, count, n, scratchBase());
   else pruneContiguousHalf(input, count, dt == DT_BF16, n, scratchBase());
+}
+
+// ------------------------------------------------------------------------------------------ negative zeros
+
+/**
+ * How many of `count` float32 elements at `input` are -0.0 (bits 0x80000000): zeros to the scan, but not to a kernel
+ * or exporter that tests bits. For float32 slabs with K strided across lanes; the K-contiguous float32 scan and the
+ * float16/bfloat16 scans count theirs as they go (getNegativeZeros).
+ */
+export function countNegativeZeros32(input: usize, count: i32): i32 {
+  let found = 0;
+  let i = 0;
+  const negZero = i32x4.splat(0x80000000);
+  let acc = i32x4.splat(0);
+  for (; i + 16 <= count; i += 16) {
+    const p = input + (<usize>i << 2);
+    const e = i32x4.add(i32x4.add(i32x4.eq(v128.load(p), negZero), i32x4.eq(v128.load(p, 16), negZero)), i32x4.add(i32x4.eq(v128.load(p, 32), negZero), i32x4.eq(v128.load(p, 48), negZero)));
+    acc = i32x4.sub(acc, e);
+  }
+  found = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+  for (; i < count; i++) found += <i32>(load<u32>(input + (<usize>i << 2)) == 0x80000000);
+  return found;
 }

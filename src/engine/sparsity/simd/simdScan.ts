@@ -41,6 +41,8 @@ interface KernelExports {
   getPruned(): number;
   pruneStrided(input: number, rows: number, lanes: number, dt: number, n: number): void;
   pruneContiguous(input: number, count: number, dt: number, n: number): void;
+  getNegativeZeros(): number;
+  countNegativeZeros32(input: number, count: number): number;
 }
 
 const DTYPE_CODES: Record<string, number> = { float16: 0, bfloat16: 1, float32: 2, int8: 3, uint8: 4 };
@@ -115,6 +117,10 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   const n = options.pattern.n;
   const dt = DTYPE_CODES[reader.dtype.name];
   const elem = reader.dtype.bits / 8;
+  const isFloat = FLOAT_TYPES.has(reader.dtype.name);
+  // The float16/bfloat16 scans and the K-contiguous float32 scan count -0.0 as they go; float32 with K strided
+  // across lanes (B > 1) in a pass of its own over each slab read.
+  const stridedFloat32 = reader.dtype.name === 'float32' && B > 1;
   const fullK = part.k0 === 0 && part.k1 === K;
   // Whole K-rows of several `a` per read when they fit, else slabs of `height` K-rows of one `a`.
   const aBatch = fullK ? Math.max(1, Math.floor(SLAB_ELEMENTS / Math.max(1, K * B))) : 1;
@@ -252,6 +258,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     if (fullK && height === K) {
       const count = Math.min(aBatch, part.a1 - a0);
       reader.readInto(a0 * K * B, count * K * B, memory.subarray(pInput, pInput + count * K * B * elem));
+      if (stridedFloat32) stats.negativeZeros += k.countNegativeZeros32(pInput, count * K * B);
       if (lineBatch) {
         scanLines(a0, count);
         options.onProgress?.(count * K);
@@ -269,6 +276,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
       if (options.signal?.aborted) throw new CancelledError();
       const h = Math.min(height, part.k1 - k0);
       reader.readInto((a0 * K + k0) * B, h * B, memory.subarray(pInput, pInput + h * B * elem));
+      if (stridedFloat32) stats.negativeZeros += k.countNegativeZeros32(pInput, h * B);
       scanSlab(a0, k0, h, pInput, pWords);
       options.onProgress?.(h * B);
     }
@@ -288,6 +296,9 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   // Fold the 16-bit word counts into the byte tables collect() reads.
   k.foldWords(pHist16, pHistLo, pHistHi);
   collect(stats, k, { pHistLo, pHistHi, pTailLo, pTailHi, pCounts, pGridValid, pGridTotal }, K % WORD_ROWS || WORD_ROWS, n);
+  // One zero point for the whole weight (simdApplies): every zero of an integer weight is a code equal to it.
+  if (isFloat) stats.negativeZeros += k.getNegativeZeros();
+  if (!isFloat && (uniformZeroPoint(options.zeroPoint) ?? 0) !== 0) stats.zeroPointZeros = stats.zeros;
   return stats;
 }
 
