@@ -1,0 +1,320 @@
+// Weights that are constants only after folding (issue 12): Mul by a mask, Where, Reshape / Squeeze / Unsqueeze /
+// Flatten / Concat / Slice of constants, as runtimes fold them; the effective weight is inspected with exact counts,
+// the layer says what it was folded from, a chain that cannot be folded says why, and prune writes it back folded.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { onnx } from 'onnx-proto';
+import { type ModelSpec, graph, node, valueInfo } from './support/builder';
+import { foldLimits } from '../src/engine/onnx/folded';
+import type { LayerReport } from '../src/engine/sparsity/inspect';
+import { inspectFile, inspectSpec, layer, writeTempModel } from './support/models';
+import { assertTwoOfFour, count, tensor, twoOfFourAlong } from './support/patterns';
+
+/** Dense non-zero values (1..5, alternating signs): every group fails 2:4 unless a mask zeroes it. */
+function dense(n: number, offset = 0): number[] {
+  return Array.from({ length: n }, (_, i) => (1 + ((i + offset) % 5)) * (i % 2 ? -1 : 1));
+}
+
+/** 1 where twoOfFourAlong is non-zero: a 0/1 mask that makes any dense weight 2:4 along `axis`. */
+function maskAlong(dims: number[], axis: number): number[] {
+  return twoOfFourAlong(dims, axis).map((v) => (v ? 1 : 0));
+}
+
+function boolTensor(name: string, dims: number[], values: boolean[]): onnx.ITensorProto {
+  return { name, dataType: 9, dims, rawData: Uint8Array.from(values, (v) => (v ? 1 : 0)) };
+}
+
+const int64 = (name: string, values: number[]) => tensor(name, 'int64', [values.length], values);
+
+function model(nodes: onnx.INodeProto[], initializers: onnx.ITensorProto[] = []): ModelSpec {
+  return {
+    graph: graph({
+      name: 'folded',
+      nodes,
+      inputs: [valueInfo('X', 'float32', [2, 8])],
+      outputs: [valueInfo('Y', 'float32', [2, 16])],
+      initializers,
+    }),
+    opsetImport: [{ domain: '', version: 17 }],
+  };
+}
+
+async function only(spec: ModelSpec): Promise<LayerReport> {
+  const report = await inspectSpec(spec);
+  assert.equal(report.layers.length, 1, `layers: ${report.layers.map((l) => l.name).join(', ')}`);
+  return report.layers[0];
+}
+
+describe('a weight times a constant mask (Mul) is inspected as the product', () => {
+  const dims = [8, 16];
+  const W = tensor('W', 'float32', dims, dense(count(dims)));
+  const M = tensor('M', 'float32', dims, maskAlong(dims, 0));
+
+  for (const [order, inputs] of [
+    ['W x M', ['W', 'M']],
+    ['M x W', ['M', 'W']],
+  ] as const) {
+    test(`${order}: the dense weight is 2:4 once masked, and the layer says so`, async () => {
+      const fc = await only(model([node('Mul', [...inputs], ['Wm'], {}, { name: 'mask_mul' }), node('MatMul', ['X', 'Wm'], ['Y'], {}, { name: 'fc' })], [W, M]));
+      assertTwoOfFour(fc, 0, 1);
+      assert.equal(fc.weight, 'W');
+      assert.deepEqual(fc.shape, [8, 16]);
+      assert.deepEqual(fc.chain, []);
+      assert.deepEqual(fc.folded, { ops: ['Mul'], from: [...inputs], note: "effective weight = 'W' x mask 'M' (0/1 mask, 50% zeros)" });
+    });
+  }
+
+  test('a mask broadcast along K ([1, 8]) or per output channel ([16, 1])', async () => {
+    const gemmDims = [16, 8]; // Gemm transB: [N, K], K along axis 1
+    const Wg = tensor('Wg', 'float32', gemmDims, dense(count(gemmDims)));
+    const alongK = tensor('Mk', 'float32', [1, 8], [1, 1, 0, 0, 0, 1, 1, 0]);
+    const perChannel = tensor('Mc', 'float32', [16, 1], Array.from({ length: 16 }, (_, i) => (i < 4 ? 1 : 0)));
+    const report = await inspectSpec(
+      model(
+        [
+          node('Mul', ['Wg', 'Mk'], ['a'], {}, { name: 'mul_k' }),
+          node('Gemm', ['X', 'a'], ['Y1'], { transB: 1 }, { name: 'gemm_k' }),
+          node('Mul', ['Mc', 'Wg'], ['b'], {}, { name: 'mul_c' }),
+          node('Gemm', ['X', 'b'], ['Y'], { transB: 1 }, { name: 'gemm_c' }),
+        ],
+        [Wg, alongK, perChannel],
+      ),
+    );
+    const k = layer(report, 'gemm_k');
+    assertTwoOfFour(k, 1, 0);
+    assert.equal(k.folded?.note, "effective weight = 'Wg' x mask 'Mk' [1, 8] broadcast to [16, 8] (0/1 mask, 50% zeros)");
+    // 4 rows kept of 16: their 2 groups each hold 4 non-zeros; the 12 zeroed rows are valid.
+    const c = layer(report, 'gemm_c');
+    assert.equal(c.groups, 32);
+    assert.equal(c.validGroups, 24);
+    assert.equal(c.zeros, 96);
+    assert.equal(c.folded?.note, "effective weight = 'Wg' x mask 'Mc' [16, 1] broadcast to [16, 8] (0/1 mask, 75% zeros)");
+  });
+
+  test('a mask that is not 0/1 still folds (as the product) and the note says so', async () => {
+    const scaled = tensor('S', 'float32', dims, twoOfFourAlong(dims, 0).map((v) => v * 0.5));
+    const fc = await only(model([node('Mul', ['W', 'S'], ['Wm']), node('MatMul', ['X', 'Wm'], ['Y'], {}, { name: 'fc' })], [W, scaled]));
+    assertTwoOfFour(fc, 0, 1);
+    assert.equal(fc.folded?.note, "effective weight = 'W' x 'S' (not a 0/1 mask: folded as the product)");
+  });
+
+  test('a scalar or a bias-like constant: a scaled weight is folded, an activation scaled is not a weight', async () => {
+    const W24 = tensor('W24', 'float32', dims, twoOfFourAlong(dims, 0));
+    const s = tensor('s', 'float32', [], [0.5]);
+    const bias = tensor('bias', 'float32', [8], dense(8));
+    const report = await inspectSpec(
+      model(
+        [
+          node('Mul', ['W24', 's'], ['Ws'], {}, { name: 'scale' }),
+          node('MatMul', ['X', 'Ws'], ['Y1'], {}, { name: 'scaled' }),
+          // An activation times a bias-like vector feeds MatMul's A: the layer's weight stays W24 as stored.
+          node('Mul', ['X', 'bias'], ['Xb'], {}, { name: 'xb' }),
+          node('MatMul', ['Xb', 'W24'], ['Y'], {}, { name: 'plain' }),
+        ],
+        [W24, s, bias],
+      ),
+    );
+    const scaled = layer(report, 'scaled');
+    assertTwoOfFour(scaled, 0, 1);
+    assert.equal(scaled.folded?.note, "effective weight = 'W24' x 's' (a scalar 0.5, not a mask)");
+    const plain = layer(report, 'plain');
+    assertTwoOfFour(plain, 0, 1);
+    assert.equal(plain.folded, null);
+    assert.equal(plain.weight, 'W24');
+    assert.equal(report.layers.length, 2);
+  });
+});
+
+describe('Where(mask, W, 0)', () => {
+  const dims = [8, 16];
+  const W = tensor('W', 'float32', dims, dense(count(dims)));
+  const keep = maskAlong(dims, 0).map((v) => v === 1);
+
+  test('keeps W where the bool mask is true; Where(mask, 0, W) keeps it where false', async () => {
+    const report = await inspectSpec(
+      model(
+        [
+          node('Where', ['C', 'W', 'zero'], ['a'], {}, { name: 'where' }),
+          node('MatMul', ['X', 'a'], ['Y1'], {}, { name: 'kept' }),
+          node('Where', ['Cn', 'zero', 'W'], ['b'], {}, { name: 'where_not' }),
+          node('MatMul', ['X', 'b'], ['Y'], {}, { name: 'kept_not' }),
+        ],
+        [W, boolTensor('C', dims, keep), boolTensor('Cn', dims, keep.map((k) => !k)), tensor('zero', 'float32', [], [0])],
+      ),
+    );
+    const a = layer(report, 'kept');
+    assertTwoOfFour(a, 0, 1);
+    assert.deepEqual(a.folded, { ops: ['Where'], from: ['C', 'W', 'zero'], note: "effective weight = Where(mask 'C', 'W', 0) (mask keeps 50%)" });
+    const b = layer(report, 'kept_not');
+    assertTwoOfFour(b, 0, 1);
+    assert.equal(b.folded?.note, "effective weight = Where(mask 'Cn', 0, 'W') (mask zeroes 50%)");
+  });
+});
+
+describe('reshapes of constants are views of the stored bytes', () => {
+  test('Reshape, Flatten, Unsqueeze and Squeeze (attribute axes, opset 11) give the effective dims; Transpose after a Reshape remaps K', async () => {
+    const eff = [8, 16];
+    const values = twoOfFourAlong(eff, 0); // 2:4 along K of the effective [8, 16]
+    const report = await inspectSpec(
+      model(
+        [
+          node('Reshape', ['Wr', 'shape'], ['r'], {}, { name: 'reshape' }),
+          node('MatMul', ['X', 'r'], ['Y1'], {}, { name: 'reshaped' }),
+          node('Flatten', ['Wf'], ['f'], { axis: 1 }, { name: 'flatten' }),
+          node('MatMul', ['X', 'f'], ['Y2'], {}, { name: 'flattened' }),
+          node('Unsqueeze', ['Wu', 'axes0'], ['u'], {}, { name: 'unsqueeze' }),
+          node('MatMul', ['X', 'u'], ['Y3'], {}, { name: 'unsqueezed' }),
+          node('Squeeze', ['Ws'], ['s'], { axes: [0] }, { name: 'squeeze' }),
+          node('MatMul', ['X', 's'], ['Y4'], {}, { name: 'squeezed' }),
+          // Stored [4, 32] = effective [8, 16] 2:4 along axis 1, transposed to [16, 8]: MatMul's K (axis 0) is axis 1.
+          node('Reshape', ['Wt', 'shape'], ['rt'], {}, { name: 'reshape_t' }),
+          node('Transpose', ['rt'], ['t'], { perm: [1, 0] }, { name: 'transpose' }),
+          node('MatMul', ['X', 't'], ['Y'], {}, { name: 'transposed' }),
+        ],
+        [
+          tensor('Wr', 'float32', [16, 8], values),
+          int64('shape', [8, -1]),
+          tensor('Wf', 'float32', [8, 4, 4], values),
+          tensor('Wu', 'float32', [8, 16], values),
+          int64('axes0', [0]),
+          tensor('Ws', 'float32', [1, 8, 16], values),
+          tensor('Wt', 'float32', [4, 32], twoOfFourAlong(eff, 1)),
+        ],
+      ),
+    );
+    const reshaped = layer(report, 'reshaped');
+    assertTwoOfFour(reshaped, 0, 1);
+    assert.deepEqual(reshaped.shape, [8, 16]);
+    assert.deepEqual(reshaped.folded, { ops: ['Reshape'], from: ['Wr'], note: "'Wr' [16, 8] viewed as [8, 16] by Reshape (same elements)" });
+    const flattened = layer(report, 'flattened');
+    assert.deepEqual(flattened.shape, [8, 16]);
+    assertTwoOfFour(flattened, 0, 1);
+    const unsqueezed = layer(report, 'unsqueezed');
+    assert.deepEqual(unsqueezed.shape, [1, 8, 16]);
+    assertTwoOfFour(unsqueezed, 1, 2);
+    const squeezed = layer(report, 'squeezed');
+    assert.deepEqual(squeezed.shape, [8, 16]);
+    assertTwoOfFour(squeezed, 0, 1);
+    assert.deepEqual(squeezed.folded?.ops, ['Squeeze']);
+    const transposed = layer(report, 'transposed');
+    assert.deepEqual(transposed.chain, ['Transpose']);
+    assert.deepEqual(transposed.shape, [8, 16]);
+    assertTwoOfFour(transposed, 1, 0);
+  });
+});
+
+describe('Concat and Slice of constants', () => {
+  test('a fused QKV weight built from three: every part is read (two 2:4, one dense: compliance 2/3)', async () => {
+    const d = [8, 8];
+    const fc = await only(
+      model(
+        [node('Concat', ['Wq', 'Wk', 'Wv'], ['qkv'], { axis: 1 }, { name: 'fuse' }), node('MatMul', ['X', 'qkv'], ['Y'], {}, { name: 'qkv_proj' })],
+        [tensor('Wq', 'float32', d, twoOfFourAlong(d, 0)), tensor('Wk', 'float32', d, twoOfFourAlong(d, 0)), tensor('Wv', 'float32', d, dense(64))],
+      ),
+    );
+    assert.equal(fc.weight, 'qkv');
+    assert.deepEqual(fc.shape, [8, 24]);
+    assert.equal(fc.groups, 48);
+    assert.equal(fc.validGroups, 32);
+    assert.equal(fc.zeros, 64);
+    assert.deepEqual(fc.folded, { ops: ['Concat'], from: ['Wq', 'Wk', 'Wv'], note: "effective weight = Concat of 'Wq', 'Wk', 'Wv' along axis 1 [8, 24]" });
+  });
+
+  test('int8 parts joined, then DequantizeLinear with a zero point: zeros are the zero point', async () => {
+    const d = [8, 8];
+    const fc = await only(
+      model(
+        [
+          node('Concat', ['Wq', 'Wk'], ['qk'], { axis: 1 }, { name: 'fuse' }),
+          node('DequantizeLinear', ['qk', 'scale', 'zp'], ['deq'], {}, { name: 'dq' }),
+          node('MatMul', ['X', 'deq'], ['Y'], {}, { name: 'qk_proj' }),
+        ],
+        [
+          tensor('Wq', 'int8', d, twoOfFourAlong(d, 0, () => 3)),
+          tensor('Wk', 'int8', d, twoOfFourAlong(d, 0, () => 3)),
+          tensor('scale', 'float32', [], [0.1]),
+          tensor('zp', 'int8', [], [3]),
+        ],
+      ),
+    );
+    assertTwoOfFour(fc, 0, 1);
+    assert.equal(fc.dtype, 'int8');
+    assert.equal(fc.zeroPoint, 'per-tensor');
+    assert.deepEqual(fc.chain, ['DequantizeLinear']);
+    assert.deepEqual(fc.folded?.ops, ['Concat']);
+  });
+
+  test('Slice with constant starts, ends and axes takes the 2:4 half of a wider constant', async () => {
+    const wide = [8, 32];
+    const values = twoOfFourAlong(wide, 0).map((v, i) => (i % 32 < 16 ? v : 1 + (i % 3)));
+    const fc = await only(
+      model(
+        [node('Slice', ['W', 'starts', 'ends', 'axes'], ['half'], {}, { name: 'cut' }), node('MatMul', ['X', 'half'], ['Y'], {}, { name: 'fc' })],
+        [tensor('W', 'float32', wide, values), int64('starts', [0]), int64('ends', [16]), int64('axes', [1])],
+      ),
+    );
+    assertTwoOfFour(fc, 0, 1);
+    assert.deepEqual(fc.shape, [8, 16]);
+    assert.equal(fc.folded?.note, "effective weight = Slice of 'W' [8, 32] to [8, 16]");
+  });
+});
+
+describe('a chain that cannot be folded says why, naming the op and the input', () => {
+  test('an operand that is a graph input, a shape computed at run time, ranks that do not join', async () => {
+    const d = [16, 8];
+    const report = await inspectSpec(
+      model(
+        [
+          node('Mul', ['W', 'X'], ['a'], {}, { name: 'm' }),
+          node('Gemm', ['X', 'a'], ['Y1'], { transB: 1 }, { name: 'by_input' }),
+          node('Shape', ['X'], ['xs'], {}, { name: 'shape_of_x' }),
+          node('Reshape', ['W', 'xs'], ['r'], {}, { name: 'r' }),
+          node('Gemm', ['X', 'r'], ['Y2'], { transB: 1 }, { name: 'dynamic_shape' }),
+          node('Concat', ['W', 'W3'], ['c'], { axis: 0 }, { name: 'c' }),
+          node('Gemm', ['X', 'c'], ['Y'], { transB: 1 }, { name: 'ranks' }),
+        ],
+        [tensor('W', 'float32', d, dense(128)), tensor('W3', 'float32', [2, 2, 2], dense(8))],
+      ),
+    );
+    assert.equal(layer(report, 'by_input').reason, "weight computed at run time (not folded: Mul 'm': its operand 'X' is a graph input)");
+    assert.equal(layer(report, 'dynamic_shape').reason, "weight computed at run time (not folded: Reshape 'r': shape 'xs' is computed at run time)");
+    assert.equal(layer(report, 'ranks').reason, "weight computed at run time (not folded: Concat 'c': Concat of a 2-D and a 3-D constant)");
+    // The nodes named by these reasons are not counted again as unread weights.
+    assert.deepEqual(report.unrecognized, []);
+  });
+
+  test('folding more than the cap is refused with the size; a reshape needs no memory and still streams', async () => {
+    const dims = [8, 16];
+    const spec = model(
+      [
+        node('Mul', ['W', 'M'], ['Wm'], {}, { name: 'mask_mul' }),
+        node('MatMul', ['X', 'Wm'], ['Y1'], {}, { name: 'masked' }),
+        node('Reshape', ['W', 'shape'], ['r'], {}, { name: 'reshape' }),
+        node('MatMul', ['X', 'r'], ['Y'], {}, { name: 'reshaped' }),
+      ],
+      [tensor('W', 'float32', dims, twoOfFourAlong(dims, 0)), tensor('M', 'float32', dims, maskAlong(dims, 0)), int64('shape', [8, 16])],
+    );
+    const saved = foldLimits.bytes;
+    foldLimits.bytes = 1024;
+    try {
+      const report = await inspectSpec(spec);
+      // W and M (512 bytes each) and their product: 1536 bytes.
+      assert.equal(layer(report, 'masked').reason, "weight computed at run time (not folded: Mul 'mask_mul': folding would take 1536 bytes, more than this tool folds (1024 bytes))");
+      assertTwoOfFour(layer(report, 'reshaped'), 0, 1);
+    } finally {
+      foldLimits.bytes = saved;
+    }
+  });
+
+  test('a folded weight is scanned in a worker thread as inline', async () => {
+    const dims = [8, 16];
+    const path = writeTempModel(
+      model(
+        [node('Mul', ['M', 'W'], ['Wm'], {}, { name: 'mask_mul' }), node('MatMul', ['X', 'Wm'], ['Y'], {}, { name: 'fc' })],
+        [tensor('W', 'float32', dims, dense(128)), tensor('M', 'float32', dims, maskAlong(dims, 0))],
+      ),
+    );
+    const threaded = await inspectFile(path, { workers: 2, inlineBelow: 0 });
+    assertTwoOfFour(layer(threaded, 'fc'), 0, 1);
+  });
+});
