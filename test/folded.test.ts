@@ -35,7 +35,7 @@ function model(nodes: onnx.INodeProto[], initializers: onnx.ITensorProto[] = [])
       outputs: [valueInfo('Y', 'float32', [2, 16])],
       initializers,
     }),
-    opsetImport: [{ domain: '', version: 17 }],
+    opset: 17,
   };
 }
 
