@@ -7,6 +7,9 @@ import type { onnx } from 'onnx-proto';
 import { type ModelSpec, graph, node, valueInfo } from './support/builder';
 import { foldLimits } from '../src/engine/onnx/folded';
 import type { LayerReport } from '../src/engine/sparsity/inspect';
+import { cli } from './support/cli';
+import { convertSpec, decodeModelFile, float32Values, tensorProto } from './support/convert-read';
+import type { ConvertReport, LayerChange } from '../src/engine/convert/convert';
 import { inspectFile, inspectSpec, layer, writeTempModel } from './support/models';
 import { assertTwoOfFour, count, tensor, twoOfFourAlong } from './support/patterns';
 
@@ -152,7 +155,7 @@ describe('Where(mask, W, 0)', () => {
 });
 
 describe('reshapes of constants are views of the stored bytes', () => {
-  test('Reshape, Flatten, Unsqueeze and Squeeze (attribute axes, opset 11) give the effective dims; Transpose after a Reshape remaps K', async () => {
+  test('Reshape, Flatten, Unsqueeze and Squeeze (axes as an attribute, as before opset 13) give the effective dims; Transpose after a Reshape remaps K', async () => {
     const eff = [8, 16];
     const values = twoOfFourAlong(eff, 0); // 2:4 along K of the effective [8, 16]
     const report = await inspectSpec(
@@ -316,5 +319,110 @@ describe('a chain that cannot be folded says why, naming the op and the input', 
     );
     const threaded = await inspectFile(path, { workers: 2, inlineBelow: 0 });
     assertTwoOfFour(layer(threaded, 'fc'), 0, 1);
+  });
+});
+
+function change(report: ConvertReport, name: string): LayerChange {
+  const found = report.layers.find((l) => l.name === name);
+  if (!found) throw new Error(`no layer '${name}': ${report.layers.map((l) => l.name).join(', ')}`);
+  return found;
+}
+
+describe('convert --mode prune writes a folded weight back folded, where that is exact', () => {
+  const dims = [8, 16];
+  const values = dense(count(dims));
+  // Each group of 4 along K keeps 3: the masked weight fails 2:4 until pruned.
+  const threeOfFour = Array.from({ length: count(dims) }, (_, i) => (Math.floor(i / 16) % 4 === 3 ? 0 : 1));
+
+  test('a 0/1 mask Mul: W is written as the pruned product (zero where pruned or masked), the mask stays; re-inspected 2:4, run in ONNX Runtime', async () => {
+    const { output, report } = await convertSpec(
+      model([node('Mul', ['W', 'M'], ['Wm'], {}, { name: 'mask_mul' }), node('MatMul', ['X', 'Wm'], ['Y'], {}, { name: 'fc' })], [tensor('W', 'float32', dims, values), tensor('M', 'float32', dims, threeOfFour)]),
+    );
+    const fc = change(report, 'fc');
+    assert.equal(fc.action, 'prune');
+    assert.equal(fc.prunedElements, 32); // one of the three kept in each of the 32 groups
+    assert.equal(fc.passesAfter, true);
+    assert.equal(report.verified, true);
+    assert.equal(report.runtime?.ran, true);
+    const after = float32Values(output, 'W');
+    assert.equal(after.filter((v) => v !== 0).length, 64);
+    after.forEach((v, i) => assert.ok(v === 0 || (v === values[i] && threeOfFour[i] === 1), `element ${i}`));
+    assert.deepEqual(float32Values(output, 'M'), threeOfFour);
+    const again = layer(await inspectFile(output), 'fc');
+    assertTwoOfFour(again, 0, 1);
+    assert.equal(again.folded?.note, "effective weight = 'W' x mask 'M' (0/1 mask, 25% zeros)");
+  });
+
+  test('a reshaped weight is pruned in its stored constant, same element order, same stored dims', async () => {
+    const { output, report } = await convertSpec(
+      model([node('Reshape', ['W', 'shape'], ['r'], {}, { name: 'reshape' }), node('MatMul', ['X', 'r'], ['Y'], {}, { name: 'fc' })], [tensor('W', 'float32', [16, 8], values), int64('shape', [8, 16])]),
+    );
+    const fc = change(report, 'fc');
+    assert.equal(fc.action, 'prune');
+    assert.equal(fc.prunedElements, 64);
+    assert.equal(fc.passesAfter, true);
+    assert.equal(report.runtime?.ran, true);
+    assert.deepEqual(tensorProto(decodeModelFile(output), 'W').dims?.map(Number), [16, 8]);
+    assertTwoOfFour(layer(await inspectFile(output), 'fc'), 0, 1);
+  });
+
+  test('where the pruned weight cannot be written back exactly, the layer is left unchanged and the report says why', async () => {
+    const d = [8, 8];
+    const { output, report } = await convertSpec(
+      model(
+        [
+          node('Concat', ['Wq', 'Wk'], ['qk'], { axis: 1 }, { name: 'fuse' }),
+          node('MatMul', ['X', 'qk'], ['Y1'], {}, { name: 'fused' }),
+          node('Mul', ['W', 'S'], ['Ws'], {}, { name: 'scale_mul' }),
+          node('MatMul', ['X', 'Ws'], ['Y2'], {}, { name: 'scaled' }),
+          node('Mul', ['Wb', 'Mb'], ['Wbm'], {}, { name: 'bcast' }),
+          node('Gemm', ['X', 'Wbm'], ['Y'], { transB: 1 }, { name: 'broadcast' }),
+        ],
+        [
+          tensor('Wq', 'float32', d, dense(64)),
+          tensor('Wk', 'float32', d, dense(64, 1)),
+          tensor('W', 'float32', dims, values),
+          tensor('S', 'float32', dims, threeOfFour.map((v) => v * 2)),
+          // Neither operand has the product's shape: a per-row scale times a per-column mask.
+          tensor('Wb', 'float32', [16, 1], dense(16)),
+          tensor('Mb', 'float32', [1, 8], [1, 1, 1, 0, 1, 1, 1, 0]),
+        ],
+      ),
+    );
+    assert.equal(change(report, 'fused').action, 'skip');
+    assert.equal(change(report, 'fused').reason, "folded weight (Concat of 'Wq', 'Wk') not written back: Concat 'fuse' joins 2 constants: the pruned result is not written back by this version");
+    assert.equal(change(report, 'scaled').reason, "folded weight (Mul of 'W', 'S') not written back: 'S' is not a 0/1 mask: the pruned product cannot be written back into 'W' exactly");
+    assert.equal(change(report, 'broadcast').reason, "folded weight (Mul of 'Wb', 'Mb') not written back: 'Wb' is broadcast to [16, 8]: the pruned weight cannot be written back into it");
+    assert.deepEqual(float32Values(output, 'W'), values);
+    assert.deepEqual(float32Values(output, 'Wq'), dense(64));
+  });
+
+  test('compress declines a folded layer with the reason', async () => {
+    const { report } = await convertSpec(
+      model([node('Mul', ['W', 'M'], ['Wm'], {}, { name: 'mask_mul' }), node('MatMul', ['X', 'Wm'], ['Y'], {}, { name: 'fc' })], [tensor('W', 'float32', dims, values), tensor('M', 'float32', dims, threeOfFour)]),
+      { mode: 'compress' },
+    );
+    assert.equal(change(report, 'fc').action, 'skip');
+    assert.equal(change(report, 'fc').reason, "folded weight (Mul of 'W', 'M'): compress rewrites stored constants only; prune it instead");
+  });
+});
+
+describe('the CLI says a weight was folded, and from what', () => {
+  test('table, Markdown and CSV carry the note; JSON the field', () => {
+    const dims = [8, 16];
+    const path = writeTempModel(
+      model([node('Mul', ['W', 'M'], ['Wm'], {}, { name: 'mask_mul' }), node('MatMul', ['X', 'Wm'], ['Y'], {}, { name: 'fc' })], [tensor('W', 'float32', dims, dense(128)), tensor('M', 'float32', dims, maskAlong(dims, 0))]),
+    );
+    const note = "folded: effective weight = 'W' x mask 'M' (0/1 mask, 50% zeros)";
+    const table = cli('inspect', path);
+    assert.equal(table.code, 0, table.stderr);
+    const row = table.stdout.split('\n').find((l) => l.startsWith('fc '));
+    assert.ok(row?.includes(`PASS`) && row.includes(`${note}; small layer`), row);
+    assert.ok(cli('inspect', path, '--format', 'markdown').stdout.includes(note));
+    const csv = cli('inspect', path, '--format', 'csv').stdout.split('\n');
+    assert.ok(csv[0].split(',').includes('folded'));
+    assert.ok(csv[1].includes(`"effective weight = 'W' x mask 'M' (0/1 mask, 50% zeros)"`), csv[1]);
+    const json = JSON.parse(cli('inspect', path, '--format', 'json').stdout);
+    assert.deepEqual(json.layers[0].folded, { ops: ['Mul'], from: ['W', 'M'], note: "effective weight = 'W' x mask 'M' (0/1 mask, 50% zeros)" });
   });
 });
