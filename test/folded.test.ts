@@ -11,6 +11,7 @@ import { cli } from './support/cli';
 import { convertSpec, decodeModelFile, float32Values, tensorProto } from './support/convert-read';
 import type { ConvertReport, LayerChange } from '../src/engine/convert/convert';
 import { inspectFile, inspectSpec, layer, writeTempModel } from './support/models';
+import { readGroupEncodings, readRegion } from '../src/engine/sparsity/region';
 import { assertTwoOfFour, count, tensor, twoOfFourAlong } from './support/patterns';
 
 /** Dense non-zero values (1..5, alternating signs): every group fails 2:4 unless a mask zeroes it. */
@@ -307,6 +308,22 @@ describe('a chain that cannot be folded says why, naming the op and the input', 
     } finally {
       foldLimits.bytes = saved;
     }
+  });
+
+  test('the drill-down reads the effective weight: a masked group shows the zeros of the mask', () => {
+    const dims = [8, 16];
+    const path = writeTempModel(
+      model(
+        [node('Mul', ['M', 'W'], ['Wm'], {}, { name: 'mask_mul' }), node('MatMul', ['X', 'Wm'], ['Y'], {}, { name: 'fc' })],
+        [tensor('W', 'float32', dims, dense(128)), tensor('M', 'float32', dims, maskAlong(dims, 0))],
+      ),
+    );
+    // Output feature 0 is column 0 of [K = 8, N = 16]: W[0][0] = 1, W[1][0] = 2 (element 16), rows 2 and 3 masked.
+    const picked = readGroupEncodings(path, { n: 2, m: 4 }, 'fc', 0, 0, 0);
+    assert.deepEqual(picked.values, ['1', '2', '0', '0']);
+    assert.equal(picked.mask, '1100');
+    const region = readRegion(path, { n: 2, m: 4 }, { layer: 'fc', row0: 0, row1: 16, group0: 0, group1: 2, position: 0 });
+    assert.deepEqual(region.counts, new Array(32).fill(2));
   });
 
   test('a folded weight is scanned in a worker thread as inline', async () => {

@@ -183,17 +183,29 @@ export function codecFor(dtype: number): NumberCodec | undefined {
   return CODECS[dtypeName(dtype)];
 }
 
-/** Every value of a constant expression's bytes, as numbers (a mask, a zero branch). */
-export function numbersOf(dtype: number, bytes: Uint8Array): number[] {
+/** What a mask or a zero branch holds: its element count, zeros, whether every value is 0 or 1, and its first value. */
+export interface ValueStats {
+  count: number;
+  zeros: number;
+  binary: boolean;
+  first: number;
+}
+
+/** Counts the values of a constant's bytes without keeping them as numbers (a mask may be as large as its weight). */
+export function valueStats(dtype: number, bytes: Uint8Array): ValueStats {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const name = dtypeName(dtype);
-  if (name === 'bool') return Array.from(bytes, (b) => (b ? 1 : 0));
-  const codec = codecFor(dtype);
+  const codec: NumberCodec | undefined = name === 'bool' ? { get: (v, i) => (v.getUint8(i) ? 1 : 0), set: () => {} } : codecFor(dtype);
   if (!codec) throw new TensorError(`${name} values are not folded by this version`);
-  const size = dtypeById(dtype)!.bits / 8;
-  const out = new Array<number>(bytes.byteLength / size);
-  for (let i = 0; i < out.length; i++) out[i] = codec.get(view, i);
-  return out;
+  const count = bytes.byteLength / (dtypeById(dtype)!.bits / 8);
+  let zeros = 0;
+  let binary = true;
+  for (let i = 0; i < count; i++) {
+    const v = codec.get(view, i);
+    if (v === 0) zeros++;
+    else if (v !== 1) binary = false;
+  }
+  return { count, zeros, binary, first: count ? codec.get(view, 0) : 0 };
 }
 
 function multiply(expr: Extract<FoldExpr, { op: 'mul' }>, a: Uint8Array, b: Uint8Array): Uint8Array {

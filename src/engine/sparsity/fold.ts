@@ -3,7 +3,7 @@
 // recipe of the effective weight (onnx/folded.ts) with its dims and type per the ONNX op specs, says what was folded
 // from what, and why a chain cannot be folded, naming the op and the input.
 import { dtypeById, dtypeName } from '../onnx/dtypes';
-import { type FoldExpr, evaluate, foldCost, foldLimits, sizeText, numbersOf } from '../onnx/folded';
+import { type FoldExpr, evaluate, foldCost, foldLimits, sizeText, valueStats, type ValueStats } from '../onnx/folded';
 import { type GraphSkeleton, type ModelSkeleton, type NodeSkeleton, type TensorRef, elementCount } from '../onnx/skeleton';
 import type { ByteSource } from '../onnx/source';
 import { type ExternalFiles, TensorError, openTensor } from '../onnx/tensorData';
@@ -272,11 +272,11 @@ function sameType(node: NodeSkeleton, operands: Built[]): number {
   return dtype;
 }
 
-/** The numbers of a constant operand (a mask or a zero branch), read while planning: at most the fold cap. */
-function valuesOf<S>(ctx: FoldContext<S>, node: NodeSkeleton, operand: Built): number[] {
+/** What a constant operand (a mask or a zero branch) holds, read while planning: at most the fold cap. */
+function valuesOf<S>(ctx: FoldContext<S>, node: NodeSkeleton, operand: Built): ValueStats {
   const cost = foldCost(operand.expr);
   if (cost > foldLimits.bytes) throw new FoldFailure(`${label(node)}: reading '${operand.label}' would take ${sizeText(cost)}, more than this tool folds (${sizeText(foldLimits.bytes)})`);
-  return numbersOf(operand.expr.dtype, evaluate(ctx.src, operand.expr, ctx.externals));
+  return valueStats(operand.expr.dtype, evaluate(ctx.src, operand.expr, ctx.externals));
 }
 
 function merged(parts: Built[], node: NodeSkeleton): Pick<Built, 'constants' | 'ops' | 'notes' | 'nodes'> {
@@ -307,22 +307,21 @@ function mul<S>(ctx: FoldContext<S>, node: NodeSkeleton, a: Built, b: Built, out
   const count = elementCount(dims);
   const full = (x: Built) => elementCount(x.expr.dims) === count;
   // The weight is the full-shape operand; of two, the one that is not a 0/1 tensor (the mask is), else the first.
-  const values = new Map<Built, number[]>();
+  const values = new Map<Built, ValueStats>();
   const numbers = (x: Built) => values.get(x) ?? values.set(x, valuesOf(ctx, node, x)).get(x)!;
-  const binary = (x: Built) => numbers(x).every((v) => v === 0 || v === 1);
+  const binary = (x: Built) => numbers(x).binary;
   let weight = a;
   if (full(b) && !full(a)) weight = b;
   else if (full(a) && full(b) && binary(a) && !binary(b)) weight = b;
   const mask = weight === a ? b : a;
   const m = numbers(mask);
-  const zeros = m.filter((v) => v === 0).length;
-  const isMask = m.every((v) => v === 0 || v === 1);
+  const isMask = m.binary;
   const shape = full(mask) ? '' : ` ${dimsText(mask.expr.dims)} broadcast to ${dimsText(dims)}`;
   const what =
-    m.length === 1
-      ? `'${weight.label}' x '${mask.label}' (a scalar ${m[0]}, not a mask)`
+    m.count === 1
+      ? `'${weight.label}' x '${mask.label}' (a scalar ${+m.first.toPrecision(6)}, not a mask)`
       : isMask
-        ? `'${weight.label}' x mask '${mask.label}'${shape} (0/1 mask, ${percent(zeros, m.length)} zeros)`
+        ? `'${weight.label}' x mask '${mask.label}'${shape} (0/1 mask, ${percent(m.zeros, m.count)} zeros)`
         : `'${weight.label}' x '${mask.label}'${shape} (not a 0/1 mask: folded as the product)`;
   const unwritable = whyNotWritable(
     ctx,
@@ -346,18 +345,22 @@ function whereOf<S>(ctx: FoldContext<S>, node: NodeSkeleton, cond: Built, x: Bui
   const dtype = sameType(node, [x, y]);
   const dims = broadcastDims(node, [cond.expr.dims, x.expr.dims, y.expr.dims]);
   const count = elementCount(dims);
-  const isZero = (b: Built) => elementCount(b.expr.dims) < count && valuesOf(ctx, node, b).every((v) => v === 0);
+  const isZero = (b: Built) => {
+    if (elementCount(b.expr.dims) >= count) return false;
+    const stats = valuesOf(ctx, node, b);
+    return stats.zeros === stats.count;
+  };
   const c = valuesOf(ctx, node, cond);
-  const kept = c.filter((v) => v !== 0).length;
+  const kept = c.count - c.zeros;
   const maskText = `mask '${cond.label}'${elementCount(cond.expr.dims) === count ? '' : ` ${dimsText(cond.expr.dims)} broadcast to ${dimsText(dims)}`}`;
   let note: string;
   let weight: Built | undefined;
   if (isZero(y)) {
     weight = x;
-    note = `effective weight = Where(${maskText}, '${x.label}', 0) (mask keeps ${percent(kept, c.length)})`;
+    note = `effective weight = Where(${maskText}, '${x.label}', 0) (mask keeps ${percent(kept, c.count)})`;
   } else if (isZero(x)) {
     weight = y;
-    note = `effective weight = Where(${maskText}, 0, '${y.label}') (mask zeroes ${percent(kept, c.length)})`;
+    note = `effective weight = Where(${maskText}, 0, '${y.label}') (mask zeroes ${percent(kept, c.count)})`;
   } else {
     note = `effective weight = Where('${cond.label}', '${x.label}', '${y.label}') (neither branch is a constant zero)`;
   }
