@@ -275,14 +275,18 @@ describe('a chain that cannot be folded says why, naming the op and the input', 
           node('Reshape', ['W', 'xs'], ['r'], {}, { name: 'r' }),
           node('Gemm', ['X', 'r'], ['Y2'], { transB: 1 }, { name: 'dynamic_shape' }),
           node('Concat', ['W', 'W3'], ['c'], { axis: 0 }, { name: 'c' }),
-          node('Gemm', ['X', 'c'], ['Y'], { transB: 1 }, { name: 'ranks' }),
+          node('Gemm', ['X', 'c'], ['Y3'], { transB: 1 }, { name: 'ranks' }),
+          node('Transpose', ['W'], ['wt'], {}, { name: 't' }),
+          node('Mul', ['wt', 'half'], ['mt'], {}, { name: 'mt' }),
+          node('Gemm', ['X', 'mt'], ['Y'], {}, { name: 'below' }),
         ],
-        [tensor('W', 'float32', d, dense(128)), tensor('W3', 'float32', [2, 2, 2], dense(8))],
+        [tensor('W', 'float32', d, dense(128)), tensor('W3', 'float32', [2, 2, 2], dense(8)), tensor('half', 'float32', [], [0.5])],
       ),
     );
     assert.equal(layer(report, 'by_input').reason, "weight computed at run time (not folded: Mul 'm': its operand 'X' is a graph input)");
     assert.equal(layer(report, 'dynamic_shape').reason, "weight computed at run time (not folded: Reshape 'r': shape 'xs' is computed at run time)");
     assert.equal(layer(report, 'ranks').reason, "weight computed at run time (not folded: Concat 'c': Concat of a 2-D and a 3-D constant)");
+    assert.equal(layer(report, 'below').reason, "weight computed at run time (not folded: Mul 'mt': its operand 'wt' comes through Transpose 't', which this tool does not fold below a Mul)");
     // The nodes named by these reasons are not counted again as unread weights.
     assert.deepEqual(report.unrecognized, []);
   });

@@ -7,7 +7,7 @@ import { type FoldExpr, evaluate, foldCost, foldLimits, sizeText, valueStats, ty
 import { type GraphSkeleton, type ModelSkeleton, type NodeSkeleton, type TensorRef, elementCount } from '../onnx/skeleton';
 import type { ByteSource } from '../onnx/source';
 import { type ExternalFiles, TensorError, openTensor } from '../onnx/tensorData';
-import { FOLD_OPS } from './opTable';
+import { FOLD_OPS, isChainOp } from './opTable';
 
 /** What a layer's effective weight was folded from, shown on the layer (README, "Folded weights"). */
 export interface FoldedWeight {
@@ -135,6 +135,7 @@ function buildOperand<S>(ctx: FoldContext<S>, name: string, scope: S, parent: No
   const { node } = found;
   if ((node.domain === '' || node.domain === 'ai.onnx') && node.opType === 'Identity') return buildOperand(ctx, node.inputs[0] ?? '', found.scope, node, depth + 1, nodes);
   if (isFoldOp(node.domain, node.opType)) return buildNode(ctx, node, found.scope, depth + 1, nodes);
+  if (isChainOp(node.domain, node.opType)) throw new FoldFailure(`${label(parent)}: its operand '${name}' comes through ${label(node)}, which this tool does not fold below a ${parent.opType}`);
   throw new FoldFailure(`${label(parent)}: its operand '${name}' is computed at run time by ${label(node)}`, true);
 }
 
