@@ -374,6 +374,23 @@ describe('convert --mode prune writes a folded weight back folded, where that is
     assert.equal(again.folded?.note, "effective weight = 'W' x mask 'M' (0/1 mask, 25% zeros)");
   });
 
+  test('Where(mask, W, 0): W is written as the pruned effective weight, the bool mask stays', async () => {
+    const keep = threeOfFour.map((v) => v === 1);
+    const { output, report } = await convertSpec(
+      model(
+        [node('Where', ['C', 'W', 'zero'], ['Wm'], {}, { name: 'where' }), node('MatMul', ['X', 'Wm'], ['Y'], {}, { name: 'fc' })],
+        [tensor('W', 'float32', dims, values), boolTensor('C', dims, keep), tensor('zero', 'float32', [], [0])],
+      ),
+    );
+    const fc = change(report, 'fc');
+    assert.deepEqual([fc.action, fc.prunedElements, fc.passesAfter], ['prune', 32, true]);
+    assert.equal(report.runtime?.ran, true);
+    const after = float32Values(output, 'W');
+    assert.equal(after.filter((v) => v !== 0).length, 64);
+    after.forEach((v, i) => assert.ok(v === 0 || (v === values[i] && keep[i]), `element ${i}`));
+    assertTwoOfFour(layer(await inspectFile(output), 'fc'), 0, 1);
+  });
+
   test('a reshaped weight is pruned in its stored constant, same element order, same stored dims', async () => {
     const { output, report } = await convertSpec(
       model([node('Reshape', ['W', 'shape'], ['r'], {}, { name: 'reshape' }), node('MatMul', ['X', 'r'], ['Y'], {}, { name: 'fc' })], [tensor('W', 'float32', [16, 8], values), int64('shape', [8, 16])]),
