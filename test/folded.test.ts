@@ -291,6 +291,21 @@ describe('a chain that cannot be folded says why, naming the op and the input', 
     assert.deepEqual(report.unrecognized, []);
   });
 
+  test('4-bit constants are folded only by reshaping: a Concat of int4 weights says so, and the MatMul is listed', async () => {
+    const d = [8, 8];
+    const fc = await only(
+      model(
+        [
+          node('Concat', ['A4', 'B4'], ['c'], { axis: 1 }, { name: 'c4' }),
+          node('DequantizeLinear', ['c', 'scale'], ['deq'], {}, { name: 'dq' }),
+          node('MatMul', ['X', 'deq'], ['Y'], {}, { name: 'fc' }),
+        ],
+        [tensor('A4', 'int4', d, new Array(64).fill(1)), tensor('B4', 'int4', d, new Array(64).fill(1)), tensor('scale', 'float32', [], [0.1])],
+      ),
+    );
+    assert.equal(fc.reason, "weight computed at run time (not folded: Concat 'c4': 'A4' is int4: 4-bit constants are folded only by reshaping)");
+  });
+
   test('folding more than the cap is refused with the size; a reshape needs no memory and still streams', async () => {
     const dims = [8, 16];
     const spec = model(

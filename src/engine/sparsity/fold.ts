@@ -3,7 +3,7 @@
 // recipe of the effective weight (onnx/folded.ts) with its dims and type per the ONNX op specs, says what was folded
 // from what, and why a chain cannot be folded, naming the op and the input.
 import { dtypeById, dtypeName } from '../onnx/dtypes';
-import { type FoldExpr, evaluate, foldCost, foldLimits, sizeText, valueStats, type ValueStats } from '../onnx/folded';
+import { type FoldExpr, type ValueStats, codecFor, evaluate, foldCost, foldLimits, sizeText, valueStats } from '../onnx/folded';
 import { type GraphSkeleton, type ModelSkeleton, type NodeSkeleton, type TensorRef, elementCount } from '../onnx/skeleton';
 import type { ByteSource } from '../onnx/source';
 import { type ExternalFiles, TensorError, openTensor } from '../onnx/tensorData';
@@ -270,7 +270,14 @@ function sameType(node: NodeSkeleton, operands: Built[]): number {
   const dtype = operands[0].expr.dtype;
   const other = operands.find((o) => o.expr.dtype !== dtype);
   if (other) throw new FoldFailure(`${label(node)}: '${operands[0].label}' is ${dtypeName(dtype)} but '${other.label}' is ${dtypeName(other.expr.dtype)} (ONNX wants one type)`);
+  wholeBytes(node, operands[0]);
   return dtype;
+}
+
+/** Ops other than reshapes move whole elements: 4-bit constants (two a byte) are folded only by reshaping. */
+function wholeBytes(node: NodeSkeleton, operand: Built): void {
+  const dtype = dtypeById(operand.expr.dtype)!;
+  if (dtype.bits < 8) throw new FoldFailure(`${label(node)}: '${operand.label}' is ${dtype.name}: 4-bit constants are folded only by reshaping`);
 }
 
 /** What a constant operand (a mask or a zero branch) holds, read while planning: at most the fold cap. */
@@ -304,6 +311,7 @@ function whyNotWritable<S>(ctx: FoldContext<S>, weight: Built, dims: number[], d
 
 function mul<S>(ctx: FoldContext<S>, node: NodeSkeleton, a: Built, b: Built, out: string): Built {
   const dtype = sameType(node, [a, b]);
+  if (!codecFor(dtype)) throw new FoldFailure(`${label(node)}: a product of ${dtypeName(dtype)} constants is not folded by this version`);
   const dims = broadcastDims(node, [a.expr.dims, b.expr.dims]);
   const count = elementCount(dims);
   const full = (x: Built) => elementCount(x.expr.dims) === count;
@@ -403,6 +411,7 @@ function concat(node: NodeSkeleton, parts: Built[], out: string): Built {
 
 /** ONNX Slice: starts/ends/axes/steps from inputs 1-4 (opset 10+) or attributes (opset 1); bounds clamped as the spec says. */
 function sliceOf<S>(ctx: FoldContext<S>, node: NodeSkeleton, scope: S, data: Built, out: string): Built {
+  wholeBytes(node, data);
   const inDims = data.expr.dims;
   const rank = inDims.length;
   const starts = intsOf(ctx, node, scope, 1, 'starts', 'starts');

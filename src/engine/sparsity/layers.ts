@@ -308,8 +308,16 @@ export function discover(ctx: FindContext): Discovery {
   const computeLayerWeights = new Set<NodeSkeleton>();
   const budget = new SearchBudget(ctx.model.path, ctx.signal);
   let uses: Map<string, number> | undefined;
-  const folder: Folder = (node, scope) =>
-    foldWeight({ lookup: (name, s) => scopes.lookup(name, s), src: ctx.src, externals: ctx.externals, uses: (name) => (uses ??= useCounts(ctx.model)).get(name) ?? 0 }, node, scope);
+  const foldContext = { lookup: (name: string, s: Scope) => scopes.lookup(name, s), src: ctx.src, externals: ctx.externals, uses: (name: string) => (uses ??= useCounts(ctx.model)).get(name) ?? 0 };
+  // One fold per node and scope, however many layers read it (a mask is read once).
+  const folds = new Map<Scope, Map<NodeSkeleton, FoldOutcome>>();
+  const folder: Folder = (node, scope) => {
+    let byNode = folds.get(scope);
+    if (!byNode) folds.set(scope, (byNode = new Map()));
+    let outcome = byNode.get(node);
+    if (!outcome) byNode.set(node, (outcome = foldWeight(foldContext, node, scope)));
+    return outcome;
+  };
   const layers: LayerPlan[] = [];
   const usedNames = new Map<string, number>();
   const uniqueName = (node: NodeSkeleton, scope: Scope): string => {
