@@ -12,6 +12,8 @@ import { convertSpec, decodeModelFile, float32Values, tensorProto } from './supp
 import type { ConvertReport, LayerChange } from '../src/engine/convert/convert';
 import { inspectFile, inspectSpec, layer, writeTempModel } from './support/models';
 import { readGroupEncodings, readRegion } from '../src/engine/sparsity/region';
+import { type HardwareProfile, resolveProfile } from '../src/engine/speedup/profiles';
+import { ROUND } from './support/profiles';
 import { assertTwoOfFour, count, tensor, twoOfFourAlong } from './support/patterns';
 
 /** Dense non-zero values (1..5, alternating signs): every group fails 2:4 unless a mask zeroes it. */
@@ -343,6 +345,19 @@ describe('a chain that cannot be folded says why, naming the op and the input', 
     assert.equal(picked.mask, '1100');
     const region = readRegion(path, { n: 2, m: 4 }, { layer: 'fc', row0: 0, row1: 16, group0: 0, group1: 2, position: 0 });
     assert.deepEqual(region.counts, new Array(32).fill(2));
+  });
+
+  test('the speedup projection counts a folded layer: X [2, 8] x effective [8, 16] is 256 MACs', async () => {
+    const dims = [8, 16];
+    const report = await inspectSpec(
+      model(
+        [node('Mul', ['W', 'M'], ['Wm'], {}, { name: 'mask_mul' }), node('MatMul', ['X', 'Wm'], ['Y'], {}, { name: 'fc' })],
+        [tensor('W', 'float32', dims, dense(128)), tensor('M', 'float32', dims, maskAlong(dims, 0))],
+      ),
+      { speedup: { hardware: resolveProfile(ROUND as unknown as HardwareProfile) as HardwareProfile } },
+    );
+    const fc = report.projection!.layers.find((l) => l.name === 'fc')!;
+    assert.equal(fc.macs, 256);
   });
 
   test('a folded weight is scanned in a worker thread as inline', async () => {
