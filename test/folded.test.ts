@@ -172,6 +172,8 @@ describe('reshapes of constants are views of the stored bytes', () => {
           node('MatMul', ['X', 'u'], ['Y3'], {}, { name: 'unsqueezed' }),
           node('Squeeze', ['Ws'], ['s'], { axes: [0] }, { name: 'squeeze' }),
           node('MatMul', ['X', 's'], ['Y4'], {}, { name: 'squeezed' }),
+          node('Flatten', ['u'], ['uf'], { axis: 2 }, { name: 'flatten_u' }),
+          node('MatMul', ['X', 'uf'], ['Y5'], {}, { name: 'run' }),
           // Stored [4, 32] = effective [8, 16] 2:4 along axis 1, transposed to [16, 8]: MatMul's K (axis 0) is axis 1.
           node('Reshape', ['Wt', 'shape'], ['rt'], {}, { name: 'reshape_t' }),
           node('Transpose', ['rt'], ['t'], { perm: [1, 0] }, { name: 'transpose' }),
@@ -202,6 +204,9 @@ describe('reshapes of constants are views of the stored bytes', () => {
     assert.deepEqual(squeezed.shape, [8, 16]);
     assertTwoOfFour(squeezed, 0, 1);
     assert.deepEqual(squeezed.folded?.ops, ['Squeeze']);
+    const run = layer(report, 'run');
+    assertTwoOfFour(run, 0, 1);
+    assert.deepEqual(run.folded, { ops: ['Unsqueeze', 'Flatten'], from: ['Wu'], note: "'Wu' [8, 16] viewed as [8, 16] by Unsqueeze, Flatten (same elements)" });
     const transposed = layer(report, 'transposed');
     assert.deepEqual(transposed.chain, ['Transpose']);
     assert.deepEqual(transposed.shape, [8, 16]);

@@ -62,6 +62,8 @@ interface Built {
   notes: string[];
   nodes: NodeSkeleton[];
   unwritable?: string;
+  /** Set while the last steps were reshapes: the dims before them and their ops (one note for a run of reshapes). */
+  reshaped?: { from: number[]; ops: string[] };
 }
 
 const MAX_DEPTH = 32;
@@ -155,13 +157,17 @@ function buildNode<S>(ctx: FoldContext<S>, node: NodeSkeleton, scope: S, depth: 
     case 'Unsqueeze': {
       const data = input(0);
       const dims = reshapedDims(ctx, node, scope, data.expr.dims);
+      // A run of reshapes reads as one view: "'W' [8, 16] viewed as [16, 8] by Unsqueeze, Reshape".
+      const reshaped = data.reshaped ? { from: data.reshaped.from, ops: [...data.reshaped.ops, node.opType] } : { from: data.expr.dims, ops: [node.opType] };
+      const earlier = data.reshaped ? data.notes.slice(0, -1) : data.notes;
       return {
         ...data,
         expr: { op: 'reshape', input: data.expr, dims, dtype: data.expr.dtype },
         label: data.label,
         ops: [...data.ops, node.opType],
-        notes: [...data.notes, `'${data.label}' ${dimsText(data.expr.dims)} viewed as ${dimsText(dims)} by ${node.opType} (same elements)`],
+        notes: [...earlier, `'${data.label}' ${dimsText(reshaped.from)} viewed as ${dimsText(dims)} by ${reshaped.ops.join(', ')} (same elements)`],
         nodes: [...data.nodes, node],
+        reshaped,
       };
     }
     case 'Concat':
