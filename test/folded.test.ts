@@ -12,6 +12,9 @@ import { convertSpec, decodeModelFile, float32Values, tensorProto } from './supp
 import type { ConvertReport, LayerChange } from '../src/engine/convert/convert';
 import { inspectFile, inspectSpec, layer, writeTempModel } from './support/models';
 import { readGroupEncodings, readRegion } from '../src/engine/sparsity/region';
+import { exportModel } from '../src/engine/convert/export';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { type HardwareProfile, resolveProfile } from '../src/engine/speedup/profiles';
 import { ROUND } from './support/profiles';
 import { assertTwoOfFour, count, tensor, twoOfFourAlong } from './support/patterns';
@@ -477,6 +480,25 @@ describe('convert --mode prune writes a folded weight back folded, where that is
     );
     assert.equal(change(report, 'fc').action, 'skip');
     assert.equal(change(report, 'fc').reason, "folded weight (Mul of 'W', 'M'): compress rewrites stored constants only; prune it instead");
+  });
+});
+
+describe('export writes the effective weight of a folded layer that passes, and says it was folded', () => {
+  test('Ascend values of a masked weight are the kept values of W x M', async () => {
+    const dims = [8, 16];
+    const path = writeTempModel(
+      model([node('Mul', ['W', 'M'], ['Wm'], {}, { name: 'mask_mul' }), node('MatMul', ['X', 'Wm'], ['Y'], {}, { name: 'fc' })], [tensor('W', 'float32', dims, dense(128)), tensor('M', 'float32', dims, maskAlong(dims, 0))]),
+    );
+    const out = join(dirname(path), 'export');
+    const manifest = await exportModel(path, { encoding: 'ascend', out });
+    assert.equal(manifest.layers.length, 1);
+    assert.equal(manifest.layers[0].folded, "effective weight = 'W' x mask 'M' (0/1 mask, 50% zeros)");
+    assert.deepEqual(manifest.layers[0].matrix, [16, 8]);
+    const bytes = readFileSync(join(out, manifest.layers[0].files[0].file));
+    const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+    assert.equal(values.length, 64);
+    // Output feature 0 is column 0 of W [8, 16]: rows 0, 1, 4, 5 kept by the mask (elements 0, 16, 64, 80).
+    assert.deepEqual(Array.from(values.subarray(0, 4)), [1, 2, 5, 1]);
   });
 });
 
