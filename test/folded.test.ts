@@ -295,8 +295,8 @@ describe('a chain that cannot be folded says why, naming the op and the input', 
     );
     assert.equal(layer(report, 'by_input').reason, "weight computed at run time (not folded: Mul 'm': its operand 'X' is a graph input)");
     assert.equal(layer(report, 'dynamic_shape').reason, "weight computed at run time (not folded: Reshape 'r': shape 'xs' is computed at run time)");
-    assert.equal(layer(report, 'ranks').reason, "weight computed at run time (not folded: Concat 'c': Concat of a 2-D and a 3-D constant)");
-    assert.equal(layer(report, 'below').reason, "weight computed at run time (not folded: Mul 'mt': its operand 'wt' comes through Transpose 't', which this tool does not fold below a Mul)");
+    assert.equal(layer(report, 'ranks').reason, "weight not folded: Concat 'c': Concat of a 2-D and a 3-D constant");
+    assert.equal(layer(report, 'below').reason, "weight not folded: Mul 'mt': its operand 'wt' comes through Transpose 't', which this tool does not fold below a Mul");
     // The nodes named by these reasons are not counted again as unread weights.
     assert.deepEqual(report.unrecognized, []);
   });
@@ -313,7 +313,7 @@ describe('a chain that cannot be folded says why, naming the op and the input', 
         [tensor('A4', 'int4', d, new Array(64).fill(1)), tensor('B4', 'int4', d, new Array(64).fill(1)), tensor('scale', 'float32', [], [0.1])],
       ),
     );
-    assert.equal(fc.reason, "weight computed at run time (not folded: Concat 'c4': 'A4' is int4: 4-bit constants are folded only by reshaping)");
+    assert.equal(fc.reason, "weight not folded: Concat 'c4': 'A4' is int4: 4-bit constants are folded only by reshaping");
   });
 
   test('folding more than the cap is refused with the size; a reshape needs no memory and still streams', async () => {
@@ -332,7 +332,7 @@ describe('a chain that cannot be folded says why, naming the op and the input', 
     try {
       const report = await inspectSpec(spec);
       // W and M (512 bytes each) and their product: 1536 bytes.
-      assert.equal(layer(report, 'masked').reason, "weight computed at run time (not folded: Mul 'mask_mul': folding would take 1536 bytes, more than this tool folds (1024 bytes))");
+      assert.equal(layer(report, 'masked').reason, "weight not folded: Mul 'mask_mul': folding would take 1536 bytes, more than this tool folds (1024 bytes)");
       assertTwoOfFour(layer(report, 'reshaped'), 0, 1);
     } finally {
       foldLimits.bytes = saved;

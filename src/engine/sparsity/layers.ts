@@ -456,7 +456,8 @@ function planLayer(
       outAxis: null,
       chain: [],
       group: 1,
-      fixedReason: `weight computed at run time (${(firstDynamic ?? 'not a constant').replace(/^computed at run time /, '')})`,
+      // A chain of constants that could not be folded is no run-time weight: say what stopped the fold.
+      fixedReason: unfoldable ? `weight ${firstDynamic}` : `weight computed at run time (${(firstDynamic ?? 'not a constant').replace(/^computed at run time /, '')})`,
       error: node.problem,
     };
   }
