@@ -442,6 +442,22 @@ describe('convert --mode prune writes a folded weight back folded, where that is
     assertTwoOfFour(layer(await inspectFile(output), 'fc'), 0, 1);
   });
 
+  test('a reshaped constant that another node reads too is not pruned, saying why', async () => {
+    const spec: ModelSpec = {
+      graph: graph({
+        name: 'shared',
+        nodes: [node('Reshape', ['W', 'shape'], ['r'], {}, { name: 'reshape' }), node('MatMul', ['X', 'r'], ['Y'], {}, { name: 'fc' }), node('Identity', ['W'], ['Wout'], {}, { name: 'copy' })],
+        inputs: [valueInfo('X', 'float32', [2, 8])],
+        outputs: [valueInfo('Y', 'float32', [2, 16]), valueInfo('Wout', 'float32', [16, 8])],
+        initializers: [tensor('W', 'float32', [16, 8], values), int64('shape', [8, 16])],
+      }),
+    };
+    const { output, report } = await convertSpec(spec);
+    assert.equal(change(report, 'fc').action, 'skip');
+    assert.equal(change(report, 'fc').reason, "folded weight (Reshape of 'W') not written back: 'W' is read by other nodes too: pruning it would change them");
+    assert.deepEqual(float32Values(output, 'W'), values);
+  });
+
   test('where the pruned weight cannot be written back exactly, the layer is left unchanged and the report says why', async () => {
     const d = [8, 8];
     const { output, report } = await convertSpec(

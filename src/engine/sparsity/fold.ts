@@ -78,6 +78,7 @@ export function foldWeight<S>(ctx: FoldContext<S>, node: NodeSkeleton, scope: S)
     const name = built.primary?.name ?? node.outputs[0] ?? built.label;
     const folded: FoldedWeight = { ops: built.ops, from: built.constants, note: built.notes.join('; ') };
     if (built.unwritable) folded.unwritable = built.unwritable;
+    else if (built.primary && ctx.uses(built.primary.name) > 1) folded.unwritable = `'${built.primary.name}' is read by other nodes too: pruning it would change them`;
     // Same bytes, new dims: a view of the stored constant, streamed like any other (no memory, no cap).
     if (isView(expr) && base.data.kind !== 'sparse') return { ok: true, tensor: { ...base, dims: expr.dims }, name, folded, nodes: built.nodes };
     const cost = foldCost(expr);
