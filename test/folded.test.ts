@@ -273,6 +273,42 @@ describe('Concat and Slice of constants', () => {
   });
 });
 
+describe('Slice bounds as the spec clamps them', () => {
+  test('steps of 2 and of -2 (from the end, past the start) take the even columns; Slice-1 attributes take the first half', async () => {
+    const wide = [8, 32];
+    // Even columns 2:4 along K, odd columns dense: only a slice of even columns passes.
+    const values = twoOfFourAlong(wide, 0).map((v, i) => (i % 2 === 0 ? v : 1 + (i % 3)));
+    const half = twoOfFourAlong(wide, 0).map((v, i) => (i % 32 < 16 ? v : 1 + (i % 3)));
+    const report = await inspectSpec(
+      model(
+        [
+          node('Slice', ['W', 'zero', 'end', 'axis1', 'two'], ['even'], {}, { name: 'even' }),
+          node('MatMul', ['X', 'even'], ['Y1'], {}, { name: 'forward' }),
+          node('Slice', ['W', 'minus2', 'far', 'axis1', 'minus2'], ['back'], {}, { name: 'back' }),
+          node('MatMul', ['X', 'back'], ['Y2'], {}, { name: 'backward' }),
+          node('Slice', ['H'], ['h'], { starts: [0], ends: [16], axes: [1] }, { name: 'slice1' }),
+          node('MatMul', ['X', 'h'], ['Y'], {}, { name: 'attributes' }),
+        ],
+        [
+          tensor('W', 'float32', wide, values),
+          tensor('H', 'float32', wide, half),
+          int64('zero', [0]),
+          int64('end', [32]),
+          int64('axis1', [1]),
+          int64('two', [2]),
+          int64('minus2', [-2]),
+          int64('far', [-1000]),
+        ],
+      ),
+    );
+    for (const name of ['forward', 'backward', 'attributes']) {
+      const l = layer(report, name);
+      assert.deepEqual(l.shape, [8, 16], name);
+      assertTwoOfFour(l, 0, 1);
+    }
+  });
+});
+
 describe('a chain that cannot be folded says why, naming the op and the input', () => {
   test('an operand that is a graph input, a shape computed at run time, ranks that do not join', async () => {
     const d = [16, 8];
