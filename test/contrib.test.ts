@@ -211,9 +211,10 @@ describe('nothing that carries a weight is skipped in silence: unknown ops are c
           node('Mul', ['a1', 'scalar'], ['m1'], {}, { name: 'mul_scalar' }),
           node('Reshape', ['m1', 'shape'], ['r1'], {}, { name: 'reshape' }),
           node('Reshape', ['W3', 'shape'], ['r2'], {}, { name: 'reshape_weight' }), // data movement: not counted
-          node('Mul', ['W4', 'mask'], ['masked'], {}, { name: 'mask_mul' }), // its Gemm names it: not counted twice
+          // Times an activation: not foldable; its Gemm names it, so it is not counted twice.
+          node('Mul', ['W4', 'a1'], ['masked'], {}, { name: 'mask_mul' }),
           node('Gemm', ['r1', 'masked'], ['Y'], {}, { name: 'gemm' }),
-          node('Mul', ['W5', 'mask'], ['masked2'], {}, { name: 'mask_mul2' }), // feeds a MatMul that is no layer: counted
+          node('Mul', ['W5', 'a1'], ['masked2'], {}, { name: 'mask_mul2' }), // feeds a MatMul that is no layer: counted
           node('MatMul', ['X', 'masked2'], ['Z'], {}, { name: 'mm' }),
         ],
         [
@@ -241,7 +242,7 @@ describe('nothing that carries a weight is skipped in silence: unknown ops are c
       { op: 'Mul', domain: '', nodes: 1 },
     ]);
     const gemm = layer(report, 'gemm');
-    assert.equal(gemm.reason, "weight computed at run time (by Mul 'mask_mul')");
+    assert.equal(gemm.reason, "weight computed at run time (not folded: Mul 'mask_mul': its operand 'a1' is computed at run time by Add 'add_small')");
     assert.equal(report.layers.length, 1);
   });
 

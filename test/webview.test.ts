@@ -275,6 +275,28 @@ describe('webview panel in Chromium', () => {
     assert.equal(await panel.page.locator('canvas#tile-map').count(), 0, 'an ineligible layer has no grid');
   });
 
+  test('a folded weight says in its drill-down what it was folded from', async () => {
+    const dims = [8, 16];
+    const mask = Array.from({ length: 128 }, (_, i) => (Math.floor(i / 16) % 4 < 2 ? 1 : 0));
+    const folded = await inspectSpec({
+      graph: graph({
+        name: 'folded',
+        nodes: [node('Mul', ['W', 'M'], ['Wm'], {}, { name: 'mask_mul' }), node('MatMul', ['X', 'Wm'], ['Y'], {}, { name: 'fc' })],
+        inputs: [valueInfo('X', 'float32', [2, 8])],
+        outputs: [valueInfo('Y', 'float32', [2, 16])],
+        initializers: [makeTensor({ name: 'W', dtype: 'float32', dims, values: Array.from({ length: 128 }, (_, i) => 1 + (i % 5)) }), makeTensor({ name: 'M', dtype: 'float32', dims, values: mask })],
+      }),
+    });
+    const panel = await PanelPage.open(browser, 'light');
+    open.push(panel);
+    await panel.send(modelMessage());
+    await panel.send({ type: 'report', report: folded });
+    await panel.page.click('.heat-cell[data-layer="fc"]');
+    const terms = await panel.page.locator('dl.facts dt').allTextContents();
+    const descriptions = await panel.page.locator('dl.facts dd').allTextContents();
+    assert.equal(descriptions[terms.indexOf('Folded weight')], "effective weight = 'W' x mask 'M' (0/1 mask, 50% zeros) (folded: Mul of W, M)");
+  });
+
   /** Opens conv2, zooms into its first tile that breaks the pattern, answers with the engine's region. */
   async function zoomIntoFailingTile(panel: PanelPage) {
     const conv2 = layer(report, 'conv2');

@@ -164,6 +164,8 @@ function layerFacts(layer: LayerReport): HTMLElement {
   ];
   if (layer.zeros !== null) rows.push(['Zeros', `${count(layer.zeros)} (${percent(layer.elements ? layer.zeros / layer.elements : 0, 1)})`]);
   if (layer.retainedMagnitude !== null) rows.push(['Magnitude kept if pruned', percent(layer.retainedMagnitude, 1)]);
+  // A weight that is a constant only after folding: what the runtime folds, from which constants.
+  if (layer.folded) rows.push(['Folded weight', `${layer.folded.note} (folded: ${layer.folded.ops.join(' → ')} of ${layer.folded.from.join(', ')})`]);
   if (layer.chain.length > 0) rows.push(['Ops before the layer', layer.chain.join(' → ')]);
   if (layer.zeroPoint !== 'none') rows.push(['Zero point', layer.zeroPoint]);
   if (projected.denseTime !== undefined && projected.denseTime !== null) {

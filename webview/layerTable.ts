@@ -98,7 +98,7 @@ export class LayerTable {
           className: `status-${status.kind}`,
           onOpen: () => this.onOpen(layer.name),
           cells: [
-            el('span', { class: 'layer-name', title: layer.graph === 'main' ? layer.name : `${layer.name} (in ${layer.graph})` }, layer.name),
+            el('span', { class: 'layer-name', title: [layer.graph === 'main' ? layer.name : `${layer.name} (in ${layer.graph})`, ...(layer.folded ? [`folded: ${layer.folded.note}`] : [])].join('\n') }, layer.name),
             layer.op,
             shape(layer.shape),
             el('span', { class: 'status-word', title: layer.error ?? layer.reason ?? '' }, `${status.symbol} ${status.word}`),

@@ -7,6 +7,8 @@ import { dtypeById, rawByteLength } from '../onnx/dtypes';
 import { type ModelSkeleton, type TensorRef, elementCount, readSkeleton } from '../onnx/skeleton';
 import { type ByteSource, FileSource } from '../onnx/source';
 import { ExternalFiles, type ElementReader, openTensor } from '../onnx/tensorData';
+import { foldSignature } from '../onnx/folded';
+import type { FoldedWeight } from '../sparsity/fold';
 import { type Edit, type Out, spliceModel } from '../onnx/writer';
 import { OutputTransaction, checkOutput } from '../outputs';
 import { type LayerReport, inspectModel } from '../sparsity/inspect';
@@ -172,6 +174,7 @@ function planChanges(
     else if (plan === first) change.reason = 'not selected: first layer (--skip-first)';
     else if (plan === head) change.reason = 'not selected: classifier head (--skip-head)';
     else if (plan.tensor?.data.kind === 'sparse') change.reason = 'sparse_initializer weights are not converted by this version';
+    else if (plan.folded && (mode !== 'prune' || (plan.folded.unwritable && !report?.pass))) change.reason = foldedReason(plan.folded, mode);
     else {
       change.action = mode === 'compress' ? 'compress' : mode === 'ascend' ? 'rewrite' : report?.pass ? 'unchanged' : 'prune';
       if (change.action === 'unchanged') {
@@ -207,8 +210,8 @@ function planChanges(
       }
       continue;
     }
-    // A weight shared by layers that read it along different axes (or zero points) has no single N:M pruning.
-    const signature = (l: LayerPlan) => `${l.axis}:${l.outAxis}:${JSON.stringify(l.zeroPoint ?? null)}`;
+    // A weight shared by layers that read it along different axes (or zero points, or folded differently) has no single N:M pruning.
+    const signature = (l: LayerPlan) => `${l.axis}:${l.outAxis}:${JSON.stringify(l.zeroPoint ?? null)}:${l.shape?.join(' ')}:${l.tensor?.fold ? foldSignature(l.tensor.fold) : ''}`;
     if (new Set(layers.map(signature)).size > 1) {
       const axes = nameList(layers.map((x) => `${x.name}: axis ${x.axis}`), '');
       for (const l of layers) {
@@ -228,6 +231,13 @@ function planChanges(
     for (const x of layers) changeOf.get(x)!.action = action;
   }
   return { changes, changeOf, work };
+}
+
+/** Why a layer whose weight was folded is not converted: only prune writes a folded weight back, and only where exact. */
+function foldedReason(folded: FoldedWeight, mode: string): string {
+  const from = `${folded.ops.join(', ')} of ${folded.from.map((f) => `'${f}'`).join(', ')}`;
+  if (mode === 'prune') return `folded weight (${from}) not written back: ${folded.unwritable}`;
+  return `folded weight (${from}): ${mode} rewrites stored constants only; prune it instead`;
 }
 
 /** At most five names, quoted, then how many more: a reason stays one readable line whatever the model. */

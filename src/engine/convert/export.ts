@@ -49,6 +49,8 @@ export interface ExportedLayer {
   dtype: string;
   encoding: string;
   files: ExportedFile[];
+  /** A weight that is a constant only after folding: what was exported is the effective weight, folded as this says. */
+  folded?: string;
 }
 
 export interface ExportManifest {
@@ -144,6 +146,7 @@ export async function exportModel(path: string, options: ExportOptions): Promise
       const weight = weightMatrix(reader.dtype, reader.read(0, reader.count).bytes, dims, axis, plan.zeroPoint);
       const base = safeName(plan.name);
       const layer: ExportedLayer = { layer: plan.name, tensor: plan.weight, shape: dims, axis, matrix: [rows, K], dtype: reader.dtype.name, encoding: options.encoding, files: [] };
+      if (plan.folded) layer.folded = plan.folded.note;
       const emit = (suffix: string, content: string, data: Uint8Array, fileDims: number[], dtype: string) => {
         let file = `${base}.${suffix}`;
         for (let i = 2; done.has(file); i++) file = `${base}-${i}.${suffix}`;

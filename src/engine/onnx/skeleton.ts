@@ -1,5 +1,6 @@
 // The lazy skeleton of an ONNX model: every graph, node and tensor, with where each tensor's bytes lie,
 // and none of those bytes read. Field numbers follow onnx.proto; unknown fields are skipped.
+import type { FoldExpr } from './folded';
 import { createHash } from 'node:crypto';
 import { CancelledError, ModelError } from '../errors';
 import { dtypeById, type TypedField } from './dtypes';
@@ -48,6 +49,11 @@ export interface TensorRef {
    * indices say it for themselves.
    */
   declaredExternal: boolean;
+  /**
+   * Set on a layer's effective weight that is a constant only after folding (Mul by a mask, Where, Concat, Slice):
+   * how to evaluate it (onnx/folded.ts). The other fields then describe the constant it is written back to, if any.
+   */
+  fold?: FoldExpr;
 }
 
 export interface AttributeValue {

@@ -2,6 +2,7 @@
 // raw_data, typed repeated fields, external files (safely resolved), sparse tensors.
 import { realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { openFolded } from './folded';
 import { type DType, dtypeById, dtypeName, rawByteLength } from './dtypes';
 import { type TensorRef, elementCount } from './skeleton';
 import { type ByteSource, FileSource, NotRegularFileError, type OpenedFile } from './source';
@@ -166,6 +167,7 @@ function openFailure(location: string, err: NodeJS.ErrnoException): TensorError 
 /** Opens a tensor for reading. Throws TensorError when its storage is inconsistent with its type and dims. */
 export function openTensor(src: ByteSource, tensor: TensorRef, externals: ExternalFiles): ElementReader {
   if (tensor.problem) throw new TensorError(tensor.problem);
+  if (tensor.fold) return openFolded(src, tensor, externals);
   const dtype = dtypeById(tensor.dtype);
   if (!dtype || dtype.bits === 0) throw new TensorError(`unsupported data type ${dtypeName(tensor.dtype)}`);
   const count = elementCount(tensor.dims);

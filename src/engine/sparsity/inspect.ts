@@ -6,6 +6,7 @@ import { dtypeById } from '../onnx/dtypes';
 import { type ModelSkeleton, type TensorRef, elementCount, readSkeleton } from '../onnx/skeleton';
 import { type ByteSource, FileSource } from '../onnx/source';
 import type { Worker } from 'node:worker_threads';
+import { foldSignature } from '../onnx/folded';
 import { ExternalFiles, openTensor } from '../onnx/tensorData';
 import { JobSources, type ScanJob } from './job';
 import { fragileZeroWarnings } from './fragile';
@@ -49,6 +50,8 @@ export interface LayerReport {
   axis: number | null;
   outAxis: number | null;
   chain: string[];
+  /** The weight is a constant only after folding: the ops folded, the constants folded from, and a note; null otherwise. */
+  folded: { ops: string[]; from: string[]; note: string } | null;
   zeroPoint: 'none' | 'per-tensor' | 'per-channel' | 'per-block';
   eligible: boolean;
   reason: string | null;
@@ -185,12 +188,15 @@ interface WeightScan {
 
 function scanKey(layer: LayerPlan): string {
   const t = layer.tensor!;
-  return `${t.span.offset}:${t.data.kind === 'external' ? t.data.location : ''}:${layer.axis}:${layer.outAxis}:${JSON.stringify(layer.zeroPoint ?? null)}`;
+  // A folded weight or a reshaped view shares its constant's place but not its values or dims.
+  const view = layer.folded ? `:${t.dims.join(' ')}:${t.fold ? foldSignature(t.fold) : ''}` : '';
+  return `${t.span.offset}:${t.data.kind === 'external' ? t.data.location : ''}:${layer.axis}:${layer.outAxis}:${JSON.stringify(layer.zeroPoint ?? null)}${view}`;
 }
 
 /** One key per stored tensor (its place in the file); runtime weights, which have none, by graph and name. */
 function weightKey(plan: LayerPlan): string {
   const t = plan.tensor;
+  if (t?.fold) return `fold:${foldSignature(t.fold)}`;
   return t ? `${t.span.offset}:${t.data.kind === 'external' ? t.data.location : ''}` : `${plan.graph}:${plan.weight}`;
 }
 
@@ -267,7 +273,8 @@ async function scanAll(
   const results: ScanResult[] = scans.map(() => ({}));
   const jobs: ScanJob[] = [];
   scans.forEach((scan, weight) => {
-    const splittable = scan.tensor.data.kind === 'raw' || scan.tensor.data.kind === 'external';
+    // A folded weight is evaluated whole, in the one thread that scans it.
+    const splittable = !scan.tensor.fold && (scan.tensor.data.kind === 'raw' || scan.tensor.data.kind === 'external');
     // Check the stored bytes against the dims before cutting parts: a few bytes of dims can claim 10^14 elements.
     const problem = splittable ? storageProblem(src, scan.tensor, externals) : undefined;
     if (problem !== undefined) {
@@ -475,6 +482,7 @@ function layerReport(plan: LayerPlan, pattern: Pattern, result: ScanResult | und
     axis: plan.axis,
     outAxis: plan.outAxis,
     chain: plan.chain,
+    folded: plan.folded ? { ops: plan.folded.ops, from: plan.folded.from, note: plan.folded.note } : null,
     zeroPoint: !zp ? 'none' : zp.axis < 0 ? 'per-tensor' : zp.blockSize ? 'per-block' : 'per-channel',
     eligible: elig.eligible,
     reason: elig.reason,

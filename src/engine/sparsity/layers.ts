@@ -6,6 +6,7 @@ import { type GraphSkeleton, type ModelSkeleton, type NodeSkeleton, type TensorR
 import type { ByteSource } from '../onnx/source';
 import { type ExternalFiles, TensorError, openTensor } from '../onnx/tensorData';
 import { type ZeroPoint, integerAt } from './decode';
+import { type FoldOutcome, type FoldedWeight, foldWeight, isFoldOp, useCounts } from './fold';
 import {
   KERNEL_MULTIPLE,
   LARGE_CHANNELS,
@@ -38,6 +39,8 @@ export interface LayerPlan {
   outAxis: number | null;
   /** Ops between the constant and the layer, constant side first. */
   chain: string[];
+  /** Set when the weight is a constant only after folding (Mul by a mask, Where, Reshape, Concat, Slice...): from what. */
+  folded?: FoldedWeight;
   zeroPoint?: ZeroPoint;
   /** Why the layer cannot carry N:M sparsity whatever its values (pattern-independent reasons). */
   fixedReason?: string;
@@ -118,9 +121,17 @@ interface Trace {
   dynamic?: string;
   /** The node the trace stopped at (the op that computes the weight at run time). */
   computedBy?: NodeSkeleton;
+  /** The weight was folded (sparsity/fold.ts): from what, and the nodes folded. */
+  folded?: FoldedWeight;
+  foldNodes?: NodeSkeleton[];
+  /** Folding failed on constants (a cap, a shape that does not fit...), not because an operand is an activation. */
+  unfoldable?: boolean;
 }
 
-function trace(scopes: Scopes, name: string, scope: Scope): Trace {
+/** Folds a FOLD_OPS node met on the way up from a layer's weight input. */
+type Folder = (node: NodeSkeleton, scope: Scope) => FoldOutcome;
+
+function trace(scopes: Scopes, name: string, scope: Scope, fold?: Folder): Trace {
   const chain: NodeSkeleton[] = [];
   const nodeScopes = new Map<NodeSkeleton, Scope>();
   let current = name;
@@ -130,6 +141,11 @@ function trace(scopes: Scopes, name: string, scope: Scope): Trace {
     if (!producer || producer.kind === 'input') return { chain, scopes: nodeScopes, dynamic: `'${current}' is a graph input` };
     if (producer.kind === 'constant') return { constant: producer, chain: chain.reverse(), scopes: nodeScopes };
     const op = producer.node.opType;
+    if (fold && isFoldOp(producer.node.domain, op)) {
+      const folded = fold(producer.node, producer.scope);
+      if (folded.ok) return { constant: { tensor: folded.tensor, name: folded.name }, chain: chain.reverse(), scopes: nodeScopes, folded: folded.folded, foldNodes: folded.nodes };
+      return { chain, scopes: nodeScopes, dynamic: `not folded: ${folded.reason}`, computedBy: producer.node, foldNodes: folded.nodes, unfoldable: !folded.runtime };
+    }
     if (!isChainOp(producer.node.domain, op)) {
       return { chain, scopes: nodeScopes, dynamic: `computed at run time by ${op} '${producer.node.name || current}'`, computedBy: producer.node };
     }
@@ -292,6 +308,17 @@ export function discover(ctx: FindContext): Discovery {
   const candidates: NodeSkeleton[] = [];
   const computeLayerWeights = new Set<NodeSkeleton>();
   const budget = new SearchBudget(ctx.model.path, ctx.signal);
+  let uses: Map<string, number> | undefined;
+  const foldContext = { lookup: (name: string, s: Scope) => scopes.lookup(name, s), src: ctx.src, externals: ctx.externals, uses: (name: string) => (uses ??= useCounts(ctx.model)).get(name) ?? 0 };
+  // One fold per node and scope, however many layers read it (a mask is read once).
+  const folds = new Map<Scope, Map<NodeSkeleton, FoldOutcome>>();
+  const folder: Folder = (node, scope) => {
+    let byNode = folds.get(scope);
+    if (!byNode) folds.set(scope, (byNode = new Map()));
+    let outcome = byNode.get(node);
+    if (!outcome) byNode.set(node, (outcome = foldWeight(foldContext, node, scope)));
+    return outcome;
+  };
   const layers: LayerPlan[] = [];
   const usedNames = new Map<string, number>();
   const uniqueName = (node: NodeSkeleton, scope: Scope): string => {
@@ -306,7 +333,7 @@ export function discover(ctx: FindContext): Discovery {
       budget.node();
       const rule = ruleFor(node.domain, node.opType);
       if (rule) {
-        const layer = planLayer(ctx, scopes, rule, node, scope, uniqueName, computeLayerWeights);
+        const layer = planLayer(ctx, scopes, rule, node, scope, uniqueName, computeLayerWeights, folder);
         if (layer) layers.push(layer);
         continue;
       }
@@ -375,6 +402,7 @@ function describeConstant(t: Trace, node: NodeSkeleton, scope: Scope, name: stri
     axis: null,
     outAxis: null,
     chain: t.chain.map((n) => n.opType),
+    folded: t.folded,
     group: 1,
     error: node.problem ?? tensor.problem,
     node,
@@ -391,14 +419,17 @@ function planLayer(
   scope: Scope,
   uniqueName: (node: NodeSkeleton, scope: Scope) => string,
   computeLayerWeights: Set<NodeSkeleton>,
+  folder: Folder,
 ): LayerPlan | undefined {
   let chosen: { slot: (typeof rule.slots)[number]; t: Trace } | undefined;
   let firstDynamic: string | undefined;
   let computedBy: NodeSkeleton | undefined;
+  let failedFold: NodeSkeleton[] | undefined;
+  let unfoldable: boolean | undefined;
   for (const slot of rule.slots) {
     const input = node.inputs[slot.input];
     if (!input) continue;
-    const t = trace(scopes, input, scope);
+    const t = trace(scopes, input, scope, folder);
     if (t.constant) {
       chosen = { slot, t };
       break;
@@ -406,13 +437,17 @@ function planLayer(
     if (firstDynamic === undefined) {
       firstDynamic = t.dynamic;
       computedBy = t.computedBy;
+      failedFold = t.foldNodes;
+      unfoldable = t.unfoldable;
     }
   }
   if (!chosen) {
     // Two run-time operands (attention products) are not layers; a convolution or Gemm without a constant weight is.
-    if (rule.activationProduct) return undefined;
+    // A weight built from constants that this tool could not fold is listed, with why.
+    if (rule.activationProduct && !unfoldable) return undefined;
     // This layer's reason names the op computing its weight: that op is not counted again as unrecognized.
     if (computedBy) computeLayerWeights.add(computedBy);
+    for (const n of failedFold ?? []) computeLayerWeights.add(n);
     return {
       name: uniqueName(node, scope),
       op: node.opType,
@@ -424,11 +459,14 @@ function planLayer(
       outAxis: null,
       chain: [],
       group: 1,
-      fixedReason: `weight computed at run time (${(firstDynamic ?? 'not a constant').replace(/^computed at run time /, '')})`,
+      // A chain of constants that could not be folded is no run-time weight: say what stopped the fold.
+      fixedReason: unfoldable ? `weight ${firstDynamic}` : `weight computed at run time (${(firstDynamic ?? 'not a constant').replace(/^computed at run time /, '')})`,
       error: node.problem,
     };
   }
   const { slot, t } = chosen;
+  // Nodes folded into the weight are not counted again as unrecognized.
+  for (const n of t.foldNodes ?? []) computeLayerWeights.add(n);
   const layer = describeConstant(t, node, scope, uniqueName(node, scope));
   layer.weightInput = slot.input;
   layer.group = rule.convolution ? (intAttr(node, 'group') ?? 1) : 1;

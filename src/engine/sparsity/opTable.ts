@@ -234,6 +234,13 @@ export function isChainOp(domain: string, opType: string): boolean {
 }
 
 /**
+ * Ops a runtime folds when all their inputs are constants, so that a layer's weight may be their result (TensorRT and
+ * ONNX Runtime constant folding): a masked weight (Mul, Where), reshapes, a fused weight joined or cut (Concat, Slice).
+ * All in the default domain; sparsity/fold.ts evaluates them.
+ */
+export const FOLD_OPS = new Set(['Mul', 'Where', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Concat', 'Slice']);
+
+/**
  * Default-domain ops that consume constants without carrying weights of their own: shapes, indices and data
  * movement on the way to another op (which then reports the weight as computed at run time). A constant these
  * consume is not counted as an unread weight.
