@@ -166,6 +166,7 @@ function layerFacts(layer: LayerReport): HTMLElement {
   if (layer.retainedMagnitude !== null) rows.push(['Magnitude kept if pruned', percent(layer.retainedMagnitude, 1)]);
   if (layer.chain.length > 0) rows.push(['Ops before the layer', layer.chain.join(' → ')]);
   if (layer.zeroPoint !== 'none') rows.push(['Zero point', layer.zeroPoint]);
+  if (layer.stored) rows.push(['Stored', layer.stored.text]);
   if (projected.denseTime !== undefined && projected.denseTime !== null) {
     rows.push(['Projected time', `dense ${seconds(projected.denseTime)}, sparse ${seconds(projected.sparseTime)} (${projected.bound}-bound), ${speedup(projected.speedup)}`]);
   }

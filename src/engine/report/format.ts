@@ -24,7 +24,9 @@ function satisfied(layer: LayerReport): string {
 }
 
 function note(layer: LayerReport): string {
-  return displayText(layer.reason ?? layer.warnings.join('; '));
+  const why = layer.reason ?? layer.warnings.join('; ');
+  // A weight this tool stored compressed says so first: its format and stored bytes against the dense ones.
+  return displayText(layer.stored ? [layer.stored.text, why].filter(Boolean).join('; ') : why);
 }
 
 interface Column {
@@ -143,14 +145,16 @@ export function formatMarkdown(report: InspectReport): string {
 
 const CSV_FIELDS: (keyof LayerReport)[] = [
   'name', 'op', 'graph', 'weight', 'shape', 'dtype', 'axis', 'eligible', 'reason', 'groups', 'validGroups',
-  'compliance', 'pass', 'nearlyPassing', 'elements', 'zeros', 'retainedMagnitude',
+  'compliance', 'pass', 'nearlyPassing', 'elements', 'zeros', 'retainedMagnitude', 'stored',
 ];
 
 /** CSV (RFC 4180): names and the reason shown as in the table (escaped, bounded), quoted where they hold ',' or '"'. */
 export function formatCsv(report: InspectReport): string {
-  const cell = (v: unknown, field?: string): string => {
+  const cell = (value: unknown, field?: string): string => {
+    // The stored format is one column: its line of text (the JSON has the figures).
+    const v = field === 'stored' ? ((value as LayerReport['stored'])?.text ?? null) : value;
     const text = v === null || v === undefined ? '' : Array.isArray(v) ? v.join('x') : String(v);
-    const s = typeof v === 'string' ? (field === 'reason' ? displayText(text) : displayName(text)) : text;
+    const s = typeof v === 'string' ? (field === 'reason' || field === 'stored' ? displayText(text) : displayName(text)) : text;
     return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
   const patternKeys = Object.keys(report.layers[0]?.patterns ?? {});

@@ -600,6 +600,8 @@ const SAME_SHAPE = [
   'Sin', 'Cos', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh', 'Asinh', 'Acosh', 'Atanh', 'BitwiseNot', 'Not',
   'Softmax', 'LogSoftmax', 'Hardmax', 'CumSum', 'Trilu', 'EyeLike', 'LRN', 'MeanVarianceNormalization',
   'InstanceNormalization', 'GroupNormalization', 'LpNormalization', 'RMSNormalization',
+  // ONNX spec: Scatter's output has the shape of its data (the portable format's decode graph scatters into zeros).
+  'ScatterElements', 'ScatterND',
 ];
 
 const arithmetic = (fn: (a: number, b: number, integer: boolean, node: NodeSkeleton) => number | null) =>
