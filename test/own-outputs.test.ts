@@ -184,7 +184,7 @@ describe('inspect reads its own compressed outputs exactly', () => {
     assertStoredSizes(ascend, o.ascend, 'ascend', converted(o.reports.ascend, 'rewrite'));
   });
 
-  test('the speedup projection of a portable output uses the real shapes: the same per-layer figures as the pruned model', async () => {
+  test('the speedup projection of portable and Ascend outputs uses the real shapes: the same per-layer figures as the pruned model', async () => {
     const input = join(tempDir(), 'model.onnx');
     writeModel(input, mixedModel(5));
     const o = await convertAll(input);
@@ -192,10 +192,12 @@ describe('inspect reads its own compressed outputs exactly', () => {
     if (typeof hardware === 'string') throw new Error(hardware);
     const pick = (r: InspectReport) => r.layers.map((l) => l as LayerReport & Record<string, unknown>).map((l) => [l.name, l.macs, l.denseTime, l.sparseTime, l.bound]);
     const pruned = await inspectModel(o.pruned, { speedup: { hardware } });
-    const portable = await inspectModel(o.compressed, { speedup: { hardware } });
-    assert.deepEqual(pick(portable), pick(pruned));
     assert.deepEqual(pick(pruned).map((l) => l[1]), [8 * 72 * 4, 32 * 12, 12 * 32, 2 * 16 * 8]);
-    assert.deepEqual([portable.projection!.speedup, portable.projection!.unknowns], [pruned.projection!.speedup, pruned.projection!.unknowns]);
+    for (const path of [o.compressed, o.ascend]) {
+      const stored = await inspectModel(path, { speedup: { hardware } });
+      assert.deepEqual(pick(stored), pick(pruned), path);
+      assert.deepEqual([stored.projection!.speedup, stored.projection!.unknowns], [pruned.projection!.speedup, pruned.projection!.unknowns], path);
+    }
   });
 
   test('the drill-down shows the decoded values of a compressed layer', async () => {

@@ -20,6 +20,11 @@ export const ASCEND_KEY = 'sparsity_lens.ascend';
 export const ASCEND_REPLACEMENT: Readonly<Record<string, string>> = { Conv: 'Conv2DCompress', MatMul: 'MatMulV2Compress', Gemm: 'FCCompress' };
 const ASCEND_ORIGINAL: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(ASCEND_REPLACEMENT).map(([from, to]) => [to, from]));
 
+/** The op an Ascend Conv2DCompress / MatMulV2Compress / FCCompress node stands for (Conv, MatMul, Gemm), else undefined. */
+export function ascendOriginalOp(node: { domain: string; opType: string }): string | undefined {
+  return node.domain === ASCEND_DOMAIN && Object.hasOwn(ASCEND_ORIGINAL, node.opType) ? ASCEND_ORIGINAL[node.opType] : undefined;
+}
+
 /** One compressed weight, as recorded in the model's metadata. */
 export interface CompressedEntry {
   weight: string;
@@ -227,7 +232,7 @@ function recognizeAscend(model: ModelSkeleton, graphs: GraphSkeleton[], index: S
       for (const out of node.outputs) if (out) compressOps.set(out, node);
     }
     for (const node of graph.nodes) {
-      const op = node.domain === ASCEND_DOMAIN ? ASCEND_ORIGINAL[node.opType] : undefined;
+      const op = ascendOriginalOp(node);
       if (op) index.ascend.set(node, ascendLayer(op, node, graph, compressOps, weightOf));
     }
   }
