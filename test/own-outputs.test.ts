@@ -13,7 +13,7 @@ import { decompressModel } from '../src/engine/convert/decompress';
 import { type InspectReport, type LayerReport, inspectModel } from '../src/engine/sparsity/inspect';
 import type { Pattern } from '../src/engine/sparsity/pattern';
 import { readGroupEncodings, readRegion } from '../src/engine/sparsity/region';
-import { type ModelSpec, graph, makeTensor, node, randomWeights, seededRandom, valueInfo, writeModel } from './support/builder';
+import { ExternalSink, type ModelSpec, constantNode, graph, makeTensor, node, randomWeights, seededRandom, valueInfo, writeModel } from './support/builder';
 import { cli } from './support/cli';
 import { allTensorProtos, decodeModelFile, tensorBytes } from './support/convert-read';
 import { tempDir } from './support/models';
@@ -165,6 +165,70 @@ describe('inspect reads its own compressed outputs exactly', () => {
         assert.equal(report.layers[0].stored!.pattern, `${pattern.n}:${pattern.m}`);
       }
     }
+  });
+
+  test('weights in a Constant node, in an If branch and in external data: the outputs inspect as the pruned model', async () => {
+    const rnd = seededRandom(23);
+    const external = new ExternalSink();
+    const thenBranch = graph({
+      name: 'then',
+      nodes: [node('MatMul', ['H', 'Wt'], ['then_out'], {}, { name: 'then_fc' })],
+      inputs: [],
+      outputs: [valueInfo('then_out', 'float32', [1, 4])],
+      initializers: [makeTensor({ name: 'Wt', dtype: 'float32', dims: [8, 4], values: randomWeights(32, rnd) })],
+    });
+    const elseBranch = graph({ name: 'else', nodes: [node('Identity', ['H4'], ['else_out'], {}, { name: 'pass' })], inputs: [], outputs: [valueInfo('else_out', 'float32', [1, 4])] });
+    const spec: ModelSpec = {
+      graph: graph({
+        name: 'places',
+        nodes: [
+          constantNode('Wk', makeTensor({ name: 'Wk_value', dtype: 'float32', dims: [16, 8], values: randomWeights(128, rnd) }), 'const_w'),
+          node('MatMul', ['X', 'Wk'], ['H'], {}, { name: 'from_constant' }),
+          node('MatMul', ['H', 'We'], ['H4'], {}, { name: 'from_external' }),
+          node('If', ['cond'], ['Y'], { then_branch: { graph: thenBranch }, else_branch: { graph: elseBranch } }, { name: 'branch' }),
+        ],
+        inputs: [{ name: 'cond', type: { tensorType: { elemType: 9, shape: { dim: [] } } } }, valueInfo('X', 'float32', [1, 16])],
+        outputs: [valueInfo('Y', 'float32', [1, 4])],
+        initializers: [makeTensor({ name: 'We', dtype: 'float32', dims: [8, 4], values: randomWeights(32, rnd), storage: { external: 'model.data' } }, external)],
+      }),
+    };
+    const input = join(tempDir(), 'model.onnx');
+    writeModel(input, spec, external);
+    const o = await convertAll(input);
+    assert.deepEqual(o.reports.compress.layers.map((l) => [l.name, l.action]), [['from_constant', 'compress'], ['from_external', 'compress'], ['then_fc', 'compress']]);
+    assert.deepEqual(o.reports.ascend.layers.map((l) => [l.name, l.action]), [['from_constant', 'prune'], ['from_external', 'rewrite'], ['then_fc', 'rewrite']]);
+    const pruned = await inspectModel(o.pruned);
+    const portable = await inspectModel(o.compressed);
+    assertSameLayers(portable, pruned, 'portable');
+    assertStoredSizes(portable, o.compressed, 'portable', ['from_constant', 'from_external', 'then_fc']);
+    const ascend = await inspectModel(o.ascend);
+    assertSameLayers(ascend, pruned, 'ascend');
+    assertStoredSizes(ascend, o.ascend, 'ascend', ['from_external', 'then_fc']);
+  });
+
+  test('a weight larger than the decode window (4M elements): K rows decoded in two windows, rows read in two batches', async () => {
+    // MatMul B [2048, 2056] float32: K on axis 0 with 2056 positions after it, so a scan's slabs are served from a
+    // window of 2040 K rows, then one holding the last ones; a window's 2056 rows of values (8.4 MB for the first)
+    // take two reads of at most 8 MB (rows 0-2047, then 2048-2055).
+    const rnd = seededRandom(29);
+    const input = join(tempDir(), 'model.onnx');
+    writeModel(input, {
+      graph: graph({
+        name: 'wide',
+        nodes: [node('MatMul', ['X', 'W'], ['Y'], {}, { name: 'wide' })],
+        inputs: [valueInfo('X', 'float32', [1, 2048])],
+        outputs: [valueInfo('Y', 'float32', [1, 2056])],
+        initializers: [makeTensor({ name: 'W', dtype: 'float32', dims: [2048, 2056], values: randomWeights(2048 * 2056, rnd) })],
+      }),
+    });
+    const dir = join(input, '..');
+    await convertModel(input, { mode: 'prune', out: join(dir, 'pruned.onnx') });
+    await convertModel(input, { mode: 'compress', out: join(dir, 'compressed.onnx') });
+    const pruned = await inspectModel(join(dir, 'pruned.onnx'));
+    const compressed = await inspectModel(join(dir, 'compressed.onnx'));
+    assertSameLayers(compressed, pruned, 'wide');
+    assert.equal(compressed.layers[0].validGroups, 2048 * 2056 / 4);
+    assertStoredSizes(compressed, join(dir, 'compressed.onnx'), 'portable', ['wide']);
   });
 
   test('the bundled sample: compress and ascend outputs inspect as the pruned sample', async () => {
