@@ -231,6 +231,49 @@ describe('inspect reads its own compressed outputs exactly', () => {
     assertStoredSizes(compressed, join(dir, 'compressed.onnx'), 'portable', ['wide']);
   });
 
+  test('an Ascend output of int8 weights with per-channel zero points inspects as the pruned model', async () => {
+    const rnd = seededRandom(31);
+    const input = join(tempDir(), 'model.onnx');
+    const zeroPoints = Array.from({ length: 8 }, (_, i) => i * 9 - 30);
+    writeModel(input, {
+      graph: graph({
+        name: 'per-channel',
+        nodes: [node('DequantizeLinear', ['Wq', 'scale', 'zp'], ['W'], { axis: 0 }, { name: 'dq' }), node('Gemm', ['X', 'W'], ['Y'], { transB: 1 }, { name: 'fc' })],
+        inputs: [valueInfo('X', 'float32', [1, 16])],
+        outputs: [valueInfo('Y', 'float32', [1, 8])],
+        initializers: [
+          makeTensor({ name: 'Wq', dtype: 'int8', dims: [8, 16], values: Array.from({ length: 128 }, () => -128 + Math.floor(rnd() * 256)) }),
+          makeTensor({ name: 'scale', dtype: 'float32', dims: [8], values: Array(8).fill(0.01) }),
+          makeTensor({ name: 'zp', dtype: 'int8', dims: [8], values: zeroPoints }),
+        ],
+      }),
+    });
+    const o = await convertAll(input);
+    assert.deepEqual(o.reports.ascend.layers.map((l) => l.action), ['rewrite']);
+    const pruned = await inspectModel(o.pruned);
+    assert.equal(pruned.layers[0].zeroPoint, 'per-channel');
+    const ascend = await inspectModel(o.ascend);
+    assertSameLayers(ascend, pruned, 'per-channel ascend');
+    // Every pruned place holds its row's zero point, so the zeros are exactly the pruned model's.
+    assert.equal(ascend.layers[0].zeros, pruned.layers[0].zeros);
+    assert.deepEqual(readGroupEncodings(o.ascend, { n: 2, m: 4 }, 'fc', 5, 2, 0), readGroupEncodings(o.pruned, { n: 2, m: 4 }, 'fc', 5, 2, 0));
+  });
+
+  test('a metadata entry that no decode graph matches is a model warning; the rest inspects', async () => {
+    const input = join(tempDir(), 'model.onnx');
+    writeModel(input, mixedModel(37));
+    const o = await convertAll(input);
+    const model = decodeModelFile(o.compressed);
+    const meta = model.metadataProps!.find((p) => p.key === 'sparsity_lens.compressed')!;
+    const entries = JSON.parse(meta.value!) as { weight: string }[];
+    meta.value = JSON.stringify([...entries, { ...entries[0], weight: 'nowhere', nodes: ['nowhere.sl/reshape'] }]);
+    const path = join(o.dir, 'extra-entry.onnx');
+    writeFileSync(path, onnx.ModelProto.encode(model).finish());
+    const report = await inspectModel(path);
+    assert.deepEqual(report.warnings, ["compressed weight 'nowhere' (in the 'sparsity_lens.compressed' metadata) has no decode graph producing it: not recognised"]);
+    assert.deepEqual(report.layers.map(facts), (await inspectModel(o.pruned)).layers.map(facts));
+  });
+
   test('the bundled sample: compress and ascend outputs inspect as the pruned sample', async () => {
     const dir = tempDir();
     const input = join(dir, 'sample.onnx');
@@ -395,6 +438,10 @@ describe('the CLI says it is stored compressed', () => {
       assert.ok(line?.includes(text), `${format}: ${line}`);
       assert.ok(!run.stdout.includes('computed at run time'), format);
     }
+    const convert = cli('convert', o.compressed, '--mode', 'prune', '--out', join(o.dir, 'again.onnx'));
+    assert.equal(convert.code, 0, convert.stderr);
+    assert.match(convert.stdout, /^layers: 0 to convert, 0 already compliant and 4 stored compressed \(unchanged\), 0 skipped$/m);
+    assert.match(convert.stdout, /^fc16 +MatMul +unchanged .*stored compressed \(portable\): decompress first$/m);
     const ascend = cli('inspect', o.ascend);
     assert.match(ascend.stdout, /gemm_int8 +Gemm +\[32x12\] +int8 +1 +PASS .*stored compressed \(ascend 2:4\): 192 B values \+ 48 B index = 240 B, 62\.5% of 384 B dense/);
   });
