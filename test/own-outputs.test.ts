@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import { onnx } from 'onnx-proto';
 import { type ConvertReport, convertModel } from '../src/engine/convert/convert';
 import { decompressModel } from '../src/engine/convert/decompress';
+import { exportModel } from '../src/engine/convert/export';
 import { type InspectReport, type LayerReport, inspectModel } from '../src/engine/sparsity/inspect';
 import type { Pattern } from '../src/engine/sparsity/pattern';
 import { readGroupEncodings, readRegion } from '../src/engine/sparsity/region';
@@ -413,6 +414,24 @@ describe('convert of a compressed model', () => {
       const a = allTensorProtos(decodeModelFile(decompressed)).get(name)!;
       const b = allTensorProtos(decodeModelFile(o.pruned)).get(name)!;
       assert.ok(Buffer.from(tensorBytes(decompressed, a)).equals(Buffer.from(tensorBytes(o.pruned, b))), name);
+    }
+  });
+});
+
+describe('export of a compressed model', () => {
+  test('exports the decoded weights: the same files as the export of the pruned model', async () => {
+    const input = join(tempDir(), 'model.onnx');
+    writeModel(input, mixedModel(41));
+    const o = await convertAll(input);
+    for (const encoding of ['ascend', 'nvidia'] as const) {
+      const files = async (path: string, out: string) => {
+        const manifest = await exportModel(path, { encoding, out: join(o.dir, out) });
+        return { layers: manifest.layers.map((l) => [l.layer, l.files.map((f) => [f.file, f.bytes, f.sha256])]), skipped: manifest.skipped };
+      };
+      const pruned = await files(o.pruned, `${encoding}-pruned`);
+      assert.ok(pruned.layers.length >= (encoding === 'ascend' ? 4 : 1), `${encoding}: ${JSON.stringify(pruned)}`);
+      assert.deepEqual(await files(o.compressed, `${encoding}-portable`), pruned, `${encoding} of the portable output`);
+      assert.deepEqual(await files(o.ascend, `${encoding}-ascend`), pruned, `${encoding} of the Ascend output`);
     }
   });
 });
