@@ -113,15 +113,13 @@ export function graphsOf(model: ModelSkeleton): GraphSkeleton[] {
 
 const isCount = (x: unknown) => Number.isInteger(x) && (x as number) >= 0;
 
-/** A TensorRef standing for the dense weight: the values tensor's place, the weight's own dims and type. */
-function denseRef(stored: StoredWeight): TensorRef {
+/**
+ * The dense weight's TensorRef, for layer discovery: the values tensor's place (one key per stored weight), the
+ * weight's own dims and type. Opening it with openTensor fails on the byte count: read it with openStored.
+ */
+export function storedTensor(stored: StoredWeight): TensorRef {
   const v = stored.values;
   return { name: stored.weight, dtype: stored.dtype, dims: stored.dims, data: v.data, span: v.span, fieldStart: v.fieldStart, declaredExternal: v.declaredExternal, problem: stored.problem };
-}
-
-/** The dense weight's TensorRef, for layer discovery. Opening it with openTensor fails: read it with openStored. */
-export function storedTensor(stored: StoredWeight): TensorRef {
-  return denseRef(stored);
 }
 
 /** Finds this tool's compressed weights in the model. Cheap for other models: nothing is read unless the markers are there. */
@@ -144,6 +142,18 @@ function recognizePortable(model: ModelSkeleton, graphs: GraphSkeleton[], src: B
     index.warnings.push(`${err instanceof ModelError ? err.problem : describeError(err)}: its compressed weights are shown as computed at run time`);
     return;
   }
+  // Decode nodes by name, each with its graph: one pass over the nodes, whatever the number of entries.
+  const named = new Set<string>();
+  for (const entry of entries) if (Array.isArray(entry?.nodes)) for (const name of entry.nodes) named.add(name);
+  const decodeNodes = new Map<string, { graph: GraphSkeleton; node: NodeSkeleton }[]>();
+  for (const graph of graphs) {
+    for (const node of graph.nodes) {
+      if (!named.has(node.name)) continue;
+      const list = decodeNodes.get(node.name) ?? [];
+      list.push({ graph, node });
+      decodeNodes.set(node.name, list);
+    }
+  }
   for (const [i, entry] of entries.entries()) {
     if (!entry || typeof entry.weight !== 'string' || !Array.isArray(entry.nodes)) {
       index.warnings.push(`entry ${i} of the '${COMPRESSED_KEY}' metadata names no weight and decode nodes: skipped`);
@@ -151,10 +161,10 @@ function recognizePortable(model: ModelSkeleton, graphs: GraphSkeleton[], src: B
     }
     const names = new Set(entry.nodes);
     let found: { graph: GraphSkeleton; producer: NodeSkeleton } | undefined;
-    for (const graph of graphs) {
-      const producer = graph.nodes.find((n) => names.has(n.name) && n.outputs.includes(entry.weight));
-      if (producer) {
-        found = { graph, producer };
+    for (const name of entry.nodes) {
+      const hit = decodeNodes.get(name)?.find((x) => x.node.outputs.includes(entry.weight));
+      if (hit) {
+        found = { graph: hit.graph, producer: hit.node };
         break;
       }
     }
@@ -163,13 +173,15 @@ function recognizePortable(model: ModelSkeleton, graphs: GraphSkeleton[], src: B
       continue;
     }
     const { graph, producer } = found;
-    for (const node of graph.nodes) if (names.has(node.name)) index.helpers.add(node);
-    index.producers.set(producer, portableWeight(entry, graph, src, externals));
+    const helpers: NodeSkeleton[] = [];
+    for (const name of names) for (const x of decodeNodes.get(name) ?? []) if (x.graph === graph) helpers.push(x.node);
+    for (const node of helpers) index.helpers.add(node);
+    index.producers.set(producer, portableWeight(entry, graph, helpers, src, externals));
   }
 }
 
 /** The stored weight of one metadata entry, with `problem` set when the entry and the tensors disagree. */
-function portableWeight(entry: CompressedEntry, graph: GraphSkeleton, src: ByteSource, externals: ExternalFiles): StoredWeight {
+function portableWeight(entry: CompressedEntry, graph: GraphSkeleton, helpers: NodeSkeleton[], src: ByteSource, externals: ExternalFiles): StoredWeight {
   const values = graph.initializers.find((t) => t.name === entry.values);
   const index = graph.initializers.find((t) => t.name === entry.index);
   const dims = Array.isArray(entry.dims) && entry.dims.every(isCount) ? entry.dims : [];
@@ -200,7 +212,7 @@ function portableWeight(entry: CompressedEntry, graph: GraphSkeleton, src: ByteS
     if (dtypeName(values.dtype) !== entry.dtype) return `its values tensor '${entry.values}' is ${dtypeName(values.dtype)}, the metadata says ${entry.dtype}`;
     const dtype = dtypeById(values.dtype);
     if (!dtype || ![8, 16, 32].includes(dtype.bits)) return `its values tensor '${entry.values}' is ${dtypeName(values.dtype)} (8, 16 or 32-bit types are written)`;
-    const fill = graph.nodes.find((n) => n.opType === 'ConstantOfShape' && entry.nodes.includes(n.name))?.attributes.get('value')?.t;
+    const fill = helpers.find((n) => n.opType === 'ConstantOfShape')?.attributes.get('value')?.t;
     if (!fill) return 'its decode graph has no ConstantOfShape value (the zero)';
     try {
       const zero = openTensor(src, fill, externals).read(0, 1).bytes.slice(0, dtype.bits / 8);
