@@ -112,6 +112,8 @@ export function graphsOf(model: ModelSkeleton): GraphSkeleton[] {
 }
 
 const isCount = (x: unknown) => Number.isInteger(x) && (x as number) >= 0;
+/** A metadata field as the message shows it: its JSON, or that it is missing. */
+const shown = (field: string, value: unknown) => (value === undefined ? `no ${field}` : `${field} ${JSON.stringify(value)}`);
 
 /**
  * The dense weight's TensorRef, for layer discovery: the values tensor's place (one key per stored weight), the
@@ -204,12 +206,12 @@ function portableWeight(entry: CompressedEntry, graph: GraphSkeleton, helpers: N
   const problem = (() => {
     if (!values) return `its values tensor '${entry.values}' is missing`;
     if (!index) return `its index tensor '${entry.index}' is missing`;
-    if (dims.length === 0 || dims.length !== entry.dims.length) return `the metadata gives dims ${JSON.stringify(entry.dims)}, not a list of sizes`;
-    if (!Number.isInteger(entry.axis) || entry.axis < 0 || entry.axis >= dims.length) return `the metadata gives axis ${entry.axis} for dims [${dims.join(', ')}]`;
-    if (typeof pattern === 'string') return `the metadata gives pattern '${entry.pattern}': ${pattern}`;
-    if (![1, 2, 4].includes(entry.bits) || 1 << entry.bits < pattern.m) return `the metadata gives ${entry.bits} bits per position, which cannot hold positions below M = ${pattern.m}`;
+    if (dims.length === 0 || dims.length !== entry.dims.length) return `the metadata gives ${shown('dims', entry.dims)}, not a list of sizes`;
+    if (!Number.isInteger(entry.axis) || entry.axis < 0 || entry.axis >= dims.length) return `the metadata gives ${shown('axis', entry.axis)} for dims [${dims.join(', ')}]`;
+    if (typeof pattern === 'string') return `the metadata gives ${shown('pattern', entry.pattern)}: ${pattern}`;
+    if (![1, 2, 4].includes(entry.bits) || 1 << entry.bits < pattern.m) return `the metadata gives ${shown('bits', entry.bits)} per position, which cannot hold positions below M = ${pattern.m} (1, 2 or 4 bits)`;
     if (dims[entry.axis] % pattern.m !== 0) return `K = ${dims[entry.axis]} (axis ${entry.axis}) is not a multiple of M = ${pattern.m}`;
-    if (dtypeName(values.dtype) !== entry.dtype) return `its values tensor '${entry.values}' is ${dtypeName(values.dtype)}, the metadata says ${entry.dtype}`;
+    if (dtypeName(values.dtype) !== entry.dtype) return `its values tensor '${entry.values}' is ${dtypeName(values.dtype)}, the metadata gives ${shown('dtype', entry.dtype)}`;
     const dtype = dtypeById(values.dtype);
     if (!dtype || ![8, 16, 32].includes(dtype.bits)) return `its values tensor '${entry.values}' is ${dtypeName(values.dtype)} (8, 16 or 32-bit types are written)`;
     const fill = helpers.find((n) => n.opType === 'ConstantOfShape')?.attributes.get('value')?.t;
