@@ -15,7 +15,8 @@ import { readGroupEncodings, readRegion } from '../src/engine/sparsity/region';
 import { PROFILES, profileNames } from '../src/engine/speedup/profiles';
 import { type GroupRegion, type LayerRow, MAX_REGION_GROUPS, type RegionGroups, type ToWebview, parseFromWebview } from '../src/protocol';
 import { MAX_REGION_GROUPS as WEBVIEW_REGION_LIMIT, ZOOM_GROUPS, ZOOM_ROWS, layerGeometry, tileExtent, tileGroups, tilePositions, zoomRegion } from '../webview/geometry';
-import { inspectSpec, layer } from './support/models';
+import { inspectSpec, layer, tempDir } from './support/models';
+import { convertModel } from '../src/engine/convert/convert';
 import { PanelPage, ROOT, launchChromium } from './support/webview-page';
 
 const SAMPLE = join(ROOT, 'media', 'sample.onnx');
@@ -295,6 +296,25 @@ describe('webview panel in Chromium', () => {
     const terms = await panel.page.locator('dl.facts dt').allTextContents();
     const descriptions = await panel.page.locator('dl.facts dd').allTextContents();
     assert.equal(descriptions[terms.indexOf('Folded weight')], "effective weight = 'W' x mask 'M' (0/1 mask, 50% zeros) (folded: Mul of W, M)");
+  });
+
+  test("a layer stored compressed (convert --mode compress) says so in its details, with the stored and dense bytes", async () => {
+    const compressed = join(tempDir(), 'sample.compressed.onnx');
+    await convertModel(SAMPLE, { mode: 'compress', out: compressed });
+    const stored = await inspectModel(compressed, { workers: 0 });
+    const panel = await PanelPage.open(browser, 'light');
+    open.push(panel);
+    await panel.send(modelMessage());
+    await panel.send({ type: 'report', report: stored });
+    await panel.page.locator('.heat-cell').first().waitFor();
+    await panel.page.click('vscode-data-grid-row[data-key="conv2"]');
+    const terms = await panel.page.locator('dl.facts dt').allTextContents();
+    const descriptions = await panel.page.locator('dl.facts dd').allTextContents();
+    assert.equal(descriptions[terms.indexOf('Stored')], layer(stored, 'conv2').stored!.text);
+    assert.match(layer(stored, 'conv2').stored!.text, /^stored compressed \(portable 2:4\): 18432 B values \+ 1152 B index = 19584 B, 53\.1% of 36864 B dense$/);
+    await panel.page.click('#back');
+    await panel.page.click('.heat-cell[data-layer="dw"]');
+    assert.equal((await panel.page.locator('dl.facts dt').allTextContents()).includes('Stored'), false, 'a layer stored dense has no Stored row');
   });
 
   /** Opens conv2, zooms into its first tile that breaks the pattern, answers with the engine's region. */

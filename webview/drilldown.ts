@@ -168,6 +168,7 @@ function layerFacts(layer: LayerReport): HTMLElement {
   if (layer.folded) rows.push(['Folded weight', `${layer.folded.note} (folded: ${layer.folded.ops.join(' → ')} of ${layer.folded.from.join(', ')})`]);
   if (layer.chain.length > 0) rows.push(['Ops before the layer', layer.chain.join(' → ')]);
   if (layer.zeroPoint !== 'none') rows.push(['Zero point', layer.zeroPoint]);
+  if (layer.stored) rows.push(['Stored', layer.stored.text]);
   if (projected.denseTime !== undefined && projected.denseTime !== null) {
     rows.push(['Projected time', `dense ${seconds(projected.denseTime)}, sparse ${seconds(projected.sparseTime)} (${projected.bound}-bound), ${speedup(projected.speedup)}`]);
   }

@@ -6,7 +6,7 @@
 import { onnx } from 'onnx-proto';
 import { encodeAscend } from '../encode';
 import { type DType, dtypeById } from '../onnx/dtypes';
-import type { NodeSkeleton, TensorRef } from '../onnx/skeleton';
+import type { ModelSkeleton, NodeSkeleton, TensorRef } from '../onnx/skeleton';
 import type { ByteSource } from '../onnx/source';
 import { type Bytes, type Edit, type Out, lenField } from '../onnx/writer';
 import { WIRE_LEN, forEachField } from '../onnx/wire';
@@ -16,10 +16,9 @@ import { concat } from './externalData';
 import { weightMatrix } from './matrix';
 import { streamInitializers } from './portable';
 
-export const ASCEND_DOMAIN = 'ai.sparsity_lens.ascend';
-export const ASCEND_KEY = 'sparsity_lens.ascend';
-
-const REPLACEMENT: Record<string, string> = { Conv: 'Conv2DCompress', MatMul: 'MatMulV2Compress', Gemm: 'FCCompress' };
+// Domain, metadata key and op names are read by inspection too: they live with the recognition.
+import { ASCEND_DOMAIN, ASCEND_KEY, ASCEND_REPLACEMENT as REPLACEMENT } from '../sparsity/stored';
+export { ASCEND_DOMAIN, ASCEND_KEY };
 
 /** One weight rewritten for Ascend, with every layer that consumes it (each gets its own CompressOp). */
 export interface AscendWork {
@@ -183,9 +182,20 @@ export function ascendEdits(src: ByteSource, w: AscendWork, external?: { locatio
   return edits;
 }
 
-/** The opset import of the Ascend domain (ModelProto field 8) and the metadata entry describing the encoding. */
-export function ascendModelFields(layers: AscendWork[]): Uint8Array {
-  const opset = lenField(8, onnx.OperatorSetIdProto.encode({ domain: ASCEND_DOMAIN, version: 1 }).finish());
+/**
+ * The opset import of the Ascend domain (ModelProto field 8) and the metadata entry describing the encoding. A model
+ * rewritten before keeps its import and the weights its entry lists (the caller removes the old entry).
+ */
+export function ascendModelFields(layers: AscendWork[], model: ModelSkeleton): Uint8Array {
+  const imported = model.opsets.some((o) => o.domain === ASCEND_DOMAIN);
+  let before: unknown[] = [];
+  try {
+    const old = JSON.parse(model.metadata[ASCEND_KEY] ?? '{}') as { weights?: unknown };
+    if (Array.isArray(old.weights)) before = old.weights;
+  } catch {
+    // An unreadable entry is replaced: inspection names weights from their values tensors without it.
+  }
+  const opset = imported ? new Uint8Array(0) : lenField(8, onnx.OperatorSetIdProto.encode({ domain: ASCEND_DOMAIN, version: 1 }).finish());
   const meta = lenField(
     14,
     onnx.StringStringEntryProto.encode({
@@ -193,7 +203,7 @@ export function ascendModelFields(layers: AscendWork[]): Uint8Array {
       value: JSON.stringify({
         encoding: 'ATC --sparsity=1 (2:4)',
         byteOrder: 'values: 2 per group of 4 along K, rows x K/2; index: 2-bit entries index[0], index[1] per group, entry i at bits 2*(i%4)+1..2*(i%4) of byte i/4',
-        weights: layers.map((w) => ({ layers: w.layers.map((l) => l.name), weight: w.tensor.name, values: w.valuesName, index: w.indexName, shape: w.layer.shape, axis: w.layer.axis })),
+        weights: [...before, ...layers.map((w) => ({ layers: w.layers.map((l) => l.name), weight: w.tensor.name, values: w.valuesName, index: w.indexName, shape: w.layer.shape, axis: w.layer.axis }))],
       }),
     }).finish(),
   );

@@ -19,7 +19,8 @@ import { pruneReadSimd, simdApplies } from '../sparsity/simd/simdScan';
 import { type PruneTotals, emptyTotals, pruneSlab } from './prune';
 import { RUNTIME_SIZE_LIMIT, type RuntimeComparison, compareOutputs } from './runtime';
 import { type PortableWork, entries, planPortableWork, portableEdits, tensorPlaces, whyNotPortable, writeStreams } from './compressEdits';
-import { COMPRESSED_KEY, metadataField } from './portable';
+import { COMPRESSED_KEY, metadataField, removeMetadata } from './portable';
+import { ASCEND_KEY, compressedEntries } from '../sparsity/stored';
 import { type ExternalAction, allTensors, concat, externalInputFiles, fieldsOf, rewriteExternalData, tensorKey } from './externalData';
 import { type AscendWork, ascendEdits, ascendModelFields, planAscendWork, whyNotAscend, writeAscendStreams } from './ascendEdits';
 import { decompressModel } from './decompress';
@@ -168,6 +169,12 @@ function planChanges(
     const count = plan.shape ? elementCount(plan.shape) : 0;
     if (!elig.eligible) change.reason = `ineligible: ${elig.reason}`;
     else if (report?.error) change.reason = `error: ${report.error}`;
+    else if (plan.stored) {
+      // Already compressed by this tool: pruning or compressing its decoded form again would be blind to its streams.
+      change.action = 'unchanged';
+      change.reason = `stored compressed (${plan.stored.format}): decompress first`;
+      change.retainedMagnitude = 1;
+    }
     else if (sel.only && !sel.only.test(plan.name)) change.reason = 'not selected (--only)';
     else if (sel.skip && sel.skip.test(plan.name)) change.reason = 'not selected (--skip)';
     else if (sel.minParams !== undefined && count < sel.minParams) change.reason = `not selected: ${count} parameters < --min-params ${sel.minParams}`;
@@ -303,9 +310,6 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
   try {
     const model = readSkeleton(src, { signal: options.signal });
     const plans = findLayers({ model, src, externals, signal: options.signal });
-    if (options.mode === 'compress' && model.metadata[COMPRESSED_KEY]) {
-      throw new ModelError(path, 'the model is already compressed by Sparsity Lens: decompress it first');
-    }
     if (options.mode === 'ascend' && (pattern.n !== 2 || pattern.m !== 4)) throw new ModelError(path, 'ascend mode writes the ATC --sparsity=1 encoding, which is 2:4 only');
     if (options.signal?.aborted) throw new CancelledError();
     const { changes, changeOf, work } = planChanges(plans, reports, pattern, options, options.mode);
@@ -424,8 +428,16 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
           edits.push({ kind: 'append', message: t.span.offset, end: t.span.offset + t.span.length, bytes: typedFieldBytes(dtypeById(t.dtype)!, raw) });
         }
       }
-      if (portable.size) edits.push({ kind: 'append', message: 0, end: src.size, bytes: metadataField(entries([...portable.values()])) });
-      if (ascend.size) edits.push({ kind: 'append', message: 0, end: src.size, bytes: ascendModelFields([...ascend.values()]) });
+      // A model compressed before keeps its entries: one metadata entry lists old and new weights.
+      if (portable.size) {
+        const before = model.metadata[COMPRESSED_KEY] !== undefined ? compressedEntries(model) : [];
+        if (before.length) edits.push(...removeMetadata(src, COMPRESSED_KEY));
+        edits.push({ kind: 'append', message: 0, end: src.size, bytes: metadataField([...before, ...entries([...portable.values()])]) });
+      }
+      if (ascend.size) {
+        if (model.metadata[ASCEND_KEY] !== undefined) edits.push(...removeMetadata(src, ASCEND_KEY));
+        edits.push({ kind: 'append', message: 0, end: src.size, bytes: ascendModelFields([...ascend.values()], model) });
+      }
       report.summary.sizeAfter = outputs.write(output, (out) => spliceModel(src, edits, out)) + (dataFile ? outputs.sizeOf(dataFile) : 0);
       summarize(report, work, changeOf);
       await verifyStaged(report, outputs, output, path, model, pattern, ascend, portable, options);

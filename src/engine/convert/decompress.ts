@@ -6,14 +6,14 @@ import { onnx } from 'onnx-proto';
 import { CancelledError, ModelError, describeError } from '../errors';
 import { decodeNmFromPositions, packPositions, positionBits, unpackPositions } from '../encode';
 import { dtypeById } from '../onnx/dtypes';
-import { type GraphSkeleton, type ModelSkeleton, type TensorRef, readSkeleton } from '../onnx/skeleton';
+import { type GraphSkeleton, type TensorRef, readSkeleton } from '../onnx/skeleton';
 import { FileSource } from '../onnx/source';
 import { ExternalFiles, openTensor } from '../onnx/tensorData';
 import { type Edit, lenField, spliceModel } from '../onnx/writer';
 import { OutputTransaction, checkOutput } from '../outputs';
-import { WIRE_LEN, forEachField, readString } from '../onnx/wire';
 import { parsePattern } from '../sparsity/pattern';
-import { COMPRESSED_KEY, type CompressedEntry, rawTensorFieldHeader } from './portable';
+import { COMPRESSED_KEY, type CompressedEntry, compressedEntries, graphsOf } from '../sparsity/stored';
+import { rawTensorFieldHeader, removeMetadata } from './portable';
 import { type ExternalAddition, allTensors, externalInputFiles, rewriteExternalData } from './externalData';
 
 export interface DecompressOptions {
@@ -39,28 +39,7 @@ export function defaultDecompressedPath(model: string): string {
   return join(dirname(model), `${stem}.decompressed${ext}`);
 }
 
-/** The compressed weights a model records, or an error naming what is wrong. */
-export function compressedEntries(model: ModelSkeleton): CompressedEntry[] {
-  const text = model.metadata[COMPRESSED_KEY];
-  if (text === undefined) throw new ModelError(model.path, `not a model compressed by Sparsity Lens (no '${COMPRESSED_KEY}' metadata)`);
-  try {
-    const entries = JSON.parse(text) as CompressedEntry[];
-    if (!Array.isArray(entries)) throw new Error('not a list');
-    return entries;
-  } catch (err) {
-    throw new ModelError(model.path, `the '${COMPRESSED_KEY}' metadata is not readable: ${describeError(err)}`);
-  }
-}
-
-function graphsOf(model: ModelSkeleton): GraphSkeleton[] {
-  const out: GraphSkeleton[] = [];
-  const visit = (g: GraphSkeleton) => {
-    out.push(g);
-    for (const node of g.nodes) for (const attr of node.attributes.values()) [...(attr.g ? [attr.g] : []), ...(attr.graphs ?? [])].forEach(visit);
-  };
-  visit(model.graph);
-  return out;
-}
+export { compressedEntries };
 
 /** Decodes one weight to its dense bytes in storage order. */
 export function decodeEntry(entry: CompressedEntry, values: Uint8Array, index: Uint8Array, zero: Uint8Array): Uint8Array {
@@ -170,15 +149,7 @@ export async function decompressModel(path: string, options: DecompressOptions =
       }
       report.weights.push({ name: entry.weight, dims: entry.dims, dtype: dtype.name, pattern: entry.pattern });
     }
-    // Drop the metadata entry.
-    forEachField(src, 0, src.size, (f) => {
-      if (f.no !== 14 || f.wire !== WIRE_LEN) return;
-      let key = '';
-      forEachField(src, f.pos, f.pos + f.len, (e) => {
-        if (e.no === 1 && e.wire === WIRE_LEN) key = readString(src, e);
-      });
-      if (key === COMPRESSED_KEY) edits.push({ kind: 'remove', start: f.start, end: f.pos + f.len });
-    });
+    edits.push(...removeMetadata(src, COMPRESSED_KEY));
     if (options.signal?.aborted) throw new CancelledError();
     const outputs = new OutputTransaction(dirname(resolve(output)), basename(output), { model: path, force, inputs, signal: options.signal, onWorkFolder: options.onWorkFolder });
     try {

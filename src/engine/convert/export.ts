@@ -14,6 +14,7 @@ import { OutputTransaction, removeStaleWork } from '../outputs';
 import { externalInputFiles } from './externalData';
 import { inspectModel } from '../sparsity/inspect';
 import { eligibility, findLayers } from '../sparsity/layers';
+import { openStored } from '../sparsity/storedReader';
 import { weightMatrix } from './matrix';
 
 export type ExportEncoding = 'ascend' | 'nvidia';
@@ -120,7 +121,8 @@ export async function exportModel(path: string, options: ExportOptions): Promise
         continue;
       }
       const tensor = plan.tensor!;
-      const reader = openTensor(src, tensor, externals);
+      // A weight this tool stored compressed is exported from its decoded values: the ones its layer computes with.
+      const reader = plan.stored ? openStored(src, plan.stored, externals) : openTensor(src, tensor, externals);
       const size = reader.dtype.bits / 8;
       if (![1, 2, 4].includes(size) || reader.dtype.bits === 4) {
         skip(`${reader.dtype.name} elements are not exported (1, 2 and 4-byte types are)`);

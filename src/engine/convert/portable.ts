@@ -7,26 +7,13 @@ import { encodeNm, packPositions, unpackPositions } from '../encode';
 import type { DType } from '../onnx/dtypes';
 import type { ZeroPoint } from '../sparsity/decode';
 import type { Pattern } from '../sparsity/pattern';
-import { type Bytes, type Out, lenField, lenHeader } from '../onnx/writer';
+import type { ByteSource } from '../onnx/source';
+import { WIRE_LEN, forEachField, readString } from '../onnx/wire';
+import { type Bytes, type Edit, type Out, lenField, lenHeader } from '../onnx/writer';
 
-/** Model metadata key listing the compressed weights, for `decompress` and for inspection. */
-export const COMPRESSED_KEY = 'sparsity_lens.compressed';
-
-/** One compressed weight, as recorded in the model's metadata. */
-export interface CompressedEntry {
-  weight: string;
-  values: string;
-  index: string;
-  dims: number[];
-  axis: number;
-  pattern: string;
-  /** Bits per position in the index stream: 1, 2 or 4 (a divisor of 8, so BitShift can unpack it). */
-  bits: number;
-  dtype: string;
-  /** Names of the decode nodes and their constant initializers, removed by decompress. */
-  nodes: string[];
-  constants: string[];
-}
+// The metadata key and entry are read by inspection and decompress too: they live with the recognition.
+import { COMPRESSED_KEY, type CompressedEntry } from '../sparsity/stored';
+export { COMPRESSED_KEY, type CompressedEntry };
 
 /** A weight's compressed layout, known before any of its values is read. */
 export interface PortablePlan {
@@ -206,6 +193,20 @@ export function rawTensorFieldHeader(name: string, dataType: number, dims: numbe
 /** The metadata_props field (ModelProto field 14) recording the compressed weights. */
 export function metadataField(entries: CompressedEntry[]): Uint8Array {
   return lenField(14, onnx.StringStringEntryProto.encode({ key: COMPRESSED_KEY, value: JSON.stringify(entries) }).finish());
+}
+
+/** Edits removing every metadata_props entry (ModelProto field 14) with this key. */
+export function removeMetadata(src: ByteSource, key: string): Edit[] {
+  const edits: Edit[] = [];
+  forEachField(src, 0, src.size, (f) => {
+    if (f.no !== 14 || f.wire !== WIRE_LEN) return;
+    let found = '';
+    forEachField(src, f.pos, f.pos + f.len, (e) => {
+      if (e.no === 1 && e.wire === WIRE_LEN) found = readString(src, e);
+    });
+    if (found === key) edits.push({ kind: 'remove', start: f.start, end: f.pos + f.len });
+  });
+  return edits;
 }
 
 /** Zero bytes of one element: the per-tensor zero point for integers, +0 otherwise. */

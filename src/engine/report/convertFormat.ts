@@ -11,7 +11,7 @@ export function formatConvert(r: ConvertReport): string {
   const lines: string[] = [];
   lines.push(`model: ${displayPath(r.model)}`);
   lines.push(`mode: ${r.mode}, pattern ${r.pattern}${r.dryRun ? ' (dry run: nothing written)' : ''}`);
-  lines.push(`layers: ${[r.summary.pruned && `${r.summary.pruned} to prune`, r.summary.compressed && `${r.summary.compressed} to compress`, r.summary.rewritten && `${r.summary.rewritten} to rewrite for Ascend`].filter(Boolean).join(', ') || '0 to convert'}, ${r.summary.unchanged} already compliant (unchanged), ${r.summary.skipped} skipped`);
+  lines.push(`layers: ${[r.summary.pruned && `${r.summary.pruned} to prune`, r.summary.compressed && `${r.summary.compressed} to compress`, r.summary.rewritten && `${r.summary.rewritten} to rewrite for Ascend`].filter(Boolean).join(', ') || '0 to convert'}, ${unchangedText(r)}, ${r.summary.skipped} skipped`);
   for (const w of r.warnings) lines.push(`warning: ${displayText(w)}`);
   lines.push('');
   const rows = r.layers.map((l) => [displayName(l.name), displayName(l.op), l.action, pct(l.compliance), l.violatingGroups === null ? '-' : String(l.violatingGroups), pct(l.retainedMagnitude), l.passesAfter === null ? '-' : l.passesAfter ? 'yes' : 'NO', displayText(l.reason ?? '')]);
@@ -50,4 +50,11 @@ function outputLine(o: OutputComparison): string {
 /** The conversion report as JSON: every string whole, with the controls JSON.stringify leaves raw (DEL, C1, bidi) escaped. */
 export function formatConvertJson(r: ConvertReport): string {
   return `${escapeJsonControls(JSON.stringify(r, null, 2))}\n`;
+}
+
+/** Unchanged layers: already compliant, or stored compressed by this tool (left as they are: decompress first). */
+function unchangedText(r: ConvertReport): string {
+  const stored = r.layers.filter((l) => l.action === 'unchanged' && l.reason?.startsWith('stored compressed')).length;
+  const compliant = r.summary.unchanged - stored;
+  return stored ? `${compliant} already compliant and ${stored} stored compressed (unchanged)` : `${compliant} already compliant (unchanged)`;
 }

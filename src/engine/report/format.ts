@@ -25,7 +25,12 @@ function satisfied(layer: LayerReport): string {
 
 /** The reason or the warnings; a folded weight first says what it was folded from. */
 function note(layer: LayerReport): string {
-  const parts = [...(layer.folded ? [`folded: ${layer.folded.note}`] : []), ...(layer.reason !== null ? [layer.reason] : layer.warnings)];
+  // A weight this tool stored compressed says so first (format, stored bytes against dense); a folded one says from what.
+  const parts = [
+    ...(layer.stored ? [layer.stored.text] : []),
+    ...(layer.folded ? [`folded: ${layer.folded.note}`] : []),
+    ...(layer.reason !== null ? [layer.reason] : layer.warnings),
+  ];
   return displayText(parts.join('; '));
 }
 
@@ -145,16 +150,16 @@ export function formatMarkdown(report: InspectReport): string {
 
 const CSV_FIELDS: (keyof LayerReport)[] = [
   'name', 'op', 'graph', 'weight', 'shape', 'dtype', 'axis', 'eligible', 'reason', 'groups', 'validGroups',
-  'compliance', 'pass', 'nearlyPassing', 'elements', 'zeros', 'negativeZeros', 'zeroPointZeros', 'retainedMagnitude', 'folded',
+  'compliance', 'pass', 'nearlyPassing', 'elements', 'zeros', 'negativeZeros', 'zeroPointZeros', 'retainedMagnitude', 'folded', 'stored',
 ];
 
 /** CSV (RFC 4180): names and the reason shown as in the table (escaped, bounded), quoted where they hold ',' or '"'. */
 export function formatCsv(report: InspectReport): string {
-  const cell = (v: unknown, field?: string): string => {
-    // A folded weight: its note ("effective weight = 'W' x mask 'M' ...").
-    if (field === 'folded') v = (v as LayerReport['folded'])?.note ?? null;
+  const cell = (value: unknown, field?: string): string => {
+    // A folded weight: its note ("effective weight = 'W' x mask 'M' ..."); the stored format: its line of text (the JSON has the figures).
+    const v = field === 'folded' ? ((value as LayerReport['folded'])?.note ?? null) : field === 'stored' ? ((value as LayerReport['stored'])?.text ?? null) : value;
     const text = v === null || v === undefined ? '' : Array.isArray(v) ? v.join('x') : String(v);
-    const s = typeof v === 'string' ? (field === 'reason' || field === 'folded' ? displayText(text) : displayName(text)) : text;
+    const s = typeof v === 'string' ? (field === 'reason' || field === 'folded' || field === 'stored' ? displayText(text) : displayName(text)) : text;
     return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
   const patternKeys = Object.keys(report.layers[0]?.patterns ?? {});

@@ -15,6 +15,8 @@ import { type LayerPlan, type UnrecognizedOp, discover, eligibility } from './la
 import { BLOCK_SHAPES, type Pattern, STANDARD_PATTERNS, patternName } from './pattern';
 import { defaultWorkerCount, defaultWorkerScript, runPool, spawnWorkers } from './pool';
 import { splitParts, wholeTensor } from './scan';
+import { type StoredReport, storedReport } from './stored';
+import { openStored } from './storedReader';
 import { type LayerFacts, type ProjectOptions, type Projection, projectSpeedup } from '../speedup/project';
 
 export const NEARLY_PASSING = 0.99;
@@ -77,6 +79,8 @@ export interface LayerReport {
   patterns: Record<string, boolean>;
   blocks: Record<string, number | null>;
   grid: Grid | null;
+  /** The weight is stored compressed by this tool (convert --mode compress or ascend): format and bytes; null otherwise. */
+  stored: StoredReport | null;
 }
 
 export interface InspectSummary {
@@ -165,7 +169,8 @@ export async function inspectSource(src: ByteSource, options: InspectOptions = {
   const warnings = checkModel(model, src);
   const externals = new ExternalFiles(src.path);
   try {
-    const { layers: all, unrecognized } = discover({ model, src, externals, signal: options.signal });
+    const { layers: all, unrecognized, warnings: storedWarnings } = discover({ model, src, externals, signal: options.signal });
+    warnings.push(...storedWarnings);
     const plans = all.filter((l) => !options.layers || options.layers.test(l.name));
     const scans = planScans(plans, pattern, options.gridMax ?? GRID_MAX);
     const results = await runScans(src, scans, options, externals);
@@ -274,9 +279,10 @@ async function scanAll(
   const jobs: ScanJob[] = [];
   scans.forEach((scan, weight) => {
     // A folded weight is evaluated whole, in the one thread that scans it.
-    const splittable = !scan.tensor.fold && (scan.tensor.data.kind === 'raw' || scan.tensor.data.kind === 'external');
+    const stored = scan.layer.stored;
+    const splittable = !scan.tensor.fold && (stored !== undefined || scan.tensor.data.kind === 'raw' || scan.tensor.data.kind === 'external');
     // Check the stored bytes against the dims before cutting parts: a few bytes of dims can claim 10^14 elements.
-    const problem = splittable ? storageProblem(src, scan.tensor, externals) : undefined;
+    const problem = splittable ? storageProblem(src, scan.layer, externals) : undefined;
     if (problem !== undefined) {
       results[weight] = { error: problem };
       return;
@@ -292,6 +298,7 @@ async function scanAll(
         zeroPoint: scan.layer.zeroPoint,
         gridMax: options.gridMax ?? GRID_MAX,
         part,
+        stored,
       });
     }
   });
@@ -351,9 +358,10 @@ async function scanAll(
 }
 
 /** Why the tensor's raw or external bytes cannot hold its dims, or undefined when they can (a cheap check: nothing is read). */
-function storageProblem(src: ByteSource, tensor: TensorRef, externals: ExternalFiles): string | undefined {
+function storageProblem(src: ByteSource, layer: LayerPlan, externals: ExternalFiles): string | undefined {
   try {
-    openTensor(src, tensor, externals);
+    if (layer.stored) openStored(src, layer.stored, externals);
+    else openTensor(src, layer.tensor!, externals);
     return undefined;
   } catch (err) {
     return describeError(err);
@@ -503,6 +511,7 @@ function layerReport(plan: LayerPlan, pattern: Pattern, result: ScanResult | und
     patterns: Object.fromEntries(STANDARD_PATTERNS.map((p) => [patternName(p), false])),
     blocks: Object.fromEntries(BLOCK_SHAPES.map((b) => [b.name, null])),
     grid: null,
+    stored: plan.stored && !plan.stored.problem ? storedReport(plan.stored) : null,
   };
   if (result?.error !== undefined) {
     report.eligible = false;

@@ -6,6 +6,8 @@ import type { ZeroPoint } from './decode';
 import type { Geometry, ScanStats } from './kernel';
 import type { Pattern } from './pattern';
 import { type ScanPart, scanPart } from './scan';
+import type { StoredWeight } from './stored';
+import { openStored } from './storedReader';
 
 export interface ScanJob {
   id: number;
@@ -17,6 +19,8 @@ export interface ScanJob {
   zeroPoint?: ZeroPoint;
   gridMax: number;
   part: ScanPart;
+  /** A weight stored compressed by this tool: its parts are decoded where they are read. */
+  stored?: StoredWeight;
 }
 
 /** Opens each model file and external file once per thread. */
@@ -26,7 +30,7 @@ export class JobSources {
 
   run(job: ScanJob, onProgress?: (elements: number) => void, signal?: { aborted: boolean }): ScanStats {
     this.externals ??= new ExternalFiles(this.src.path);
-    const reader = openTensor(this.src, job.tensor, this.externals);
+    const reader = job.stored ? openStored(this.src, job.stored, this.externals) : openTensor(this.src, job.tensor, this.externals);
     return scanPart(reader, { geometry: job.geometry, pattern: job.pattern, zeroPoint: job.zeroPoint, gridMax: job.gridMax, onProgress, signal }, job.part);
   }
 

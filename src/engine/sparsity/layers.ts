@@ -21,6 +21,7 @@ import {
   unacceleratedFor,
 } from './opTable';
 import type { Pattern } from './pattern';
+import { type AscendLayer, type StoredWeight, recognizeStored, storedTensor } from './stored';
 
 /** A layer as found in the graph, before any weight value is read. */
 export interface LayerPlan {
@@ -55,6 +56,8 @@ export interface LayerPlan {
   scope?: Scope;
   weightInput?: number;
   chainNodes?: NodeSkeleton[];
+  /** The weight is stored compressed by this tool (portable or Ascend): read it with openStored, never openTensor. */
+  stored?: StoredWeight;
 }
 
 type Producer =
@@ -78,6 +81,8 @@ export interface Scope {
 
 class Scopes {
   private readonly index = new Map<GraphSkeleton, Map<string, Producer>>();
+  /** Decode-graph outputs of this tool's compressed weights: constants, for the layers that read them. */
+  constructor(readonly stored: Map<NodeSkeleton, StoredWeight> = new Map()) {}
 
   private producers(graph: GraphSkeleton, scope: Scope): Map<string, Producer> {
     let map = this.index.get(graph);
@@ -113,7 +118,7 @@ class Scopes {
 }
 
 interface Trace {
-  constant?: { tensor: TensorRef; name: string };
+  constant?: { tensor: TensorRef; name: string; stored?: StoredWeight };
   /** Chain nodes from the constant towards the layer. */
   chain: NodeSkeleton[];
   /** The scope each chain node sits in (its own other inputs, e.g. a zero point, resolve there). */
@@ -140,6 +145,8 @@ function trace(scopes: Scopes, name: string, scope: Scope, fold?: Folder): Trace
     const producer = scopes.lookup(current, s);
     if (!producer || producer.kind === 'input') return { chain, scopes: nodeScopes, dynamic: `'${current}' is a graph input` };
     if (producer.kind === 'constant') return { constant: producer, chain: chain.reverse(), scopes: nodeScopes };
+    const stored = scopes.stored.get(producer.node);
+    if (stored) return { constant: { tensor: storedTensor(stored), name: current, stored }, chain: chain.reverse(), scopes: nodeScopes };
     const op = producer.node.opType;
     if (fold && isFoldOp(producer.node.domain, op)) {
       const folded = fold(producer.node, producer.scope);
@@ -289,6 +296,8 @@ export interface Discovery {
   layers: LayerPlan[];
   /** Ops with constant weights that are neither layers nor listed as ineligible, most nodes first. */
   unrecognized: UnrecognizedOp[];
+  /** Compressed-weight metadata that does not match the graph (stored.ts): model-level warnings. */
+  warnings: string[];
 }
 
 /**
@@ -302,7 +311,8 @@ export function findLayers(ctx: FindContext): LayerPlan[] {
 
 /** The layers (as findLayers) and the weight-bearing nodes of ops this tool does not read, counted by op, in one pass. */
 export function discover(ctx: FindContext): Discovery {
-  const scopes = new Scopes();
+  const stored = recognizeStored(ctx.model, ctx.src, ctx.externals);
+  const scopes = new Scopes(stored.producers);
   const functionOps = new Set(ctx.model.functions.map((fn) => fn.path));
   // Candidates for "unrecognized", and the nodes a layer already names as computing its weight (not counted twice).
   const candidates: NodeSkeleton[] = [];
@@ -331,6 +341,13 @@ export function discover(ctx: FindContext): Discovery {
   for (const scope of allScopes(ctx.model, budget)) {
     for (const node of scope.graph.nodes) {
       budget.node();
+      // This tool's decode graphs and CompressOps are part of a stored weight, not layers of their own.
+      if (stored.helpers.has(node)) continue;
+      const ascend = stored.ascend.get(node);
+      if (ascend) {
+        layers.push(planAscendLayer(ctx, scopes, ascend, node, scope, uniqueName));
+        continue;
+      }
       const rule = ruleFor(node.domain, node.opType);
       if (rule) {
         const layer = planLayer(ctx, scopes, rule, node, scope, uniqueName, computeLayerWeights, folder);
@@ -362,7 +379,7 @@ export function discover(ctx: FindContext): Discovery {
       if (node.inputs.some((input) => input && weightLike(scopes, input, scope))) candidates.push(node);
     }
   }
-  return { layers, unrecognized: countByOp(candidates.filter((n) => !computeLayerWeights.has(n))) };
+  return { layers, unrecognized: countByOp(candidates.filter((n) => !computeLayerWeights.has(n))), warnings: stored.warnings };
 }
 
 /**
@@ -408,7 +425,59 @@ function describeConstant(t: Trace, node: NodeSkeleton, scope: Scope, name: stri
     node,
     scope,
     chainNodes: t.chain,
+    stored: t.constant!.stored,
   };
+}
+
+/**
+ * A layer rewritten for Ascend (convert/ascendEdits.ts): Conv2DCompress / MatMulV2Compress / FCCompress keep the
+ * original node's attributes, read the weight from a CompressOp (input 1) and, when it was dequantized, take the
+ * DequantizeLinear's scale and zero point as inputs 4 and 5 (axis: weight_dequantize_axis, default 1). Reported as
+ * the original op with its real weight.
+ */
+function planAscendLayer(ctx: FindContext, scopes: Scopes, ascend: AscendLayer, node: NodeSkeleton, scope: Scope, uniqueName: (node: NodeSkeleton, scope: Scope) => string): LayerPlan {
+  const stored = ascend.stored;
+  const rule = ruleFor('', ascend.op)!;
+  const layer: LayerPlan = {
+    name: uniqueName(node, scope),
+    op: ascend.op,
+    graph: scope.path,
+    weight: stored.weight,
+    tensor: storedTensor(stored),
+    shape: stored.problem ? null : stored.dims,
+    dtype: dtypeName(stored.dtype),
+    axis: null,
+    outAxis: null,
+    chain: node.inputs[4] ? ['DequantizeLinear'] : [],
+    group: rule.convolution ? (intAttr(node, 'group') ?? 1) : 1,
+    error: node.problem ?? stored.problem,
+    node,
+    scope,
+    weightInput: 1,
+    stored,
+  };
+  if (layer.error) return layer;
+  const rank = stored.dims.length;
+  const axes = rule.slots.find((s) => s.input === 1)!.axes(rank, (name) => intAttr(node, name));
+  if (axes.k !== stored.axis) {
+    layer.error = `compressed weight of ${node.opType} '${node.name}' (ascend): CompressOp gives weight_axis ${stored.axis}, but ${ascend.op} reads K on axis ${axes.k}`;
+    return layer;
+  }
+  layer.axis = axes.k;
+  layer.outAxis = axes.r;
+  const dtype = dtypeById(stored.dtype);
+  if (dtype?.integer && node.inputs[5]) {
+    try {
+      const values = constantInput(ctx, scopes, node.inputs[5], scope, 'zero point');
+      let axis = intAttr(node, 'weight_dequantize_axis') ?? 1;
+      if (axis < 0) axis += rank;
+      layer.zeroPoint = values.length <= 1 ? { values, axis: -1, blockSize: 0 } : { values, axis, blockSize: 0 };
+      stored.zeroPoint = layer.zeroPoint;
+    } catch (err) {
+      layer.error = err instanceof Error ? err.message : String(err);
+    }
+  }
+  return layer;
 }
 
 function planLayer(

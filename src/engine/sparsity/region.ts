@@ -10,6 +10,7 @@ import { ShapeInfo } from './kernel';
 import { type LayerPlan, findLayers } from './layers';
 import type { Pattern } from './pattern';
 import type { GroupEncodings, GroupRegion, RegionGroups } from './regionTypes';
+import { openStored } from './storedReader';
 
 export type { GroupEncodings, GroupRegion, RegionGroups };
 
@@ -47,7 +48,8 @@ function openLayer(path: string, name: string, pattern: Pattern): Opened {
     const plan = findLayers({ model: readSkeleton(src), src, externals }).find((l) => l.name === name);
     if (!plan || !plan.tensor || plan.axis === null || plan.outAxis === null || plan.shape === null) throw new ModelError(path, `no scannable layer named '${name}'`);
     const shape = new ShapeInfo({ dims: plan.shape, kAxis: plan.axis, rAxis: plan.outAxis }, pattern);
-    const reader = openTensor(src, plan.tensor, externals);
+    // A weight stored compressed by this tool shows its decoded values: the ones its consumers compute with.
+    const reader = plan.stored ? openStored(src, plan.stored, externals) : openTensor(src, plan.tensor, externals);
     return { plan, shape, reader, close: () => (externals.close(), src.close()) };
   } catch (err) {
     externals.close();

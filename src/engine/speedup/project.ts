@@ -8,6 +8,7 @@ import type { LayerPlan } from '../sparsity/layers';
 import type { HardwareProfile } from './profiles';
 import { type ComputeType, type NodeTime, type NodeWork, computeTypeOf, nodeTime, sparseEfficiency } from './roofline';
 import { type TensorShape, gemmDims, inferShapes, nodeIo } from './shapes';
+import { ascendAsOriginal } from './ascendOps';
 
 /** What the projection reads of the inspection: per layer, whether it passes and its block ratio. */
 export interface LayerFacts {
@@ -212,10 +213,14 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
     let inBytes: number | null = 0;
     let weightBytes = 0;
     if (fused?.noOutputTraffic.has(node)) outBytes = 0;
+    // An Ascend layer (ascendOps.ts) is its original op: its weight's values, index, scale and zero point are the weight.
+    const original = ascendAsOriginal(node);
+    const opType = original?.opType ?? node.opType;
     node.inputs.forEach((name, i) => {
       if (!name) return;
       const b = bytesOf(io.inputs[i]);
       if (facts && i === facts.plan.weightInput) return; // the layer's weight is counted below, compressed or not
+      if (original && facts && i !== 0 && i !== 3) return;
       if (fused?.noInputTraffic.get(node) === i) return; // attention probabilities stay on chip
       if (constants.has(name)) weightBytes += b ?? 0;
       else inBytes = inBytes === null || b === null ? null : inBytes + b;
@@ -247,12 +252,12 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
       work.blockZeroRatio = facts.eligible ? (options.assumePass ? Math.max(facts.blockZeroRatio ?? 0, 0.5) : facts.blockZeroRatio) : null;
     }
     const contribGemm = node.domain === 'com.microsoft' && CONTRIB_GEMM_OPS.has(node.opType);
-    if (CONV_OPS.has(node.opType) || MATMUL_OPS.has(node.opType) || node.opType === 'Gemm' || node.opType === 'ConvTranspose' || contribGemm) {
+    if (CONV_OPS.has(opType) || MATMUL_OPS.has(opType) || opType === 'Gemm' || opType === 'ConvTranspose' || contribGemm) {
       const gemm = gemmDims(io);
       if (gemm) {
         work.macs = gemm.batch * gemm.m * gemm.n * gemm.k;
         // Batched MatMuls against one 2-D weight are one GEMM of batch x m rows; convolution groups are separate GEMMs.
-        work.rows = CONV_OPS.has(node.opType) || node.opType === 'ConvTranspose' ? gemm.m : gemm.batch * gemm.m;
+        work.rows = CONV_OPS.has(opType) || opType === 'ConvTranspose' ? gemm.m : gemm.batch * gemm.m;
         work.k = gemm.k;
         work.n = gemm.n;
       } else work.unknown = `shapes of ${node.opType} '${node.name || node.outputs[0]}' are unknown`;

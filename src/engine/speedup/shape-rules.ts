@@ -36,6 +36,7 @@ import {
   unknown,
 } from './shape-core';
 import { CONTRIB_LAYER_RULES, LAYER_RULES } from './shape-layers';
+import { ascendAsOriginal, ascendWeightDims, isCompressOp } from './ascendOps';
 
 /** The element type of input i, 0 when not known (types are a detail: a missing one never blocks a shape). */
 function typeOf(ctx: RuleContext, i: number): number {
@@ -600,6 +601,8 @@ const SAME_SHAPE = [
   'Sin', 'Cos', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh', 'Asinh', 'Acosh', 'Atanh', 'BitwiseNot', 'Not',
   'Softmax', 'LogSoftmax', 'Hardmax', 'CumSum', 'Trilu', 'EyeLike', 'LRN', 'MeanVarianceNormalization',
   'InstanceNormalization', 'GroupNormalization', 'LpNormalization', 'RMSNormalization',
+  // ONNX spec: Scatter's output has the shape of its data (the portable format's decode graph scatters into zeros).
+  'ScatterElements', 'ScatterND',
 ];
 
 const arithmetic = (fn: (a: number, b: number, integer: boolean, node: NodeSkeleton) => number | null) =>
@@ -691,5 +694,28 @@ const MICROSOFT_RULES: Record<string, ShapeRule> = { Gelu: unary, FastGelu: unar
 export function ruleFor(node: NodeSkeleton): ShapeRule | undefined {
   if (node.domain === '' || node.domain === 'ai.onnx') return Object.hasOwn(SHAPE_RULES, node.opType) ? SHAPE_RULES[node.opType] : undefined;
   if (node.domain === 'com.microsoft') return Object.hasOwn(MICROSOFT_RULES, node.opType) ? MICROSOFT_RULES[node.opType] : undefined;
-  return undefined;
+  return ascendRule(node);
+}
+
+/** This tool's Ascend rewrite (ascendOps.ts): CompressOp passes values and index through; a layer is its original op. */
+function ascendRule(node: NodeSkeleton): ShapeRule | undefined {
+  if (isCompressOp(node)) return (ctx) => [0, 1].map((i) => ({ dims: ctx.shape(i).dims, elemType: ctx.shape(i).elemType }));
+  const original = ascendAsOriginal(node);
+  const dims = ascendWeightDims(node);
+  if (!original || !dims) return undefined;
+  const rule = SHAPE_RULES[original.opType];
+  // The original op's inputs: X, the dense weight, bias (inputs 0, weight_shape, 3 of the rewritten node).
+  const from = [0, -1, 3];
+  return (ctx) =>
+    rule({
+      node: original,
+      opset: ctx.opset,
+      has: (i) => i === 1 || (i < 3 && ctx.has(from[i])),
+      shape: (i) => {
+        if (i === 1) return { dims, elemType: ctx.has(4) ? ctx.shape(4).elemType : ctx.shape(1).elemType }; // dequantized: the scale's type
+        return i < 3 ? ctx.shape(from[i]) : unknown(`${original.opType} has no input ${i}`);
+      },
+      value: (i) => (i === 1 || i >= 3 ? undefined : ctx.value(from[i])),
+      tensorValue: (t) => ctx.tensorValue(t),
+    });
 }

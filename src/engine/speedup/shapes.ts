@@ -7,6 +7,7 @@ import type { ByteSource } from '../onnx/source';
 import { type ExternalFiles, openTensor } from '../onnx/tensorData';
 import { type ConstValue, type Dim, MAX_CONSTANT_ELEMENTS, type RuleContext, type RuleOutput, ShapeUnknown, type TensorShape, unknown } from './shape-core';
 import { ruleFor } from './shape-rules';
+import { ascendAsOriginal, ascendInputs, ascendWeightDims } from './ascendOps';
 
 export type { Dim, TensorShape } from './shape-core';
 
@@ -346,6 +347,12 @@ export function gemmDims(io: NodeIo): GemmDims | undefined {
   const group = node.attributes.get('group')?.i ?? 1;
   const result = (batch: number, m: number, n: number, k: number) => ([batch, m, n, k].every((v) => Number.isSafeInteger(v) && v >= 0) ? { batch, m, n, k } : undefined);
   if (node.domain === 'com.microsoft') return contribGemmDims(io, known, result);
+  // This tool's Ascend rewrite: the original op over X, the dense weight (weight_shape) and the bias.
+  const original = ascendAsOriginal(node);
+  if (original) {
+    const dims = ascendWeightDims(node);
+    return dims && gemmDims({ node: original, inputs: ascendInputs(node, inputs, { dims, elemType: inputs[1]?.elemType ?? 0 }), outputs });
+  }
   switch (node.opType) {
     case 'Conv':
     case 'ConvInteger':
