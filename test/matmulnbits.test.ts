@@ -22,9 +22,13 @@ interface NBits {
   codes: number[][];
   /** zeroPoints[n][block]; undefined: the default 2^(bits-1), no input 3. */
   zeroPoints?: number[][];
+  /** Zero points unpacked in A's type (float32) instead of packed uint8. */
+  floatZeroPoints?: boolean;
   attrs?: Record<string, number>;
-  /** Extra inputs after zero_points (g_idx...), by name. */
-  gIdx?: boolean;
+  /** g_idx: true for k / block_size, or the block of each k. */
+  gIdx?: boolean | number[];
+  /** The code stored in the padding beyond K (default 0). */
+  padCode?: number;
   /** B in this external data file. */
   external?: ExternalSink;
 }
@@ -44,7 +48,7 @@ function nbitsModel(spec: NBits): ModelSpec {
   const b: number[] = [];
   for (let n = 0; n < N; n++) {
     for (let blk = 0; blk < kBlocks; blk++) {
-      const block = Array.from({ length: blockSize }, (_, j) => spec.codes[n][blk * blockSize + j] ?? 0);
+      const block = Array.from({ length: blockSize }, (_, j) => spec.codes[n][blk * blockSize + j] ?? spec.padCode ?? 0);
       b.push(...pack(block, bits, blob));
     }
   }
@@ -53,7 +57,10 @@ function nbitsModel(spec: NBits): ModelSpec {
     makeTensor({ name: 'scales', dtype: 'float32', dims: [N * kBlocks], values: new Array(N * kBlocks).fill(0.125) }),
   ];
   const inputs = ['A', 'B', 'scales'];
-  if (spec.zeroPoints) {
+  if (spec.zeroPoints && spec.floatZeroPoints) {
+    initializers.push(makeTensor({ name: 'zp', dtype: 'float32', dims: [N, kBlocks], values: spec.zeroPoints.flat() }));
+    inputs.push('zp');
+  } else if (spec.zeroPoints) {
     const rowBytes = Math.ceil((kBlocks * bits) / 8);
     const zp = spec.zeroPoints.flatMap((row) => pack(row, bits, rowBytes));
     initializers.push(makeTensor({ name: 'zp', dtype: 'uint8', dims: [N * rowBytes], values: zp }));
@@ -61,7 +68,8 @@ function nbitsModel(spec: NBits): ModelSpec {
   }
   if (spec.gIdx) {
     if (!spec.zeroPoints) inputs.push('');
-    initializers.push(makeTensor({ name: 'g_idx', dtype: 'int32', dims: [K], values: Array.from({ length: K }, (_, k) => Math.floor(k / blockSize)) }));
+    const gIdx = Array.isArray(spec.gIdx) ? spec.gIdx : Array.from({ length: K }, (_, k) => Math.floor(k / blockSize));
+    initializers.push(makeTensor({ name: 'g_idx', dtype: 'int32', dims: [K], values: gIdx }));
     inputs.push('g_idx');
   }
   return {
@@ -110,7 +118,9 @@ describe('MatMulNBits: the codes as stored, zero where a code equals its block z
     assert.equal(l.op, 'MatMulNBits');
     assert.equal(l.error, null);
     assert.equal(l.eligible, true, l.reason ?? '');
-    assert.deepEqual([l.dtype, l.shape, l.axis, l.outAxis, l.zeroPoint], ['uint4', [4, 3, 16], 2, 0, 'per-block']);
+    // The N x K matrix of codes, K along axis 1, stored as 3 blocks of 16.
+    assert.deepEqual([l.dtype, l.shape, l.axis, l.outAxis, l.zeroPoint], ['uint4', [4, 48], 1, 0, 'per-block']);
+    assert.deepEqual(l.storedShape, [4, 3, 8]);
     assert.equal(l.elements, N * K);
     assert.deepEqual([l.groups, l.validGroups, l.pass], [48, 47, false]);
     // Two of every four codes sit on their zero point, one fewer in the violating group.
@@ -136,7 +146,7 @@ describe('MatMulNBits: the codes as stored, zero where a code equals its block z
     ];
     const report = await inspectSpec(nbitsModel({ N: 2, K: 32, bits: 8, blockSize: 16, codes: codes(2, 32, (n, k) => zps[n][Math.floor(k / 16)], 8, [[0, 7]]), zeroPoints: zps }));
     const l = layer(report, 'q_proj');
-    assert.deepEqual([l.dtype, l.shape, l.zeroPoint], ['uint8', [2, 2, 16], 'per-block']);
+    assert.deepEqual([l.dtype, l.shape, l.zeroPoint], ['uint8', [2, 32], 'per-block']);
     assert.deepEqual([l.groups, l.validGroups, l.zeros], [16, 15, 31]);
   });
 
@@ -150,9 +160,7 @@ describe('MatMulNBits: the codes as stored, zero where a code equals its block z
   });
 
   for (const [what, spec, kind, reason] of [
-    ['2-bit codes', { N: 2, K: 32, bits: 2, blockSize: 16, codes: codes(2, 32, () => 2, 2) }, 'fixed', 'MatMulNBits: 2-bit codes are not read by this version (4 and 8-bit are)'],
-    ['K not a multiple of block_size', { N: 2, K: 40, bits: 4, blockSize: 16, codes: codes(2, 40, () => 8, 4) }, 'fixed', 'MatMulNBits: K = 40 is not a multiple of block_size 16: the padded last block is not read by this version'],
-    ['g_idx (act-order)', { N: 2, K: 32, bits: 4, blockSize: 16, codes: codes(2, 32, () => 8, 4), gIdx: true }, 'fixed', 'MatMulNBits: g_idx reorders K (act-order): not read by this version'],
+    ['bits=3 over a 4-bit B', { N: 2, K: 32, bits: 4, blockSize: 16, codes: codes(2, 32, () => 8, 4), attrs: { bits: 3 } }, 'error', 'MatMulNBits: B is uint8 [2, 2, 8] but K=32, N=2, bits=3, block_size=16 need uint8 [2, 2, 6]'],
     ['weight_prepacked', { N: 2, K: 32, bits: 4, blockSize: 16, codes: codes(2, 32, () => 8, 4), attrs: { weight_prepacked: 1 } }, 'error', 'MatMulNBits: weight_prepacked is set: B holds a GPU-specific layout this tool cannot read'],
     ['B that disagrees with N', { N: 2, K: 32, bits: 4, blockSize: 16, codes: codes(2, 32, () => 8, 4), attrs: { N: 3 } }, 'error', 'MatMulNBits: B is uint8 [2, 2, 8] but K=32, N=3, bits=4, block_size=16 need uint8 [3, 2, 8]'],
   ] as const) {
@@ -230,13 +238,156 @@ describe('the panel\'s drill-down of a MatMulNBits layer', () => {
     const input = join(dir, 'nbits.onnx');
     const zps = [[5, 9]];
     // Row 0, block 1 (zero point 9), its first group (k = 16..19): codes 9, 3, 9, 12. The code view is
-    // [N, k_blocks, block_size] with K the last axis: the block is the group's position.
+    // [N, K]: k = 16..19 is group 4 of row 0, inside block 1.
     const row = [...new Array(16).fill(5), 9, 3, 9, 12, ...new Array(12).fill(9)];
     writeModel(input, nbitsModel({ N: 1, K: 32, bits: 4, blockSize: 16, codes: [row], zeroPoints: zps }));
-    const picked = readGroupEncodings(input, { n: 2, m: 4 }, 'q_proj', 0, 0, 1);
+    const picked = readGroupEncodings(input, { n: 2, m: 4 }, 'q_proj', 0, 4, 0);
     assert.equal(picked.dtype, 'uint4');
     assert.deepEqual(picked.values, ['9 (zero point 9)', '3 (zero point 9)', '9 (zero point 9)', '12 (zero point 9)']);
     assert.equal(picked.mask, '0101');
     assert.equal(picked.nonZeros, 2);
+  });
+});
+
+/** Magnitude pruning of codes to 2:4 as domain.md §5 defines it: per group the 2 largest |c - z| stay (ties: earlier). */
+function prune24(rows: number[][], zpAt: (n: number, k: number) => number): number[][] {
+  return rows.map((row, n) => {
+    const out = [...row];
+    for (let g = 0; g + 4 <= row.length; g += 4) {
+      const ks = [g, g + 1, g + 2, g + 3];
+      const mag = (k: number) => Math.abs(row[k] - zpAt(n, k));
+      if (ks.filter((k) => mag(k) !== 0).length <= 2) continue;
+      const keep = [...ks].sort((a, b) => mag(b) - mag(a) || a - b).slice(0, 2);
+      for (const k of ks) if (!keep.includes(k)) out[k] = zpAt(n, k);
+    }
+    return out;
+  });
+}
+
+/** B's bytes as nbitsModel packs `rows` (padding codes included). */
+function packedB(rows: number[][], bits: number, blockSize: number, K: number, padCode = 0): number[] {
+  const kBlocks = Math.ceil(K / blockSize);
+  return rows.flatMap((row) =>
+    Array.from({ length: kBlocks }, (_, blk) => pack(Array.from({ length: blockSize }, (_, j) => row[blk * blockSize + j] ?? padCode), bits, (blockSize * bits) / 8)).flat(),
+  );
+}
+
+async function pruneModel(spec: NBits) {
+  const dir = tempDir();
+  const input = join(dir, 'nbits.onnx');
+  writeModel(input, nbitsModel(spec));
+  const report = await convertModel(input, { mode: 'prune' });
+  const out = report.output ? onnx.ModelProto.decode(readFileSync(report.output)) : undefined;
+  const b = out?.graph!.initializer!.find((t) => t.name === 'B');
+  return { report, bytes: b ? [...b.rawData!] : undefined };
+}
+
+describe('MatMulNBits packing edge cases: inspected, pruned in the code domain, re-inspected and run', () => {
+  test('2-bit codes with packed zero points over an odd number of blocks (3 per row: one byte, a slot unused)', async () => {
+    const zps = [
+      [1, 3, 0],
+      [2, 0, 3],
+    ];
+    const zpAt = (n: number, k: number) => zps[n][Math.floor(k / 16)];
+    const original = codes(2, 48, zpAt, 2, [[0, 3]]);
+    const spec: NBits = { N: 2, K: 48, bits: 2, blockSize: 16, codes: original, zeroPoints: zps };
+    const l = layer(await inspectSpec(nbitsModel(spec)), 'q_proj');
+    assert.deepEqual([l.dtype, l.shape, l.storedShape, l.axis, l.zeroPoint], ['uint2', [2, 48], [2, 3, 4], 1, 'per-block']);
+    assert.deepEqual([l.elements, l.groups, l.validGroups, l.zeros], [96, 24, 23, 47]);
+    const { report, bytes } = await pruneModel(spec);
+    assert.deepEqual([report.verified, report.layers[0].prunedElements, report.layers[0].passesAfter], [true, 1, true]);
+    assert.deepEqual(bytes, packedB(prune24(original, zpAt), 2, 16, 48));
+    assert.equal(report.runtime?.ran, true, report.runtime?.note);
+    const after = layer(await inspectFile(report.output!), 'q_proj');
+    assert.deepEqual([after.pass, after.validGroups, after.zeros], [true, 24, 48]);
+  });
+
+  test('the drill-down of a 2-bit group shows each code with its zero point', () => {
+    const dir = tempDir();
+    const input = join(dir, 'nbits.onnx');
+    const row = [3, 1, 1, 0, ...new Array(12).fill(1)];
+    writeModel(input, nbitsModel({ N: 1, K: 16, bits: 2, blockSize: 16, codes: [row], zeroPoints: [[1]] }));
+    const picked = readGroupEncodings(input, { n: 2, m: 4 }, 'q_proj', 0, 0, 0);
+    assert.equal(picked.dtype, 'uint2');
+    assert.deepEqual(picked.values, ['3 (zero point 1)', '1 (zero point 1)', '1 (zero point 1)', '0 (zero point 1)']);
+    assert.deepEqual([picked.mask, picked.nonZeros], ['1001', 2]);
+  });
+
+  test('K not a multiple of block_size: the padding codes are no weights, and prune leaves them as they were', async () => {
+    // K = 40 in blocks of 16: the last block holds 8 codes and 8 padding codes (3, off the default zero point 8).
+    const original = codes(2, 40, () => 8, 4, [[1, 2]]);
+    const spec: NBits = { N: 2, K: 40, bits: 4, blockSize: 16, codes: original, padCode: 3 };
+    const l = layer(await inspectSpec(nbitsModel(spec)), 'q_proj');
+    assert.deepEqual([l.shape, l.storedShape, l.eligible], [[2, 40], [2, 3, 8], true]);
+    assert.deepEqual([l.elements, l.groups, l.validGroups, l.zeros], [80, 20, 19, 39]);
+    const { report, bytes } = await pruneModel(spec);
+    assert.deepEqual([report.verified, report.layers[0].prunedElements], [true, 1]);
+    assert.deepEqual(bytes, packedB(prune24(original, () => 8), 4, 16, 40, 3));
+    assert.equal(report.runtime?.ran, true, report.runtime?.note);
+  });
+
+  test('K not a multiple of M is ineligible; so is an M that does not divide block_size', async () => {
+    const padded = layer(await inspectSpec(nbitsModel({ N: 2, K: 42, bits: 4, blockSize: 16, codes: codes(2, 42, () => 8, 4) })), 'q_proj');
+    assert.deepEqual([padded.eligible, padded.reason], [false, 'K=42 (axis 1) is not divisible by M=4']);
+    const report = await inspectSpec(nbitsModel({ N: 2, K: 48, bits: 4, blockSize: 16, codes: codes(2, 48, () => 8, 4) }), { pattern: { n: 2, m: 3 } });
+    assert.equal(layer(report, 'q_proj').reason, 'block_size=16 is not divisible by M=3: groups would cross quantization blocks');
+  });
+
+  test('8-bit codes with packed zero points prune to the zero point and run', async () => {
+    const zps = [
+      [128, 3],
+      [255, 0],
+    ];
+    const zpAt = (n: number, k: number) => zps[n][Math.floor(k / 16)];
+    const original = codes(2, 32, zpAt, 8, [[1, 6]]);
+    const { report, bytes } = await pruneModel({ N: 2, K: 32, bits: 8, blockSize: 16, codes: original, zeroPoints: zps });
+    assert.deepEqual([report.verified, report.layers[0].prunedElements], [true, 1]);
+    assert.deepEqual(bytes, packedB(prune24(original, zpAt), 8, 16, 32));
+    assert.equal(report.runtime?.ran, true, report.runtime?.note);
+  });
+
+  test('g_idx: each k takes the zero point of the block g_idx names; the codes stay in K order', async () => {
+    // Blocks alternate along K: k even -> block 0, k odd -> block 1.
+    const gIdx = Array.from({ length: 32 }, (_, k) => k % 2);
+    const zps = [
+      [5, 9],
+      [2, 12],
+    ];
+    const zpAt = (n: number, k: number) => zps[n][gIdx[k]];
+    const original = codes(2, 32, zpAt, 4, [[1, 3]]);
+    const spec: NBits = { N: 2, K: 32, bits: 4, blockSize: 16, codes: original, zeroPoints: zps, gIdx };
+    const l = layer(await inspectSpec(nbitsModel(spec)), 'q_proj');
+    assert.deepEqual([l.groups, l.validGroups, l.zeros], [16, 15, 31]);
+    const { report, bytes } = await pruneModel(spec);
+    assert.deepEqual([report.verified, report.layers[0].prunedElements], [true, 1]);
+    assert.deepEqual(bytes, packedB(prune24(original, zpAt), 4, 16, 32));
+    assert.equal(report.runtime?.ran, true, report.runtime?.note);
+  });
+
+  test('zero points in A\'s type: a code is zero where it equals its block\'s zero point; 7.5 makes no code zero and cannot be pruned to', async () => {
+    const zps = [
+      [3, 11, 7.5],
+      [0, 15, 8],
+    ];
+    // Block 2 of row 0 is generated around 7: half its codes are 7, none is 7.5.
+    const zpAt = (n: number, k: number) => Math.floor(zps[n][Math.floor(k / 16)]);
+    const spec: NBits = { N: 2, K: 48, bits: 4, blockSize: 16, codes: codes(2, 48, zpAt, 4), zeroPoints: zps, floatZeroPoints: true };
+    const l = layer(await inspectSpec(nbitsModel(spec)), 'q_proj');
+    assert.deepEqual([l.zeroPoint, l.groups, l.validGroups, l.zeros], ['per-block', 24, 20, 40]);
+    const { report } = await pruneModel(spec);
+    assert.deepEqual([report.layers[0].action, report.layers[0].reason], ['skip', 'not pruned: MatMulNBits zero point 7.5 is no 4-bit code: a pruned code cannot be set to it']);
+  });
+
+  test('integral zero points in A\'s type prune like packed ones and run', async () => {
+    const zps = [
+      [3, 11],
+      [0, 15],
+    ];
+    const zpAt = (n: number, k: number) => zps[n][Math.floor(k / 16)];
+    const original = codes(2, 32, zpAt, 4, [[0, 5]]);
+    const { report, bytes } = await pruneModel({ N: 2, K: 32, bits: 4, blockSize: 16, codes: original, zeroPoints: zps, floatZeroPoints: true });
+    assert.deepEqual([report.verified, report.layers[0].prunedElements], [true, 1]);
+    assert.deepEqual(bytes, packedB(prune24(original, zpAt), 4, 16, 32));
+    assert.equal(report.runtime?.ran, true, report.runtime?.note);
   });
 });

@@ -2,6 +2,7 @@
 // and none of those bytes read. Field numbers follow onnx.proto; unknown fields are skipped.
 import { createHash } from 'node:crypto';
 import { CancelledError, ModelError } from '../errors';
+import type { PackedCodes } from './packedCodes';
 import { dtypeById, type TypedField } from './dtypes';
 import type { ByteSource } from './source';
 import {
@@ -48,6 +49,11 @@ export interface TensorRef {
    * indices say it for themselves.
    */
   declaredExternal: boolean;
+  /**
+   * A view of bit-packed codes (MatMulNBits, QMoE) over this uint8 tensor's bytes: `dims` are then the codes' own
+   * [..., K] and openTensor reads one byte per code (onnx/packedCodes.ts).
+   */
+  codes?: PackedCodes;
 }
 
 export interface AttributeValue {

@@ -43,6 +43,11 @@ export interface LayerReport {
   graph: string;
   weight: string;
   shape: number[] | null;
+  /**
+   * Only where the layer reads a view of its stored tensor (MatMulNBits and QMoE codes): the stored dims, e.g.
+   * [N, k_blocks, blob_size] for a `shape` [N, K]; `shape`, `axis` and the statistics are the view's.
+   */
+  storedShape?: number[];
   dtype: string | null;
   /** Reduction axis K of the stored weight, non-negative; null when unknown (dynamic weight). */
   axis: number | null;
@@ -489,6 +494,7 @@ function layerReport(plan: LayerPlan, pattern: Pattern, result: ScanResult | und
     blocks: Object.fromEntries(BLOCK_SHAPES.map((b) => [b.name, null])),
     grid: null,
   };
+  if (plan.storedShape) report.storedShape = plan.storedShape;
   if (result?.error !== undefined) {
     report.eligible = false;
     report.error = result.error;

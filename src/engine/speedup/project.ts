@@ -227,10 +227,12 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
       const plan = facts.plan;
       const dtype = dtypeById(plan.tensor?.dtype ?? 1);
       work.layer = facts.name;
-      work.weightBytes += plan.shape && dtype ? (plan.shape.reduce((a, b) => a * b, 1) * dtype.bits) / 8 : 0;
+      // Packed codes (MatMulNBits, QMoE) are read as stored: bits per code, not the byte each is viewed as.
+      const bits = plan.tensor?.codes?.bits ?? dtype?.bits;
+      work.weightBytes += plan.shape && bits ? (plan.shape.reduce((a, b) => a * b, 1) * bits) / 8 : 0;
       // MatMulNBits dequantizes its codes and computes in A's type (weight-only int4/int8, as Sparse-Marlin does at 2:4).
       work.computeType = node.opType === 'MatMulNBits' && node.domain === 'com.microsoft' ? computeTypeOf(io.inputs[0]?.elemType || 1) : computeTypeOf(plan.tensor?.dtype ?? 1);
-      work.weightBits = dtype?.bits;
+      work.weightBits = bits;
       work.passes = facts.eligible && (facts.passes24 || Boolean(options.assumePass));
       work.blockZeroRatio = facts.eligible ? (options.assumePass ? Math.max(facts.blockZeroRatio ?? 0, 0.5) : facts.blockZeroRatio) : null;
     }
