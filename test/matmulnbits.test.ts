@@ -12,6 +12,8 @@ import { inspectFile, inspectSpec, layer, tempDir } from './support/models';
 import { seededRandom } from '../src/engine/onnx/numbers';
 import { convertModel } from '../src/engine/convert/convert';
 import { readGroupEncodings } from '../src/engine/sparsity/region';
+import { type HardwareProfile, resolveProfile } from '../src/engine/speedup/profiles';
+import { ROUND } from './support/profiles';
 
 interface NBits {
   N: number;
@@ -389,5 +391,155 @@ describe('MatMulNBits packing edge cases: inspected, pruned in the code domain, 
     assert.deepEqual([report.verified, report.layers[0].prunedElements], [true, 1]);
     assert.deepEqual(bytes, packedB(prune24(original, zpAt), 4, 16, 32));
     assert.equal(report.runtime?.ran, true, report.runtime?.note);
+  });
+});
+
+interface Experts {
+  op: 'MoE' | 'QMoE';
+  E: number;
+  hidden: number;
+  inter: number;
+  /** weights[e][n][k] per fc: codes (QMoE) or floats (MoE), [E, N, K] as the current spec lays them out. */
+  fc1: number[][][];
+  fc2: number[][][];
+  fc3?: number[][][];
+  bits?: 4 | 8;
+  blockSize?: number;
+  /** Declared hidden size of the input ('h': symbolic). */
+  inputHidden?: number | string;
+}
+
+function expertsModel(spec: Experts): ModelSpec {
+  const { E, hidden, inter, bits = 4 } = spec;
+  const quantized = spec.op === 'QMoE';
+  const initializers: onnx.ITensorProto[] = [];
+  const weight = (name: string, w: number[][][]) => {
+    const [N, K] = [w[0].length, w[0][0].length];
+    if (quantized) {
+      initializers.push(makeTensor({ name, dtype: 'uint8', dims: [E, N, (K * bits) / 8], values: w.flatMap((rows) => rows.flatMap((row) => pack(row, bits, (K * bits) / 8))) }));
+      const blocks = spec.blockSize ? K / spec.blockSize : 0;
+      const scales = `${name}_scales`;
+      initializers.push(makeTensor({ name: scales, dtype: 'float32', dims: blocks ? [E, N, blocks] : [E, N], values: new Array(E * N * Math.max(1, blocks)).fill(0.0625) }));
+      return [name, scales, ''];
+    }
+    initializers.push(makeTensor({ name, dtype: 'float32', dims: [E, N, K], values: w.flat(2) }));
+    return [name, ''];
+  };
+  const inputs = ['input', 'router', ...weight('fc1', spec.fc1), ...weight('fc2', spec.fc2), ...(spec.fc3 ? weight('fc3', spec.fc3) : [])];
+  const attrs: Record<string, number | string> = { k: 1, activation_type: 'relu', normalize_routing_weights: 0 };
+  if (quantized) {
+    attrs.expert_weight_bits = bits;
+    if (spec.blockSize) attrs.block_size = spec.blockSize;
+  }
+  return {
+    graph: graph({
+      name: 'experts',
+      nodes: [node(spec.op, inputs, ['output'], attrs, { name: 'moe', domain: 'com.microsoft' })],
+      inputs: [valueInfo('input', 'float32', [2, spec.inputHidden ?? hidden]), valueInfo('router', 'float32', [2, E])],
+      outputs: [valueInfo('output', 'float32', [2, spec.inputHidden ?? hidden])],
+      initializers,
+    }),
+    extraOpsets: [{ domain: 'com.microsoft', version: 1 }],
+  };
+}
+
+/** [E, N, K] weights whose every group of 4 along K keeps 2 off `zero`, except `violating` [expert, row, group] (3). */
+function expertWeights(E: number, N: number, K: number, zero: number, off: (rnd: () => number) => number, violating: [number, number, number][] = [], seed = 3): number[][][] {
+  const rnd = seededRandom(seed);
+  return Array.from({ length: E }, (_, e) =>
+    Array.from({ length: N }, (_, n) =>
+      Array.from({ length: K }, (_, k) => {
+        const keep = violating.some(([ve, vn, vg]) => ve === e && vn === n && vg === Math.floor(k / 4)) ? 3 : 2;
+        return k % 4 < keep ? off(rnd) : zero;
+      }),
+    ),
+  );
+}
+
+describe('MoE and QMoE: each expert weight is its own layer, experts the leading axis, K the last', () => {
+  const E = 2;
+  const hidden = 32;
+  const inter = 16;
+  const code = (rnd: () => number) => [1, 3, 12, 15][Math.floor(rnd() * 4)];
+
+  test('QMoE, 4-bit codes in blocks of 16: fc1 and fc2 read as [E, N, K] codes, pruned to the default zero point 8, and run', async () => {
+    const fc1 = expertWeights(E, inter, hidden, 8, code, [[1, 2, 3]]);
+    const fc2 = expertWeights(E, hidden, inter, 8, code, [[0, 5, 1], [1, 31, 3]]);
+    const spec: Experts = { op: 'QMoE', E, hidden, inter, fc1, fc2, blockSize: 16 };
+    const report = await inspectSpec(expertsModel(spec));
+    const l1 = layer(report, 'moe/fc1_experts_weights');
+    const l2 = layer(report, 'moe/fc2_experts_weights');
+    assert.deepEqual([l1.op, l1.dtype, l1.shape, l1.storedShape, l1.axis, l1.outAxis, l1.zeroPoint], ['QMoE', 'uint4', [2, 16, 32], [2, 16, 16], 2, 1, 'per-tensor']);
+    assert.deepEqual([l1.groups, l1.validGroups, l1.zeros], [256, 255, 511]);
+    assert.deepEqual([l2.shape, l2.storedShape, l2.groups, l2.validGroups, l2.zeros], [[2, 32, 16], [2, 32, 8], 256, 254, 510]);
+    assert.deepEqual(report.unrecognized, []);
+    const dir = tempDir();
+    const input = join(dir, 'qmoe.onnx');
+    writeModel(input, expertsModel(spec));
+    const converted = await convertModel(input, { mode: 'prune' });
+    assert.deepEqual(converted.layers.map((c) => [c.name, c.action, c.prunedElements, c.passesAfter]), [
+      ['moe/fc1_experts_weights', 'prune', 1, true],
+      ['moe/fc2_experts_weights', 'prune', 2, true],
+    ]);
+    assert.equal(converted.verified, true);
+    const out = onnx.ModelProto.decode(readFileSync(converted.output!));
+    const fc1Bytes = [...out.graph!.initializer!.find((t) => t.name === 'fc1')!.rawData!];
+    const want = prune24(fc1.flat(), () => 8).flatMap((row) => pack(row, 4, 16));
+    assert.deepEqual(fc1Bytes, want);
+    assert.equal(converted.runtime?.ran, true, converted.runtime?.note);
+  });
+
+  test('MoE with float weights: fc1, fc2 and fc3 read as [E, N, K] along K, pruned by magnitude, and run', async () => {
+    const value = (rnd: () => number) => Math.round((rnd() * 2 - 1) * 64) / 16 || 0.5;
+    const fc1 = expertWeights(E, inter, hidden, 0, value, [[0, 0, 0]]);
+    const fc2 = expertWeights(E, hidden, inter, 0, value);
+    const fc3 = expertWeights(E, inter, hidden, 0, value, [[1, 15, 7]]);
+    const spec: Experts = { op: 'MoE', E, hidden, inter, fc1, fc2, fc3 };
+    const report = await inspectSpec(expertsModel(spec));
+    assert.deepEqual(
+      report.layers.map((l) => [l.name, l.shape, l.axis, l.outAxis, l.groups, l.validGroups]),
+      [
+        ['moe/fc1_experts_weights', [2, 16, 32], 2, 1, 256, 255],
+        ['moe/fc2_experts_weights', [2, 32, 16], 2, 1, 256, 256],
+        ['moe/fc3_experts_weights', [2, 16, 32], 2, 1, 256, 255],
+      ],
+    );
+    const dir = tempDir();
+    const input = join(dir, 'moe.onnx');
+    writeModel(input, expertsModel(spec));
+    const converted = await convertModel(input, { mode: 'prune' });
+    assert.deepEqual(converted.layers.map((c) => [c.action, c.prunedElements, c.passesAfter]), [['prune', 1, true], ['unchanged', 0, true], ['prune', 1, true]]);
+    assert.equal(converted.verified, true);
+    // ONNX Runtime's CPU MoE has no FC3: the comparison says so; without fc3 both models run and are compared.
+    assert.match(converted.runtime?.note ?? '', /FC3 is not implemented for CPU MoE/);
+    const twoInput = join(dir, 'moe2.onnx');
+    writeModel(twoInput, expertsModel({ ...spec, fc3: undefined }));
+    const two = await convertModel(twoInput, { mode: 'prune' });
+    assert.deepEqual([two.verified, two.summary.prunedElements], [true, 1]);
+    assert.equal(two.runtime?.ran, true, two.runtime?.note);
+  });
+
+  test('the projection treats a QMoE node as one memory-bound op over all its weights, and says so', async () => {
+    const profile = resolveProfile(ROUND as unknown as HardwareProfile);
+    if (typeof profile === 'string') throw new Error(profile);
+    const spec: Experts = { op: 'QMoE', E, hidden, inter, fc1: expertWeights(E, inter, hidden, 8, code), fc2: expertWeights(E, hidden, inter, 8, code), blockSize: 16 };
+    const report = await inspectSpec(expertsModel(spec), { speedup: { hardware: profile } });
+    assert.deepEqual(report.projection!.unknowns, [
+      "QMoE 'moe' holds 2 layers (moe/fc1_experts_weights, moe/fc2_experts_weights): projected as a dense memory-bound op reading all its weights; which experts a token reads depends on its routing",
+    ]);
+    assert.deepEqual(report.projection!.layers, []);
+  });
+
+  test('expert layout: a declared hidden size that fits only earlier versions\' (E, hidden, inter), or both, is a reason; none declared is a warning', async () => {
+    const fc1 = expertWeights(E, inter, hidden, 8, code);
+    const fc2 = expertWeights(E, hidden, inter, 8, code);
+    const earlier = layer(await inspectSpec(expertsModel({ op: 'QMoE', E, hidden, inter, fc1, fc2, blockSize: 16, inputHidden: 16 })), 'moe/fc1_experts_weights');
+    assert.equal(earlier.reason, 'QMoE fc1_experts_weights: fc1 [2, 16, 16] with hidden size 16 is laid out as earlier versions of the spec wrote it, (E, hidden_size, inter_size): not read by this version (the current [E, N, K] is)');
+    const square = expertWeights(E, hidden, hidden, 8, code);
+    const both = layer(await inspectSpec(expertsModel({ op: 'QMoE', E, hidden, inter: hidden, fc1: square, fc2: square, blockSize: 16 })), 'moe/fc2_experts_weights');
+    assert.equal(both.reason, 'QMoE fc2_experts_weights: fc1 [2, 32, 16] with hidden size 32 fits both the current spec\'s [E, N, K] and earlier versions\' (E, hidden_size, inter_size): which axis is K cannot be told');
+    const undeclared = layer(await inspectSpec(expertsModel({ op: 'QMoE', E, hidden, inter, fc1, fc2, blockSize: 16, inputHidden: 'h' })), 'moe/fc1_experts_weights');
+    assert.equal(undeclared.eligible, true);
+    assert.ok(undeclared.warnings.includes("expert weights read as the current spec lays them out, [E, N, K]: the input's hidden size is not declared, so an earlier version's (E, hidden_size, inter_size) could not be ruled out"));
   });
 });

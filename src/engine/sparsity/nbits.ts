@@ -105,6 +105,12 @@ export function planMatMulNBits(ctx: FindContext, scopes: Scopes, node: NodeSkel
     layer.zeroPoint = nBitsZeroPoint(ctx, scopes, node, scope, N, kBlocks, bits, blockSize);
     const gIdx = node.inputs[4] ? groupIndex(ctx, scopes, node.inputs[4], scope, K, kBlocks) : undefined;
     if (gIdx) layer.zeroPoint = { ...layer.zeroPoint, axis: 1, blockSize, groupIndex: gIdx };
+    const zpType = node.inputs[3] ? trace(scopes, node.inputs[3], scope).constant?.tensor.dtype : undefined;
+    if (zpType === 10 || zpType === 16) {
+      layer.notes = [
+        `zero points in ${dtypeName(zpType)}: ONNX Runtime rounds scale x zero point to ${dtypeName(zpType)} before subtracting it from code x scale, so a code equal to its zero point dequantizes to exactly 0 only where that product is exact in ${dtypeName(zpType)}; counted here in the code domain`,
+      ];
+    }
     const bad = unwritableZeroPoint(layer.zeroPoint.values, bits);
     if (bad !== undefined) layer.noPrune = `MatMulNBits zero point ${bad} is no ${bits}-bit code: a pruned code cannot be set to it`;
   } catch (err) {
@@ -153,11 +159,14 @@ function groupIndex(ctx: FindContext, scopes: Scopes, name: string, scope: Scope
   return values;
 }
 
-/** The expert weights of MoE and QMoE: input index, name, and which of the spec's shapes it has. */
+/**
+ * The expert weights: MoE's inputs are input, router_probs, then (weights, bias) for fc1, fc2, fc3; QMoE's are
+ * input, router_probs, then (weights, scales, bias) for each, then fc1/fc2/fc3_zero_points (11, 12, 13).
+ */
 const EXPERT_WEIGHTS = [
-  { input: 2, name: 'fc1_experts_weights', zeroPoints: 11 },
-  { input: 5, name: 'fc2_experts_weights', zeroPoints: 12 },
-  { input: 8, name: 'fc3_experts_weights', zeroPoints: 13 },
+  { moe: 2, qmoe: 2, name: 'fc1_experts_weights', zeroPoints: 11 },
+  { moe: 4, qmoe: 5, name: 'fc2_experts_weights', zeroPoints: 12 },
+  { moe: 6, qmoe: 8, name: 'fc3_experts_weights', zeroPoints: 13 },
 ] as const;
 
 /**
@@ -171,7 +180,10 @@ export function planExperts(ctx: FindContext, scopes: Scopes, node: NodeSkeleton
   const bits = quantized ? (intAttr(node, 'expert_weight_bits') ?? 4) : 8;
   const pack = quantized ? 8 / bits : 1;
   const base = uniqueName(node, scope);
-  const found = EXPERT_WEIGHTS.map((w) => ({ ...w, t: node.inputs[w.input] ? trace(scopes, node.inputs[w.input], scope) : undefined }));
+  const found = EXPERT_WEIGHTS.map((w) => {
+    const input = quantized ? w.qmoe : w.moe;
+    return { ...w, input, t: node.inputs[input] ? trace(scopes, node.inputs[input], scope) : undefined };
+  });
   const fc1 = found[0].t?.constant?.tensor.dims;
   const hidden = node.inputs[0] ? declaredLastDim(scope, node.inputs[0]) : undefined;
   const layout = fc1?.length === 3 ? expertLayout(fc1, hidden, Number.isInteger(pack) ? pack : 1) : 'current';

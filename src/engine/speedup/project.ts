@@ -167,9 +167,15 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
   const profile = options.hardware;
   const inference = inferShapes(model, src, externals, { dims: options.dims, batch: options.batch });
   const byNode = new Map<NodeSkeleton, LayerFacts>();
-  for (const l of layers) if (l.plan.node && l.plan.graph === 'main') byNode.set(l.plan.node, l);
-  const constants = new Set(model.graph.initializers.map((t) => t.name));
   const unknowns: string[] = [];
+  // A node holding several layers (MoE, QMoE: one per expert weight) is no single GEMM: its time is its bytes.
+  const perNode = new Map<NodeSkeleton, LayerFacts[]>();
+  for (const l of layers) if (l.plan.node && l.plan.graph === 'main') perNode.set(l.plan.node, [...(perNode.get(l.plan.node) ?? []), l]);
+  for (const [node, held] of perNode) {
+    if (held.length === 1) byNode.set(node, held[0]);
+    else unknowns.push(`${node.opType} '${node.name || node.opType}' holds ${held.length} layers (${held.map((l) => l.name).join(', ')}): projected as a dense memory-bound op reading all its weights; which experts a token reads depends on its routing`);
+  }
+  const constants = new Set(model.graph.initializers.map((t) => t.name));
   const works: NodeWork[] = [];
   const readers = new Map<string, number>();
   for (const node of model.graph.nodes) for (const name of node.inputs) if (name) readers.set(name, (readers.get(name) ?? 0) + 1);
