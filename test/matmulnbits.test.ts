@@ -519,6 +519,23 @@ describe('MoE and QMoE: each expert weight is its own layer, experts the leading
     assert.equal(two.runtime?.ran, true, two.runtime?.note);
   });
 
+  test('MoE float weights: compress writes their decode graphs (rebuilt exactly in ONNX Runtime); ascend declines them, saying why', async () => {
+    const value = (rnd: () => number) => Math.round((rnd() * 2 - 1) * 64) / 16 || 0.5;
+    const spec: Experts = { op: 'MoE', E, hidden, inter, fc1: expertWeights(E, inter, hidden, 0, value, [[0, 0, 0]]), fc2: expertWeights(E, hidden, inter, 0, value) };
+    const dir = tempDir();
+    const input = join(dir, 'moe.onnx');
+    writeModel(input, expertsModel(spec));
+    const compressed = await convertModel(input, { mode: 'compress' });
+    assert.deepEqual(compressed.layers.map((c) => c.action), ['compress', 'compress']);
+    assert.equal(compressed.verified, true);
+    assert.equal(compressed.exact?.outputs.every((o) => o.identical), true, compressed.exact?.note);
+    const ascend = await convertModel(input, { mode: 'ascend', dryRun: true });
+    assert.deepEqual(ascend.layers.map((c) => [c.action, c.reason]), [
+      ['prune', 'pruned in place, not rewritten for Ascend: MoE is not rewritten (ATC compresses Conv2D, MatMulV2 and FullyConnection)'],
+      ['unchanged', 'already compliant, not rewritten for Ascend: MoE is not rewritten (ATC compresses Conv2D, MatMulV2 and FullyConnection)'],
+    ]);
+  });
+
   test('the projection treats a QMoE node as one memory-bound op over all its weights, and says so', async () => {
     const profile = resolveProfile(ROUND as unknown as HardwareProfile);
     if (typeof profile === 'string') throw new Error(profile);
