@@ -12,6 +12,7 @@ import { inspectFile, inspectSpec, layer, tempDir } from './support/models';
 import { seededRandom } from '../src/engine/onnx/numbers';
 import { convertModel } from '../src/engine/convert/convert';
 import { readGroupEncodings } from '../src/engine/sparsity/region';
+import { formatReport } from '../src/engine/report/format';
 import { type HardwareProfile, resolveProfile } from '../src/engine/speedup/profiles';
 import { ROUND } from './support/profiles';
 
@@ -173,6 +174,21 @@ describe('MatMulNBits: the codes as stored, zero where a code equals its block z
       assert.equal(l.compliance, null);
     });
   }
+});
+
+describe('a MatMulNBits layer\'s shape in the reports: the N x K matrix, then how it is stored', () => {
+  test('table, Markdown, CSV and JSON', async () => {
+    const report = await inspectSpec(nbitsModel({ N: 2, K: 40, bits: 4, blockSize: 16, codes: codes(2, 40, () => 8, 4) }));
+    const storedAs = 'N x K = 2 x 40, stored as 2 x 3 blocks x 16 4-bit codes (the last block padded by 8)';
+    assert.equal(layer(report, 'q_proj').storedAs, storedAs);
+    assert.ok(formatReport(report, 'table').includes(`[2x40] (${storedAs})`));
+    assert.ok(formatReport(report, 'markdown').includes(`| [2x40] (${storedAs}) |`));
+    const csv = formatReport(report, 'csv').split('\n');
+    const storedColumn = csv[0].split(',').indexOf('storedShape');
+    assert.equal(csv[1].split(',')[storedColumn], '2x3x8');
+    const json = JSON.parse(formatReport(report, 'json')).layers[0];
+    assert.deepEqual([json.shape, json.storedShape, json.storedAs], [[2, 40], [2, 3, 8], storedAs]);
+  });
 });
 
 describe('convert a MatMulNBits model', () => {

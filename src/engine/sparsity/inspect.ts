@@ -48,6 +48,8 @@ export interface LayerReport {
    * [N, k_blocks, blob_size] for a `shape` [N, K]; `shape`, `axis` and the statistics are the view's.
    */
   storedShape?: number[];
+  /** With storedShape: the matrix and its storage in words, e.g. "N x K = 4096 x 4096, stored as 4096 x 32 blocks x 128 4-bit codes". */
+  storedAs?: string;
   dtype: string | null;
   /** Reduction axis K of the stored weight, non-negative; null when unknown (dynamic weight). */
   axis: number | null;
@@ -495,6 +497,7 @@ function layerReport(plan: LayerPlan, pattern: Pattern, result: ScanResult | und
     grid: null,
   };
   if (plan.storedShape) report.storedShape = plan.storedShape;
+  if (plan.storedAs) report.storedAs = plan.storedAs;
   if (result?.error !== undefined) {
     report.eligible = false;
     report.error = result.error;

@@ -47,6 +47,8 @@ export interface LayerPlan {
   kBlock?: number;
   /** The stored tensor's dims when the layer reads a view of it (packed codes: MatMulNBits [N, k_blocks, blob_size]). */
   storedShape?: number[];
+  /** The matrix and how it is stored, in words, where the two differ ("N x K = 4096 x 4096, stored as ..."). */
+  storedAs?: string;
   /** Why convert cannot prune this weight though it can be inspected (e.g. a zero point that is no code). */
   noPrune?: string;
   /** Facts about how the weight was read, shown with the layer's warnings. */

@@ -97,6 +97,7 @@ export function planMatMulNBits(ctx: FindContext, scopes: Scopes, node: NodeSkel
   layer.tensor = codesView(tensor, [N, K], bits, K, blockSize);
   layer.shape = [N, K];
   layer.storedShape = dims;
+  layer.storedAs = `N x K = ${N} x ${K}, stored as ${N} x ${kBlocks} blocks x ${blockSize} ${bits}-bit codes${K % blockSize ? ` (the last block padded by ${kBlocks * blockSize - K})` : ''}`;
   layer.dtype = CODE_DTYPE[bits];
   layer.axis = 1;
   layer.outAxis = 0;
@@ -246,6 +247,7 @@ export function planExperts(ctx: FindContext, scopes: Scopes, node: NodeSkeleton
     layer.tensor = codesView(tensor, [E, N, K], bits as 2 | 4 | 8, K, K);
     layer.shape = [E, N, K];
     layer.storedShape = dims;
+    layer.storedAs = `E x N x K = ${E} x ${N} x ${K}, stored as uint8 [${dims.join(', ')}]${pack > 1 ? ` (${pack} ${bits}-bit codes a byte)` : ''}`;
     layer.dtype = CODE_DTYPE[bits as 2 | 4 | 8];
     if (blockSize) layer.kBlock = blockSize;
     try {
