@@ -25,14 +25,6 @@ export function blobBytes(codes: PackedCodes): number {
   return (codes.blockSize * codes.bits) / 8;
 }
 
-/** Byte offset in the stored tensor and bit shift of code (row, k). */
-export function codePlace(codes: PackedCodes, row: number, k: number): { byte: number; shift: number } {
-  const blob = blobBytes(codes);
-  const block = Math.floor(k / codes.blockSize);
-  const bit = (k % codes.blockSize) * codes.bits;
-  return { byte: (row * blocksPerRow(codes) + block) * blob + (bit >> 3), shift: bit & 7 };
-}
-
 const UINT8 = dtypeById(2)!;
 
 /** Reads the codes of `view` (one byte each) from `stored`, a reader over the packed uint8 bytes. */
@@ -55,43 +47,56 @@ export class PackedCodesReader implements ElementReader {
 
   readInto(start: number, count: number, target: Uint8Array): void {
     if (count === 0) return;
-    const { K, bits } = this.codes;
-    const mask = (1 << bits) - 1;
+    const { K } = this.codes;
     const firstRow = Math.floor(start / K);
     const lastRow = Math.floor((start + count - 1) / K);
     // The stored rows covering the run, read at once (padding included), then unpacked.
     const rowBytes = blocksPerRow(this.codes) * blobBytes(this.codes);
     const bytes = this.stored.read(firstRow * rowBytes, (lastRow - firstRow + 1) * rowBytes).bytes;
-    for (let i = 0; i < count; i++) {
-      const e = start + i;
-      const row = Math.floor(e / K);
-      const { byte, shift } = codePlace(this.codes, row - firstRow, e - row * K);
-      target[i] = (bytes[byte] >> shift) & mask;
+    let i = 0;
+    for (let row = firstRow; row <= lastRow; row++) {
+      const k0 = row === firstRow ? start - row * K : 0;
+      const k1 = Math.min(K, start + count - row * K);
+      unpackRow(bytes, (row - firstRow) * rowBytes, this.codes, k0, k1, target, i);
+      i += k1 - k0;
     }
+  }
+}
+
+/** Codes k0..k1 of the row whose stored bytes start at `rowStart`, one byte each into `out` from `at`. */
+function unpackRow(bytes: Uint8Array, rowStart: number, codes: PackedCodes, k0: number, k1: number, out: Uint8Array, at: number): void {
+  const { bits, blockSize } = codes;
+  const blob = blobBytes(codes);
+  const mask = (1 << bits) - 1;
+  for (let k = k0; k < k1; k++) {
+    const j = k % blockSize;
+    const bit = j * bits;
+    out[at++] = (bytes[rowStart + ((k - j) / blockSize) * blob + (bit >> 3)] >> (bit & 7)) & mask;
   }
 }
 
 /** Unpacks every code of a stored tensor's bytes: [rows x K], one byte per code. */
 export function unpackCodes(stored: Uint8Array, codes: PackedCodes, rows: number): Uint8Array {
   const out = new Uint8Array(rows * codes.K);
-  const mask = (1 << codes.bits) - 1;
-  for (let r = 0; r < rows; r++) {
-    for (let k = 0; k < codes.K; k++) {
-      const { byte, shift } = codePlace(codes, r, k);
-      out[r * codes.K + k] = (stored[byte] >> shift) & mask;
-    }
-  }
+  const rowBytes = blocksPerRow(codes) * blobBytes(codes);
+  for (let r = 0; r < rows; r++) unpackRow(stored, r * rowBytes, codes, 0, codes.K, out, r * codes.K);
   return out;
 }
 
 /** Writes codes back into a copy of the stored bytes: only the K real codes of each row; padding stays as it was. */
 export function repackCodes(stored: Uint8Array, values: Uint8Array, codes: PackedCodes, rows: number): Uint8Array {
   const out = stored.slice();
-  const mask = (1 << codes.bits) - 1;
+  const { K, bits, blockSize } = codes;
+  const blob = blobBytes(codes);
+  const rowBytes = blocksPerRow(codes) * blob;
+  const mask = (1 << bits) - 1;
   for (let r = 0; r < rows; r++) {
-    for (let k = 0; k < codes.K; k++) {
-      const { byte, shift } = codePlace(codes, r, k);
-      out[byte] = (out[byte] & ~(mask << shift)) | ((values[r * codes.K + k] & mask) << shift);
+    for (let k = 0; k < K; k++) {
+      const j = k % blockSize;
+      const bit = j * bits;
+      const at = r * rowBytes + ((k - j) / blockSize) * blob + (bit >> 3);
+      const shift = bit & 7;
+      out[at] = (out[at] & ~(mask << shift)) | ((values[r * K + k] & mask) << shift);
     }
   }
   return out;
