@@ -576,3 +576,66 @@ describe('MoE and QMoE: each expert weight is its own layer, experts the leading
     assert.ok(undeclared.warnings.includes("expert weights read as the current spec lays them out, [E, N, K]: the input's hidden size is not declared, so an earlier version's (E, hidden_size, inter_size) could not be ruled out"));
   });
 });
+
+describe('MatMulNBitsMlp and MatMulNBitsQkv: two or three MatMulNBits weights behind one norm, each its own layer', () => {
+  /** The fused op with its packed weights at `inputs` (name -> [input index, codes [N][K]]), default zero point 8. */
+  function fusedModel(op: string, weights: Record<string, [number, number[][]]>, attrs: Record<string, number | string>): ModelSpec {
+    const K = 32;
+    const inputs = ['A', '', 'norm'];
+    const initializers = [makeTensor({ name: 'norm', dtype: 'float32', dims: [K], values: new Array(K).fill(1) })];
+    for (const [name, [input, rows]] of Object.entries(weights)) {
+      while (inputs.length < input) inputs.push('');
+      initializers.push(makeTensor({ name, dtype: 'uint8', dims: [rows.length, 2, 8], values: packedB(rows, 4, 16, K) }));
+      initializers.push(makeTensor({ name: `${name}_scales`, dtype: 'float32', dims: [rows.length * 2], values: new Array(rows.length * 2).fill(0.125) }));
+      inputs.push(name, `${name}_scales`);
+    }
+    return {
+      graph: graph({
+        name: 'fused',
+        nodes: [node(op, inputs, op === 'MatMulNBitsQkv' ? ['Q', 'K', 'V'] : ['Y'], { K, bits: 4, block_size: 16, ...attrs }, { name: 'proj', domain: 'com.microsoft' })],
+        inputs: [valueInfo('A', 'float32', [1, K])],
+        outputs: op === 'MatMulNBitsQkv' ? [valueInfo('Q', 'float32', [1, 8]), valueInfo('K', 'float32', [1, 4]), valueInfo('V', 'float32', [1, 4])] : [valueInfo('Y', 'float32', [1, 4])],
+        initializers,
+      }),
+      extraOpsets: [{ domain: 'com.microsoft', version: 1 }],
+    };
+  }
+
+  test('MatMulNBitsMlp: gate_B and up_B read as [N, K] codes; prune fixes gate_B alone', async () => {
+    const gate = codes(4, 32, () => 8, 4, [[2, 5]]);
+    const up = codes(4, 32, () => 8, 4, [], 7);
+    const spec = fusedModel('MatMulNBitsMlp', { gate: [3, gate], up: [6, up] }, { N: 4, activation: 'silu' });
+    const report = await inspectSpec(spec);
+    assert.deepEqual(
+      report.layers.map((l) => [l.name, l.shape, l.storedShape, l.groups, l.validGroups]),
+      [
+        ['proj/gate_B', [4, 32], [4, 2, 8], 32, 31],
+        ['proj/up_B', [4, 32], [4, 2, 8], 32, 32],
+      ],
+    );
+    const dir = tempDir();
+    const input = join(dir, 'mlp.onnx');
+    writeModel(input, spec);
+    const converted = await convertModel(input, { mode: 'prune' });
+    assert.deepEqual(converted.layers.map((c) => [c.action, c.prunedElements, c.passesAfter]), [['prune', 1, true], ['unchanged', 0, true]]);
+    const b = onnx.ModelProto.decode(readFileSync(converted.output!)).graph!.initializer!.find((t) => t.name === 'gate')!;
+    assert.deepEqual([...b.rawData!], packedB(prune24(gate, () => 8), 4, 16, 32));
+    assert.equal(converted.verified, true);
+    // ONNX Runtime's CPU provider has no MatMulNBitsMlp (the spec names its WebGPU kernel): the comparison says so.
+    assert.equal(converted.runtime?.note, "ONNX Runtime could not run the model: Could not find an implementation for MatMulNBitsMlp(1) node with name 'proj'");
+  });
+
+  test('MatMulNBitsQkv: q_B with Nq rows, k_B and v_B with Nkv', async () => {
+    const spec = fusedModel('MatMulNBitsQkv', { q: [3, codes(8, 32, () => 8, 4)], k: [6, codes(4, 32, () => 8, 4, [[0, 0]])], v: [9, codes(4, 32, () => 8, 4)] }, { Nq: 8, Nkv: 4 });
+    const report = await inspectSpec(spec);
+    assert.deepEqual(
+      report.layers.map((l) => [l.name, l.shape, l.groups, l.validGroups]),
+      [
+        ['proj/q_B', [8, 32], 64, 64],
+        ['proj/k_B', [4, 32], 32, 31],
+        ['proj/v_B', [4, 32], 32, 32],
+      ],
+    );
+    assert.deepEqual(report.unrecognized, []);
+  });
+});

@@ -18,7 +18,7 @@ import {
   ruleFor,
   unacceleratedFor,
 } from './opTable';
-import { planExperts, planMatMulNBits } from './nbits';
+import { isFusedNBits, planExperts, planFusedNBits, planMatMulNBits } from './nbits';
 import type { Pattern } from './pattern';
 
 /** A layer as found in the graph, before any weight value is read. */
@@ -325,8 +325,8 @@ export function discover(ctx: FindContext): Discovery {
           continue;
         }
       }
-      if ((node.opType === 'MoE' || node.opType === 'QMoE') && opDomain(node.domain) === 'com.microsoft') {
-        const experts = planExperts(ctx, scopes, node, scope, uniqueName);
+      if ((node.opType === 'MoE' || node.opType === 'QMoE' || isFusedNBits(node.opType)) && opDomain(node.domain) === 'com.microsoft') {
+        const experts = isFusedNBits(node.opType) ? planFusedNBits(ctx, scopes, node, scope, uniqueName) : planExperts(ctx, scopes, node, scope, uniqueName);
         if (experts.length) {
           layers.push(...experts);
           continue;

@@ -13,7 +13,7 @@ import type { PackedCodes } from '../onnx/packedCodes';
 import type { NodeSkeleton, TensorRef } from '../onnx/skeleton';
 import { TensorError, openTensor } from '../onnx/tensorData';
 import type { ZeroPoint } from './decode';
-import { type FindContext, type LayerPlan, type Scope, type Scopes, describeConstant, intAttr, readIntegers, trace } from './layers';
+import { type FindContext, type LayerPlan, type Scope, type Scopes, type Trace, describeConstant, intAttr, readIntegers, trace } from './layers';
 
 type UniqueName = (node: NodeSkeleton, scope: Scope) => string;
 
@@ -65,23 +65,68 @@ function unwritableZeroPoint(values: number[], bits: number): number | undefined
 export function planMatMulNBits(ctx: FindContext, scopes: Scopes, node: NodeSkeleton, scope: Scope, uniqueName: UniqueName): LayerPlan | undefined {
   const t = node.inputs[1] ? trace(scopes, node.inputs[1], scope) : undefined;
   if (!t?.constant) return undefined;
-  const layer = describeConstant(t, node, scope, uniqueName(node, scope));
-  layer.weightInput = 1;
+  return planCodes(ctx, scopes, node, scope, describeConstant(t, node, scope, uniqueName(node, scope)), t, { input: 1, N: intAttr(node, 'N'), what: 'MatMulNBits', zeroPoints: 3, gIdx: 4 });
+}
+
+/**
+ * MatMulNBitsMlp (gate_B = 3, up_B = 6, both [N, k_blocks, blob_size]) and MatMulNBitsQkv (q_B = 3 with Nq rows,
+ * k_B = 6 and v_B = 9 with Nkv): MatMulNBits weights fused behind one (Skip)SimplifiedLayerNormalization, sharing K,
+ * bits and block_size, with no zero-point input (the default 2^(bits - 1)). Each is its own layer '<node>/<input>'.
+ */
+const FUSED_NBITS: Record<string, { input: number; name: string; n: string }[]> = {
+  MatMulNBitsMlp: [
+    { input: 3, name: 'gate_B', n: 'N' },
+    { input: 6, name: 'up_B', n: 'N' },
+  ],
+  MatMulNBitsQkv: [
+    { input: 3, name: 'q_B', n: 'Nq' },
+    { input: 6, name: 'k_B', n: 'Nkv' },
+    { input: 9, name: 'v_B', n: 'Nkv' },
+  ],
+};
+
+export function isFusedNBits(opType: string): boolean {
+  return opType in FUSED_NBITS;
+}
+
+export function planFusedNBits(ctx: FindContext, scopes: Scopes, node: NodeSkeleton, scope: Scope, uniqueName: UniqueName): LayerPlan[] {
+  const base = uniqueName(node, scope);
+  const layers: LayerPlan[] = [];
+  for (const w of FUSED_NBITS[node.opType]) {
+    const t = node.inputs[w.input] ? trace(scopes, node.inputs[w.input], scope) : undefined;
+    if (!t?.constant) continue;
+    const layer = describeConstant(t, node, scope, `${base}/${w.name}`);
+    layers.push(planCodes(ctx, scopes, node, scope, layer, t, { input: w.input, N: intAttr(node, w.n), what: `${node.opType} ${w.name}` }));
+  }
+  return layers;
+}
+
+interface CodesInput {
+  input: number;
+  N: number | undefined;
+  /** Words that start every reason: the op, and for fused ops the input. */
+  what: string;
+  zeroPoints?: number;
+  gIdx?: number;
+}
+
+function planCodes(ctx: FindContext, scopes: Scopes, node: NodeSkeleton, scope: Scope, layer: LayerPlan, t: Trace, spec: CodesInput): LayerPlan {
+  layer.weightInput = spec.input;
   if (layer.error) return layer;
   const notRead = (why: string) => {
-    layer.fixedReason = `MatMulNBits: ${why}`;
+    layer.fixedReason = `${spec.what}: ${why}`;
     return layer;
   };
   const K = intAttr(node, 'K');
-  const N = intAttr(node, 'N');
+  const N = spec.N;
   const bits = intAttr(node, 'bits') ?? 4;
   const blockSize = intAttr(node, 'block_size');
   if ((intAttr(node, 'weight_prepacked') ?? 0) !== 0) {
-    layer.error = 'MatMulNBits: weight_prepacked is set: B holds a GPU-specific layout this tool cannot read';
+    layer.error = `${spec.what}: weight_prepacked is set: B holds a GPU-specific layout this tool cannot read`;
     return layer;
   }
   if (!K || !N || !blockSize || K < 1 || N < 1 || blockSize < 16 || (blockSize & (blockSize - 1)) !== 0) {
-    layer.error = `MatMulNBits: attributes K=${K}, N=${N}, block_size=${blockSize} are not a valid layout (K, N >= 1; block_size a power of 2 >= 16)`;
+    layer.error = `${spec.what}: attributes K=${K}, N=${N}, block_size=${blockSize} are not a valid layout (K, N >= 1; block_size a power of 2 >= 16)`;
     return layer;
   }
   if (t.chain.length) return notRead(`B reaches the node through ${t.chain.map((n) => n.opType).join(', ')}, not as its packed constant`);
@@ -90,7 +135,7 @@ export function planMatMulNBits(ctx: FindContext, scopes: Scopes, node: NodeSkel
   const tensor = t.constant!.tensor;
   const dims = tensor.dims;
   if (tensor.dtype !== 2 || dims.length !== 3 || dims[0] !== N || dims[1] !== kBlocks || dims[2] !== blob) {
-    layer.error = `MatMulNBits: B is ${dtypeName(tensor.dtype)} [${dims.join(', ')}] but K=${K}, N=${N}, bits=${bits}, block_size=${blockSize} need uint8 [${N}, ${kBlocks}, ${blob}]`;
+    layer.error = `${spec.what}: B is ${dtypeName(tensor.dtype)} [${dims.join(', ')}] but K=${K}, N=${N}, bits=${bits}, block_size=${blockSize} need uint8 [${N}, ${kBlocks}, ${blob}]`;
     return layer;
   }
   if (bits !== 2 && bits !== 4 && bits !== 8) return notRead(`${bits}-bit codes are not read by this version (2, 4 and 8-bit are)`);
@@ -103,17 +148,19 @@ export function planMatMulNBits(ctx: FindContext, scopes: Scopes, node: NodeSkel
   layer.outAxis = 0;
   layer.kBlock = blockSize;
   try {
-    layer.zeroPoint = nBitsZeroPoint(ctx, scopes, node, scope, N, kBlocks, bits, blockSize);
-    const gIdx = node.inputs[4] ? groupIndex(ctx, scopes, node.inputs[4], scope, K, kBlocks) : undefined;
+    const zpName = spec.zeroPoints === undefined ? undefined : node.inputs[spec.zeroPoints];
+    layer.zeroPoint = nBitsZeroPoint(ctx, scopes, zpName, scope, N, kBlocks, bits, blockSize);
+    const gIdxName = spec.gIdx === undefined ? undefined : node.inputs[spec.gIdx];
+    const gIdx = gIdxName ? groupIndex(ctx, scopes, gIdxName, scope, K, kBlocks) : undefined;
     if (gIdx) layer.zeroPoint = { ...layer.zeroPoint, axis: 1, blockSize, groupIndex: gIdx };
-    const zpType = node.inputs[3] ? trace(scopes, node.inputs[3], scope).constant?.tensor.dtype : undefined;
+    const zpType = zpName ? trace(scopes, zpName, scope).constant?.tensor.dtype : undefined;
     if (zpType === 10 || zpType === 16) {
       layer.notes = [
         `zero points in ${dtypeName(zpType)}: ONNX Runtime rounds scale x zero point to ${dtypeName(zpType)} before subtracting it from code x scale, so a code equal to its zero point dequantizes to exactly 0 only where that product is exact in ${dtypeName(zpType)}; counted here in the code domain`,
       ];
     }
     const bad = unwritableZeroPoint(layer.zeroPoint.values, bits);
-    if (bad !== undefined) layer.noPrune = `MatMulNBits zero point ${bad} is no ${bits}-bit code: a pruned code cannot be set to it`;
+    if (bad !== undefined) layer.noPrune = `${spec.what} zero point ${bad} is no ${bits}-bit code: a pruned code cannot be set to it`;
   } catch (err) {
     layer.error = err instanceof Error ? err.message : String(err);
   }
@@ -126,8 +173,7 @@ export function planMatMulNBits(ctx: FindContext, scopes: Scopes, node: NodeSkel
  * (contrib_ops/cpu/quantization/matmul_nbits_impl.cc): the weight is exactly zero when the code equals zp, the same
  * product being subtracted; a zero point between codes makes no code zero, and pruning cannot write it.
  */
-function nBitsZeroPoint(ctx: FindContext, scopes: Scopes, node: NodeSkeleton, scope: Scope, N: number, kBlocks: number, bits: number, blockSize: number): ZeroPoint {
-  const name = node.inputs[3];
+function nBitsZeroPoint(ctx: FindContext, scopes: Scopes, name: string | undefined, scope: Scope, N: number, kBlocks: number, bits: number, blockSize: number): ZeroPoint {
   if (!name) return { values: [1 << (bits - 1)], axis: -1, blockSize: 0 };
   const t = trace(scopes, name, scope);
   if (!t.constant) throw new TensorError(`MatMulNBits zero points '${name}' are ${t.dynamic}: cannot tell which codes are zero`);
