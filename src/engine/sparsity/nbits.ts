@@ -285,6 +285,10 @@ export function planExperts(ctx: FindContext, scopes: Scopes, node: NodeSkeleton
     const [E, N, packedK] = dims;
     const K = packedK * pack;
     const blockSize = intAttr(node, 'block_size') ?? 0;
+    if (blockSize && (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0)) {
+      layer.error = `${node.opType}: block_size=${blockSize} is not a power of 2 >= 16 (the spec requires it)`;
+      continue;
+    }
     if (blockSize && K % blockSize !== 0) {
       layer.error = `${node.opType} ${w.name}: K=${K} is not a multiple of block_size ${blockSize} (the spec requires it)`;
       continue;
