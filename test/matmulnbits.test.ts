@@ -423,6 +423,8 @@ interface Experts {
   blockSize?: number;
   /** Declared hidden size of the input ('h': symbolic). */
   inputHidden?: number | string;
+  /** QMoE zero points per fc: [e][n][block] with block_size, else [e][n]; packed as the spec says. */
+  zeroPoints?: { fc1: number[][][] | number[][]; fc2: number[][][] | number[][] };
 }
 
 function expertsModel(spec: Experts): ModelSpec {
@@ -442,6 +444,19 @@ function expertsModel(spec: Experts): ModelSpec {
     return [name, ''];
   };
   const inputs = ['input', 'router', ...weight('fc1', spec.fc1), ...weight('fc2', spec.fc2), ...(spec.fc3 ? weight('fc3', spec.fc3) : [])];
+  if (spec.zeroPoints) {
+    while (inputs.length < 11) inputs.push('');
+    for (const fc of ['fc1', 'fc2'] as const) {
+      const zp = spec.zeroPoints[fc];
+      // Per block: (E, N, blocks / pack) bytes, the blocks of a row packed together; per row: (E, N / pack).
+      const rows = spec.blockSize ? (zp as number[][][]).flat() : (zp as number[][]);
+      const perRow = rows[0].length;
+      const bytes = rows.flatMap((row) => pack(row, bits, Math.ceil((perRow * bits) / 8)));
+      const dims = spec.blockSize ? [E, (zp as number[][][])[0].length, Math.ceil((perRow * bits) / 8)] : [E, Math.ceil((perRow * bits) / 8)];
+      initializers.push(makeTensor({ name: `${fc}_zp`, dtype: 'uint8', dims, values: bytes }));
+      inputs.push(`${fc}_zp`);
+    }
+  }
   const attrs: Record<string, number | string> = { k: 1, activation_type: 'relu', normalize_routing_weights: 0 };
   if (quantized) {
     attrs.expert_weight_bits = bits;
@@ -502,6 +517,64 @@ describe('MoE and QMoE: each expert weight is its own layer, experts the leading
     const fc1Bytes = [...out.graph!.initializer!.find((t) => t.name === 'fc1')!.rawData!];
     const want = prune24(fc1.flat(), () => 8).flatMap((row) => pack(row, 4, 16));
     assert.deepEqual(fc1Bytes, want);
+    assert.equal(converted.runtime?.ran, true, converted.runtime?.note);
+  });
+
+  /** [E, N, K] codes with 2 of every 4 on their zero point zp(e, n, k), 3 in the `violating` [expert, row, group]. */
+  function codesAround(E: number, N: number, K: number, zp: (e: number, n: number, k: number) => number, violating: [number, number, number][] = []): number[][][] {
+    const rnd = seededRandom(11);
+    return Array.from({ length: E }, (_, e) =>
+      Array.from({ length: N }, (_, n) =>
+        Array.from({ length: K }, (_, k) => {
+          const keep = violating.some(([ve, vn, vg]) => ve === e && vn === n && vg === Math.floor(k / 4)) ? 3 : 2;
+          return k % 4 < keep ? (zp(e, n, k) + 1 + Math.floor(rnd() * 3)) % 16 : zp(e, n, k);
+        }),
+      ),
+    );
+  }
+
+  test('QMoE zero points per block (block_size 16): each (expert, row, block) has its own; pruned to it, and run', async () => {
+    const [H, I] = [64, 32];
+    const zp = (e: number, n: number, b: number) => (5 * e + 3 * n + 7 * b) % 16;
+    const zps = (N: number, K: number) => Array.from({ length: E }, (_, e) => Array.from({ length: N }, (_, n) => Array.from({ length: K / 16 }, (_, b) => zp(e, n, b))));
+    const fc1 = codesAround(E, I, H, (e, n, k) => zp(e, n, Math.floor(k / 16)), [[1, 30, 9]]);
+    const fc2 = codesAround(E, H, I, (e, n, k) => zp(e, n, Math.floor(k / 16)));
+    const spec: Experts = { op: 'QMoE', E, hidden: H, inter: I, fc1, fc2, blockSize: 16, zeroPoints: { fc1: zps(I, H), fc2: zps(H, I) } };
+    const report = await inspectSpec(expertsModel(spec));
+    const l1 = layer(report, 'moe/fc1_experts_weights');
+    assert.deepEqual([l1.zeroPoint, l1.groups, l1.validGroups, l1.zeros], ['per-block', 1024, 1023, 2047]);
+    const l2 = layer(report, 'moe/fc2_experts_weights');
+    assert.deepEqual([l2.groups, l2.validGroups, l2.zeros], [1024, 1024, 2048]);
+    const dir = tempDir();
+    const input = join(dir, 'qmoe.onnx');
+    writeModel(input, expertsModel(spec));
+    const converted = await convertModel(input, { mode: 'prune' });
+    assert.deepEqual(converted.layers.map((c) => [c.action, c.prunedElements, c.passesAfter]), [['prune', 1, true], ['unchanged', 0, true]]);
+    const fc1Bytes = [...onnx.ModelProto.decode(readFileSync(converted.output!)).graph!.initializer!.find((t) => t.name === 'fc1')!.rawData!];
+    const rows = fc1.flat();
+    assert.deepEqual(fc1Bytes, prune24(rows, (r, k) => zp(Math.floor(r / I), r % I, Math.floor(k / 16))).flatMap((row) => pack(row, 4, H / 2)));
+    assert.equal(converted.runtime?.ran, true, converted.runtime?.note);
+  });
+
+  test('QMoE zero points per row (no block_size): packed along N, one per (expert, row)', async () => {
+    const zp = (e: number, n: number) => (3 * e + 5 * n) % 16;
+    const zps = (N: number) => Array.from({ length: E }, (_, e) => Array.from({ length: N }, (_, n) => zp(e, n)));
+    const fc1 = codesAround(E, inter, hidden, (e, n) => zp(e, n), [[0, 7, 2]]);
+    const fc2 = codesAround(E, hidden, inter, (e, n) => zp(e, n));
+    const spec: Experts = { op: 'QMoE', E, hidden, inter, fc1, fc2, zeroPoints: { fc1: zps(inter), fc2: zps(hidden) } };
+    const report = await inspectSpec(expertsModel(spec));
+    assert.deepEqual(
+      report.layers.map((l) => [l.zeroPoint, l.groups, l.validGroups, l.zeros]),
+      [
+        ['per-channel', 256, 255, 511],
+        ['per-channel', 256, 256, 512],
+      ],
+    );
+    const dir = tempDir();
+    const input = join(dir, 'qmoe.onnx');
+    writeModel(input, expertsModel(spec));
+    const converted = await convertModel(input, { mode: 'prune' });
+    assert.deepEqual([converted.verified, converted.summary.prunedElements], [true, 1]);
     assert.equal(converted.runtime?.ran, true, converted.runtime?.note);
   });
 

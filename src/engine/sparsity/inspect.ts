@@ -477,7 +477,8 @@ function layerReport(plan: LayerPlan, pattern: Pattern, result: ScanResult | und
     axis: plan.axis,
     outAxis: plan.outAxis,
     chain: plan.chain,
-    zeroPoint: !zp ? 'none' : zp.axis < 0 ? 'per-tensor' : zp.blockSize ? 'per-block' : 'per-channel',
+    // A block as long as its whole axis (QMoE without block_size: one zero point per expert and row) is per channel.
+    zeroPoint: !zp ? 'none' : zp.axis < 0 ? 'per-tensor' : zp.blockSize && zp.blockSize !== plan.shape?.[zp.axis] ? 'per-block' : 'per-channel',
     eligible: elig.eligible,
     reason: elig.reason,
     warnings: elig.warnings,
