@@ -11,6 +11,10 @@ import { ExternalSink, type ModelSpec, graph, makeTensor, node, valueInfo, write
 import { inspectFile, inspectSpec, layer, tempDir } from './support/models';
 import { seededRandom } from '../src/engine/onnx/numbers';
 import { convertModel } from '../src/engine/convert/convert';
+import { readSkeleton } from '../src/engine/onnx/skeleton';
+import { FileSource } from '../src/engine/onnx/source';
+import { ExternalFiles, openTensor } from '../src/engine/onnx/tensorData';
+import { findLayers } from '../src/engine/sparsity/layers';
 import { readGroupEncodings } from '../src/engine/sparsity/region';
 import { formatReport } from '../src/engine/report/format';
 import { type HardwareProfile, resolveProfile } from '../src/engine/speedup/profiles';
@@ -502,6 +506,8 @@ describe('MoE and QMoE: each expert weight is its own layer, experts the leading
     const l2 = layer(report, 'moe/fc2_experts_weights');
     assert.deepEqual([l1.op, l1.dtype, l1.shape, l1.storedShape, l1.axis, l1.outAxis, l1.zeroPoint], ['QMoE', 'uint4', [2, 16, 32], [2, 16, 16], 2, 1, 'per-tensor']);
     assert.deepEqual([l1.groups, l1.validGroups, l1.zeros], [256, 255, 511]);
+    // No weights_prepacked attribute (the default -1): the raw layout ONNX Runtime's CPU provider reads, said in a warning.
+    assert.ok(l1.warnings.includes("weights_prepacked is the default -1: the execution provider chooses the layout; read as the raw [E, N, K / pack_size] that ONNX Runtime's CPU provider reads (a model written for CUDA's prepacked layout would read wrong)"));
     assert.deepEqual([l2.shape, l2.storedShape, l2.groups, l2.validGroups, l2.zeros], [[2, 32, 16], [2, 32, 8], 256, 254, 510]);
     assert.deepEqual(report.unrecognized, []);
     const dir = tempDir();
@@ -623,6 +629,37 @@ describe('MoE and QMoE: each expert weight is its own layer, experts the leading
       ['prune', 'pruned in place, not rewritten for Ascend: MoE is not rewritten (ATC compresses Conv2D, MatMulV2 and FullyConnection)'],
       ['unchanged', 'already compliant, not rewritten for Ascend: MoE is not rewritten (ATC compresses Conv2D, MatMulV2 and FullyConnection)'],
     ]);
+  });
+
+  test('the codes as this tool reads them are the ones ONNX Runtime computes with: its QMoE output equals (code - 8) x scale by hand', async () => {
+    const fc1 = expertWeights(E, inter, hidden, 8, code, [], 5);
+    const fc2 = expertWeights(E, hidden, inter, 8, code, [], 6);
+    const dir = tempDir();
+    const input = join(dir, 'qmoe.onnx');
+    writeModel(input, expertsModel({ op: 'QMoE', E, hidden, inter, fc1, fc2, blockSize: 16 }));
+    // The codes through the tool's own reader (the layer's view of the packed bytes).
+    const src = new FileSource(input);
+    const externals = new ExternalFiles(input);
+    const read = (name: string) => {
+      const plan = findLayers({ model: readSkeleton(src), src, externals }).find((l) => l.name === name)!;
+      const reader = openTensor(src, plan.tensor!, externals);
+      return { codes: reader.read(0, reader.count).bytes.slice(), dims: plan.shape! };
+    };
+    const w1 = read('moe/fc1_experts_weights');
+    const w2 = read('moe/fc2_experts_weights');
+    externals.close();
+    src.close();
+    const x = Array.from({ length: 2 * hidden }, (_, i) => Math.sin(i));
+    const ort = require('onnxruntime-node');
+    const session = await ort.InferenceSession.create(input);
+    // Token 0 goes to expert 0, token 1 to expert 1 (k = 1, weights not normalized: 1 each).
+    const out = await session.run({ input: new ort.Tensor('float32', Float32Array.from(x), [2, hidden]), router: new ort.Tensor('float32', Float32Array.from([1, 0, 0, 1]), [2, E]) });
+    const weight = (w: { codes: Uint8Array; dims: number[] }, e: number, n: number, k: number) => (w.codes[(e * w.dims[1] + n) * w.dims[2] + k] - 8) * 0.0625;
+    for (let t = 0; t < 2; t++) {
+      const h = Array.from({ length: inter }, (_, n) => Math.max(0, x.slice(t * hidden, (t + 1) * hidden).reduce((sum, v, k) => sum + v * weight(w1, t, n, k), 0)));
+      const y = Array.from({ length: hidden }, (_, n) => h.reduce((sum, v, k) => sum + v * weight(w2, t, n, k), 0));
+      y.forEach((v, n) => assert.ok(Math.abs(out.output.data[t * hidden + n] - v) < 1e-4, `token ${t}, output ${n}: ${out.output.data[t * hidden + n]} vs ${v}`));
+    }
   });
 
   test('the projection treats a QMoE node as one memory-bound op over all its weights, and says so', async () => {

@@ -269,10 +269,17 @@ export function planExperts(ctx: FindContext, scopes: Scopes, node: NodeSkeleton
       why(`quant_type '${quantType}' (FP4/FP8 codes with block scales) is not read by this version (quant_type 'int' is)`);
       continue;
     }
+    // weights_prepacked: 0 raw [E, N, K / pack_size]; 1 and the default -1 "select prepacked layouts determined by
+    // the execution provider" (the spec). ONNX Runtime 1.30's CPU provider reads raw weights whatever the value (its
+    // output equals one computed from the raw layout); ORT GenAI writes CUDA's prepacked layout for 1 and the default.
     const prepacked = intAttr(node, 'weights_prepacked') ?? -1;
     if (prepacked === 1) {
       layer.error = `${node.opType}: weights_prepacked=1: the expert weights hold an execution-provider-specific layout this tool cannot read`;
       continue;
+    }
+    if (prepacked !== 0) {
+      const note = `weights_prepacked is ${prepacked === -1 ? 'the default -1' : prepacked}: the execution provider chooses the layout; read as the raw [E, N, K / pack_size] that ONNX Runtime's CPU provider reads (a model written for CUDA's prepacked layout would read wrong)`;
+      layer.notes = [...(layer.notes ?? []), note];
     }
     if (bits !== 2 && bits !== 4 && bits !== 8) {
       why(`${bits}-bit codes are not read (2, 4 and 8-bit are)`);
