@@ -15,6 +15,7 @@ import { readSkeleton } from '../src/engine/onnx/skeleton';
 import { FileSource } from '../src/engine/onnx/source';
 import { ExternalFiles, openTensor } from '../src/engine/onnx/tensorData';
 import { findLayers } from '../src/engine/sparsity/layers';
+import { zeroPointLookup } from '../src/engine/sparsity/decode';
 import { readGroupEncodings } from '../src/engine/sparsity/region';
 import { formatReport } from '../src/engine/report/format';
 import { type HardwareProfile, resolveProfile } from '../src/engine/speedup/profiles';
@@ -305,6 +306,48 @@ async function pruneModel(spec: NBits) {
 }
 
 describe('MatMulNBits packing edge cases: inspected, pruned in the code domain, re-inspected and run', () => {
+  /** ONNX Runtime's output Y for the model of `spec` and A[k] = sin(k). */
+  async function runOrt(spec: NBits): Promise<ArrayLike<number>> {
+    const input = join(tempDir(), 'run.onnx');
+    writeModel(input, nbitsModel(spec));
+    const ort = require('onnxruntime-node');
+    const session = await ort.InferenceSession.create(input);
+    const a = Float32Array.from({ length: spec.K }, (_, k) => Math.sin(k));
+    return (await session.run({ A: new ort.Tensor('float32', a, [1, spec.K]) })).Y.data;
+  }
+
+  /**
+   * ONNX Runtime's output for A = sin(k) against sum_k A[k] x (code - zp(n, k)) x 0.125 (nbitsModel's scales), the
+   * codes and zero points as this tool reads them: the layer's view and its zero-point lookup.
+   */
+  async function runsAsRead(spec: NBits): Promise<void> {
+    const dir = tempDir();
+    const input = join(dir, 'nbits.onnx');
+    writeModel(input, nbitsModel(spec));
+    const src = new FileSource(input);
+    const externals = new ExternalFiles(input);
+    const plan = findLayers({ model: readSkeleton(src), src, externals })[0];
+    const reader = openTensor(src, plan.tensor!, externals);
+    const codesRead = reader.read(0, reader.count).bytes.slice();
+    externals.close();
+    src.close();
+    const zp = zeroPointLookup(plan.zeroPoint, plan.shape!);
+    const a = Array.from({ length: spec.K }, (_, k) => Math.sin(k));
+    const y = await runOrt(spec);
+    for (let n = 0; n < spec.N; n++) {
+      const want = a.reduce((sum, v, k) => sum + v * (codesRead[n * spec.K + k] - zp(n * spec.K + k)) * 0.125, 0);
+      assert.ok(Math.abs(y[n] - want) < 1e-4, `${spec.bits}-bit, K=${spec.K}, row ${n}: ${y[n]} vs ${want}`);
+    }
+  }
+
+  test('ONNX Runtime computes with the codes and zero points as this tool reads them: 2-bit, padded K, g_idx without zero points, float zero points, 8-bit', async () => {
+    await runsAsRead({ N: 2, K: 48, bits: 2, blockSize: 16, codes: codes(2, 48, () => 1, 2), zeroPoints: [[1, 3, 0], [2, 0, 3]] });
+    await runsAsRead({ N: 2, K: 40, bits: 4, blockSize: 16, codes: codes(2, 40, () => 8, 4), padCode: 3 });
+    await runsAsRead({ N: 2, K: 32, bits: 4, blockSize: 16, codes: codes(2, 32, () => 8, 4), gIdx: Array.from({ length: 32 }, (_, k) => k % 2) });
+    await runsAsRead({ N: 2, K: 32, bits: 4, blockSize: 16, codes: codes(2, 32, () => 3, 4), zeroPoints: [[3, 11.5], [0, 15]], floatZeroPoints: true });
+    await runsAsRead({ N: 2, K: 32, bits: 8, blockSize: 16, codes: codes(2, 32, () => 100, 8), zeroPoints: [[128, 3], [255, 0]] });
+  });
+
   test('2-bit codes with packed zero points over an odd number of blocks (3 per row: one byte, a slot unused)', async () => {
     const zps = [
       [1, 3, 0],
@@ -368,22 +411,36 @@ describe('MatMulNBits packing edge cases: inspected, pruned in the code domain, 
     assert.equal(report.runtime?.ran, true, report.runtime?.note);
   });
 
-  test('g_idx: each k takes the zero point of the block g_idx names; the codes stay in K order', async () => {
-    // Blocks alternate along K: k even -> block 0, k odd -> block 1.
+  test('g_idx without zero points: every code is measured against 2^(bits-1) wherever g_idx puts its scale; pruned and run', async () => {
     const gIdx = Array.from({ length: 32 }, (_, k) => k % 2);
-    const zps = [
-      [5, 9],
-      [2, 12],
-    ];
-    const zpAt = (n: number, k: number) => zps[n][gIdx[k]];
-    const original = codes(2, 32, zpAt, 4, [[1, 3]]);
-    const spec: NBits = { N: 2, K: 32, bits: 4, blockSize: 16, codes: original, zeroPoints: zps, gIdx };
+    const original = codes(2, 32, () => 8, 4, [[1, 3]]);
+    const spec: NBits = { N: 2, K: 32, bits: 4, blockSize: 16, codes: original, gIdx };
     const l = layer(await inspectSpec(nbitsModel(spec)), 'q_proj');
-    assert.deepEqual([l.groups, l.validGroups, l.zeros], [16, 15, 31]);
+    assert.deepEqual([l.zeroPoint, l.groups, l.validGroups, l.zeros], ['per-tensor', 16, 15, 31]);
     const { report, bytes } = await pruneModel(spec);
     assert.deepEqual([report.verified, report.layers[0].prunedElements], [true, 1]);
-    assert.deepEqual(bytes, packedB(prune24(original, zpAt), 4, 16, 32));
+    assert.deepEqual(bytes, packedB(prune24(original, () => 8), 4, 16, 32));
     assert.equal(report.runtime?.ran, true, report.runtime?.note);
+  });
+
+  test('g_idx with zero points is listed with its reason: the kernels disagree on which zero point applies', async () => {
+    const l = layer(await inspectSpec(nbitsModel({ N: 2, K: 32, bits: 4, blockSize: 16, codes: codes(2, 32, () => 5, 4), zeroPoints: [[5, 9], [2, 12]], gIdx: true })), 'q_proj');
+    assert.equal(l.eligible, false);
+    assert.equal(
+      l.reason,
+      "MatMulNBits: g_idx with zero points is not read: which zero point applies at each k depends on the kernel (ONNX Runtime's unpacked path looks it up through g_idx, its packed path ignores g_idx, and ONNX Runtime 1.30 on CPU computes such a model as if every zero point were 2^(bits-1))",
+    );
+  });
+
+  test('what ONNX Runtime 1.30 computes with g_idx and zero points: as if every zero point were 8, g_idx = k / block_size too', async () => {
+    for (const gIdx of [true, Array.from({ length: 32 }, (_, k) => k % 2)]) {
+      const spec: NBits = { N: 2, K: 32, bits: 4, blockSize: 16, codes: codes(2, 32, () => 5, 4), zeroPoints: [[5, 9], [2, 12]], gIdx };
+      const y = await runOrt(spec);
+      for (let n = 0; n < 2; n++) {
+        const asIfDefault = spec.codes[n].reduce((sum, c, k) => sum + Math.sin(k) * (c - 8) * 0.125, 0);
+        assert.ok(Math.abs(y[n] - asIfDefault) < 1e-4, `row ${n}: ${y[n]} vs ${asIfDefault}`);
+      }
+    }
   });
 
   test('zero points in A\'s type: a code is zero where it equals its block\'s zero point; 7.5 makes no code zero and cannot be pruned to', async () => {

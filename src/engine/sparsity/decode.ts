@@ -12,8 +12,6 @@ export interface ZeroPoint {
   axis: number;
   /** Block size along `axis` (DequantizeLinear-21 `block_size`); 0 for per-axis. */
   blockSize: number;
-  /** MatMulNBits g_idx: the block whose zero point applies at each index along `axis` (instead of index / blockSize). */
-  groupIndex?: number[];
 }
 
 function halfTable(bf16: boolean): Float32Array {
@@ -139,11 +137,10 @@ export function zeroPointLookup(zeroPoint: ZeroPoint | undefined, dims: readonly
   if (!zeroPoint.blockSize) return (e) => values[Math.floor(e / inner) % size];
   const blocks = Math.ceil(size / zeroPoint.blockSize);
   const bs = zeroPoint.blockSize;
-  const groupIndex = zeroPoint.groupIndex;
   return (e) => {
     const i = e % inner;
     const k = Math.floor(e / inner) % size;
     const o = Math.floor(e / (inner * size));
-    return values[(o * blocks + (groupIndex ? groupIndex[k] : Math.floor(k / bs))) * inner + i];
+    return values[(o * blocks + Math.floor(k / bs)) * inner + i];
   };
 }

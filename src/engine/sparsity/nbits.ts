@@ -52,6 +52,15 @@ function unpackRows(packed: number[], rows: number, perRow: number, bits: number
   return values;
 }
 
+/**
+ * g_idx (input 4, "deprecated" in the spec) with zero points: which zero point a code has depends on the kernel.
+ * ONNX Runtime's unpacked CPU path looks each k's scale and zero point up through g_idx (matmul_nbits_impl.cc), its
+ * packed path (ComputeBPacked) takes no g_idx, and ONNX Runtime 1.30 on CPU computed such models, g_idx = k /
+ * block_size included, as if every zero point were 2^(bits - 1) (test/matmulnbits.test.ts).
+ */
+const G_IDX_WITH_ZERO_POINTS =
+  "g_idx with zero points is not read: which zero point applies at each k depends on the kernel (ONNX Runtime's unpacked path looks it up through g_idx, its packed path ignores g_idx, and ONNX Runtime 1.30 on CPU computes such a model as if every zero point were 2^(bits-1))";
+
 /** Why pruning cannot write a block's zero point as a code: it is no integer within the codes' range. */
 function unwritableZeroPoint(values: number[], bits: number): number | undefined {
   return values.find((v) => !(Number.isInteger(v) && v >= 0 && v < 1 << bits));
@@ -130,6 +139,10 @@ function planCodes(ctx: FindContext, scopes: Scopes, node: NodeSkeleton, scope: 
     return layer;
   }
   if (t.chain.length) return notRead(`B reaches the node through ${t.chain.map((n) => n.opType).join(', ')}, not as its packed constant`);
+  // g_idx only moves scales and zero points; without zero points every block's zero is 2^(bits - 1) whatever it says.
+  const gIdxName = spec.gIdx === undefined ? undefined : node.inputs[spec.gIdx];
+  const zpName = spec.zeroPoints === undefined ? undefined : node.inputs[spec.zeroPoints];
+  if (gIdxName && zpName) return notRead(G_IDX_WITH_ZERO_POINTS);
   const kBlocks = Math.ceil(K / blockSize);
   const blob = (blockSize * bits) / 8;
   const tensor = t.constant!.tensor;
@@ -148,11 +161,7 @@ function planCodes(ctx: FindContext, scopes: Scopes, node: NodeSkeleton, scope: 
   layer.outAxis = 0;
   layer.kBlock = blockSize;
   try {
-    const zpName = spec.zeroPoints === undefined ? undefined : node.inputs[spec.zeroPoints];
     layer.zeroPoint = nBitsZeroPoint(ctx, scopes, zpName, scope, N, kBlocks, bits, blockSize);
-    const gIdxName = spec.gIdx === undefined ? undefined : node.inputs[spec.gIdx];
-    const gIdx = gIdxName ? groupIndex(ctx, scopes, gIdxName, scope, K, kBlocks) : undefined;
-    if (gIdx) layer.zeroPoint = { ...layer.zeroPoint, axis: 1, blockSize, groupIndex: gIdx };
     const zpType = zpName ? trace(scopes, zpName, scope).constant?.tensor.dtype : undefined;
     if (zpType === 10 || zpType === 16) {
       layer.notes = [
@@ -189,21 +198,6 @@ function nBitsZeroPoint(ctx: FindContext, scopes: Scopes, name: string | undefin
   if (packed.length !== N * rowBytes) throw new TensorError(`MatMulNBits zero points '${name}' hold ${packed.length} bytes; N=${N} rows of ${kBlocks} ${bits}-bit values need ${N * rowBytes}`);
   // Over the code view [N, K]: one block of block_size along K per (row, block), the last one possibly short.
   return { values: unpackRows(packed, N, kBlocks, bits), axis: 1, blockSize };
-}
-
-/**
- * g_idx (int32 [K], "deprecated" in the spec): the block whose scale and zero point apply at each k. The codes stay
- * in K order, packed in blocks of block_size; only the zero point is looked up through g_idx
- * (matmul_nbits_impl.cc: rid = reorder_idx[kb * block_size + i]).
- */
-function groupIndex(ctx: FindContext, scopes: Scopes, name: string, scope: Scope, K: number, kBlocks: number): number[] {
-  const t = trace(scopes, name, scope);
-  if (!t.constant) throw new TensorError(`MatMulNBits g_idx '${name}' is ${t.dynamic}: cannot tell which zero point applies where`);
-  const values = readIntegers(ctx.src, t.constant.tensor, ctx.externals);
-  if (values.length !== K) throw new TensorError(`MatMulNBits g_idx '${name}' holds ${values.length} values; K=${K} needs one per k`);
-  const bad = values.find((v) => v < 0 || v >= kBlocks);
-  if (bad !== undefined) throw new TensorError(`MatMulNBits g_idx '${name}' names block ${bad}; there are ${kBlocks}`);
-  return values;
 }
 
 /**
