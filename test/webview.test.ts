@@ -317,6 +317,34 @@ describe('webview panel in Chromium', () => {
     assert.equal((await panel.page.locator('dl.facts dt').allTextContents()).includes('Stored'), false, 'a layer stored dense has no Stored row');
   });
 
+  test('a MatMulNBits layer shows its N x K matrix and how it is stored, in the table and its drill-down', async () => {
+    // N = 2, K = 40 in blocks of 16: B is uint8 [2, 3, 8], the last block padded; codes 8 (the default zero point).
+    const nbits = await inspectSpec({
+      graph: graph({
+        name: 'nbits',
+        nodes: [node('MatMulNBits', ['A', 'B', 'scales'], ['Y'], { K: 40, N: 2, bits: 4, block_size: 16 }, { name: 'q_proj', domain: 'com.microsoft' })],
+        inputs: [valueInfo('A', 'float32', [1, 40])],
+        outputs: [valueInfo('Y', 'float32', [1, 2])],
+        initializers: [
+          makeTensor({ name: 'B', dtype: 'uint8', dims: [2, 3, 8], values: new Array(48).fill(0x88) }),
+          makeTensor({ name: 'scales', dtype: 'float32', dims: [6], values: new Array(6).fill(0.5) }),
+        ],
+      }),
+      extraOpsets: [{ domain: 'com.microsoft', version: 1 }],
+    });
+    const storedAs = layer(nbits, 'q_proj').storedAs!;
+    const panel = await PanelPage.open(browser);
+    open.push(panel);
+    await panel.send({ type: 'model', name: 'nbits.onnx', settings: { pattern: '2:4', hardware: 'a100' }, hardwareProfiles });
+    await panel.send({ type: 'report', report: nbits });
+    const cell = panel.page.locator('vscode-data-grid-row[data-key="q_proj"] span[title]').filter({ hasText: 'stored' });
+    assert.equal(await cell.textContent(), '[2×40] stored [2×3×8]');
+    assert.equal(await cell.getAttribute('title'), storedAs);
+    await panel.page.click('.heat-cell[data-layer="q_proj"]');
+    const facts = await panel.page.locator('dl.facts').first().evaluate((dl) => [...dl.querySelectorAll('dt')].map((dt) => [dt.textContent, dt.nextElementSibling?.textContent]));
+    assert.deepEqual(facts.find(([term]) => term === 'Stored as'), ['Stored as', 'N x K = 2 x 40, stored as 2 x 3 blocks x 16 4-bit codes (the last block padded by 8)']);
+  });
+
   /** Opens conv2, zooms into its first tile that breaks the pattern, answers with the engine's region. */
   async function zoomIntoFailingTile(panel: PanelPage) {
     const conv2 = layer(report, 'conv2');

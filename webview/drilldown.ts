@@ -159,6 +159,7 @@ function layerFacts(layer: LayerReport): HTMLElement {
   const rows: [string, string][] = [
     ['Op', layer.graph === 'main' ? layer.op : `${layer.op} (in ${layer.graph})`],
     ['Weight', `${layer.weight} ${shape(layer.shape)} ${layer.dtype ?? ''}`],
+    ...(layer.storedAs ? [['Stored as', layer.storedAs] as [string, string]] : []),
     ['Reduction axis K', layer.axis === null ? 'unknown' : `${layer.axis} (K = ${layer.shape?.[layer.axis] ?? '?'}); output features on axis ${layer.outAxis ?? '?'}`],
     ['Parameters', count(layer.elements)],
   ];

@@ -119,5 +119,5 @@ export function describeLayer(layer: PanelLayer): string {
   } else if (layer.error || layer.reason) {
     details = `: ${layer.error || layer.reason}`;
   }
-  return `${layer.name}, ${layer.op} ${shape(layer.shape)}: ${status.word}${details}`;
+  return `${layer.name}, ${layer.op} ${shape(layer.shape)}${layer.storedAs ? ` (${layer.storedAs})` : ''}: ${status.word}${details}`;
 }

@@ -100,7 +100,8 @@ export class LayerTable {
           cells: [
             el('span', { class: 'layer-name', title: [layer.graph === 'main' ? layer.name : `${layer.name} (in ${layer.graph})`, ...(layer.folded ? [`folded: ${layer.folded.note}`] : [])].join('\n') }, layer.name),
             layer.op,
-            shape(layer.shape),
+            // Packed codes: the matrix, then the stored blocks (the whole story in the tooltip).
+            layer.storedAs && layer.storedShape ? el('span', { title: layer.storedAs }, `${shape(layer.shape)} stored ${shape(layer.storedShape)}`) : shape(layer.shape),
             el('span', { class: 'status-word', title: layer.error ?? layer.reason ?? '' }, `${status.symbol} ${status.word}`),
             percent(layer.compliance),
             scanned ? `${count(layer.validGroups ?? 0)} / ${count(layer.groups ?? 0)}` : '–',

@@ -73,7 +73,7 @@ if (parentPort) {
           const src = new FileSource(msg.path);
           const externals = new ExternalFiles(msg.path);
           try {
-            const layers = findLayers({ model: readSkeleton(src), src, externals }).map((l) => ({ name: l.name, op: l.op, graph: l.graph, shape: l.shape, dtype: l.dtype, axis: l.axis }));
+            const layers = findLayers({ model: readSkeleton(src), src, externals }).map((l) => ({ name: l.name, op: l.op, graph: l.graph, shape: l.shape, dtype: l.dtype, axis: l.axis, ...(l.storedAs ? { storedAs: l.storedAs, storedShape: l.storedShape } : {}) }));
             send({ type: 'layers', id: msg.id, layers });
           } finally {
             externals.close();

@@ -37,7 +37,7 @@ export function tensorPlaces(model: ModelSkeleton): Map<number, TensorPlace> {
 /** Why a weight cannot take the portable format (it is then pruned in place), or undefined when it can. */
 export function whyNotPortable(tensor: TensorRef, layer: LayerPlan, place: TensorPlace | undefined, opset: number, pattern: Pattern): string | undefined {
   const dtype = dtypeById(tensor.dtype);
-  if (layer.op === 'MatMulNBits') return 'MatMulNBits reads its packed codes itself: a decode graph cannot feed it';
+  if (tensor.codes) return `${layer.op} reads its packed codes itself: a decode graph cannot feed it`;
   if (opset < 11) return `the decode graph needs opset >= 11 (ScatterElements, BitShift); the model has ${opset}`;
   if (!dtype || ![8, 16, 32].includes(dtype.bits)) return `${dtype?.name ?? 'this type'} is not compressed (8, 16 and 32-bit types are)`;
   if (layer.zeroPoint && layer.zeroPoint.axis >= 0) return 'per-channel zero points are not compressed yet';

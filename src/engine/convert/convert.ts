@@ -27,6 +27,8 @@ import { decompressModel } from './decompress';
 import { decodeAscend } from '../encode';
 import { weightMatrix } from './matrix';
 import { typedFieldBytes } from './typed';
+import { prunedCodeBytes } from './codesPrune';
+import { PackedCodesReader } from '../onnx/packedCodes';
 
 import type { ConvertMode } from './paths';
 import { defaultOutputPath } from './paths';
@@ -180,6 +182,7 @@ function planChanges(
     else if (sel.minParams !== undefined && count < sel.minParams) change.reason = `not selected: ${count} parameters < --min-params ${sel.minParams}`;
     else if (plan === first) change.reason = 'not selected: first layer (--skip-first)';
     else if (plan === head) change.reason = 'not selected: classifier head (--skip-head)';
+    else if (plan.noPrune) change.reason = `not pruned: ${plan.noPrune}`;
     else if (plan.tensor?.data.kind === 'sparse') change.reason = 'sparse_initializer weights are not converted by this version';
     else if (plan.folded && (mode !== 'prune' || (plan.folded.unwritable && !report?.pass))) change.reason = foldedReason(plan.folded, mode);
     else {
@@ -265,6 +268,11 @@ function writePruned(reader: ElementReader, work: WeightWork, out: Out, progress
   const dims = layer.shape!;
   const pattern = work.shape.pattern;
   const scratch = { mags: new Float64Array(0), single: new Float32Array(0) };
+  if (reader instanceof PackedCodesReader) {
+    out.write(prunedCodeBytes(reader, dims, pattern, layer.zeroPoint, work.totals));
+    progress(reader.count);
+    return;
+  }
   if (dtype.bits === 4) {
     // Two elements per byte: one slab, so that no slab starts on a high nibble.
     const all = reader.read(0, reader.count);
@@ -396,7 +404,7 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
               };
             }
             const w = work.get(key);
-            // The layer's view of the tensor (MatMulNBits: its codes as uint4 over the same bytes), not the stored type.
+            // The layer's view of the tensor (MatMulNBits: its codes, one byte each), written back packed by writePruned.
             return w ? { kind: 'rewrite', write: (out) => writePruned(openTensor(src, w.tensor, externals), w, out, progress, options.signal) } : { kind: 'copy' };
           }),
         );

@@ -116,8 +116,8 @@ export async function exportModel(path: string, options: ExportOptions): Promise
         skip(`not 2:4 (${report.groups - report.validGroups} of ${report.groups} groups violate): run 'sparsity-lens convert --mode prune' first`);
         continue;
       }
-      if (plan.op === 'MatMulNBits') {
-        skip("MatMulNBits codes are packed for ONNX Runtime's kernel: export writes plain weights");
+      if (plan.tensor?.codes) {
+        skip(`${plan.op} codes are packed for ONNX Runtime's kernel: export writes plain weights`);
         continue;
       }
       const tensor = plan.tensor!;

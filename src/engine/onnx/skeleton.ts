@@ -3,6 +3,7 @@
 import type { FoldExpr } from './folded';
 import { createHash } from 'node:crypto';
 import { CancelledError, ModelError } from '../errors';
+import type { PackedCodes } from './packedCodes';
 import { dtypeById, type TypedField } from './dtypes';
 import type { ByteSource } from './source';
 import {
@@ -54,6 +55,11 @@ export interface TensorRef {
    * how to evaluate it (onnx/folded.ts). The other fields then describe the constant it is written back to, if any.
    */
   fold?: FoldExpr;
+  /**
+   * A view of bit-packed codes (MatMulNBits, QMoE) over this uint8 tensor's bytes: `dims` are then the codes' own
+   * [..., K] and openTensor reads one byte per code (onnx/packedCodes.ts).
+   */
+  codes?: PackedCodes;
 }
 
 export interface AttributeValue {

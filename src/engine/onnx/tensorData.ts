@@ -4,6 +4,7 @@ import { realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { openFolded } from './folded';
 import { type DType, dtypeById, dtypeName, rawByteLength } from './dtypes';
+import { PackedCodesReader } from './packedCodes';
 import { type TensorRef, elementCount } from './skeleton';
 import { type ByteSource, FileSource, NotRegularFileError, type OpenedFile } from './source';
 import { decodeVarints, decodeVarints64 } from './wire';
@@ -168,6 +169,10 @@ function openFailure(location: string, err: NodeJS.ErrnoException): TensorError 
 export function openTensor(src: ByteSource, tensor: TensorRef, externals: ExternalFiles): ElementReader {
   if (tensor.problem) throw new TensorError(tensor.problem);
   if (tensor.fold) return openFolded(src, tensor, externals);
+  if (tensor.codes) {
+    const stored = openTensor(src, { ...tensor, codes: undefined, dtype: 2, dims: tensor.codes.storedDims }, externals);
+    return new PackedCodesReader(stored, tensor.codes, elementCount(tensor.dims));
+  }
   const dtype = dtypeById(tensor.dtype);
   if (!dtype || dtype.bits === 0) throw new TensorError(`unsupported data type ${dtypeName(tensor.dtype)}`);
   const count = elementCount(tensor.dims);

@@ -43,7 +43,8 @@ interface Column {
 const COLUMNS: Column[] = [
   { title: 'layer', value: (l) => displayName(l.name) },
   { title: 'op', value: (l) => displayName(l.op) },
-  { title: 'shape', value: (l) => (l.shape ? `[${l.shape.join('x')}]` : '-') },
+  // Packed codes: the matrix the user thinks in, then how it is stored.
+  { title: 'shape', value: (l) => (l.shape ? `[${l.shape.join('x')}]${l.storedAs ? ` (${l.storedAs})` : ''}` : '-') },
   { title: 'dtype', value: (l) => (l.dtype === null ? '-' : displayName(l.dtype)) },
   { title: 'K', value: (l) => (l.axis === null ? '-' : String(l.axis)), right: true },
   { title: 'status', value: layerStatus },
@@ -150,7 +151,7 @@ export function formatMarkdown(report: InspectReport): string {
 
 const CSV_FIELDS: (keyof LayerReport)[] = [
   'name', 'op', 'graph', 'weight', 'shape', 'dtype', 'axis', 'eligible', 'reason', 'groups', 'validGroups',
-  'compliance', 'pass', 'nearlyPassing', 'elements', 'zeros', 'negativeZeros', 'zeroPointZeros', 'retainedMagnitude', 'folded', 'stored',
+  'compliance', 'pass', 'nearlyPassing', 'elements', 'zeros', 'negativeZeros', 'zeroPointZeros', 'retainedMagnitude', 'folded', 'stored', 'storedShape',
 ];
 
 /** CSV (RFC 4180): names and the reason shown as in the table (escaped, bounded), quoted where they hold ',' or '"'. */

@@ -14,9 +14,10 @@ export interface FragileCounts {
 
 /**
  * Ops whose zero point is part of their packed weight format, applied by every kernel of the op: no runtime drops
- * it, so their zero-point zeros are not fragile. MatMulNBits: "default 2^(bits - 1)" when the input is absent.
+ * it, so their zero-point zeros are not fragile. MatMulNBits: "default 2^(bits - 1)" when the input is absent; QMoE
+ * and the fused MatMulNBitsMlp / MatMulNBitsQkv hold the same packed codes (sparsity/nbits.ts).
  */
-const FORMAT_ZERO_POINT_OPS = new Set(['com.microsoft:MatMulNBits']);
+const FORMAT_ZERO_POINT_OPS = new Set(['com.microsoft:MatMulNBits', 'com.microsoft:QMoE', 'com.microsoft:MatMulNBitsMlp', 'com.microsoft:MatMulNBitsQkv']);
 
 /** Zero point values named in a warning, at most. */
 const ZERO_POINTS_SHOWN = 8;

@@ -47,6 +47,13 @@ export interface LayerReport {
   graph: string;
   weight: string;
   shape: number[] | null;
+  /**
+   * Only where the layer reads a view of its stored tensor (MatMulNBits and QMoE codes): the stored dims, e.g.
+   * [N, k_blocks, blob_size] for a `shape` [N, K]; `shape`, `axis` and the statistics are the view's.
+   */
+  storedShape?: number[];
+  /** With storedShape: the matrix and its storage in words, e.g. "N x K = 4096 x 4096, stored as 4096 x 32 blocks x 128 4-bit codes". */
+  storedAs?: string;
   dtype: string | null;
   /** Reduction axis K of the stored weight, non-negative; null when unknown (dynamic weight). */
   axis: number | null;
@@ -491,7 +498,8 @@ function layerReport(plan: LayerPlan, pattern: Pattern, result: ScanResult | und
     outAxis: plan.outAxis,
     chain: plan.chain,
     folded: plan.folded ? { ops: plan.folded.ops, from: plan.folded.from, note: plan.folded.note } : null,
-    zeroPoint: !zp ? 'none' : zp.axis < 0 ? 'per-tensor' : zp.blockSize ? 'per-block' : 'per-channel',
+    // A block as long as its whole axis (QMoE without block_size: one zero point per expert and row) is per channel.
+    zeroPoint: !zp ? 'none' : zp.axis < 0 ? 'per-tensor' : zp.blockSize && zp.blockSize !== plan.shape?.[zp.axis] ? 'per-block' : 'per-channel',
     eligible: elig.eligible,
     reason: elig.reason,
     warnings: elig.warnings,
@@ -513,6 +521,8 @@ function layerReport(plan: LayerPlan, pattern: Pattern, result: ScanResult | und
     grid: null,
     stored: plan.stored && !plan.stored.problem ? storedReport(plan.stored) : null,
   };
+  if (plan.storedShape) report.storedShape = plan.storedShape;
+  if (plan.storedAs) report.storedAs = plan.storedAs;
   if (result?.error !== undefined) {
     report.eligible = false;
     report.error = result.error;

@@ -20,6 +20,7 @@ import {
   ruleFor,
   unacceleratedFor,
 } from './opTable';
+import { isFusedNBits, planExperts, planFusedNBits, planMatMulNBits } from './nbits';
 import type { Pattern } from './pattern';
 import { type AscendLayer, type StoredWeight, recognizeStored, storedTensor } from './stored';
 
@@ -47,8 +48,16 @@ export interface LayerPlan {
   fixedReason?: string;
   /** Convolution group count (1 for non-convolutions). */
   group: number;
-  /** The matrix's K when the stored view splits it (MatMulNBits: k_blocks x block_size, groups along the block). */
-  matrixK?: number;
+  /** Groups of M must lie inside blocks of this many elements along K (quantization blocks: nbits.ts). */
+  kBlock?: number;
+  /** The stored tensor's dims when the layer reads a view of it (packed codes: MatMulNBits [N, k_blocks, blob_size]). */
+  storedShape?: number[];
+  /** The matrix and how it is stored, in words, where the two differ ("N x K = 4096 x 4096, stored as ..."). */
+  storedAs?: string;
+  /** Why convert cannot prune this weight though it can be inspected (e.g. a zero point that is no code). */
+  noPrune?: string;
+  /** Facts about how the weight was read, shown with the layer's warnings. */
+  notes?: string[];
   /** A problem reading this layer's weight: the layer fails, the report stands. */
   error?: string;
   /** The node itself, the scope it sits in, the weight input index and the chain nodes (for graph rewrites). */
@@ -79,7 +88,7 @@ export interface Scope {
   namePrefix: string;
 }
 
-class Scopes {
+export class Scopes {
   private readonly index = new Map<GraphSkeleton, Map<string, Producer>>();
   /** Decode-graph outputs of this tool's compressed weights: constants, for the layers that read them. */
   constructor(readonly stored: Map<NodeSkeleton, StoredWeight> = new Map()) {}
@@ -117,7 +126,7 @@ class Scopes {
   }
 }
 
-interface Trace {
+export interface Trace {
   constant?: { tensor: TensorRef; name: string; stored?: StoredWeight };
   /** Chain nodes from the constant towards the layer. */
   chain: NodeSkeleton[];
@@ -136,7 +145,7 @@ interface Trace {
 /** Folds a FOLD_OPS node met on the way up from a layer's weight input. */
 type Folder = (node: NodeSkeleton, scope: Scope) => FoldOutcome;
 
-function trace(scopes: Scopes, name: string, scope: Scope, fold?: Folder): Trace {
+export function trace(scopes: Scopes, name: string, scope: Scope, fold?: Folder): Trace {
   const chain: NodeSkeleton[] = [];
   const nodeScopes = new Map<NodeSkeleton, Scope>();
   let current = name;
@@ -260,12 +269,12 @@ function allScopes(model: ModelSkeleton, budget: SearchBudget): Scope[] {
   return out;
 }
 
-function intAttr(node: NodeSkeleton, name: string): number | undefined {
+export function intAttr(node: NodeSkeleton, name: string): number | undefined {
   return node.attributes.get(name)?.i;
 }
 
 /** Reads a small integer constant (a zero point) as numbers. */
-function readIntegers(src: ByteSource, tensor: TensorRef, externals: ExternalFiles): number[] {
+export function readIntegers(src: ByteSource, tensor: TensorRef, externals: ExternalFiles): number[] {
   const reader = openTensor(src, tensor, externals);
   if (!reader.dtype.integer) throw new TensorError(`zero point '${tensor.name}' has non-integer type ${reader.dtype.name}`);
   if (reader.count > 1 << 20) throw new TensorError(`zero point '${tensor.name}' has ${reader.count} values`);
@@ -361,6 +370,13 @@ export function discover(ctx: FindContext): Discovery {
           continue;
         }
       }
+      if ((node.opType === 'MoE' || node.opType === 'QMoE' || isFusedNBits(node.opType)) && opDomain(node.domain) === 'com.microsoft') {
+        const experts = isFusedNBits(node.opType) ? planFusedNBits(ctx, scopes, node, scope, uniqueName) : planExperts(ctx, scopes, node, scope, uniqueName);
+        if (experts.length) {
+          layers.push(...experts);
+          continue;
+        }
+      }
       const unaccelerated = unacceleratedFor(node.domain, node.opType);
       if (unaccelerated) {
         for (const input of unaccelerated.inputs) {
@@ -406,7 +422,7 @@ function countByOp(nodes: NodeSkeleton[]): UnrecognizedOp[] {
   return [...counts.values()].sort((a, b) => b.nodes - a.nodes || a.op.localeCompare(b.op) || a.domain.localeCompare(b.domain));
 }
 
-function describeConstant(t: Trace, node: NodeSkeleton, scope: Scope, name: string): LayerPlan {
+export function describeConstant(t: Trace, node: NodeSkeleton, scope: Scope, name: string): LayerPlan {
   const tensor = t.constant!.tensor;
   return {
     name,
@@ -607,93 +623,6 @@ function planLayer(
   return layer;
 }
 
-/**
- * com.microsoft MatMulNBits (ONNX Runtime's contrib spec): Y = A x dequantize(B)^T, B uint8 [N, k_blocks, blob_size]
- * holding `bits`-bit codes, one row per output channel with K contiguous, packed low bits first; zero_points
- * (input 3) packed like B along the blocks ([N, ceil(k_blocks * bits / 8)]) or unpacked in A's type, default
- * 2^(bits - 1). A weight is zero when its code equals its block's zero point. The codes are read as they are stored:
- * 4-bit codes as a uint4 tensor [N, k_blocks, block_size] (the same bytes), 8-bit as uint8, K along the last axis so
- * that no group of M crosses a block, with a zero point per (row, block). Undefined for a B that is not constant
- * (the op table's generic listing then applies).
- */
-function planMatMulNBits(
-  ctx: FindContext,
-  scopes: Scopes,
-  node: NodeSkeleton,
-  scope: Scope,
-  uniqueName: (node: NodeSkeleton, scope: Scope) => string,
-): LayerPlan | undefined {
-  const t = node.inputs[1] ? trace(scopes, node.inputs[1], scope) : undefined;
-  if (!t?.constant) return undefined;
-  const layer = describeConstant(t, node, scope, uniqueName(node, scope));
-  layer.weightInput = 1;
-  if (layer.error) return layer;
-  const notRead = (why: string) => {
-    layer.fixedReason = `MatMulNBits: ${why}`;
-    return layer;
-  };
-  const K = intAttr(node, 'K');
-  const N = intAttr(node, 'N');
-  const bits = intAttr(node, 'bits') ?? 4;
-  const blockSize = intAttr(node, 'block_size');
-  if ((intAttr(node, 'weight_prepacked') ?? 0) !== 0) {
-    layer.error = 'MatMulNBits: weight_prepacked is set: B holds a GPU-specific layout this tool cannot read';
-    return layer;
-  }
-  if (!K || !N || !blockSize || K < 1 || N < 1 || blockSize < 16 || (blockSize & (blockSize - 1)) !== 0) {
-    layer.error = `MatMulNBits: attributes K=${K}, N=${N}, block_size=${blockSize} are not a valid layout (K, N >= 1; block_size a power of 2 >= 16)`;
-    return layer;
-  }
-  if (t.chain.length) return notRead(`B reaches the node through ${t.chain.map((n) => n.opType).join(', ')}, not as its packed constant`);
-  const kBlocks = Math.ceil(K / blockSize);
-  const blob = (blockSize * bits) / 8;
-  const tensor = t.constant!.tensor;
-  const dims = tensor.dims;
-  if (tensor.dtype !== 2 || dims.length !== 3 || dims[0] !== N || dims[1] !== kBlocks || dims[2] !== blob) {
-    layer.error = `MatMulNBits: B is ${dtypeName(tensor.dtype)} [${dims.join(', ')}] but K=${K}, N=${N}, bits=${bits}, block_size=${blockSize} need uint8 [${N}, ${kBlocks}, ${blob}]`;
-    return layer;
-  }
-  if (bits !== 4 && bits !== 8) return notRead(`${bits}-bit codes are not read by this version (4 and 8-bit are)`);
-  if (K % blockSize !== 0) return notRead(`K = ${K} is not a multiple of block_size ${blockSize}: the padded last block is not read by this version`);
-  if (node.inputs[4]) return notRead('g_idx reorders K (act-order): not read by this version');
-  // The codes, as stored: a view of B's own bytes.
-  const codes: TensorRef = { ...tensor, dtype: bits === 4 ? 21 : 2, dims: [N, kBlocks, blockSize] };
-  layer.tensor = codes;
-  layer.shape = codes.dims;
-  layer.dtype = bits === 4 ? 'uint4' : 'uint8';
-  layer.axis = 2;
-  layer.outAxis = 0;
-  layer.matrixK = K;
-  try {
-    layer.zeroPoint = nBitsZeroPoint(ctx, scopes, node, scope, N, kBlocks, bits, blockSize);
-  } catch (err) {
-    layer.error = err instanceof Error ? err.message : String(err);
-  }
-  return layer;
-}
-
-/** MatMulNBits' zero points as one value per (row, block): packed uint8 like B, or the default 2^(bits - 1). */
-function nBitsZeroPoint(ctx: FindContext, scopes: Scopes, node: NodeSkeleton, scope: Scope, N: number, kBlocks: number, bits: number, blockSize: number): ZeroPoint {
-  const name = node.inputs[3];
-  if (!name) return { values: [1 << (bits - 1)], axis: -1, blockSize: 0 };
-  const t = trace(scopes, name, scope);
-  if (!t.constant) throw new TensorError(`MatMulNBits zero points '${name}' are ${t.dynamic}: cannot tell which codes are zero`);
-  if (t.constant.tensor.dtype !== 2) {
-    throw new TensorError(`MatMulNBits zero points '${name}' are ${dtypeName(t.constant.tensor.dtype)}: zero points in A's type are not read by this version (packed uint8 are)`);
-  }
-  const packed = readIntegers(ctx.src, t.constant.tensor, ctx.externals);
-  const rowBytes = Math.ceil((kBlocks * bits) / 8);
-  if (packed.length !== N * rowBytes) throw new TensorError(`MatMulNBits zero points '${name}' hold ${packed.length} bytes; N=${N} rows of ${kBlocks} ${bits}-bit values need ${N * rowBytes}`);
-  const perByte = 8 / bits;
-  const mask = (1 << bits) - 1;
-  const values = new Array<number>(N * kBlocks);
-  for (let n = 0; n < N; n++) {
-    for (let b = 0; b < kBlocks; b++) values[n * kBlocks + b] = (packed[n * rowBytes + Math.floor(b / perByte)] >> (bits * (b % perByte))) & mask;
-  }
-  // Over the code view [N, k_blocks, block_size]: one block of block_size along the last axis per (row, block).
-  return { values, axis: 2, blockSize };
-}
-
 function constantInput(ctx: FindContext, scopes: Scopes, name: string, scope: Scope, what: string): number[] {
   const t = trace(scopes, name, scope);
   if (!t.constant) throw new TensorError(`${what} '${name}' is ${t.dynamic}: cannot tell which weights are zero`);
@@ -732,23 +661,22 @@ export function eligibility(layer: LayerPlan, pattern: Pattern): Eligibility {
   const dims = layer.shape!;
   const K = dims[layer.axis!];
   const out = dims[layer.outAxis!];
-  // Shape advice is about the matrix, whose K a blocked view splits.
-  const matrixK = layer.matrixK ?? K;
   if (layer.group > 1 && K < pattern.m) {
     return { eligible: false, reason: `grouped/depthwise convolution (group=${layer.group}): ${K} input channel(s) per group < M=${pattern.m}`, warnings: [] };
   }
-  if (K % pattern.m !== 0) {
-    const what = layer.matrixK ? `block_size=${K}` : `K=${K} (axis ${layer.axis})`;
-    return { eligible: false, reason: `${what} is not divisible by M=${pattern.m}`, warnings: [] };
+  if (K % pattern.m !== 0) return { eligible: false, reason: `K=${K} (axis ${layer.axis}) is not divisible by M=${pattern.m}`, warnings: [] };
+  if (layer.kBlock && layer.kBlock % pattern.m !== 0) {
+    return { eligible: false, reason: `block_size=${layer.kBlock} is not divisible by M=${pattern.m}: groups would cross quantization blocks`, warnings: [] };
   }
   if (elementCount(dims) === 0) return { eligible: false, reason: 'empty weight', warnings: [] };
   const warnings: string[] = [];
-  if (matrixK < LARGE_CHANNELS || out < LARGE_CHANNELS) {
-    warnings.push(`small layer (K=${matrixK}, out=${out}): sparse kernels pay off mainly from about ${LARGE_CHANNELS} channels (TensorRT)`);
+  if (K < LARGE_CHANNELS || out < LARGE_CHANNELS) {
+    warnings.push(`small layer (K=${K}, out=${out}): sparse kernels pay off mainly from about ${LARGE_CHANNELS} channels (TensorRT)`);
   }
-  if (matrixK % KERNEL_MULTIPLE !== 0 || out % KERNEL_MULTIPLE !== 0) {
-    warnings.push(`K=${matrixK}, out=${out} not multiples of ${KERNEL_MULTIPLE}: cuSPARSELt/CUTLASS pad them and ASP skips such weights`);
+  if (K % KERNEL_MULTIPLE !== 0 || out % KERNEL_MULTIPLE !== 0) {
+    warnings.push(`K=${K}, out=${out} not multiples of ${KERNEL_MULTIPLE}: cuSPARSELt/CUTLASS pad them and ASP skips such weights`);
   }
   if (layer.group > 1) warnings.push(`grouped convolution (group=${layer.group}): sparse kernels rarely cover grouped layers`);
+  if (layer.notes) warnings.push(...layer.notes);
   return { eligible: true, reason: null, warnings };
 }

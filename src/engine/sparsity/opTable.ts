@@ -172,8 +172,9 @@ export const UNACCELERATED_OPS: Record<OpDomain, Record<string, UnacceleratedOp>
     GatherBlockQuantized: { inputs: [0], reason: 'GatherBlockQuantized: an embedding lookup, not a matrix product: no N:M kernel applies', minRank: 2 },
     // MatMulBnb4 inputs: A, B, absmax; B holds the FP4/NF4 codes packed two per byte in a 1-D uint8 tensor.
     MatMulBnb4: { inputs: [1], reason: 'MatMulBnb4: no mainstream runtime accelerates N:M sparsity for 4-bit bitsandbytes (FP4/NF4) weights', minRank: 1 },
-    // MatMulNBits (inputs A, B, scales, zero_points, g_idx, bias; B uint8 [N, k_blocks, blob_size] of packed codes)
-    // is read by planMatMulNBits in layers.ts: its attributes decide how B's bytes are viewed.
+    // MatMulNBits (inputs A, B, scales, zero_points, g_idx, bias; B uint8 [N, k_blocks, blob_size] of packed codes),
+    // MatMulNBitsMlp/Qkv, QMoE and MoE are read by sparsity/nbits.ts: their attributes decide how the weights' bytes
+    // are viewed, and the fused ones hold one layer per weight.
   },
   trt: {},
 };

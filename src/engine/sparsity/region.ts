@@ -99,6 +99,10 @@ function displayValue(o: Opened, e: number): string {
   const { dtype } = o.reader;
   const run = o.reader.read(e, 1);
   const bytes = run.bytes;
+  if (o.plan.tensor?.codes) {
+    // A packed code (MatMulNBits, QMoE: 2, 4 or 8 bits, read one byte each), with its block's zero point.
+    return `${bytes[0]} (zero point ${zeroPointLookup(o.plan.zeroPoint, o.plan.shape!)(e)})`;
+  }
   if (dtype.bits === 4) {
     // A 4-bit code (int4 sign-extended), with the zero point it is measured against.
     const nibble = run.nibble ? bytes[0] >> 4 : bytes[0] & 0x0f;
@@ -155,14 +159,16 @@ export function readGroupEncodings(path: string, pattern: Pattern, layer: string
       row,
       group,
       position,
-      dtype: o.reader.dtype.name,
+      // Packed codes read one byte each keep their own type's name (uint4...).
+      dtype: o.plan.tensor?.codes ? (o.plan.dtype ?? o.reader.dtype.name) : o.reader.dtype.name,
       values: idx.map((e) => displayValue(o, e)),
       mask: [...mags].map((v) => (v !== 0 ? '1' : '0')).join(''),
       nonZeros: [...mags].filter((v) => v !== 0).length,
       bitmask: [...mags].map((v) => (v !== 0 ? '1' : '0')).reverse().join(''),
       hex: [],
     };
-    if (m === 4 && [1, 2, 4].includes(size) && o.reader.dtype.bits !== 4) {
+    // No 2:4 encodings of packed codes: their kernel reads them packed (compress and export decline them too).
+    if (m === 4 && [1, 2, 4].includes(size) && o.reader.dtype.bits !== 4 && !o.plan.tensor?.codes) {
       const values = new Uint8Array(4 * size);
       idx.forEach((e, j) => values.set(o.reader.read(e, 1).bytes.subarray(0, size), j * size));
       const d = describeGroup(values, [...mags].map((v) => (v !== 0 ? 1 : 0)), size as 1 | 2 | 4, zero.subarray(0, size));

@@ -180,9 +180,15 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
   const profile = options.hardware;
   const inference = inferShapes(model, src, externals, { dims: options.dims, batch: options.batch });
   const byNode = new Map<NodeSkeleton, LayerFacts>();
-  for (const l of layers) if (l.plan.node && l.plan.graph === 'main') byNode.set(l.plan.node, l);
-  const constants = new Set(model.graph.initializers.map((t) => t.name));
   const unknowns: string[] = [];
+  // A node holding several layers (MoE, QMoE: one per expert weight) is no single GEMM: its time is its bytes.
+  const perNode = new Map<NodeSkeleton, LayerFacts[]>();
+  for (const l of layers) if (l.plan.node && l.plan.graph === 'main') perNode.set(l.plan.node, [...(perNode.get(l.plan.node) ?? []), l]);
+  for (const [node, held] of perNode) {
+    if (held.length === 1) byNode.set(node, held[0]);
+    else unknowns.push(`${node.opType} '${node.name || node.opType}' holds ${held.length} layers (${held.map((l) => l.name).join(', ')}): projected as a dense memory-bound op reading all its weights; which experts a token reads depends on its routing`);
+  }
+  const constants = new Set(model.graph.initializers.map((t) => t.name));
   const works: NodeWork[] = [];
   const readers = new Map<string, number>();
   for (const node of model.graph.nodes) for (const name of node.inputs) if (name) readers.set(name, (readers.get(name) ?? 0) + 1);
@@ -244,10 +250,12 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
       const plan = facts.plan;
       const dtype = dtypeById(plan.tensor?.dtype ?? 1);
       work.layer = facts.name;
-      work.weightBytes += plan.shape && dtype ? (plan.shape.reduce((a, b) => a * b, 1) * dtype.bits) / 8 : 0;
+      // Packed codes (MatMulNBits, QMoE) are read as stored: bits per code, not the byte each is viewed as.
+      const bits = plan.tensor?.codes?.bits ?? dtype?.bits;
+      work.weightBytes += plan.shape && bits ? (plan.shape.reduce((a, b) => a * b, 1) * bits) / 8 : 0;
       // MatMulNBits dequantizes its codes and computes in A's type (weight-only int4/int8, as Sparse-Marlin does at 2:4).
       work.computeType = weightOnly(node) ? computeTypeOf(io.inputs[0]?.elemType || 1) : computeTypeOf(plan.tensor?.dtype ?? 1);
-      work.weightBits = dtype?.bits;
+      work.weightBits = bits;
       work.passes = facts.eligible && (facts.passes24 || Boolean(options.assumePass));
       work.blockZeroRatio = facts.eligible ? (options.assumePass ? Math.max(facts.blockZeroRatio ?? 0, 0.5) : facts.blockZeroRatio) : null;
     }

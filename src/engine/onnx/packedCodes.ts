@@ -1,0 +1,103 @@
+// Bit-packed integer codes stored in uint8 blobs, as ONNX Runtime's MatMulNBits and QMoE keep them (its
+// docs/ContribOperators.md: "bit-packed format along the K dimension, packed within each block_size"; for 4 bits
+// "the first 4 bits are stored in the lower 4 bits of a byte"). A row of K codes is stored as k_blocks blobs of
+// block_size * bits / 8 bytes; the last blob may hold padding codes beyond K. The reader presents the codes as a
+// uint8 tensor [..., K] with one byte per code and no padding, so statistics count only real weights.
+import { type DType, dtypeById } from './dtypes';
+import type { ElementBytes, ElementReader } from './tensorData';
+
+/** How a view of codes maps onto the stored uint8 tensor. The view's dims are the TensorRef's own: [...rows, K]. */
+export interface PackedCodes {
+  bits: 2 | 4 | 8;
+  /** Codes per row (the reduction axis K, the view's last axis). */
+  K: number;
+  /** Codes per stored blob; the last blob of a row is padded when K is not a multiple of it. */
+  blockSize: number;
+  /** The stored tensor's dims (uint8). */
+  storedDims: number[];
+}
+
+export function blocksPerRow(codes: PackedCodes): number {
+  return Math.ceil(codes.K / codes.blockSize);
+}
+
+export function blobBytes(codes: PackedCodes): number {
+  return (codes.blockSize * codes.bits) / 8;
+}
+
+const UINT8 = dtypeById(2)!;
+
+/** Reads the codes of `view` (one byte each) from `stored`, a reader over the packed uint8 bytes. */
+export class PackedCodesReader implements ElementReader {
+  readonly dtype: DType = UINT8;
+  readonly splittable = true;
+  private buffer = new Uint8Array(0);
+  constructor(
+    readonly stored: ElementReader,
+    readonly codes: PackedCodes,
+    readonly count: number,
+  ) {}
+
+  read(start: number, count: number): ElementBytes {
+    if (this.buffer.length < count) this.buffer = new Uint8Array(Math.max(count, this.buffer.length * 2));
+    const out = this.buffer.subarray(0, count);
+    this.readInto(start, count, out);
+    return { bytes: out, nibble: 0 };
+  }
+
+  readInto(start: number, count: number, target: Uint8Array): void {
+    if (count === 0) return;
+    const { K } = this.codes;
+    const firstRow = Math.floor(start / K);
+    const lastRow = Math.floor((start + count - 1) / K);
+    // The stored rows covering the run, read at once (padding included), then unpacked.
+    const rowBytes = blocksPerRow(this.codes) * blobBytes(this.codes);
+    const bytes = this.stored.read(firstRow * rowBytes, (lastRow - firstRow + 1) * rowBytes).bytes;
+    let i = 0;
+    for (let row = firstRow; row <= lastRow; row++) {
+      const k0 = row === firstRow ? start - row * K : 0;
+      const k1 = Math.min(K, start + count - row * K);
+      unpackRow(bytes, (row - firstRow) * rowBytes, this.codes, k0, k1, target, i);
+      i += k1 - k0;
+    }
+  }
+}
+
+/** Codes k0..k1 of the row whose stored bytes start at `rowStart`, one byte each into `out` from `at`. */
+function unpackRow(bytes: Uint8Array, rowStart: number, codes: PackedCodes, k0: number, k1: number, out: Uint8Array, at: number): void {
+  const { bits, blockSize } = codes;
+  const blob = blobBytes(codes);
+  const mask = (1 << bits) - 1;
+  for (let k = k0; k < k1; k++) {
+    const j = k % blockSize;
+    const bit = j * bits;
+    out[at++] = (bytes[rowStart + ((k - j) / blockSize) * blob + (bit >> 3)] >> (bit & 7)) & mask;
+  }
+}
+
+/** Unpacks every code of a stored tensor's bytes: [rows x K], one byte per code. */
+export function unpackCodes(stored: Uint8Array, codes: PackedCodes, rows: number): Uint8Array {
+  const out = new Uint8Array(rows * codes.K);
+  const rowBytes = blocksPerRow(codes) * blobBytes(codes);
+  for (let r = 0; r < rows; r++) unpackRow(stored, r * rowBytes, codes, 0, codes.K, out, r * codes.K);
+  return out;
+}
+
+/** Writes codes back into a copy of the stored bytes: only the K real codes of each row; padding stays as it was. */
+export function repackCodes(stored: Uint8Array, values: Uint8Array, codes: PackedCodes, rows: number): Uint8Array {
+  const out = stored.slice();
+  const { K, bits, blockSize } = codes;
+  const blob = blobBytes(codes);
+  const rowBytes = blocksPerRow(codes) * blob;
+  const mask = (1 << bits) - 1;
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < K; k++) {
+      const j = k % blockSize;
+      const bit = j * bits;
+      const at = r * rowBytes + ((k - j) / blockSize) * blob + (bit >> 3);
+      const shift = bit & 7;
+      out[at] = (out[at] & ~(mask << shift)) | ((values[r * K + k] & mask) << shift);
+    }
+  }
+  return out;
+}
