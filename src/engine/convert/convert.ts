@@ -15,6 +15,7 @@ import { type LayerReport, inspectModel } from '../sparsity/inspect';
 import { type LayerPlan, eligibility, findLayers } from '../sparsity/layers';
 import { type Pattern, patternName } from '../sparsity/pattern';
 import { ShapeInfo, kAlignment } from '../sparsity/kernel';
+import { zeroPointKey } from '../sparsity/decode';
 import { pruneReadSimd, simdApplies } from '../sparsity/simd/simdScan';
 import { type PruneTotals, emptyTotals, pruneSlab } from './prune';
 import { RUNTIME_SIZE_LIMIT, type RuntimeComparison, compareOutputs } from './runtime';
@@ -221,7 +222,7 @@ function planChanges(
       continue;
     }
     // A weight shared by layers that read it along different axes (or zero points, or folded differently) has no single N:M pruning.
-    const signature = (l: LayerPlan) => `${l.axis}:${l.outAxis}:${JSON.stringify(l.zeroPoint ?? null)}:${l.shape?.join(' ')}:${l.tensor?.fold ? foldSignature(l.tensor.fold) : ''}`;
+    const signature = (l: LayerPlan) => `${l.axis}:${l.outAxis}:${zeroPointKey(l.zeroPoint)}:${l.shape?.join(' ')}:${l.tensor?.fold ? foldSignature(l.tensor.fold) : ''}`;
     if (new Set(layers.map(signature)).size > 1) {
       const axes = nameList(layers.map((x) => `${x.name}: axis ${x.axis}`), '');
       for (const l of layers) {

@@ -7,7 +7,8 @@ export const NAN_MAGNITUDE = Math.fround(1e-45);
 
 /** Zero points of an integer weight: one per tensor, per channel along `axis`, or per block (opset 21). */
 export interface ZeroPoint {
-  values: number[];
+  /** Held as bytes where they fit (MatMulNBits / QMoE codes: one per row and block, millions in an LLM). */
+  values: readonly number[] | Uint8Array;
   /** Axis of the stored weight the values run along; -1 for a single per-tensor value. */
   axis: number;
   /** Block size along `axis` (DequantizeLinear-21 `block_size`); 0 for per-axis. */
@@ -173,4 +174,23 @@ export function zeroPointLookup(zeroPoint: ZeroPoint | undefined, dims: readonly
     const o = Math.floor(e / (inner * size));
     return values[(o * blocks + Math.floor(k / bs)) * inner + i];
   };
+}
+
+/**
+ * A short key that tells zero points apart (which layers may share one scan): axis, block size, count and a 64-bit
+ * hash of the values. Their JSON took seconds and hundreds of MB for the millions of an int4 LLM's blocks.
+ */
+export function zeroPointKey(zeroPoint: ZeroPoint | undefined): string {
+  if (!zeroPoint) return 'none';
+  const { values } = zeroPoint;
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  const f = new Float64Array(1);
+  const w = new Uint32Array(f.buffer);
+  for (let i = 0; i < values.length; i++) {
+    f[0] = values[i];
+    h1 = Math.imul(h1 ^ w[0], 0x01000193) ^ Math.imul(h1 ^ w[1], 0x5bd1e995);
+    h2 = Math.imul(h2 ^ w[1], 0x85ebca6b) ^ Math.imul(h2 ^ w[0], 0xc2b2ae35) ^ i;
+  }
+  return `${zeroPoint.axis}:${zeroPoint.blockSize}:${values.length}:${(h1 >>> 0).toString(16)}${(h2 >>> 0).toString(16)}`;
 }

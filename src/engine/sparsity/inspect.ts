@@ -9,6 +9,7 @@ import type { Worker } from 'node:worker_threads';
 import { foldSignature } from '../onnx/folded';
 import { ExternalFiles, openTensor } from '../onnx/tensorData';
 import { JobSources, type ScanJob } from './job';
+import { zeroPointKey } from './decode';
 import { fragileZeroWarnings } from './fragile';
 import { GRID_MAX, type Grid, type PartStats, type ScanStats, ShapeInfo, emptyStats, mergeStats } from './kernel';
 import { type LayerPlan, type UnrecognizedOp, discover, eligibility } from './layers';
@@ -202,7 +203,7 @@ function scanKey(layer: LayerPlan): string {
   const t = layer.tensor!;
   // A folded weight or a reshaped view shares its constant's place but not its values or dims.
   const view = layer.folded ? `:${t.dims.join(' ')}:${t.fold ? foldSignature(t.fold) : ''}` : '';
-  return `${t.span.offset}:${t.data.kind === 'external' ? t.data.location : ''}:${layer.axis}:${layer.outAxis}:${JSON.stringify(layer.zeroPoint ?? null)}${view}`;
+  return `${t.span.offset}:${t.data.kind === 'external' ? t.data.location : ''}:${layer.axis}:${layer.outAxis}:${zeroPointKey(layer.zeroPoint)}${view}`;
 }
 
 /** One key per stored tensor (its place in the file); runtime weights, which have none, by graph and name. */

@@ -13,7 +13,7 @@ import type { PackedCodes } from '../onnx/packedCodes';
 import type { NodeSkeleton, TensorRef } from '../onnx/skeleton';
 import { TensorError, openTensor } from '../onnx/tensorData';
 import type { ZeroPoint } from './decode';
-import { type FindContext, type LayerPlan, type Scope, type Scopes, type Trace, describeConstant, intAttr, readIntegers, trace } from './layers';
+import { type FindContext, type LayerPlan, type Scope, type Scopes, type Trace, describeConstant, intAttr, trace } from './layers';
 
 type UniqueName = (node: NodeSkeleton, scope: Scope) => string;
 
@@ -41,15 +41,25 @@ function readFloats(ctx: FindContext, tensor: TensorRef): number[] {
 }
 
 /** Codes packed `bits` to a byte, low bits first, `perRow` to a row of ceil(perRow * bits / 8) bytes. */
-function unpackRows(packed: number[], rows: number, perRow: number, bits: number): number[] {
+function unpackRows(packed: Uint8Array, rows: number, perRow: number, bits: number): Uint8Array {
   const rowBytes = Math.ceil((perRow * bits) / 8);
   const perByte = 8 / bits;
   const mask = (1 << bits) - 1;
-  const values = new Array<number>(rows * perRow);
+  const values = new Uint8Array(rows * perRow);
   for (let r = 0; r < rows; r++) {
     for (let i = 0; i < perRow; i++) values[r * perRow + i] = (packed[r * rowBytes + Math.floor(i / perByte)] >> (bits * (i % perByte))) & mask;
   }
   return values;
+}
+
+/**
+ * A packed uint8 zero-point tensor's bytes, read only when it holds the `expected` count: an LLM head's hold millions
+ * (128256 rows x 128 blocks), past the cap on other zero points, and are bounded by the weight they describe.
+ */
+function readPackedBytes(ctx: FindContext, tensor: TensorRef, expected: number, mismatch: (count: number) => string): Uint8Array {
+  const reader = openTensor(ctx.src, tensor, ctx.externals);
+  if (reader.count !== expected) throw new TensorError(mismatch(reader.count));
+  return reader.read(0, reader.count).bytes.slice();
 }
 
 /**
@@ -62,7 +72,7 @@ const G_IDX_WITH_ZERO_POINTS =
   "g_idx with zero points is not read: which zero point applies at each k depends on the kernel (ONNX Runtime's unpacked path looks it up through g_idx, its packed path ignores g_idx, and ONNX Runtime 1.30 on CPU computes such a model as if every zero point were 2^(bits-1))";
 
 /** Why pruning cannot write a block's zero point as a code: it is no integer within the codes' range. */
-function unwritableZeroPoint(values: number[], bits: number): number | undefined {
+function unwritableZeroPoint(values: readonly number[] | Uint8Array, bits: number): number | undefined {
   return values.find((v) => !(Number.isInteger(v) && v >= 0 && v < 1 << bits));
 }
 
@@ -193,9 +203,8 @@ function nBitsZeroPoint(ctx: FindContext, scopes: Scopes, name: string | undefin
     return { values, axis: 1, blockSize };
   }
   if (dtype !== 2) throw new TensorError(`MatMulNBits zero points '${name}' are ${dtypeName(dtype)}: the spec allows uint8 (packed) or A's float type`);
-  const packed = readIntegers(ctx.src, t.constant.tensor, ctx.externals);
   const rowBytes = Math.ceil((kBlocks * bits) / 8);
-  if (packed.length !== N * rowBytes) throw new TensorError(`MatMulNBits zero points '${name}' hold ${packed.length} bytes; N=${N} rows of ${kBlocks} ${bits}-bit values need ${N * rowBytes}`);
+  const packed = readPackedBytes(ctx, t.constant.tensor, N * rowBytes, (count) => `MatMulNBits zero points '${name}' hold ${count} bytes; N=${N} rows of ${kBlocks} ${bits}-bit values need ${N * rowBytes}`);
   // Over the code view [N, K]: one block of block_size along K per (row, block), the last one possibly short.
   return { values: unpackRows(packed, N, kBlocks, bits), axis: 1, blockSize };
 }
@@ -354,12 +363,11 @@ function expertZeroPoint(
   const t = trace(scopes, name, scope);
   if (!t.constant) throw new TensorError(`${node.opType} ${weight} zero points '${name}' are ${t.dynamic}: cannot tell which codes are zero`);
   if (t.constant.tensor.dtype !== 2) throw new TensorError(`${node.opType} ${weight} zero points '${name}' are ${dtypeName(t.constant.tensor.dtype)}, not packed uint8`);
-  const packed = readIntegers(ctx.src, t.constant.tensor, ctx.externals);
   const blocks = blockSize ? K / blockSize : 1;
   // Without block_size the zero points run along N (one per row), packed per expert.
   const [rows, perRow] = blockSize ? [E * N, blocks] : [E, N];
   const need = rows * Math.ceil((perRow * bits) / 8);
-  if (packed.length !== need) throw new TensorError(`${node.opType} ${weight} zero points '${name}' hold ${packed.length} bytes; ${E} experts x ${N} rows${blockSize ? ` x ${blocks} blocks` : ''} of ${bits}-bit values need ${need}`);
+  const packed = readPackedBytes(ctx, t.constant.tensor, need, (count) => `${node.opType} ${weight} zero points '${name}' hold ${count} bytes; ${E} experts x ${N} rows${blockSize ? ` x ${blocks} blocks` : ''} of ${bits}-bit values need ${need}`);
   // One value per (expert, row, block) in the order of the view's rows: a block of K / blocks along the last axis.
   return { values: unpackRows(packed, rows, perRow, bits), axis: 2, blockSize: K / blocks };
 }
