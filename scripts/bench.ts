@@ -331,7 +331,9 @@ function main(): void {
   // --only startup|inspect|prune|open runs one section.
   const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
   const section = (name: string) => !only || only === name;
-  const models = ensureModels(dir);
+  // --model TEXT keeps the models whose name contains TEXT (e.g. --model int4).
+  const pick = args.includes('--model') ? args[args.indexOf('--model') + 1] : undefined;
+  const models = ensureModels(dir).filter((m) => !pick || m.name.includes(pick));
   console.log(`machine: ${cpus().length} x ${cpus()[0]?.model.trim()}, node ${process.version}`);
   if (section('startup')) startupSection(models, dir);
   console.log('best of', rounds, 'alternating rounds, each in a fresh process, page cache warmed first\n');

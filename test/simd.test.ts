@@ -174,6 +174,55 @@ describe('SIMD kernel on 8-bit integers agrees with the JavaScript kernel', () =
   });
 });
 
+describe('integers with differing zero points, and 4-bit integers, scan as distances |q - zp| in the SIMD kernel', () => {
+  // Zero points per channel, per block along K (int4 LLM exports) or none, on 8- and 4-bit weights: every statistic,
+  // the fragile zero-point zeros included, must equal the JavaScript kernel's.
+  const CASES_ZP: { label: string; dtype: DTypeName; dims: number[]; kAxis: number; rAxis: number; zp?: (rnd: () => number) => ZeroPoint }[] = [
+    { label: 'uint8 per-channel zero points, MatMul B [36, 21] (K strided)', dtype: 'uint8', dims: [36, 21], kAxis: 0, rAxis: 1, zp: (rnd) => ({ values: Array.from({ length: 21 }, () => Math.floor(rnd() * 256)), axis: 1, blockSize: 0 }) },
+    { label: 'int8 per-channel zero points, Gemm transB [12, 40] (K contiguous)', dtype: 'int8', dims: [12, 40], kAxis: 1, rAxis: 0, zp: (rnd) => ({ values: Array.from({ length: 12 }, () => Math.floor(rnd() * 256) - 128), axis: 0, blockSize: 0 }) },
+    { label: 'uint8 zero points per block of 16 along K, [24, 64]', dtype: 'uint8', dims: [24, 64], kAxis: 1, rAxis: 0, zp: (rnd) => ({ values: Array.from({ length: 24 * 4 }, () => Math.floor(rnd() * 16)), axis: 1, blockSize: 16 }) },
+    { label: 'uint8 zero points per block of 32 along K, a short last block, [8, 80]', dtype: 'uint8', dims: [8, 80], kAxis: 1, rAxis: 0, zp: (rnd) => ({ values: Array.from({ length: 8 * 3 }, () => Math.floor(rnd() * 16)), axis: 1, blockSize: 32 }) },
+    { label: 'uint4 zero points per block of 16 along K, [16, 48]', dtype: 'uint4', dims: [16, 48], kAxis: 1, rAxis: 0, zp: (rnd) => ({ values: Array.from({ length: 16 * 3 }, () => Math.floor(rnd() * 16)), axis: 1, blockSize: 16 }) },
+    { label: 'int4 without zero point, MatMul B [32, 12] (K strided)', dtype: 'int4', dims: [32, 12], kAxis: 0, rAxis: 1 },
+    { label: 'uint4 zero point 8, [20, 36]', dtype: 'uint4', dims: [20, 36], kAxis: 1, rAxis: 0, zp: () => ({ values: [8], axis: -1, blockSize: 0 }) },
+  ];
+  for (const c of CASES_ZP) {
+    for (const [n, zeros] of [[2, 0.45], [1, 0.45], [2, 0.8]]) {
+      test(`${c.label}, ${n}:4, ${zeros * 100}% zeros`, () => {
+        const count = c.dims.reduce((x, y) => x * y, 1);
+        const rnd = seededRandom(count * 7 + n);
+        const zeroPoint = c.zp?.(rnd);
+        const geometry = { dims: c.dims, kAxis: c.kAxis, rAxis: c.rAxis };
+        const pattern = { n, m: 4 };
+        const point = (i: number) => (zeroPoint ? zeroPointAt(zeroPoint, c.dims, i) : 0);
+        const [lo, hi] = c.dtype === 'int8' ? [-128, 127] : c.dtype === 'uint8' ? [0, 255] : c.dtype === 'int4' ? [-8, 7] : [0, 15];
+        const values = Array.from({ length: count }, (_, i) => (rnd() < zeros ? point(i) : lo + Math.floor(rnd() * (hi - lo + 1))));
+        const r = reader(c.dtype, c.dims, values);
+        assert.equal(simdApplies(c.dtype, pattern, zeroPoint), false, 'not the 8-bit one-zero-point SIMD path');
+        const shape = new ShapeInfo(geometry, pattern);
+        const whole: ScanPart = { a0: 0, a1: shape.A, k0: 0, k1: shape.K };
+        const js = scanPart(r, { geometry, pattern, zeroPoint, kernel: 'js' }, whole);
+        assert.ok(js.zeros > 0);
+        assert.deepEqual(scanPart(r, { geometry, pattern, zeroPoint }, whole), js);
+        for (const part of splitParts(shape, 100)) {
+          assert.deepEqual(scanPart(r, { geometry, pattern, zeroPoint }, part), scanPart(r, { geometry, pattern, zeroPoint, kernel: 'js' }, part), `part ${JSON.stringify(part)}`);
+        }
+      });
+    }
+  }
+});
+
+/** The zero point of element i (row-major) by the same rule as decode.ts, written out: per tensor, channel or block. */
+function zeroPointAt(zp: ZeroPoint, dims: number[], i: number): number {
+  if (zp.axis < 0) return zp.values[0];
+  const inner = dims.slice(zp.axis + 1).reduce((x, y) => x * y, 1);
+  const size = dims[zp.axis];
+  const k = Math.floor(i / inner) % size;
+  if (!zp.blockSize) return zp.values[k];
+  const outer = Math.floor(i / (inner * size));
+  return zp.values[(outer * Math.ceil(size / zp.blockSize) + Math.floor(k / zp.blockSize)) * inner + (i % inner)];
+}
+
 describe('SIMD pruning of 8-bit integers agrees with the JavaScript pruning pass', () => {
   const ZPS: { dtype: DTypeName; value: number; zp?: ZeroPoint }[] = [
     { dtype: 'int8', value: 0 },

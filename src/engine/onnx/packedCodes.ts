@@ -68,10 +68,37 @@ function unpackRow(bytes: Uint8Array, rowStart: number, codes: PackedCodes, k0: 
   const { bits, blockSize } = codes;
   const blob = blobBytes(codes);
   const mask = (1 << bits) - 1;
+  if (bits === 4) {
+    unpackRow4(bytes, rowStart, blockSize, blob, k0, k1, out, at);
+    return;
+  }
   for (let k = k0; k < k1; k++) {
     const j = k % blockSize;
     const bit = j * bits;
     out[at++] = (bytes[rowStart + ((k - j) / blockSize) * blob + (bit >> 3)] >> (bit & 7)) & mask;
+  }
+}
+
+/** 4-bit codes, a byte (two codes) at a time inside each block: int4 LLMs hold billions of them. */
+function unpackRow4(bytes: Uint8Array, rowStart: number, blockSize: number, blob: number, k0: number, k1: number, out: Uint8Array, at: number): void {
+  let k = k0;
+  while (k < k1) {
+    const j = k % blockSize;
+    const blockEnd = Math.min(k1, k - j + blockSize);
+    let byte = rowStart + ((k - j) / blockSize) * blob + (j >> 1);
+    if (j & 1) {
+      out[at++] = bytes[byte++] >> 4;
+      k++;
+    }
+    for (; k + 1 < blockEnd; k += 2) {
+      const b = bytes[byte++];
+      out[at++] = b & 0xf;
+      out[at++] = b >> 4;
+    }
+    if (k < blockEnd) {
+      out[at++] = bytes[byte] & 0xf;
+      k++;
+    }
   }
 }
 

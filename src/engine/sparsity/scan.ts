@@ -1,7 +1,8 @@
 // Streams one weight (or one part of it) from its reader through the kernel, in slabs of bounded size.
 import { CancelledError } from '../errors';
-import type { ElementReader } from '../onnx/tensorData';
-import { type ZeroPoint, toMagnitudes } from './decode';
+import { type DType, dtypeById } from '../onnx/dtypes';
+import type { ElementBytes, ElementReader } from '../onnx/tensorData';
+import { type ZeroPoint, integerAt, toMagnitudes, zeroPointLookup } from './decode';
 import { type Geometry, type ScanStats, ShapeInfo, SlabScanner, emptyStats, kAlignment } from './kernel';
 import type { Pattern } from './pattern';
 import { scanPartSimd, simdApplies } from './simd/simdScan';
@@ -41,6 +42,12 @@ export function wholeTensor(shape: ShapeInfo): ScanPart {
 
 export function scanPart(reader: ElementReader, options: ScanOptions, part: ScanPart): ScanStats {
   if (options.kernel !== 'js' && simdApplies(reader.dtype.name, options.pattern, options.zeroPoint)) return scanPartSimd(reader, options, part);
+  const distances = options.kernel !== 'js' ? distanceReader(reader, options) : undefined;
+  if (distances) {
+    const stats = scanPartSimd(distances, { ...options, zeroPoint: undefined }, part);
+    stats.zeroPointZeros += distances.zeroPointZeros;
+    return stats;
+  }
   const shape = new ShapeInfo(options.geometry, options.pattern, options.gridMax);
   const stats = emptyStats(shape);
   const scanner = new SlabScanner(shape, stats);
@@ -97,4 +104,110 @@ export function splitParts(shape: ShapeInfo, target: number): ScanPart[] {
   const kRows = Math.max(kStep, Math.floor(target / (A * B) / kStep) * kStep);
   for (let k0 = 0; k0 < K; k0 += kRows) parts.push({ a0: 0, a1: A, k0, k1: Math.min(K, k0 + kRows) });
   return parts;
+}
+
+const UINT8 = dtypeById(2)!;
+
+/**
+ * Integer weights of at most 8 bits whose zero points differ (per channel, per block: int4 LLMs hold one per row and
+ * block of 32-128 codes), and 4-bit ones, which the SIMD kernel does not read: read as uint8 distances |q - zp| with
+ * no zero point, the magnitudes the JavaScript kernel computes, so the SIMD kernel scans them. Undefined where it
+ * does not apply (wider integers, floats, a zero point that is no integer).
+ */
+function distanceReader(reader: ElementReader, options: ScanOptions): DistanceReader | undefined {
+  const { dtype } = reader;
+  if (!dtype.integer || dtype.bits > 8 || !simdApplies('uint8', options.pattern, undefined)) return undefined;
+  const zp = options.zeroPoint;
+  if (!zp && dtype.bits !== 4) return undefined;
+  if (zp && !integerValues(zp)) return undefined;
+  return new DistanceReader(reader, zp, options.geometry.dims);
+}
+
+const checkedIntegers = new WeakMap<ZeroPoint, boolean>();
+function integerValues(zp: ZeroPoint): boolean {
+  let known = checkedIntegers.get(zp);
+  if (known === undefined) {
+    known = true;
+    for (let i = 0; i < zp.values.length && known; i++) known = Number.isInteger(zp.values[i]);
+    checkedIntegers.set(zp, known);
+  }
+  return known;
+}
+
+class DistanceReader implements ElementReader {
+  readonly dtype: DType = UINT8;
+  readonly count: number;
+  readonly splittable: boolean;
+  /** Zeros that are codes equal to a non-zero zero point (fragile.ts), counted as they are read. */
+  zeroPointZeros = 0;
+  private buffer = new Uint8Array(0);
+  private readonly lookup: (element: number) => number;
+  /** Elements that share one zero point in a row: a block along the last axis, else 1 (looked up each). */
+  private readonly run: { size: number; block: number; values: ArrayLike<number> } | undefined;
+
+  constructor(
+    private readonly inner: ElementReader,
+    zeroPoint: ZeroPoint | undefined,
+    dims: readonly number[],
+  ) {
+    this.count = inner.count;
+    this.splittable = inner.splittable;
+    this.lookup = zeroPointLookup(zeroPoint, dims);
+    const last = dims.length - 1;
+    if (zeroPoint && zeroPoint.values.length > 1 && zeroPoint.axis === last && zeroPoint.blockSize > 0) {
+      this.run = { size: dims[last], block: zeroPoint.blockSize, values: zeroPoint.values };
+    } else if (!zeroPoint || zeroPoint.values.length <= 1 || zeroPoint.axis < 0) {
+      this.run = { size: Infinity, block: Infinity, values: [this.lookup(0)] };
+    }
+  }
+
+  read(start: number, count: number): ElementBytes {
+    if (this.buffer.length < count) this.buffer = new Uint8Array(Math.max(count, this.buffer.length * 2));
+    const out = this.buffer.subarray(0, count);
+    this.readInto(start, count, out);
+    return { bytes: out, nibble: 0 };
+  }
+
+  readInto(start: number, count: number, target: Uint8Array): void {
+    const run = this.inner.read(start, count);
+    const { bytes, nibble } = run;
+    const dtype = this.inner.dtype;
+    const plainBytes = dtype.bits === 8 && !dtype.signed;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let fragile = 0;
+    for (let i = 0; i < count; ) {
+      const e = start + i;
+      let point: number;
+      let end: number;
+      if (this.run && this.run.size === Infinity) {
+        point = this.run.values[0];
+        end = count;
+      } else if (this.run) {
+        // Blocks of zero points along the last axis: constant up to the block's (or the row's) end.
+        const { size, block, values } = this.run;
+        const k = e % size;
+        const blocks = Math.ceil(size / block);
+        const b = Math.floor(k / block);
+        point = values[Math.floor(e / size) * blocks + b];
+        end = Math.min(count, i + Math.min(size, (b + 1) * block) - k);
+      } else {
+        point = this.lookup(e);
+        end = i + 1;
+      }
+      if (plainBytes) {
+        for (; i < end; i++) {
+          const d = bytes[i] - point;
+          target[i] = d < 0 ? -d : d;
+          if (d === 0 && point !== 0) fragile++;
+        }
+      } else {
+        for (; i < end; i++) {
+          const d = integerAt(dtype, bytes, view, i, nibble) - point;
+          target[i] = d < 0 ? -d : d;
+          if (d === 0 && point !== 0) fragile++;
+        }
+      }
+    }
+    this.zeroPointZeros += fragile;
+  }
 }
