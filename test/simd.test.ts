@@ -6,6 +6,7 @@ import { type DTypeName, encodeModel, graph, makeTensor, node, seededRandom, val
 import { readSkeleton } from '../src/engine/onnx/skeleton';
 import { MemorySource } from '../src/engine/onnx/source';
 import { ExternalFiles, openTensor } from '../src/engine/onnx/tensorData';
+import { PackedCodesReader } from '../src/engine/onnx/packedCodes';
 import type { ScanStats } from '../src/engine/sparsity/kernel';
 import type { ZeroPoint } from '../src/engine/sparsity/decode';
 import { type ScanPart, scanPart, splitParts } from '../src/engine/sparsity/scan';
@@ -203,6 +204,46 @@ describe('integers with differing zero points, and 4-bit integers, scan as dista
         const whole: ScanPart = { a0: 0, a1: shape.A, k0: 0, k1: shape.K };
         const js = scanPart(r, { geometry, pattern, zeroPoint, kernel: 'js' }, whole);
         assert.ok(js.zeros > 0);
+        assert.deepEqual(scanPart(r, { geometry, pattern, zeroPoint }, whole), js);
+        for (const part of splitParts(shape, 100)) {
+          assert.deepEqual(scanPart(r, { geometry, pattern, zeroPoint }, part), scanPart(r, { geometry, pattern, zeroPoint, kernel: 'js' }, part), `part ${JSON.stringify(part)}`);
+        }
+      });
+    }
+  }
+});
+
+describe('4-bit packed codes (MatMulNBits) scan as distances in one pass over their bytes', () => {
+  // Rows of K codes in blobs of block_size, the last one padded; zero points per (row, block), or one for all.
+  for (const { label, rows, K, blockSize, perBlock } of [
+    { label: 'K = 64 in blocks of 16, zero points per block', rows: 24, K: 64, blockSize: 16, perBlock: true },
+    { label: 'K = 40 in blocks of 16 (the last padded), zero points per block', rows: 9, K: 40, blockSize: 16, perBlock: true },
+    { label: 'K = 96 in blocks of 32, the default zero point 8', rows: 12, K: 96, blockSize: 32, perBlock: false },
+  ]) {
+    for (const [n, zeros] of [[2, 0.45], [1, 0.45], [2, 0.8]]) {
+      test(`${label}, ${n}:4, ${zeros * 100}% zeros`, () => {
+        const rnd = seededRandom(rows * K + n);
+        const blocks = Math.ceil(K / blockSize);
+        const points = perBlock ? Uint8Array.from({ length: rows * blocks }, () => Math.floor(rnd() * 16)) : undefined;
+        const zeroPoint: ZeroPoint = points ? { values: points, axis: 1, blockSize } : { values: [8], axis: -1, blockSize: 0 };
+        const blob = blockSize / 2;
+        const stored = new Uint8Array(rows * blocks * blob);
+        for (let r = 0; r < rows; r++) {
+          for (let k = 0; k < blocks * blockSize; k++) {
+            const point = points ? points[r * blocks + Math.floor(k / blockSize)] : 8;
+            const code = k < K && rnd() < zeros ? point : Math.floor(rnd() * 16);
+            const at = r * blocks * blob + (k >> 1);
+            stored[at] |= code << ((k & 1) * 4);
+          }
+        }
+        const codes = { bits: 4 as const, K, blockSize, storedDims: [rows, blocks, blob] };
+        const r = new PackedCodesReader(reader('uint8', [rows, blocks, blob], [...stored]), codes, rows * K);
+        const geometry = { dims: [rows, K], kAxis: 1, rAxis: 0 };
+        const pattern = { n, m: 4 };
+        const shape = new ShapeInfo(geometry, pattern);
+        const whole: ScanPart = { a0: 0, a1: shape.A, k0: 0, k1: shape.K };
+        const js = scanPart(r, { geometry, pattern, zeroPoint, kernel: 'js' }, whole);
+        assert.ok(js.zeros > 0 && js.zeroPointZeros > 0);
         assert.deepEqual(scanPart(r, { geometry, pattern, zeroPoint }, whole), js);
         for (const part of splitParts(shape, 100)) {
           assert.deepEqual(scanPart(r, { geometry, pattern, zeroPoint }, part), scanPart(r, { geometry, pattern, zeroPoint, kernel: 'js' }, part), `part ${JSON.stringify(part)}`);

@@ -61,6 +61,116 @@ export class PackedCodesReader implements ElementReader {
       i += k1 - k0;
     }
   }
+
+  /**
+   * Elements [start, start + count) as distances |code - zp| into `target`, one byte each, with `points` holding one
+   * zero point per (row, block), or one for all (4-bit codes: unpacking and the distance in one pass over each byte, for the SIMD
+   * scan). Returns how many codes equal a non-zero zero point.
+   */
+  readDistances(start: number, count: number, target: Uint8Array, points: ArrayLike<number> | number): number {
+    if (count === 0) return 0;
+    const { K, blockSize } = this.codes;
+    const blocks = blocksPerRow(this.codes);
+    const blob = blobBytes(this.codes);
+    const rowBytes = blocks * blob;
+    const firstRow = Math.floor(start / K);
+    const lastRow = Math.floor((start + count - 1) / K);
+    const stored = this.stored.read(firstRow * rowBytes, (lastRow - firstRow + 1) * rowBytes).bytes;
+    // Aligned copies in and out, so that whole words of 4 bytes (8 codes) go through at once: blobs are multiples of 8 bytes.
+    const input = this.scratch('in', stored.length);
+    input.bytes.set(stored);
+    const output = this.scratch('out', count);
+    const bytes = input.bytes;
+    const words = input.words;
+    const out = output.bytes;
+    const outWords = output.words;
+    let at = 0;
+    let equal = 0;
+    for (let row = firstRow; row <= lastRow; row++) {
+      const rowStart = (row - firstRow) * rowBytes;
+      let k = row === firstRow ? start - row * K : 0;
+      const k1 = Math.min(K, start + count - row * K);
+      while (k < k1) {
+        const b = Math.floor(k / blockSize);
+        const point = typeof points === 'number' ? points : points[row * blocks + b];
+        const { pair, zeros } = distanceTable(point);
+        const counted = point !== 0 ? 1 : 0;
+        const end = Math.min(k1, (b + 1) * blockSize);
+        let byte = rowStart + b * blob + ((k - b * blockSize) >> 1);
+        if ((k - b * blockSize) & 1) {
+          const d = pair[bytes[byte++]] >> 8;
+          out[at++] = d;
+          equal += counted & (d === 0 ? 1 : 0);
+          k++;
+        }
+        while (k + 1 < end) {
+          if (LITTLE_ENDIAN && (byte & 3) === 0 && (at & 3) === 0 && k + 8 <= end) {
+            const v = words[byte >> 2];
+            const w = at >> 2;
+            outWords[w] = pair[v & 255] | (pair[(v >>> 8) & 255] << 16);
+            outWords[w + 1] = pair[(v >>> 16) & 255] | (pair[v >>> 24] << 16);
+            if (counted) equal += zeros[v & 255] + zeros[(v >>> 8) & 255] + zeros[(v >>> 16) & 255] + zeros[v >>> 24];
+            byte += 4;
+            at += 8;
+            k += 8;
+          } else {
+            const v = bytes[byte++];
+            const d = pair[v];
+            out[at++] = d & 255;
+            out[at++] = d >> 8;
+            if (counted) equal += zeros[v];
+            k += 2;
+          }
+        }
+        if (k < end) {
+          const d = pair[bytes[byte]] & 255;
+          out[at++] = d;
+          equal += counted & (d === 0 ? 1 : 0);
+          k++;
+        }
+      }
+    }
+    target.set(out.subarray(0, count));
+    return equal;
+  }
+
+  private buffers: Record<'in' | 'out', { bytes: Uint8Array; words: Uint32Array }> = {
+    in: { bytes: new Uint8Array(0), words: new Uint32Array(0) },
+    out: { bytes: new Uint8Array(0), words: new Uint32Array(0) },
+  };
+
+  private scratch(which: 'in' | 'out', length: number): { bytes: Uint8Array; words: Uint32Array } {
+    if (this.buffers[which].bytes.length < length + 8) {
+      const words = new Uint32Array(Math.ceil((Math.max(length, this.buffers[which].bytes.length * 2) + 8) / 4));
+      this.buffers[which] = { bytes: new Uint8Array(words.buffer), words };
+    }
+    return this.buffers[which];
+  }
+}
+
+/** Words of 4 bytes are read and written in the machine's order: the word path assumes the low byte first. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Per zero point 0..15: the distances of each byte's two codes from it as one little-endian 16-bit pair (low code
+ * first), and how many of the two equal it.
+ */
+const DISTANCE_TABLES = Array.from({ length: 16 }, (_, point) => {
+  const pair = new Uint16Array(256);
+  const zeros = new Uint8Array(256);
+  for (let v = 0; v < 256; v++) {
+    const lo = Math.abs((v & 0xf) - point);
+    const hi = Math.abs((v >> 4) - point);
+    pair[v] = lo | (hi << 8);
+    zeros[v] = (lo === 0 ? 1 : 0) + (hi === 0 ? 1 : 0);
+  }
+  return { pair, zeros };
+});
+
+function distanceTable(point: number): { pair: Uint16Array; zeros: Uint8Array } {
+  const table = DISTANCE_TABLES[point];
+  if (!table) throw new RangeError(`zero point ${point} is no 4-bit code`);
+  return table;
 }
 
 /** Codes k0..k1 of the row whose stored bytes start at `rowStart`, one byte each into `out` from `at`. */

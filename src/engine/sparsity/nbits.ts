@@ -46,8 +46,14 @@ function unpackRows(packed: Uint8Array, rows: number, perRow: number, bits: numb
   const perByte = 8 / bits;
   const mask = (1 << bits) - 1;
   const values = new Uint8Array(rows * perRow);
+  // Byte by byte (an LLM holds tens of millions): each byte's codes, low bits first, up to the row's end.
+  let at = 0;
   for (let r = 0; r < rows; r++) {
-    for (let i = 0; i < perRow; i++) values[r * perRow + i] = (packed[r * rowBytes + Math.floor(i / perByte)] >> (bits * (i % perByte))) & mask;
+    const end = at + perRow;
+    for (let byte = r * rowBytes; at < end; byte++) {
+      const v = packed[byte];
+      for (let j = 0; j < perByte && at < end; j++) values[at++] = (v >> (bits * j)) & mask;
+    }
   }
   return values;
 }
@@ -73,7 +79,11 @@ const G_IDX_WITH_ZERO_POINTS =
 
 /** Why pruning cannot write a block's zero point as a code: it is no integer within the codes' range. */
 function unwritableZeroPoint(values: readonly number[] | Uint8Array, bits: number): number | undefined {
-  return values.find((v) => !(Number.isInteger(v) && v >= 0 && v < 1 << bits));
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!(Number.isInteger(v) && v >= 0 && v < 1 << bits)) return v;
+  }
+  return undefined;
 }
 
 /**

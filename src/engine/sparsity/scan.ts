@@ -2,6 +2,7 @@
 import { CancelledError } from '../errors';
 import { type DType, dtypeById } from '../onnx/dtypes';
 import type { ElementBytes, ElementReader } from '../onnx/tensorData';
+import { PackedCodesReader } from '../onnx/packedCodes';
 import { type ZeroPoint, integerAt, toMagnitudes, zeroPointLookup } from './decode';
 import { type Geometry, type ScanStats, ShapeInfo, SlabScanner, emptyStats, kAlignment } from './kernel';
 import type { Pattern } from './pattern';
@@ -144,6 +145,8 @@ class DistanceReader implements ElementReader {
   private readonly lookup: (element: number) => number;
   /** Elements that share one zero point in a row: a block along the last axis, else 1 (looked up each). */
   private readonly run: { size: number; block: number; values: ArrayLike<number> } | undefined;
+  /** 4-bit packed codes (MatMulNBits, QMoE) whose zero points run per (row, block) or are one: unpacked and measured in one pass. */
+  private readonly packed: { reader: PackedCodesReader; points: ArrayLike<number> | number } | undefined;
 
   constructor(
     private readonly inner: ElementReader,
@@ -159,6 +162,12 @@ class DistanceReader implements ElementReader {
     } else if (!zeroPoint || zeroPoint.values.length <= 1 || zeroPoint.axis < 0) {
       this.run = { size: Infinity, block: Infinity, values: [this.lookup(0)] };
     }
+    if (inner instanceof PackedCodesReader && inner.codes.bits === 4 && this.run) {
+      const { size, block, values } = this.run;
+      const point = values[0];
+      if (size === Infinity && Number.isInteger(point) && point >= 0 && point < 16) this.packed = { reader: inner, points: point };
+      else if (size === inner.codes.K && block === inner.codes.blockSize && zeroPoint!.values.every((v) => v >= 0 && v < 16)) this.packed = { reader: inner, points: values };
+    }
   }
 
   read(start: number, count: number): ElementBytes {
@@ -169,6 +178,11 @@ class DistanceReader implements ElementReader {
   }
 
   readInto(start: number, count: number, target: Uint8Array): void {
+    const packed = this.packed;
+    if (packed) {
+      this.zeroPointZeros += packed.reader.readDistances(start, count, target, packed.points);
+      return;
+    }
     const run = this.inner.read(start, count);
     const { bytes, nibble } = run;
     const dtype = this.inner.dtype;
