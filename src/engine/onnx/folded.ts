@@ -6,7 +6,7 @@ import { type DType, dtypeById, dtypeName, rawByteLength } from './dtypes';
 import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBFloat16Bits, float32ToFloat16Bits } from './numbers';
 import { type TensorRef, elementCount } from './skeleton';
 import type { ByteSource } from './source';
-import { type ElementBytes, type ElementReader, type ExternalFiles, TensorError, openTensor } from './tensorData';
+import { BufferReader, type ElementReader, type ExternalFiles, TensorError, openTensor } from './tensorData';
 
 /** One step of a folded expression, with the dims and type of its result (ONNX semantics of each op). */
 export type FoldExpr =
@@ -71,7 +71,8 @@ export function openFolded(src: ByteSource, tensor: TensorRef, externals: Extern
   if (cost > foldLimits.bytes) throw new TensorError(`folding '${tensor.name}' would take ${sizeText(cost)}, more than this tool folds (${sizeText(foldLimits.bytes)})`);
   const bytes = evaluate(src, expr, externals);
   const dtype = dtypeById(expr.dtype)!;
-  return new MemoryReader(dtype, elementCount(expr.dims), bytes);
+  // Evaluated whole in memory, in the one thread that scans it.
+  return new BufferReader(dtype, elementCount(expr.dims), bytes, false);
 }
 
 /** Bytes in words: "1536 bytes", "300 MiB". */
@@ -97,22 +98,6 @@ export function evaluate(src: ByteSource, expr: FoldExpr, externals: ExternalFil
       return concatenate(expr, expr.inputs.map((e) => evaluate(src, e, externals)));
     case 'slice':
       return slice(expr, evaluate(src, expr.input, externals));
-  }
-}
-
-class MemoryReader implements ElementReader {
-  readonly splittable = false;
-  constructor(
-    readonly dtype: DType,
-    readonly count: number,
-    private readonly data: Uint8Array,
-  ) {}
-  read(start: number, count: number): ElementBytes {
-    const size = this.dtype.bits / 8;
-    return { bytes: this.data.subarray(start * size, (start + count) * size), nibble: 0 };
-  }
-  readInto(start: number, count: number, target: Uint8Array): void {
-    target.set(this.read(start, count).bytes);
   }
 }
 

@@ -4,7 +4,8 @@
 // block_size * bits / 8 bytes; the last blob may hold padding codes beyond K. The reader presents the codes as a
 // uint8 tensor [..., K] with one byte per code and no padding, so statistics count only real weights.
 import { type DType, dtypeById } from './dtypes';
-import type { ElementBytes, ElementReader } from './tensorData';
+import { DerivedByteReader } from './derivedReader';
+import type { ElementReader } from './tensorData';
 
 /** How a view of codes maps onto the stored uint8 tensor. The view's dims are the TensorRef's own: [...rows, K]. */
 export interface PackedCodes {
@@ -28,21 +29,15 @@ export function blobBytes(codes: PackedCodes): number {
 const UINT8 = dtypeById(2)!;
 
 /** Reads the codes of `view` (one byte each) from `stored`, a reader over the packed uint8 bytes. */
-export class PackedCodesReader implements ElementReader {
+export class PackedCodesReader extends DerivedByteReader {
   readonly dtype: DType = UINT8;
   readonly splittable = true;
-  private buffer = new Uint8Array(0);
   constructor(
     readonly stored: ElementReader,
     readonly codes: PackedCodes,
     readonly count: number,
-  ) {}
-
-  read(start: number, count: number): ElementBytes {
-    if (this.buffer.length < count) this.buffer = new Uint8Array(Math.max(count, this.buffer.length * 2));
-    const out = this.buffer.subarray(0, count);
-    this.readInto(start, count, out);
-    return { bytes: out, nibble: 0 };
+  ) {
+    super();
   }
 
   readInto(start: number, count: number, target: Uint8Array): void {

@@ -229,12 +229,13 @@ class RangeReader implements ElementReader {
   }
 }
 
-class BufferReader implements ElementReader {
-  readonly splittable = true;
+/** Elements held in memory (decoded typed fields, densified sparse tensors, folded weights). */
+export class BufferReader implements ElementReader {
   constructor(
     readonly dtype: DType,
     readonly count: number,
     private readonly data: Uint8Array,
+    readonly splittable = true,
   ) {}
   read(start: number, count: number): ElementBytes {
     const { first, length, nibble } = byteSpan(this.dtype, start, count);

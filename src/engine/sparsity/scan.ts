@@ -1,7 +1,8 @@
 // Streams one weight (or one part of it) from its reader through the kernel, in slabs of bounded size.
 import { CancelledError } from '../errors';
 import { type DType, dtypeById } from '../onnx/dtypes';
-import type { ElementBytes, ElementReader } from '../onnx/tensorData';
+import { DerivedByteReader } from '../onnx/derivedReader';
+import type { ElementReader } from '../onnx/tensorData';
 import { PackedCodesReader } from '../onnx/packedCodes';
 import { type ZeroPoint, integerAt, toMagnitudes, zeroPointLookup } from './decode';
 import { type Geometry, type ScanStats, ShapeInfo, SlabScanner, emptyStats, kAlignment } from './kernel';
@@ -135,13 +136,12 @@ function integerValues(zp: ZeroPoint): boolean {
   return known;
 }
 
-class DistanceReader implements ElementReader {
+class DistanceReader extends DerivedByteReader {
   readonly dtype: DType = UINT8;
   readonly count: number;
   readonly splittable: boolean;
   /** Zeros that are codes equal to a non-zero zero point (fragile.ts), counted as they are read. */
   zeroPointZeros = 0;
-  private buffer = new Uint8Array(0);
   private readonly lookup: (element: number) => number;
   /** Elements that share one zero point in a row: a block along the last axis, else 1 (looked up each). */
   private readonly run: { size: number; block: number; values: ArrayLike<number> } | undefined;
@@ -153,6 +153,7 @@ class DistanceReader implements ElementReader {
     zeroPoint: ZeroPoint | undefined,
     dims: readonly number[],
   ) {
+    super();
     this.count = inner.count;
     this.splittable = inner.splittable;
     this.lookup = zeroPointLookup(zeroPoint, dims);
@@ -168,13 +169,6 @@ class DistanceReader implements ElementReader {
       if (size === Infinity && Number.isInteger(point) && point >= 0 && point < 16) this.packed = { reader: inner, points: point };
       else if (size === inner.codes.K && block === inner.codes.blockSize && zeroPoint!.values.every((v) => v >= 0 && v < 16)) this.packed = { reader: inner, points: values };
     }
-  }
-
-  read(start: number, count: number): ElementBytes {
-    if (this.buffer.length < count) this.buffer = new Uint8Array(Math.max(count, this.buffer.length * 2));
-    const out = this.buffer.subarray(0, count);
-    this.readInto(start, count, out);
-    return { bytes: out, nibble: 0 };
   }
 
   readInto(start: number, count: number, target: Uint8Array): void {
