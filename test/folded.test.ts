@@ -448,6 +448,21 @@ describe('convert --mode prune writes a folded weight back folded, where that is
     assert.equal(again.folded?.note, "effective weight = 'W' x mask 'M' (0/1 mask, 25% zeros)");
   });
 
+  test('a negative W under a 0 of the mask folds to -0.0 (warned); pruning writes +0.0 back into W, and the warning is gone', async () => {
+    const negative = values.map((v) => -Math.abs(v));
+    const spec = model([node('Mul', ['W', 'M'], ['Wm'], {}, { name: 'mask_mul' }), node('MatMul', ['X', 'Wm'], ['Y'], {}, { name: 'fc' })], [tensor('W', 'float32', dims, negative), tensor('M', 'float32', dims, threeOfFour)]);
+    const before = layer(await inspectSpec(spec), 'fc');
+    assert.equal(before.negativeZeros, 32, 'every masked place of the folded product is -0.0');
+    assert.ok(before.warnings.some((w) => w.includes("here they come from folding (a negative weight times a mask's 0 is -0.0")), before.warnings.join('; '));
+    const { output } = await convertSpec(spec);
+    const bits = new Uint32Array(Float32Array.from(float32Values(output, 'W')).buffer);
+    assert.equal(bits.filter((b) => b === 0x80000000).length, 0, 'no -0.0 written');
+    assert.equal(bits.filter((b) => b === 0).length, 64);
+    const again = layer(await inspectFile(output), 'fc');
+    assert.equal(again.negativeZeros, 0);
+    assert.ok(!again.warnings.some((w) => w.includes('-0.0')), again.warnings.join('; '));
+  });
+
   test('Where(mask, W, 0): W is written as the pruned effective weight, the bool mask stays', async () => {
     const keep = threeOfFour.map((v) => v === 1);
     const { output, report } = await convertSpec(

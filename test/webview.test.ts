@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { onnx } from 'onnx-proto';
 import type { Browser } from 'playwright-core';
 import { graph, makeTensor, node, randomWeights, seededRandom, valueInfo } from './support/builder';
-import { type InspectReport, type LayerReport, inspectModel } from '../src/engine/sparsity/inspect';
+import { type InspectReport, type LayerReport, type LayerSpeedup, inspectModel } from '../src/engine/sparsity/inspect';
 import { parsePattern } from '../src/engine/sparsity/pattern';
 import { readGroupEncodings, readRegion } from '../src/engine/sparsity/region';
 import { PROFILES, profileNames } from '../src/engine/speedup/profiles';
@@ -296,6 +296,32 @@ describe('webview panel in Chromium', () => {
     const terms = await panel.page.locator('dl.facts dt').allTextContents();
     const descriptions = await panel.page.locator('dl.facts dd').allTextContents();
     assert.equal(descriptions[terms.indexOf('Folded weight')], "effective weight = 'W' x mask 'M' (0/1 mask, 50% zeros) (folded: Mul of W, M)");
+  });
+
+  test('a layer whose shapes the projection does not know says so, not "0 s"', async () => {
+    // MatMul on an input of symbolic batch, no batch chosen: no MACs, so no time.
+    const unknown = await inspectSpec(
+      {
+        graph: graph({
+          name: 'symbolic',
+          nodes: [node('MatMul', ['X', 'W'], ['Y'], {}, { name: 'fc' })],
+          inputs: [valueInfo('X', 'float32', ['batch', 8])],
+          outputs: [valueInfo('Y', 'float32', ['batch', 16])],
+          initializers: [makeTensor({ name: 'W', dtype: 'float32', dims: [8, 16], values: Array.from({ length: 128 }, (_, i) => (i % 4 < 2 ? 0 : 1 + i)) })],
+        }),
+      },
+      { speedup: { hardware: PROFILES.a100 } },
+    );
+    const fc = layer(unknown, 'fc') as LayerReport & Partial<LayerSpeedup>;
+    assert.deepEqual([fc.macs, fc.bound], [null, 'none'], 'the projection knows no MACs here');
+    const panel = await PanelPage.open(browser, 'light');
+    open.push(panel);
+    await panel.send(modelMessage());
+    await panel.send({ type: 'report', report: unknown });
+    await panel.page.click('.heat-cell[data-layer="fc"]');
+    const terms = await panel.page.locator('dl.facts dt').allTextContents();
+    const descriptions = await panel.page.locator('dl.facts dd').allTextContents();
+    assert.equal(descriptions[terms.indexOf('Projected time')], 'not projected: the shapes around this layer are unknown (the Speedup tab lists why)');
   });
 
   test("a layer stored compressed (convert --mode compress) says so in its details, with the stored and dense bytes", async () => {

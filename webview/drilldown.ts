@@ -170,7 +170,10 @@ function layerFacts(layer: LayerReport): HTMLElement {
   if (layer.chain.length > 0) rows.push(['Ops before the layer', layer.chain.join(' → ')]);
   if (layer.zeroPoint !== 'none') rows.push(['Zero point', layer.zeroPoint]);
   if (layer.stored) rows.push(['Stored', layer.stored.text]);
-  if (projected.denseTime !== undefined && projected.denseTime !== null) {
+  if (projected.macs === null && projected.bound === 'none') {
+    // No time where the layer's shapes are unknown (a symbolic batch with none chosen...): not a time of 0 s.
+    rows.push(['Projected time', 'not projected: the shapes around this layer are unknown (the Speedup tab lists why)']);
+  } else if (projected.denseTime !== undefined && projected.denseTime !== null) {
     rows.push(['Projected time', `dense ${seconds(projected.denseTime)}, sparse ${seconds(projected.sparseTime)} (${projected.bound}-bound), ${speedup(projected.speedup)}`]);
   }
   return facts(rows);

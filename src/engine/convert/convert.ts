@@ -262,10 +262,13 @@ const SLAB_ELEMENTS = 1 << 20;
 const RUNTIME_LAYER_LIMIT = 2048;
 
 /** Streams a weight's pruned bytes (raw, little-endian) to `out`, slab by slab. */
-function writePruned(reader: ElementReader, work: WeightWork, out: Out, progress: (n: number) => void, signal?: AbortSignal): void {
+function writePruned(reader: ElementReader, work: WeightWork, sink: Out, progress: (n: number) => void, signal?: AbortSignal): void {
   const { A, K, B } = work.shape;
   const layer = work.layers[0];
   const dtype = reader.dtype;
+  // A folded product (W x a 0/1 mask) holds -0.0 where W is negative and the mask 0: written back into W as +0.0,
+  // so that pruning does not leave the bits fragile sparsity warns about.
+  const out = layer.tensor?.fold ? positiveZeros(sink, dtype) : sink;
   const dims = layer.shape!;
   const pattern = work.shape.pattern;
   const scratch = { mags: new Float64Array(0), single: new Float32Array(0) };
@@ -307,6 +310,23 @@ function writePruned(reader: ElementReader, work: WeightWork, out: Out, progress
       progress(h * B);
     }
   }
+}
+
+/** An Out that writes each float -0.0 as +0.0 (16 and 32-bit floats; other types pass through). */
+function positiveZeros(out: Out, dtype: { name: string; bits: number }): Out {
+  if (dtype.name !== 'float32' && dtype.name !== 'float16' && dtype.name !== 'bfloat16') return out;
+  return {
+    write(bytes: Uint8Array) {
+      const copy = bytes.slice();
+      const view = new DataView(copy.buffer);
+      if (dtype.bits === 32) {
+        for (let i = 0; i + 4 <= copy.length; i += 4) if (view.getUint32(i, true) === 0x80000000) view.setUint32(i, 0, true);
+      } else {
+        for (let i = 0; i + 2 <= copy.length; i += 2) if (view.getUint16(i, true) === 0x8000) view.setUint16(i, 0, true);
+      }
+      out.write(copy);
+    },
+  };
 }
 
 /** Converts the model at `path`. Throws ModelError for bad input or refused outputs; writes nothing on any failure. */

@@ -23,12 +23,12 @@ const FORMAT_ZERO_POINT_OPS = new Set(['com.microsoft:MatMulNBits', 'com.microso
 const ZERO_POINTS_SHOWN = 8;
 
 /** The warnings for one scanned weight: none when its zeros are all stored as plain zero bits. */
-export function fragileZeroWarnings(counts: FragileCounts, zeroPoint: ZeroPoint | undefined, op: { domain: string; opType: string } | undefined): string[] {
+export function fragileZeroWarnings(counts: FragileCounts, zeroPoint: ZeroPoint | undefined, op: { domain: string; opType: string } | undefined, folded = false): string[] {
   const warnings: string[] = [];
   const of = (n: number) => `${n} of its ${counts.zeros} zero${counts.zeros === 1 ? '' : 's'}`;
   if (counts.negativeZeros > 0) {
     warnings.push(
-      `${of(counts.negativeZeros)} ${counts.negativeZeros === 1 ? 'is' : 'are'} stored as -0.0 (sign bit set): counted as zero here, but a kernel or exporter that tests bits instead of values sees a non-zero (vLLM issue #13198); store +0.0 where the weight is pruned`,
+      `${of(counts.negativeZeros)} ${counts.negativeZeros === 1 ? 'is' : 'are'} stored as -0.0 (sign bit set): counted as zero here, but a kernel or exporter that tests bits instead of values sees a non-zero (vLLM issue #13198); ${folded ? "here they come from folding (a negative weight times a mask's 0 is -0.0, as a runtime folds it): store +0.0 in the weight where the mask is 0 ('convert --mode prune' writes it so)" : 'store +0.0 where the weight is pruned'}`,
     );
   }
   const formatZeroPoint = op !== undefined && FORMAT_ZERO_POINT_OPS.has(`${opDomain(op.domain)}:${op.opType}`);

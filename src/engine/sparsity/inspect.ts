@@ -540,7 +540,7 @@ function layerReport(plan: LayerPlan, pattern: Pattern, result: ScanResult | und
   report.zeros = stats.zeros;
   report.negativeZeros = stats.negativeZeros;
   report.zeroPointZeros = stats.zeroPointZeros;
-  report.warnings = [...report.warnings, ...fragileZeroWarnings(stats, plan.zeroPoint, plan.node)];
+  report.warnings = [...report.warnings, ...fragileZeroWarnings(stats, plan.zeroPoint, plan.node, plan.folded !== undefined)];
   report.retainedMagnitude = report.pass ? 1 : retained(stats.keptMagnitude, stats.sumMagnitude);
   report.countHistogram = stats.countHistogram;
   report.maskHistogram = stats.maskHistogram;
