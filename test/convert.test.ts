@@ -577,6 +577,20 @@ describe('more axes, chains and zero points', () => {
     assert.deepEqual(int8Values(output, 'Wq'), fromColumns([[1, 3, -1, 2, 0, 5, 2, -3], [0, 1, 4, 6, -4, -4, 7, -7]]));
   });
 
+  test('ascend mode does not rewrite a weight behind a blockwise DequantizeLinear (its node has no block size): pruned in place, saying why', async () => {
+    const wq = tensor('Wq', 'int8', [8, 2], fromColumns([[2, 3, -1, 2, 1, 5, 2, -3], [0, 1, 4, 6, -4, -5, 7, -7]]));
+    const spec = dequantModel(wq, tensor('scale', 'float32', [4, 2], new Array(8).fill(0.5)), tensor('zp', 'int8', [4, 2], [1, 0, -1, 4, 0, -4, 2, 0]), 21);
+    spec.graph.node![0].attribute = [
+      { name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 },
+      { name: 'block_size', type: onnx.AttributeProto.AttributeType.INT, i: 2 },
+    ];
+    const { output, report } = await convertSpec(spec, { mode: 'ascend' });
+    assert.deepEqual(report.layers.map((l) => [l.name, l.action, l.reason]), [
+      ['fc', 'prune', 'pruned in place, not rewritten for Ascend: a blockwise DequantizeLinear (block_size 2) is not rewritten: the Ascend ops take a scale and zero point per tensor or per channel'],
+    ]);
+    assert.deepEqual(int8Values(output, 'Wq'), fromColumns([[1, 3, -1, 2, 0, 5, 2, -3], [0, 1, 4, 6, -4, -4, 7, -7]]));
+  });
+
   test('float8 e4m3fn behind DequantizeLinear-19: 0x80 (-0) is zero and stays, pruned elements become 0x00', async () => {
     // 1.0, -1.0, 2.0, -0 → 2.0 and the earlier 1.0 survive; -0.5 0.5 -0.5 0.5 → the first two.
     const wq = makeTensor({ name: 'Wq', dtype: 'float8e4m3fn', dims: [4, 2], bits: true, values: fromColumns([[0x38, 0xb8, 0x40, 0x80], [0xb0, 0x30, 0xb0, 0x30]]) });

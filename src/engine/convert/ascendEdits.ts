@@ -45,6 +45,9 @@ export function whyNotAscend(layer: LayerPlan, place: TensorPlace | undefined): 
   if (layer.weightInput !== 1) return 'only a constant weight in the second input (W or B) is rewritten';
   const chain = layer.chain.join('>');
   if (chain !== '' && chain !== 'DequantizeLinear') return `weights behind ${chain} are not rewritten (a constant or one DequantizeLinear)`;
+  // The rewritten node keeps a scale and zero point per tensor or along `weight_dequantize_axis`: no block size.
+  const blocked = layer.chainNodes?.find((n) => n.opType === 'DequantizeLinear' && (n.attributes.get('block_size')?.i ?? 0) > 0);
+  if (blocked) return `a blockwise DequantizeLinear (block_size ${blocked.attributes.get('block_size')!.i}) is not rewritten: the Ascend ops take a scale and zero point per tensor or per channel`;
   if (!place || place.node) return 'only initializers are rewritten (not Constant nodes or weights in functions)';
   if (layer.group > 1) return 'grouped convolutions are not compressed by ATC';
   if (layer.scope?.graph !== place.graph) return 'the weight lives in an outer graph';
