@@ -3,14 +3,16 @@
 // lists as ineligible; and the count of weight-bearing nodes of ops the tool does not know, so that no model shows
 // "layers: 0" without a word. Every weight is 2:4 along its true K axis only (a wrong axis fails the layer).
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { onnx } from 'onnx-proto';
 import { type ConvertReport, type LayerChange } from '../src/engine/convert/convert';
 import { formatReport } from '../src/engine/report/format';
 import type { InspectReport, LayerReport } from '../src/engine/sparsity/inspect';
-import { type ModelSpec, graph, makeTensor, node, valueInfo } from './support/builder';
+import { type ModelSpec, graph, makeTensor, node, valueInfo, writeModel } from './support/builder';
 import { convertSpec, int8Values, uint8Values } from './support/convert-read';
-import { inspectSpec, layer } from './support/models';
+import { inspectSpec, layer, tempDir } from './support/models';
+import { readGroupEncodings } from '../src/engine/sparsity/region';
 import { assertTwoOfFour, count, tensor, twoOfFourAlong } from './support/patterns';
 
 const MS = 'com.microsoft';
@@ -411,6 +413,24 @@ describe('contrib ops with FP8/FP4 weights: MatMulBlockQuantizedFp8Weight and Ma
     assertTwoOfFour(l, 1, 0);
     assert.equal(l.negativeZeros, N * K / 4);
     assert.equal(l.warnings.filter((w) => w.startsWith(`${N * K / 4} of its ${N * K / 2} zeros are stored as -0.0`)).length, 1);
+  });
+
+  test('the drill-down shows an FP4 element as its value and code (1.0, -1.5, +0, -0)', () => {
+    const N = 4;
+    const K = 32;
+    const bytes = Array.from({ length: N * (K / 2) }, (_, i) => (i % 2 === 0 ? 0xb2 : 0x80));
+    const path = join(tempDir(), 'fp4.onnx');
+    writeModel(
+      path,
+      model(
+        [node('MatMulBlockQuantizedFp4Weight', ['A', 'B', 'weight_scale', 'weight_scale_2'], ['Y'], {}, { name: 'fp4mm', domain: MS })],
+        [tensor('B', 'uint8', [N, K / 2], bytes), tensor('weight_scale', 'uint8', [N, 2], new Array(8).fill(0x38)), tensor('weight_scale_2', 'float32', [], [1])],
+        [valueInfo('A', 'float16', [1, K])],
+      ),
+    );
+    const picked = readGroupEncodings(path, { n: 2, m: 4 }, 'fp4mm', 1, 2, 0);
+    assert.deepEqual(picked.values, ['1 (code 0x2)', '-1.5 (code 0xb)', '0 (code 0x0)', '-0 (code 0x8)']);
+    assert.deepEqual([picked.mask, picked.nonZeros], ['1100', 2]);
   });
 
   test('MatMulBlockQuantizedFp4Weight with a B that is not uint8 [N, K/2]: the layer fails, naming what it needs', async () => {

@@ -103,6 +103,12 @@ function displayValue(o: Opened, e: number): string {
     // A packed code (MatMulNBits, QMoE: 2, 4 or 8 bits, read one byte each), with its block's zero point.
     return `${bytes[0]} (zero point ${zeroPointLookup(o.plan.zeroPoint, o.plan.shape!)(e)})`;
   }
+  if (dtype.name === 'float4e2m1') {
+    // An FP4 value (1 sign, 2 exponent, 1 mantissa bits), with its code: 0x8 is -0.
+    const nibble = run.nibble ? bytes[0] >> 4 : bytes[0] & 0x0f;
+    const magnitude = [0, 0.5, 1, 1.5, 2, 3, 4, 6][nibble & 7];
+    return `${nibble & 8 ? '-' : ''}${magnitude} (code 0x${nibble.toString(16)})`;
+  }
   if (dtype.bits === 4) {
     // A 4-bit code (int4 sign-extended), with the zero point it is measured against.
     const nibble = run.nibble ? bytes[0] >> 4 : bytes[0] & 0x0f;
