@@ -222,6 +222,7 @@ describe('4-bit packed codes (MatMulNBits) scan as distances in one pass over th
     { label: 'K = 96 in blocks of 32, the default zero point 8', rows: 12, K: 96, blockSize: 32, perBlock: false },
     { label: 'K = 300 in blocks of 128 (the last padded, 44 codes), zero points per block, many rows', rows: 70, K: 300, blockSize: 128, perBlock: true },
     { label: 'K = 200 in blocks of 64 (the last padded, 8 codes), the default zero point 8', rows: 33, K: 200, blockSize: 64, perBlock: false },
+    { label: 'K = 4096 in blocks of 128, 160 rows: more than one slab of 512 K', rows: 160, K: 4096, blockSize: 128, perBlock: true },
   ]) {
     for (const [n, zeros] of [[2, 0.45], [1, 0.45], [2, 0.8]]) {
       test(`${label}, ${n}:4, ${zeros * 100}% zeros`, () => {
