@@ -6,7 +6,8 @@ import { type DTypeName, encodeModel, graph, makeTensor, node, seededRandom, val
 import { readSkeleton } from '../src/engine/onnx/skeleton';
 import { MemorySource } from '../src/engine/onnx/source';
 import { ExternalFiles, openTensor } from '../src/engine/onnx/tensorData';
-import { PackedCodesReader } from '../src/engine/onnx/packedCodes';
+import { PackedCodesReader, repackCodes } from '../src/engine/onnx/packedCodes';
+import { packedDistancesSimd } from '../src/engine/sparsity/simd/packedDistances';
 import type { ScanStats } from '../src/engine/sparsity/kernel';
 import type { ZeroPoint } from '../src/engine/sparsity/decode';
 import { type ScanPart, scanPart, splitParts } from '../src/engine/sparsity/scan';
@@ -219,6 +220,9 @@ describe('4-bit packed codes (MatMulNBits) scan as distances in one pass over th
     { label: 'K = 64 in blocks of 16, zero points per block', rows: 24, K: 64, blockSize: 16, perBlock: true },
     { label: 'K = 40 in blocks of 16 (the last padded), zero points per block', rows: 9, K: 40, blockSize: 16, perBlock: true },
     { label: 'K = 96 in blocks of 32, the default zero point 8', rows: 12, K: 96, blockSize: 32, perBlock: false },
+    { label: 'K = 300 in blocks of 128 (the last padded, 44 codes), zero points per block, many rows', rows: 70, K: 300, blockSize: 128, perBlock: true },
+    { label: 'K = 200 in blocks of 64 (the last padded, 8 codes), the default zero point 8', rows: 33, K: 200, blockSize: 64, perBlock: false },
+    { label: 'K = 4096 in blocks of 128, 160 rows: more than one slab of 512 K', rows: 160, K: 4096, blockSize: 128, perBlock: true },
   ]) {
     for (const [n, zeros] of [[2, 0.45], [1, 0.45], [2, 0.8]]) {
       test(`${label}, ${n}:4, ${zeros * 100}% zeros`, () => {
@@ -238,6 +242,7 @@ describe('4-bit packed codes (MatMulNBits) scan as distances in one pass over th
         }
         const codes = { bits: 4 as const, K, blockSize, storedDims: [rows, blocks, blob] };
         const r = new PackedCodesReader(reader('uint8', [rows, blocks, blob], [...stored]), codes, rows * K);
+        assert.notEqual(packedDistancesSimd(r, 0, K, new Uint8Array(K), points ?? 8), null, 'WebAssembly SIMD runs here');
         const geometry = { dims: [rows, K], kAxis: 1, rAxis: 0 };
         const pattern = { n, m: 4 };
         const shape = new ShapeInfo(geometry, pattern);
@@ -250,6 +255,53 @@ describe('4-bit packed codes (MatMulNBits) scan as distances in one pass over th
         }
       });
     }
+  }
+});
+
+describe('4-bit packed codes as distances: WebAssembly SIMD and the JavaScript pass agree with the codes, at any start and end', () => {
+  // Runs that start and end inside a byte, a block or a row, span rows, or cover a padded last block: the distances
+  // |code - zp| of the unpacked codes, and the count of codes equal to a non-zero zero point, exactly.
+  for (const { label, rows, K, blockSize, perBlock } of [
+    { label: 'K = 300 in blocks of 128 (the last padded), zero points per block', rows: 7, K: 300, blockSize: 128, perBlock: true },
+    { label: 'K = 4096 in blocks of 128, zero points per block', rows: 3, K: 4096, blockSize: 128, perBlock: true },
+    { label: 'K = 77 in blocks of 32 (the last padded), the default zero point 8', rows: 9, K: 77, blockSize: 32, perBlock: false },
+    { label: 'K = 40 in blocks of 16 (the last padded), zero points per block', rows: 11, K: 40, blockSize: 16, perBlock: true },
+  ]) {
+    test(label, () => {
+      const rnd = seededRandom(rows * K + blockSize);
+      const blocks = Math.ceil(K / blockSize);
+      const blob = blockSize / 2;
+      // Zero points 0..15, 0 included (its codes' zeros are not counted); codes often equal to their zero point.
+      const points = perBlock ? Uint8Array.from({ length: rows * blocks }, (_, i) => (i % 5 === 0 ? 0 : Math.floor(rnd() * 16))) : undefined;
+      const pointOf = (e: number) => (points ? points[Math.floor(e / K) * blocks + Math.floor((e % K) / blockSize)] : 8);
+      const stored = Uint8Array.from({ length: rows * blocks * blob }, () => Math.floor(rnd() * 256));
+      const codes = { bits: 4 as const, K, blockSize, storedDims: [rows, blocks, blob] };
+      const r = new PackedCodesReader(reader('uint8', [rows, blocks, blob], [...stored]), codes, rows * K);
+      // Make about a third of the real codes equal to their zero point.
+      const unpacked = r.read(0, rows * K).bytes.slice();
+      for (let e = 0; e < rows * K; e++) if (rnd() < 0.3) unpacked[e] = pointOf(e);
+      const packedReader = new PackedCodesReader(reader('uint8', [rows, blocks, blob], [...repackCodes(stored, unpacked, codes, rows)]), codes, rows * K);
+      const runs: [number, number][] = [[0, rows * K], [1, rows * K - 2], [K - 33, 67], [K + 3, 1], [K + 3, 2], [K - 1, K + 2], [blockSize - 1, 66], [5, blockSize + 31]];
+      for (let i = 0; i < 40; i++) {
+        const start = Math.floor(rnd() * rows * K);
+        runs.push([start, Math.floor(rnd() * (rows * K - start + 1))]);
+      }
+      for (const [start, count] of runs) {
+        const expected = new Uint8Array(count);
+        let equal = 0;
+        for (let i = 0; i < count; i++) {
+          const point = pointOf(start + i);
+          expected[i] = Math.abs(unpacked[start + i] - point);
+          if (expected[i] === 0 && point !== 0) equal++;
+        }
+        const simd = new Uint8Array(count);
+        assert.equal(packedDistancesSimd(packedReader, start, count, simd, points ?? 8), equal, `WebAssembly count, run ${start} + ${count}`);
+        assert.deepEqual(simd, expected, `WebAssembly distances, run ${start} + ${count}`);
+        const js = new Uint8Array(count);
+        assert.equal(packedReader.readDistances(start, count, js, points ?? 8), equal, `JavaScript count, run ${start} + ${count}`);
+        assert.deepEqual(js, expected, `JavaScript distances, run ${start} + ${count}`);
+      }
+    });
   }
 });
 

@@ -7,6 +7,7 @@ import { PackedCodesReader } from '../onnx/packedCodes';
 import { type ZeroPoint, integerAt, toMagnitudes, zeroPointLookup } from './decode';
 import { type Geometry, type ScanStats, ShapeInfo, SlabScanner, emptyStats, kAlignment } from './kernel';
 import type { Pattern } from './pattern';
+import { packedDistancesSimd } from './simd/packedDistances';
 import { scanPartSimd, simdApplies } from './simd/simdScan';
 
 /** What one scan job covers: rows a in [a0, a1) of the [A, K, B] view, K rows [k0, k1). */
@@ -136,6 +137,18 @@ function integerValues(zp: ZeroPoint): boolean {
   return known;
 }
 
+const checkedCodes = new WeakMap<ZeroPoint, boolean>();
+/** Whether every zero point is a 4-bit code, checked once per weight: each part of it builds its own reader. */
+function fourBitCodes(zp: ZeroPoint): boolean {
+  let known = checkedCodes.get(zp);
+  if (known === undefined) {
+    known = true;
+    for (let i = 0; i < zp.values.length && known; i++) known = zp.values[i] >= 0 && zp.values[i] < 16;
+    checkedCodes.set(zp, known);
+  }
+  return known;
+}
+
 class DistanceReader extends DerivedByteReader {
   readonly dtype: DType = UINT8;
   readonly count: number;
@@ -167,14 +180,15 @@ class DistanceReader extends DerivedByteReader {
       const { size, block, values } = this.run;
       const point = values[0];
       if (size === Infinity && Number.isInteger(point) && point >= 0 && point < 16) this.packed = { reader: inner, points: point };
-      else if (size === inner.codes.K && block === inner.codes.blockSize && zeroPoint!.values.every((v) => v >= 0 && v < 16)) this.packed = { reader: inner, points: values };
+      else if (size === inner.codes.K && block === inner.codes.blockSize && fourBitCodes(zeroPoint!)) this.packed = { reader: inner, points: values };
     }
   }
 
   readInto(start: number, count: number, target: Uint8Array): void {
     const packed = this.packed;
     if (packed) {
-      this.zeroPointZeros += packed.reader.readDistances(start, count, target, packed.points);
+      // WebAssembly SIMD where it runs, else the JavaScript pass: the same distances and counts.
+      this.zeroPointZeros += packedDistancesSimd(packed.reader, start, count, target, packed.points) ?? packed.reader.readDistances(start, count, target, packed.points);
       return;
     }
     const run = this.inner.read(start, count);

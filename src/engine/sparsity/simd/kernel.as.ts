@@ -1725,3 +1725,76 @@ export function countNegativeZeros32(input: usize, count: i32): i32 {
   for (; i < count; i++) found += <i32>(load<u32>(input + (<usize>i << 2)) == 0x80000000);
   return found;
 }
+
+// ------------------------------------------------------------------------------------------ 4-bit packed codes
+
+/**
+ * 4-bit packed codes (MatMulNBits, QMoE: ONNX Runtime's docs/ContribOperators.md, two codes a byte, low nibble first,
+ * each row's blobs of blockSize codes padded) as distances |code - zero point|, one byte per real code, into `out`.
+ * `rows` stored rows of `rowBytes` from `stored`: codes k0..K of the first, 0..K of the middle ones, 0..kEnd of the
+ * last; one zero point byte per (row, block) at `points`. Returns how many codes equal a non-zero zero point.
+ */
+export function packedDistances4(stored: usize, rowBytes: i32, rows: i32, K: i32, k0: i32, kEnd: i32, blockSize: i32, points: usize, out: usize): i32 {
+  const blob = blockSize >> 1;
+  const blocks = (K + blockSize - 1) / blockSize;
+  let equal = 0;
+  let at = out;
+  for (let r = 0; r < rows; r++) {
+    const row = stored + <usize>r * rowBytes;
+    let k = r == 0 ? k0 : 0;
+    const k1 = r == rows - 1 ? kEnd : K;
+    while (k < k1) {
+      const b = k / blockSize;
+      const j = k - b * blockSize;
+      const end = min(k1, (b + 1) * blockSize);
+      const point = <i32>load<u8>(points + <usize>(r * blocks + b));
+      const same = blockDistances4(row + <usize>(b * blob + (j >> 1)), j & 1, end - k, point, at);
+      // A zero point of 0 makes its codes' zeros ordinary zeros, not fragile ones (fragile.ts).
+      if (point != 0) equal += same;
+      at += <usize>(end - k);
+      k = end;
+    }
+  }
+  return equal;
+}
+
+/** `count` codes of one block from byte `src` (from its high nibble when `odd`) as |code - point| into `out`; returns how many are 0. */
+function blockDistances4(src: usize, odd: i32, count: i32, point: i32, out: usize): i32 {
+  let zeros = 0;
+  let i = 0;
+  if (odd && count > 0) {
+    const d = abs<i32>((<i32>load<u8>(src) >> 4) - point);
+    store<u8>(out, <u8>d);
+    zeros += <i32>(d == 0);
+    src++;
+    i = 1;
+  }
+  const zp = i8x16.splat(<i8>point);
+  const nibble = i8x16.splat(15);
+  const none = i8x16.splat(0);
+  // 16 bytes hold 32 codes: split the nibbles, measure both halves, then interleave them back into element order.
+  for (; i + 32 <= count; i += 32) {
+    const v = v128.load(src);
+    const lo = i8x16.sub(i8x16.max_u(v128.and(v, nibble), zp), i8x16.min_u(v128.and(v, nibble), zp));
+    const hi = i8x16.sub(i8x16.max_u(i8x16.shr_u(v, 4), zp), i8x16.min_u(i8x16.shr_u(v, 4), zp));
+    const at = out + <usize>i;
+    v128.store(at, i8x16.shuffle(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
+    v128.store(at, i8x16.shuffle(lo, hi, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), 16);
+    zeros += <i32>popcnt<u32>(i8x16.bitmask(i8x16.eq(lo, none))) + <i32>popcnt<u32>(i8x16.bitmask(i8x16.eq(hi, none)));
+    src += 16;
+  }
+  for (; i + 2 <= count; i += 2) {
+    const byte = <i32>load<u8>(src++);
+    const lo = abs<i32>((byte & 15) - point);
+    const hi = abs<i32>((byte >> 4) - point);
+    store<u8>(out + <usize>i, <u8>lo);
+    store<u8>(out + <usize>i, <u8>hi, 1);
+    zeros += <i32>(lo == 0) + <i32>(hi == 0);
+  }
+  if (i < count) {
+    const d = abs<i32>((<i32>load<u8>(src) & 15) - point);
+    store<u8>(out + <usize>i, <u8>d);
+    zeros += <i32>(d == 0);
+  }
+  return zeros;
+}

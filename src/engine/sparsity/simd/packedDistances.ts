@@ -1,0 +1,60 @@
+// 4-bit packed codes (MatMulNBits, QMoE) as uint8 distances |code - zero point| for the SIMD scan, unpacked and
+// measured by the WebAssembly SIMD kernel (kernel.as.ts packedDistances4): the JavaScript pass (packedCodes.ts
+// readDistances) cost most of an int4 LLM's scan. Same distances and counts; null where WebAssembly SIMD is missing.
+import kernelBytes from 'wasm:scan-kernel';
+import { type PackedCodesReader, blobBytes, blocksPerRow } from '../../onnx/packedCodes';
+
+interface UnpackExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  packedDistances4(stored: number, rowBytes: number, rows: number, K: number, k0: number, kEnd: number, blockSize: number, points: number, out: number): number;
+}
+
+let instance: UnpackExports | null | undefined;
+
+/**
+ * An instance of its own, not the scan's: its memory grows with the rows of each read, while the scan's views into
+ * its instance's memory must not move during a scan.
+ */
+function unpacker(): UnpackExports | null {
+  if (instance !== undefined) return instance;
+  try {
+    instance = new WebAssembly.Instance(new WebAssembly.Module(kernelBytes), {}).exports as unknown as UnpackExports;
+  } catch {
+    instance = null;
+  }
+  return instance;
+}
+
+const align = (at: number) => (at + 15) & ~15;
+
+/**
+ * Elements [start, start + count) of `reader` (4-bit codes) as distances into `target`, with `points` one zero point
+ * per (row, block) or one for all; returns how many codes equal a non-zero zero point, or null without the kernel.
+ */
+export function packedDistancesSimd(reader: PackedCodesReader, start: number, count: number, target: Uint8Array, points: ArrayLike<number> | number): number | null {
+  const k = unpacker();
+  if (k === null) return null;
+  if (count === 0) return 0;
+  const { K, blockSize } = reader.codes;
+  const blocks = blocksPerRow(reader.codes);
+  const rowBytes = blocks * blobBytes(reader.codes);
+  const firstRow = Math.floor(start / K);
+  const lastRow = Math.floor((start + count - 1) / K);
+  const rows = lastRow - firstRow + 1;
+  const storedBytes = rows * rowBytes;
+  // [stored rows | a zero point byte per (row, block) | distances]: vector loads stay inside a block's bytes.
+  const pStored = align(k.heapBase());
+  const pPoints = align(pStored + storedBytes);
+  const pOut = align(pPoints + rows * blocks);
+  const need = pOut + count - k.memory.buffer.byteLength;
+  if (need > 0) k.memory.grow(Math.ceil(need / 65536));
+  const memory = new Uint8Array(k.memory.buffer);
+  // The stored rows are read straight into the kernel's memory.
+  reader.stored.readInto(firstRow * rowBytes, storedBytes, memory.subarray(pStored, pStored + storedBytes));
+  if (typeof points === 'number') memory.fill(points, pPoints, pPoints + rows * blocks);
+  else for (let i = 0; i < rows * blocks; i++) memory[pPoints + i] = points[firstRow * blocks + i];
+  const equal = k.packedDistances4(pStored, rowBytes, rows, K, start - firstRow * K, start + count - lastRow * K, blockSize, pPoints, pOut);
+  target.set(memory.subarray(pOut, pOut + count));
+  return equal;
+}
