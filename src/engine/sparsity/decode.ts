@@ -185,6 +185,19 @@ export function zeroPointKey(zeroPoint: ZeroPoint | undefined): string {
   const { values } = zeroPoint;
   let h1 = 0x811c9dc5;
   let h2 = 0x01000193;
+  if (values instanceof Uint8Array) {
+    // Bytes (packed codes' block zero points, millions in an LLM): hashed four at a time, the tail one by one.
+    const words = new Uint32Array(values.buffer, values.byteOffset, values.byteOffset % 4 === 0 ? values.length >> 2 : 0);
+    for (let i = 0; i < words.length; i++) {
+      h1 = Math.imul(h1 ^ words[i], 0x01000193);
+      h2 = Math.imul(h2 ^ words[i], 0x85ebca6b) ^ i;
+    }
+    for (let i = words.length * 4; i < values.length; i++) {
+      h1 = Math.imul(h1 ^ values[i], 0x01000193);
+      h2 = Math.imul(h2 ^ values[i], 0x85ebca6b) ^ i;
+    }
+    return `${zeroPoint.axis}:${zeroPoint.blockSize}:${values.length}:b${(h1 >>> 0).toString(16)}${(h2 >>> 0).toString(16)}`;
+  }
   const f = new Float64Array(1);
   const w = new Uint32Array(f.buffer);
   for (let i = 0; i < values.length; i++) {

@@ -40,13 +40,23 @@ function readFloats(ctx: FindContext, tensor: TensorRef): number[] {
   return out;
 }
 
+/** A byte's two 4-bit values as one little-endian 16-bit word of two bytes (low nibble first). */
+const NIBBLE_PAIRS = Uint16Array.from({ length: 256 }, (_, v) => (v & 0xf) | ((v >> 4) << 8));
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Codes packed `bits` to a byte, low bits first, `perRow` to a row of ceil(perRow * bits / 8) bytes. */
 function unpackRows(packed: Uint8Array, rows: number, perRow: number, bits: number): Uint8Array {
   const rowBytes = Math.ceil((perRow * bits) / 8);
   const perByte = 8 / bits;
   const mask = (1 << bits) - 1;
   const values = new Uint8Array(rows * perRow);
-  // Byte by byte (an LLM holds tens of millions): each byte's codes, low bits first, up to the row's end.
+  if (bits === 4 && perRow % 2 === 0 && LITTLE_ENDIAN) {
+    // Two 4-bit zero points per byte and whole bytes per row (an LLM holds tens of millions): one 16-bit store each.
+    const pairs = new Uint16Array(values.buffer);
+    for (let i = 0; i < pairs.length; i++) pairs[i] = NIBBLE_PAIRS[packed[i]];
+    return values;
+  }
+  // Byte by byte: each byte's codes, low bits first, up to the row's end.
   let at = 0;
   for (let r = 0; r < rows; r++) {
     const end = at + perRow;

@@ -130,8 +130,12 @@ const checkedIntegers = new WeakMap<ZeroPoint, boolean>();
 function integerValues(zp: ZeroPoint): boolean {
   let known = checkedIntegers.get(zp);
   if (known === undefined) {
-    known = true;
-    for (let i = 0; i < zp.values.length && known; i++) known = Number.isInteger(zp.values[i]);
+    // Bytes are integers; an array of numbers is checked (float zero points of MatMulNBits may be 7.5).
+    known = zp.values instanceof Uint8Array;
+    if (!known) {
+      known = true;
+      for (let i = 0; i < zp.values.length && known; i++) known = Number.isInteger(zp.values[i]);
+    }
     checkedIntegers.set(zp, known);
   }
   return known;
@@ -142,8 +146,16 @@ const checkedCodes = new WeakMap<ZeroPoint, boolean>();
 function fourBitCodes(zp: ZeroPoint): boolean {
   let known = checkedCodes.get(zp);
   if (known === undefined) {
-    known = true;
-    for (let i = 0; i < zp.values.length && known; i++) known = zp.values[i] >= 0 && zp.values[i] < 16;
+    const { values } = zp;
+    if (values instanceof Uint8Array) {
+      // Millions of block zero points in an LLM: one OR over all of them (each part in a worker checks its own copy).
+      let bits = 0;
+      for (let i = 0; i < values.length; i++) bits |= values[i];
+      known = bits < 16;
+    } else {
+      known = true;
+      for (let i = 0; i < values.length && known; i++) known = values[i] >= 0 && values[i] < 16;
+    }
     checkedCodes.set(zp, known);
   }
   return known;
