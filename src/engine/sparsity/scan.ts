@@ -122,43 +122,38 @@ function distanceReader(reader: ElementReader, options: ScanOptions): DistanceRe
   if (!dtype.integer || dtype.bits > 8 || !simdApplies('uint8', options.pattern, undefined)) return undefined;
   const zp = options.zeroPoint;
   if (!zp && dtype.bits !== 4) return undefined;
-  if (zp && !integerValues(zp)) return undefined;
+  if (zp && !factsOf(zp).integers) return undefined;
   return new DistanceReader(reader, zp, options.geometry.dims);
 }
 
-const checkedIntegers = new WeakMap<ZeroPoint, boolean>();
-function integerValues(zp: ZeroPoint): boolean {
-  let known = checkedIntegers.get(zp);
-  if (known === undefined) {
-    // Bytes are integers; an array of numbers is checked (float zero points of MatMulNBits may be 7.5).
-    known = zp.values instanceof Uint8Array;
-    if (!known) {
-      known = true;
-      for (let i = 0; i < zp.values.length && known; i++) known = Number.isInteger(zp.values[i]);
-    }
-    checkedIntegers.set(zp, known);
-  }
-  return known;
+/** What the scan needs to know of a weight's zero points, found in one pass and once per weight (each part builds its own reader). */
+interface ZeroPointFacts {
+  /** Every value an integer (float zero points of MatMulNBits may be 7.5). */
+  integers: boolean;
+  /** Every value a 4-bit code. */
+  fourBit: boolean;
 }
 
-const checkedCodes = new WeakMap<ZeroPoint, boolean>();
-/** Whether every zero point is a 4-bit code, checked once per weight: each part of it builds its own reader. */
-function fourBitCodes(zp: ZeroPoint): boolean {
-  let known = checkedCodes.get(zp);
-  if (known === undefined) {
+const zeroPointFacts = new WeakMap<ZeroPoint, ZeroPointFacts>();
+function factsOf(zp: ZeroPoint): ZeroPointFacts {
+  let facts = zeroPointFacts.get(zp);
+  if (!facts) {
     const { values } = zp;
     if (values instanceof Uint8Array) {
-      // Millions of block zero points in an LLM: one OR over all of them (each part in a worker checks its own copy).
+      // Millions of block zero points in an LLM, integers by type: one OR over all of them.
       let bits = 0;
       for (let i = 0; i < values.length; i++) bits |= values[i];
-      known = bits < 16;
+      facts = { integers: true, fourBit: bits < 16 };
     } else {
-      known = true;
-      for (let i = 0; i < values.length && known; i++) known = values[i] >= 0 && values[i] < 16;
+      facts = { integers: true, fourBit: true };
+      for (const v of values) {
+        facts.integers &&= Number.isInteger(v);
+        facts.fourBit &&= v >= 0 && v < 16;
+      }
     }
-    checkedCodes.set(zp, known);
+    zeroPointFacts.set(zp, facts);
   }
-  return known;
+  return facts;
 }
 
 class DistanceReader extends DerivedByteReader {
@@ -192,7 +187,7 @@ class DistanceReader extends DerivedByteReader {
       const { size, block, values } = this.run;
       const point = values[0];
       if (size === Infinity && Number.isInteger(point) && point >= 0 && point < 16) this.packed = { reader: inner, points: point };
-      else if (size === inner.codes.K && block === inner.codes.blockSize && fourBitCodes(zeroPoint!)) this.packed = { reader: inner, points: values };
+      else if (size === inner.codes.K && block === inner.codes.blockSize && factsOf(zeroPoint!).fourBit) this.packed = { reader: inner, points: values };
     }
   }
 

@@ -1,8 +1,8 @@
 // 4-bit packed codes (MatMulNBits, QMoE) as uint8 distances |code - zero point| for the SIMD scan, unpacked and
 // measured by the WebAssembly SIMD kernel (kernel.as.ts packedDistances4): the JavaScript pass (packedCodes.ts
 // readDistances) cost most of an int4 LLM's scan. Same distances and counts; null where WebAssembly SIMD is missing.
-import kernelBytes from 'wasm:scan-kernel';
 import { type PackedCodesReader, blobBytes, blocksPerRow } from '../../onnx/packedCodes';
+import { kernelInstance } from './simdScan';
 
 interface UnpackExports {
   memory: WebAssembly.Memory;
@@ -17,12 +17,7 @@ let instance: UnpackExports | null | undefined;
  * its instance's memory must not move during a scan.
  */
 function unpacker(): UnpackExports | null {
-  if (instance !== undefined) return instance;
-  try {
-    instance = new WebAssembly.Instance(new WebAssembly.Module(kernelBytes), {}).exports as unknown as UnpackExports;
-  } catch {
-    instance = null;
-  }
+  if (instance === undefined) instance = kernelInstance<UnpackExports>();
   return instance;
 }
 
@@ -53,6 +48,7 @@ export function packedDistancesSimd(reader: PackedCodesReader, start: number, co
   // The stored rows are read straight into the kernel's memory.
   reader.stored.readInto(firstRow * rowBytes, storedBytes, memory.subarray(pStored, pStored + storedBytes));
   if (typeof points === 'number') memory.fill(points, pPoints, pPoints + rows * blocks);
+  else if (points instanceof Uint8Array) memory.set(points.subarray(firstRow * blocks, (firstRow + rows) * blocks), pPoints);
   else for (let i = 0; i < rows * blocks; i++) memory[pPoints + i] = points[firstRow * blocks + i];
   const equal = k.packedDistances4(pStored, rowBytes, rows, K, start - firstRow * K, start + count - lastRow * K, blockSize, pPoints, pOut);
   target.set(memory.subarray(pOut, pOut + count));

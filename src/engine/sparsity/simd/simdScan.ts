@@ -57,16 +57,28 @@ const SLAB_ELEMENTS = 1 << 18;
 const BYTE_SLAB_ELEMENTS = 1 << 19;
 const WORD_ROWS = 16;
 
+let compiled: WebAssembly.Module | null | undefined;
+
+/**
+ * A new instance of the kernel (compiled once per thread), or null where WebAssembly SIMD is unavailable. The scan
+ * keeps one; the packed-code unpacker (packedDistances.ts) another, whose memory may grow between the scan's reads.
+ */
+export function kernelInstance<T>(): T | null {
+  if (compiled === undefined) {
+    try {
+      compiled = new WebAssembly.Module(kernelBytes);
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled && (new WebAssembly.Instance(compiled, {}).exports as unknown as T);
+}
+
 let instance: KernelExports | null | undefined;
 
 /** The kernel for this thread, or null where WebAssembly SIMD is unavailable (the JavaScript kernel then runs). */
 function kernel(): KernelExports | null {
-  if (instance !== undefined) return instance;
-  try {
-    instance = new WebAssembly.Instance(new WebAssembly.Module(kernelBytes), {}).exports as unknown as KernelExports;
-  } catch {
-    instance = null;
-  }
+  if (instance === undefined) instance = kernelInstance<KernelExports>();
   return instance;
 }
 
