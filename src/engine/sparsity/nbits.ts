@@ -9,7 +9,7 @@
 // (onnx/packedCodes.ts): padding codes are no weights, and groups of M run along K inside one block.
 import { dtypeName } from '../onnx/dtypes';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from '../onnx/numbers';
-import type { PackedCodes } from '../onnx/packedCodes';
+import { type PackedCodes, unpackCodes } from '../onnx/packedCodes';
 import type { NodeSkeleton, TensorRef } from '../onnx/skeleton';
 import { TensorError, openTensor } from '../onnx/tensorData';
 import type { ZeroPoint } from './decode';
@@ -40,32 +40,14 @@ function readFloats(ctx: FindContext, tensor: TensorRef): number[] {
   return out;
 }
 
-/** A byte's two 4-bit values as one little-endian 16-bit word of two bytes (low nibble first). */
-const NIBBLE_PAIRS = Uint16Array.from({ length: 256 }, (_, v) => (v & 0xf) | ((v >> 4) << 8));
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** Codes packed `bits` to a byte, low bits first, `perRow` to a row of ceil(perRow * bits / 8) bytes. */
+/**
+ * Zero points packed `bits` to a byte, low bits first, `perRow` to a row of ceil(perRow * bits / 8) bytes: laid out
+ * as codes are, with the whole row one blob.
+ */
 function unpackRows(packed: Uint8Array, rows: number, perRow: number, bits: number): Uint8Array {
   const rowBytes = Math.ceil((perRow * bits) / 8);
-  const perByte = 8 / bits;
-  const mask = (1 << bits) - 1;
-  const values = new Uint8Array(rows * perRow);
-  if (bits === 4 && perRow % 2 === 0 && LITTLE_ENDIAN) {
-    // Two 4-bit zero points per byte and whole bytes per row (an LLM holds tens of millions): one 16-bit store each.
-    const pairs = new Uint16Array(values.buffer);
-    for (let i = 0; i < pairs.length; i++) pairs[i] = NIBBLE_PAIRS[packed[i]];
-    return values;
-  }
-  // Byte by byte: each byte's codes, low bits first, up to the row's end.
-  let at = 0;
-  for (let r = 0; r < rows; r++) {
-    const end = at + perRow;
-    for (let byte = r * rowBytes; at < end; byte++) {
-      const v = packed[byte];
-      for (let j = 0; j < perByte && at < end; j++) values[at++] = (v >> (bits * j)) & mask;
-    }
-  }
-  return values;
+  // The layer's codes are read only for 2, 4 and 8 bits, checked before its zero points are.
+  return unpackCodes(packed, { bits: bits as PackedCodes['bits'], K: perRow, blockSize: (rowBytes * 8) / bits, storedDims: [rows, rowBytes] }, rows);
 }
 
 /**
