@@ -4,6 +4,7 @@
 import type { ConvertReport } from './engine/convert/convert';
 import type { ExportManifest } from './engine/convert/export';
 import type { InspectReport, LayerReport } from './engine/sparsity/inspect';
+import type { DeployPrecision, TargetId } from './engine/deploy/types';
 import { type GroupEncodings, type GroupRegion, MAX_REGION_GROUPS, type RegionGroups } from './engine/sparsity/regionTypes';
 
 export { type GroupEncodings, type GroupRegion, MAX_REGION_GROUPS, type RegionGroups };
@@ -15,6 +16,10 @@ export interface InspectSettings {
   hardware: string;
   batch?: number;
   dims?: Record<string, number>;
+  /** The deployment target the heatmap colours by and the drill-down explains (issue 13). */
+  target?: TargetId;
+  /** The precision the engine will be built with; default: each weight's stored precision. */
+  precision?: DeployPrecision;
 }
 
 // ----------------------------------------------------------------------------------------------- worker

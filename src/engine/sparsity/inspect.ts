@@ -18,6 +18,7 @@ import { defaultWorkerCount, defaultWorkerScript, runPool, spawnWorkers } from '
 import { splitParts, wholeTensor } from './scan';
 import { type StoredReport, storedReport } from './stored';
 import { openStored } from './storedReader';
+import type { DeploySummary, DeployVerdict, TargetId } from '../deploy/types';
 import { type LayerFacts, type ProjectOptions, type Projection, projectSpeedup } from '../speedup/project';
 
 export const NEARLY_PASSING = 0.99;
@@ -89,6 +90,8 @@ export interface LayerReport {
   grid: Grid | null;
   /** The weight is stored compressed by this tool (convert --mode compress or ascend): format and bytes; null otherwise. */
   stored: StoredReport | null;
+  /** Whether each deployment target will run this layer sparse, why (not), and the fix (src/engine/deploy, issue 13). */
+  deploy?: Partial<Record<TargetId, DeployVerdict>>;
 }
 
 export interface InspectSummary {
@@ -109,6 +112,8 @@ export interface InspectSummary {
    */
   compliance: number | null;
   retainedMagnitude: number | null;
+  /** Per deployment target: how many layers, parameters and how much projected time run sparse (issue 13). */
+  deploy?: Partial<Record<TargetId, DeploySummary>>;
 }
 
 export interface InspectReport {
