@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { onnx } from 'onnx-proto';
 import { ExternalSink, type ModelSpec, graph, makeTensor, node, valueInfo, writeModel } from './support/builder';
-import { inspectFile, inspectSpec, layer, tempDir } from './support/models';
+import { inspectFile, inspectSpec, layer, tempDir, writeTempModel } from './support/models';
+import { inspectModel } from '../src/engine/sparsity/inspect';
 import { seededRandom } from '../src/engine/onnx/numbers';
 import { convertModel } from '../src/engine/convert/convert';
 import { readSkeleton } from '../src/engine/onnx/skeleton';
@@ -177,6 +178,27 @@ describe('MatMulNBits: the codes as stored, zero where a code equals its block z
       assert.equal(l.eligible, false);
       assert.equal(kind === 'error' ? l.error : l.reason, reason);
       assert.equal(l.compliance, null);
+    });
+  }
+
+  // 4-bit zero points stay packed through the scan (an int4 LLM holds tens of millions): a worker receives the
+  // packed bytes and reads each slab's from them. The same counts inline, in a worker, and cut into parts.
+  for (const blocks of [4, 3]) {
+    test(`4-bit packed zero points (${blocks} blocks per row${blocks % 2 ? ': a lone nibble' : ''}) read packed: the same counts inline, in a worker, in parts`, async () => {
+      const rows = 64;
+      const k = blocks * 32;
+      const zps = Array.from({ length: rows }, (_, n) => Array.from({ length: blocks }, (_, b) => (7 * n + 3 * b) % 16));
+      const violating: [number, number][] = [[3, 1], [40, 7], [63, 2 * blocks]];
+      const path = writeTempModel(nbitsModel({ N: rows, K: k, bits: 4, blockSize: 32, codes: codes(rows, k, (n, kk) => zps[n][Math.floor(kk / 32)], 4, violating), zeroPoints: zps }));
+      const inline = layer(await inspectFile(path), 'q_proj');
+      const threaded = layer(await inspectModel(path, { workers: 1, inlineBelow: 0, partElements: 1024 }), 'q_proj');
+      assert.deepEqual([inline.groups, inline.validGroups, inline.zeros, inline.zeroPoint], [rows * (k / 4), rows * (k / 4) - 3, (rows * k) / 2 - 3, 'per-block']);
+      // Zero codes on a non-zero zero point: every zero but those of the blocks whose zero point is 0.
+      const onZero = zps.flat().filter((z) => z === 0).length * 16;
+      assert.equal(inline.zeroPointZeros, inline.zeros! - onZero);
+      for (const key of ['groups', 'validGroups', 'zeros', 'zeroPointZeros', 'retainedMagnitude', 'countHistogram', 'maskHistogram', 'blocks', 'grid'] as const) {
+        assert.deepEqual(threaded[key], inline[key], key);
+      }
     });
   }
 });

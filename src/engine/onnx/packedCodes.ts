@@ -144,7 +144,10 @@ export class PackedCodesReader extends DerivedByteReader {
 }
 
 /** Words of 4 bytes are read and written in the machine's order: the word path assumes the low byte first. */
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Byte b's two 4-bit codes, low nibble first, as one little-endian 16-bit word of two bytes. */
+export const NIBBLE_PAIRS = Uint16Array.from({ length: 256 }, (_, b) => (b & 15) | ((b >> 4) << 8));
 
 /**
  * Per zero point 0..15: the distances of each byte's two codes from it as one little-endian 16-bit pair (low code
@@ -211,6 +214,13 @@ function unpackRow4(bytes: Uint8Array, rowStart: number, blockSize: number, blob
 export function unpackCodes(stored: Uint8Array, codes: PackedCodes, rows: number): Uint8Array {
   const out = new Uint8Array(rows * codes.K);
   const rowBytes = blocksPerRow(codes) * blobBytes(codes);
+  if (codes.bits === 4 && LITTLE_ENDIAN && rowBytes * 2 === codes.K) {
+    // Rows with no padding nibble (an LLM's packed zero points: millions): one byte to two codes in one 16-bit store.
+    const out16 = new Uint16Array(out.buffer, 0, out.length >> 1);
+    const n = rows * rowBytes;
+    for (let i = 0; i < n; i++) out16[i] = NIBBLE_PAIRS[stored[i]];
+    return out;
+  }
   for (let r = 0; r < rows; r++) unpackRow(stored, r * rowBytes, codes, 0, codes.K, out, r * codes.K);
   return out;
 }

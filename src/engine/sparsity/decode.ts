@@ -1,5 +1,6 @@
 // Raw element bytes → magnitudes |w| (or |q - zero_point|) as float32, with "zero" exactly as domain.md §3 defines it.
 import type { DType } from '../onnx/dtypes';
+import { unpackCodes } from '../onnx/packedCodes';
 import type { ElementBytes } from '../onnx/tensorData';
 
 /** NaN is non-zero (domain.md §3) but has no magnitude: it stands in as the smallest positive float32. */
@@ -13,7 +14,45 @@ export interface ZeroPoint {
   axis: number;
   /** Block size along `axis` (DequantizeLinear-21 `block_size`); 0 for per-axis. */
   blockSize: number;
+  /** Set where `values` were unpacked from `codeBits`-bit codes: each an integer below 2^codeBits by construction. */
+  codeBits?: number;
+  /**
+   * 4-bit zero points as stored (an int4 LLM's: tens of millions), which the scan reads as they are; `values`
+   * unpacks them on first use, for the paths that need them one by one (packedZeroPoints).
+   */
+  packed?: PackedZeroPoints;
 }
+
+/** Zero points packed two to a byte, low nibble first, `perRow` to a row of `rowBytes` bytes. */
+export interface PackedZeroPoints {
+  bytes: Uint8Array;
+  perRow: number;
+  rowBytes: number;
+}
+
+/**
+ * A zero point held packed: `values` is unpacked on first read and kept. It is not enumerable, so a job posted to
+ * a scan worker carries the packed bytes only, and the worker wraps them again (rehydrateZeroPoint).
+ */
+export function packedZeroPoints(packed: PackedZeroPoints, axis: number, blockSize: number): ZeroPoint {
+  const zp = { axis, blockSize, codeBits: 4, packed } as ZeroPoint;
+  let values: Uint8Array | undefined;
+  Object.defineProperty(zp, 'values', { enumerable: false, get: () => (values ??= unpackZeroPoints(packed)) });
+  return zp;
+}
+
+/** Packed zero points one byte each, row after row: value i of row r at r x perRow + i. */
+export function unpackZeroPoints(packed: PackedZeroPoints): Uint8Array {
+  const rows = packed.rowBytes ? packed.bytes.length / packed.rowBytes : 0;
+  return unpackCodes(packed.bytes, { bits: 4, K: packed.perRow, blockSize: packed.rowBytes * 2, storedDims: [rows, packed.rowBytes] }, rows);
+}
+
+/** A job's zero point as a worker receives it (structured clone keeps the packed bytes, not the getter): wrapped again. */
+export function rehydrateZeroPoint(zp: ZeroPoint | undefined): ZeroPoint | undefined {
+  // hasOwnProperty, not a read: reading `values` would unpack them.
+  return zp?.packed && !Object.prototype.hasOwnProperty.call(zp, 'values') ? packedZeroPoints(zp.packed, zp.axis, zp.blockSize) : zp;
+}
+
 
 function halfTable(bf16: boolean): Float32Array {
   const table = new Float32Array(0x8000);
@@ -182,7 +221,8 @@ export function zeroPointLookup(zeroPoint: ZeroPoint | undefined, dims: readonly
  */
 export function zeroPointKey(zeroPoint: ZeroPoint | undefined): string {
   if (!zeroPoint) return 'none';
-  const { values } = zeroPoint;
+  // Packed zero points are told apart by their bytes (the same values, the same packing).
+  const values = zeroPoint.packed ? zeroPoint.packed.bytes : zeroPoint.values;
   let h1 = 0x811c9dc5;
   let h2 = 0x01000193;
   if (values instanceof Uint8Array) {
@@ -196,7 +236,7 @@ export function zeroPointKey(zeroPoint: ZeroPoint | undefined): string {
       h1 = Math.imul(h1 ^ values[i], 0x01000193);
       h2 = Math.imul(h2 ^ values[i], 0x85ebca6b) ^ i;
     }
-    return `${zeroPoint.axis}:${zeroPoint.blockSize}:${values.length}:b${(h1 >>> 0).toString(16)}${(h2 >>> 0).toString(16)}`;
+    return `${zeroPoint.axis}:${zeroPoint.blockSize}:${values.length}:${zeroPoint.packed ? 'p' : 'b'}${(h1 >>> 0).toString(16)}${(h2 >>> 0).toString(16)}`;
   }
   const f = new Float64Array(1);
   const w = new Uint32Array(f.buffer);

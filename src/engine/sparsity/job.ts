@@ -2,7 +2,7 @@
 import type { TensorRef } from '../onnx/skeleton';
 import type { ByteSource } from '../onnx/source';
 import { ExternalFiles, openTensor } from '../onnx/tensorData';
-import type { ZeroPoint } from './decode';
+import { type ZeroPoint, rehydrateZeroPoint } from './decode';
 import type { Geometry, ScanStats } from './kernel';
 import type { Pattern } from './pattern';
 import { type ScanPart, scanPart } from './scan';
@@ -31,7 +31,7 @@ export class JobSources {
   run(job: ScanJob, onProgress?: (elements: number) => void, signal?: { aborted: boolean }): ScanStats {
     this.externals ??= new ExternalFiles(this.src.path);
     const reader = job.stored ? openStored(this.src, job.stored, this.externals) : openTensor(this.src, job.tensor, this.externals);
-    return scanPart(reader, { geometry: job.geometry, pattern: job.pattern, zeroPoint: job.zeroPoint, gridMax: job.gridMax, onProgress, signal }, job.part);
+    return scanPart(reader, { geometry: job.geometry, pattern: job.pattern, zeroPoint: rehydrateZeroPoint(job.zeroPoint), gridMax: job.gridMax, onProgress, signal }, job.part);
   }
 
   /** Closes the external data files this opened (the model's own source stays open: it belongs to the caller). */

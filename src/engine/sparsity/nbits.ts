@@ -12,7 +12,7 @@ import { bfloat16BitsToFloat32, float16BitsToFloat32 } from '../onnx/numbers';
 import { type PackedCodes, unpackCodes } from '../onnx/packedCodes';
 import type { NodeSkeleton, TensorRef } from '../onnx/skeleton';
 import { TensorError, openTensor } from '../onnx/tensorData';
-import type { ZeroPoint } from './decode';
+import { type ZeroPoint, packedZeroPoints } from './decode';
 import { type FindContext, type LayerPlan, type Scope, type Scopes, type Trace, describeConstant, intAttr, trace } from './layers';
 
 type UniqueName = (node: NodeSkeleton, scope: Scope) => string;
@@ -57,7 +57,19 @@ function unpackRows(packed: Uint8Array, rows: number, perRow: number, bits: numb
 function readPackedBytes(ctx: FindContext, tensor: TensorRef, expected: number, mismatch: (count: number) => string): Uint8Array {
   const reader = openTensor(ctx.src, tensor, ctx.externals);
   if (reader.count !== expected) throw new TensorError(mismatch(reader.count));
-  return reader.read(0, reader.count).bytes.slice();
+  // Read once into an array of its own (4-bit ones are kept as read).
+  const bytes = new Uint8Array(reader.count);
+  reader.readInto(0, reader.count, bytes);
+  return bytes;
+}
+
+/**
+ * Packed uint8 zero points, `perRow` to a row: 4-bit ones kept packed (an int4 LLM's 61 M would take 61 MB and,
+ * on first touch, a fifth of a second before any scan starts), wider ones unpacked.
+ */
+function codeZeroPoints(packed: Uint8Array, rows: number, perRow: number, bits: number, axis: number, blockSize: number): ZeroPoint {
+  if (bits === 4) return packedZeroPoints({ bytes: packed, perRow, rowBytes: Math.ceil(perRow / 2) }, axis, blockSize);
+  return { values: unpackRows(packed, rows, perRow, bits), axis, blockSize, codeBits: bits };
 }
 
 /**
@@ -180,7 +192,8 @@ function planCodes(ctx: FindContext, scopes: Scopes, node: NodeSkeleton, scope: 
         `zero points in ${dtypeName(zpType)}: ONNX Runtime rounds scale x zero point to ${dtypeName(zpType)} before subtracting it from code x scale, so a code equal to its zero point dequantizes to exactly 0 only where that product is exact in ${dtypeName(zpType)}; counted here in the code domain`,
       ];
     }
-    const bad = unwritableZeroPoint(layer.zeroPoint.values, bits);
+    // Zero points unpacked from codes of the weight's own width are codes already: only float ones can fail.
+    const bad = layer.zeroPoint.codeBits === bits ? undefined : unwritableZeroPoint(layer.zeroPoint.values, bits);
     if (bad !== undefined) layer.noPrune = `${spec.what} zero point ${bad} is no ${bits}-bit code: a pruned code cannot be set to it`;
   } catch (err) {
     layer.error = err instanceof Error ? err.message : String(err);
@@ -208,7 +221,7 @@ function nBitsZeroPoint(ctx: FindContext, scopes: Scopes, name: string | undefin
   const rowBytes = Math.ceil((kBlocks * bits) / 8);
   const packed = readPackedBytes(ctx, t.constant.tensor, N * rowBytes, (count) => `MatMulNBits zero points '${name}' hold ${count} bytes; N=${N} rows of ${kBlocks} ${bits}-bit values need ${N * rowBytes}`);
   // Over the code view [N, K]: one block of block_size along K per (row, block), the last one possibly short.
-  return { values: unpackRows(packed, N, kBlocks, bits), axis: 1, blockSize };
+  return codeZeroPoints(packed, N, kBlocks, bits, 1, blockSize);
 }
 
 /**
@@ -371,5 +384,5 @@ function expertZeroPoint(
   const need = rows * Math.ceil((perRow * bits) / 8);
   const packed = readPackedBytes(ctx, t.constant.tensor, need, (count) => `${node.opType} ${weight} zero points '${name}' hold ${count} bytes; ${E} experts x ${N} rows${blockSize ? ` x ${blocks} blocks` : ''} of ${bits}-bit values need ${need}`);
   // One value per (expert, row, block) in the order of the view's rows: a block of K / blocks along the last axis.
-  return { values: unpackRows(packed, rows, perRow, bits), axis: 2, blockSize: K / blocks };
+  return codeZeroPoints(packed, rows, perRow, bits, 2, K / blocks);
 }

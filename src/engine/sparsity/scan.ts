@@ -4,7 +4,7 @@ import { type DType, dtypeById } from '../onnx/dtypes';
 import { DerivedByteReader } from '../onnx/derivedReader';
 import type { ElementReader } from '../onnx/tensorData';
 import { PackedCodesReader } from '../onnx/packedCodes';
-import { type ZeroPoint, integerAt, toMagnitudes, zeroPointLookup } from './decode';
+import { type PackedZeroPoints, type ZeroPoint, integerAt, toMagnitudes, unpackZeroPoints, zeroPointLookup } from './decode';
 import { type Geometry, type ScanStats, ShapeInfo, SlabScanner, emptyStats, kAlignment } from './kernel';
 import type { Pattern } from './pattern';
 import { packedDistancesSimd } from './simd/packedDistances';
@@ -138,15 +138,19 @@ const zeroPointFacts = new WeakMap<ZeroPoint, ZeroPointFacts>();
 function factsOf(zp: ZeroPoint): ZeroPointFacts {
   let facts = zeroPointFacts.get(zp);
   if (!facts) {
-    const { values } = zp;
-    if (values instanceof Uint8Array) {
+    if (zp.codeBits !== undefined) {
+      // Codes (packed, or unpacked from codes): integers below 2^codeBits by construction; `values` is not read,
+      // which would unpack packed ones.
+      facts = { integers: true, fourBit: zp.codeBits <= 4 };
+    } else if (zp.values instanceof Uint8Array) {
+      const { values } = zp;
       // Millions of block zero points in an LLM, integers by type: one OR over all of them.
       let bits = 0;
       for (let i = 0; i < values.length; i++) bits |= values[i];
       facts = { integers: true, fourBit: bits < 16 };
     } else {
       facts = { integers: true, fourBit: true };
-      for (const v of values) {
+      for (const v of zp.values) {
         facts.integers &&= Number.isInteger(v);
         facts.fourBit &&= v >= 0 && v < 16;
       }
@@ -162,11 +166,11 @@ class DistanceReader extends DerivedByteReader {
   readonly splittable: boolean;
   /** Zeros that are codes equal to a non-zero zero point (fragile.ts), counted as they are read. */
   zeroPointZeros = 0;
-  private readonly lookup: (element: number) => number;
+  private readonly lookup: (element: number) => number = () => 0;
   /** Elements that share one zero point in a row: a block along the last axis, else 1 (looked up each). */
   private readonly run: { size: number; block: number; values: ArrayLike<number> } | undefined;
   /** 4-bit packed codes (MatMulNBits, QMoE) whose zero points run per (row, block) or are one: unpacked and measured in one pass. */
-  private readonly packed: { reader: PackedCodesReader; points: ArrayLike<number> | number } | undefined;
+  private readonly packed: { reader: PackedCodesReader; points: ArrayLike<number> | number | PackedZeroPoints } | undefined;
 
   constructor(
     private readonly inner: ElementReader,
@@ -176,8 +180,13 @@ class DistanceReader extends DerivedByteReader {
     super();
     this.count = inner.count;
     this.splittable = inner.splittable;
-    this.lookup = zeroPointLookup(zeroPoint, dims);
     const last = dims.length - 1;
+    if (zeroPoint?.packed && inner instanceof PackedCodesReader && inner.codes.bits === 4 && zeroPoint.axis === last && zeroPoint.blockSize === inner.codes.blockSize && dims[last] === inner.codes.K) {
+      // Zero points read packed, as the codes are: never unpacked whole (an int4 LLM holds 61 M of them).
+      this.packed = { reader: inner, points: zeroPoint.packed };
+      return;
+    }
+    this.lookup = zeroPointLookup(zeroPoint, dims);
     if (zeroPoint && zeroPoint.values.length > 1 && zeroPoint.axis === last && zeroPoint.blockSize > 0) {
       this.run = { size: dims[last], block: zeroPoint.blockSize, values: zeroPoint.values };
     } else if (!zeroPoint || zeroPoint.values.length <= 1 || zeroPoint.axis < 0) {
@@ -195,7 +204,10 @@ class DistanceReader extends DerivedByteReader {
     const packed = this.packed;
     if (packed) {
       // WebAssembly SIMD where it runs, else the JavaScript pass: the same distances and counts.
-      this.zeroPointZeros += packedDistancesSimd(packed.reader, start, count, target, packed.points) ?? packed.reader.readDistances(start, count, target, packed.points);
+      const { points } = packed;
+      this.zeroPointZeros +=
+        packedDistancesSimd(packed.reader, start, count, target, points) ??
+        packed.reader.readDistances(start, count, target, typeof points === 'object' && 'bytes' in points ? unpackZeroPoints(points) : points);
       return;
     }
     const run = this.inner.read(start, count);

@@ -1,7 +1,8 @@
 // 4-bit packed codes (MatMulNBits, QMoE) as uint8 distances |code - zero point| for the SIMD scan, unpacked and
 // measured by the WebAssembly SIMD kernel (kernel.as.ts packedDistances4): the JavaScript pass (packedCodes.ts
 // readDistances) cost most of an int4 LLM's scan. Same distances and counts; null where WebAssembly SIMD is missing.
-import { type PackedCodesReader, blobBytes, blocksPerRow } from '../../onnx/packedCodes';
+import { LITTLE_ENDIAN, NIBBLE_PAIRS, type PackedCodesReader, blobBytes, blocksPerRow } from '../../onnx/packedCodes';
+import type { PackedZeroPoints } from '../decode';
 import { kernelInstance } from './simdScan';
 
 interface UnpackExports {
@@ -23,11 +24,12 @@ function unpacker(): UnpackExports | null {
 
 const align = (at: number) => (at + 15) & ~15;
 
+
 /**
  * Elements [start, start + count) of `reader` (4-bit codes) as distances into `target`, with `points` one zero point
  * per (row, block) or one for all; returns how many codes equal a non-zero zero point, or null without the kernel.
  */
-export function packedDistancesSimd(reader: PackedCodesReader, start: number, count: number, target: Uint8Array, points: ArrayLike<number> | number): number | null {
+export function packedDistancesSimd(reader: PackedCodesReader, start: number, count: number, target: Uint8Array, points: ArrayLike<number> | number | PackedZeroPoints): number | null {
   const k = unpacker();
   if (k === null) return null;
   if (count === 0) return 0;
@@ -49,6 +51,23 @@ export function packedDistancesSimd(reader: PackedCodesReader, start: number, co
   reader.stored.readInto(firstRow * rowBytes, storedBytes, memory.subarray(pStored, pStored + storedBytes));
   if (typeof points === 'number') memory.fill(points, pPoints, pPoints + rows * blocks);
   else if (points instanceof Uint8Array) memory.set(points.subarray(firstRow * blocks, (firstRow + rows) * blocks), pPoints);
+  else if ('bytes' in points) {
+    // Packed zero points: value f (= row x blocks + block) is value f mod perRow of packed row f / perRow.
+    const { bytes, perRow, rowBytes } = points;
+    const end = (firstRow + rows) * blocks;
+    if (perRow === blocks && rowBytes * 2 === perRow && LITTLE_ENDIAN) {
+      // A packed row per code row, no padding nibble (MatMulNBits with an even number of blocks): a byte to two
+      // values in one 16-bit store.
+      const out16 = new Uint16Array(memory.buffer, pPoints, (rows * blocks) >> 1);
+      const from = firstRow * rowBytes;
+      for (let i = 0; i < out16.length; i++) out16[i] = NIBBLE_PAIRS[bytes[from + i]];
+    } else for (let f = firstRow * blocks, at = pPoints; f < end; f++, at++) {
+      const r = Math.floor(f / perRow);
+      const i = f - r * perRow;
+      const byte = bytes[r * rowBytes + (i >> 1)];
+      memory[at] = i & 1 ? byte >> 4 : byte & 15;
+    }
+  }
   else for (let i = 0; i < rows * blocks; i++) memory[pPoints + i] = points[firstRow * blocks + i];
   const equal = k.packedDistances4(pStored, rowBytes, rows, K, start - firstRow * K, start + count - lastRow * K, blockSize, pPoints, pOut);
   target.set(memory.subarray(pOut, pOut + count));

@@ -87,7 +87,15 @@ function kernel(): KernelExports | null {
  * A weight without zero points has 0.
  */
 function uniformZeroPoint(zeroPoint: ZeroPoint | undefined): number | undefined {
-  if (!zeroPoint || zeroPoint.values.length === 0) return 0;
+  if (!zeroPoint) return 0;
+  if (zeroPoint.packed && zeroPoint.packed.perRow % 2 === 0) {
+    // Read as packed, not unpacked for this: uniform when every byte holds the same code twice.
+    const { bytes } = zeroPoint.packed;
+    const both = (bytes[0] & 15) * 0x11;
+    for (let i = 0; i < bytes.length; i++) if (bytes[i] !== both) return undefined;
+    return bytes[0] & 15;
+  }
+  if (zeroPoint.values.length === 0) return 0;
   const first = zeroPoint.values[0];
   return zeroPoint.values.every((v) => v === first) ? first : undefined;
 }
