@@ -9,7 +9,7 @@ import { ExternalFiles, openTensor } from '../src/engine/onnx/tensorData';
 import { PackedCodesReader, repackCodes } from '../src/engine/onnx/packedCodes';
 import { packedDistancesSimd } from '../src/engine/sparsity/simd/packedDistances';
 import type { ScanStats } from '../src/engine/sparsity/kernel';
-import type { ZeroPoint } from '../src/engine/sparsity/decode';
+import { type ZeroPoint, packedZeroPoints } from '../src/engine/sparsity/decode';
 import { type ScanPart, scanPart, splitParts } from '../src/engine/sparsity/scan';
 import { ShapeInfo } from '../src/engine/sparsity/kernel';
 import { simdApplies } from '../src/engine/sparsity/simd/simdScan';
@@ -223,13 +223,26 @@ describe('4-bit packed codes (MatMulNBits) scan as distances in one pass over th
     { label: 'K = 300 in blocks of 128 (the last padded, 44 codes), zero points per block, many rows', rows: 70, K: 300, blockSize: 128, perBlock: true },
     { label: 'K = 200 in blocks of 64 (the last padded, 8 codes), the default zero point 8', rows: 33, K: 200, blockSize: 64, perBlock: false },
     { label: 'K = 4096 in blocks of 128, 160 rows: more than one slab of 512 K', rows: 160, K: 4096, blockSize: 128, perBlock: true },
+    // K and the block multiples of 64: measured as read, in registers (kernel scanPacked4).
+    { label: 'K = 256 in blocks of 64, zero points per block, measured as read', rows: 40, K: 256, blockSize: 64, perBlock: true },
+    { label: 'K = 192 in blocks of 64 (3 a row: packed zero points end in a lone nibble), measured as read', rows: 17, K: 192, blockSize: 64, perBlock: true },
+    { label: 'K = 128 in one block of 128, the default zero point 8, measured as read', rows: 50, K: 128, blockSize: 128, perBlock: false },
+    { label: 'K = 1024 in blocks of 256, 600 rows: several reads of whole rows, measured as read', rows: 600, K: 1024, blockSize: 256, perBlock: true },
   ]) {
-    for (const [n, zeros] of [[2, 0.45], [1, 0.45], [2, 0.8]]) {
-      test(`${label}, ${n}:4, ${zeros * 100}% zeros`, () => {
+    for (const [n, zeros, form] of [[2, 0.45, 'bytes'], [1, 0.45, 'bytes'], [2, 0.8, 'bytes'], [2, 0.45, 'packed']] as const) {
+      if (form === 'packed' && !perBlock) continue;
+      test(`${label}, ${n}:4, ${zeros * 100}% zeros${form === 'packed' ? ', zero points held packed' : ''}`, () => {
         const rnd = seededRandom(rows * K + n);
         const blocks = Math.ceil(K / blockSize);
         const points = perBlock ? Uint8Array.from({ length: rows * blocks }, () => Math.floor(rnd() * 16)) : undefined;
-        const zeroPoint: ZeroPoint = points ? { values: points, axis: 1, blockSize } : { values: [8], axis: -1, blockSize: 0 };
+        let zeroPoint: ZeroPoint = points ? { values: points, axis: 1, blockSize } : { values: [8], axis: -1, blockSize: 0 };
+        if (points && form === 'packed') {
+          // As MatMulNBits stores them: two a byte, low nibble first, each row padded to whole bytes.
+          const rowBytes = Math.ceil(blocks / 2);
+          const bytes = new Uint8Array(rows * rowBytes);
+          for (let r = 0; r < rows; r++) for (let b = 0; b < blocks; b++) bytes[r * rowBytes + (b >> 1)] |= points[r * blocks + b] << ((b & 1) * 4);
+          zeroPoint = packedZeroPoints({ bytes, perRow: blocks, rowBytes }, 1, blockSize);
+        }
         const blob = blockSize / 2;
         const stored = new Uint8Array(rows * blocks * blob);
         for (let r = 0; r < rows; r++) {

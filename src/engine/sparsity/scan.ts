@@ -7,8 +7,8 @@ import { PackedCodesReader } from '../onnx/packedCodes';
 import { type PackedZeroPoints, type ZeroPoint, integerAt, toMagnitudes, unpackZeroPoints, zeroPointLookup } from './decode';
 import { type Geometry, type ScanStats, ShapeInfo, SlabScanner, emptyStats, kAlignment } from './kernel';
 import type { Pattern } from './pattern';
-import { packedDistancesSimd } from './simd/packedDistances';
-import { scanPartSimd, simdApplies } from './simd/simdScan';
+import { packedDistancesSimd, readPackedRows } from './simd/packedDistances';
+import { type FusedPacked, scanPartSimd, simdApplies } from './simd/simdScan';
 
 /** What one scan job covers: rows a in [a0, a1) of the [A, K, B] view, K rows [k0, k1). */
 export interface ScanPart {
@@ -47,7 +47,7 @@ export function scanPart(reader: ElementReader, options: ScanOptions, part: Scan
   if (options.kernel !== 'js' && simdApplies(reader.dtype.name, options.pattern, options.zeroPoint)) return scanPartSimd(reader, options, part);
   const distances = options.kernel !== 'js' ? distanceReader(reader, options) : undefined;
   if (distances) {
-    const stats = scanPartSimd(distances, { ...options, zeroPoint: undefined }, part);
+    const stats = scanPartSimd(distances, { ...options, zeroPoint: undefined }, part, distances.fusedPacked());
     stats.zeroPointZeros += distances.zeroPointZeros;
     return stats;
   }
@@ -198,6 +198,26 @@ class DistanceReader extends DerivedByteReader {
       if (size === Infinity && Number.isInteger(point) && point >= 0 && point < 16) this.packed = { reader: inner, points: point };
       else if (size === inner.codes.K && block === inner.codes.blockSize && factsOf(zeroPoint!).fourBit) this.packed = { reader: inner, points: values };
     }
+  }
+
+  /**
+   * Where the SIMD scan can read this weight's packed codes and zero points itself and measure them in registers
+   * (kernel scanPacked4): whole rows of K codes, K and the block a multiple of 64 (no block or row boundary inside
+   * 64 codes), no padding; undefined otherwise (then readInto hands out the distances).
+   */
+  fusedPacked(): FusedPacked | undefined {
+    const packed = this.packed;
+    if (!packed) return undefined;
+    const { K, blockSize } = packed.reader.codes;
+    if (K % 64 !== 0 || blockSize % 64 !== 0 || blockSize > 16384 || K % blockSize !== 0) return undefined;
+    return {
+      K,
+      blockSize,
+      readRows: (row0, rows, memory, pStored, pPoints) => readPackedRows(packed.reader, row0, rows, packed.points, memory, pStored, pPoints),
+      countZeroPointZeros: (count) => {
+        this.zeroPointZeros += count;
+      },
+    };
   }
 
   readInto(start: number, count: number, target: Uint8Array): void {

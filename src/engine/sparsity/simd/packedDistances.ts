@@ -24,7 +24,6 @@ function unpacker(): UnpackExports | null {
 
 const align = (at: number) => (at + 15) & ~15;
 
-
 /**
  * Elements [start, start + count) of `reader` (4-bit codes) as distances into `target`, with `points` one zero point
  * per (row, block) or one for all; returns how many codes equal a non-zero zero point, or null without the kernel.
@@ -47,29 +46,40 @@ export function packedDistancesSimd(reader: PackedCodesReader, start: number, co
   const need = pOut + count - k.memory.buffer.byteLength;
   if (need > 0) k.memory.grow(Math.ceil(need / 65536));
   const memory = new Uint8Array(k.memory.buffer);
+  readPackedRows(reader, firstRow, rows, points, memory, pStored, pPoints);
+  const equal = k.packedDistances4(pStored, rowBytes, rows, K, start - firstRow * K, start + count - lastRow * K, blockSize, pPoints, pOut);
+  target.set(memory.subarray(pOut, pOut + count));
+  return equal;
+}
+
+/**
+ * Stored rows [firstRow, firstRow + rows) of `reader` into `memory` at `pStored` (read straight from the file), and
+ * their zero points, one byte per (row, block), at `pPoints`.
+ */
+export function readPackedRows(reader: PackedCodesReader, firstRow: number, rows: number, points: ArrayLike<number> | number | PackedZeroPoints, memory: Uint8Array, pStored: number, pPoints: number): void {
+  const blocks = blocksPerRow(reader.codes);
+  const rowBytes = blocks * blobBytes(reader.codes);
+  const storedBytes = rows * rowBytes;
   // The stored rows are read straight into the kernel's memory.
   reader.stored.readInto(firstRow * rowBytes, storedBytes, memory.subarray(pStored, pStored + storedBytes));
   if (typeof points === 'number') memory.fill(points, pPoints, pPoints + rows * blocks);
   else if (points instanceof Uint8Array) memory.set(points.subarray(firstRow * blocks, (firstRow + rows) * blocks), pPoints);
   else if ('bytes' in points) {
     // Packed zero points: value f (= row x blocks + block) is value f mod perRow of packed row f / perRow.
-    const { bytes, perRow, rowBytes } = points;
+    const { bytes, perRow, rowBytes: packedRow } = points;
     const end = (firstRow + rows) * blocks;
-    if (perRow === blocks && rowBytes * 2 === perRow && LITTLE_ENDIAN) {
+    if (perRow === blocks && packedRow * 2 === perRow && LITTLE_ENDIAN && pPoints % 2 === 0) {
       // A packed row per code row, no padding nibble (MatMulNBits with an even number of blocks): a byte to two
       // values in one 16-bit store.
       const out16 = new Uint16Array(memory.buffer, pPoints, (rows * blocks) >> 1);
-      const from = firstRow * rowBytes;
+      const from = firstRow * packedRow;
       for (let i = 0; i < out16.length; i++) out16[i] = NIBBLE_PAIRS[bytes[from + i]];
     } else for (let f = firstRow * blocks, at = pPoints; f < end; f++, at++) {
       const r = Math.floor(f / perRow);
       const i = f - r * perRow;
-      const byte = bytes[r * rowBytes + (i >> 1)];
+      const byte = bytes[r * packedRow + (i >> 1)];
       memory[at] = i & 1 ? byte >> 4 : byte & 15;
     }
   }
   else for (let i = 0; i < rows * blocks; i++) memory[pPoints + i] = points[firstRow * blocks + i];
-  const equal = k.packedDistances4(pStored, rowBytes, rows, K, start - firstRow * K, start + count - lastRow * K, blockSize, pPoints, pOut);
-  target.set(memory.subarray(pOut, pOut + count));
-  return equal;
 }

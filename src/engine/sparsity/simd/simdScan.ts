@@ -37,6 +37,7 @@ interface KernelExports {
   laneBlocks(words: number, wordRows: number, lanes: number, lastRows: number, laneR: number, rStride: number, enabled: number, counts: number): void;
   rowBlocks(words: number, wordRows: number, lanes: number, lastRows: number, acc: number, r: number, enabled: number, counts: number, accStride: number): void;
   setZeroPoint(zp: number): void;
+  scanPacked4(stored: number, rows: number, K: number, blockSize: number, points: number, n: number, words: number, valid: number): number;
   resetPruned(): void;
   getPruned(): number;
   pruneStrided(input: number, rows: number, lanes: number, dt: number, n: number): void;
@@ -134,7 +135,19 @@ class Layout {
 }
 const align = (x: number) => Math.ceil(x / 64) * 64;
 
-export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: ScanPart): ScanStats {
+/**
+ * A reader of distances |code - zero point| of 4-bit packed codes that lets the scan read the codes and zero points
+ * themselves, so that the kernel (scanPacked4) measures them in registers: `readRows` puts stored rows and their zero
+ * points (a byte per row and block) into the kernel's memory; `countZeroPointZeros` takes what the kernel counted.
+ */
+export interface FusedPacked {
+  K: number;
+  blockSize: number;
+  readRows(row0: number, rows: number, memory: Uint8Array, pStored: number, pPoints: number): void;
+  countZeroPointZeros(count: number): void;
+}
+
+export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: ScanPart, fused?: FusedPacked): ScanStats {
   const k = kernel()!;
   const shape = new ShapeInfo(options.geometry, options.pattern, options.gridMax);
   const stats = emptyStats(shape);
@@ -177,6 +190,10 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   // With K a multiple of 16 the rows of one read are scanned by single kernel calls (words line up row after row).
   const lineBatch = lineWords > 0 && K % WORD_ROWS === 0;
   const pRowTiles = layout.take(lineBatch ? aBatch * 4 : 0);
+  // Packed 4-bit codes measured as they are read: room for a read's stored rows and their zero points.
+  const packed = fused && lineBatch && B === 1 && fused.K === K ? fused : undefined;
+  const pStored = layout.take(packed ? (aBatch * K) / 2 + 64 : 0);
+  const pPoints = layout.take(packed ? (aBatch * K) / packed.blockSize + 64 : 0);
   const pKinds = layout.take(lineBatch ? aBatch : 0);
   const lineRows = new Map<number, { rows: number; valid: number }>();
   /** One whole K-contiguous row in tile row `rowTile`, of wordStatsLine's `kind` (1: every group valid). */
@@ -271,7 +288,8 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
 
   /** `count` whole K-contiguous rows from a0, already in memory at pInput (lineBatch). */
   const scanLines = (a0: number, count: number) => {
-    k.scanContiguous(pInput, count * K, dt, n, pWords, pValid);
+    if (packed) packed.countZeroPointZeros(k.scanPacked4(pStored, count, K, packed.blockSize, pPoints, n, pWords, pValid));
+    else k.scanContiguous(pInput, count * K, dt, n, pWords, pValid);
     for (let i = 0; i < count; i++) rowTiles[i] = Math.floor((shape.rOf(a0 + i, 0) * rows) / R) * cols;
     k.lineStats(pWords, count, lineWords, pHist16, n, pValid, pRowTiles, pRuns, pGridValid, pKinds);
     for (let i = 0; i < count; i++) tallyLine(rowTiles[i], kinds[i]);
@@ -283,7 +301,8 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     if (options.signal?.aborted) throw new CancelledError();
     if (fullK && height === K) {
       const count = Math.min(aBatch, part.a1 - a0);
-      reader.readInto(a0 * K * B, count * K * B, memory.subarray(pInput, pInput + count * K * B * elem));
+      if (packed) packed.readRows(a0, count, memory, pStored, pPoints);
+      else reader.readInto(a0 * K * B, count * K * B, memory.subarray(pInput, pInput + count * K * B * elem));
       if (stridedFloat32) stats.negativeZeros += k.countNegativeZeros32(pInput, count * K * B);
       if (lineBatch) {
         scanLines(a0, count);
