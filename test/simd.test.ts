@@ -228,6 +228,8 @@ describe('4-bit packed codes (MatMulNBits) scan as distances in one pass over th
     { label: 'K = 192 in blocks of 64 (3 a row: packed zero points end in a lone nibble), measured as read', rows: 17, K: 192, blockSize: 64, perBlock: true },
     { label: 'K = 128 in one block of 128, the default zero point 8, measured as read', rows: 50, K: 128, blockSize: 128, perBlock: false },
     { label: 'K = 1024 in blocks of 256, 600 rows: several reads of whole rows, measured as read', rows: 600, K: 1024, blockSize: 256, perBlock: true },
+    { label: 'K = 128 in blocks of 32 (two zero points in each 64 codes), measured as read', rows: 30, K: 128, blockSize: 32, perBlock: true },
+    { label: 'K = 320 in blocks of 16 (four zero points in each 64 codes), measured as read', rows: 21, K: 320, blockSize: 16, perBlock: true },
   ]) {
     for (const [n, zeros, form] of [[2, 0.45, 'bytes'], [1, 0.45, 'bytes'], [2, 0.8, 'bytes'], [2, 0.45, 'packed']] as const) {
       if (form === 'packed' && !perBlock) continue;

@@ -202,17 +202,19 @@ class DistanceReader extends DerivedByteReader {
 
   /**
    * Where the SIMD scan can read this weight's packed codes and zero points itself and measure them in registers
-   * (kernel scanPacked4): whole rows of K codes, K and the block a multiple of 64 (no block or row boundary inside
-   * 64 codes), no padding; undefined otherwise (then readInto hands out the distances).
+   * (kernel scanPacked4): whole rows of K codes, K a multiple of 64 and of the block, the block a power of two of at
+   * least 16 codes (MatMulNBits' rule), so no padding; undefined otherwise (then readInto hands out the distances).
    */
   fusedPacked(): FusedPacked | undefined {
     const packed = this.packed;
     if (!packed) return undefined;
     const { K, blockSize } = packed.reader.codes;
-    if (K % 64 !== 0 || blockSize % 64 !== 0 || blockSize > 16384 || K % blockSize !== 0) return undefined;
+    const blockShift = Math.log2(blockSize);
+    if (K % 64 !== 0 || !Number.isInteger(blockShift) || blockSize < 16 || K % blockSize !== 0) return undefined;
     return {
       K,
       blockSize,
+      blockShift,
       readRows: (row0, rows, memory, pStored, pPoints) => readPackedRows(packed.reader, row0, rows, packed.points, memory, pStored, pPoints),
       countZeroPointZeros: (count) => {
         this.zeroPointZeros += count;

@@ -37,7 +37,7 @@ interface KernelExports {
   laneBlocks(words: number, wordRows: number, lanes: number, lastRows: number, laneR: number, rStride: number, enabled: number, counts: number): void;
   rowBlocks(words: number, wordRows: number, lanes: number, lastRows: number, acc: number, r: number, enabled: number, counts: number, accStride: number): void;
   setZeroPoint(zp: number): void;
-  scanPacked4(stored: number, rows: number, K: number, blockSize: number, points: number, n: number, words: number, valid: number): number;
+  scanPacked4(stored: number, rows: number, K: number, blockShift: number, points: number, n: number, words: number, valid: number): number;
   resetPruned(): void;
   getPruned(): number;
   pruneStrided(input: number, rows: number, lanes: number, dt: number, n: number): void;
@@ -143,6 +143,8 @@ const align = (x: number) => Math.ceil(x / 64) * 64;
 export interface FusedPacked {
   K: number;
   blockSize: number;
+  /** log2 of blockSize. */
+  blockShift: number;
   readRows(row0: number, rows: number, memory: Uint8Array, pStored: number, pPoints: number): void;
   countZeroPointZeros(count: number): void;
 }
@@ -288,7 +290,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
 
   /** `count` whole K-contiguous rows from a0, already in memory at pInput (lineBatch). */
   const scanLines = (a0: number, count: number) => {
-    if (packed) packed.countZeroPointZeros(k.scanPacked4(pStored, count, K, packed.blockSize, pPoints, n, pWords, pValid));
+    if (packed) packed.countZeroPointZeros(k.scanPacked4(pStored, count, K, packed.blockShift, pPoints, n, pWords, pValid));
     else k.scanContiguous(pInput, count * K, dt, n, pWords, pValid);
     for (let i = 0; i < count; i++) rowTiles[i] = Math.floor((shape.rOf(a0 + i, 0) * rows) / R) * cols;
     k.lineStats(pWords, count, lineWords, pHist16, n, pValid, pRowTiles, pRuns, pGridValid, pKinds);
