@@ -1,56 +1,19 @@
 // The calibration cases of the speedup projection (issue 4): published measurements, each rebuilt as an ONNX model
 // (shapes matter, weights do not: the weights are external data in a sparse file of zeros, which pass 2:4).
-// `node dist/scripts/calibration.js` prints the table in the README; test/speedup.test.ts checks it.
-import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+// `node dist/scripts/calibration.js` prints the table in the README and the hold-out set's (calibration-holdout.ts);
+// test/speedup.test.ts and test/calibration-holdout.test.ts check that the README's tables are what the engine computes.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onnx } from 'onnx-proto';
-import { type DTypeName, DTYPE_IDS, graph, makeTensor, node, valueInfo, writeModel } from '../test/support/builder';
+import { graph, makeTensor, node, valueInfo, writeModel } from '../test/support/builder';
 import { inspectModel } from '../src/engine/sparsity/inspect';
 import { PROFILES } from '../src/engine/speedup/profiles';
+import { type CalibrationCase, ZeroWeights } from './calibration-support';
+import { type HoldoutCase, HOLDOUT_CASES } from './calibration-holdout';
 
-export interface CalibrationCase {
-  name: string;
-  hardware: string;
-  measured: number;
-  source: string;
-  batch: number;
-  /** How the measured runtime executes the graph: PyTorch eager runs every op, TensorRT fuses. */
-  runtime: 'eager' | 'fused';
-  /** Writes the model into `dir`; returns its path. */
-  build(dir: string): string;
-}
-
-/** Weight initializers as external data at growing offsets of one sparse (all-zero) file. */
-class ZeroWeights {
-  private offset = 0;
-  readonly tensors: onnx.ITensorProto[] = [];
-  constructor(private readonly file: string) {}
-
-  add(name: string, dtype: DTypeName, dims: number[]): string {
-    const bytes = (dims.reduce((a, b) => a * b, 1) * (dtype === 'float16' ? 2 : dtype === 'int8' ? 1 : 4));
-    this.tensors.push({
-      name,
-      dataType: DTYPE_IDS[dtype],
-      dims,
-      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-      externalData: [
-        { key: 'location', value: this.file },
-        { key: 'offset', value: String(this.offset) },
-        { key: 'length', value: String(bytes) },
-      ],
-    });
-    this.offset += Math.ceil(bytes / 64) * 64;
-    return name;
-  }
-
-  /** Sizes the data file without writing it: holes read as zeros. */
-  write(dir: string): void {
-    const fd = openSync(join(dir, this.file), 'w');
-    ftruncateSync(fd, Math.max(this.offset, 1));
-    closeSync(fd);
-  }
-}
+export type { CalibrationCase, HoldoutCase };
+export { HOLDOUT_CASES };
 
 interface BertConfig {
   layers: number;
@@ -170,7 +133,7 @@ export interface CalibrationRow {
   hostBound: boolean;
 }
 
-export async function runCalibration(cases = CALIBRATION_CASES): Promise<CalibrationRow[]> {
+export async function runCalibration(cases: CalibrationCase[] = CALIBRATION_CASES): Promise<CalibrationRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'sparsity-lens-calibration-'));
   const rows: CalibrationRow[] = [];
   try {
@@ -194,10 +157,40 @@ export async function runCalibration(cases = CALIBRATION_CASES): Promise<Calibra
   return rows;
 }
 
+/** The fitting set's table as the README prints it. */
+export function fittingTable(rows: CalibrationRow[], cases = CALIBRATION_CASES): string[] {
+  return [
+    '| case (A100) | runtime | measured | projected | error |',
+    '|---|---|---|---|---|',
+    ...rows.map((r, i) => `| ${r.name} | ${cases[i].runtime} | ${r.measured.toFixed(2)}x | ${r.projected?.toFixed(2) ?? '-'}x | ${percent(r.error)} |`),
+  ];
+}
+
+/** The hold-out set's table as the README prints it: each case's device, runtime and source beside its error. */
+export function holdoutTable(rows: CalibrationRow[], cases: HoldoutCase[] = HOLDOUT_CASES): string[] {
+  return [
+    '| hold-out case | hardware | runtime | measured | projected | error | source |',
+    '|---|---|---|---|---|---|---|',
+    ...rows.map((r, i) => {
+      const c = cases[i];
+      const measured = `${c.latencyMs.dense} / ${c.latencyMs.sparse} ms = ${r.measured.toFixed(2)}x`;
+      return `| ${r.name} | ${c.hardware} | ${c.runtime} | ${measured} | ${r.projected?.toFixed(2) ?? '-'}x | ${percent(r.error)} | ${c.ref} |`;
+    }),
+  ];
+}
+
+function percent(error: number | null): string {
+  return error === null ? '-' : `${error >= 0 ? '+' : ''}${(error * 100).toFixed(1)}%`;
+}
+
 if (require.main === module && /calibration\.[cm]?[jt]s$/.test(process.argv[1] ?? '')) {
-  runCalibration().then((rows) => {
-    console.log('| case | measured | projected | error |');
-    console.log('|---|---|---|---|');
-    for (const r of rows) console.log(`| ${r.name} | ${r.measured.toFixed(2)}x | ${r.projected?.toFixed(2) ?? '-'}x | ${r.error === null ? '-' : `${(r.error * 100).toFixed(1)}%`} |`);
-  });
+  (async () => {
+    console.log('Fitting set (the model constants are fitted on these):\n');
+    console.log(fittingTable(await runCalibration()).join('\n'));
+    console.log('\nHold-out set (not used for fitting):\n');
+    const holdout = await runCalibration(HOLDOUT_CASES);
+    console.log(holdoutTable(holdout).join('\n'));
+    const errors = holdout.map((r) => Math.abs(r.error ?? NaN));
+    console.log(`\nhold-out mean |error| ${((errors.reduce((a, b) => a + b, 0) / errors.length) * 100).toFixed(1)} %, largest ${(Math.max(...errors) * 100).toFixed(1)} %`);
+  })();
 }

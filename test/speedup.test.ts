@@ -405,7 +405,7 @@ describe('hardware profiles', () => {
   });
 
   test('the NVIDIA profiles\' sparse peaks are 2x dense (to the datasheets\' 0.1 rounding)', () => {
-    for (const name of ['a100', 'h100', 'l4', 'orin']) {
+    for (const name of ['a100', 'h100', 'l4', 'a6000', 'orin', 'orin-nano', 'orin-nano-super']) {
       for (const [type, peak] of Object.entries(PROFILES[name].peaks)) {
         assert.ok(Math.abs(peak.sparse - 2 * peak.dense) <= 0.1 + 1e-9, `${name} ${type}: ${peak.sparse} vs 2 x ${peak.dense}`);
       }
@@ -498,7 +498,7 @@ describe('the CLI', () => {
   test('bad --hardware and --dim exit 2 with a message', () => {
     const bogus = cli('inspect', path, '--hardware', 'bogus');
     assert.equal(bogus.code, 2);
-    assert.match(bogus.stderr, /unknown hardware profile 'bogus'; known: a100, h100, l4, orin, ascend-a2, cpu-xeon, or a JSON file/);
+    assert.match(bogus.stderr, /unknown hardware profile 'bogus'; known: a100, h100, l4, a6000, orin, orin-nano, orin-nano-super, ascend-a2, cpu-xeon, or a JSON file/);
     assert.equal(bogus.stdout, '');
     const bad = cli('inspect', path, '--dim', 'bad');
     assert.equal(bad.code, 2);

@@ -33,7 +33,8 @@ Options:
   --grid                include each layer's tile grid in the JSON output
   --workers N           worker threads (default: one per core; 0 scans in this thread)
   --speedup             add the projected speedup (per layer and end to end) on a hardware profile
-  --hardware NAME|FILE  profile: a100 (default), h100, l4, orin, ascend-a2, cpu-xeon, or a JSON file
+  --hardware NAME|FILE  profile: a100 (default), h100, l4, a6000, orin, orin-nano, orin-nano-super,
+                        ascend-a2, cpu-xeon, or a JSON file
   --batch N             value of the inputs' symbolic batch dimension (for --speedup)
   --dim NAME=VALUE      value of a symbolic dimension, e.g. --dim sequence=384 (repeatable)
   --runtime KIND        eager (default: every op its own kernel, as PyTorch eager or plain ONNX Runtime)
