@@ -99,7 +99,7 @@ function peakOf(profile: HardwareProfile, compute: DeployCompute) {
   return compute === 'float32' ? profile.peaks.float32 : compute === 'float16' || compute === 'bfloat16' ? profile.peaks.float16 : profile.peaks.int8;
 }
 
-const us = (seconds: number) => `${(seconds * 1e6).toFixed(seconds * 1e6 >= 100 ? 0 : 2)} us`;
+const us = (seconds: number) => `${Number((seconds * 1e6).toPrecision(3))} us`;
 
 const ruleList: DeployRule[] = [
   {
@@ -126,6 +126,15 @@ const ruleList: DeployRule[] = [
     reason: (f, c) => `${f.op} is an ONNX Runtime contrib op (com.microsoft): ${c.target.family === 'ascend' ? 'ATC' : "TensorRT's ONNX parser"} does not import it, so no sparse kernel applies`,
     fix: () => 'export the layer as standard ONNX ops (MatMul / Gemm / Conv with Q/DQ), or run it in ONNX Runtime',
     source: 'onnx/onnx-tensorrt docs/operators.md (ONNX default-domain operators only); Huawei ATC supported ONNX operator list',
+  },
+  {
+    id: 'stored-ascend',
+    targets: [...NVIDIA, 'intel-xeon'],
+    stage: 'deploy',
+    when: (f) => f.stored === 'ascend',
+    reason: () => 'the weight is stored in the Ascend compressed form (Conv2DCompress / MatMulV2Compress / FCCompress): only Ascend reads it',
+    fix: () => 'sparsity-lens decompress MODEL (the dense pruned model), then deploy that',
+    source: "this tool's Ascend format (README, \"convert --mode ascend\"); domain.md §4.1 (GE's CompressOp and *Compress ops)",
   },
   {
     id: 'compute-unsupported',
@@ -260,15 +269,6 @@ const ruleList: DeployRule[] = [
     reason: () => 'the weight is quantized with a non-zero zero point: TensorRT supports symmetric quantization only (zero point 0), so this Q/DQ layer is not built as given',
     fix: () => 're-quantize the weight symmetrically (zero point 0), e.g. with NVIDIA Model Optimizer, then prune the integer codes',
     source: 'NVIDIA TensorRT Developer Guide, "Explicit Quantization" (only symmetric quantization: zero point must be 0)',
-  },
-  {
-    id: 'stored-ascend',
-    targets: [...NVIDIA, 'intel-xeon'],
-    stage: 'deploy',
-    when: (f) => f.stored === 'ascend',
-    reason: () => 'the weight is stored in the Ascend compressed form (Conv2DCompress / MatMulV2Compress / FCCompress): only Ascend reads it',
-    fix: () => 'sparsity-lens decompress MODEL (the dense pruned model), then deploy that',
-    source: "this tool's Ascend format (README, \"convert --mode ascend\"); domain.md §4.1 (GE's CompressOp and *Compress ops)",
   },
   {
     id: 'gemm-plugin',
