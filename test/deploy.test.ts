@@ -310,6 +310,9 @@ describe('the rules, one layer each', () => {
     const symbolic = await verdicts(linear('batch', 64, 64, 'float16'), 'fc', { speedup: { hardware: PROFILES.a100 } });
     expectRule(symbolic.deploy['tensorrt-sm90'], 'not-timed', true, /not timed: its shapes are unknown \(give --batch N or --dim NAME=N/);
     assert.equal(symbolic.report.summary.deploy!['tensorrt-sm90']!.speedup, symbolic.report.projection!.speedup);
+    // A layer that a rule already keeps dense is not "not timed": one reason, the rule's.
+    const float = await verdicts(linear(4, 64, 64, 'float32'), 'fc', { speedup: { hardware: PROFILES.a100 } });
+    assert.deepEqual(float.deploy['tensorrt-sm80']!.rules, ['pattern-missing']);
   });
 
   test('dense-faster: a small fp16 GEMM that TensorRT would run dense, with both projected times', async () => {

@@ -68,6 +68,8 @@ export interface DeployRule {
   when(f: DeployFacts, c: RuleContext): boolean;
   reason(f: DeployFacts, c: RuleContext): string;
   fix?(f: DeployFacts, c: RuleContext): string | undefined;
+  /** A note that concerns only a layer that runs sparse so far (said of the others, it would only add noise). */
+  onlyIfSparse?: boolean;
   /** Where the rule comes from: a document and section, a tracker thread, or a URL. */
   source: string;
 }
@@ -179,6 +181,7 @@ const ruleList: DeployRule[] = [
     id: 'fp4-pairing',
     targets: NVIDIA,
     stage: 'note',
+    onlyIfSparse: true,
     when: (f, c) => f.eligible && f.compute === 'fp4' && neededPattern(f, c.target) === '4:8' && f.patterns['4:8'] === true,
     reason: () => 'e2m1 needs paired 4:8 (kept weights in adjacent pairs): this tool checks 4:8, not the pairing',
     source: 'NVIDIA cuSPARSELt docs, cusparseLtSparsity_t ("paired 4:8 for e2m1")',
@@ -210,6 +213,7 @@ const ruleList: DeployRule[] = [
     id: 'ascend-products',
     targets: ['ascend-atc'],
     stage: 'note',
+    onlyIfSparse: true,
     when: (f) => f.eligible,
     reason: () => 'only on Atlas A2/A3 and Atlas 200I/500 A2: on other Ascend products ATC raises no error and gives no gain',
     source: 'Huawei CANN ATC parameter --sparsity, "Applicable Products"; AMCT "2:4 structured sparsity" (no gain on Atlas inference/training series)',
@@ -292,6 +296,7 @@ const ruleList: DeployRule[] = [
     id: 'not-timed',
     targets: TENSORRT,
     stage: 'note',
+    onlyIfSparse: true,
     when: (_f, c) => c.times === null,
     reason: (_f, c) => `not timed: ${c.untimed}; TensorRT keeps the sparse kernel only where it is faster`,
     source: 'this tool: the projection (README, "Projected speedup") decides the timing rule only where it has times',
