@@ -258,6 +258,36 @@ describe('the rules, one layer each', () => {
     assert.equal(deploy.cusparselt!.sparse, true, 'cuSPARSELt takes the int8 codes');
   });
 
+  test('qdq-axis: an int8 weight quantized along K (one scale per input channel)', async () => {
+    const dims = [64, 64];
+    const qdq = (axis: number) =>
+      model(
+        [node('DequantizeLinear', ['wq', 'scale', 'zp'], ['w'], { axis }), node('MatMul', ['x', 'w'], ['y'], {}, { name: 'fc' })],
+        [valueInfo('x', 'float32', [4, 64])],
+        [
+          makeTensor({ name: 'wq', dtype: 'int8', dims, values: twoOfFourAlong(dims, 0) }),
+          makeTensor({ name: 'scale', dtype: 'float32', dims: [64], values: new Array(64).fill(0.5) }),
+          makeTensor({ name: 'zp', dtype: 'int8', dims: [64], values: new Array(64).fill(0) }),
+        ],
+      );
+    const alongK = await verdicts(qdq(0));
+    expectRule(alongK.deploy['tensorrt-sm90'], 'qdq-axis', false, /^the weight's DequantizeLinear quantizes along K \(axis 0\), one scale per input channel/, /per output channel/);
+    // Per output channel (axis 1 of [K, N]) is what TensorRT takes.
+    const alongN = await verdicts(qdq(1));
+    assert.equal(alongN.deploy['tensorrt-sm90']!.rules.includes('qdq-axis'), false);
+  });
+
+  test('stored-portable: a weight in the portable compressed form gets a note and the decompress fix', async () => {
+    const dims = [64, 64];
+    const input = writeTempModel(linear(4, 64, 64, 'float16', dense(dims)));
+    const out = join(tempDir(), 'compressed.onnx');
+    await convertModel(input, { mode: 'compress', out });
+    const { inspectFile } = await import('./support/models');
+    const fc = (await inspectFile(out)).layers.find((l) => l.stored?.format === 'portable');
+    assert.ok(fc, 'a portable-stored layer');
+    expectRule(fc.deploy?.['tensorrt-sm80'], 'stored-portable', true, /portable compressed form: a decode graph rebuilds it at load time; whether the TensorRT builder folds it .* is not checked/, /sparsity-lens decompress MODEL/);
+  });
+
   test('stored-ascend: a weight this tool stored in the Ascend form runs only on Ascend', async () => {
     const dims = [8, 16];
     const input = writeTempModel(

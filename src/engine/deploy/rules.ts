@@ -39,6 +39,8 @@ export interface DeployFacts {
   blocks4x1: number | null;
   /** The weight is quantized with a zero point that is not 0 somewhere. */
   nonZeroZeroPoint: boolean;
+  /** The Q/DQ zero points (and scales) run along K, one per reduction index: per-input-channel quantization. */
+  quantizedAlongK: boolean;
   /** This tool stored the weight compressed: the format. */
   stored: 'portable' | 'ascend' | null;
 }
@@ -273,6 +275,24 @@ const ruleList: DeployRule[] = [
     reason: () => 'the weight is quantized with a non-zero zero point: TensorRT supports symmetric quantization only (zero point 0), so this Q/DQ layer is not built as given',
     fix: () => 're-quantize the weight symmetrically (zero point 0), e.g. with NVIDIA Model Optimizer, then prune the integer codes',
     source: 'NVIDIA TensorRT Developer Guide, "Explicit Quantization" (only symmetric quantization: zero point must be 0)',
+  },
+  {
+    id: 'qdq-axis',
+    targets: TENSORRT,
+    stage: 'deploy',
+    when: (f) => f.eligible && f.quantizedAlongK,
+    reason: (f) => `the weight's DequantizeLinear quantizes along K (axis ${f.kAxis}), one scale per input channel: TensorRT takes per-channel weight scales along the output channels only`,
+    fix: () => 're-quantize per output channel (the DequantizeLinear axis on the output-feature axis)',
+    source: 'NVIDIA TensorRT Developer Guide, "Explicit Quantization" (weights: per-tensor or per-channel along the output-channel axis)',
+  },
+  {
+    id: 'stored-portable',
+    targets: TENSORRT,
+    stage: 'note',
+    when: (f) => f.stored === 'portable',
+    reason: () => "the weight is stored in this tool's portable compressed form: a decode graph rebuilds it at load time; whether the TensorRT builder folds it to a constant before it looks for sparse weights is not checked",
+    fix: () => 'sparsity-lens decompress MODEL (the dense pruned model) before building the engine',
+    source: 'this tool\'s portable format (README, "The portable compressed format"); NVIDIA TensorRT Developer Guide, "Structured Sparsity" (sparsity is detected on build-time constant weights)',
   },
   {
     id: 'gemm-plugin',

@@ -109,6 +109,7 @@ export function deployFacts(plan: LayerPlan, layer: DeployLayer | undefined, pre
     patterns: layer?.patterns ?? {},
     blocks4x1: layer?.blocks['4x1'] ?? null,
     nonZeroZeroPoint: !!zp && Array.from(zp.values).some((v) => v !== 0),
+    quantizedAlongK: !!zp && zp.axis >= 0 && zp.axis === plan.axis && !zp.blockSize,
     stored: plan.stored && !plan.stored.problem ? plan.stored.format : null,
   };
 }
