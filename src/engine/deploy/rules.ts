@@ -2,7 +2,7 @@
 // it applies to, a test over the layer's facts, the reason in plain words, the fix, and its source. verdict.ts
 // evaluates them in order; the README's rules table is checked against this one (test/deploy.test.ts).
 import type { HardwareProfile } from '../speedup/profiles';
-import { type DeployCompute, type DeployTarget, TARGETS } from './targets';
+import type { DeployCompute, DeployTarget } from './targets';
 import { TARGET_IDS, type DeployPrecision, type TargetId } from './types';
 
 /** What the rules read of one layer: the inspection's findings, under the chosen precision. */
@@ -227,7 +227,7 @@ const ruleList: DeployRule[] = [
     when: (f) => f.eligible && f.convolution && f.group > 1,
     reason: (f) => `${f.depthwise ? 'depthwise' : 'grouped'} convolution (group=${f.group}): the sparse convolution kernels are for ungrouped convolutions; it runs dense`,
     fix: () => 'none for this layer: sparsity pays off on the ungrouped (pointwise and full) convolutions',
-    source: 'NVIDIA TensorRT Developer Guide, "Structured Sparsity" (Convolution and fully connected layers; grouped convolutions get no sparse tactic); NVIDIA/TensorRT #2169',
+    source: 'NVIDIA/TensorRT #4054 (maintainer: TensorRT does not consider sparse conv kernels for group convs); Huawei ATC --sparsity (ungrouped layers only)',
   },
   {
     id: 'pytorch-linear-only',
@@ -265,7 +265,7 @@ const ruleList: DeployRule[] = [
     },
     reason: (f) => `the weight reaches the layer through a Transpose: K is axis ${f.kAxis} of the stored tensor; a pruner that grouped along the stored tensor's last axis pruned the wrong axis`,
     fix: (f, c) => `sparsity-lens convert --mode prune --pattern ${neededPattern(f, c.target)} (groups along K, axis ${f.kAxis} of the stored tensor)`,
-    source: 'domain.md §2 (Transpose remaps K through perm); Polygraphy inspect sparsity follows Transpose; NVIDIA/TensorRT #4054',
+    source: 'domain.md §2 (Transpose remaps K through perm; ASP and Polygraphy group along the same K)',
   },
   {
     id: 'qdq-zero-point',
@@ -299,9 +299,9 @@ const ruleList: DeployRule[] = [
     targets: ['tensorrt-llm'],
     stage: 'deploy',
     when: (f) => f.eligible && GEMM_OPS.has(f.op),
-    reason: () => "TensorRT-LLM's GEMM plugin (trtllm-build --gemm_plugin, which most model recipes turn on) runs GEMMs outside TensorRT's tactic selection: no sparse kernel is chosen",
+    reason: () => "built with TensorRT-LLM's GEMM plugin (trtllm-build --gemm_plugin auto / float16, as this verdict assumes), GEMMs run in cuBLASLt outside TensorRT's tactic selection: no sparse kernel is chosen",
     fix: () => 'build without the GEMM plugin (trtllm-build --gemm_plugin disable) and with --weight_sparsity',
-    source: 'NVIDIA/Model-Optimizer #1974; NVIDIA/TensorRT-LLM #1913',
+    source: 'NVIDIA/Model-Optimizer #1974 (--gemm_plugin auto --weight_sparsity: GEMMs routed to cuBLASLt, the dense path), #603; NVIDIA/TensorRT-LLM #1559, #1913',
   },
   {
     id: 'intel-block',
@@ -328,7 +328,7 @@ const ruleList: DeployRule[] = [
     when: (_f, c) => c.times !== null && !(c.times.sparse < c.times.dense),
     reason: (_f, c) => `no: dense is faster here (projected dense ${us(c.times!.dense)}, sparse ${us(c.times!.sparse)} on ${c.profile?.name ?? '?'}): TensorRT times both tactics and keeps the faster (small channels, memory-bound at this batch, decode GEMV)`,
     fix: () => 'larger batch or sequence (--batch), or leave the layer dense',
-    source: 'NVIDIA TensorRT Developer Guide, "Structured Sparsity" (sparse tactics are timed like any other); NVIDIA/TensorRT #1403, #2271, #2310, #4065, #4694',
+    source: 'NVIDIA TensorRT Developer Guide, "Structured Sparsity" (sparse tactics are timed like any other); NVIDIA/TensorRT #2169 (dense faster, so TensorRT keeps it), #3849 (sparse conv faster only from C and K of about 256), #1403, #2310, #4065 (no or small gains)',
   },
 ];
 
@@ -355,4 +355,3 @@ export function rulesFor(target: TargetId): DeployRule[] {
   return RULES.filter((r) => r.targets.includes(target));
 }
 
-export { TARGETS };
