@@ -352,7 +352,12 @@ describe('the rules, one layer each', () => {
     const fc = report.projection!.layers.find((l) => l.name === 'fc')!;
     // The times are the a100 projection's for the layer: memory-bound, the sparse weight read at 9/16 plus the sparse launch.
     assert.equal(v.denseTime, fc.denseTime);
-    assert.ok(v.sparseTime! >= v.denseTime!, `${v.sparseTime} >= ${v.denseTime}`);
+    assert.equal(v.sparseTime, fc.sparseTime);
+    assert.ok(v.sparseTime! > v.denseTime!, `${v.sparseTime} > ${v.denseTime}`);
+    // A layer no sparse kernel takes has no sparse time: float32 holding only 2:4 on Ampere.
+    const float = (await verdicts(linear(4, 64, 64, 'float32'), 'fc', { speedup: { hardware: PROFILES.a100 } })).deploy['tensorrt-sm80']!;
+    assert.equal(float.sparseTime, null);
+    assert.equal(typeof float.denseTime, 'number');
     // cuSPARSELt and PyTorch run what they are given: sparse (slower or not).
     assert.equal(deploy.cusparselt!.sparse, true);
     const s = report.summary.deploy!['tensorrt-sm80']!;
