@@ -348,7 +348,7 @@ describe('the rules, one layer each', () => {
   test('dense-faster: a small fp16 GEMM that TensorRT would run dense, with both projected times', async () => {
     const { deploy, report } = await verdicts(linear(4, 64, 64, 'float16'), 'fc', { speedup: { hardware: PROFILES.a100 } });
     const v = deploy['tensorrt-sm80']!;
-    expectRule(v, 'dense-faster', false, /^no: dense is faster here \(projected dense [\d.]+ us, sparse [\d.]+ us on a100\): TensorRT times both tactics/);
+    expectRule(v, 'dense-faster', false, /^dense is faster here \(projected dense [\d.]+ us, sparse [\d.]+ us on a100\): TensorRT times both tactics/);
     const fc = report.projection!.layers.find((l) => l.name === 'fc')!;
     // The times are the a100 projection's for the layer: memory-bound, the sparse weight read at 9/16 plus the sparse launch.
     assert.equal(v.denseTime, fc.denseTime);
@@ -429,7 +429,7 @@ describe('the CLI', () => {
     assert.match(table.stdout, /runs sparse/);
     assert.match(table.stdout, /tensorrt-sm80 no, cusparselt yes/);
     assert.match(table.stdout, /tensorrt-sm80 \(TensorRT on Ampere \(SM80\/86\/87\)\): 0\/1 eligible layers run sparse, 0\/4096 parameters, 0\.0% of projected dense time, projected 1\.00x on a100/);
-    assert.match(table.stdout, /  1 x dense-faster: no: dense is faster here/);
+    assert.match(table.stdout, /  1 x dense-faster: dense is faster here/);
     const view = cli('inspect', path, '--deploy');
     assert.equal(view.code, 0, view.stderr);
     assert.match(view.stdout, /Will it run sparse\? \(deploy verdicts\)/);
@@ -457,7 +457,7 @@ describe('the CLI', () => {
     const path = small();
     const failed = cli('inspect', path, '--fail-under', '0.5', '--target', 'tensorrt-sm80');
     assert.equal(failed.code, 1);
-    assert.match(failed.stderr, /^gate failed: 1 layer passes 2:4 but will not run sparse on tensorrt-sm80:\n  'fc': no: dense is faster here/);
+    assert.match(failed.stderr, /^gate failed: 1 layer passes 2:4 but will not run sparse on tensorrt-sm80:\n  'fc': dense is faster here/);
     const passed = cli('inspect', path, '--fail-under', '0.5', '--target', 'cusparselt');
     assert.equal(passed.code, 0, passed.stderr);
     // Without --target the gate is compliance only, as before.

@@ -326,7 +326,7 @@ const ruleList: DeployRule[] = [
     targets: TENSORRT,
     stage: 'timing',
     when: (_f, c) => c.times !== null && !(c.times.sparse < c.times.dense),
-    reason: (_f, c) => `no: dense is faster here (projected dense ${us(c.times!.dense)}, sparse ${us(c.times!.sparse)} on ${c.profile?.name ?? '?'}): TensorRT times both tactics and keeps the faster (small channels, memory-bound at this batch, decode GEMV)`,
+    reason: (_f, c) => `dense is faster here (projected dense ${us(c.times!.dense)}, sparse ${us(c.times!.sparse)} on ${c.profile?.name ?? '?'}): TensorRT times both tactics and keeps the faster (small channels, memory-bound at this batch, decode GEMV)`,
     fix: () => 'larger batch or sequence (--batch), or leave the layer dense',
     source: 'NVIDIA TensorRT Developer Guide, "Structured Sparsity" (sparse tactics are timed like any other); NVIDIA/TensorRT #2169 (dense faster, so TensorRT keeps it), #3849 (sparse conv faster only from C and K of about 256), #1403, #2310, #4065 (no or small gains)',
   },
