@@ -168,7 +168,7 @@ describe('the rules, one layer each', () => {
     expectRule(deploy['ascend-atc'], 'ascend-ops', false, /^ATC compresses ungrouped convolutions only \(group=2\)$/);
   });
 
-  test('ascend-ops: a float-free int8 MatMul would do, a 1-D convolution does not', async () => {
+  test('ascend-ops: a 1-D convolution is no Conv2D: ATC leaves it dense', async () => {
     const dims = [8, 16, 3];
     const spec = model(
       [node('ConvInteger', ['x', 'w'], ['y'], { kernel_shape: [3] }, { name: 'conv1d' })],
