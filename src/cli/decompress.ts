@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { decompressModel } from '../engine/convert/decompress';
 import { DECOMPRESS_HELP } from './help';
 import { EXIT, UsageError, type CommandContext } from './common';
+import { refuseCheckpoint } from './checkpoints';
 
 export async function decompressCommand(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -20,6 +21,7 @@ export async function decompressCommand(argv: string[], ctx: CommandContext): Pr
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new UsageError('decompress needs exactly one MODEL path', DECOMPRESS_HELP);
+  refuseCheckpoint(positionals[0], 'decompress');
   if (values.format !== 'table' && values.format !== 'json') throw new UsageError('--format must be table or json');
   const report = await decompressModel(positionals[0], { out: values.out, force: values.force, signal: ctx.signal, onWorkFolder: ctx.onWorkFolder });
   if (values.format === 'json') ctx.stdout(`${JSON.stringify(report, null, 2)}\n`);

@@ -4,7 +4,8 @@ export const VERSION = '0.1.0';
 
 export const HELP = `Usage: sparsity-lens COMMAND [options]
 
-Sparsity Lens inspects ONNX models for N:M (e.g. 2:4) structured sparsity and block sparsity.
+Sparsity Lens inspects ONNX models and Hugging Face safetensors checkpoints for N:M (e.g. 2:4)
+structured sparsity and block sparsity.
 
 Commands:
   inspect MODEL    per-layer N:M compliance, patterns, block ratios and what pruning keeps
@@ -22,6 +23,9 @@ export const INSPECT_HELP = `Usage: sparsity-lens inspect MODEL [options]
 Reports, for every layer with a constant weight, whether it carries N:M sparsity along its
 reduction axis (groups of M consecutive weights with at most N non-zeros), why not, the standard
 patterns it satisfies, Intel block ratios, and what pruning would keep.
+
+MODEL is an ONNX model (.onnx), a safetensors checkpoint (.safetensors), or a sharded one through
+its model.safetensors.index.json (config.json beside it, if present, says how to read GPT-2 layers).
 
 Options:
   --pattern N:M         pattern to check (default 2:4; N = most non-zeros kept, 1 <= N < M <= 16)

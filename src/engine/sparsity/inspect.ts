@@ -18,6 +18,8 @@ import { defaultWorkerCount, defaultWorkerScript, runPool, spawnWorkers } from '
 import { splitParts, wholeTensor } from './scan';
 import { type StoredReport, storedReport } from './stored';
 import { openStored } from './storedReader';
+import { discoverCheckpoint, isCheckpointPath } from '../safetensors/checkpoint';
+import { SafetensorsError } from '../safetensors/header';
 import type { DeploySummary, DeployVerdict, TargetId } from '../deploy/types';
 import { type LayerFacts, type ProjectOptions, type Projection, projectSpeedup } from '../speedup/project';
 
@@ -178,21 +180,34 @@ export async function inspectModel(path: string, options: InspectOptions = {}): 
 /** Inspects a model from any byte source (files, memory). Memory sources are always scanned inline. */
 export async function inspectSource(src: ByteSource, options: InspectOptions = {}): Promise<InspectReport> {
   const pattern = options.pattern ?? { n: 2, m: 4 };
-  const model = readSkeleton(src, { signal: options.signal });
-  const warnings = checkModel(model, src);
   const externals = new ExternalFiles(src.path);
   try {
-    const { layers: all, unrecognized, warnings: storedWarnings } = discover({ model, src, externals, signal: options.signal });
+    // A Hugging Face safetensors checkpoint (issue 16) has layers but no graph; an ONNX model has both.
+    const checkpoint = isCheckpointPath(src.path) ? discoverCheckpointOrFail(src, externals) : undefined;
+    const model = checkpoint?.model ?? readSkeleton(src, { signal: options.signal });
+    const warnings = checkpoint ? [] : checkModel(model, src);
+    const { layers: all, unrecognized, warnings: storedWarnings } = checkpoint ?? discover({ model, src, externals, signal: options.signal });
     warnings.push(...storedWarnings);
     const plans = all.filter((l) => !options.layers || options.layers.test(l.name));
     const scans = planScans(plans, pattern, options.gridMax ?? GRID_MAX);
     const results = await runScans(src, scans, options, externals);
     const report = buildReport(model, pattern, plans, scans, results, options.nearlyThreshold ?? NEARLY_PASSING, warnings);
     report.unrecognized = unrecognized;
-    if (options.speedup) attachProjection(report, projectSpeedup(model, src, externals, layerFacts(all, report), options.speedup), plans.length < all.length);
+    if (options.speedup && checkpoint) report.warnings.push('no speedup projection: a checkpoint holds weights but no graph (shapes of activations, the other ops); project the ONNX export');
+    else if (options.speedup) attachProjection(report, projectSpeedup(model, src, externals, layerFacts(all, report), options.speedup), plans.length < all.length);
     return report;
   } finally {
     externals.close();
+  }
+}
+
+/** A checkpoint's layers; a file that is no readable checkpoint is a ModelError naming it. */
+function discoverCheckpointOrFail(src: ByteSource, externals: ExternalFiles) {
+  try {
+    return discoverCheckpoint(src, externals);
+  } catch (err) {
+    if (err instanceof SafetensorsError) throw new ModelError(src.path, err.message);
+    throw err;
   }
 }
 
