@@ -192,3 +192,66 @@ describe('the CLI on a checkpoint', () => {
     }
   });
 });
+
+describe('compressed-tensors sparse-24-bitmask checkpoints, read natively', () => {
+  /** compressed-tensors' writer: per group of 4 the 2 largest magnitudes kept, their values in place order, bits LSB first. */
+  function compress24(rows: number, cols: number, dense: number[]): { values: number[]; bitmask: number[] } {
+    const values: number[] = [];
+    const bitmask = new Array(rows * Math.ceil(cols / 8)).fill(0);
+    for (let r = 0; r < rows; r++) {
+      for (let g = 0; g < cols; g += 4) {
+        const idx = [0, 1, 2, 3].sort((a, b) => Math.abs(dense[r * cols + g + b]) - Math.abs(dense[r * cols + g + a]) || a - b).slice(0, 2).sort((a, b) => a - b);
+        for (const j of idx) {
+          values.push(dense[r * cols + g + j]);
+          bitmask[r * Math.ceil(cols / 8) + ((g + j) >> 3)] |= 1 << ((g + j) & 7);
+        }
+      }
+    }
+    return { values, bitmask };
+  }
+  const rows = 6;
+  const cols = 16;
+  const prefix = 'model.layers.0.mlp.down_proj';
+  const triplet = (values: number[], bitmask: number[], shape = [rows, cols]) => [
+    { name: `${prefix}.bitmask`, dtype: 'uint8' as const, shape: [rows, Math.ceil(cols / 8)], values: bitmask },
+    { name: `${prefix}.compressed`, dtype: 'float16' as const, shape: [rows, cols / 2], values },
+    { name: `${prefix}.shape`, dtype: 'int64' as const, shape: [2, 1], values: shape },
+  ];
+
+  test('a weight the writer compressed is the dense [rows, cols] Linear, 2:4 verified from its bitmask and values', async () => {
+    // Three zeros in one group: the writer keeps one of them (its value zero) beside the one non-zero.
+    const denseValues = dense(rows * cols).map((v, i) => (i >= 4 && i <= 6 ? 0 : v));
+    const { values, bitmask } = compress24(rows, cols, denseValues);
+    const dir = tempDir();
+    const path = writeSafetensors(join(dir, 'model.safetensors'), triplet(values, bitmask));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ quantization_config: { quant_method: 'compressed-tensors', sparsity_config: { format: 'sparse-24-bitmask', sparsity_structure: '2:4' } } }));
+    const report = await inspectFile(path);
+    assert.deepEqual(report.layers.map((l) => l.name), [`${prefix}.weight`]);
+    const l = report.layers[0];
+    assert.deepEqual([l.op, l.shape, l.dtype, l.axis, l.groups, l.validGroups, l.pass], ['Linear', [rows, cols], 'float16', 1, 24, 24, true]);
+    // Half the places are not kept; one kept value is zero as well.
+    assert.equal(l.zeros, (rows * cols) / 2 + 1);
+    assert.deepEqual([l.stored?.format, l.stored?.valuesBytes, l.stored?.indexBytes, l.stored?.denseBytes], ['compressed-tensors', rows * 8 * 2, rows * 2, rows * cols * 2]);
+    assert.match(l.stored!.text, /^stored compressed \(compressed-tensors 2:4\): 96 B values \+ 12 B bitmask = 108 B/);
+  });
+
+  test('a bitmask that keeps 3 of 4 in a group (and 1 in the next) is found failing 2:4, exactly there', async () => {
+    const { values, bitmask } = compress24(rows, cols, dense(rows * cols));
+    // Row 2, groups 0 and 1: bits 0,1,2 and 4 instead of two in each (the row still keeps cols / 2).
+    const at = 2 * Math.ceil(cols / 8);
+    bitmask[at] = 0b0001_0111;
+    const path = writeSafetensors(join(tempDir(), 'model.safetensors'), triplet(values, bitmask));
+    const l = (await inspectFile(path)).layers[0];
+    assert.deepEqual([l.groups, l.validGroups, l.pass], [24, 23, false]);
+  });
+
+  test('a shape that disagrees with the tensors, or a bitmask row that keeps too few places, fails the layer naming it', async () => {
+    const { values, bitmask } = compress24(rows, cols, dense(rows * cols));
+    const wrong = layer(await inspectFile(writeSafetensors(join(tempDir(), 'model.safetensors'), triplet(values, bitmask, [rows, 32]))), `${prefix}.weight`);
+    assert.equal(wrong.error, `compressed weight '${prefix}.weight' (sparse-24-bitmask): '${prefix}.compressed' (values) is [6, 8]; the dense shape [6, 32] needs [6, 16]`);
+    const short = bitmask.slice();
+    short[3 * Math.ceil(cols / 8)] = 0b0000_0011; // row 3 keeps 2 + 4 places, not 8
+    const l = layer(await inspectFile(writeSafetensors(join(tempDir(), 'model.safetensors'), triplet(values, short))), `${prefix}.weight`);
+    assert.equal(l.error, `compressed weight '${prefix}.weight' (sparse-24-bitmask): bitmask row 3 keeps 6 places but its values hold 8`);
+  });
+});

@@ -6,7 +6,7 @@
 import { basename } from 'node:path';
 import type { ModelSkeleton, TensorRef } from '../onnx/skeleton';
 import type { ByteSource } from '../onnx/source';
-import { type ExternalFiles, TensorError, openExternal } from '../onnx/tensorData';
+import { type ElementReader, type ExternalFiles, TensorError, openExternal, openTensor } from '../onnx/tensorData';
 import type { Discovery } from '../sparsity/layers';
 import { type SafetensorsHeader, SafetensorsError, type SafetensorsTensor, readSafetensorsHeader } from './header';
 import { type CheckpointConfig, checkpointLayers, readConfig } from './roles';
@@ -72,7 +72,13 @@ export function discoverCheckpoint(src: ByteSource, externals: ExternalFiles): C
   }
   const config = readConfigBeside(src.path, warnings);
   const refs = new Map(tensors.map((t) => [t.name, tensorRef(t, sharded)]));
-  const layers = checkpointLayers(tensors, refs, unreadable, config);
+  const readInts = (name: string): number[] => {
+    const ref = refs.get(name)!;
+    if (ref.problem) throw new TensorError(ref.problem);
+    if (ref.dims.reduce((a, b) => a * b, 1) > 16) throw new TensorError(`holds ${ref.dims.join(' x ')} values, not a shape`);
+    return readIntegers(openTensor(src, ref, externals));
+  };
+  const layers = checkpointLayers(tensors, refs, unreadable, config, readInts);
   const model: ModelSkeleton = {
     path: src.path,
     size: src.size,
@@ -140,4 +146,22 @@ function tensorRef(t: CheckpointTensor, sharded: boolean): TensorRef {
     declaredExternal: sharded,
     ...(t.problem ? { problem: t.problem } : {}),
   };
+}
+
+/** The values of a small integer tensor (a stored shape). */
+function readIntegers(reader: ElementReader): number[] {
+  const { dtype, count } = reader;
+  if (!dtype.integer || dtype.bits < 8) throw new TensorError(`is ${dtype.name}, not an integer shape`);
+  const bytes = reader.read(0, count).bytes;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const size = dtype.bits / 8;
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = i * size;
+    if (size === 8) out.push(Number(dtype.signed ? view.getBigInt64(at, true) : view.getBigUint64(at, true)));
+    else if (size === 4) out.push(dtype.signed ? view.getInt32(at, true) : view.getUint32(at, true));
+    else if (size === 2) out.push(dtype.signed ? view.getInt16(at, true) : view.getUint16(at, true));
+    else out.push(dtype.signed ? view.getInt8(at) : view.getUint8(at));
+  }
+  return out;
 }

@@ -6,12 +6,16 @@
 import { dtypeById } from '../onnx/dtypes';
 import type { TensorRef } from '../onnx/skeleton';
 import type { LayerPlan } from '../sparsity/layers';
+import { type StoredWeight, storedTensor } from '../sparsity/stored';
+import { BITMASK24_FORMAT } from './bitmask24';
 import type { CheckpointTensor } from './checkpoint';
 
 export interface CheckpointConfig {
   modelType?: string;
   architectures: string[];
   tieWordEmbeddings: boolean;
+  /** quantization_config.sparsity_config.format (compressed-tensors), e.g. sparse-24-bitmask. */
+  sparsityFormat?: string;
 }
 
 /** The parts of config.json the rules read; a config that is not JSON is a warning, not an error. */
@@ -28,6 +32,7 @@ export function readConfig(text: string, warnings: string[]): CheckpointConfig |
     modelType: typeof json.model_type === 'string' ? json.model_type : undefined,
     architectures: Array.isArray(json.architectures) ? json.architectures.filter((a): a is string => typeof a === 'string') : [],
     tieWordEmbeddings: json.tie_word_embeddings === true,
+    sparsityFormat: sparsityFormatOf(json.quantization_config),
   };
 }
 
@@ -48,11 +53,23 @@ export function checkpointLayers(
   refs: Map<string, TensorRef>,
   unreadable: { name: string; problem: string }[],
   config: CheckpointConfig | undefined,
+  readInts: (name: string) => number[],
 ): LayerPlan[] {
   const names = new Set(tensors.map((t) => t.name));
+  const byName = new Map(tensors.map((t) => [t.name, t]));
   const layers: LayerPlan[] = [];
   const conv1d = config?.modelType !== undefined && CONV1D_MODEL_TYPES.has(config.modelType);
+  // compressed-tensors sparse-24-bitmask triplets: <prefix>.compressed, .bitmask, .shape are one dense weight.
+  const triplet = (name: string) => {
+    const m = /^(.*)\.(compressed|bitmask|shape)$/.exec(name);
+    return m && names.has(`${m[1]}.compressed`) && names.has(`${m[1]}.bitmask`) && names.has(`${m[1]}.shape`) ? m : null;
+  };
   for (const t of tensors) {
+    const part = triplet(t.name);
+    if (part) {
+      if (part[2] === 'compressed') layers.push(bitmaskLayer(part[1], byName, refs, readInts, config));
+      continue;
+    }
     const companionOf = companionWeight(t.name);
     if (companionOf && names.has(companionOf)) continue; // read with its weight
     const layer = layerOf(t, refs.get(t.name)!, conv1d, config);
@@ -117,4 +134,44 @@ function opOf(rank: number, gpt2Conv1d: boolean): string {
   if (rank === 2) return 'Linear';
   if (rank >= 3 && rank <= 5) return `Conv${rank - 2}d`;
   return rank < 2 ? 'Tensor' : `Tensor${rank}d`;
+}
+
+function sparsityFormatOf(q: unknown): string | undefined {
+  const sparsity = (q as { sparsity_config?: { format?: unknown } } | null)?.sparsity_config;
+  return typeof sparsity?.format === 'string' ? sparsity.format : undefined;
+}
+
+/**
+ * A compressed-tensors sparse-24-bitmask weight (bitmask24.ts) as the dense [rows, cols] layer `<prefix>.weight`:
+ * a Linear read along `in`, its values decoded where they are scanned.
+ */
+function bitmaskLayer(prefix: string, byName: Map<string, CheckpointTensor>, refs: Map<string, TensorRef>, readInts: (name: string) => number[], config: CheckpointConfig | undefined): LayerPlan {
+  const values = byName.get(`${prefix}.compressed`)!;
+  const name = `${prefix}.weight`;
+  const base: LayerPlan = { name, op: 'Linear', graph: 'main', weight: name, shape: null, dtype: dtypeById(values.onnxType ?? 0)?.name ?? values.dtype, axis: null, outAxis: null, chain: [], group: 1 };
+  const problem = [values, byName.get(`${prefix}.bitmask`)!, byName.get(`${prefix}.shape`)!].find((t) => t.problem);
+  if (problem) return { ...base, error: `'${problem.name}': ${problem.problem}` };
+  let dims: number[];
+  try {
+    dims = readInts(`${prefix}.shape`);
+  } catch (err) {
+    return { ...base, error: `'${prefix}.shape': ${(err as Error).message}` };
+  }
+  if (dims.length !== 2 || dims.some((d) => !Number.isSafeInteger(d) || d < 0) || dims[1] % 2 !== 0) {
+    return { ...base, error: `'${prefix}.shape' holds [${dims.join(', ')}]: sparse-24-bitmask stores 2-D weights with an even number of columns` };
+  }
+  const stored: StoredWeight = {
+    format: 'compressed-tensors',
+    weight: name,
+    dims,
+    axis: 1,
+    dtype: values.onnxType ?? 0,
+    n: 2,
+    m: 4,
+    bits: 1,
+    values: refs.get(values.name)!,
+    index: refs.get(`${prefix}.bitmask`)!,
+  };
+  const notes = config?.sparsityFormat && config.sparsityFormat !== BITMASK24_FORMAT ? [`config.json names sparsity format '${config.sparsityFormat}', but the tensors are laid out as ${BITMASK24_FORMAT}: read as the latter`] : undefined;
+  return { ...base, tensor: storedTensor(stored), shape: dims, axis: 1, outAxis: 0, stored, ...(notes ? { notes } : {}) };
 }
