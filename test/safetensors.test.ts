@@ -1,7 +1,7 @@
 // Hugging Face safetensors checkpoints (issue 16): single files and sharded ones, read lazily (the headers, then each
 // tensor's bytes streamed), which tensors are layers and along which axis, and the format's own safety rules.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { inspectModel } from '../src/engine/sparsity/inspect';
@@ -172,7 +172,7 @@ describe('the format\'s safety rules: a bad header fails the file, a bad tensor 
 });
 
 describe('the CLI on a checkpoint', () => {
-  test('inspect prints the table and gates; convert, decompress and export refuse it naming the file (exit 2)', () => {
+  test('inspect prints the table and gates; convert and export refuse it naming the file (exit 2)', () => {
     const dir = tempDir();
     const path = writeSafetensors(join(dir, 'model.safetensors'), [
       { name: 'up.weight', dtype: 'float16', shape: [8, 16], values: twoOfFourAlong([8, 16], 1) },
@@ -184,7 +184,7 @@ describe('the CLI on a checkpoint', () => {
     assert.match(table.stdout, /down\.weight/);
     const gate = cli('inspect', path, '--fail-under', '0.9');
     assert.equal(gate.code, 1);
-    for (const command of ['convert', 'decompress', 'export']) {
+    for (const command of ['convert', 'export']) {
       const run = cli(command, path);
       assert.equal(run.code, 2, `${command}: ${run.stderr}`);
       assert.equal(run.stdout, '');
@@ -253,5 +253,93 @@ describe('compressed-tensors sparse-24-bitmask checkpoints, read natively', () =
     short[3 * Math.ceil(cols / 8)] = 0b0000_0011; // row 3 keeps 2 + 4 places, not 8
     const l = layer(await inspectFile(writeSafetensors(join(tempDir(), 'model.safetensors'), triplet(values, short))), `${prefix}.weight`);
     assert.equal(l.error, `compressed weight '${prefix}.weight' (sparse-24-bitmask): bitmask row 3 keeps 6 places but its values hold 8`);
+  });
+});
+
+describe('decompress of a compressed-tensors checkpoint: dense safetensors any loader reads', () => {
+  const rows = 8;
+  const cols = 16;
+  function compressed(prefix: string, denseValues: number[]) {
+    const values: number[] = [];
+    const bitmask = new Array(rows * 2).fill(0);
+    for (let r = 0; r < rows; r++) {
+      for (let g = 0; g < cols; g += 4) {
+        const idx = [0, 1, 2, 3].sort((a, b) => Math.abs(denseValues[r * cols + g + b]) - Math.abs(denseValues[r * cols + g + a]) || a - b).slice(0, 2).sort((a, b) => a - b);
+        for (const j of idx) {
+          values.push(denseValues[r * cols + g + j]);
+          bitmask[r * 2 + ((g + j) >> 3)] |= 1 << ((g + j) & 7);
+        }
+      }
+    }
+    // The dense weight the format stands for: zeros where nothing is kept.
+    const expected = new Array(rows * cols).fill(0);
+    let at = 0;
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) if ((bitmask[r * 2 + (c >> 3)] >> (c & 7)) & 1) expected[r * cols + c] = values[at++];
+    return {
+      expected,
+      tensors: [
+        { name: `${prefix}.bitmask`, dtype: 'uint8' as const, shape: [rows, 2], values: bitmask },
+        { name: `${prefix}.compressed`, dtype: 'float16' as const, shape: [rows, cols / 2], values },
+        { name: `${prefix}.shape`, dtype: 'int64' as const, shape: [2, 1], values: [rows, cols] },
+      ],
+    };
+  }
+
+  test('one file: the triplet becomes the dense weight, the rest is copied; the output inspects as 2:4; nothing replaces the input', async () => {
+    const dir = tempDir();
+    const a = compressed('model.layers.0.mlp.up_proj', dense(rows * cols));
+    const norm = { name: 'model.norm.weight', dtype: 'float32' as const, shape: [cols], values: dense(cols) };
+    const path = writeSafetensors(join(dir, 'model.safetensors'), [...a.tensors, norm], { metadata: { format: 'pt' } });
+    const before = readFileSync(path);
+    const run = cli('decompress', path, '--format', 'json');
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    const output = join(dir, 'model.decompressed.safetensors');
+    assert.equal(report.output, output);
+    assert.deepEqual(report.weights, [{ name: 'model.layers.0.mlp.up_proj.weight', dims: [rows, cols], dtype: 'float16', pattern: '2:4' }]);
+    assert.deepEqual(readFileSync(path), before, 'the input is untouched');
+    // Byte for byte what a writer of the dense tensors produces, in the same order, with the same metadata.
+    const want = safetensorsBytes([{ name: 'model.layers.0.mlp.up_proj.weight', dtype: 'float16', shape: [rows, cols], values: a.expected }, norm], { metadata: { format: 'pt' } });
+    assert.deepEqual(new Uint8Array(readFileSync(output)), want);
+    const l = layer(await inspectFile(output), 'model.layers.0.mlp.up_proj.weight');
+    assert.deepEqual([l.pass, l.stored], [true, null]);
+    // Again without --force: refused, the first output stays.
+    const again = cli('decompress', path);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /exists/);
+  });
+
+  test('sharded: the same shards and a new index in an output folder, config.json copied without its sparsity_config', async () => {
+    const dir = tempDir();
+    const a = compressed('a', dense(rows * cols, 3));
+    const b = compressed('b', dense(rows * cols, 5));
+    writeSafetensors(join(dir, 's1.safetensors'), a.tensors);
+    writeSafetensors(join(dir, 's2.safetensors'), [...b.tensors, { name: 'c.weight', dtype: 'float16', shape: [4, 4], values: dense(16) }]);
+    const map: Record<string, string> = {};
+    for (const t of a.tensors) map[t.name] = 's1.safetensors';
+    for (const t of [...b.tensors, { name: 'c.weight' }]) map[t.name] = 's2.safetensors';
+    const index = join(dir, 'model.safetensors.index.json');
+    writeFileSync(index, JSON.stringify({ weight_map: map }));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'llama', quantization_config: { quant_method: 'compressed-tensors', format: 'dense', sparsity_config: { format: 'sparse-24-bitmask' } } }));
+    const out = join(dir, 'dense');
+    const run = cli('decompress', index, '--out', out, '--format', 'json');
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    assert.deepEqual(report.files.map((f: string) => f.slice(out.length + 1)), ['s1.safetensors', 's2.safetensors', 'model.safetensors.index.json', 'config.json']);
+    const newIndex = JSON.parse(readFileSync(join(out, 'model.safetensors.index.json'), 'utf8'));
+    assert.deepEqual(newIndex.weight_map, { 'a.weight': 's1.safetensors', 'b.weight': 's2.safetensors', 'c.weight': 's2.safetensors' });
+    assert.deepEqual(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')), { model_type: 'llama' });
+    const report2 = await inspectFile(join(out, 'model.safetensors.index.json'));
+    assert.deepEqual(report2.layers.map((l) => [l.name, l.pass, l.stored]), [['a.weight', true, null], ['b.weight', true, null], ['c.weight', false, null]]);
+    assert.deepEqual(new Uint8Array(readFileSync(join(out, 's1.safetensors'))), safetensorsBytes([{ name: 'a.weight', dtype: 'float16', shape: [rows, cols], values: a.expected }]));
+  });
+
+  test('a checkpoint with no compressed weight is refused naming the file; no output is left', () => {
+    const dir = tempDir();
+    const path = writeSafetensors(join(dir, 'model.safetensors'), [{ name: 'w.weight', dtype: 'float16', shape: [4, 4], values: dense(16) }]);
+    const run = cli('decompress', path);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /model\.safetensors: no sparse-24-bitmask weights/);
+    assert.deepEqual(readdirSync(dir), ['model.safetensors']);
   });
 });

@@ -94,9 +94,12 @@ export const DECOMPRESS_HELP = `Usage: sparsity-lens decompress MODEL [--out PAT
 
 Rebuilds every weight that 'convert --mode compress' stored as values and index streams, removes the
 decode graphs and the metadata entry, and writes the dense pruned model (bit for bit).
+MODEL may also be a compressed-tensors sparse-24-bitmask checkpoint (.safetensors, or a sharded
+one's model.safetensors.index.json): each weight is written dense, every other tensor copied.
 
 Options:
-  --out PATH     output model (default: NAME.decompressed.onnx next to MODEL)
+  --out PATH     output model (default: NAME.decompressed.onnx next to MODEL; a checkpoint:
+                 NAME.decompressed.safetensors, or for a sharded one the folder 'decompressed')
   --force        replace an existing output
   --format FMT   table (default) or json
   -h, --help     this help

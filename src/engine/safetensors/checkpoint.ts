@@ -23,6 +23,12 @@ export function isCheckpointPath(path: string): boolean {
 export interface CheckpointDiscovery extends Discovery {
   /** A skeleton with no graph: the report's model, size and producer. */
   model: ModelSkeleton;
+  /** Every tensor the headers list, in file and header order, and where its bytes are (for decompress). */
+  tensors: CheckpointTensor[];
+  refs: Map<string, TensorRef>;
+  sharded: boolean;
+  /** Tensors the index names that could not be found or read. */
+  unreadable: { name: string; problem: string }[];
 }
 
 /** A tensor of the checkpoint and where its bytes are: '' for the opened file itself, else the shard's file name. */
@@ -90,7 +96,7 @@ export function discoverCheckpoint(src: ByteSource, externals: ExternalFiles): C
     graph: { name: '', path: 'main', nodes: [], initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: [], span: { offset: 0, length: 0 } },
     functions: [],
   };
-  return { model, layers, unrecognized: [], warnings };
+  return { model, layers, unrecognized: [], warnings, tensors, refs, sharded, unreadable };
 }
 
 /** The index's weight_map: tensor name → shard file name. */
