@@ -29,7 +29,8 @@ its model.safetensors.index.json (config.json beside it, if present, says how to
 
 Options:
   --pattern N:M         pattern to check (default 2:4; N = most non-zeros kept, 1 <= N < M <= 16)
-  --format FORMAT       table (default), json, markdown or csv
+  --format FORMAT       table (default), json, markdown, csv, or an overlay: netron (a Netron
+                        attachment) or model-explorer (Model Explorer node data)
   --fail-under FRACTION exit 1 when the parameter-weighted compliance of eligible layers is below
                         FRACTION (0..1), e.g. --fail-under 0.99 in CI; a layer whose weights
                         cannot be read counts as failing

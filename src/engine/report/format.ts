@@ -6,9 +6,10 @@
 // CSV stays one row per layer with fixed columns (no comment lines, which CSV has not), so it does not carry them.
 import { NAME_MAX, displayName, displayPath, displayText, escapeJsonControls } from '../safeText';
 import type { InspectReport, LayerReport } from '../sparsity/inspect';
+import { formatModelExplorer, formatNetron } from './overlays';
 
-export type ReportFormat = 'table' | 'json' | 'markdown' | 'csv';
-export const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'markdown', 'csv'];
+export type ReportFormat = 'table' | 'json' | 'markdown' | 'csv' | 'netron' | 'model-explorer';
+export const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'markdown', 'csv', 'netron', 'model-explorer'];
 
 export function layerStatus(layer: LayerReport): 'PASS' | 'NEARLY' | 'FAIL' | 'INELIGIBLE' | 'ERROR' {
   if (layer.error) return 'ERROR';
@@ -191,6 +192,10 @@ export function formatReport(report: InspectReport, format: ReportFormat, withGr
       return formatMarkdown(report);
     case 'csv':
       return formatCsv(report);
+    case 'netron':
+      return formatNetron(report);
+    case 'model-explorer':
+      return formatModelExplorer(report);
     default:
       return formatTable(report);
   }

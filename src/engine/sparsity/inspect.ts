@@ -92,6 +92,8 @@ export interface LayerReport {
   grid: Grid | null;
   /** The weight is stored compressed by this tool (convert --mode compress or ascend): format and bytes; null otherwise. */
   stored: StoredReport | null;
+  /** The graph node that reads the weight: its name ('' when unnamed) and first output; null for a checkpoint's tensors. */
+  node: { name: string; output: string } | null;
   /** Whether each deployment target will run this layer sparse, why (not), and the fix (src/engine/deploy, issue 13). */
   deploy?: Partial<Record<TargetId, DeployVerdict>>;
 }
@@ -541,6 +543,7 @@ function layerReport(plan: LayerPlan, pattern: Pattern, result: ScanResult | und
     blocks: Object.fromEntries(BLOCK_SHAPES.map((b) => [b.name, null])),
     grid: null,
     stored: plan.stored && !plan.stored.problem ? storedReport(plan.stored) : null,
+    node: plan.node ? { name: plan.node.name, output: plan.node.outputs[0] ?? '' } : null,
   };
   if (plan.storedShape) report.storedShape = plan.storedShape;
   if (plan.storedAs) report.storedAs = plan.storedAs;
