@@ -52,7 +52,7 @@ describe('inspect --format netron', () => {
   test('an unnamed layer node is said, and its figures sit on its weight tensor', () => {
     const dir = tempDir();
     const path = join(dir, 'm.onnx');
-    writeModel(path, { graph: graph({ nodes: [node('MatMul', ['X', 'W'], ['Y'])], inputs: [valueInfo('X', 'float32', [1, 8])], outputs: [valueInfo('Y', 'float32', [1, 4])], initializers: [tensor('W', 'float32', [8, 4], twoOfFourAlong([8, 4], 0))] }) });
+    writeModel(path, { graph: graph({ name: 'g', nodes: [node('MatMul', ['X', 'W'], ['Y'])], inputs: [valueInfo('X', 'float32', [1, 8])], outputs: [valueInfo('Y', 'float32', [1, 4])], initializers: [tensor('W', 'float32', [8, 4], twoOfFourAlong([8, 4], 0))] }) });
     const data = JSON.parse(cli('inspect', path, '--format', 'netron').stdout);
     const entries = netronEntries(data);
     assert.equal(entries.get('tensor::W')!.get('2:4 status'), 'PASS');

@@ -39,12 +39,20 @@ export function activate(context: vscode.ExtensionContext): void {
             { label: 'Markdown', value: 'markdown' as const },
             { label: 'JSON', value: 'json' as const },
             { label: 'CSV', value: 'csv' as const },
+            { label: 'Netron overlay', description: 'a netron:attachment JSON: open it in Netron beside the model', value: 'netron' as const },
+            { label: 'Model Explorer overlay', description: 'node data JSON for Google Model Explorer', value: 'model-explorer' as const },
           ],
           { title: 'Sparsity Lens: report format' },
         ))?.value;
       if (!chosen) return;
-      const ext = chosen === 'markdown' ? 'md' : chosen;
-      const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(panel.uri.fsPath.replace(/\.onnx$/i, `.sparsity.${ext}`)), filters: { Report: [ext] } });
+      // Overlays are JSON files named for what reads them; the reports by their format.
+      const ext = chosen === 'markdown' ? 'md' : chosen === 'netron' ? 'attachment.json' : chosen === 'model-explorer' ? 'node-data.json' : chosen;
+      const stem = panel.uri.fsPath.replace(/(\.onnx|\.safetensors|\.safetensors\.index\.json)$/i, '');
+      const target = await vscode.window.showSaveDialog({
+        title: 'Sparsity Lens: save the report',
+        defaultUri: vscode.Uri.file(chosen === 'netron' || chosen === 'model-explorer' ? `${stem}.${ext}` : `${stem}.sparsity.${ext}`),
+        filters: { Report: [ext.split('.').pop()!] },
+      });
       if (!target) return;
       const tmp = `${target.fsPath}.partial`;
       writeFileSync(tmp, formatReport(panel.report, chosen, true));
