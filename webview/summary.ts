@@ -116,8 +116,14 @@ export class SummaryBar {
     this.announced = -1;
     this.progressText.textContent = `Scan complete: ${report.summary.layers} layers.`;
     if (!this.named) this.title.textContent = baseName(report.model);
+    const convert = this.element.querySelector<HTMLElement & { disabled: boolean }>('#convert');
+    if (convert) {
+      convert.disabled = report.modelFormat === 'safetensors';
+      convert.title = convert.disabled ? 'Convert writes ONNX models; a safetensors checkpoint is inspected (and decompressed with the CLI)' : '';
+    }
     this.meta.textContent = [
-      report.opset === null ? 'opset ?' : `opset ${report.opset}`,
+      // A checkpoint has no graph and no opset: it is converted after export to ONNX, not here.
+      report.modelFormat === 'safetensors' ? 'safetensors checkpoint' : report.opset === null ? 'opset ?' : `opset ${report.opset}`,
       `${count(report.summary.parameters)} parameters`,
       bytes(report.fileSize),
       report.producer,

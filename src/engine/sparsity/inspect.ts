@@ -122,6 +122,8 @@ export interface InspectSummary {
 
 export interface InspectReport {
   model: string;
+  /** What the file is: an ONNX model, or a Hugging Face safetensors checkpoint (weights, no graph; issue 16). */
+  modelFormat: 'onnx' | 'safetensors';
   pattern: string;
   fileSize: number;
   irVersion: number;
@@ -195,6 +197,7 @@ export async function inspectSource(src: ByteSource, options: InspectOptions = {
     const results = await runScans(src, scans, options, externals);
     const report = buildReport(model, pattern, plans, scans, results, options.nearlyThreshold ?? NEARLY_PASSING, warnings);
     report.unrecognized = unrecognized;
+    if (checkpoint) report.modelFormat = 'safetensors';
     if (options.speedup && checkpoint) report.warnings.push('no speedup projection: a checkpoint holds weights but no graph (shapes of activations, the other ops); project the ONNX export');
     else if (options.speedup) attachProjection(report, projectSpeedup(model, src, externals, layerFacts(all, report), options.speedup), plans.length < all.length);
     return report;
@@ -452,6 +455,7 @@ function buildReport(model: ModelSkeleton, pattern: Pattern, plans: LayerPlan[],
   const opset = model.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? null;
   return {
     model: model.path,
+    modelFormat: 'onnx',
     pattern: patternName(pattern),
     fileSize: model.size,
     irVersion: model.irVersion,
