@@ -3,7 +3,7 @@
 // 1.9 GB single-file model, streams them to disk, then times each in fresh child processes from a warm page cache.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writer } from 'protobufjs/minimal';
@@ -18,6 +18,7 @@ import { findLayers } from '../src/engine/sparsity/layers';
 import floorBytes from 'wasm:bench-floor';
 import { writeResnet50 } from './resnet50';
 import { LLM_SHAPE, writeInt4Llm } from './bench-llm';
+import { CHECKPOINT_SHAPE, writeCheckpoint } from './bench-checkpoint';
 
 const FP16 = 10;
 const ROWS = 4096; // K of every MatMul weight [K, N]
@@ -31,6 +32,8 @@ interface BenchModel {
   dataFiles: string[];
   /** Bytes of its largest weight (prune may hold one in memory). */
   largestTensor: number;
+  /** A safetensors checkpoint: inspected only (convert reads ONNX models). */
+  checkpoint?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------- generation
@@ -168,10 +171,22 @@ function ensureModels(dir: string): BenchModel[] {
     process.stderr.write(`generating ${llm} (3.9 GB of int4 codes)...\n`);
     writeInt4Llm(llm);
   }
+  // A sharded bf16 safetensors checkpoint (issue 16): 9 Llama-shaped blocks, embeddings and head, 3 shards.
+  const ckptDir = join(dir, 'bench-checkpoint');
+  const index = join(ckptDir, 'model.safetensors.index.json');
+  let ckptFiles: string[];
+  if (!existsSync(index)) {
+    mkdirSync(ckptDir, { recursive: true });
+    process.stderr.write(`generating ${ckptDir} (4.6 GB of bf16 in ${CHECKPOINT_SHAPE.shards} shards)...\n`);
+    ckptFiles = writeCheckpoint(ckptDir);
+  } else {
+    ckptFiles = [index, ...readdirSync(ckptDir).filter((f) => f.endsWith('.safetensors')).sort().map((f) => join(ckptDir, f))];
+  }
   return [
     { name: 'fp16, external data (>= 2 GB)', file: external, dataFiles: [external, join(dir, 'bench-external.data')], largestTensor: LAYER_BYTES },
     { name: 'fp16, single file (1.9 GB)', file: single, dataFiles: [single], largestTensor: LAYER_BYTES },
     { name: 'int4 MatMulNBits LLM (3.9 GB)', file: llm, dataFiles: [llm, join(dir, 'bench-int4-llm.data')], largestTensor: (LLM_SHAPE.hidden * LLM_SHAPE.mlp) / 2 },
+    { name: 'bf16 safetensors, 3 shards', file: index, dataFiles: ckptFiles, largestTensor: CHECKPOINT_SHAPE.hidden * CHECKPOINT_SHAPE.mlp * 2, checkpoint: true },
   ];
 }
 
@@ -472,7 +487,7 @@ function pruneSection(models: BenchModel[], rounds: number): void {
   console.log('\nprune to 2:4 and write (inspect, prune, write, re-inspect) against copying the same bytes:');
   console.log('model                            | copy     | prune    | ratio | peak RSS | largest tensor');
   let pruneOk = true;
-  for (const model of models) {
+  for (const model of models.filter((m) => !m.checkpoint)) {
     let copy: Measurement | undefined;
     let prune: Measurement | undefined;
     for (let r = 0; r < Math.min(rounds, 2); r++) {
@@ -499,7 +514,7 @@ function pruneSection(models: BenchModel[], rounds: number): void {
 function openSection(models: BenchModel[], dir: string): void {
   console.log('\nlazy open (structure walk + layer list, no weight bytes read):');
   const huge = ensureHugeModel(dir);
-  const opens = [...models.map((m) => ({ name: m.name, file: m.file, files: m.dataFiles })), { name: 'fp16, external data (20 GB)', file: huge, files: [huge, huge.replace(/\.onnx$/, '.data')] }];
+  const opens = [...models.filter((m) => !m.checkpoint).map((m) => ({ name: m.name, file: m.file, files: m.dataFiles })), { name: 'fp16, external data (20 GB)', file: huge, files: [huge, huge.replace(/\.onnx$/, '.data')] }];
   for (const { name, file, files } of opens) {
     const open = measure('open', [file]);
     const dataBytes = files.reduce((sum, f) => sum + statSync(f).size, 0);

@@ -9,6 +9,10 @@ import { type GroupEncodings, type GroupRegion, MAX_REGION_GROUPS, type RegionGr
 
 export { type GroupEncodings, type GroupRegion, MAX_REGION_GROUPS, type RegionGroups };
 
+/** What the panel's Export button writes: a report, or an overlay for Netron or Model Explorer (issue 16). */
+export type ExportFormat = 'markdown' | 'json' | 'csv' | 'netron' | 'model-explorer';
+export const EXPORT_FORMATS: readonly string[] = ['markdown', 'json', 'csv', 'netron', 'model-explorer'];
+
 /** What the panel may ask the engine to inspect with. */
 export interface InspectSettings {
   /** "2:4" */
@@ -90,7 +94,7 @@ export type FromWebview =
   | { type: 'region'; region: GroupRegion }
   | { type: 'encodings'; layer: string; row: number; group: number; position: number }
   | { type: 'convert' }
-  | { type: 'exportReport'; format: 'markdown' | 'json' | 'csv' }
+  | { type: 'exportReport'; format: ExportFormat }
   | { type: 'retry' };
 
 const PATTERN = /^\d{1,2}:\d{1,2}$/;
@@ -107,7 +111,7 @@ export function parseFromWebview(value: unknown): FromWebview | undefined {
     case 'retry':
       return { type: msg.type };
     case 'exportReport':
-      return msg.format === 'markdown' || msg.format === 'json' || msg.format === 'csv' ? { type: 'exportReport', format: msg.format } : undefined;
+      return typeof msg.format === 'string' && EXPORT_FORMATS.includes(msg.format) ? { type: 'exportReport', format: msg.format as ExportFormat } : undefined;
     case 'settings': {
       const s = msg.settings as Record<string, unknown> | undefined;
       if (!s || !str(s.pattern, 5) || !PATTERN.test(s.pattern as string) || !str(s.hardware, 64)) return undefined;

@@ -444,7 +444,8 @@ describe('where weights live', () => {
     );
     const [a, b] = report.layers;
     assert.deepEqual([a.name, b.name], ['fc_a', 'fc_b']);
-    assert.deepEqual({ ...a, name: 'same' }, { ...b, name: 'same' });
+    assert.deepEqual([a.node, b.node], [{ name: 'fc_a', output: 'Y1' }, { name: 'fc_b', output: 'Y2' }]);
+    assert.deepEqual({ ...a, name: 'same', node: null }, { ...b, name: 'same', node: null });
     assertTwoOfFour(a, 0, 1);
     assert.equal(report.summary.layers, 2);
     assert.equal(report.summary.passing, 2);

@@ -546,7 +546,7 @@ describe('webview panel in Chromium', () => {
     assert.equal(await panel.page.locator('#retry').count(), 0);
   });
 
-  test('Convert with sparsity… and Export report send their messages', async () => {
+  test('Convert with sparsity… and Export… send their messages (reports and overlays)', async () => {
     const panel = await panelWithReport();
     await panel.page.click('#convert');
     await panel.waitForMessage('convert');
@@ -555,6 +555,10 @@ describe('webview panel in Chromium', () => {
     await choose(panel, '#export-format', 'csv');
     await panel.page.click('#export');
     assert.deepEqual(await panel.waitForMessage('exportReport', 2), { type: 'exportReport', format: 'csv' });
+    // The overlays for Netron and Model Explorer (issue 16) go the same way.
+    await choose(panel, '#export-format', 'netron');
+    await panel.page.click('#export');
+    assert.deepEqual(await panel.waitForMessage('exportReport', 3), { type: 'exportReport', format: 'netron' });
   });
 
   test('the speedup view lists every projected layer with dense and sparse time, its traps, the unknowns and assumptions', async () => {

@@ -2,7 +2,7 @@
 // the report's totals with the projected end-to-end speedup.
 import type { InspectReport } from '../src/engine/sparsity/inspect';
 import { STANDARD_PATTERNS, parsePattern, patternName } from '../src/engine/sparsity/pattern';
-import type { InspectSettings } from '../src/protocol';
+import type { ExportFormat, InspectSettings } from '../src/protocol';
 import { type Dropdown, type TextField, button, dropdown, textField } from './components';
 import { el, replace } from './dom';
 import { type StatusKind, baseName, bytes, count, percent, seconds, speedup } from './format';
@@ -10,7 +10,7 @@ import { type StatusKind, baseName, bytes, count, percent, seconds, speedup } fr
 export interface SummaryActions {
   onSettings(settings: InspectSettings): void;
   onConvert(): void;
-  onExport(format: 'markdown' | 'json' | 'csv'): void;
+  onExport(format: ExportFormat): void;
 }
 
 const CUSTOM = 'custom';
@@ -49,6 +49,8 @@ export class SummaryBar {
         { value: 'markdown', label: 'Markdown' },
         { value: 'json', label: 'JSON' },
         { value: 'csv', label: 'CSV' },
+        { value: 'netron', label: 'Netron overlay' },
+        { value: 'model-explorer', label: 'Model Explorer overlay' },
       ],
       'markdown',
       () => undefined,
@@ -59,7 +61,7 @@ export class SummaryBar {
       { class: 'actions' },
       button('Convert with sparsity…', () => actions.onConvert(), { id: 'convert' }),
       format.element,
-      button('Export report', () => actions.onExport(format.value as 'markdown' | 'json' | 'csv'), { secondary: true, id: 'export' }),
+      button('Export…', () => actions.onExport(format.value as ExportFormat), { secondary: true, id: 'export' }),
     );
     const settingsRow = el('div', { class: 'settings', role: 'group', 'aria-label': 'Settings' }, this.pattern.element, this.customPattern.element, this.hardware.element, this.batch.element);
     this.element = el(
@@ -114,8 +116,14 @@ export class SummaryBar {
     this.announced = -1;
     this.progressText.textContent = `Scan complete: ${report.summary.layers} layers.`;
     if (!this.named) this.title.textContent = baseName(report.model);
+    const convert = this.element.querySelector<HTMLElement & { disabled: boolean }>('#convert');
+    if (convert) {
+      convert.disabled = report.modelFormat === 'safetensors';
+      convert.title = convert.disabled ? 'Convert writes ONNX models; a safetensors checkpoint is inspected (and decompressed with the CLI)' : '';
+    }
     this.meta.textContent = [
-      report.opset === null ? 'opset ?' : `opset ${report.opset}`,
+      // A checkpoint has no graph and no opset: it is converted after export to ONNX, not here.
+      report.modelFormat === 'safetensors' ? 'safetensors checkpoint' : report.opset === null ? 'opset ?' : `opset ${report.opset}`,
       `${count(report.summary.parameters)} parameters`,
       bytes(report.fileSize),
       report.producer,

@@ -5,6 +5,7 @@ import { parsePattern } from '../engine/sparsity/pattern';
 import { formatConvert, formatConvertJson } from '../engine/report/convertFormat';
 import { CONVERT_HELP } from './help';
 import { EXIT, UsageError, type CommandContext, numberArgument, regexArgument } from './common';
+import { refuseCheckpoint } from './checkpoints';
 import { ProgressBar } from './progress';
 
 const MODES: ConvertMode[] = ['prune', 'compress', 'ascend'];
@@ -33,6 +34,7 @@ export async function convertCommand(argv: string[], ctx: CommandContext): Promi
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new UsageError('convert needs exactly one MODEL path', CONVERT_HELP);
+  refuseCheckpoint(positionals[0], 'convert');
   const mode = values.mode as ConvertMode;
   if (!MODES.includes(mode)) throw new UsageError(`--mode must be one of ${MODES.join(', ')}`);
   const pattern = parsePattern(values.pattern!);

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { type ExportEncoding, exportModel } from '../engine/convert/export';
 import { EXPORT_HELP } from './help';
 import { EXIT, UsageError, type CommandContext } from './common';
+import { refuseCheckpoint } from './checkpoints';
 
 export async function exportCommand(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -22,6 +23,7 @@ export async function exportCommand(argv: string[], ctx: CommandContext): Promis
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new UsageError('export needs exactly one MODEL path', EXPORT_HELP);
+  refuseCheckpoint(positionals[0], 'export');
   const encoding = values.encoding as ExportEncoding;
   if (encoding !== 'ascend' && encoding !== 'nvidia') throw new UsageError('--encoding must be ascend or nvidia');
   if (!values.out) throw new UsageError('export needs --out DIR');

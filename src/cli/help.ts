@@ -4,7 +4,8 @@ export const VERSION = '0.1.0';
 
 export const HELP = `Usage: sparsity-lens COMMAND [options]
 
-Sparsity Lens inspects ONNX models for N:M (e.g. 2:4) structured sparsity and block sparsity.
+Sparsity Lens inspects ONNX models and Hugging Face safetensors checkpoints for N:M (e.g. 2:4)
+structured sparsity and block sparsity.
 
 Commands:
   inspect MODEL    per-layer N:M compliance, patterns, block ratios and what pruning keeps
@@ -23,9 +24,13 @@ Reports, for every layer with a constant weight, whether it carries N:M sparsity
 reduction axis (groups of M consecutive weights with at most N non-zeros), why not, the standard
 patterns it satisfies, Intel block ratios, and what pruning would keep.
 
+MODEL is an ONNX model (.onnx), a safetensors checkpoint (.safetensors), or a sharded one through
+its model.safetensors.index.json (config.json beside it, if present, says how to read GPT-2 layers).
+
 Options:
   --pattern N:M         pattern to check (default 2:4; N = most non-zeros kept, 1 <= N < M <= 16)
-  --format FORMAT       table (default), json, markdown or csv
+  --format FORMAT       table (default), json, markdown, csv, or an overlay: netron (a Netron
+                        attachment) or model-explorer (Model Explorer node data)
   --fail-under FRACTION exit 1 when the parameter-weighted compliance of eligible layers is below
                         FRACTION (0..1), e.g. --fail-under 0.99 in CI; a layer whose weights
                         cannot be read counts as failing. With --target, it also fails when a
@@ -107,9 +112,12 @@ export const DECOMPRESS_HELP = `Usage: sparsity-lens decompress MODEL [--out PAT
 
 Rebuilds every weight that 'convert --mode compress' stored as values and index streams, removes the
 decode graphs and the metadata entry, and writes the dense pruned model (bit for bit).
+MODEL may also be a compressed-tensors sparse-24-bitmask checkpoint (.safetensors, or a sharded
+one's model.safetensors.index.json): each weight is written dense, every other tensor copied.
 
 Options:
-  --out PATH     output model (default: NAME.decompressed.onnx next to MODEL)
+  --out PATH     output model (default: NAME.decompressed.onnx next to MODEL; a checkpoint:
+                 NAME.decompressed.safetensors, or for a sharded one the folder 'decompressed')
   --force        replace an existing output
   --format FMT   table (default) or json
   -h, --help     this help

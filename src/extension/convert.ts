@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as vscode from 'vscode';
+import { isCheckpointPath } from '../engine/safetensors/checkpoint';
 import { type ConvertMode, defaultOutputPath } from '../engine/convert/paths';
 import { describeError } from '../engine/errors';
 import { parsePattern } from '../engine/sparsity/pattern';
@@ -30,6 +31,11 @@ async function pick<T extends string>(title: string, items: { label: string; val
 export async function convertCommand(context: vscode.ExtensionContext, engine: EngineClient, log: vscode.OutputChannel, uri?: vscode.Uri): Promise<void> {
   const target = uri ?? (await chooseModel());
   if (!target) return;
+  if (isCheckpointPath(target.fsPath)) {
+    // Before any question: conversion writes ONNX models, and a checkpoint has no graph to write.
+    void vscode.window.showErrorMessage(`Sparsity Lens: ${target.fsPath.split(/[\\/]/).pop()} is a safetensors checkpoint: it can be inspected, not converted (convert, decompress and export read ONNX models).`);
+    return;
+  }
   const remembered: Remembered = context.workspaceState.get<Remembered>(KEY) ?? { pattern: '2:4', mode: 'prune', encoding: 'ascend', layers: 'all', regex: '' };
 
   let pattern = await pick(

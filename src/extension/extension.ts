@@ -6,7 +6,7 @@ import { type ReportFormat, formatReport } from '../engine/report/format';
 import { PROFILES } from '../engine/speedup/profiles';
 import { convertCommand } from './convert';
 import { EngineClient } from './engineClient';
-import { INSPECTOR_VIEW_TYPE, InspectorProvider } from './inspector';
+import { CHECKPOINT_INDEX_VIEW_TYPE, INSPECTOR_VIEW_TYPE, InspectorProvider } from './inspector';
 
 let engine: EngineClient | undefined;
 
@@ -19,9 +19,14 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
     log,
     vscode.window.registerCustomEditorProvider(INSPECTOR_VIEW_TYPE, inspector, { webviewOptions: { retainContextWhenHidden: true }, supportsMultipleEditorsPerDocument: false }),
+    // A sharded checkpoint's index is JSON users also edit: the panel is offered for it ("Open With"), not imposed.
+    vscode.window.registerCustomEditorProvider(CHECKPOINT_INDEX_VIEW_TYPE, inspector, { webviewOptions: { retainContextWhenHidden: true }, supportsMultipleEditorsPerDocument: false }),
     vscode.commands.registerCommand('sparsityLens.inspectModel', async (uri?: vscode.Uri) => {
-      const target = uri ?? vscode.window.activeTextEditor?.document.uri ?? (await vscode.window.showOpenDialog({ filters: { 'ONNX models': ['onnx'] } }))?.[0];
-      if (target) await vscode.commands.executeCommand('vscode.openWith', target, INSPECTOR_VIEW_TYPE);
+      const target =
+        uri ??
+        vscode.window.activeTextEditor?.document.uri ??
+        (await vscode.window.showOpenDialog({ filters: { 'Models and checkpoints': ['onnx', 'safetensors', 'json'] } }))?.[0];
+      if (target) await vscode.commands.executeCommand('vscode.openWith', target, /\.safetensors\.index\.json$/i.test(target.path) ? CHECKPOINT_INDEX_VIEW_TYPE : INSPECTOR_VIEW_TYPE);
     }),
     vscode.commands.registerCommand('sparsityLens.convert', (uri?: vscode.Uri) => convertCommand(context, e, log, uri ?? inspector.active?.uri)),
     vscode.commands.registerCommand('sparsityLens.exportReport', async (format?: ReportFormat) => {
@@ -34,12 +39,20 @@ export function activate(context: vscode.ExtensionContext): void {
             { label: 'Markdown', value: 'markdown' as const },
             { label: 'JSON', value: 'json' as const },
             { label: 'CSV', value: 'csv' as const },
+            { label: 'Netron overlay', description: 'a netron:attachment JSON: open it in Netron beside the model', value: 'netron' as const },
+            { label: 'Model Explorer overlay', description: 'node data JSON for Google Model Explorer', value: 'model-explorer' as const },
           ],
           { title: 'Sparsity Lens: report format' },
         ))?.value;
       if (!chosen) return;
-      const ext = chosen === 'markdown' ? 'md' : chosen;
-      const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(panel.uri.fsPath.replace(/\.onnx$/i, `.sparsity.${ext}`)), filters: { Report: [ext] } });
+      // Overlays are JSON files named for what reads them; the reports by their format.
+      const ext = chosen === 'markdown' ? 'md' : chosen === 'netron' ? 'attachment.json' : chosen === 'model-explorer' ? 'node-data.json' : chosen;
+      const stem = panel.uri.fsPath.replace(/(\.onnx|\.safetensors|\.safetensors\.index\.json)$/i, '');
+      const target = await vscode.window.showSaveDialog({
+        title: 'Sparsity Lens: save the report',
+        defaultUri: vscode.Uri.file(chosen === 'netron' || chosen === 'model-explorer' ? `${stem}.${ext}` : `${stem}.sparsity.${ext}`),
+        filters: { Report: [ext.split('.').pop()!] },
+      });
       if (!target) return;
       const tmp = `${target.fsPath}.partial`;
       writeFileSync(tmp, formatReport(panel.report, chosen, true));

@@ -11,6 +11,8 @@ import { panelHtml, webviewOptions } from './html';
 import { engineSettings, inspectSettings } from './settings';
 
 export const INSPECTOR_VIEW_TYPE = 'sparsityLens.inspector';
+/** The same panel for `*.safetensors.index.json` (issue 16), offered rather than the default editor. */
+export const CHECKPOINT_INDEX_VIEW_TYPE = 'sparsityLens.checkpointIndex';
 
 class ModelDocument implements vscode.CustomDocument {
   constructor(readonly uri: vscode.Uri) {}

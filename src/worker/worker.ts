@@ -5,11 +5,10 @@ import { convertModel } from '../engine/convert/convert';
 import { exportModel } from '../engine/convert/export';
 import { CancelledError, describeError } from '../engine/errors';
 import { newAbortFlag, raiseAbortFlag, sharedAbortSignal } from '../engine/sharedAbort';
-import { readSkeleton } from '../engine/onnx/skeleton';
 import { FileSource } from '../engine/onnx/source';
 import { ExternalFiles } from '../engine/onnx/tensorData';
 import { inspectModel } from '../engine/sparsity/inspect';
-import { findLayers } from '../engine/sparsity/layers';
+import { findModelLayers } from '../engine/sparsity/modelLayers';
 import { parsePattern } from '../engine/sparsity/pattern';
 import { readGroupEncodings, readRegion } from '../engine/sparsity/region';
 import { resolveProfile } from '../engine/speedup/profiles';
@@ -74,7 +73,7 @@ if (parentPort) {
           const src = new FileSource(msg.path);
           const externals = new ExternalFiles(msg.path);
           try {
-            const layers = findLayers({ model: readSkeleton(src), src, externals }).map((l) => ({ name: l.name, op: l.op, graph: l.graph, shape: l.shape, dtype: l.dtype, axis: l.axis, ...(l.storedAs ? { storedAs: l.storedAs, storedShape: l.storedShape } : {}) }));
+            const layers = findModelLayers(src, externals).map((l) => ({ name: l.name, op: l.op, graph: l.graph, shape: l.shape, dtype: l.dtype, axis: l.axis, ...(l.storedAs ? { storedAs: l.storedAs, storedShape: l.storedShape } : {}) }));
             send({ type: 'layers', id: msg.id, layers });
           } finally {
             externals.close();

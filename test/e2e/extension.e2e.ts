@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { inspectModel } from '../../src/engine/sparsity/inspect';
+import { twoOfFourAlong } from '../support/patterns';
+import { writeSafetensors } from '../support/safetensors';
 import {
   type Workbench,
   allNotifications,
@@ -85,6 +87,28 @@ describe('the extension in a real VS Code', { timeout: 600_000 }, () => {
     assert.equal(report.summary.failing + report.summary.nearlyPassing, 0);
     assert.deepEqual(readdirSync(workspace).filter((f) => f.endsWith('.partial')), []);
     await screenshot(page, 'e2e-converted');
+  });
+
+  test('opening a safetensors checkpoint shows its layers in the panel (issue 16)', async () => {
+    // One Linear that passes 2:4, one that does not, a norm weight listed as ineligible.
+    const path = writeSafetensors(join(workspace, 'model.safetensors'), [
+      { name: 'model.layers.0.mlp.up_proj.weight', dtype: 'float16', shape: [32, 64], values: twoOfFourAlong([32, 64], 1) },
+      { name: 'model.layers.0.mlp.down_proj.weight', dtype: 'float16', shape: [64, 32], values: Array.from({ length: 2048 }, (_, i) => 1 + (i % 7)) },
+      { name: 'model.norm.weight', dtype: 'float32', shape: [64], values: new Array(64).fill(1) },
+    ]);
+    const expected = (await inspectModel(path, { workers: 0 })).summary;
+    assert.deepEqual([expected.eligible, expected.passing, expected.ineligible], [2, 1, 1]);
+    await openFileFromExplorer(workbench.page, 'model.safetensors');
+    const frame = await findWebviewFrame(workbench.page, { selector: '[data-layer="model.layers.0.mlp.up_proj.weight"]', extensionId: EXTENSION_ID, timeoutMs: 60_000 });
+    const value = async (id: string) => (await frame.locator(`#stat-${id} .stat-value`).textContent())?.trim();
+    await frame.locator('#stat-passing .stat-value').waitFor();
+    assert.equal(await value('eligible'), '2');
+    assert.equal(await value('passing'), '1');
+    assert.equal(await value('ineligible'), '1');
+    // No graph, no opset, nothing to convert here.
+    assert.match((await frame.locator('.model-meta').first().textContent()) ?? '', /safetensors checkpoint/);
+    assert.equal(await frame.locator('#convert').evaluate((b) => (b as unknown as { disabled: boolean }).disabled), true);
+    await screenshot(workbench.page, 'e2e-safetensors');
   });
 });
 

@@ -42,7 +42,7 @@ export interface DeployFacts {
   /** The Q/DQ zero points (and scales) run along K, one per reduction index: per-input-channel quantization. */
   quantizedAlongK: boolean;
   /** This tool stored the weight compressed: the format. */
-  stored: 'portable' | 'ascend' | null;
+  stored: 'portable' | 'ascend' | 'compressed-tensors' | null;
 }
 
 /** What a rule knows besides the layer: the target, its hardware profile, and the projected times where timed. */

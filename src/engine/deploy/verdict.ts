@@ -3,6 +3,7 @@
 // first with the sparse time for the layers the pattern rules let through (the timing rule compares those two
 // times, so it is not circular), then with the final verdicts, for the summary's speedup.
 import { dtypeById } from '../onnx/dtypes';
+import type { ZeroPoint } from '../sparsity/decode';
 import type { ModelSkeleton } from '../onnx/skeleton';
 import type { ByteSource } from '../onnx/source';
 import type { ExternalFiles } from '../onnx/tensorData';
@@ -108,7 +109,7 @@ export function deployFacts(plan: LayerPlan, layer: DeployLayer | undefined, pre
     transposed: plan.chain.includes('Transpose'),
     patterns: layer?.patterns ?? {},
     blocks4x1: layer?.blocks['4x1'] ?? null,
-    nonZeroZeroPoint: !!zp && Array.from(zp.values).some((v) => v !== 0),
+    nonZeroZeroPoint: !!zp && hasNonZero(zp),
     quantizedAlongK: !!zp && zp.axis >= 0 && zp.axis === plan.axis && !zp.blockSize,
     stored: plan.stored && !plan.stored.problem ? plan.stored.format : null,
   };
@@ -252,3 +253,10 @@ function projectionFacts(plan: LayerPlan, layer: DeployLayer | undefined, runsSp
   };
 }
 
+
+/** Whether any zero point is not 0, read where they are held (4-bit ones packed: never unpacked for this). */
+function hasNonZero(zp: ZeroPoint): boolean {
+  const values = zp.packed ? zp.packed.bytes : zp.values;
+  for (let i = 0; i < values.length; i++) if (values[i] !== 0) return true;
+  return false;
+}

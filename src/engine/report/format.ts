@@ -7,9 +7,10 @@
 import { NAME_MAX, displayName, displayPath, displayText, escapeJsonControls } from '../safeText';
 import type { InspectReport, LayerReport } from '../sparsity/inspect';
 import { type DeployView, deployCell, deployCsvCells, deployCsvHeader, deployLines, showsDeploy } from './deployFormat';
+import { formatModelExplorer, formatNetron } from './overlays';
 
-export type ReportFormat = 'table' | 'json' | 'markdown' | 'csv';
-export const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'markdown', 'csv'];
+export type ReportFormat = 'table' | 'json' | 'markdown' | 'csv' | 'netron' | 'model-explorer';
+export const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'markdown', 'csv', 'netron', 'model-explorer'];
 
 export function layerStatus(layer: LayerReport): 'PASS' | 'NEARLY' | 'FAIL' | 'INELIGIBLE' | 'ERROR' {
   if (layer.error) return 'ERROR';
@@ -203,6 +204,10 @@ export function formatReport(report: InspectReport, format: ReportFormat, withGr
       return formatMarkdown(report, view);
     case 'csv':
       return formatCsv(report, view);
+    case 'netron':
+      return formatNetron(report);
+    case 'model-explorer':
+      return formatModelExplorer(report);
     default:
       return formatTable(report, view);
   }

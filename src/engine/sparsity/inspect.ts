@@ -21,6 +21,8 @@ import { openStored } from './storedReader';
 import type { DeployPrecision, DeploySummary, DeployVerdict, TargetId } from '../deploy/types';
 import { applyDeploy } from '../deploy/verdict';
 import type { ProjectOptions, Projection } from '../speedup/project';
+import { discoverCheckpoint, isCheckpointPath } from '../safetensors/checkpoint';
+import { SafetensorsError } from '../safetensors/header';
 
 export const NEARLY_PASSING = 0.99;
 
@@ -93,6 +95,8 @@ export interface LayerReport {
   grid: Grid | null;
   /** The weight is stored compressed by this tool (convert --mode compress or ascend): format and bytes; null otherwise. */
   stored: StoredReport | null;
+  /** The graph node that reads the weight: its name ('' when unnamed) and first output; null for a checkpoint's tensors. */
+  node: { name: string; output: string } | null;
   /** Whether each deployment target will run this layer sparse, why (not), and the fix (src/engine/deploy, issue 13). */
   deploy?: Partial<Record<TargetId, DeployVerdict>>;
 }
@@ -121,6 +125,8 @@ export interface InspectSummary {
 
 export interface InspectReport {
   model: string;
+  /** What the file is: an ONNX model, or a Hugging Face safetensors checkpoint (weights, no graph; issue 16). */
+  modelFormat: 'onnx' | 'safetensors';
   pattern: string;
   fileSize: number;
   irVersion: number;
@@ -183,25 +189,40 @@ export async function inspectModel(path: string, options: InspectOptions = {}): 
 /** Inspects a model from any byte source (files, memory). Memory sources are always scanned inline. */
 export async function inspectSource(src: ByteSource, options: InspectOptions = {}): Promise<InspectReport> {
   const pattern = options.pattern ?? { n: 2, m: 4 };
-  const model = readSkeleton(src, { signal: options.signal });
-  const warnings = checkModel(model, src);
   const externals = new ExternalFiles(src.path);
   try {
-    const { layers: all, unrecognized, warnings: storedWarnings } = discover({ model, src, externals, signal: options.signal });
+    // A Hugging Face safetensors checkpoint (issue 16) has layers but no graph; an ONNX model has both.
+    const checkpoint = isCheckpointPath(src.path) ? discoverCheckpointOrFail(src, externals) : undefined;
+    const model = checkpoint?.model ?? readSkeleton(src, { signal: options.signal });
+    const warnings = checkpoint ? [] : checkModel(model, src);
+    const { layers: all, unrecognized, warnings: storedWarnings } = checkpoint ?? discover({ model, src, externals, signal: options.signal });
     warnings.push(...storedWarnings);
     const plans = all.filter((l) => !options.layers || options.layers.test(l.name));
     const scans = planScans(plans, pattern, options.gridMax ?? GRID_MAX);
     const results = await runScans(src, scans, options, externals);
     const report = buildReport(model, pattern, plans, scans, results, options.nearlyThreshold ?? NEARLY_PASSING, warnings);
     report.unrecognized = unrecognized;
+    if (checkpoint) report.modelFormat = 'safetensors';
+    // A checkpoint has no graph to project: its verdicts come from the rules alone, and the report says why.
+    if (checkpoint && options.speedup) report.warnings.push('no speedup projection: a checkpoint holds weights but no graph (shapes of activations, the other ops); project the ONNX export');
     // Deploy verdicts per layer and target (src/engine/deploy); the projection follows them.
-    const deploy = applyDeploy({ model, src, externals, plans: all, layers: report.layers, precision: options.precision, speedup: options.speedup });
+    const deploy = applyDeploy({ model, src, externals, plans: all, layers: report.layers, precision: options.precision, speedup: checkpoint ? undefined : options.speedup });
     report.summary.deploy = deploy.summary;
     report.deployPrecision = options.precision ?? 'stored';
     if (deploy.projection) attachProjection(report, deploy.projection, plans.length < all.length);
     return report;
   } finally {
     externals.close();
+  }
+}
+
+/** A checkpoint's layers; a file that is no readable checkpoint is a ModelError naming it. */
+function discoverCheckpointOrFail(src: ByteSource, externals: ExternalFiles) {
+  try {
+    return discoverCheckpoint(src, externals);
+  } catch (err) {
+    if (err instanceof SafetensorsError) throw new ModelError(src.path, err.message);
+    throw err;
   }
 }
 
@@ -444,6 +465,7 @@ function buildReport(model: ModelSkeleton, pattern: Pattern, plans: LayerPlan[],
   const opset = model.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? null;
   return {
     model: model.path,
+    modelFormat: 'onnx',
     pattern: patternName(pattern),
     fileSize: model.size,
     irVersion: model.irVersion,
@@ -519,6 +541,7 @@ function layerReport(plan: LayerPlan, pattern: Pattern, result: ScanResult | und
     blocks: Object.fromEntries(BLOCK_SHAPES.map((b) => [b.name, null])),
     grid: null,
     stored: plan.stored && !plan.stored.problem ? storedReport(plan.stored) : null,
+    node: plan.node ? { name: plan.node.name, output: plan.node.outputs[0] ?? '' } : null,
   };
   if (plan.storedShape) report.storedShape = plan.storedShape;
   if (plan.storedAs) report.storedAs = plan.storedAs;

@@ -2,12 +2,12 @@
 // elements a view shows are read, never the whole weight.
 import { describeGroup, encodeAscend, encodeNvidia } from '../encode';
 import { ModelError } from '../errors';
-import { readSkeleton } from '../onnx/skeleton';
 import { FileSource } from '../onnx/source';
 import { type ElementReader, ExternalFiles, openTensor } from '../onnx/tensorData';
 import { type ZeroPoint, toMagnitudes, zeroPointLookup } from './decode';
 import { ShapeInfo } from './kernel';
-import { type LayerPlan, findLayers } from './layers';
+import type { LayerPlan } from './layers';
+import { findModelLayers } from './modelLayers';
 import type { Pattern } from './pattern';
 import type { GroupEncodings, GroupRegion, RegionGroups } from './regionTypes';
 import { openStored } from './storedReader';
@@ -45,7 +45,7 @@ function openLayer(path: string, name: string, pattern: Pattern): Opened {
   const src = new FileSource(path);
   const externals = new ExternalFiles(path);
   try {
-    const plan = findLayers({ model: readSkeleton(src), src, externals }).find((l) => l.name === name);
+    const plan = findModelLayers(src, externals).find((l) => l.name === name);
     if (!plan || !plan.tensor || plan.axis === null || plan.outAxis === null || plan.shape === null) throw new ModelError(path, `no scannable layer named '${name}'`);
     const shape = new ShapeInfo({ dims: plan.shape, kAxis: plan.axis, rAxis: plan.outAxis }, pattern);
     // A weight stored compressed by this tool shows its decoded values: the ones its consumers compute with.

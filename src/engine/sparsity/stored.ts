@@ -41,7 +41,8 @@ export interface CompressedEntry {
   constants: string[];
 }
 
-export type StoredFormat = 'portable' | 'ascend';
+/** This tool's two formats, and compressed-tensors' sparse-24-bitmask checkpoints (safetensors/bitmask24.ts). */
+export type StoredFormat = 'portable' | 'ascend' | 'compressed-tensors';
 
 /**
  * A weight stored compressed, as the scanner needs it (plain data: it travels to scan workers). The dense weight
@@ -328,6 +329,6 @@ export function storedReport(stored: StoredWeight): StoredReport {
     indexBytes,
     storedBytes,
     denseBytes,
-    text: `stored compressed (${stored.format} ${stored.n}:${stored.m}): ${valuesBytes} B values + ${indexBytes} B index = ${storedBytes} B${share}`,
+    text: `stored compressed (${stored.format} ${stored.n}:${stored.m}): ${valuesBytes} B values + ${indexBytes} B ${stored.format === 'compressed-tensors' ? 'bitmask' : 'index'} = ${storedBytes} B${share}`,
   };
 }

@@ -3,6 +3,7 @@
 // rebuilds, in bounded memory. Portable: slot j of a group holds element positions[j] (domain.md §4.3, the same
 // stream decompress decodes). Ascend (domain.md §4.1): slot 0 holds e[index[0]], slot 1 e[1 + index[1]] unless that
 // is the same element; the index stream is index[0], index[1] per group, 2 bits each, LSB first (encode/ascend.ts).
+import { openBitmask24 } from '../safetensors/bitmask24';
 import { dtypeById, dtypeName, rawByteLength } from '../onnx/dtypes';
 import { type TensorRef, elementCount } from '../onnx/skeleton';
 import type { ByteSource } from '../onnx/source';
@@ -20,6 +21,7 @@ const WINDOW_MIN = 4096;
 /** Opens a stored weight for reading. Throws TensorError, naming the tensor, when its parts disagree in size or type. */
 export function openStored(src: ByteSource, stored: StoredWeight, externals: ExternalFiles): ElementReader {
   if (stored.problem) throw new TensorError(stored.problem);
+  if (stored.format === 'compressed-tensors') return openBitmask24(src, stored, externals);
   const what = `compressed weight '${stored.weight}' (${stored.format})`;
   const dtype = dtypeById(stored.dtype);
   if (!dtype || ![8, 16, 32].includes(dtype.bits)) throw new TensorError(`${what}: values of type ${dtypeName(stored.dtype)} are not read`);
