@@ -13,7 +13,9 @@ import { type InspectReport, type LayerReport, type LayerSpeedup, inspectModel }
 import { parsePattern } from '../src/engine/sparsity/pattern';
 import { readGroupEncodings, readRegion } from '../src/engine/sparsity/region';
 import { PROFILES, profileNames } from '../src/engine/speedup/profiles';
-import { type GroupRegion, type LayerRow, MAX_REGION_GROUPS, type RegionGroups, type ToWebview, parseFromWebview } from '../src/protocol';
+import { type GroupRegion, type InspectSettings, type LayerRow, MAX_REGION_GROUPS, type RegionGroups, type ToWebview, parseFromWebview, sameScan } from '../src/protocol';
+import { TARGET_IDS } from '../src/engine/deploy/types';
+import { readFileSync } from 'node:fs';
 import { MAX_REGION_GROUPS as WEBVIEW_REGION_LIMIT, ZOOM_GROUPS, ZOOM_ROWS, layerGeometry, tileExtent, tileGroups, tilePositions, zoomRegion } from '../webview/geometry';
 import { inspectSpec, layer, tempDir } from './support/models';
 import { convertModel } from '../src/engine/convert/convert';
@@ -120,6 +122,38 @@ describe('webview geometry (pure)', () => {
       }
     }
     assert.ok(checked > 100);
+  });
+});
+
+describe('deploy target and precision settings (host side)', () => {
+  // The host's parse writes every field it knows, batch included.
+  const base: InspectSettings = { pattern: '2:4', hardware: 'a100', batch: undefined, dims: {} };
+
+  test('the host accepts every target and precision from the panel, and drops a message naming an unknown one', () => {
+    for (const target of TARGET_IDS) assert.deepEqual(parseFromWebview({ type: 'settings', settings: { ...base, target } }), { type: 'settings', settings: { ...base, target } });
+    for (const precision of ['stored', 'fp16', 'bf16', 'int8', 'fp8'] as const) {
+      assert.deepEqual(parseFromWebview({ type: 'settings', settings: { ...base, precision } }), { type: 'settings', settings: { ...base, precision } });
+    }
+    assert.equal(parseFromWebview({ type: 'settings', settings: { ...base, target: 'tensorrt-sm70' } }), undefined);
+    assert.equal(parseFromWebview({ type: 'settings', settings: { ...base, precision: 'fp4' } }), undefined);
+    assert.equal(parseFromWebview({ type: 'settings', settings: { ...base, target: 90 } }), undefined);
+  });
+
+  test('a new target alone does not scan again; a new precision, hardware or batch does', () => {
+    assert.equal(sameScan(base, { ...base, target: 'tensorrt-sm90' }), true);
+    assert.equal(sameScan({ ...base, target: 'cusparselt' }, { ...base, target: 'ascend-atc' }), true);
+    assert.equal(sameScan(base, { ...base, precision: 'stored' }), true, 'stored is the default');
+    assert.equal(sameScan(base, { ...base, precision: 'fp16' }), false);
+    assert.equal(sameScan(base, { ...base, hardware: 'h100' }), false);
+    assert.equal(sameScan(base, { ...base, batch: 8 }), false);
+    assert.equal(sameScan({ ...base, dims: { a: 1, b: 2 } }, { ...base, dims: { b: 2, a: 1 } }), true);
+    assert.equal(sameScan({ ...base, dims: { a: 1 } }, { ...base, dims: { a: 2 } }), false);
+  });
+
+  test("the extension's deployTarget and precision settings list every target and precision", () => {
+    const properties = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).contributes.configuration.properties;
+    assert.deepEqual(properties['sparsityLens.deployTarget'].enum, ['none', ...TARGET_IDS]);
+    assert.deepEqual(properties['sparsityLens.precision'].enum, ['stored', 'fp16', 'bf16', 'int8', 'fp8']);
   });
 });
 
@@ -529,6 +563,33 @@ describe('webview panel in Chromium', () => {
     assert.deepEqual(last.settings, { pattern: '3:7', hardware: 'h100', batch: 8 });
     assert.equal(await panel.countPosted('settings'), 4, 'invalid input sends nothing');
     for (const m of (await panel.posted()).filter((x) => x.type === 'settings')) assert.ok(parseFromWebview(m), JSON.stringify(m));
+  });
+
+  test('the deploy target re-colours without a scan; the precision scans again; both reach the host as settings', async () => {
+    const panel = await panelWithReport();
+    const stale = () => panel.page.locator('header.summary.stale').count();
+    await choose(panel, '#deploy-target', 'tensorrt-sm90');
+    assert.deepEqual((await panel.waitForMessage('settings')).settings, { pattern: '2:4', hardware: 'a100', target: 'tensorrt-sm90' });
+    assert.equal(await stale(), 0, 'the numbers on screen stay current: no scan');
+    assert.equal(await panel.page.locator('#table-caption').textContent(), `Showing ${report.layers.length} of ${report.layers.length} layers. On target: TensorRT SM90 (Hopper).`);
+    await choose(panel, '#precision', 'fp16');
+    assert.deepEqual((await panel.waitForMessage('settings', 2)).settings, { pattern: '2:4', hardware: 'a100', target: 'tensorrt-sm90', precision: 'fp16' });
+    assert.equal(await stale(), 1, 'a new precision waits for the next report');
+    await choose(panel, '#deploy-target', 'none');
+    assert.deepEqual((await panel.waitForMessage('settings', 3)).settings, { pattern: '2:4', hardware: 'a100', precision: 'fp16' });
+    await choose(panel, '#precision', 'stored');
+    assert.deepEqual((await panel.waitForMessage('settings', 4)).settings, { pattern: '2:4', hardware: 'a100' });
+    for (const m of (await panel.posted()).filter((x) => x.type === 'settings')) assert.deepEqual(parseFromWebview(m), { ...m, settings: { batch: undefined, dims: {}, ...m.settings } });
+  });
+
+  test('keyboard: the deploy target is a labelled dropdown that arrow keys change', async () => {
+    const panel = await panelWithReport();
+    const select = panel.page.locator('#deploy-target');
+    assert.equal(await select.getAttribute('aria-label'), 'Deploy target');
+    assert.equal(await panel.page.locator('#precision').getAttribute('aria-label'), 'Precision');
+    await select.focus();
+    await panel.page.keyboard.press('ArrowDown');
+    assert.deepEqual((await panel.waitForMessage('settings')).settings, { pattern: '2:4', hardware: 'a100', target: TARGET_IDS[0] });
   });
 
   test('an error shows a readable banner; Retry sends retry; without retry there is no button', async () => {

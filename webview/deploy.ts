@@ -1,0 +1,167 @@
+// "Will this layer actually run sparse?" (issue 13) in the panel: the target and precision choices, a layer's status
+// on the chosen target (the heatmap and table colour by it), the model's per-target summary, and a layer's verdicts
+// with their reasons and fixes for the drill-down. The verdicts come from the engine (src/engine/deploy): nothing
+// here decides one.
+import type { DeployPrecision, DeploySummary, DeployVerdict, TargetId } from '../src/engine/deploy/types';
+import { TARGET_IDS } from '../src/engine/deploy/types';
+import type { InspectReport } from '../src/engine/sparsity/inspect';
+import type { Choice } from './components';
+import { el } from './dom';
+import { type PanelLayer, type Status, count, percent, seconds, shape, speedup } from './format';
+
+/** The heatmap colours by 2:4 compliance (no target) or by one target's verdicts. */
+export type ColourBy = TargetId | null;
+
+export const NO_TARGET = 'none';
+
+/** Short plain names for the selector, the table and the lists; the report's summary carries the long ones. */
+export const TARGET_NAMES: Record<TargetId, string> = {
+  'tensorrt-sm80': 'TensorRT SM80 (Ampere)',
+  'tensorrt-sm89': 'TensorRT SM89 (Ada)',
+  'tensorrt-sm90': 'TensorRT SM90 (Hopper)',
+  'tensorrt-sm100': 'TensorRT SM100 (Blackwell)',
+  'tensorrt-llm': 'TensorRT-LLM',
+  cusparselt: 'cuSPARSELt',
+  pytorch: 'PyTorch semi-structured',
+  'ascend-atc': 'Ascend ATC',
+  'intel-xeon': 'Intel Xeon',
+};
+
+export function targetChoices(): Choice[] {
+  return [{ value: NO_TARGET, label: 'None: 2:4 compliance' }, ...TARGET_IDS.map((id) => ({ value: id, label: TARGET_NAMES[id] }))];
+}
+
+export const PRECISIONS: { value: DeployPrecision; label: string }[] = [
+  { value: 'stored', label: 'As stored' },
+  { value: 'fp16', label: 'FP16' },
+  { value: 'bf16', label: 'BF16' },
+  { value: 'int8', label: 'INT8' },
+  { value: 'fp8', label: 'FP8' },
+];
+
+export function isTarget(value: string | undefined): value is TargetId {
+  return (TARGET_IDS as readonly string[]).includes(value ?? '');
+}
+
+/** A layer's status on a target, in the heatmap's classes: blue runs sparse, red stays dense, hatched no verdict. */
+export const DEPLOY_STATUSES = {
+  sparse: { kind: 'pass', word: 'runs sparse', symbol: '✓' },
+  dense: { kind: 'fail', word: 'stays dense', symbol: '✗' },
+  ineligible: { kind: 'ineligible', word: 'not eligible', symbol: '–' },
+  pending: { kind: 'pending', word: 'not scanned yet', symbol: '…' },
+} as const satisfies Record<string, Status>;
+
+export function deployStatus(layer: PanelLayer, target: TargetId): Status {
+  if (layer.eligible === undefined) return DEPLOY_STATUSES.pending;
+  const verdict = layer.deploy?.[target];
+  if (!verdict) return DEPLOY_STATUSES.ineligible;
+  return verdict.sparse ? DEPLOY_STATUSES.sparse : DEPLOY_STATUSES.dense;
+}
+
+/** The sentence for tooltips and screen readers: the layer, its verdict on the target and the first reason. */
+export function describeDeploy(layer: PanelLayer, target: TargetId): string {
+  const status = deployStatus(layer, target);
+  const verdict = layer.deploy?.[target];
+  const why = verdict?.reasons.length ? `: ${verdict.reasons.join('; ')}` : !verdict && (layer.error || layer.reason) ? `: ${layer.error || layer.reason}` : '';
+  return `${layer.name}, ${layer.op} ${shape(layer.shape)}: ${status.word} on ${TARGET_NAMES[target]}${why}`;
+}
+
+/** Whether the report holds verdicts at all (one from before the engine gave them has none). */
+export function hasVerdicts(report: InspectReport): boolean {
+  return report.summary.deploy !== undefined && Object.keys(report.summary.deploy).length > 0;
+}
+
+/** "31 of 54 layers run sparse on TensorRT SM90 (Hopper)", the legend, and the chosen target's totals. */
+export function deploySummaryView(report: InspectReport, target: TargetId): HTMLElement {
+  const s = report.summary.deploy?.[target];
+  const legend = el(
+    'ul',
+    { class: 'status-legend', 'aria-label': 'Legend' },
+    ...(['sparse', 'dense', 'ineligible'] as const).map((k) => {
+      const status = DEPLOY_STATUSES[k];
+      return el('li', { class: `status-${status.kind}` }, el('span', { class: 'swatch', 'aria-hidden': 'true' }), `${status.symbol} ${status.word}`);
+    }),
+  );
+  if (!s) {
+    return el('div', { class: 'deploy-summary', id: 'deploy-summary' }, legend, el('p', { class: 'note', id: 'deploy-count' }, `This report has no verdicts for ${TARGET_NAMES[target]}.`));
+  }
+  const notEligible = report.layers.length - s.layers;
+  return el(
+    'div',
+    { class: 'deploy-summary', id: 'deploy-summary' },
+    legend,
+    el(
+      'p',
+      { class: 'deploy-count', id: 'deploy-count' },
+      el('strong', {}, `${count(s.sparseLayers)} of ${count(s.layers)} layers run sparse on ${s.name}`),
+      notEligible > 0 ? ` (${count(notEligible)} more not eligible).` : '.',
+    ),
+    el('p', { class: 'deploy-totals', id: 'deploy-totals' }, totals(s)),
+  );
+}
+
+function totals(s: DeploySummary): string {
+  const parameters = `${count(s.sparseParameters)} of ${count(s.parameters)} parameters sparse (${percent(s.parameters ? s.sparseParameters / s.parameters : null, 1)})`;
+  const time = s.sparseTimeShare === null ? 'no projected time' : `${percent(s.sparseTimeShare, 1)} of projected dense time in layers that run sparse`;
+  const projected = s.speedup === null ? 'no projected speedup' : `projected ${speedup(s.speedup)} end to end${s.profile ? ` (profile ${s.profile})` : ''}`;
+  return `${parameters}; ${time}; ${projected}.`;
+}
+
+/** Every target over the whole model, one row each; the chosen one marked. */
+export function targetsTable(report: InspectReport, chosen: ColourBy): HTMLElement {
+  const rows = TARGET_IDS.filter((t) => report.summary.deploy?.[t]).map((t) => {
+    const s = report.summary.deploy![t]!;
+    return el(
+      'tr',
+      { 'data-target': t, class: t === chosen ? 'chosen' : undefined, 'aria-current': t === chosen ? 'true' : undefined },
+      el('th', { scope: 'row' }, s.name),
+      el('td', {}, `${count(s.sparseLayers)} / ${count(s.layers)}`),
+      el('td', {}, percent(s.parameters ? s.sparseParameters / s.parameters : null, 1)),
+      el('td', {}, percent(s.sparseTimeShare, 1)),
+      el('td', {}, speedup(s.speedup)),
+    );
+  });
+  return el(
+    'table',
+    { class: 'targets-table', id: 'targets-table' },
+    el('caption', {}, 'Every target: what runs sparse'),
+    el('thead', {}, el('tr', {}, ...['Target', 'Layers sparse', 'Parameters sparse', 'Projected time sparse', 'Projected speedup'].map((h) => el('th', { scope: 'col' }, h)))),
+    el('tbody', {}, ...rows),
+  );
+}
+
+/** The drill-down's section: the chosen target's verdict in full, then one line per target. */
+export function layerDeployView(layer: PanelLayer, chosen: ColourBy): HTMLElement | null {
+  const verdicts = TARGET_IDS.filter((t) => layer.deploy?.[t]);
+  if (verdicts.length === 0) return null;
+  return el(
+    'section',
+    { class: 'layer-deploy', id: 'layer-deploy', 'aria-label': 'Deployment' },
+    el('h3', {}, 'Will it run sparse?'),
+    chosen && chosenVerdict(layer, chosen),
+    el('ul', { class: 'deploy-targets', id: 'deploy-targets', 'aria-label': 'Every target' }, ...verdicts.map((t) => compactVerdict(t, layer.deploy![t]!, t === chosen))),
+  );
+}
+
+function chosenVerdict(layer: PanelLayer, target: TargetId): HTMLElement {
+  const verdict = layer.deploy?.[target];
+  if (!verdict) {
+    return el('div', { class: 'deploy-verdict', id: 'deploy-verdict' }, el('p', { class: 'verdict status-ineligible' }, `– No verdict on ${TARGET_NAMES[target]}: this layer is not eligible there.`));
+  }
+  const status = verdict.sparse ? DEPLOY_STATUSES.sparse : DEPLOY_STATUSES.dense;
+  const times = verdict.denseTime !== undefined && verdict.denseTime !== null ? `Projected on this target: dense ${seconds(verdict.denseTime)}, sparse ${seconds(verdict.sparseTime)}.` : null;
+  return el(
+    'div',
+    { class: 'deploy-verdict', id: 'deploy-verdict' },
+    el('p', { class: `verdict status-${status.kind}`, id: 'deploy-word' }, `${status.symbol} ${verdict.sparse ? 'Runs sparse' : 'Stays dense'} on ${TARGET_NAMES[target]}`),
+    verdict.reasons.length > 0 && el('ul', { class: 'deploy-reasons', id: 'deploy-reasons', 'aria-label': verdict.sparse ? 'Notes' : 'Why not' }, ...verdict.reasons.map((r) => el('li', {}, r))),
+    verdict.fix && el('p', { class: 'deploy-fix', id: 'deploy-fix' }, el('strong', {}, 'Fix: '), verdict.fix),
+    times && el('p', { class: 'deploy-times', id: 'deploy-times' }, times),
+  );
+}
+
+function compactVerdict(target: TargetId, verdict: DeployVerdict, chosen: boolean): HTMLElement {
+  const status = verdict.sparse ? DEPLOY_STATUSES.sparse : DEPLOY_STATUSES.dense;
+  const why = !verdict.sparse && verdict.reasons.length > 0 ? `: ${verdict.reasons[0]}${verdict.reasons.length > 1 ? ` (+${verdict.reasons.length - 1} more)` : ''}` : '';
+  return el('li', { class: `status-${status.kind}${chosen ? ' chosen' : ''}`, 'data-target': target }, el('span', { class: 'deploy-target' }, TARGET_NAMES[target]), ` ${status.symbol} ${status.word}${why}`);
+}
