@@ -18,8 +18,9 @@ import { defaultWorkerCount, defaultWorkerScript, runPool, spawnWorkers } from '
 import { splitParts, wholeTensor } from './scan';
 import { type StoredReport, storedReport } from './stored';
 import { openStored } from './storedReader';
-import type { DeploySummary, DeployVerdict, TargetId } from '../deploy/types';
-import { type LayerFacts, type ProjectOptions, type Projection, projectSpeedup } from '../speedup/project';
+import type { DeployPrecision, DeploySummary, DeployVerdict, TargetId } from '../deploy/types';
+import { applyDeploy } from '../deploy/verdict';
+import type { ProjectOptions, Projection } from '../speedup/project';
 
 export const NEARLY_PASSING = 0.99;
 
@@ -35,8 +36,10 @@ export interface InspectOptions {
   gridMax?: number;
   /** Weights larger than this many elements are cut into parts scanned in parallel (default: partTarget). */
   partElements?: number;
-  /** Adds the projected speedup on a hardware profile. */
+  /** Adds the projected speedup on a hardware profile, and times the deploy verdicts on each target's profile. */
   speedup?: ProjectOptions;
+  /** The precision the deploy verdicts and the projection assume the engine is built with (default: as stored). */
+  precision?: DeployPrecision;
   /** Called with (elements scanned, elements to scan). */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -189,7 +192,10 @@ export async function inspectSource(src: ByteSource, options: InspectOptions = {
     const results = await runScans(src, scans, options, externals);
     const report = buildReport(model, pattern, plans, scans, results, options.nearlyThreshold ?? NEARLY_PASSING, warnings);
     report.unrecognized = unrecognized;
-    if (options.speedup) attachProjection(report, projectSpeedup(model, src, externals, layerFacts(all, report), options.speedup), plans.length < all.length);
+    // Deploy verdicts per layer and target (src/engine/deploy); the projection follows them.
+    const deploy = applyDeploy({ model, src, externals, plans: all, layers: report.layers, precision: options.precision, speedup: options.speedup });
+    report.summary.deploy = deploy.summary;
+    if (deploy.projection) attachProjection(report, deploy.projection, plans.length < all.length);
     return report;
   } finally {
     externals.close();
@@ -445,22 +451,6 @@ function buildReport(model: ModelSkeleton, pattern: Pattern, plans: LayerPlan[],
     layers,
     unrecognized: [],
   };
-}
-
-/** What the projection reads of the inspection, per found layer (unscanned layers count as not passing). */
-function layerFacts(all: LayerPlan[], report: InspectReport): LayerFacts[] {
-  const byName = new Map(report.layers.map((l) => [l.name, l]));
-  return all.map((plan) => {
-    const l = byName.get(plan.name);
-    return {
-      name: plan.name,
-      plan,
-      eligible: l ? l.eligible : false,
-      passes24: Boolean(l?.patterns['2:4']),
-      blockZeroRatio: l?.blocks['4x1'] ?? null,
-      compliance: l?.compliance ?? null,
-    };
-  });
 }
 
 function attachProjection(report: InspectReport, projection: Projection, filtered: boolean): void {

@@ -71,6 +71,16 @@ export const PROFILES: Record<string, HardwareProfile> = {
     sources: ['NVIDIA H100 Tensor Core GPU datasheet (FP16/BF16 989.4/1978.9 TFLOPS, FP8/INT8 1978.9/3957.8, TF32 494.7/989.4, 3.35 TB/s)'],
     assumed: [...NVIDIA_ASSUMED, 'float32 weights run as TF32 on tensor cores'],
   },
+  b200: {
+    name: 'b200',
+    description: 'NVIDIA B200 (HGX B200, one GPU)',
+    sparsity: 'nm24',
+    peaks: { float16: { dense: 2250, sparse: 4500 }, int8: { dense: 4500, sparse: 9000 }, float32: { dense: 1100, sparse: 2200 } },
+    bandwidth: 8000,
+    ...NVIDIA_MODEL,
+    sources: ['NVIDIA HGX B200 / DGX B200 datasheets, per GPU (FP16/BF16 2.25/4.5 PFLOPS, FP8/INT8 4.5/9 POPS, TF32 1.1/2.2, HBM3e 8 TB/s; dense is half the sparse figure)'],
+    assumed: [...NVIDIA_ASSUMED, 'per-GPU peaks are the 8-GPU HGX figures divided by 8 (the datasheet gives sparse figures; dense taken as half)', 'FP4 (e2m1) runs at the int8 peak here: the profile has no FP4 row'],
+  },
   l4: {
     name: 'l4',
     description: 'NVIDIA L4 24 GB',

@@ -7,7 +7,8 @@ import type { ExternalFiles } from '../onnx/tensorData';
 import type { LayerPlan } from '../sparsity/layers';
 import type { HardwareProfile } from './profiles';
 import { type ComputeType, type NodeTime, type NodeWork, computeTypeOf, nodeTime, sparseEfficiency } from './roofline';
-import { type TensorShape, gemmDims, inferShapes, nodeIo } from './shapes';
+import { type ShapeInference, type TensorShape, gemmDims, inferShapes, nodeIo } from './shapes';
+import type { DeployPrecision } from '../deploy/types';
 import { ascendAsOriginal } from './ascendOps';
 
 /** What the projection reads of the inspection: per layer, whether it passes and its block ratio. */
@@ -18,6 +19,11 @@ export interface LayerFacts {
   passes24: boolean;
   blockZeroRatio: number | null;
   compliance: number | null;
+  /**
+   * Whether the deployment rules (src/engine/deploy/rules.ts) let a sparse kernel take this weight on the profile's
+   * target (the pattern its compute type needs, the hardware); without it, passing 2:4 decides.
+   */
+  runsSparse?: boolean;
 }
 
 export interface ProjectOptions {
@@ -35,6 +41,8 @@ export interface ProjectOptions {
    * scores never reach memory.
    */
   runtime?: 'eager' | 'fused';
+  /** The precision the engine is built with: float weights compute in it (TensorRT --fp16); integer weights stay int8. */
+  precision?: DeployPrecision;
 }
 
 const EPILOGUE_OPS = new Set(['Relu', 'Gelu', 'Sigmoid', 'Tanh', 'LeakyRelu', 'Clip', 'HardSwish', 'HardSigmoid', 'Silu', 'Mish', 'Erf', 'Add', 'Mul', 'Div', 'Sub']);
@@ -149,6 +157,7 @@ export interface Projection {
   assumptions: string[];
 }
 
+const FLOAT_WEIGHTS = new Set(['float32', 'float64', 'float16', 'bfloat16']);
 const CONV_OPS = new Set(['Conv', 'ConvInteger', 'QLinearConv']);
 const MATMUL_OPS = new Set(['MatMul', 'MatMulInteger', 'QLinearMatMul']);
 /** ONNX Runtime's contrib layers (com.microsoft only) whose GEMM gemmDims reads. */
@@ -176,9 +185,14 @@ function bytesOf(shape: TensorShape | undefined): number | null {
   return count === null || !dtype ? null : (count * dtype.bits) / 8;
 }
 
-export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals: ExternalFiles, layers: LayerFacts[], options: ProjectOptions): Projection {
+/** Shape inference for the projection's options: run once and shared by projections on several profiles. */
+export function projectionShapes(model: ModelSkeleton, src: ByteSource, externals: ExternalFiles, options: ProjectOptions): ShapeInference {
+  return inferShapes(model, src, externals, { dims: options.dims, batch: options.batch });
+}
+
+export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals: ExternalFiles, layers: LayerFacts[], options: ProjectOptions, shapes?: ShapeInference): Projection {
   const profile = options.hardware;
-  const inference = inferShapes(model, src, externals, { dims: options.dims, batch: options.batch });
+  const inference = shapes ?? projectionShapes(model, src, externals, options);
   const byNode = new Map<NodeSkeleton, LayerFacts>();
   const unknowns: string[] = [];
   // A node holding several layers (MoE, QMoE: one per expert weight) is no single GEMM: its time is its bytes.
@@ -255,8 +269,10 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
       work.weightBytes += plan.shape && bits ? (plan.shape.reduce((a, b) => a * b, 1) * bits) / 8 : 0;
       // MatMulNBits dequantizes its codes and computes in A's type (weight-only int4/int8, as Sparse-Marlin does at 2:4).
       work.computeType = weightOnly(node) ? computeTypeOf(io.inputs[0]?.elemType || 1) : computeTypeOf(plan.tensor?.dtype ?? 1);
+      // --precision: a float weight computes in the engine's precision (TensorRT --fp16 runs float32 layers in half).
+      if (options.precision && options.precision !== 'stored' && FLOAT_WEIGHTS.has(dtype?.name ?? '') && !weightOnly(node)) work.computeType = options.precision === 'fp16' || options.precision === 'bf16' ? 'float16' : 'int8';
       work.weightBits = bits;
-      work.passes = facts.eligible && (facts.passes24 || Boolean(options.assumePass));
+      work.passes = facts.eligible && ((facts.runsSparse ?? facts.passes24) || Boolean(options.assumePass));
       work.blockZeroRatio = facts.eligible ? (options.assumePass ? Math.max(facts.blockZeroRatio ?? 0, 0.5) : facts.blockZeroRatio) : null;
     }
     const contribGemm = node.domain === 'com.microsoft' && CONTRIB_GEMM_OPS.has(node.opType);
@@ -316,7 +332,8 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
       const device = deviceSparse - t.sparse + t.ifPassed;
       const host = hostSparse - t.hostSparse + t.hostIfPassed;
       speedupIfFixed = denseTime / Math.max(device, host);
-      flags.push(`fails 2:4${facts.compliance !== null ? ` (${((1 - facts.compliance) * 100).toFixed(2)}% of groups violate)` : ''}: fixing it would make the model ${speedupIfFixed.toFixed(3)}x`);
+      if (facts.passes24 && facts.runsSparse === false) flags.push(`holds 2:4, but no sparse kernel takes it here (deploy verdicts: e.g. float32 runs as TF32, which needs 1:2): fixing that would make the model ${speedupIfFixed.toFixed(3)}x`);
+      else flags.push(`fails 2:4${facts.compliance !== null ? ` (${((1 - facts.compliance) * 100).toFixed(2)}% of groups violate)` : ''}: fixing it would make the model ${speedupIfFixed.toFixed(3)}x`);
     }
     projections.push({
       name: w.layer,
@@ -356,7 +373,7 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
     assumptions: [
       `roofline per op: time = max(2 x MACs / (peak x efficiency), bytes / (${profile.bandwidth} GB/s x ${profile.memoryEfficiency})); dense efficiency ${profile.denseEfficiency}, sparse ${profile.sparseEfficiency} x rows / (rows + ${profile.sparseHalfRows})`,
       `host launch ${profile.hostOverheadUs} us per op (+${profile.sparseHostOverheadUs} us per sparse op) overlaps device time: the model takes the larger sum`,
-      'only layers that pass 2:4 get the sparse time; compressed weights read 9/16 (fp16), 10/16 (int8), 12/16 (int4 codes) of the dense bytes',
+      'only layers a sparse kernel takes get the sparse time (the deploy rules: 2:4 for 16- and 8-bit types, 1:2 for float32 as TF32); compressed weights read 9/16 (fp16), 10/16 (int8), 12/16 (int4 codes) of the dense bytes',
       'integer weights behind DequantizeLinear are computed as int8 (a runtime that fuses Q/DQ); float32 as TF32 on tensor cores',
       'non-GEMM ops are memory-bound: bytes in + out at the profile bandwidth; shape computations and ops on constants have no time; a bias Add after a layer runs in its epilogue',
       options.runtime === 'fused'
