@@ -3,6 +3,8 @@
 // with their reasons and fixes for the drill-down. The verdicts come from the engine (src/engine/deploy): nothing
 // here decides one.
 import type { DeployPrecision, DeploySummary, DeployVerdict, TargetId } from '../src/engine/deploy/types';
+import { RULES } from '../src/engine/deploy/rules';
+import { TARGETS } from '../src/engine/deploy/targets';
 import { TARGET_IDS } from '../src/engine/deploy/types';
 import type { InspectReport } from '../src/engine/sparsity/inspect';
 import type { Choice } from './components';
@@ -14,18 +16,19 @@ export type ColourBy = TargetId | null;
 
 export const NO_TARGET = 'none';
 
-/** Short plain names for the selector, the table and the lists; the report's summary carries the long ones. */
-export const TARGET_NAMES: Record<TargetId, string> = {
-  'tensorrt-sm80': 'TensorRT SM80 (Ampere)',
-  'tensorrt-sm89': 'TensorRT SM89 (Ada)',
-  'tensorrt-sm90': 'TensorRT SM90 (Hopper)',
-  'tensorrt-sm100': 'TensorRT SM100 (Blackwell)',
-  'tensorrt-llm': 'TensorRT-LLM',
-  cusparselt: 'cuSPARSELt',
-  pytorch: 'PyTorch semi-structured',
-  'ascend-atc': 'Ascend ATC',
-  'intel-xeon': 'Intel Xeon',
-};
+/** The engine's plain names (src/engine/deploy/targets.ts), for the selector, the table and the lists. */
+export const TARGET_NAMES = Object.fromEntries(TARGET_IDS.map((id) => [id, TARGETS[id].name])) as Record<TargetId, string>;
+
+/** Rules that only inform (the precision assumed, no timing): their reasons are notes, not why a layer stays dense. */
+const NOTE_RULES = new Set(RULES.filter((r) => r.stage === 'note').map((r) => r.id));
+
+/** A verdict's reasons split into those that decided it and the notes (reasons[i] comes from rules[i]). */
+export function splitReasons(verdict: DeployVerdict): { decisive: string[]; notes: string[] } {
+  const decisive: string[] = [];
+  const notes: string[] = [];
+  verdict.reasons.forEach((reason, i) => (NOTE_RULES.has(verdict.rules[i]) ? notes : decisive).push(reason));
+  return { decisive, notes };
+}
 
 export function targetChoices(): Choice[] {
   return [{ value: NO_TARGET, label: 'None: 2:4 compliance' }, ...TARGET_IDS.map((id) => ({ value: id, label: TARGET_NAMES[id] }))];
@@ -53,8 +56,12 @@ export const DEPLOY_STATUSES = {
 
 export function deployStatus(layer: PanelLayer, target: TargetId): Status {
   if (layer.eligible === undefined) return DEPLOY_STATUSES.pending;
-  const verdict = layer.deploy?.[target];
-  if (!verdict) return DEPLOY_STATUSES.ineligible;
+  return verdictStatus(layer, layer.deploy?.[target]);
+}
+
+/** An ineligible (or unreadable) layer gets a verdict too, with its reason: it shows as not eligible, not as dense. */
+function verdictStatus(layer: PanelLayer, verdict: DeployVerdict | undefined): Status {
+  if (!verdict || !layer.eligible || layer.error) return DEPLOY_STATUSES.ineligible;
   return verdict.sparse ? DEPLOY_STATUSES.sparse : DEPLOY_STATUSES.dense;
 }
 
@@ -62,7 +69,8 @@ export function deployStatus(layer: PanelLayer, target: TargetId): Status {
 export function describeDeploy(layer: PanelLayer, target: TargetId): string {
   const status = deployStatus(layer, target);
   const verdict = layer.deploy?.[target];
-  const why = verdict?.reasons.length ? `: ${verdict.reasons.join('; ')}` : !verdict && (layer.error || layer.reason) ? `: ${layer.error || layer.reason}` : '';
+  const decisive = verdict ? splitReasons(verdict).decisive : [];
+  const why = decisive.length ? `: ${decisive.join('; ')}` : layer.error || layer.reason ? `: ${layer.error || layer.reason}` : '';
   return `${layer.name}, ${layer.op} ${shape(layer.shape)}: ${status.word} on ${TARGET_NAMES[target]}${why}`;
 }
 
@@ -139,29 +147,39 @@ export function layerDeployView(layer: PanelLayer, chosen: ColourBy): HTMLElemen
     { class: 'layer-deploy', id: 'layer-deploy', 'aria-label': 'Deployment' },
     el('h3', {}, 'Will it run sparse?'),
     chosen && chosenVerdict(layer, chosen),
-    el('ul', { class: 'deploy-targets', id: 'deploy-targets', 'aria-label': 'Every target' }, ...verdicts.map((t) => compactVerdict(t, layer.deploy![t]!, t === chosen))),
+    el('ul', { class: 'deploy-targets', id: 'deploy-targets', 'aria-label': 'Every target' }, ...verdicts.map((t) => compactVerdict(layer, t, layer.deploy![t]!, t === chosen))),
   );
 }
 
 function chosenVerdict(layer: PanelLayer, target: TargetId): HTMLElement {
   const verdict = layer.deploy?.[target];
   if (!verdict) {
-    return el('div', { class: 'deploy-verdict', id: 'deploy-verdict' }, el('p', { class: 'verdict status-ineligible' }, `– No verdict on ${TARGET_NAMES[target]}: this layer is not eligible there.`));
+    return el('div', { class: 'deploy-verdict', id: 'deploy-verdict' }, el('p', { class: 'verdict status-ineligible' }, `– No verdict on ${TARGET_NAMES[target]} in this report.`));
   }
-  const status = verdict.sparse ? DEPLOY_STATUSES.sparse : DEPLOY_STATUSES.dense;
-  const times = verdict.denseTime !== undefined && verdict.denseTime !== null ? `Projected on this target: dense ${seconds(verdict.denseTime)}, sparse ${seconds(verdict.sparseTime)}.` : null;
+  const status = verdictStatus(layer, verdict);
+  const headline = status === DEPLOY_STATUSES.sparse ? 'Runs sparse' : status === DEPLOY_STATUSES.dense ? 'Stays dense' : 'Not eligible';
+  const { decisive, notes } = splitReasons(verdict);
+  // A layer that stays dense runs at its dense time (the engine gives it as the sparse time too).
+  const times =
+    verdict.denseTime === undefined || verdict.denseTime === null
+      ? null
+      : verdict.sparse
+        ? `Projected on this target: dense ${seconds(verdict.denseTime)}, sparse ${seconds(verdict.sparseTime)}.`
+        : `Projected on this target: ${seconds(verdict.denseTime)}, dense.`;
   return el(
     'div',
     { class: 'deploy-verdict', id: 'deploy-verdict' },
-    el('p', { class: `verdict status-${status.kind}`, id: 'deploy-word' }, `${status.symbol} ${verdict.sparse ? 'Runs sparse' : 'Stays dense'} on ${TARGET_NAMES[target]}`),
-    verdict.reasons.length > 0 && el('ul', { class: 'deploy-reasons', id: 'deploy-reasons', 'aria-label': verdict.sparse ? 'Notes' : 'Why not' }, ...verdict.reasons.map((r) => el('li', {}, r))),
+    el('p', { class: `verdict status-${status.kind}`, id: 'deploy-word' }, `${status.symbol} ${headline} on ${TARGET_NAMES[target]}`),
+    decisive.length > 0 && el('ul', { class: 'deploy-reasons', id: 'deploy-reasons', 'aria-label': 'Why not' }, ...decisive.map((r) => el('li', {}, r))),
     verdict.fix && el('p', { class: 'deploy-fix', id: 'deploy-fix' }, el('strong', {}, 'Fix: '), verdict.fix),
+    notes.length > 0 && el('ul', { class: 'deploy-notes note', id: 'deploy-notes', 'aria-label': 'Notes' }, ...notes.map((r) => el('li', {}, `Note: ${r}`))),
     times && el('p', { class: 'deploy-times', id: 'deploy-times' }, times),
   );
 }
 
-function compactVerdict(target: TargetId, verdict: DeployVerdict, chosen: boolean): HTMLElement {
-  const status = verdict.sparse ? DEPLOY_STATUSES.sparse : DEPLOY_STATUSES.dense;
-  const why = !verdict.sparse && verdict.reasons.length > 0 ? `: ${verdict.reasons[0]}${verdict.reasons.length > 1 ? ` (+${verdict.reasons.length - 1} more)` : ''}` : '';
+function compactVerdict(layer: PanelLayer, target: TargetId, verdict: DeployVerdict, chosen: boolean): HTMLElement {
+  const status = verdictStatus(layer, verdict);
+  const { decisive } = splitReasons(verdict);
+  const why = !verdict.sparse && decisive.length > 0 ? `: ${decisive[0]}${decisive.length > 1 ? ` (+${decisive.length - 1} more)` : ''}` : '';
   return el('li', { class: `status-${status.kind}${chosen ? ' chosen' : ''}`, 'data-target': target }, el('span', { class: 'deploy-target' }, TARGET_NAMES[target]), ` ${status.symbol} ${status.word}${why}`);
 }

@@ -61,6 +61,7 @@ if (parentPort) {
             nearlyThreshold: msg.engine.nearlyThreshold,
             workers: msg.engine.workers || undefined,
             speedup: { hardware, batch: msg.settings.batch, dims: msg.settings.dims },
+            precision: msg.settings.precision,
             signal: controller.signal,
             onProgress: throttle(msg.id, 'scanning'),
           });
