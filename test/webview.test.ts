@@ -736,6 +736,20 @@ describe('webview panel in Chromium', () => {
       assert.equal(await page.locator('.heat-cell:focus').getAttribute('data-layer'), first.name);
     });
 
+    test('a report without verdicts (an older engine wrote it) says so: no verdict, not "stays dense"', async () => {
+      const old = structuredClone(fp16);
+      delete old.summary.deploy;
+      for (const l of old.layers) delete l.deploy;
+      const panel = await panelWith(old, { target: 'tensorrt-sm90' });
+      assert.equal(await panel.page.locator('#deploy-count').textContent(), `This report has no verdicts for ${TARGETS['tensorrt-sm90'].name}.`);
+      assert.equal(await panel.page.locator('#targets-table').count(), 0);
+      assert.deepEqual(await cellsOf(panel, 'pending'), eligible(old).map((l) => l.name));
+      assert.equal(await panel.page.locator('.heat-cell[data-layer="conv1"] .cell-status').textContent(), '? no verdict');
+      assert.equal(await panel.page.locator('.heat-cell.status-fail, .heat-cell.status-pass').count(), 0);
+      await panel.page.click('.heat-cell[data-layer="conv1"]');
+      assert.equal(await panel.page.locator('#layer-deploy').count(), 0);
+    });
+
     test('themes: runs sparse and stays dense differ in colour and in words in light, dark and high contrast; screenshots', async () => {
       const sparse = runsSparse(fp16, 'cusparselt')[0];
       const dense = staysDense(fp16, 'cusparselt')[0];

@@ -46,12 +46,14 @@ export function isTarget(value: string | undefined): value is TargetId {
   return (TARGET_IDS as readonly string[]).includes(value ?? '');
 }
 
-/** A layer's status on a target, in the heatmap's classes: blue runs sparse, red stays dense, hatched no verdict. */
+/** A layer's status on a target, in the heatmap's classes: blue runs sparse, red stays dense, hatched not eligible. */
 export const DEPLOY_STATUSES = {
   sparse: { kind: 'pass', word: 'runs sparse', symbol: '✓' },
   dense: { kind: 'fail', word: 'stays dense', symbol: '✗' },
   ineligible: { kind: 'ineligible', word: 'not eligible', symbol: '–' },
   pending: { kind: 'pending', word: 'not scanned yet', symbol: '…' },
+  // An eligible layer the report gives no verdict for (a report from before the verdicts): said, not guessed.
+  none: { kind: 'pending', word: 'no verdict', symbol: '?' },
 } as const satisfies Record<string, Status>;
 
 export function deployStatus(layer: PanelLayer, target: TargetId): Status {
@@ -61,7 +63,8 @@ export function deployStatus(layer: PanelLayer, target: TargetId): Status {
 
 /** An ineligible (or unreadable) layer gets a verdict too, with its reason: it shows as not eligible, not as dense. */
 function verdictStatus(layer: PanelLayer, verdict: DeployVerdict | undefined): Status {
-  if (!verdict || !layer.eligible || layer.error) return DEPLOY_STATUSES.ineligible;
+  if (!layer.eligible || layer.error) return DEPLOY_STATUSES.ineligible;
+  if (!verdict) return DEPLOY_STATUSES.none;
   return verdict.sparse ? DEPLOY_STATUSES.sparse : DEPLOY_STATUSES.dense;
 }
 

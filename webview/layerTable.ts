@@ -55,7 +55,7 @@ export class LayerTable {
       { title: 'Valid / groups', width: 'minmax(8em, 1.2fr)' },
       { title: 'Parameters', width: 'minmax(6em, 1fr)', onSort: by('size') },
       { title: 'Speedup', width: 'minmax(5em, 0.8fr)' },
-      { title: 'On target', width: 'minmax(7.5em, 1fr)' },
+      { title: 'On target', width: 'minmax(8.5em, 1.1fr)' },
     ]);
     this.element = el(
       'section',
