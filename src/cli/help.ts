@@ -28,18 +28,34 @@ Options:
   --format FORMAT       table (default), json, markdown or csv
   --fail-under FRACTION exit 1 when the parameter-weighted compliance of eligible layers is below
                         FRACTION (0..1), e.g. --fail-under 0.99 in CI; a layer whose weights
-                        cannot be read counts as failing
+                        cannot be read counts as failing. With --target, it also fails when a
+                        layer that passes the pattern will not run sparse on a named target
+                        (the layers and reasons go to stderr)
   --layers REGEX        only layers whose name matches REGEX
   --grid                include each layer's tile grid in the JSON output
   --workers N           worker threads (default: one per core; 0 scans in this thread)
   --speedup             add the projected speedup (per layer and end to end) on a hardware profile
-  --hardware NAME|FILE  profile: a100 (default), h100, l4, orin, ascend-a2, cpu-xeon, or a JSON file
+  --hardware NAME|FILE  profile: a100 (default), h100, b200, l4, orin, ascend-a2, cpu-xeon, or a JSON file
   --batch N             value of the inputs' symbolic batch dimension (for --speedup)
   --dim NAME=VALUE      value of a symbolic dimension, e.g. --dim sequence=384 (repeatable)
   --runtime KIND        eager (default: every op its own kernel, as PyTorch eager or plain ONNX Runtime)
                         or fused (TensorRT-like: epilogues, skip-layer-norm and attention fused)
+  --target ID[,ID]      deploy verdicts for these targets (repeatable): tensorrt-sm80, tensorrt-sm89,
+                        tensorrt-sm90, tensorrt-sm100, tensorrt-llm, cusparselt, pytorch, ascend-atc,
+                        intel-xeon; adds a "runs sparse" column and per-target lines; implies the
+                        projection (each target timed on its own profile; cusparselt and pytorch on
+                        --hardware)
+  --deploy              the whole deploy view: per target the layers and parameters that run
+                        sparse, the reasons counted, then per layer the reasons and the fix (all
+                        targets unless --target); implies the projection
+  --precision P         what the engine is built with: stored (default: each weight as stored),
+                        fp16, bf16, int8 or fp8; float weights compute in it (TensorRT --fp16),
+                        integer weights stay int8. Used by the verdicts and the projection
   --out FILE            write the report to FILE instead of stdout (never the model or its data)
   -h, --help            this help
+
+JSON always carries layers[].deploy[TARGET] = {sparse, reasons, fix, rules, denseTime, sparseTime}
+and summary.deploy[TARGET] (README, "Will it run sparse?").
 
 Exit codes: 0 ok, 1 the --fail-under gate failed, 2 bad input or usage, 130 interrupted
 (Ctrl-C, TERM or HUP).

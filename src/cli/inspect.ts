@@ -2,11 +2,14 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { checkOutput } from '../engine/outputs';
-import { displayName } from '../engine/safeText';
+import { displayName, displayText } from '../engine/safeText';
+import { TARGET_IDS, type DeployPrecision, type TargetId } from '../engine/deploy/types';
 import { modelInputFiles } from '../engine/onnx/tensors';
 import { parseArgs } from 'node:util';
 import { type ReportFormat, REPORT_FORMATS, formatReport } from '../engine/report/format';
-import { inspectModel } from '../engine/sparsity/inspect';
+import { type InspectReport, inspectModel } from '../engine/sparsity/inspect';
+
+const PRECISIONS = ['stored', 'fp16', 'bf16', 'int8', 'fp8'] as const;
 import { parsePattern } from '../engine/sparsity/pattern';
 import { type HardwareProfile, PROFILES, resolveProfile } from '../engine/speedup/profiles';
 import type { ProjectOptions } from '../engine/speedup/project';
@@ -31,6 +34,9 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
       dim: { type: 'string', multiple: true },
       runtime: { type: 'string' },
       out: { type: 'string' },
+      precision: { type: 'string' },
+      target: { type: 'string', multiple: true },
+      deploy: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -54,8 +60,13 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
     workers = numberArgument(values.workers);
     if (!Number.isInteger(workers) || workers < 0) throw new UsageError('--workers needs a whole number >= 0');
   }
+  const precision = precisionArgument(values.precision);
+  const targets = targetArguments(values.target);
+  // --target and --deploy time the verdicts on each target's profile: they imply the projection.
   const speedup =
-    values.speedup || values.hardware !== undefined || values.batch !== undefined || values.dim !== undefined || values.runtime !== undefined ? speedupOptions(values) : undefined;
+    values.speedup || values.hardware !== undefined || values.batch !== undefined || values.dim !== undefined || values.runtime !== undefined || targets.length > 0 || values.deploy
+      ? speedupOptions(values)
+      : undefined;
   const model = positionals[0];
   // A report never replaces its model or the model's data (checked before the scan, and again when written).
   const refuseInputs = () => {
@@ -79,6 +90,7 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
       layers,
       workers,
       speedup,
+      precision,
       signal: ctx.signal,
       onProgress: large ? (done, total) => bar.update(done, total) : undefined,
     });
@@ -86,7 +98,7 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
     bar.clear();
   }
   refuseInputs();
-  await ctx.output(formatReport(report, format, values.grid), values.out);
+  await ctx.output(formatReport(report, format, values.grid, { targets, deploy: values.deploy }), values.out);
   // CSV is one row per layer: the model-level warnings go to stderr instead.
   if (format === 'csv') for (const w of report.warnings) ctx.stderr(`warning: ${w}\n`);
   if (failUnder !== undefined) {
@@ -96,6 +108,11 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
     if (unreadable.length > 0 && failUnder > 0) {
       const names = unreadable.slice(0, 5).map((l) => `'${displayName(l.name)}'`).join(', ') + (unreadable.length > 5 ? ` and ${unreadable.length - 5} more` : '');
       ctx.stderr(`gate failed: ${unreadable.length} layer${unreadable.length > 1 ? 's' : ''} could not be read and count${unreadable.length > 1 ? '' : 's'} as failing: ${names} (--fail-under ${failUnder})\n`);
+      return EXIT.gate;
+    }
+    const deployGate = deployGateFailure(report, targets);
+    if (deployGate) {
+      ctx.stderr(deployGate);
       return EXIT.gate;
     }
     if (compliance === null || compliance < failUnder) {
@@ -108,6 +125,38 @@ export async function inspectCommand(argv: string[], ctx: CommandContext): Promi
     }
   }
   return EXIT.ok;
+}
+
+/** --precision: what the engine is built with (default: each weight as stored). */
+function precisionArgument(value: string | undefined): DeployPrecision | undefined {
+  if (value === undefined) return undefined;
+  if (!(PRECISIONS as readonly string[]).includes(value)) throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}, not '${value}'`);
+  return value as DeployPrecision;
+}
+
+/** --target, repeatable or a comma list, each a known id. */
+function targetArguments(values: string[] | undefined): TargetId[] {
+  const ids = (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  for (const id of ids) {
+    if (!(TARGET_IDS as readonly string[]).includes(id)) throw new UsageError(`unknown --target '${id}'; valid targets: ${TARGET_IDS.join(', ')}`);
+  }
+  return [...new Set(ids)] as TargetId[];
+}
+
+/**
+ * The deploy gate (--fail-under with --target): a layer that passes the pattern but will not run sparse on a named
+ * target fails it, with the layers and the reasons; undefined when every such layer runs sparse.
+ */
+function deployGateFailure(report: InspectReport, targets: TargetId[]): string | undefined {
+  const lines: string[] = [];
+  for (const target of targets) {
+    const stuck = report.layers.filter((l) => l.eligible && l.pass && l.deploy?.[target] && !l.deploy[target]!.sparse);
+    if (stuck.length === 0) continue;
+    lines.push(`gate failed: ${stuck.length} layer${stuck.length > 1 ? 's' : ''} pass${stuck.length > 1 ? '' : 'es'} ${report.pattern} but will not run sparse on ${target}:`);
+    for (const l of stuck.slice(0, 20)) lines.push(`  '${displayName(l.name)}': ${displayText(l.deploy![target]!.reasons.join('; '))}`);
+    if (stuck.length > 20) lines.push(`  ... and ${stuck.length - 20} more`);
+  }
+  return lines.length ? lines.join('\n') + '\n' : undefined;
 }
 
 /** --hardware, --batch and --dim as projection options. */

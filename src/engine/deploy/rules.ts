@@ -68,6 +68,8 @@ export interface DeployRule {
   when(f: DeployFacts, c: RuleContext): boolean;
   reason(f: DeployFacts, c: RuleContext): string;
   fix?(f: DeployFacts, c: RuleContext): string | undefined;
+  /** A note that concerns only a layer that runs sparse so far (said of the others, it would only add noise). */
+  onlyIfSparse?: boolean;
   /** Where the rule comes from: a document and section, a tracker thread, or a URL. */
   source: string;
 }
@@ -99,7 +101,7 @@ function peakOf(profile: HardwareProfile, compute: DeployCompute) {
   return compute === 'float32' ? profile.peaks.float32 : compute === 'float16' || compute === 'bfloat16' ? profile.peaks.float16 : profile.peaks.int8;
 }
 
-const us = (seconds: number) => `${(seconds * 1e6).toFixed(seconds * 1e6 >= 100 ? 0 : 2)} us`;
+const us = (seconds: number) => `${Number((seconds * 1e6).toPrecision(3))} us`;
 
 const ruleList: DeployRule[] = [
   {
@@ -126,6 +128,15 @@ const ruleList: DeployRule[] = [
     reason: (f, c) => `${f.op} is an ONNX Runtime contrib op (com.microsoft): ${c.target.family === 'ascend' ? 'ATC' : "TensorRT's ONNX parser"} does not import it, so no sparse kernel applies`,
     fix: () => 'export the layer as standard ONNX ops (MatMul / Gemm / Conv with Q/DQ), or run it in ONNX Runtime',
     source: 'onnx/onnx-tensorrt docs/operators.md (ONNX default-domain operators only); Huawei ATC supported ONNX operator list',
+  },
+  {
+    id: 'stored-ascend',
+    targets: [...NVIDIA, 'intel-xeon'],
+    stage: 'deploy',
+    when: (f) => f.stored === 'ascend',
+    reason: () => 'the weight is stored in the Ascend compressed form (Conv2DCompress / MatMulV2Compress / FCCompress): only Ascend reads it',
+    fix: () => 'sparsity-lens decompress MODEL (the dense pruned model), then deploy that',
+    source: "this tool's Ascend format (README, \"convert --mode ascend\"); domain.md §4.1 (GE's CompressOp and *Compress ops)",
   },
   {
     id: 'compute-unsupported',
@@ -170,6 +181,7 @@ const ruleList: DeployRule[] = [
     id: 'fp4-pairing',
     targets: NVIDIA,
     stage: 'note',
+    onlyIfSparse: true,
     when: (f, c) => f.eligible && f.compute === 'fp4' && neededPattern(f, c.target) === '4:8' && f.patterns['4:8'] === true,
     reason: () => 'e2m1 needs paired 4:8 (kept weights in adjacent pairs): this tool checks 4:8, not the pairing',
     source: 'NVIDIA cuSPARSELt docs, cusparseLtSparsity_t ("paired 4:8 for e2m1")',
@@ -201,6 +213,7 @@ const ruleList: DeployRule[] = [
     id: 'ascend-products',
     targets: ['ascend-atc'],
     stage: 'note',
+    onlyIfSparse: true,
     when: (f) => f.eligible,
     reason: () => 'only on Atlas A2/A3 and Atlas 200I/500 A2: on other Ascend products ATC raises no error and gives no gain',
     source: 'Huawei CANN ATC parameter --sparsity, "Applicable Products"; AMCT "2:4 structured sparsity" (no gain on Atlas inference/training series)',
@@ -262,15 +275,6 @@ const ruleList: DeployRule[] = [
     source: 'NVIDIA TensorRT Developer Guide, "Explicit Quantization" (only symmetric quantization: zero point must be 0)',
   },
   {
-    id: 'stored-ascend',
-    targets: [...NVIDIA, 'intel-xeon'],
-    stage: 'deploy',
-    when: (f) => f.stored === 'ascend',
-    reason: () => 'the weight is stored in the Ascend compressed form (Conv2DCompress / MatMulV2Compress / FCCompress): only Ascend reads it',
-    fix: () => 'sparsity-lens decompress MODEL (the dense pruned model), then deploy that',
-    source: "this tool's Ascend format (README, \"convert --mode ascend\"); domain.md §4.1 (GE's CompressOp and *Compress ops)",
-  },
-  {
     id: 'gemm-plugin',
     targets: ['tensorrt-llm'],
     stage: 'deploy',
@@ -292,6 +296,7 @@ const ruleList: DeployRule[] = [
     id: 'not-timed',
     targets: TENSORRT,
     stage: 'note',
+    onlyIfSparse: true,
     when: (_f, c) => c.times === null,
     reason: (_f, c) => `not timed: ${c.untimed}; TensorRT keeps the sparse kernel only where it is faster`,
     source: 'this tool: the projection (README, "Projected speedup") decides the timing rule only where it has times',

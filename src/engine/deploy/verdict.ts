@@ -121,7 +121,7 @@ export function evaluate(facts: DeployFacts, target: TargetId, context: Omit<Rul
   for (const rule of rulesFor(target)) {
     if (rule.stage !== 'note' && !stages.includes(rule.stage)) continue;
     // Timing only decides between kernels that could both run; notes say nothing about an ineligible layer.
-    if (rule.stage === 'timing' && !verdict.sparse) continue;
+    if ((rule.stage === 'timing' || rule.onlyIfSparse) && !verdict.sparse) continue;
     if (!rule.when(facts, ctx)) continue;
     verdict.rules.push(rule.id);
     verdict.reasons.push(rule.reason(facts, ctx));
@@ -161,15 +161,20 @@ export function applyDeploy(input: DeployInput): DeployResult {
   const reported = new Set(input.layers.map((l) => l.name));
   const hardware = input.speedup?.hardware;
   const shapes: ShapeInference | undefined = input.speedup ? projectionShapes(input.model, input.src, input.externals, input.speedup) : undefined;
-  const projectFor = (profile: HardwareProfile, runs: boolean[]) =>
-    projectSpeedup(
-      input.model,
-      input.src,
-      input.externals,
-      input.plans.map((plan, i) => projectionFacts(plan, byName.get(plan.name), runs[i])),
-      { ...input.speedup!, hardware: profile, precision },
-      shapes,
-    );
+  // Targets on one profile with the same sparse layers share a projection (a100: Ampere, cuSPARSELt, PyTorch).
+  const cache = new Map<HardwareProfile, Map<string, Projection>>();
+  const projectFor = (profile: HardwareProfile, runs: boolean[]) => {
+    const key = runs.map((r) => (r ? '1' : '0')).join('');
+    const byRuns = cache.get(profile) ?? new Map<string, Projection>();
+    cache.set(profile, byRuns);
+    let projection = byRuns.get(key);
+    if (!projection) {
+      const facts = input.plans.map((plan, i) => projectionFacts(plan, byName.get(plan.name), runs[i]));
+      projection = projectSpeedup(input.model, input.src, input.externals, facts, { ...input.speedup!, hardware: profile, precision }, shapes);
+      byRuns.set(key, projection);
+    }
+    return projection;
+  };
   const untimedWithout = 'no projection (run with --speedup, and --batch N where the batch is symbolic)';
   const summary: Partial<Record<TargetId, DeploySummary>> = {};
   for (const target of TARGET_IDS) {

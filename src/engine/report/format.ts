@@ -6,6 +6,7 @@
 // CSV stays one row per layer with fixed columns (no comment lines, which CSV has not), so it does not carry them.
 import { NAME_MAX, displayName, displayPath, displayText, escapeJsonControls } from '../safeText';
 import type { InspectReport, LayerReport } from '../sparsity/inspect';
+import { type DeployView, deployCell, deployCsvCells, deployCsvHeader, deployLines, showsDeploy } from './deployFormat';
 
 export type ReportFormat = 'table' | 'json' | 'markdown' | 'csv';
 export const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'markdown', 'csv'];
@@ -124,7 +125,14 @@ function projectionLines(report: InspectReport, markdown: boolean): string[] {
   return out;
 }
 
-export function formatTable(report: InspectReport): string {
+/** The layer columns; with deploy targets, a compact "runs sparse" column before the note. */
+function columns(view?: DeployView): Column[] {
+  if (!showsDeploy(view)) return COLUMNS;
+  return [...COLUMNS.slice(0, -1), { title: 'runs sparse', value: (l) => deployCell(l, view!) }, COLUMNS[COLUMNS.length - 1]];
+}
+
+export function formatTable(report: InspectReport, view?: DeployView): string {
+  const COLUMNS = columns(view);
   const rows = report.layers.map((l) => COLUMNS.map((c) => c.value(l)));
   const widths = COLUMNS.map((c, i) => rows.reduce((w, r) => Math.max(w, i === COLUMNS.length - 1 ? 0 : r[i].length), c.title.length));
   const line = (cells: string[]) =>
@@ -134,16 +142,19 @@ export function formatTable(report: InspectReport): string {
       .trimEnd();
   const projection = projectionLines(report, false);
   const warnings = warningLines(report, false);
-  return [...summaryLines(report), ...(warnings.length ? ['', ...warnings] : []), '', line(COLUMNS.map((c) => c.title)), ...rows.map(line), ...(projection.length ? ['', ...projection] : [])].join('\n') + '\n';
+  const deploy = showsDeploy(view) ? ['', ...deployLines(report, view!, false)] : [];
+  return [...summaryLines(report), ...(warnings.length ? ['', ...warnings] : []), '', line(COLUMNS.map((c) => c.title)), ...rows.map(line), ...deploy, ...(projection.length ? ['', ...projection] : [])].join('\n') + '\n';
 }
 
-export function formatMarkdown(report: InspectReport): string {
+export function formatMarkdown(report: InspectReport, view?: DeployView): string {
+  const COLUMNS = columns(view);
   const out = [`# Sparsity report: ${markdownText(displayPath(report.model))}`, '', ...summaryLines(report).map((l) => `- ${markdownText(l)}`), ''];
   const warnings = warningLines(report, true);
   if (warnings.length) out.push(...warnings, '');
   out.push(`| ${COLUMNS.map((c) => c.title).join(' | ')} |`);
   out.push(`|${COLUMNS.map((c) => (c.right ? '---:' : '---')).join('|')}|`);
   for (const l of report.layers) out.push(`| ${COLUMNS.map((c) => markdownText(c.value(l))).join(' | ')} |`);
+  if (showsDeploy(view)) out.push('', ...deployLines(report, view!, true));
   const projection = projectionLines(report, true);
   if (projection.length) out.push('', ...projection);
   return out.join('\n') + '\n';
@@ -155,7 +166,7 @@ const CSV_FIELDS: (keyof LayerReport)[] = [
 ];
 
 /** CSV (RFC 4180): names and the reason shown as in the table (escaped, bounded), quoted where they hold ',' or '"'. */
-export function formatCsv(report: InspectReport): string {
+export function formatCsv(report: InspectReport, view?: DeployView): string {
   const cell = (value: unknown, field?: string): string => {
     // A folded weight: its note ("effective weight = 'W' x mask 'M' ..."); the stored format: its line of text (the JSON has the figures).
     const v = field === 'folded' ? ((value as LayerReport['folded'])?.note ?? null) : field === 'stored' ? ((value as LayerReport['stored'])?.text ?? null) : value;
@@ -166,11 +177,12 @@ export function formatCsv(report: InspectReport): string {
   const patternKeys = Object.keys(report.layers[0]?.patterns ?? {});
   const blockKeys = Object.keys(report.layers[0]?.blocks ?? {});
   const speedupFields = report.projection ? (['macs', 'denseTime', 'sparseTime', 'bound', 'speedup'] as const) : [];
-  const header = [...CSV_FIELDS, ...patternKeys.map((k) => `pattern ${k}`), ...blockKeys.map((k) => `block ${k}`), ...speedupFields];
+  const deploy = showsDeploy(view);
+  const header = [...CSV_FIELDS, ...patternKeys.map((k) => `pattern ${k}`), ...blockKeys.map((k) => `block ${k}`), ...speedupFields, ...(deploy ? deployCsvHeader(view!) : [])];
   const lines = [header.map((title) => cell(title)).join(',')];
   for (const l of report.layers) {
     const extra = l as unknown as Record<string, unknown>;
-    lines.push([...CSV_FIELDS.map((f) => cell(l[f], f)), ...patternKeys.map((k) => cell(l.patterns[k])), ...blockKeys.map((k) => cell(l.blocks[k])), ...speedupFields.map((f) => cell(extra[f]))].join(','));
+    lines.push([...CSV_FIELDS.map((f) => cell(l[f], f)), ...patternKeys.map((k) => cell(l.patterns[k])), ...blockKeys.map((k) => cell(l.blocks[k])), ...speedupFields.map((f) => cell(extra[f])), ...(deploy ? deployCsvCells(l, view!).map((c) => cell(c, 'reason')) : [])].join(','));
   }
   return lines.join('\n') + '\n';
 }
@@ -183,15 +195,15 @@ export function formatJson(report: InspectReport, withGrid = false): string {
   return escapeJsonControls(JSON.stringify({ ...report, layers }, null, 2)) + '\n';
 }
 
-export function formatReport(report: InspectReport, format: ReportFormat, withGrid = false): string {
+export function formatReport(report: InspectReport, format: ReportFormat, withGrid = false, view?: DeployView): string {
   switch (format) {
     case 'json':
       return formatJson(report, withGrid);
     case 'markdown':
-      return formatMarkdown(report);
+      return formatMarkdown(report, view);
     case 'csv':
-      return formatCsv(report);
+      return formatCsv(report, view);
     default:
-      return formatTable(report);
+      return formatTable(report, view);
   }
 }

@@ -140,6 +140,8 @@ export interface InspectReport {
    * in silence. Empty when every such weight is a layer.
    */
   unrecognized: UnrecognizedOp[];
+  /** The precision the deploy verdicts assume (--precision; 'stored': each weight as stored). */
+  deployPrecision?: DeployPrecision;
   /** With `speedup`: the whole projection (inputs, per-layer times, traps, assumptions, unknowns). */
   projection?: Projection;
 }
@@ -195,6 +197,7 @@ export async function inspectSource(src: ByteSource, options: InspectOptions = {
     // Deploy verdicts per layer and target (src/engine/deploy); the projection follows them.
     const deploy = applyDeploy({ model, src, externals, plans: all, layers: report.layers, precision: options.precision, speedup: options.speedup });
     report.summary.deploy = deploy.summary;
+    report.deployPrecision = options.precision ?? 'stored';
     if (deploy.projection) attachProjection(report, deploy.projection, plans.length < all.length);
     return report;
   } finally {

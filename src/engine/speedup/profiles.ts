@@ -113,7 +113,7 @@ export const PROFILES: Record<string, HardwareProfile> = {
       'Huawei publishes no 2:4 sparse peak: sparse = 2 x dense is assumed',
       'HBM bandwidth 1.6 TB/s is assumed',
       'efficiencies and host overheads carried over from the A100 fit',
-      'ATC compresses int8 weights only: float16 sparse time is an upper bound',
+      'ATC compresses int8 weights only: other layers get no sparse time here (deploy rule compute-unsupported)',
     ],
   },
   'cpu-xeon': {

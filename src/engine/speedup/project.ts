@@ -265,12 +265,13 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
       const dtype = dtypeById(plan.tensor?.dtype ?? 1);
       work.layer = facts.name;
       // Packed codes (MatMulNBits, QMoE) are read as stored: bits per code, not the byte each is viewed as.
-      const bits = plan.tensor?.codes?.bits ?? dtype?.bits;
+      // --precision: a float weight is converted to the engine's precision (TensorRT --fp16 runs float32 layers in half), read at its bits.
+      const converted = options.precision && options.precision !== 'stored' && FLOAT_WEIGHTS.has(dtype?.name ?? '') && !weightOnly(node) ? options.precision : undefined;
+      const bits = converted ? (converted === 'fp16' || converted === 'bf16' ? 16 : 8) : (plan.tensor?.codes?.bits ?? dtype?.bits);
       work.weightBytes += plan.shape && bits ? (plan.shape.reduce((a, b) => a * b, 1) * bits) / 8 : 0;
       // MatMulNBits dequantizes its codes and computes in A's type (weight-only int4/int8, as Sparse-Marlin does at 2:4).
       work.computeType = weightOnly(node) ? computeTypeOf(io.inputs[0]?.elemType || 1) : computeTypeOf(plan.tensor?.dtype ?? 1);
-      // --precision: a float weight computes in the engine's precision (TensorRT --fp16 runs float32 layers in half).
-      if (options.precision && options.precision !== 'stored' && FLOAT_WEIGHTS.has(dtype?.name ?? '') && !weightOnly(node)) work.computeType = options.precision === 'fp16' || options.precision === 'bf16' ? 'float16' : 'int8';
+      if (converted) work.computeType = converted === 'fp16' || converted === 'bf16' ? 'float16' : 'int8';
       work.weightBits = bits;
       work.passes = facts.eligible && ((facts.runsSparse ?? facts.passes24) || Boolean(options.assumePass));
       work.blockZeroRatio = facts.eligible ? (options.assumePass ? Math.max(facts.blockZeroRatio ?? 0, 0.5) : facts.blockZeroRatio) : null;
@@ -375,6 +376,7 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
       `host launch ${profile.hostOverheadUs} us per op (+${profile.sparseHostOverheadUs} us per sparse op) overlaps device time: the model takes the larger sum`,
       'only layers a sparse kernel takes get the sparse time (the deploy rules: 2:4 for 16- and 8-bit types, 1:2 for float32 as TF32); compressed weights read 9/16 (fp16), 10/16 (int8), 12/16 (int4 codes) of the dense bytes',
       'integer weights behind DequantizeLinear are computed as int8 (a runtime that fuses Q/DQ); float32 as TF32 on tensor cores',
+      ...(options.precision && options.precision !== 'stored' ? [`--precision ${options.precision}: float weights are converted to it and read at its width; activations keep their declared types`] : []),
       'non-GEMM ops are memory-bound: bytes in + out at the profile bandwidth; shape computations and ops on constants have no time; a bias Add after a layer runs in its epilogue',
       options.runtime === 'fused'
         ? 'runtime fused (TensorRT-like): epilogues and residual Adds fused into GEMMs, Adds into LayerNormalization, attention scores kept on chip'
