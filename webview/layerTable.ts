@@ -47,10 +47,10 @@ export class LayerTable {
     const nameField = textField('Name', { placeholder: 'filter by name', id: 'filter-name', onInput: (value) => this.update({ name: value }) });
     const by = (key: SortKey) => () => this.setSort(key);
     this.grid = table('Layers', [
-      { title: 'Layer', width: 'minmax(8em, 1.6fr)', onSort: by('name') },
+      { title: 'Layer', width: 'minmax(8em, 1.5fr)', onSort: by('name') },
       { title: 'Op', width: 'minmax(5em, 1fr)', onSort: by('op') },
       { title: 'Shape', width: 'minmax(7em, 1.2fr)' },
-      { title: 'Status', width: 'minmax(8em, 1.2fr)', onSort: by('failing') },
+      { title: 'Status', width: 'minmax(9em, 1.2fr)', onSort: by('failing') },
       { title: 'Compliance', width: 'minmax(6em, 1fr)', onSort: by('compliance') },
       { title: 'Valid / groups', width: 'minmax(8em, 1.2fr)' },
       { title: 'Parameters', width: 'minmax(6em, 1fr)', onSort: by('size') },
