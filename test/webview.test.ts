@@ -736,6 +736,24 @@ describe('webview panel in Chromium', () => {
       assert.equal(await page.locator('.heat-cell:focus').getAttribute('data-layer'), first.name);
     });
 
+    test('"eligible is not chosen": a layer TensorRT would time slower sparse says so in its drill-down, with the projected times', async () => {
+      // The layers of the sample that pass 2:4 but lose the tactic race on Ampere (rule dense-faster).
+      const slower = eligible(fp16).filter((l) => l.deploy!['tensorrt-sm80']!.rules.includes('dense-faster'));
+      assert.ok(slower.length > 0, 'some layer of the sample is faster dense on Ampere');
+      const [name] = slower.map((l) => l.name);
+      const v = layer(fp16, name).deploy!['tensorrt-sm80']!;
+      const panel = await panelWith(fp16, { precision: 'fp16', target: 'tensorrt-sm80' });
+      assert.equal(await panel.page.locator(`.heat-cell[data-layer="${name}"] .cell-status`).textContent(), '✗ stays dense');
+      await panel.page.click(`.heat-cell[data-layer="${name}"]`);
+      assert.equal(await panel.page.locator('#deploy-word').textContent(), `✗ Stays dense on ${TARGETS['tensorrt-sm80'].name}`);
+      const reasons = await panel.page.locator('#deploy-reasons li').allTextContents();
+      assert.deepEqual(reasons, decisive(v));
+      assert.match(reasons.join('\n'), /^no: dense is faster here \(projected dense [\d.]+ us, sparse [\d.]+ us on a100\)/m);
+      assert.equal(await panel.page.locator('#deploy-fix').textContent(), `Fix: ${v.fix}`);
+      const ns = (x: number) => `${(x * 1e9).toFixed(1)} ns`;
+      assert.equal(await panel.page.locator('#deploy-times').textContent(), `Projected on this target: ${ns(v.denseTime!)}, dense.`);
+    });
+
     test('a report without verdicts (an older engine wrote it) says so: no verdict, not "stays dense"', async () => {
       const old = structuredClone(fp16);
       delete old.summary.deploy;
