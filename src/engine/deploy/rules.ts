@@ -2,7 +2,7 @@
 // it applies to, a test over the layer's facts, the reason in plain words, the fix, and its source. verdict.ts
 // evaluates them in order; the README's rules table is checked against this one (test/deploy.test.ts).
 import type { HardwareProfile } from '../speedup/profiles';
-import { type DeployCompute, type DeployTarget, TARGETS } from './targets';
+import type { DeployCompute, DeployTarget } from './targets';
 import { TARGET_IDS, type DeployPrecision, type TargetId } from './types';
 
 /** What the rules read of one layer: the inspection's findings, under the chosen precision. */
@@ -39,6 +39,8 @@ export interface DeployFacts {
   blocks4x1: number | null;
   /** The weight is quantized with a zero point that is not 0 somewhere. */
   nonZeroZeroPoint: boolean;
+  /** The Q/DQ zero points (and scales) run along K, one per reduction index: per-input-channel quantization. */
+  quantizedAlongK: boolean;
   /** This tool stored the weight compressed: the format. */
   stored: 'portable' | 'ascend' | null;
 }
@@ -225,7 +227,7 @@ const ruleList: DeployRule[] = [
     when: (f) => f.eligible && f.convolution && f.group > 1,
     reason: (f) => `${f.depthwise ? 'depthwise' : 'grouped'} convolution (group=${f.group}): the sparse convolution kernels are for ungrouped convolutions; it runs dense`,
     fix: () => 'none for this layer: sparsity pays off on the ungrouped (pointwise and full) convolutions',
-    source: 'NVIDIA TensorRT Developer Guide, "Structured Sparsity" (Convolution and fully connected layers; grouped convolutions get no sparse tactic); NVIDIA/TensorRT #2169',
+    source: 'NVIDIA/TensorRT #4054 (maintainer: TensorRT does not consider sparse conv kernels for group convs); Huawei ATC --sparsity (ungrouped layers only)',
   },
   {
     id: 'pytorch-linear-only',
@@ -263,7 +265,7 @@ const ruleList: DeployRule[] = [
     },
     reason: (f) => `the weight reaches the layer through a Transpose: K is axis ${f.kAxis} of the stored tensor; a pruner that grouped along the stored tensor's last axis pruned the wrong axis`,
     fix: (f, c) => `sparsity-lens convert --mode prune --pattern ${neededPattern(f, c.target)} (groups along K, axis ${f.kAxis} of the stored tensor)`,
-    source: 'domain.md §2 (Transpose remaps K through perm); Polygraphy inspect sparsity follows Transpose; NVIDIA/TensorRT #4054',
+    source: 'domain.md §2 (Transpose remaps K through perm; ASP and Polygraphy group along the same K)',
   },
   {
     id: 'qdq-zero-point',
@@ -275,13 +277,31 @@ const ruleList: DeployRule[] = [
     source: 'NVIDIA TensorRT Developer Guide, "Explicit Quantization" (only symmetric quantization: zero point must be 0)',
   },
   {
+    id: 'qdq-axis',
+    targets: TENSORRT,
+    stage: 'deploy',
+    when: (f) => f.eligible && f.quantizedAlongK,
+    reason: (f) => `the weight's DequantizeLinear quantizes along K (axis ${f.kAxis}), one scale per input channel: TensorRT takes per-channel weight scales along the output channels only`,
+    fix: () => 're-quantize per output channel (the DequantizeLinear axis on the output-feature axis)',
+    source: 'NVIDIA TensorRT Developer Guide, "Explicit Quantization" (weights: per-tensor or per-channel along the output-channel axis)',
+  },
+  {
+    id: 'stored-portable',
+    targets: TENSORRT,
+    stage: 'note',
+    when: (f) => f.stored === 'portable',
+    reason: () => "the weight is stored in this tool's portable compressed form: a decode graph rebuilds it at load time; whether the TensorRT builder folds it to a constant before it looks for sparse weights is not checked",
+    fix: () => 'sparsity-lens decompress MODEL (the dense pruned model) before building the engine',
+    source: 'this tool\'s portable format (README, "The portable compressed format"); NVIDIA TensorRT Developer Guide, "Structured Sparsity" (sparsity is detected on build-time constant weights)',
+  },
+  {
     id: 'gemm-plugin',
     targets: ['tensorrt-llm'],
     stage: 'deploy',
     when: (f) => f.eligible && GEMM_OPS.has(f.op),
-    reason: () => "TensorRT-LLM's GEMM plugin (trtllm-build --gemm_plugin, which most model recipes turn on) runs GEMMs outside TensorRT's tactic selection: no sparse kernel is chosen",
+    reason: () => "built with TensorRT-LLM's GEMM plugin (trtllm-build --gemm_plugin auto / float16, as this verdict assumes), GEMMs run in cuBLASLt outside TensorRT's tactic selection: no sparse kernel is chosen",
     fix: () => 'build without the GEMM plugin (trtllm-build --gemm_plugin disable) and with --weight_sparsity',
-    source: 'NVIDIA/Model-Optimizer #1974; NVIDIA/TensorRT-LLM #1913',
+    source: 'NVIDIA/Model-Optimizer #1974 (--gemm_plugin auto --weight_sparsity: GEMMs routed to cuBLASLt, the dense path), #603; NVIDIA/TensorRT-LLM #1559, #1913',
   },
   {
     id: 'intel-block',
@@ -306,9 +326,9 @@ const ruleList: DeployRule[] = [
     targets: TENSORRT,
     stage: 'timing',
     when: (_f, c) => c.times !== null && !(c.times.sparse < c.times.dense),
-    reason: (_f, c) => `no: dense is faster here (projected dense ${us(c.times!.dense)}, sparse ${us(c.times!.sparse)} on ${c.profile?.name ?? '?'}): TensorRT times both tactics and keeps the faster (small channels, memory-bound at this batch, decode GEMV)`,
+    reason: (_f, c) => `dense is faster here (projected dense ${us(c.times!.dense)}, sparse ${us(c.times!.sparse)} on ${c.profile?.name ?? '?'}): TensorRT times both tactics and keeps the faster (small channels, memory-bound at this batch, decode GEMV)`,
     fix: () => 'larger batch or sequence (--batch), or leave the layer dense',
-    source: 'NVIDIA TensorRT Developer Guide, "Structured Sparsity" (sparse tactics are timed like any other); NVIDIA/TensorRT #1403, #2271, #2310, #4065, #4694',
+    source: 'NVIDIA TensorRT Developer Guide, "Structured Sparsity" (sparse tactics are timed like any other); NVIDIA/TensorRT #2169 (dense faster, so TensorRT keeps it), #3849 (sparse conv faster only from C and K of about 256), #1403, #2310, #4065 (no or small gains)',
   },
 ];
 
@@ -335,4 +355,3 @@ export function rulesFor(target: TargetId): DeployRule[] {
   return RULES.filter((r) => r.targets.includes(target));
 }
 
-export { TARGETS };

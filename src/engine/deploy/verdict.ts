@@ -109,6 +109,7 @@ export function deployFacts(plan: LayerPlan, layer: DeployLayer | undefined, pre
     patterns: layer?.patterns ?? {},
     blocks4x1: layer?.blocks['4x1'] ?? null,
     nonZeroZeroPoint: !!zp && Array.from(zp.values).some((v) => v !== 0),
+    quantizedAlongK: !!zp && zp.axis >= 0 && zp.axis === plan.axis && !zp.blockSize,
     stored: plan.stored && !plan.stored.problem ? plan.stored.format : null,
   };
 }
@@ -205,7 +206,8 @@ export function applyDeploy(input: DeployInput): DeployResult {
       const v = verdicts[i];
       if (first) {
         const p = timed.get(f.name);
-        if (p && p.macs !== null) Object.assign(v, { denseTime: p.denseTime, sparseTime: v.sparse ? p.sparseTime : p.denseTime });
+        // The sparse kernel's time where one could take the layer (chosen or not), null where none could.
+        if (p && p.macs !== null) Object.assign(v, { denseTime: p.denseTime, sparseTime: upToDeploy[i].sparse ? p.sparseTime : null });
       }
       (layer.deploy ??= {})[target] = v;
       if (!f.eligible) return;

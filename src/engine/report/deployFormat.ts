@@ -70,7 +70,7 @@ export function deployLines(report: InspectReport, view: DeployView, markdown: b
     const cell = (t: string) => t.replace(/[\\|]/g, (c) => `\\${c}`);
     out.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`));
   } else {
-    for (const r of rows) out.push(`${r[0]}  ${r[1]}  ${r[2]}: ${r[3]}${r[4] !== '-' ? `  fix: ${r[4]}` : ''}`);
+    for (const r of rows) out.push(`${r[0]}  ${r[1]}  ${r[2]}${r[3] !== '-' ? `: ${r[3]}` : ''}${r[4] !== '-' ? `  fix: ${r[4]}` : ''}`);
   }
   return out;
 }
