@@ -695,7 +695,7 @@ describe('webview panel in Chromium', () => {
       assert.equal(await panel.page.locator('#deploy-word').textContent(), `✗ Stays dense on ${TARGETS.cusparselt.name}`);
       assert.deepEqual(await panel.page.locator('#deploy-reasons li').allTextContents(), decisive(no));
       assert.deepEqual(await panel.page.locator('#deploy-notes li').allTextContents(), notes(no));
-      if (no.denseTime != null) assert.match((await panel.page.locator('#deploy-times').textContent())!, /^Projected on this target: [\d.]+ [nµm]?s, dense\.$/);
+      if (no.denseTime != null) assert.match((await panel.page.locator('#deploy-times').textContent())!, no.sparseTime == null ? /^Projected on this target: dense [\d.]+ [nµm]?s; no sparse kernel takes it\.$/ : /^Projected on this target: dense [\d.]+ [nµm]?s, sparse [\d.]+ [nµm]?s: it runs dense\.$/);
       assert.equal(await panel.page.locator('#deploy-reasons').getAttribute('aria-label'), 'Why not');
       assert.equal(await panel.page.locator('#deploy-fix').textContent(), `Fix: ${no.fix}`);
       await panel.page.click('#back');
@@ -751,7 +751,8 @@ describe('webview panel in Chromium', () => {
       assert.match(reasons.join('\n'), /^dense is faster here \(projected dense [\d.]+ us, sparse [\d.]+ us on a100\)/m);
       assert.equal(await panel.page.locator('#deploy-fix').textContent(), `Fix: ${v.fix}`);
       const ns = (x: number) => `${(x * 1e9).toFixed(1)} ns`;
-      assert.equal(await panel.page.locator('#deploy-times').textContent(), `Projected on this target: ${ns(v.denseTime!)}, dense.`);
+      assert.ok(v.sparseTime! > v.denseTime!, 'the sparse kernel is the slower one');
+      assert.equal(await panel.page.locator('#deploy-times').textContent(), `Projected on this target: dense ${ns(v.denseTime!)}, sparse ${ns(v.sparseTime!)}: it runs dense.`);
     });
 
     test('a report without verdicts (an older engine wrote it) says so: no verdict, not "stays dense"', async () => {

@@ -162,13 +162,14 @@ function chosenVerdict(layer: PanelLayer, target: TargetId): HTMLElement {
   const status = verdictStatus(layer, verdict);
   const headline = status === DEPLOY_STATUSES.sparse ? 'Runs sparse' : status === DEPLOY_STATUSES.dense ? 'Stays dense' : 'Not eligible';
   const { decisive, notes } = splitReasons(verdict);
-  // A layer that stays dense runs at its dense time (the engine gives it as the sparse time too).
+  // The engine gives a sparse time wherever a sparse kernel could take the layer, null where none could.
+  const hasSparse = verdict.sparseTime !== undefined && verdict.sparseTime !== null;
   const times =
     verdict.denseTime === undefined || verdict.denseTime === null
       ? null
-      : verdict.sparse
-        ? `Projected on this target: dense ${seconds(verdict.denseTime)}, sparse ${seconds(verdict.sparseTime)}.`
-        : `Projected on this target: ${seconds(verdict.denseTime)}, dense.`;
+      : verdict.sparse || hasSparse
+        ? `Projected on this target: dense ${seconds(verdict.denseTime)}, sparse ${seconds(verdict.sparseTime)}${verdict.sparse ? '' : ': it runs dense'}.`
+        : `Projected on this target: dense ${seconds(verdict.denseTime)}; no sparse kernel takes it.`;
   return el(
     'div',
     { class: 'deploy-verdict', id: 'deploy-verdict' },
