@@ -4,7 +4,7 @@
 import type { ConvertReport } from './engine/convert/convert';
 import type { ExportManifest } from './engine/convert/export';
 import type { InspectReport, LayerReport } from './engine/sparsity/inspect';
-import type { DeployPrecision, TargetId } from './engine/deploy/types';
+import { type DeployPrecision, TARGET_IDS, type TargetId } from './engine/deploy/types';
 import { type GroupEncodings, type GroupRegion, MAX_REGION_GROUPS, type RegionGroups } from './engine/sparsity/regionTypes';
 
 export { type GroupEncodings, type GroupRegion, MAX_REGION_GROUPS, type RegionGroups };
@@ -98,6 +98,13 @@ export type FromWebview =
   | { type: 'retry' };
 
 const PATTERN = /^\d{1,2}:\d{1,2}$/;
+const PRECISIONS: readonly string[] = ['stored', 'fp16', 'bf16', 'int8', 'fp8'] satisfies DeployPrecision[];
+
+/** Whether two settings scan alike: only the deploy target differs (the report holds every target's verdicts). */
+export function sameScan(a: InspectSettings, b: InspectSettings): boolean {
+  const dims = (s: InspectSettings) => JSON.stringify(Object.entries(s.dims ?? {}).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+  return a.pattern === b.pattern && a.hardware === b.hardware && a.batch === b.batch && (a.precision ?? 'stored') === (b.precision ?? 'stored') && dims(a) === dims(b);
+}
 
 /** Validates a message from the webview (it is untrusted input): returns it typed, or undefined. */
 export function parseFromWebview(value: unknown): FromWebview | undefined {
@@ -124,7 +131,12 @@ export function parseFromWebview(value: unknown): FromWebview | undefined {
           dims[k] = v as number;
         }
       }
-      return { type: 'settings', settings: { pattern: s.pattern as string, hardware: s.hardware as string, batch: s.batch as number | undefined, dims } };
+      if (s.target !== undefined && !(TARGET_IDS as readonly unknown[]).includes(s.target)) return undefined;
+      if (s.precision !== undefined && !PRECISIONS.includes(s.precision as string)) return undefined;
+      const settings: InspectSettings = { pattern: s.pattern as string, hardware: s.hardware as string, batch: s.batch as number | undefined, dims };
+      if (s.target !== undefined) settings.target = s.target as TargetId;
+      if (s.precision !== undefined) settings.precision = s.precision as DeployPrecision;
+      return { type: 'settings', settings };
     }
     case 'region': {
       const r = msg.region as Record<string, unknown> | undefined;

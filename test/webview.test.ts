@@ -13,7 +13,11 @@ import { type InspectReport, type LayerReport, type LayerSpeedup, inspectModel }
 import { parsePattern } from '../src/engine/sparsity/pattern';
 import { readGroupEncodings, readRegion } from '../src/engine/sparsity/region';
 import { PROFILES, profileNames } from '../src/engine/speedup/profiles';
-import { type GroupRegion, type LayerRow, MAX_REGION_GROUPS, type RegionGroups, type ToWebview, parseFromWebview } from '../src/protocol';
+import { type GroupRegion, type InspectSettings, type LayerRow, MAX_REGION_GROUPS, type RegionGroups, type ToWebview, parseFromWebview, sameScan } from '../src/protocol';
+import { type DeployVerdict, TARGET_IDS, type TargetId } from '../src/engine/deploy/types';
+import { TARGETS } from '../src/engine/deploy/targets';
+import { RULES } from '../src/engine/deploy/rules';
+import { readFileSync } from 'node:fs';
 import { MAX_REGION_GROUPS as WEBVIEW_REGION_LIMIT, ZOOM_GROUPS, ZOOM_ROWS, layerGeometry, tileExtent, tileGroups, tilePositions, zoomRegion } from '../webview/geometry';
 import { inspectSpec, layer, tempDir } from './support/models';
 import { convertModel } from '../src/engine/convert/convert';
@@ -120,6 +124,38 @@ describe('webview geometry (pure)', () => {
       }
     }
     assert.ok(checked > 100);
+  });
+});
+
+describe('deploy target and precision settings (host side)', () => {
+  // The host's parse writes every field it knows, batch included.
+  const base: InspectSettings = { pattern: '2:4', hardware: 'a100', batch: undefined, dims: {} };
+
+  test('the host accepts every target and precision from the panel, and drops a message naming an unknown one', () => {
+    for (const target of TARGET_IDS) assert.deepEqual(parseFromWebview({ type: 'settings', settings: { ...base, target } }), { type: 'settings', settings: { ...base, target } });
+    for (const precision of ['stored', 'fp16', 'bf16', 'int8', 'fp8'] as const) {
+      assert.deepEqual(parseFromWebview({ type: 'settings', settings: { ...base, precision } }), { type: 'settings', settings: { ...base, precision } });
+    }
+    assert.equal(parseFromWebview({ type: 'settings', settings: { ...base, target: 'tensorrt-sm70' } }), undefined);
+    assert.equal(parseFromWebview({ type: 'settings', settings: { ...base, precision: 'fp4' } }), undefined);
+    assert.equal(parseFromWebview({ type: 'settings', settings: { ...base, target: 90 } }), undefined);
+  });
+
+  test('a new target alone does not scan again; a new precision, hardware or batch does', () => {
+    assert.equal(sameScan(base, { ...base, target: 'tensorrt-sm90' }), true);
+    assert.equal(sameScan({ ...base, target: 'cusparselt' }, { ...base, target: 'ascend-atc' }), true);
+    assert.equal(sameScan(base, { ...base, precision: 'stored' }), true, 'stored is the default');
+    assert.equal(sameScan(base, { ...base, precision: 'fp16' }), false);
+    assert.equal(sameScan(base, { ...base, hardware: 'h100' }), false);
+    assert.equal(sameScan(base, { ...base, batch: 8 }), false);
+    assert.equal(sameScan({ ...base, dims: { a: 1, b: 2 } }, { ...base, dims: { b: 2, a: 1 } }), true);
+    assert.equal(sameScan({ ...base, dims: { a: 1 } }, { ...base, dims: { a: 2 } }), false);
+  });
+
+  test("the extension's deployTarget and precision settings list every target and precision", () => {
+    const properties = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).contributes.configuration.properties;
+    assert.deepEqual(properties['sparsityLens.deployTarget'].enum, ['none', ...TARGET_IDS]);
+    assert.deepEqual(properties['sparsityLens.precision'].enum, ['stored', 'fp16', 'bf16', 'int8', 'fp8']);
   });
 });
 
@@ -529,6 +565,224 @@ describe('webview panel in Chromium', () => {
     assert.deepEqual(last.settings, { pattern: '3:7', hardware: 'h100', batch: 8 });
     assert.equal(await panel.countPosted('settings'), 4, 'invalid input sends nothing');
     for (const m of (await panel.posted()).filter((x) => x.type === 'settings')) assert.ok(parseFromWebview(m), JSON.stringify(m));
+  });
+
+  test('the deploy target re-colours without a scan; the precision scans again; both reach the host as settings', async () => {
+    const panel = await panelWithReport();
+    const stale = () => panel.page.locator('header.summary.stale').count();
+    await choose(panel, '#deploy-target', 'tensorrt-sm90');
+    assert.deepEqual((await panel.waitForMessage('settings')).settings, { pattern: '2:4', hardware: 'a100', target: 'tensorrt-sm90' });
+    assert.equal(await stale(), 0, 'the numbers on screen stay current: no scan');
+    assert.equal(await panel.page.locator('#table-caption').textContent(), `Showing ${report.layers.length} of ${report.layers.length} layers. On target: ${TARGETS['tensorrt-sm90'].name}.`);
+    await choose(panel, '#precision', 'fp16');
+    assert.deepEqual((await panel.waitForMessage('settings', 2)).settings, { pattern: '2:4', hardware: 'a100', target: 'tensorrt-sm90', precision: 'fp16' });
+    assert.equal(await stale(), 1, 'a new precision waits for the next report');
+    await choose(panel, '#deploy-target', 'none');
+    assert.deepEqual((await panel.waitForMessage('settings', 3)).settings, { pattern: '2:4', hardware: 'a100', precision: 'fp16' });
+    await choose(panel, '#precision', 'stored');
+    assert.deepEqual((await panel.waitForMessage('settings', 4)).settings, { pattern: '2:4', hardware: 'a100' });
+    for (const m of (await panel.posted()).filter((x) => x.type === 'settings')) assert.deepEqual(parseFromWebview(m), { ...m, settings: { batch: undefined, dims: {}, ...m.settings } });
+  });
+
+  test('keyboard: the deploy target is a labelled dropdown that arrow keys change', async () => {
+    const panel = await panelWithReport();
+    const select = panel.page.locator('#deploy-target');
+    assert.equal(await select.getAttribute('aria-label'), 'Deploy target');
+    assert.equal(await panel.page.locator('#precision').getAttribute('aria-label'), 'Precision');
+    await select.focus();
+    await panel.page.keyboard.press('ArrowDown');
+    assert.deepEqual((await panel.waitForMessage('settings')).settings, { pattern: '2:4', hardware: 'a100', target: TARGET_IDS[0] });
+  });
+
+  describe('deploy verdicts from the engine', () => {
+    // The sample as TensorRT --fp16 would build it (its float32 weights in half precision), and as stored.
+    let fp16: InspectReport;
+    let stored: InspectReport;
+    before(async () => {
+      [fp16, stored] = await Promise.all([
+        inspectModel(SAMPLE, { workers: 0, speedup: { hardware: PROFILES.a100 }, precision: 'fp16' }),
+        inspectModel(SAMPLE, { workers: 0, speedup: { hardware: PROFILES.a100 } }),
+      ]);
+    });
+
+    const eligible = (r: InspectReport) => r.layers.filter((l) => l.eligible);
+    const runsSparse = (r: InspectReport, t: TargetId) => eligible(r).filter((l) => l.deploy![t]!.sparse).map((l) => l.name);
+    const staysDense = (r: InspectReport, t: TargetId) => eligible(r).filter((l) => !l.deploy![t]!.sparse).map((l) => l.name);
+
+    async function panelWith(r: InspectReport, settings: Partial<InspectSettings> = {}, theme: ThemeName = 'light'): Promise<PanelPage> {
+      const panel = await PanelPage.open(browser, theme);
+      open.push(panel);
+      await panel.send({ type: 'model', name: 'sample.onnx', settings: { pattern: '2:4', hardware: 'a100', ...settings }, hardwareProfiles });
+      await panel.send({ type: 'report', report: r });
+      await panel.page.locator('.heat-cell').first().waitFor();
+      return panel;
+    }
+
+    // The reasons that decided a verdict, and the notes (rules of stage 'note' in the rules table).
+    const noteRules = new Set(RULES.filter((r) => r.stage === 'note').map((r) => r.id));
+    const decisive = (v: DeployVerdict) => v.reasons.filter((_, i) => !noteRules.has(v.rules[i]));
+    const notes = (v: DeployVerdict) => v.reasons.filter((_, i) => noteRules.has(v.rules[i])).map((r) => `Note: ${r}`);
+
+    const cellsOf = (panel: PanelPage, kind: string) => panel.page.locator(`.heat-cell.status-${kind}`).evaluateAll((els) => els.map((e) => e.getAttribute('data-layer')));
+
+    test('with cuSPARSELt chosen the heatmap colours by its verdicts: runs sparse, stays dense, not eligible, with the count', async () => {
+      const sparse = runsSparse(fp16, 'cusparselt');
+      const dense = staysDense(fp16, 'cusparselt');
+      assert.ok(sparse.length > 0 && dense.length > 0, `the sample mixes verdicts on cuSPARSELt: ${sparse} / ${dense}`);
+      const panel = await panelWith(fp16, { precision: 'fp16' });
+      await choose(panel, '#deploy-target', 'cusparselt');
+      assert.deepEqual(await cellsOf(panel, 'pass'), sparse);
+      assert.deepEqual(await cellsOf(panel, 'fail'), dense);
+      assert.deepEqual(await cellsOf(panel, 'ineligible'), ['dw', 'head']);
+      for (const name of sparse) assert.equal(await panel.page.locator(`.heat-cell[data-layer="${name}"] .cell-status`).textContent(), '✓ runs sparse');
+      for (const name of dense) assert.equal(await panel.page.locator(`.heat-cell[data-layer="${name}"] .cell-status`).textContent(), '✗ stays dense');
+      const s = fp16.summary.deploy!.cusparselt!;
+      assert.deepEqual([s.sparseLayers, s.layers], [sparse.length, eligible(fp16).length]);
+      assert.equal(await panel.page.locator('#deploy-count').textContent(), `${sparse.length} of ${s.layers} layers run sparse on ${s.name} (2 more not eligible).`);
+      assert.equal(
+        await panel.page.locator('#deploy-totals').textContent(),
+        `${s.sparseParameters.toLocaleString('en-US')} of ${s.parameters.toLocaleString('en-US')} parameters sparse (${pct(s.sparseParameters / s.parameters, 1)}); ${pct(s.sparseTimeShare!, 1)} of projected dense time in layers that run sparse; projected ${s.speedup!.toFixed(2)}× end to end (profile ${s.profile}).`,
+      );
+      assert.deepEqual(await panel.page.locator('#deploy-summary .status-legend li').allTextContents(), ['✓ runs sparse', '✗ stays dense', '– not eligible']);
+      // The table: every row's verdict on the target, rows coloured alike.
+      for (const name of sparse) assert.equal(await panel.page.locator(`vscode-data-grid-row[data-key="${name}"] .deploy-word`).textContent(), '✓ runs sparse');
+      for (const name of dense) assert.equal(await panel.page.locator(`vscode-data-grid-row[data-key="${name}"] .deploy-word`).textContent(), '✗ stays dense');
+      assert.equal(await panel.page.locator('vscode-data-grid-row.status-pass[data-key]').count(), sparse.length);
+      // Back to none: 2:4 compliance again.
+      await choose(panel, '#deploy-target', 'none');
+      assert.deepEqual(await cellsOf(panel, 'pass'), fp16.layers.filter((l) => l.eligible && l.pass).map((l) => l.name));
+      assert.equal(await panel.page.locator('#deploy-summary').count(), 0);
+    });
+
+    test('every target has a row with its layers, parameters, time share and speedup; the chosen one is marked', async () => {
+      const panel = await panelWith(fp16, { precision: 'fp16', target: 'tensorrt-sm90' });
+      const rows = panel.page.locator('#targets-table tbody tr');
+      assert.equal(await rows.count(), TARGET_IDS.length);
+      for (const [i, t] of TARGET_IDS.entries()) {
+        const s = fp16.summary.deploy![t]!;
+        const cells = await rows.nth(i).locator('th, td').allTextContents();
+        assert.deepEqual(cells, [s.name, `${s.sparseLayers} / ${s.layers}`, pct(s.sparseParameters / s.parameters, 1), s.sparseTimeShare === null ? '–' : pct(s.sparseTimeShare, 1).replace('100.0 %', '100 %'), s.speedup === null ? '–' : `${s.speedup.toFixed(2)}×`], t);
+      }
+      assert.deepEqual(await panel.page.locator('#targets-table tr[aria-current="true"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-target'))), ['tensorrt-sm90']);
+      const s = fp16.summary.deploy!['tensorrt-sm90']!;
+      assert.match((await panel.page.locator('#deploy-count').textContent())!, new RegExp(`^${s.sparseLayers} of ${s.layers} layers run sparse on ${s.name.replace(/[()]/g, '\\$&')}`));
+    });
+
+    test('the drill-down gives the verdict on the chosen target with its reasons and fix, then one line per target', async () => {
+      const sparseName = runsSparse(fp16, 'cusparselt')[0];
+      const denseName = staysDense(fp16, 'cusparselt')[0];
+      const panel = await panelWith(fp16, { precision: 'fp16', target: 'cusparselt' });
+      await panel.page.click(`.heat-cell[data-layer="${sparseName}"]`);
+      const yes = layer(fp16, sparseName).deploy!.cusparselt!;
+      assert.equal(await panel.page.locator('#deploy-word').textContent(), `✓ Runs sparse on ${TARGETS.cusparselt.name}`);
+      assert.equal(await panel.page.locator('#deploy-fix').count(), 0);
+      assert.equal(await panel.page.locator('#deploy-reasons').count(), 0, 'nothing says why not');
+      assert.deepEqual(await panel.page.locator('#deploy-notes li').allTextContents(), notes(yes));
+      if (yes.denseTime != null) assert.match((await panel.page.locator('#deploy-times').textContent())!, /^Projected on this target: dense [\d.]+ [nµm]?s, sparse [\d.]+ [nµm]?s\.$/);
+      const lines = panel.page.locator('#deploy-targets li');
+      assert.equal(await lines.count(), TARGET_IDS.length);
+      assert.deepEqual(await panel.page.locator('#deploy-targets li.chosen').evaluateAll((els) => els.map((e) => e.getAttribute('data-target'))), ['cusparselt']);
+      for (const [i, t] of TARGET_IDS.entries()) {
+        const v = layer(fp16, sparseName).deploy![t]!;
+        const text = (await lines.nth(i).textContent())!;
+        const why = decisive(v);
+        assert.equal(text, `${TARGETS[t].name} ${v.sparse ? '✓ runs sparse' : `✗ stays dense: ${why[0]}${why.length > 1 ? ` (+${why.length - 1} more)` : ''}`}`);
+      }
+      await panel.page.click('#back');
+      await panel.page.click(`.heat-cell[data-layer="${denseName}"]`);
+      const no = layer(fp16, denseName).deploy!.cusparselt!;
+      assert.ok(decisive(no).length > 0 && no.fix, 'a layer that stays dense says why and what would fix it');
+      assert.equal(await panel.page.locator('#deploy-word').textContent(), `✗ Stays dense on ${TARGETS.cusparselt.name}`);
+      assert.deepEqual(await panel.page.locator('#deploy-reasons li').allTextContents(), decisive(no));
+      assert.deepEqual(await panel.page.locator('#deploy-notes li').allTextContents(), notes(no));
+      if (no.denseTime != null) assert.match((await panel.page.locator('#deploy-times').textContent())!, no.sparseTime == null ? /^Projected on this target: dense [\d.]+ [nµm]?s; no sparse kernel takes it\.$/ : /^Projected on this target: dense [\d.]+ [nµm]?s, sparse [\d.]+ [nµm]?s: it runs dense\.$/);
+      assert.equal(await panel.page.locator('#deploy-reasons').getAttribute('aria-label'), 'Why not');
+      assert.equal(await panel.page.locator('#deploy-fix').textContent(), `Fix: ${no.fix}`);
+      await panel.page.click('#back');
+      await panel.page.click('.heat-cell[data-layer="dw"]');
+      assert.match((await panel.page.locator('#deploy-word').textContent())!, /^– Not eligible on cuSPARSELt$/);
+    });
+
+    test('as stored (float32) nothing on cuSPARSELt runs sparse: TF32 needs 1:2; choosing FP16 scans again and the new report re-colours', async () => {
+      assert.deepEqual(runsSparse(stored, 'cusparselt'), [], 'float32 weights that hold 2:4, not 1:2');
+      const panel = await panelWith(stored, { target: 'cusparselt' });
+      assert.equal(await panel.page.locator('.heat-cell.status-pass').count(), 0);
+      assert.equal(await panel.page.locator('.heat-cell.status-fail').count(), eligible(stored).length);
+      await panel.page.click('.heat-cell[data-layer="conv1"]');
+      const conv1 = layer(stored, 'conv1').deploy!.cusparselt!;
+      assert.deepEqual(await panel.page.locator('#deploy-reasons li').allTextContents(), decisive(conv1));
+      assert.match(decisive(conv1).join(' '), /1:2/, 'the reason names the pattern TF32 needs');
+      assert.equal(await panel.page.locator('#deploy-fix').textContent(), `Fix: ${conv1.fix}`);
+      await panel.page.click('#back');
+      await choose(panel, '#precision', 'fp16');
+      assert.deepEqual((await panel.waitForMessage('settings')).settings, { pattern: '2:4', hardware: 'a100', target: 'cusparselt', precision: 'fp16' });
+      await panel.send({ type: 'report', report: fp16 });
+      assert.deepEqual(await cellsOf(panel, 'pass'), runsSparse(fp16, 'cusparselt'));
+    });
+
+    test('keyboard: the heatmap coloured by a target opens a layer with Enter; its verdict is in the cell label', async () => {
+      const panel = await panelWith(fp16, { precision: 'fp16', target: 'cusparselt' });
+      const page = panel.page;
+      let presses = 0;
+      while ((await page.locator('.heat-cell:focus').count()) === 0 && presses++ < 60) await page.keyboard.press('Tab');
+      assert.equal(await page.locator('.heat-cell:focus').getAttribute('data-layer'), fp16.layers[0].name);
+      const first = fp16.layers[0];
+      const v = first.deploy!.cusparselt!;
+      assert.equal(await page.locator('.heat-cell:focus').getAttribute('aria-label'), `${first.name}, ${first.op} [${first.shape!.join('×')}]: ${v.sparse ? 'runs sparse' : 'stays dense'} on cuSPARSELt${decisive(v).length ? `: ${decisive(v).join('; ')}` : ''}`);
+      await page.keyboard.press('Enter');
+      assert.equal(await page.locator('#layer-heading:focus').count(), 1);
+      assert.equal(await page.locator('#layer-deploy h3').textContent(), 'Will it run sparse?');
+      await page.keyboard.press('Escape');
+      assert.equal(await page.locator('.heat-cell:focus').getAttribute('data-layer'), first.name);
+    });
+
+    test('"eligible is not chosen": a layer TensorRT would time slower sparse says so in its drill-down, with the projected times', async () => {
+      // The layers of the sample that pass 2:4 but lose the tactic race on Ampere (rule dense-faster).
+      const slower = eligible(fp16).filter((l) => l.deploy!['tensorrt-sm80']!.rules.includes('dense-faster'));
+      assert.ok(slower.length > 0, 'some layer of the sample is faster dense on Ampere');
+      const [name] = slower.map((l) => l.name);
+      const v = layer(fp16, name).deploy!['tensorrt-sm80']!;
+      const panel = await panelWith(fp16, { precision: 'fp16', target: 'tensorrt-sm80' });
+      assert.equal(await panel.page.locator(`.heat-cell[data-layer="${name}"] .cell-status`).textContent(), '✗ stays dense');
+      await panel.page.click(`.heat-cell[data-layer="${name}"]`);
+      assert.equal(await panel.page.locator('#deploy-word').textContent(), `✗ Stays dense on ${TARGETS['tensorrt-sm80'].name}`);
+      const reasons = await panel.page.locator('#deploy-reasons li').allTextContents();
+      assert.deepEqual(reasons, decisive(v));
+      assert.match(reasons.join('\n'), /^dense is faster here \(projected dense [\d.]+ us, sparse [\d.]+ us on a100\)/m);
+      assert.equal(await panel.page.locator('#deploy-fix').textContent(), `Fix: ${v.fix}`);
+      const ns = (x: number) => `${(x * 1e9).toFixed(1)} ns`;
+      assert.ok(v.sparseTime! > v.denseTime!, 'the sparse kernel is the slower one');
+      assert.equal(await panel.page.locator('#deploy-times').textContent(), `Projected on this target: dense ${ns(v.denseTime!)}, sparse ${ns(v.sparseTime!)}: it runs dense.`);
+    });
+
+    test('a report without verdicts (an older engine wrote it) says so: no verdict, not "stays dense"', async () => {
+      const old = structuredClone(fp16);
+      delete old.summary.deploy;
+      for (const l of old.layers) delete l.deploy;
+      const panel = await panelWith(old, { target: 'tensorrt-sm90' });
+      assert.equal(await panel.page.locator('#deploy-count').textContent(), `This report has no verdicts for ${TARGETS['tensorrt-sm90'].name}.`);
+      assert.equal(await panel.page.locator('#targets-table').count(), 0);
+      assert.deepEqual(await cellsOf(panel, 'pending'), eligible(old).map((l) => l.name));
+      assert.equal(await panel.page.locator('.heat-cell[data-layer="conv1"] .cell-status').textContent(), '? no verdict');
+      assert.equal(await panel.page.locator('.heat-cell.status-fail, .heat-cell.status-pass').count(), 0);
+      await panel.page.click('.heat-cell[data-layer="conv1"]');
+      assert.equal(await panel.page.locator('#layer-deploy').count(), 0);
+    });
+
+    test('themes: runs sparse and stays dense differ in colour and in words in light, dark and high contrast; screenshots', async () => {
+      const sparse = runsSparse(fp16, 'cusparselt')[0];
+      const dense = staysDense(fp16, 'cusparselt')[0];
+      for (const theme of ['light', 'dark', 'high-contrast'] as const) {
+        const panel = await panelWith(fp16, { precision: 'fp16', target: 'cusparselt' }, theme);
+        const border = (name: string) => panel.page.locator(`.heat-cell[data-layer="${name}"]`).evaluate((e) => (globalThis as unknown as { getComputedStyle(e: unknown): { borderLeftColor: string } }).getComputedStyle(e).borderLeftColor);
+        assert.notEqual(await border(sparse), await border(dense), theme);
+        await panel.page.screenshot({ path: join(ARTIFACTS, `panel-${theme}-deploy.png`), fullPage: true });
+        await panel.page.click(`.heat-cell[data-layer="${dense}"]`);
+        await panel.page.screenshot({ path: join(ARTIFACTS, `panel-${theme}-deploy-layer.png`), fullPage: true });
+        assert.deepEqual(await panel.problems(), []);
+        assert.deepEqual(panel.errors, []);
+      }
+    });
   });
 
   test('an error shows a readable banner; Retry sends retry; without retry there is no button', async () => {

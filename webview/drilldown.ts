@@ -1,4 +1,5 @@
-// One layer in detail: its facts, why it is ineligible, its warnings, the group-level heatmap of its weight (a tile
+// One layer in detail: its facts, why it is ineligible, its warnings, whether it runs sparse on each deploy target
+// (why not, and the fix), the group-level heatmap of its weight (a tile
 // map; Enter or click zooms into a tile's real groups), the histograms, patterns and block ratios, and the index
 // encodings of a picked group.
 import type { LayerReport, LayerSpeedup } from '../src/engine/sparsity/inspect';
@@ -6,6 +7,7 @@ import type { Pattern } from '../src/engine/sparsity/pattern';
 import type { GroupEncodings, GroupRegion, RegionGroups } from '../src/protocol';
 import { CanvasGrid, type Palette, cellSize, readPalette } from './canvasGrid';
 import { button } from './components';
+import { type ColourBy, layerDeployView } from './deploy';
 import { el, facts, replace } from './dom';
 import { encodingsView } from './encodings';
 import { LEVELS, type Level, complianceLevel, count, layerStatus, percent, seconds, shape, span, speedup } from './format';
@@ -28,6 +30,7 @@ export class LayerDrilldown {
   private zoom: ZoomView | null = null;
   private readonly zoomSlot = el('div', { class: 'zoom-slot' });
   private readonly encodingsSlot = el('div', { class: 'encodings-slot', 'aria-live': 'polite' });
+  private readonly deploySlot = el('div', { class: 'deploy-slot' });
   private pendingEncodings: { row: number; group: number; position: number } | null = null;
 
   constructor(private readonly actions: DrilldownActions) {}
@@ -36,8 +39,9 @@ export class LayerDrilldown {
     return this.layer?.name ?? null;
   }
 
-  show(layer: LayerReport, pattern: Pattern): void {
+  show(layer: LayerReport, pattern: Pattern, target: ColourBy = null): void {
     this.layer = layer;
+    this.setTarget(target);
     this.pattern = pattern;
     this.zoom = null;
     this.pendingEncodings = null;
@@ -51,6 +55,7 @@ export class LayerDrilldown {
       el('p', { class: `verdict status-${status.kind}`, id: 'layer-verdict' }, `${status.symbol} ${status.word}`, layer.compliance === null ? '' : `: ${percent(layer.compliance)} compliance (${count(layer.validGroups)} of ${count(layer.groups)} groups of ${pattern.m} have at most ${pattern.n} non-zeros)`),
       (layer.error || layer.reason) && el('p', { class: 'reason', role: 'note', id: 'layer-reason' }, `Why: ${layer.error ?? layer.reason}`),
       layer.warnings.length > 0 && el('ul', { class: 'warnings', 'aria-label': 'Warnings', id: 'layer-warnings' }, ...layer.warnings.map((w) => el('li', {}, `⚠ ${w}`))),
+      this.deploySlot,
       layerFacts(layer),
       geo && this.tileMap(layer, geo),
       this.zoomSlot,
@@ -58,6 +63,11 @@ export class LayerDrilldown {
       el('div', { class: 'stats-columns' }, countHistogram(layer, pattern), maskHistogram(layer, pattern), patternsAndBlocks(layer)),
     );
     this.element.hidden = false;
+  }
+
+  /** The verdicts of the open layer, the chosen target's in full. */
+  setTarget(target: ColourBy): void {
+    replace(this.deploySlot, this.layer && layerDeployView(this.layer, target));
   }
 
   hide(): void {

@@ -1,5 +1,7 @@
-// The model heatmap: one cell per layer in graph order, its status in colour, symbol, word and percentage.
+// The model heatmap: one cell per layer in graph order, its status in colour, symbol, word and percentage; with a
+// deploy target chosen, whether it runs sparse there (webview/deploy.ts).
 // A grid with one roving tab stop: arrow keys move (up and down by visual line), Enter or Space opens the layer.
+import { type ColourBy, deployStatus, describeDeploy } from './deploy';
 import { el } from './dom';
 import { type PanelLayer, describeLayer, layerStatus, percent } from './format';
 
@@ -14,9 +16,9 @@ export class ModelHeatmap {
     this.row.addEventListener('keydown', (event) => this.onKey(event));
   }
 
-  setLayers(layers: PanelLayer[]): void {
+  setLayers(layers: PanelLayer[], colourBy: ColourBy = null): void {
     const focused = this.cells.indexOf(document.activeElement as HTMLElement);
-    this.cells = layers.map((layer, i) => this.cell(layer, i));
+    this.cells = layers.map((layer, i) => this.cell(layer, i, colourBy));
     this.row.replaceChildren(...this.cells);
     this.active = Math.min(this.active, Math.max(0, this.cells.length - 1));
     this.cells.forEach((c, i) => (c.tabIndex = i === this.active ? 0 : -1));
@@ -29,10 +31,10 @@ export class ModelHeatmap {
     if (index >= 0) this.move(index);
   }
 
-  private cell(layer: PanelLayer, index: number): HTMLElement {
-    const status = layerStatus(layer);
-    const description = describeLayer(layer);
-    const figure = status.kind === 'pass' || status.kind === 'nearly' || status.kind === 'fail' ? percent(layer.compliance, 1) : status.word;
+  private cell(layer: PanelLayer, index: number, colourBy: ColourBy): HTMLElement {
+    const status = colourBy ? deployStatus(layer, colourBy) : layerStatus(layer);
+    const description = colourBy ? describeDeploy(layer, colourBy) : describeLayer(layer);
+    const figure = !colourBy && (status.kind === 'pass' || status.kind === 'nearly' || status.kind === 'fail') ? percent(layer.compliance, 1) : status.word;
     const bar = el('span', { class: 'cell-bar' });
     if (layer.compliance !== null && layer.compliance !== undefined) bar.style.width = `${(layer.compliance * 100).toFixed(1)}%`;
     const cell = el(

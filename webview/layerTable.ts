@@ -1,6 +1,7 @@
 // The layer table: every layer with its numbers, sorted (failing first, by size, op, name, compliance) and filtered
-// (by name, op and status). Click or Enter opens the layer.
+// (by name, op and status), and its verdict on the chosen deploy target. Click or Enter opens the layer.
 import { type Dropdown, type Table, dropdown, table, textField } from './components';
+import { type ColourBy, TARGET_NAMES, deployStatus } from './deploy';
 import { el } from './dom';
 import { type PanelLayer, STATUSES, STATUS_RANK, type StatusKind, count, layerStatus, percent, shape, speedup } from './format';
 
@@ -23,6 +24,7 @@ const SORT_COLUMN: Partial<Record<SortKey, number>> = { name: 0, op: 1, failing:
 export class LayerTable {
   readonly element: HTMLElement;
   private layers: PanelLayer[] = [];
+  private colourBy: ColourBy = null;
   private sort: SortKey = 'failing';
   private nameFilter = '';
   private opFilter = ALL;
@@ -45,14 +47,15 @@ export class LayerTable {
     const nameField = textField('Name', { placeholder: 'filter by name', id: 'filter-name', onInput: (value) => this.update({ name: value }) });
     const by = (key: SortKey) => () => this.setSort(key);
     this.grid = table('Layers', [
-      { title: 'Layer', width: 'minmax(8em, 2fr)', onSort: by('name') },
+      { title: 'Layer', width: 'minmax(8em, 1.5fr)', onSort: by('name') },
       { title: 'Op', width: 'minmax(5em, 1fr)', onSort: by('op') },
       { title: 'Shape', width: 'minmax(7em, 1.2fr)' },
-      { title: 'Status', width: 'minmax(8em, 1.2fr)', onSort: by('failing') },
+      { title: 'Status', width: 'minmax(9em, 1.2fr)', onSort: by('failing') },
       { title: 'Compliance', width: 'minmax(6em, 1fr)', onSort: by('compliance') },
       { title: 'Valid / groups', width: 'minmax(8em, 1.2fr)' },
       { title: 'Parameters', width: 'minmax(6em, 1fr)', onSort: by('size') },
       { title: 'Speedup', width: 'minmax(5em, 0.8fr)' },
+      { title: 'On target', width: 'minmax(8.5em, 1.1fr)' },
     ]);
     this.element = el(
       'section',
@@ -63,8 +66,9 @@ export class LayerTable {
     );
   }
 
-  setLayers(layers: PanelLayer[]): void {
+  setLayers(layers: PanelLayer[], colourBy: ColourBy = null): void {
     this.layers = layers;
+    this.colourBy = colourBy;
     const ops = [...new Set(layers.map((l) => l.op))].sort();
     if (this.opFilter !== ALL && !ops.includes(this.opFilter)) this.opFilter = ALL;
     this.opChoice.setChoices([{ value: ALL, label: 'All ops' }, ...ops.map((op) => ({ value: op, label: op }))], this.opFilter);
@@ -86,16 +90,18 @@ export class LayerTable {
 
   private render(): void {
     const shown = sortLayers(filterLayers(this.layers, this.nameFilter, this.opFilter, this.statusFilter), this.sort);
-    this.caption.textContent = `Showing ${shown.length} of ${this.layers.length} layers.`;
+    this.caption.textContent = `Showing ${shown.length} of ${this.layers.length} layers.${this.colourBy ? ` On target: ${TARGET_NAMES[this.colourBy]}.` : ''}`;
     const column = SORT_COLUMN[this.sort];
     this.grid.setSorted(column ?? null, this.sort === 'name' || this.sort === 'op' ? 'ascending' : 'descending');
     this.grid.setRows(
       shown.map((layer) => {
         const status = layerStatus(layer);
         const scanned = layer.groups !== undefined && layer.groups > 0;
+        const onTarget = this.colourBy && deployStatus(layer, this.colourBy);
+        const verdict = this.colourBy && layer.deploy?.[this.colourBy];
         return {
           key: layer.name,
-          className: `status-${status.kind}`,
+          className: `status-${(onTarget || status).kind}`,
           onOpen: () => this.onOpen(layer.name),
           cells: [
             el('span', { class: 'layer-name', title: [layer.graph === 'main' ? layer.name : `${layer.name} (in ${layer.graph})`, ...(layer.folded ? [`folded: ${layer.folded.note}`] : [])].join('\n') }, layer.name),
@@ -107,6 +113,7 @@ export class LayerTable {
             scanned ? `${count(layer.validGroups ?? 0)} / ${count(layer.groups ?? 0)}` : '–',
             layer.elements === undefined ? '–' : count(layer.elements),
             speedup(layer.speedup),
+            onTarget ? el('span', { class: 'deploy-word', title: verdict ? [...verdict.reasons, ...(verdict.fix ? [`Fix: ${verdict.fix}`] : [])].join('\n') : '' }, `${onTarget.symbol} ${onTarget.word}`) : '–',
           ],
         };
       }),

@@ -5,6 +5,7 @@ import { type Pattern, parsePattern } from '../src/engine/sparsity/pattern';
 import type { ToWebview } from '../src/protocol';
 import { ErrorBanner } from './banner';
 import { registerComponents, tabs } from './components';
+import { type ColourBy, deploySummaryView, hasVerdicts, targetsTable } from './deploy';
 import { el, replace } from './dom';
 import { LayerDrilldown } from './drilldown';
 import { type PanelLayer, STATUSES } from './format';
@@ -16,6 +17,8 @@ import { post } from './vscode';
 
 class Panel {
   private report: InspectReport | null = null;
+  /** Layers listed before the report's numbers arrive. */
+  private listed: PanelLayer[] = [];
   /** A layer the user opened before its numbers arrived: it opens with the report. */
   private wanted: string | null = null;
   /** Where focus was when a layer opened, to return there on Escape. */
@@ -23,6 +26,11 @@ class Panel {
   private readonly banner = new ErrorBanner(() => post({ type: 'retry' }));
   private readonly summary = new SummaryBar({
     onSettings: (settings) => post({ type: 'settings', settings }),
+    // Every target's verdicts are in the report: re-colour now; the host keeps the choice without scanning again.
+    onTarget: (_target, settings) => {
+      this.recolour();
+      post({ type: 'settings', settings });
+    },
     onConvert: () => post({ type: 'convert' }),
     onExport: (format) => post({ type: 'exportReport', format }),
   });
@@ -35,14 +43,19 @@ class Panel {
     requestEncodings: (layer, row, group, position) => post({ type: 'encodings', layer, row, group, position }),
   });
   private readonly overview: HTMLElement;
+  /** The compliance legend, or with a target chosen its legend, count and totals. */
+  private readonly legendSlot = el('div', { class: 'legend-slot', 'aria-live': 'polite' });
+  private readonly targetsSlot = el('div', { class: 'targets-slot' });
+  private readonly complianceLegend: HTMLElement;
 
   constructor(root: HTMLElement) {
-    const legend = el(
+    this.complianceLegend = el(
       'ul',
       { class: 'status-legend', 'aria-label': 'Legend' },
       ...(['pass', 'nearly', 'fail', 'ineligible'] as const).map((kind) => el('li', { class: `status-${kind}` }, el('span', { class: 'swatch', 'aria-hidden': 'true' }), `${STATUSES[kind].symbol} ${STATUSES[kind].word}`)),
     );
-    const layersTab = el('div', { class: 'layers-tab' }, el('section', { class: 'heatmap-section', 'aria-label': 'Model heatmap' }, el('h2', {}, 'Model heatmap'), legend, this.heatmap.element), this.table.element);
+    const layersTab = el('div', { class: 'layers-tab' }, el('section', { class: 'heatmap-section', 'aria-label': 'Model heatmap' }, el('h2', {}, 'Model heatmap'), this.legendSlot, this.heatmap.element), this.targetsSlot, this.table.element);
+    replace(this.legendSlot, this.complianceLegend);
     this.overview = el('div', { class: 'overview', id: 'overview' }, this.summary.element, tabs('Views', [
       { id: 'layers', title: 'Layers', content: layersTab },
       { id: 'speedup', title: 'Speedup', content: this.speedupSlot },
@@ -63,6 +76,7 @@ class Panel {
       case 'model':
         this.summary.setModel(message.name, message.settings, message.hardwareProfiles);
         if (message.layers && !this.report) this.setLayers(message.layers);
+        else if (this.report) this.recolour();
         break;
       case 'progress':
         this.summary.setProgress(message.done, message.total, message.what);
@@ -84,8 +98,20 @@ class Panel {
   }
 
   private setLayers(layers: PanelLayer[]): void {
-    this.heatmap.setLayers(layers);
-    this.table.setLayers(layers);
+    this.listed = layers;
+    this.recolour();
+  }
+
+  /** Colours the heatmap and table by 2:4 compliance or by the chosen target's verdicts. */
+  private recolour(): void {
+    const report = this.report;
+    const target: ColourBy = report ? this.summary.colourBy : null;
+    const layers = report?.layers ?? this.listed;
+    this.heatmap.setLayers(layers, target);
+    this.table.setLayers(layers, target);
+    replace(this.legendSlot, target && report ? deploySummaryView(report, target) : this.complianceLegend);
+    replace(this.targetsSlot, report && hasVerdicts(report) ? targetsTable(report, target) : null);
+    if (this.drilldown.layerName) this.drilldown.setTarget(target);
   }
 
   private setReport(report: InspectReport): void {
@@ -114,7 +140,7 @@ class Panel {
       return;
     }
     if (this.drilldown.element.hidden) this.origin = document.activeElement;
-    this.drilldown.show(layer, this.pattern());
+    this.drilldown.show(layer, this.pattern(), this.summary.colourBy);
     this.overview.hidden = true;
     if (moveFocus) this.drilldown.focus();
   }

@@ -1,14 +1,17 @@
-// The summary bar: the model, the settings (pattern, hardware profile, batch), the actions, the scan's progress and
-// the report's totals with the projected end-to-end speedup.
+// The summary bar: the model, the settings (pattern, hardware profile, deploy target and precision, batch), the
+// actions, the scan's progress and the report's totals with the projected end-to-end speedup.
 import type { InspectReport } from '../src/engine/sparsity/inspect';
 import { STANDARD_PATTERNS, parsePattern, patternName } from '../src/engine/sparsity/pattern';
 import type { ExportFormat, InspectSettings } from '../src/protocol';
 import { type Dropdown, type TextField, button, dropdown, textField } from './components';
+import { type ColourBy, NO_TARGET, PRECISIONS, isTarget, targetChoices } from './deploy';
 import { el, replace } from './dom';
 import { type StatusKind, baseName, bytes, count, percent, seconds, speedup } from './format';
 
 export interface SummaryActions {
   onSettings(settings: InspectSettings): void;
+  /** The deploy target changed: the panel re-colours (every target's verdicts are in the report) and tells the host. */
+  onTarget(target: ColourBy, settings: InspectSettings): void;
   onConvert(): void;
   onExport(format: ExportFormat): void;
 }
@@ -24,6 +27,8 @@ export class SummaryBar {
   private readonly pattern: Dropdown;
   private readonly customPattern: TextField;
   private readonly hardware: Dropdown;
+  private readonly target: Dropdown;
+  private readonly precision: Dropdown;
   private readonly batch: TextField;
   private readonly progressBar = el('div', { class: 'progress-fill' });
   private readonly progress = el('div', { class: 'progress', role: 'progressbar', 'aria-label': 'Scan progress', 'aria-valuemin': 0, 'aria-valuemax': 100, hidden: true }, this.progressBar);
@@ -42,6 +47,9 @@ export class SummaryBar {
     this.customPattern = textField('Custom N:M', { placeholder: 'e.g. 4:16', size: 6, id: 'custom-pattern', onCommit: (value) => this.commitCustomPattern(value) });
     this.customPattern.element.hidden = true;
     this.hardware = dropdown('Hardware', [], '', (value) => this.send({ hardware: value }), 'hardware');
+    this.target = dropdown('Deploy target', targetChoices(), NO_TARGET, (value) => this.chooseTarget(value), 'deploy-target');
+    // Precision changes the verdicts (TensorRT --fp16 runs float32 layers in half precision): it scans again.
+    this.precision = dropdown('Precision', PRECISIONS, 'stored', (value) => this.send({ precision: value === 'stored' ? undefined : (value as InspectSettings['precision']) }), 'precision');
     this.batch = textField('Batch', { placeholder: 'auto', size: 6, id: 'batch', onCommit: (value) => this.commitBatch(value) });
     const format = dropdown(
       'Format',
@@ -63,7 +71,7 @@ export class SummaryBar {
       format.element,
       button('Export…', () => actions.onExport(format.value as ExportFormat), { secondary: true, id: 'export' }),
     );
-    const settingsRow = el('div', { class: 'settings', role: 'group', 'aria-label': 'Settings' }, this.pattern.element, this.customPattern.element, this.hardware.element, this.batch.element);
+    const settingsRow = el('div', { class: 'settings', role: 'group', 'aria-label': 'Settings' }, this.pattern.element, this.customPattern.element, this.hardware.element, this.target.element, this.precision.element, this.batch.element);
     this.element = el(
       'header',
       { class: 'summary' },
@@ -89,6 +97,13 @@ export class SummaryBar {
       settings.hardware,
     );
     this.batch.value = settings.batch === undefined ? '' : String(settings.batch);
+    this.target.value = settings.target ?? NO_TARGET;
+    this.precision.value = settings.precision ?? 'stored';
+  }
+
+  /** The target the heatmap colours by; null: 2:4 compliance. */
+  get colourBy(): ColourBy {
+    return this.settings.target ?? null;
   }
 
   setProgress(done: number, total: number, what: string): void {
@@ -213,9 +228,18 @@ export class SummaryBar {
     if (batch !== this.settings.batch) this.send({ batch });
   }
 
+  private chooseTarget(value: string): void {
+    const target = isTarget(value) ? value : undefined;
+    if (target === this.settings.target) return;
+    this.settings = { ...this.settings, target };
+    if (target === undefined) delete this.settings.target;
+    this.actions.onTarget(target ?? null, { ...this.settings });
+  }
+
   private send(change: Partial<InspectSettings>): void {
     this.settings = { ...this.settings, ...change };
     if (this.settings.batch === undefined) delete this.settings.batch;
+    if (this.settings.precision === undefined) delete this.settings.precision;
     this.setUpdating();
     this.actions.onSettings({ ...this.settings });
   }

@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import { describeError } from '../engine/errors';
 import type { InspectReport } from '../engine/sparsity/inspect';
 import { profileNames } from '../engine/speedup/profiles';
-import { type InspectSettings, type ToWebview, parseFromWebview } from '../protocol';
+import { type InspectSettings, type ToWebview, parseFromWebview, sameScan } from '../protocol';
 import { CancelledJob, type EngineClient, WorkerDiedError } from './engineClient';
 import { panelHtml, webviewOptions } from './html';
 import { engineSettings, inspectSettings } from './settings';
@@ -86,10 +86,13 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
             void inspect();
             break;
           }
-          case 'settings':
+          case 'settings': {
+            // A new deploy target only re-colours the panel: the report already holds every target's verdicts.
+            const rescan = !sameScan(settings, msg.settings);
             settings = msg.settings;
-            void inspect();
+            if (rescan) void inspect();
             break;
+          }
           case 'retry':
             void inspect();
             break;
@@ -121,7 +124,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
     const configuration = vscode.workspace.onDidChangeConfiguration((event) => {
       if (!event.affectsConfiguration('sparsityLens')) return;
       const fresh = inspectSettings();
-      settings = { ...settings, pattern: fresh.pattern, hardware: fresh.hardware, batch: fresh.batch };
+      settings = { ...settings, pattern: fresh.pattern, hardware: fresh.hardware, batch: fresh.batch, target: fresh.target, precision: fresh.precision };
       post({ type: 'model', name: basename(path), settings, hardwareProfiles: profileNames() });
       void inspect();
     });

@@ -14,6 +14,8 @@ export async function run(): Promise<void> {
   const config = vscode.workspace.getConfiguration('sparsityLens');
   assert.equal(config.get('defaultPattern'), '2:4');
   assert.equal(config.get('hardwareProfile'), 'a100');
+  assert.equal(config.get('deployTarget'), 'none');
+  assert.equal(config.get('precision'), 'stored');
   // Opening a model with the custom editor works (the panel itself is tested from the workbench side).
   const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
   assert.ok(folder, 'no workspace folder');
