@@ -111,7 +111,8 @@ const ruleList: DeployRule[] = [
     targets: ALL,
     stage: 'pattern',
     when: (f) => !f.eligible,
-    reason: (f) => `not a layer that can carry sparsity: ${f.reason ?? 'ineligible'}`,
+    // Repeated for every target: a long reason (an error quoting a file's path) is cut here, whole in the layer's own.
+    reason: (f) => `not a layer that can carry sparsity: ${f.reason === null || f.reason === undefined ? 'ineligible' : f.reason.length > 240 ? `${f.reason.slice(0, 200)}… (the layer's reason has it whole)` : f.reason}`,
     source: 'domain.md §2 (which weights, which axis; ineligible layers and why); src/engine/sparsity/layers.ts eligibility',
   },
   {
