@@ -63,6 +63,7 @@ export async function convertModel(path: string, options: ConvertOptions): Promi
       pattern,
       places: tensorPlaces(model),
       opset: model.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0,
+      reports,
     };
     const rewrite = format.rewrite;
     const rewrites = rewrite ? planRewrites(rewrite, work, changeOf, reports, ctx, (w) => prunedBytes(src, externals, w), options.signal) : new Map<string, unknown>();

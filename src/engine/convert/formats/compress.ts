@@ -15,8 +15,9 @@ export const compressFormat: OutputFormat<PortableWork> = {
   rewrite: {
     fallback: 'not compressed',
     whyNot: (w, ctx) => whyNotPortable(w.tensor, w.layers[0], ctx.places.get(w.tensor.fieldStart), ctx.opset, ctx.pattern),
-    plan: (w, ctx, pruned) => planPortableWork(w.tensor, w.layers[0], ctx.places.get(w.tensor.fieldStart)!, ctx.pattern, pruned),
-    streamLength: (p) => p.plan.valuesLength + p.plan.indexLength,
+    plan: (w, ctx, pruned) =>
+      planPortableWork(w.tensor, w.layers[0], ctx.places.get(w.tensor.fieldStart)!, ctx.pattern, pruned, ctx.reports.get(w.layers[0].name)?.negativeZeros ?? 0),
+    streamLength: (p) => p.plan.valuesLength + p.plan.indexLength + p.plan.negativeZerosLength,
     writeStreams: (p, ctx, out) => writeStreams(p, ctx.pattern, out),
     edits: (p, ctx, at) => portableEdits(p, ctx.pattern, at && { location: at.location, values: at.offset, index: at.offset + p.plan.valuesLength }),
     modelEdits(works, ctx) {

@@ -6,6 +6,7 @@ import type { ByteSource } from '../../onnx/source';
 import type { ExternalFiles } from '../../onnx/tensorData';
 import type { Edit, Out } from '../../onnx/writer';
 import type { OutputTransaction } from '../../outputs';
+import type { LayerReport } from '../../sparsity/inspect';
 import type { Pattern } from '../../sparsity/pattern';
 import type { TensorPlace } from '../compressEdits';
 import type { ConvertMode } from '../paths';
@@ -21,6 +22,8 @@ export interface FormatContext {
   places: Map<number, TensorPlace>;
   /** The default-domain opset of the input. */
   opset: number;
+  /** The inspection of the input, by layer name. */
+  reports: Map<string, LayerReport>;
 }
 
 /** Where a rewritten weight's streams start in the output's external data file. */
