@@ -95,6 +95,9 @@ describe('decompress(compress(x)) is prune(x) byte for byte, -0.0 included', () 
     ['Conv [4, 16, 2, 2] float32 2:4 (K is not the last axis)', 'Conv', 'float32', [4, 16, 2, 2], { n: 2, m: 4 }],
     ['Conv [4, 16, 2, 2] float16 2:8', 'Conv', 'float16', [4, 16, 2, 2], { n: 2, m: 8 }],
     ['MatMul [32, 8] bfloat16 (through a Cast) 2:4', 'MatMul', 'bfloat16', [32, 8], { n: 2, m: 4 }],
+    // Large enough for the SIMD scan and prune kernels and several scan slabs.
+    ['MatMul [512, 256] float16 2:4', 'MatMul', 'float16', [512, 256], { n: 2, m: 4 }],
+    ['MatMul [512, 256] float32 2:4', 'MatMul', 'float32', [512, 256], { n: 2, m: 4 }],
   ];
   for (const [label, op, dtype, dims, pattern] of cases) {
     test(label, async () => {
