@@ -214,8 +214,8 @@ export function decodeGraph(p: PortablePlan, dtype: DType, pattern: Pattern, zer
       { name: t('negzero_right'), opType: 'BitShift', input: [t('negzero_high'), `${pre}_negzero_rshift`], output: [t('negzero_bits')], attribute: [attr.string('direction', 'RIGHT')] },
       { name: t('negzero_flatten'), opType: 'Reshape', input: [t('negzero_bits'), `${pre}_flat`], output: [t('negzero_flat')] },
       { name: t('negzero_slice'), opType: 'Slice', input: [t('negzero_flat'), `${pre}_slice_start`, `${pre}_negzero_end`], output: [t('negzero_mask')] },
-      { name: t('negzero_cast'), opType: 'Cast', input: [t('negzero_mask')], output: [t('negzero_mask_i64')], attribute: [attr.int('to', 7)] },
-      { name: t('negzero_choice'), opType: 'Reshape', input: [t('negzero_mask_i64'), `${pre}_row_shape`], output: [t('negzero_choice')] },
+      { name: t('negzero_cast'), opType: 'Cast', input: [t('negzero_mask')], output: [t('negzero_mask_i32')], attribute: [attr.int('to', 6)] },
+      { name: t('negzero_choice'), opType: 'Reshape', input: [t('negzero_mask_i32'), `${pre}_row_shape`], output: [t('negzero_choice')] },
       {
         name: t('negzero_fill'),
         opType: 'ConstantOfShape',
