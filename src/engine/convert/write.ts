@@ -1,10 +1,11 @@
 // Writing a conversion: the edits that turn the input into the output. Weights in the external data file are
 // copied, pruned or replaced by a format's streams into the output's one data file; inline weights are pruned where
 // they are stored (raw bytes overwritten, typed fields re-encoded) or replaced by the format's graph edits.
+import { basename } from 'node:path';
 import { CancelledError } from '../errors';
 import { dtypeById, rawByteLength } from '../onnx/dtypes';
 import { type ModelSkeleton, elementCount } from '../onnx/skeleton';
-import { ExternalFiles, openTensor } from '../onnx/tensorData';
+import { type ExternalFiles, openTensor } from '../onnx/tensorData';
 import type { ByteSource } from '../onnx/source';
 import type { Edit } from '../onnx/writer';
 import type { OutputTransaction } from '../outputs';
@@ -13,7 +14,6 @@ import type { FormatContext, WeightRewrite } from './formats/format';
 import { pruneWeight } from './prune';
 import { typedFieldBytes } from './typed';
 import type { WeightWork } from './types';
-import { basename } from 'node:path';
 
 /** Streams a weight's pruned bytes to `out` through prune.ts. */
 function writePruned(src: ByteSource, externals: ExternalFiles, w: WeightWork, out: { write(b: Uint8Array): void }, progress: (n: number) => void, signal?: AbortSignal): void {
