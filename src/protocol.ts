@@ -58,6 +58,8 @@ export interface ConvertRequest {
   only?: string;
   skip?: string;
   failingOnly?: boolean;
+  /** The panel's inspection of this model, so that "failing layers only" does not inspect it again. */
+  inspection?: InspectReport;
   force?: boolean;
 }
 

@@ -10,7 +10,7 @@ import { parsePattern } from '../engine/sparsity/pattern';
 import { formatConvert } from '../engine/report/convertFormat';
 import type { ConvertRequest } from '../protocol';
 import { CancelledJob, type EngineClient } from './engineClient';
-import { INSPECTOR_VIEW_TYPE } from './inspector';
+import { INSPECTOR_VIEW_TYPE, type InspectorProvider } from './inspector';
 
 interface Remembered {
   pattern: string;
@@ -28,7 +28,13 @@ async function pick<T extends string>(title: string, items: { label: string; val
   return chosen?.value;
 }
 
-export async function convertCommand(context: vscode.ExtensionContext, engine: EngineClient, log: vscode.OutputChannel, uri?: vscode.Uri): Promise<void> {
+export async function convertCommand(
+  context: vscode.ExtensionContext,
+  engine: EngineClient,
+  log: vscode.OutputChannel,
+  uri?: vscode.Uri,
+  inspector?: InspectorProvider,
+): Promise<void> {
   const target = uri ?? (await chooseModel());
   if (!target) return;
   if (isCheckpointPath(target.fsPath)) {
@@ -119,7 +125,9 @@ export async function convertCommand(context: vscode.ExtensionContext, engine: E
   }
   await context.workspaceState.update(KEY, { pattern, mode, encoding, layers, regex } satisfies Remembered);
 
-  const request: ConvertRequest = { mode, encoding, pattern, out, force, failingOnly: layers === 'failing', only: layers === 'regex' ? regex : undefined };
+  // "Failing layers only" reuses the open panel's inspection (the engine uses it only if its pattern and file size match).
+  const panelReport = layers === 'failing' ? [...(inspector?.panels ?? [])].find((p) => p.uri.fsPath === target.fsPath && p.report)?.report : undefined;
+  const request: ConvertRequest = { mode, encoding, pattern, out, force, failingOnly: layers === 'failing', only: layers === 'regex' ? regex : undefined, inspection: panelReport };
   try {
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Sparsity Lens: ${mode} ${basename(target.fsPath)}`, cancellable: true },

@@ -28,7 +28,7 @@ export function activate(context: vscode.ExtensionContext): void {
         (await vscode.window.showOpenDialog({ filters: { 'Models and checkpoints': ['onnx', 'safetensors', 'json'] } }))?.[0];
       if (target) await vscode.commands.executeCommand('vscode.openWith', target, /\.safetensors\.index\.json$/i.test(target.path) ? CHECKPOINT_INDEX_VIEW_TYPE : INSPECTOR_VIEW_TYPE);
     }),
-    vscode.commands.registerCommand('sparsityLens.convert', (uri?: vscode.Uri) => convertCommand(context, e, log, uri ?? inspector.active?.uri)),
+    vscode.commands.registerCommand('sparsityLens.convert', (uri?: vscode.Uri) => convertCommand(context, e, log, uri ?? inspector.active?.uri, inspector)),
     vscode.commands.registerCommand('sparsityLens.exportReport', async (format?: ReportFormat) => {
       const panel = inspector.active;
       if (!panel?.report) return void vscode.window.showWarningMessage('Sparsity Lens: open a model in the inspection panel first.');

@@ -89,13 +89,6 @@ if (parentPort) {
           break;
         case 'convert': {
           const o = msg.options;
-          let only = regex(o.only);
-          if (o.failingOnly) {
-            // The layers that do not pass yet: everything the user would want fixed, nothing else touched.
-            const inspection = await inspectModel(msg.path, { pattern: pattern(o.pattern), signal: controller.signal });
-            const failing = inspection.layers.filter((l) => l.eligible && !l.pass).map((l) => l.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-            only = new RegExp(`^(${failing.join('|') || '(?!)'})$`);
-          }
           if (o.mode === 'export') {
             const manifest = await exportModel(msg.path, { encoding: o.encoding ?? 'ascend', out: o.out!, force: o.force, signal: controller.signal });
             send({ type: 'log', message: `exported ${manifest.layers.length} layers of ${msg.path} to ${o.out} in ${Date.now() - started} ms` });
@@ -106,8 +99,11 @@ if (parentPort) {
             mode: o.mode,
             pattern: pattern(o.pattern),
             out: o.out,
-            only,
+            only: regex(o.only),
             skip: regex(o.skip),
+            // The layers that do not pass yet: everything the user would want fixed, nothing else touched.
+            failingOnly: o.failingOnly,
+            inspection: o.inspection,
             force: o.force,
             signal: controller.signal,
             onProgress: throttle(msg.id, 'converting'),

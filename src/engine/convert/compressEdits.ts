@@ -8,7 +8,7 @@ import type { Bytes, Edit, Out } from '../onnx/writer';
 import { toMagnitudes } from '../sparsity/decode';
 import type { Pattern } from '../sparsity/pattern';
 import { concat } from './externalData';
-import { type CompressedEntry, type PortablePlan, compressWeight, decodeGraph, planPortable, streamInitializers, zeroElement } from './portable';
+import { type CompressedEntry, type PortablePlan, compressWeight, decodeGraph, externalTensorField, planPortable, rawTensorFieldHeader, streamInitializers, zeroElement } from './portable';
 import type { LayerPlan } from '../sparsity/layers';
 
 /** Where a tensor lives: an initializer of `graph`, or the value of Constant `node` in `graph`. */
@@ -58,15 +58,20 @@ export interface PortableWork {
   /** Reads and prunes the weight, returning its pruned raw bytes (the caller's pruning pass, run on demand). */
   prune: () => Uint8Array;
   /** Filled on first use, dropped after writing: one weight in memory at a time. */
-  cached?: { values: Uint8Array; index: Uint8Array };
+  cached?: Streams;
 }
 
+/** A weight's compressed streams: values, index, and the mask of its -0.0 when it holds any. */
+type Streams = { values: Uint8Array; index: Uint8Array; negativeZeros?: Uint8Array };
+
+/** `negativeZeros`: how many -0.0 the weight holds (the inspection counted them; pruning writes none and keeps those there). */
 export function planPortableWork(
   tensor: TensorRef,
   layer: LayerPlan,
   place: TensorPlace,
   pattern: Pattern,
   prune: () => Uint8Array,
+  negativeZeros = 0,
 ): PortableWork {
   const dtype = dtypeById(tensor.dtype)!;
   return {
@@ -75,19 +80,23 @@ export function planPortableWork(
     place,
     dtype,
     // A Constant node's consumers read its output, whatever its value tensor is called: the decode graph must produce that name.
-    plan: planPortable(place.node?.outputs[0] || tensor.name || layer.weight, dtype, layer.shape!, layer.axis!, pattern),
+    plan: planPortable(place.node?.outputs[0] || tensor.name || layer.weight, dtype, layer.shape!, layer.axis!, pattern, dtype.integer ? 0 : negativeZeros),
     zero: zeroElement(dtype, layer.zeroPoint),
     prune,
   };
 }
 
 /** The compressed streams of a weight, computed once. */
-function streams(w: PortableWork, pattern: Pattern): { values: Uint8Array; index: Uint8Array } {
+function streams(w: PortableWork, pattern: Pattern): Streams {
   if (!w.cached) {
     const pruned = w.prune();
     const count = w.plan.groups * pattern.m;
     const mags = new Float32Array(count);
-    toMagnitudes(w.dtype, { bytes: pruned, nibble: 0 }, count, mags, 0, w.layer.shape!, w.layer.zeroPoint);
+    const fragile = toMagnitudes(w.dtype, { bytes: pruned, nibble: 0 }, count, mags, 0, w.layer.shape!, w.layer.zeroPoint);
+    // The plan sized the output from the inspection's count of -0.0: a weight that holds some it did not see would lose them.
+    if (!w.dtype.integer && fragile !== w.plan.negativeZeros) {
+      throw new Error(`'${w.plan.entry.weight}' holds ${fragile} -0.0 where its inspection counted ${w.plan.negativeZeros}: the round trip would not be exact`);
+    }
     const nonZero = new Uint8Array(count);
     for (let i = 0; i < count; i++) nonZero[i] = mags[i] !== 0 ? 1 : 0;
     w.cached = compressWeight(w.plan, pruned, nonZero, pattern, w.zero);
@@ -100,6 +109,7 @@ export function writeStreams(w: PortableWork, pattern: Pattern, out: Out): void 
   const s = streams(w, pattern);
   out.write(s.values);
   out.write(s.index);
+  if (s.negativeZeros) out.write(s.negativeZeros);
   w.cached = undefined;
 }
 
@@ -123,6 +133,16 @@ export function portableEdits(w: PortableWork, pattern: Pattern, external?: { lo
   const valuesDims = [plan.groups, pattern.n];
   const append = (bytes: Bytes) => edits.push({ kind: 'append', message: graph.span.offset, end: graph.span.offset + graph.span.length, bytes });
   append(concat(decode.constants));
+  const negativeZeros = plan.entry.negativeZeros;
+  if (negativeZeros) {
+    // The mask goes first (the pair's writer releases the cached streams): after the index in the data file.
+    const length = plan.negativeZerosLength;
+    if (external) append(externalTensorField(negativeZeros, 2, [length], { location: external.location, offset: external.index + plan.indexLength, length }));
+    else {
+      const header = rawTensorFieldHeader(negativeZeros, 2, [length], length);
+      append({ size: header.length + length, write: (out: Out) => (out.write(header), out.write(streams(w, pattern).negativeZeros!)) });
+    }
+  }
   const pair = { valuesName: plan.entry.values, valuesType: dtype.id, valuesDims, valuesLength: plan.valuesLength, indexName: plan.entry.index, indexLength: plan.indexLength };
   for (const bytes of streamInitializers(pair, () => streams(w, pattern), () => (w.cached = undefined), external)) append(bytes);
   return edits;

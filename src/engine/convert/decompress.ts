@@ -13,7 +13,7 @@ import { type Edit, lenField, spliceModel } from '../onnx/writer';
 import { OutputTransaction, checkOutput } from '../outputs';
 import { parsePattern } from '../sparsity/pattern';
 import { COMPRESSED_KEY, type CompressedEntry, compressedEntries, graphsOf } from '../sparsity/stored';
-import { rawTensorFieldHeader, removeMetadata } from './portable';
+import { applyNegativeZeros, rawTensorFieldHeader, removeMetadata } from './portable';
 import { type ExternalAddition, allTensors, externalInputFiles, rewriteExternalData } from './externalData';
 
 export interface DecompressOptions {
@@ -41,8 +41,8 @@ export function defaultDecompressedPath(model: string): string {
 
 export { compressedEntries };
 
-/** Decodes one weight to its dense bytes in storage order. */
-export function decodeEntry(entry: CompressedEntry, values: Uint8Array, index: Uint8Array, zero: Uint8Array): Uint8Array {
+/** Decodes one weight to its dense bytes in storage order; `negativeZeros`: its mask of -0.0, when the entry has one. */
+export function decodeEntry(entry: CompressedEntry, values: Uint8Array, index: Uint8Array, zero: Uint8Array, negativeZeros?: Uint8Array): Uint8Array {
   const pattern = parsePattern(entry.pattern);
   if (typeof pattern === 'string') throw new Error(`entry '${entry.weight}': ${pattern}`);
   const { dims, axis } = entry;
@@ -54,6 +54,10 @@ export function decodeEntry(entry: CompressedEntry, values: Uint8Array, index: U
   const bits = positionBits(pattern.m);
   const positions = bits === entry.bits ? index : packPositions(unpackPositions(index, groups * pattern.n, entry.bits), bits);
   const kLast = decodeNmFromPositions({ rows: A * B, cols: K, elementSize: size, pattern, values, positions, positionBits: bits }, zero);
+  if (negativeZeros) {
+    if (negativeZeros.length !== Math.ceil((A * B * K) / 8)) throw new Error(`entry '${entry.weight}': negative-zero mask '${entry.negativeZeros}' holds ${negativeZeros.length} bytes, not ${Math.ceil((A * B * K) / 8)}`);
+    applyNegativeZeros(kLast, negativeZeros, zero);
+  }
   if (B === 1) return kLast;
   // [A, B, K] → [A, K, B]: back to storage order.
   const out = new Uint8Array(kLast.length);
@@ -71,6 +75,7 @@ export function decodeEntry(entry: CompressedEntry, values: Uint8Array, index: U
 
 /** The zero of the decoded weight: the ConstantOfShape value of its decode graph. */
 function zeroOf(graph: GraphSkeleton, entry: CompressedEntry, src: FileSource, externals: ExternalFiles): Uint8Array {
+  // The first ConstantOfShape of the decode graph fills the zeros (a second one, after it, holds the -0.0).
   const node = graph.nodes.find((n) => n.opType === 'ConstantOfShape' && entry.nodes.includes(n.name));
   const t = node?.attributes.get('value')?.t;
   if (!t) throw new Error(`decode graph of '${entry.weight}' has no ConstantOfShape value`);
@@ -101,6 +106,8 @@ export async function decompressModel(path: string, options: DecompressOptions =
       const values = graph?.initializers.find((t) => t.name === entry.values);
       const index = graph?.initializers.find((t) => t.name === entry.index);
       if (!graph || !values || !index) throw new ModelError(path, `the values or index of '${entry.weight}' are missing`, entry.weight);
+      const negativeZeros = entry.negativeZeros === undefined ? undefined : graph.initializers.find((t) => t.name === entry.negativeZeros);
+      if (entry.negativeZeros !== undefined && !negativeZeros) throw new ModelError(path, `the negative-zero mask '${entry.negativeZeros}' of '${entry.weight}' is missing`, entry.weight);
       const dtype = dtypeById(values.dtype)!;
       const zero = zeroOf(graph, entry, src, externals);
       const read = (t: TensorRef) => {
@@ -108,11 +115,11 @@ export async function decompressModel(path: string, options: DecompressOptions =
         return r.read(0, r.count).bytes.slice();
       };
       // Decoded when written: one weight in memory at a time.
-      const dense = () => decodeEntry(entry, read(values), read(index), zero);
+      const dense = () => decodeEntry(entry, read(values), read(index), zero, negativeZeros && read(negativeZeros));
       const length = (entry.dims.reduce((x, y) => x * y, 1) * dtype.bits) / 8;
       for (const node of graph.nodes) if (entry.nodes.includes(node.name)) edits.push({ kind: 'remove', start: node.fieldStart, end: node.fieldEnd });
       for (const t of graph.initializers) {
-        if (t === values || t === index || entry.constants.includes(t.name)) {
+        if (t === values || t === index || t === negativeZeros || entry.constants.includes(t.name)) {
           edits.push({ kind: 'remove', start: t.fieldStart, end: t.span.offset + t.span.length });
           dropped.add(t);
         }

@@ -1,7 +1,8 @@
 // The portable compressed format: a pruned weight stored as its kept values and a packed position stream, plus a
 // decode subgraph of standard ONNX ops (opset >= 11) that rebuilds the dense weight at load time under its original
 // name, so every consumer is untouched and ONNX Runtime runs the model as it is. Decoding is exact: the rebuilt weight
-// is the pruned weight, bit for bit (a negative zero in a pruned place comes back as +0).
+// is the pruned weight, bit for bit. A weight holding -0.0 carries a 1-bit mask of them (`W.sl_negzero`), which the
+// decode graph and decompress apply after the scatter; older files without it decode as before.
 import { onnx } from 'onnx-proto';
 import { encodeNm, packPositions, unpackPositions } from '../encode';
 import type { DType } from '../onnx/dtypes';
@@ -22,6 +23,17 @@ export interface PortablePlan {
   /** Bytes of the values tensor [groups, N] and of the packed index stream. */
   valuesLength: number;
   indexLength: number;
+  /** Bytes of the negative-zero mask (1 bit per element, K-last order, LSB first); 0 when the weight holds no -0.0. */
+  negativeZerosLength: number;
+  /** How many -0.0 the weight holds (the mask's set bits). */
+  negativeZeros: number;
+}
+
+/** The bytes of one element's negative zero: the zero with its sign bit (the top bit, little-endian) set. */
+export function negativeZero(zero: Uint8Array): Uint8Array {
+  const out = zero.slice();
+  out[out.length - 1] |= 0x80;
+  return out;
 }
 
 /** Bits per index for the decode graph: ceil(log2 M) rounded up to 1, 2 or 4. */
@@ -29,7 +41,7 @@ export function indexBits(m: number): number {
   return m <= 2 ? 1 : m <= 4 ? 2 : 4;
 }
 
-export function planPortable(name: string, dtype: DType, dims: number[], axis: number, pattern: Pattern): PortablePlan {
+export function planPortable(name: string, dtype: DType, dims: number[], axis: number, pattern: Pattern, negativeZeros = 0): PortablePlan {
   const count = dims.reduce((x, y) => x * y, 1);
   const groups = count / pattern.m;
   const bits = indexBits(pattern.m);
@@ -38,7 +50,10 @@ export function planPortable(name: string, dtype: DType, dims: number[], axis: n
     groups,
     valuesLength: groups * pattern.n * (dtype.bits / 8),
     indexLength: Math.ceil((groups * pattern.n * bits) / 8),
+    negativeZerosLength: negativeZeros ? Math.ceil(count / 8) : 0,
+    negativeZeros,
     entry: {
+      ...(negativeZeros ? { negativeZeros: `${prefix}_negzero` } : {}),
       weight: name,
       values: `${prefix}_values`,
       index: `${prefix}_index`,
@@ -74,7 +89,13 @@ function moveKLast(bytes: Uint8Array, A: number, K: number, B: number, size: num
  * The values and the packed index stream of a pruned weight. `nonZero` flags (by the engine's zero rules) are in
  * storage order; `zero` is the element's zero (the per-tensor zero point for integers).
  */
-export function compressWeight(plan: PortablePlan, pruned: Uint8Array, nonZero: Uint8Array, pattern: Pattern, zero: Uint8Array): { values: Uint8Array; index: Uint8Array } {
+export function compressWeight(
+  plan: PortablePlan,
+  pruned: Uint8Array,
+  nonZero: Uint8Array,
+  pattern: Pattern,
+  zero: Uint8Array,
+): { values: Uint8Array; index: Uint8Array; negativeZeros?: Uint8Array } {
   const { dims, axis } = plan.entry;
   const size = zero.length;
   const K = dims[axis];
@@ -86,7 +107,26 @@ export function compressWeight(plan: PortablePlan, pruned: Uint8Array, nonZero: 
   );
   const bits = plan.entry.bits;
   const index = bits === encoded.positionBits ? encoded.positions : packPositions(unpackPositions(encoded.positions, plan.groups * pattern.n, encoded.positionBits), bits);
-  return { values: encoded.values, index };
+  if (!plan.negativeZerosLength) return { values: encoded.values, index };
+  // Zeros whose bytes are not the zero's are -0.0 (float types: the only other zero encoding, domain.md §3).
+  const count = nonZero.length;
+  const negative = new Uint8Array(count);
+  const neg = negativeZero(zero);
+  for (let i = 0; i < count; i++) {
+    if (nonZero[i]) continue;
+    let same = true;
+    for (let b = 0; b < size; b++) if (pruned[i * size + b] !== neg[b]) same = false;
+    negative[i] = same ? 1 : 0;
+  }
+  return { values: encoded.values, index, negativeZeros: packPositions(moveKLast(negative, A, K, B, 1), 1) };
+}
+
+/** Sets the elements the negative-zero mask flags (dense bytes in K-last order) to the negative zero. */
+export function applyNegativeZeros(dense: Uint8Array, mask: Uint8Array, zero: Uint8Array): void {
+  const size = zero.length;
+  const neg = negativeZero(zero);
+  const count = dense.length / size;
+  for (let i = 0; i < count; i++) if ((mask[i >> 3] >> (i & 7)) & 1) dense.set(neg, i * size);
 }
 
 /** A small int64 or uint8 constant initializer. */
@@ -153,6 +193,42 @@ export function decodeGraph(p: PortablePlan, dtype: DType, pattern: Pattern, zer
     { name: t('scatter'), opType: 'ScatterElements', input: [t('zeros'), t('positions_i64'), entry.values], output: [t('groups')], attribute: [attr.int('axis', 1)] },
     { name: t('reshape'), opType: 'Reshape', input: [t('groups'), `${pre}_permuted_shape`], output: [identity ? w : t('permuted')] },
   ];
+  if (entry.negativeZeros) {
+    // After the scatter, the masked places become -0.0: the mask is unpacked as the index is (1 bit per element) and
+    // picks, per element, row 0 (the decoded value) or row 1 (a -0.0) of a [2, G*M] stack with GatherElements. Only
+    // copying ops: ONNX Runtime's Where loses the sign of a zero, and it does not fold NonZero.
+    const total = groups * m;
+    consts.push(
+      constant(`${pre}_negzero_shape`, 7, [2], [p.negativeZerosLength, 1]),
+      constant(`${pre}_negzero_lshift`, 2, [8], [7, 6, 5, 4, 3, 2, 1, 0]),
+      constant(`${pre}_negzero_rshift`, 2, [1], [7]),
+      constant(`${pre}_negzero_end`, 7, [1], [total]),
+      constant(`${pre}_row_shape`, 7, [2], [1, total]),
+    );
+    const scatter = nodes.findIndex((x) => x.name === t('scatter'));
+    nodes.splice(
+      scatter + 1,
+      1,
+      { name: t('negzero_reshape'), opType: 'Reshape', input: [entry.negativeZeros, `${pre}_negzero_shape`], output: [t('negzero_bytes')] },
+      { name: t('negzero_left'), opType: 'BitShift', input: [t('negzero_bytes'), `${pre}_negzero_lshift`], output: [t('negzero_high')], attribute: [attr.string('direction', 'LEFT')] },
+      { name: t('negzero_right'), opType: 'BitShift', input: [t('negzero_high'), `${pre}_negzero_rshift`], output: [t('negzero_bits')], attribute: [attr.string('direction', 'RIGHT')] },
+      { name: t('negzero_flatten'), opType: 'Reshape', input: [t('negzero_bits'), `${pre}_flat`], output: [t('negzero_flat')] },
+      { name: t('negzero_slice'), opType: 'Slice', input: [t('negzero_flat'), `${pre}_slice_start`, `${pre}_negzero_end`], output: [t('negzero_mask')] },
+      { name: t('negzero_cast'), opType: 'Cast', input: [t('negzero_mask')], output: [t('negzero_mask_i32')], attribute: [attr.int('to', 6)] },
+      { name: t('negzero_choice'), opType: 'Reshape', input: [t('negzero_mask_i32'), `${pre}_row_shape`], output: [t('negzero_choice')] },
+      {
+        name: t('negzero_fill'),
+        opType: 'ConstantOfShape',
+        input: [`${pre}_row_shape`],
+        output: [t('negzero_row')],
+        attribute: [attr.tensor('value', { name: '', dataType: dtype.id, dims: [1], rawData: negativeZero(zero) })],
+      },
+      { name: t('groups_row'), opType: 'Reshape', input: [t('groups'), `${pre}_row_shape`], output: [t('groups_row')] },
+      { name: t('negzero_stack'), opType: 'Concat', input: [t('groups_row'), t('negzero_row')], output: [t('negzero_stack')], attribute: [attr.int('axis', 0)] },
+      { name: t('negzero_pick'), opType: 'GatherElements', input: [t('negzero_stack'), t('negzero_choice')], output: [t('signed')], attribute: [attr.int('axis', 0)] },
+      { name: t('reshape'), opType: 'Reshape', input: [t('signed'), `${pre}_permuted_shape`], output: [identity ? w : t('permuted')] },
+    );
+  }
   if (!identity) nodes.push({ name: t('transpose'), opType: 'Transpose', input: [t('permuted')], output: [w], attribute: [attr.ints('perm', inverse)] });
   entry.nodes = nodes.map((x) => x.name!);
   entry.constants = consts.map((c) => c.name!);

@@ -39,6 +39,8 @@ export interface CompressedEntry {
   /** Names of the decode nodes and their constant initializers, removed by decompress. */
   nodes: string[];
   constants: string[];
+  /** The uint8 mask of the weight's -0.0 (1 bit per element, K-last order, LSB first); absent when it holds none (and in older files). */
+  negativeZeros?: string;
 }
 
 /** This tool's two formats, and compressed-tensors' sparse-24-bitmask checkpoints (safetensors/bitmask24.ts). */
@@ -63,6 +65,8 @@ export interface StoredWeight {
   index: TensorRef;
   /** Portable: the bytes of one zero element (the decode graph's ConstantOfShape value). */
   zero?: number[];
+  /** Portable: the mask of the weight's -0.0 (1 bit per element of the [A*B, K] view, LSB first), when it has one. */
+  negativeZeros?: TensorRef;
   /** Ascend: the zero point that fills the places no value slot holds (undefined: zero bytes). */
   zeroPoint?: ZeroPoint;
   /** What is wrong with the stored form, naming the tensor: the layer fails, the report stands. */
@@ -215,6 +219,14 @@ function portableWeight(entry: CompressedEntry, graph: GraphSkeleton, helpers: N
     if (dtypeName(values.dtype) !== entry.dtype) return `its values tensor '${entry.values}' is ${dtypeName(values.dtype)}, the metadata gives ${shown('dtype', entry.dtype)}`;
     const dtype = dtypeById(values.dtype);
     if (!dtype || ![8, 16, 32].includes(dtype.bits)) return `its values tensor '${entry.values}' is ${dtypeName(values.dtype)} (8, 16 or 32-bit types are written)`;
+    if (entry.negativeZeros !== undefined) {
+      const mask = graph.initializers.find((t) => t.name === entry.negativeZeros);
+      const bytes = Math.ceil(dims.reduce((x, y) => x * y, 1) / 8);
+      if (!mask) return `its negative-zero mask '${entry.negativeZeros}' is missing`;
+      if (mask.dtype !== 2 || mask.dims.reduce((x, y) => x * y, 1) !== bytes) return `its negative-zero mask '${mask.name}' is not uint8 [${bytes}]`;
+      stored.negativeZeros = mask;
+    }
+    // The first ConstantOfShape fills the zeros (a second one, after it, holds the -0.0 of the mask).
     const fill = helpers.find((n) => n.opType === 'ConstantOfShape')?.attributes.get('value')?.t;
     if (!fill) return 'its decode graph has no ConstantOfShape value (the zero)';
     try {

@@ -46,7 +46,7 @@ export function openStored(src: ByteSource, stored: StoredWeight, externals: Ext
   };
   const values = open(stored.values, 'values');
   const index = open(stored.index, 'index');
-  return new StoredReader(stored, what, values, index, K);
+  return new StoredReader(stored, what, values, index, K, stored.negativeZeros && open(stored.negativeZeros, 'negative-zero mask'));
 }
 
 class StoredReader implements ElementReader {
@@ -67,6 +67,8 @@ class StoredReader implements ElementReader {
     private readonly values: ElementReader,
     private readonly index: ElementReader,
     private readonly K: number,
+    /** Portable: the -0.0 mask, 1 bit per element of the [A*B, K] view (the decode graph sets those after the scatter). */
+    private readonly negativeZeros?: ElementReader,
   ) {
     this.dtype = values.dtype;
     this.count = elementCount(stored.dims);
@@ -208,6 +210,31 @@ class StoredReader implements ElementReader {
           const to = e * size;
           for (let i = 0; i < size; i++) out[to + i] = values[from + i];
         }
+      }
+    }
+    if (this.negativeZeros) this.applyNegativeZeros(rows, start, end, out);
+  }
+
+  /** Sets the elements the -0.0 mask flags among the groups of `rows` to the zero with its sign bit set, as the decode graph does. */
+  private applyNegativeZeros(rows: [number, number, number][], start: number, end: number, out: Uint8Array): void {
+    const { m } = this.stored;
+    const { K, B, size } = this;
+    const gpr = this.groupsPerRow;
+    const bit0 = (rows[0][0] * gpr + rows[0][1]) * m;
+    const bit1 = (rows[rows.length - 1][0] * gpr + rows[rows.length - 1][2] + 1) * m;
+    const byte0 = bit0 >> 3;
+    const mask = this.negativeZeros!.read(byte0, Math.ceil(bit1 / 8) - byte0).bytes;
+    const negative = Uint8Array.from(this.stored.zero ?? new Array(size).fill(0));
+    negative[size - 1] |= 0x80;
+    for (const [row, g0, g1] of rows) {
+      const a = Math.floor(row / B);
+      const b = row - a * B;
+      for (let k = g0 * m; k < (g1 + 1) * m; k++) {
+        const bit = row * K + k - byte0 * 8;
+        if (!((mask[bit >> 3] >> (bit & 7)) & 1)) continue;
+        const e = (a * K + k) * B + b - start;
+        if (e < 0 || e >= end - start) continue;
+        out.set(negative, e * size);
       }
     }
   }
