@@ -27,7 +27,7 @@ import {
 } from './support/builder';
 import { type Pattern, patternName } from '../src/engine/sparsity/pattern';
 import { SAMPLE_LAYERS, makeSampleModels } from '../scripts/make-sample';
-import { allTensorProtos, decodeModelFile, externalEntries, listFolder, partialFiles, tensorBytes, tensorProto } from './support/convert-read';
+import { allTensorProtos, decodeModelFile, externalEntries, listFolder, partialFiles, tensorBytes, tensorProto, roundTrip } from './support/convert-read';
 import { tempDir } from './support/models';
 import { cli } from './support/cli';
 
@@ -99,18 +99,6 @@ function assertRunsIdentical(report: ConvertReport, label: string): void {
     assert.equal(o.maxAbsDiff, 0, `${label}: output ${o.name}`);
   }
   assert.equal(report.verified, true, label);
-}
-
-/** Prune, compress and decompress one model, each output in the model's folder. */
-async function roundTrip(input: string, pattern: Pattern): Promise<{ pruned: string; compressed: string; decompressed: string; prune: ConvertReport; compress: ConvertReport }> {
-  const dir = join(input, '..');
-  const pruned = join(dir, 'pruned.onnx');
-  const compressed = join(dir, 'compressed.onnx');
-  const decompressed = join(dir, 'decompressed.onnx');
-  const prune = await convertModel(input, { mode: 'prune', pattern, out: pruned });
-  const compress = await convertModel(input, { mode: 'compress', pattern, out: compressed });
-  await decompressModel(compressed, { out: decompressed });
-  return { pruned, compressed, decompressed, prune, compress };
 }
 
 // ---------------------------------------------------------------------------

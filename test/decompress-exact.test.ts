@@ -7,12 +7,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { onnx } from 'onnx-proto';
-import { type ConvertReport, convertModel } from '../src/engine/convert/convert';
-import { decompressModel } from '../src/engine/convert/decompress';
 import { type InspectReport, type LayerReport, inspectModel } from '../src/engine/sparsity/inspect';
 import { resolveProfile } from '../src/engine/speedup/profiles';
 import { type DTypeName, ExternalSink, graph, makeTensor, node, randomWeights, seededRandom, valueInfo, writeModel } from './support/builder';
-import { allTensorProtos, decodeModelFile, tensorBytes } from './support/convert-read';
+import { allTensorProtos, decodeModelFile, roundTrip, tensorBytes } from './support/convert-read';
 import { tempDir } from './support/models';
 
 /** Every tensor's bytes by name. */
@@ -75,17 +73,6 @@ function storedBits(bytes: Buffer, dtype: DTypeName): number[] {
   return Array.from({ length: bytes.length / size }, (_, i) => (size === 4 ? bytes.readUInt32LE(i * 4) : bytes.readUInt16LE(i * 2)));
 }
 
-async function roundTrip(dir: string, pattern = { n: 2, m: 4 }): Promise<{ prune: ConvertReport; compress: ConvertReport; pruned: string; compressed: string; decompressed: string }> {
-  const input = join(dir, 'model.onnx');
-  const pruned = join(dir, 'pruned.onnx');
-  const compressed = join(dir, 'compressed.onnx');
-  const decompressed = join(dir, 'decompressed.onnx');
-  const prune = await convertModel(input, { mode: 'prune', pattern, out: pruned });
-  const compress = await convertModel(input, { mode: 'compress', pattern, out: compressed });
-  await decompressModel(compressed, { out: decompressed });
-  return { prune, compress, pruned, compressed, decompressed };
-}
-
 const NEG: Record<string, number> = { float32: 0x80000000, float16: 0x8000, bfloat16: 0x8000 };
 
 describe('decompress(compress(x)) is prune(x) byte for byte, -0.0 included', () => {
@@ -104,7 +91,7 @@ describe('decompress(compress(x)) is prune(x) byte for byte, -0.0 included', () 
       const dir = tempDir();
       const count = dims.reduce((a, b) => a * b, 1);
       writeModel(join(dir, 'model.onnx'), model(op, dtype, dims, plantedWeights(count, count + pattern.m)) as Parameters<typeof writeModel>[1]);
-      const { prune, compress, pruned, compressed, decompressed } = await roundTrip(dir, pattern);
+      const { prune, compress, pruned, compressed, decompressed } = await roundTrip(join(dir, 'model.onnx'), pattern);
       const want = tensorBytesByName(pruned).get('W')!;
       const negatives = storedBits(want, dtype).filter((b) => b === NEG[dtype]).length;
       assert.ok(negatives >= count / 16, `${label}: ${negatives} -0.0 in the pruned weight`);
@@ -149,7 +136,7 @@ describe('decompress(compress(x)) is prune(x) byte for byte, -0.0 included', () 
     for (const [op, dtype, dims] of [['MatMul', 'float32', [32, 8]], ['Conv', 'float16', [4, 16, 2, 2]]] as const) {
       const dir = tempDir();
       writeModel(join(dir, 'model.onnx'), model(op, dtype, [...dims], plantedWeights(dims.reduce((a, b) => a * b, 1), 11)) as Parameters<typeof writeModel>[1]);
-      const { pruned, compressed } = await roundTrip(dir);
+      const { pruned, compressed } = await roundTrip(join(dir, 'model.onnx'));
       const before: InspectReport = await inspectModel(pruned, { speedup: { hardware } });
       const after: InspectReport = await inspectModel(compressed, { speedup: { hardware } });
       const pick = (r: InspectReport) => r.layers.map((l) => l as LayerReport & Record<string, unknown>).map((l) => [l.name, l.macs, l.denseTime, l.sparseTime]);
@@ -162,7 +149,7 @@ describe('decompress(compress(x)) is prune(x) byte for byte, -0.0 included', () 
     const dir = tempDir();
     const sink = new ExternalSink();
     writeModel(join(dir, 'model.onnx'), model('MatMul', 'float16', [64, 32], plantedWeights(2048, 5), sink) as Parameters<typeof writeModel>[1], sink);
-    const { compress, pruned, compressed, decompressed } = await roundTrip(dir);
+    const { compress, pruned, compressed, decompressed } = await roundTrip(join(dir, 'model.onnx'));
     const out = decodeModelFile(compressed);
     const place = (name: string) => {
       const t = out.graph!.initializer!.find((i) => i.name === name)!;
@@ -179,7 +166,7 @@ describe('decompress(compress(x)) is prune(x) byte for byte, -0.0 included', () 
     const dir = tempDir();
     const rnd = seededRandom(3);
     writeModel(join(dir, 'model.onnx'), model('MatMul', 'float32', [32, 8], Array.from(randomWeights(256, rnd)).map((v) => v || 0.5)) as Parameters<typeof writeModel>[1]);
-    const { compressed, decompressed, pruned } = await roundTrip(dir);
+    const { compressed, decompressed, pruned } = await roundTrip(join(dir, 'model.onnx'));
     assert.deepEqual(entries(compressed), [{ ...entries(compressed)[0], negativeZeros: undefined }].map(({ negativeZeros, ...e }) => (void negativeZeros, e)));
     assert.ok(!tensorBytesByName(compressed).has('W.sl_negzero'));
     assert.ok(tensorBytesByName(decompressed).get('W')!.equals(tensorBytesByName(pruned).get('W')!));

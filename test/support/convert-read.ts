@@ -5,6 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { onnx } from 'onnx-proto';
 import { type ConvertOptions, type ConvertReport, convertModel } from '../../src/engine/convert/convert';
+import { decompressModel } from '../../src/engine/convert/decompress';
+import type { Pattern } from '../../src/engine/sparsity/pattern';
 import type { ExternalSink, ModelSpec } from './builder';
 import { writeTempModel } from './models';
 
@@ -152,4 +154,16 @@ export function onnxCheck(path: string): { status: number | null; stderr: string
   const code = 'import sys, onnx; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)';
   const run = spawnSync('/usr/bin/python3', ['-c', code, path], { encoding: 'utf8' });
   return { status: run.status, stderr: run.stderr };
+}
+
+/** Prunes, compresses and decompresses the model at `input`, each output beside it (the round trip decompress must close). */
+export async function roundTrip(input: string, pattern: Pattern = { n: 2, m: 4 }): Promise<{ pruned: string; compressed: string; decompressed: string; prune: ConvertReport; compress: ConvertReport }> {
+  const dir = dirname(input);
+  const pruned = join(dir, 'pruned.onnx');
+  const compressed = join(dir, 'compressed.onnx');
+  const decompressed = join(dir, 'decompressed.onnx');
+  const prune = await convertModel(input, { mode: 'prune', pattern, out: pruned });
+  const compress = await convertModel(input, { mode: 'compress', pattern, out: compressed });
+  await decompressModel(compressed, { out: decompressed });
+  return { pruned, compressed, decompressed, prune, compress };
 }

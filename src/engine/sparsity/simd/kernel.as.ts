@@ -778,12 +778,7 @@ function scanContiguous8(input: usize, count: i32, signed: bool, n: i32, words: 
       store<u64>(words + (<usize>i >> 3), <u64>w0 | (<u64>w1 << 16) | (<u64>w2 << 32) | (<u64>w3 << 48));
       tot = i16x8.add(tot, sum8(a0, a1, a2, a3));
       if (<i32>load<u8>(valid + <usize>w0) + <i32>load<u8>(valid + <usize>w1) + <i32>load<u8>(valid + <usize>w2) + <i32>load<u8>(valid + <usize>w3) == 16) continue;
-      // Transpose: bytes of each group to lanes (element j of 4 groups in i32 lane j), then a 4 x 4 i32 transpose.
-      const b0 = i8x16.swizzle(a0, GROUP_BYTES), b1 = i8x16.swizzle(a1, GROUP_BYTES);
-      const b2 = i8x16.swizzle(a2, GROUP_BYTES), b3 = i8x16.swizzle(a3, GROUP_BYTES);
-      const t0 = i32x4.shuffle(b0, b1, 0, 4, 1, 5), t1 = i32x4.shuffle(b0, b1, 2, 6, 3, 7);
-      const t2 = i32x4.shuffle(b2, b3, 0, 4, 1, 5), t3 = i32x4.shuffle(b2, b3, 2, 6, 3, 7);
-      pr = i16x8.add(pr, pruned8(i64x2.shuffle(t0, t2, 0, 2), i64x2.shuffle(t0, t2, 1, 3), i64x2.shuffle(t1, t3, 0, 2), i64x2.shuffle(t1, t3, 1, 3), n));
+      pr = i16x8.add(pr, prunedOf64(a0, a1, a2, a3, n));
     }
     total = i32x4.add(total, i32x4.extadd_pairwise_i16x8_u(tot));
     pruned = i32x4.add(pruned, i32x4.extadd_pairwise_i16x8_u(pr));
@@ -801,6 +796,18 @@ function scanContiguous8(input: usize, count: i32, signed: bool, n: i32, words: 
 
 /** Byte order that puts element j of the 4 groups of a vector in i32 lane j. */
 const GROUP_BYTES: v128 = i8x16(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+
+/**
+ * The pruned magnitudes (pruned8) of 64 byte magnitudes in element order, 16 groups of 4 along K: bytes of each group
+ * to lanes (element j of 4 groups in i32 lane j), then a 4 x 4 i32 transpose.
+ */
+@inline function prunedOf64(a0: v128, a1: v128, a2: v128, a3: v128, n: i32): v128 {
+  const b0 = i8x16.swizzle(a0, GROUP_BYTES), b1 = i8x16.swizzle(a1, GROUP_BYTES);
+  const b2 = i8x16.swizzle(a2, GROUP_BYTES), b3 = i8x16.swizzle(a3, GROUP_BYTES);
+  const t0 = i32x4.shuffle(b0, b1, 0, 4, 1, 5), t1 = i32x4.shuffle(b0, b1, 2, 6, 3, 7);
+  const t2 = i32x4.shuffle(b2, b3, 0, 4, 1, 5), t3 = i32x4.shuffle(b2, b3, 2, 6, 3, 7);
+  return pruned8(i64x2.shuffle(t0, t2, 0, 2), i64x2.shuffle(t0, t2, 1, 3), i64x2.shuffle(t1, t3, 0, 2), i64x2.shuffle(t1, t3, 1, 3), n);
+}
 
 // ------------------------------------------------------------------------------------------ element passes
 
@@ -1851,11 +1858,7 @@ function scanPackedBlocks4(stored: usize, rows: i32, K: i32, blockShift: i32, po
           src += 32;
           i += 64;
           if (<i32>load<u8>(valid + <usize>w0) + <i32>load<u8>(valid + <usize>w1) + <i32>load<u8>(valid + <usize>w2) + <i32>load<u8>(valid + <usize>w3) == 16) continue;
-          const b0 = i8x16.swizzle(a0, GROUP_BYTES), b1 = i8x16.swizzle(a1, GROUP_BYTES);
-          const b2 = i8x16.swizzle(a2, GROUP_BYTES), b3 = i8x16.swizzle(a3, GROUP_BYTES);
-          const t0 = i32x4.shuffle(b0, b1, 0, 4, 1, 5), t1 = i32x4.shuffle(b0, b1, 2, 6, 3, 7);
-          const t2 = i32x4.shuffle(b2, b3, 0, 4, 1, 5), t3 = i32x4.shuffle(b2, b3, 2, 6, 3, 7);
-          pr = i16x8.add(pr, pruned8(i64x2.shuffle(t0, t2, 0, 2), i64x2.shuffle(t0, t2, 1, 3), i64x2.shuffle(t1, t3, 0, 2), i64x2.shuffle(t1, t3, 1, 3), n));
+          pr = i16x8.add(pr, prunedOf64(a0, a1, a2, a3, n));
         }
         total = i32x4.add(total, i32x4.extadd_pairwise_i16x8_u(tot));
         pruned = i32x4.add(pruned, i32x4.extadd_pairwise_i16x8_u(pr));
@@ -1914,11 +1917,7 @@ function scanPackedSmall4(stored: usize, rows: i32, K: i32, blockShift: i32, poi
         src += 32;
         i += 64;
         if (<i32>load<u8>(valid + <usize>w0) + <i32>load<u8>(valid + <usize>w1) + <i32>load<u8>(valid + <usize>w2) + <i32>load<u8>(valid + <usize>w3) == 16) continue;
-        const b0 = i8x16.swizzle(a0, GROUP_BYTES), b1 = i8x16.swizzle(a1, GROUP_BYTES);
-        const b2 = i8x16.swizzle(a2, GROUP_BYTES), b3 = i8x16.swizzle(a3, GROUP_BYTES);
-        const t0 = i32x4.shuffle(b0, b1, 0, 4, 1, 5), t1 = i32x4.shuffle(b0, b1, 2, 6, 3, 7);
-        const t2 = i32x4.shuffle(b2, b3, 0, 4, 1, 5), t3 = i32x4.shuffle(b2, b3, 2, 6, 3, 7);
-        pr = i16x8.add(pr, pruned8(i64x2.shuffle(t0, t2, 0, 2), i64x2.shuffle(t0, t2, 1, 3), i64x2.shuffle(t1, t3, 0, 2), i64x2.shuffle(t1, t3, 1, 3), n));
+        pr = i16x8.add(pr, prunedOf64(a0, a1, a2, a3, n));
       }
       total = i32x4.add(total, i32x4.extadd_pairwise_i16x8_u(tot));
       pruned = i32x4.add(pruned, i32x4.extadd_pairwise_i16x8_u(pr));
