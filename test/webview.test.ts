@@ -258,6 +258,13 @@ describe('webview panel in Chromium', () => {
     assert.equal(await panel.page.locator('[role="progressbar"]').getAttribute('aria-valuenow'), '50');
     assert.equal(await panel.page.locator('#progress-text').getAttribute('aria-live'), 'polite');
     assert.equal(await panel.page.locator('#progress-text').textContent(), 'Scanning conv2: 50 %');
+    // The worker names no layer: no word doubled (issue 14 item 8); the rate and time left after a second.
+    await panel.send({ type: 'progress', done: 10, total: 100, what: '' });
+    assert.equal(await panel.page.locator('#progress-text').textContent(), 'Scanning: 10 %');
+    assert.equal(await panel.page.locator('#progress-rate').textContent(), '');
+    await panel.page.waitForTimeout(1100);
+    await panel.send({ type: 'progress', done: 60, total: 100, what: '' });
+    assert.match((await panel.page.locator('#progress-rate').textContent())!, /^\d+(\.\d)? weights\/s, about \d+ s left$/);
     await panel.send({ type: 'report', report });
     assert.equal(await panel.page.locator('.heat-cell.status-pending').count(), 0);
     assert.equal(await panel.page.locator('[role="progressbar"]').isVisible(), false);

@@ -33,6 +33,10 @@ export class SummaryBar {
   private readonly progressBar = el('div', { class: 'progress-fill' });
   private readonly progress = el('div', { class: 'progress', role: 'progressbar', 'aria-label': 'Scan progress', 'aria-valuemin': 0, 'aria-valuemax': 100, hidden: true }, this.progressBar);
   private readonly progressText = el('p', { class: 'progress-text', 'aria-live': 'polite', id: 'progress-text' });
+  /** Rate and time left, updated on every message (the live region above speaks only every 10 %). */
+  private readonly progressRate = el('p', { class: 'progress-rate', id: 'progress-rate' });
+  /** When and where the current scan's progress began: the rate is measured from there. */
+  private progressStart: { at: number; done: number } | undefined;
   private readonly stats = el('div', { class: 'stats', role: 'group', 'aria-label': 'Summary' });
   private readonly projection = el('div', { class: 'projection', role: 'group', 'aria-label': 'Projected speedup' });
   /** The report's model-level warnings: where the model breaks the ONNX spec, and what the tool assumed. */
@@ -79,6 +83,7 @@ export class SummaryBar {
       settingsRow,
       this.progress,
       this.progressText,
+      this.progressRate,
       this.stats,
       this.warnings,
       this.notRead,
@@ -117,10 +122,18 @@ export class SummaryBar {
       this.announced = step;
       this.progressText.textContent = `Scanning${what ? ` ${what}` : ''}: ${Math.round(fraction * 100)} %`;
     }
+    // A model of 100 GB takes minutes: the rate and the time left, once a second of scanning has been seen.
+    const now = performance.now();
+    if (!this.progressStart || done < this.progressStart.done) this.progressStart = { at: now, done };
+    const seconds = (now - this.progressStart.at) / 1000;
+    const rate = seconds >= 1 ? (done - this.progressStart.done) / seconds : 0;
+    this.progressRate.textContent = rate > 0 ? `${rateText(rate)} weights/s, about ${timeText((total - done) / rate)} left` : '';
   }
 
   /** The numbers on screen belong to the previous settings until the next report. */
   setUpdating(): void {
+    this.progressStart = undefined;
+    this.progressRate.textContent = '';
     this.element.classList.add('stale');
     this.progressText.textContent = 'Updating…';
   }
@@ -130,6 +143,8 @@ export class SummaryBar {
     this.progress.hidden = true;
     this.announced = -1;
     this.progressText.textContent = `Scan complete: ${report.summary.layers} layers.`;
+    this.progressStart = undefined;
+    this.progressRate.textContent = '';
     if (!this.named) this.title.textContent = baseName(report.model);
     const convert = this.element.querySelector<HTMLElement & { disabled: boolean }>('#convert');
     if (convert) {
@@ -250,4 +265,17 @@ function patternChoices(current: string): { value: string; label: string }[] {
   const names = STANDARD_PATTERNS.map(patternName);
   if (!names.includes(current)) names.push(current);
   return [...names.map((n) => ({ value: n, label: n === '2:4' ? '2:4 (NVIDIA, Ascend)' : n })), { value: CUSTOM, label: 'Custom N:M…' }];
+}
+
+/** Weights per second as people read them: 850 k, 1.2 M, 3.4 G. */
+function rateText(perSecond: number): string {
+  const [value, unit] = perSecond >= 1e9 ? [perSecond / 1e9, ' G'] : perSecond >= 1e6 ? [perSecond / 1e6, ' M'] : perSecond >= 1e3 ? [perSecond / 1e3, ' k'] : [perSecond, ''];
+  return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)}${unit}`;
+}
+
+/** A duration to the second, in minutes past two minutes. */
+function timeText(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  if (seconds < 120) return `${Math.max(1, Math.round(seconds))} s`;
+  return `${Math.round(seconds / 60)} min`;
 }

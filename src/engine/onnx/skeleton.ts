@@ -12,6 +12,7 @@ import {
   WIRE_I64,
   WIRE_LEN,
   WIRE_VARINT,
+  TruncatedFileError,
   WireError,
   forEachField,
   readFloat,
@@ -252,6 +253,11 @@ export function readSkeleton(src: ByteSource, options: ReadOptions = {}): ModelS
   } catch (err) {
     if (err instanceof ModelError || err instanceof CancelledError) throw err;
     const why = err instanceof WireError || err instanceof RangeError ? err.message : String(err);
+    // Say it in sizes first: "field 7 at byte 19 claims 13942186 bytes" alone tells a user nothing.
+    // Only for what began as a model (ir_version read: writers put it first); random bytes are not "cut short".
+    if (err instanceof TruncatedFileError && model.irVersion > 0) {
+      throw new ModelError(src.path, `the model needs ${sizeText(err.needed)}, the file has ${sizeText(src.size)}: an incomplete download or copy? (${why})`);
+    }
     throw new ModelError(src.path, `not a readable ONNX model: truncated or corrupt (${why})`);
   }
   if (!model.graph) throw new ModelError(src.path, 'no graph found: not an ONNX model, or truncated');
@@ -647,4 +653,17 @@ export function elementCount(dims: readonly number[]): number {
   let n = 1;
   for (const d of dims) n *= d;
   return n;
+}
+
+/** Bytes as people read them: 7.0 MB, 13.9 MB, 512 B. */
+function sizeText(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let value = bytes / 1000;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
 }

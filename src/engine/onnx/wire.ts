@@ -46,6 +46,16 @@ function toSafeNumber(v: unknown): number {
  * Calls `visit` for each field of the message in [start, end). Nothing but the field headers is read,
  * so a 2 GB raw_data costs one header read. Throws WireError on malformed or truncated input.
  */
+/** A field that ends past the end of the file: `needed` is the byte where it would end. */
+export class TruncatedFileError extends WireError {
+  constructor(
+    message: string,
+    readonly needed: number,
+  ) {
+    super(message);
+  }
+}
+
 export function forEachField(src: ByteSource, start: number, end: number, visit: (field: Field) => void): void {
   if (end > src.size) throw new WireError(`message runs past the end of the file (${end} > ${src.size} bytes)`);
   let pos = start;
@@ -94,7 +104,10 @@ export function forEachField(src: ByteSource, start: number, end: number, visit:
       throw new WireError(`truncated or malformed field at byte ${pos}`);
     }
     if (field.pos + field.len > end) {
-      throw new WireError(`field ${field.no} at byte ${pos} claims ${field.len} bytes, past the end of its message`);
+      const message = `field ${field.no} at byte ${pos} claims ${field.len} bytes, past the end of its message`;
+      // Past the end of the file itself: most often a download or copy cut short.
+      if (field.pos + field.len > src.size) throw new TruncatedFileError(message, field.pos + field.len);
+      throw new WireError(message);
     }
     visit(field);
     pos = field.pos + field.len;
