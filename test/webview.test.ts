@@ -22,6 +22,7 @@ import { MAX_REGION_GROUPS as WEBVIEW_REGION_LIMIT, ZOOM_GROUPS, ZOOM_ROWS, laye
 import { inspectSpec, layer, tempDir } from './support/models';
 import { convertModel } from '../src/engine/convert/convert';
 import { PanelPage, ROOT, launchChromium } from './support/webview-page';
+import { cellLabels } from '../webview/names';
 
 const SAMPLE = join(ROOT, 'media', 'sample.onnx');
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -247,6 +248,32 @@ describe('webview panel in Chromium', () => {
       words[l.name] = label.split(': ')[1].split(',')[0];
     }
     assert.deepEqual(words, { conv1: 'passing', conv2: 'nearly passing', dw: 'ineligible', conv3: 'failing', fc1: 'passing', fc2: 'failing', fc3: 'passing', head: 'ineligible' });
+  });
+
+  test('heatmap cells name what tells layers apart: block indexes as L0, shared starts and ends dropped, the middle cut (issue 14)', async () => {
+    assert.deepEqual(cellLabels(['/encoder/layers.0/mlp/fc1/MatMul', '/encoder/layers.0/attn/q/MatMul', '/encoder/layers.11/mlp/fc2/MatMul']), ['L0 mlp/fc1', 'L0 attn/q', 'L11 mlp/fc2']);
+    assert.deepEqual(cellLabels(['model.layers.0.self_attn.q_proj.weight', 'model.layers.0.mlp.up_proj.weight', 'lm_head.weight']), ['L0 self_attn.q_proj', 'L0 mlp.up_proj', 'lm_head']);
+    assert.deepEqual(cellLabels(['/layer3/layer3.0/conv1/Conv', '/layer3/layer3.1/conv2/Conv', '/layer4/layer4.0/conv1/Conv']), ['layer3.0/conv1', 'layer3.1/conv2', 'layer4.0/conv1']);
+    assert.deepEqual(cellLabels(['conv1', 'conv2', 'dw']), ['conv1', 'conv2', 'dw']);
+    assert.deepEqual(cellLabels(['/a/very_long_module_name_without_blocks/projection_out/MatMul', '/a/x/MatMul']), ['very_lo…ojection_out', 'x']);
+    // In the panel: a ViT-like model's cells, each with its full name in its label.
+    const names = [0, 1, 2].flatMap((b) => [`/encoder/layers.${b}/attn/qkv/MatMul`, `/encoder/layers.${b}/mlp/fc1/MatMul`]);
+    const vit = await inspectSpec({
+      graph: graph({
+        name: 'vit',
+        nodes: names.map((n, i) => node('MatMul', [i ? `h${i - 1}` : 'X', `W${i}`], [`h${i}`], {}, { name: n })),
+        inputs: [valueInfo('X', 'float32', [1, 16])],
+        outputs: [valueInfo(`h${names.length - 1}`, 'float32', [1, 16])],
+        initializers: names.map((_, i) => makeTensor({ name: `W${i}`, dtype: 'float32', dims: [16, 16], values: randomWeights(256, seededRandom(i + 1)) })),
+      }),
+    });
+    const panel = await PanelPage.open(browser);
+    open.push(panel);
+    await panel.send(modelMessage());
+    await panel.send({ type: 'report', report: vit });
+    await panel.page.locator('.heat-cell').first().waitFor();
+    assert.deepEqual(await panel.page.locator('.heat-cell .cell-name').allTextContents(), ['L0 attn/qkv', 'L0 mlp/fc1', 'L1 attn/qkv', 'L1 mlp/fc1', 'L2 attn/qkv', 'L2 mlp/fc1']);
+    assert.deepEqual(await panel.page.locator('.heat-cell').evaluateAll((cells) => cells.map((c) => c.getAttribute('data-layer'))), names);
   });
 
   test('layers listed before their numbers show as not scanned, with progress announced, then fill in', async () => {

@@ -3,6 +3,7 @@
 // A grid with one roving tab stop: arrow keys move (up and down by visual line), Enter or Space opens the layer.
 import { type ColourBy, deployStatus, describeDeploy } from './deploy';
 import { el } from './dom';
+import { cellLabels } from './names';
 import { type PanelLayer, describeLayer, layerStatus, percent } from './format';
 
 export class ModelHeatmap {
@@ -18,7 +19,8 @@ export class ModelHeatmap {
 
   setLayers(layers: PanelLayer[], colourBy: ColourBy = null): void {
     const focused = this.cells.indexOf(document.activeElement as HTMLElement);
-    this.cells = layers.map((layer, i) => this.cell(layer, i, colourBy));
+    const labels = cellLabels(layers.map((l) => l.name));
+    this.cells = layers.map((layer, i) => this.cell(layer, i, colourBy, labels[i]));
     this.row.replaceChildren(...this.cells);
     this.active = Math.min(this.active, Math.max(0, this.cells.length - 1));
     this.cells.forEach((c, i) => (c.tabIndex = i === this.active ? 0 : -1));
@@ -31,7 +33,7 @@ export class ModelHeatmap {
     if (index >= 0) this.move(index);
   }
 
-  private cell(layer: PanelLayer, index: number, colourBy: ColourBy): HTMLElement {
+  private cell(layer: PanelLayer, index: number, colourBy: ColourBy, label: string): HTMLElement {
     const status = colourBy ? deployStatus(layer, colourBy) : layerStatus(layer);
     const description = colourBy ? describeDeploy(layer, colourBy) : describeLayer(layer);
     const figure = !colourBy && (status.kind === 'pass' || status.kind === 'nearly' || status.kind === 'fail') ? percent(layer.compliance, 1) : status.word;
@@ -40,7 +42,7 @@ export class ModelHeatmap {
     const cell = el(
       'div',
       { role: 'gridcell', class: `heat-cell status-${status.kind}`, 'aria-label': description, title: description, 'data-layer': layer.name, 'data-index': index },
-      el('span', { class: 'cell-name' }, layer.name),
+      el('span', { class: 'cell-name' }, label),
       el('span', { class: 'cell-status' }, `${status.symbol} ${figure}`),
       bar,
     );
