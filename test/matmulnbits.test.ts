@@ -203,6 +203,34 @@ describe('MatMulNBits: the codes as stored, zero where a code equals its block z
   }
 });
 
+describe('one B under several MatMulNBits: layers share a scan only when their zero points are equal', () => {
+  // Three nodes read the same B: q and k with zero points of equal values in two tensors, v with other zero points.
+  // Codes sit on q's zero points in two of every four places, so q and k pass 2:4 and v sees no zeros at all.
+  test('equal zero points in two tensors share one scan; other zero points get a scan of their own', async () => {
+    const N = 8;
+    const K = 64;
+    const spec = nbitsModel({ N, K, bits: 4, blockSize: 32, codes: codes(N, K, () => 3, 4), zeroPoints: Array.from({ length: N }, () => [3, 3]) });
+    const g = spec.graph;
+    const zp = g.initializer!.find((t) => t.name === 'zp')!;
+    const zpOther = onnx.TensorProto.create({ ...zp, name: 'zp_v', rawData: new Uint8Array(zp.rawData!.length).fill(0xcc) });
+    g.initializer!.push(onnx.TensorProto.create({ ...zp, name: 'zp_k' }), zpOther);
+    const base = g.node![0];
+    const attrs = { K, N, bits: 4, block_size: 32 };
+    g.node = [
+      base,
+      node('MatMulNBits', ['A', 'B', 'scales', 'zp_k'], ['Yk'], attrs, { name: 'k_proj', domain: 'com.microsoft' }),
+      node('MatMulNBits', ['A', 'B', 'scales', 'zp_v'], ['Yv'], attrs, { name: 'v_proj', domain: 'com.microsoft' }),
+    ];
+    g.output!.push(valueInfo('Yk', 'float32', [1, N]), valueInfo('Yv', 'float32', [1, N]));
+    const report = await inspectSpec(spec);
+    const [q, k, v] = ['q_proj', 'k_proj', 'v_proj'].map((name) => layer(report, name));
+    assert.deepEqual([q.groups, q.validGroups, q.zeros, q.pass], [(N * K) / 4, (N * K) / 4, (N * K) / 2, true]);
+    assert.deepEqual([k.groups, k.validGroups, k.zeros, k.pass], [q.groups, q.validGroups, q.zeros, true]);
+    assert.equal(v.zeros, 0, 'no code equals 12, the zero point of v');
+    assert.equal(v.pass, false);
+  });
+});
+
 describe('a MatMulNBits layer\'s shape in the reports: the N x K matrix, then how it is stored', () => {
   test('table, Markdown, CSV and JSON', async () => {
     const report = await inspectSpec(nbitsModel({ N: 2, K: 40, bits: 4, blockSize: 16, codes: codes(2, 40, () => 8, 4) }));

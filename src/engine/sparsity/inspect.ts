@@ -9,7 +9,7 @@ import type { Worker } from 'node:worker_threads';
 import { foldSignature } from '../onnx/folded';
 import { ExternalFiles, openTensor } from '../onnx/tensorData';
 import { JobSources, type ScanJob } from './job';
-import { zeroPointKey } from './decode';
+import { type ZeroPoint, zeroPointKey } from './decode';
 import { fragileZeroWarnings } from './fragile';
 import { GRID_MAX, type Grid, type PartStats, type ScanStats, ShapeInfo, emptyStats, mergeStats } from './kernel';
 import { type LayerPlan, type UnrecognizedOp, discover, eligibility } from './layers';
@@ -238,7 +238,7 @@ function scanKey(layer: LayerPlan): string {
   const t = layer.tensor!;
   // A folded weight or a reshaped view shares its constant's place but not its values or dims.
   const view = layer.folded ? `:${t.dims.join(' ')}:${t.fold ? foldSignature(t.fold) : ''}` : '';
-  return `${t.span.offset}:${t.data.kind === 'external' ? t.data.location : ''}:${layer.axis}:${layer.outAxis}:${zeroPointKey(layer.zeroPoint)}${view}`;
+  return `${t.span.offset}:${t.data.kind === 'external' ? t.data.location : ''}:${layer.axis}:${layer.outAxis}${view}`;
 }
 
 /** One key per stored tensor (its place in the file); runtime weights, which have none, by graph and name. */
@@ -249,18 +249,29 @@ function weightKey(plan: LayerPlan): string {
 }
 
 function planScans(plans: LayerPlan[], pattern: Pattern, gridMax: number): WeightScan[] {
-  const byKey = new Map<string, WeightScan>();
+  // Zero points are compared (hashed: an int4 LLM's are tens of MB) only between layers of one weight.
+  const byKey = new Map<string, WeightScan[]>();
+  const zpKeys = new Map<ZeroPoint | undefined, string>();
+  const zpKey = (zp: ZeroPoint | undefined) => {
+    let key = zpKeys.get(zp);
+    if (key === undefined) zpKeys.set(zp, (key = zeroPointKey(zp)));
+    return key;
+  };
+  const scans: WeightScan[] = [];
   for (const layer of plans) {
     if (!eligibility(layer, pattern).eligible) continue;
     const key = scanKey(layer);
-    const existing = byKey.get(key);
+    const same = byKey.get(key) ?? [];
+    const existing = same.find((s) => s.layer.zeroPoint === layer.zeroPoint || zpKey(s.layer.zeroPoint) === zpKey(layer.zeroPoint));
     if (existing) existing.layers.push(layer);
     else {
       const geometry = { dims: layer.shape!, kAxis: layer.axis!, rAxis: layer.outAxis! };
-      byKey.set(key, { tensor: layer.tensor!, layer, shape: new ShapeInfo(geometry, pattern, gridMax), layers: [layer] });
+      const scan = { tensor: layer.tensor!, layer, shape: new ShapeInfo(geometry, pattern, gridMax), layers: [layer] };
+      byKey.set(key, [...same, scan]);
+      scans.push(scan);
     }
   }
-  return [...byKey.values()];
+  return scans;
 }
 
 interface ScanResult {

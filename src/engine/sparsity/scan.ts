@@ -215,7 +215,7 @@ class DistanceReader extends DerivedByteReader {
       K,
       blockSize,
       blockShift,
-      readRows: (row0, rows, memory, pStored, pPoints) => readPackedRows(packed.reader, row0, rows, packed.points, memory, pStored, pPoints),
+      readRows: (row0, rows, memory, pStored, pPoints) => readPackedRows(packed.reader, row0, rows, packed.points, memory, pStored, pPoints, true),
       countZeroPointZeros: (count) => {
         this.zeroPointZeros += count;
       },

@@ -1809,73 +1809,15 @@ function blockDistances4(src: usize, odd: i32, count: i32, point: i32, out: usiz
 /**
  * 4-bit packed codes scanned as stored (issue 12's int4 LLMs): scanContiguous8 over |code - zero point| with the
  * distances made in registers, never written out. `rows` whole rows of K codes at `stored` (K / 2 bytes each, two
- * codes a byte, low nibble first), one zero point byte per (row, block) at `points`; K a multiple of 64 and of the
- * block, the block 2^blockShift codes, at least 16 (so each 16 codes share one zero point). Writes the same words as
- * scanContiguous8 and adds to the same sums; returns how many codes equal a non-zero zero point.
+ * codes a byte, low nibble first); K a multiple of 64 and of the block, the block 2^blockShift codes, at least 16
+ * (so each 16 codes share one zero point). The zero points at `points`: with `pointRowBytes` 0 one byte per (row,
+ * block), else packed as stored (MatMulNBits' zero_points: rows of `pointRowBytes` bytes, two a byte, low nibble
+ * first). Writes the same words as scanContiguous8 and adds to the same sums; returns how many codes equal a non-zero
+ * zero point.
  */
-export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, n: i32, words: usize, valid: usize): i32 {
-  return blockShift >= 6 ? scanPackedBlocks4(stored, rows, K, blockShift, points, n, words, valid) : scanPackedSmall4(stored, rows, K, blockShift, points, n, words, valid);
-}
-
-/** scanPacked4 for blocks of 64 codes or more: one zero point for each 64 codes, set once per block. */
-function scanPackedBlocks4(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, n: i32, words: usize, valid: usize): i32 {
-  const blockSize = 1 << blockShift;
+export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, pointRowBytes: i32, n: i32, words: usize, valid: usize): i32 {
   const blocks = K >> blockShift;
-  const nibble = i8x16.splat(15);
-  const zero = i8x16.splat(0);
-  let total = i32x4.splat(0);
-  let pruned = i32x4.splat(0);
-  let equal = 0;
-  let src = stored;
-  let i: usize = 0;
-  for (let r = 0; r < rows; r++) {
-    for (let b = 0; b < blocks; b++) {
-      const point = <i32>load<u8>(points + <usize>(r * blocks + b));
-      const zp = i8x16.splat(<i8>point);
-      let nonZero = 0;
-      // u16 partial sums: at most 4 x 2 x 15 per lane and step, flushed every 256 steps (30 720).
-      for (let c0 = 0; c0 < blockSize; c0 += 16384) {
-        const cEnd = min(blockSize, c0 + 16384);
-        let tot = i16x8.splat(0);
-        let pr = i16x8.splat(0);
-        for (let c = c0; c < cEnd; c += 64) {
-          const v0 = v128.load(src), v1 = v128.load(src, 16);
-          const l0 = v128.and(v0, nibble), h0 = i8x16.shr_u(v0, 4);
-          const l1 = v128.and(v1, nibble), h1 = i8x16.shr_u(v1, 4);
-          const d0 = i8x16.sub(i8x16.max_u(l0, zp), i8x16.min_u(l0, zp)), e0 = i8x16.sub(i8x16.max_u(h0, zp), i8x16.min_u(h0, zp));
-          const d1 = i8x16.sub(i8x16.max_u(l1, zp), i8x16.min_u(l1, zp)), e1 = i8x16.sub(i8x16.max_u(h1, zp), i8x16.min_u(h1, zp));
-          // Back into element order: low nibble of byte j is code 2j, its high nibble code 2j + 1.
-          const a0 = i8x16.shuffle(d0, e0, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-          const a1 = i8x16.shuffle(d0, e0, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-          const a2 = i8x16.shuffle(d1, e1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-          const a3 = i8x16.shuffle(d1, e1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-          const w0 = ~i8x16.bitmask(i8x16.eq(a0, zero)) & 0xffff, w1 = ~i8x16.bitmask(i8x16.eq(a1, zero)) & 0xffff;
-          const w2 = ~i8x16.bitmask(i8x16.eq(a2, zero)) & 0xffff, w3 = ~i8x16.bitmask(i8x16.eq(a3, zero)) & 0xffff;
-          const word = <u64>w0 | (<u64>w1 << 16) | (<u64>w2 << 32) | (<u64>w3 << 48);
-          store<u64>(words + (i >> 3), word);
-          nonZero += <i32>popcnt<u64>(word);
-          tot = i16x8.add(tot, sum8(a0, a1, a2, a3));
-          src += 32;
-          i += 64;
-          if (<i32>load<u8>(valid + <usize>w0) + <i32>load<u8>(valid + <usize>w1) + <i32>load<u8>(valid + <usize>w2) + <i32>load<u8>(valid + <usize>w3) == 16) continue;
-          pr = i16x8.add(pr, prunedOf64(a0, a1, a2, a3, n));
-        }
-        total = i32x4.add(total, i32x4.extadd_pairwise_i16x8_u(tot));
-        pruned = i32x4.add(pruned, i32x4.extadd_pairwise_i16x8_u(pr));
-      }
-      // A zero point of 0 makes its codes' zeros ordinary zeros, not fragile ones (fragile.ts).
-      if (point != 0) equal += blockSize - nonZero;
-    }
-  }
-  const t = sumU32(total);
-  totalMagnitude += t;
-  keptMagnitude += t - sumU32(pruned);
-  return equal;
-}
-
-/** scanPacked4 for blocks of 16 or 32 codes: a zero point for each 16 codes of a 64-code step. */
-function scanPackedSmall4(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, n: i32, words: usize, valid: usize): i32 {
-  const blocks = K >> blockShift;
+  const perStep = blockShift < 6;
   const nibble = i8x16.splat(15);
   const zero = i8x16.splat(0);
   const ones: u64 = 0x0101010101010101;
@@ -1884,19 +1826,32 @@ function scanPackedSmall4(stored: usize, rows: i32, K: i32, blockShift: i32, poi
   let equal = 0;
   let src = stored;
   let i: usize = 0;
+  let p0: u64 = 0, p1: u64 = 0, p2: u64 = 0, p3: u64 = 0;
+  let zp0 = zero, zp1 = zero;
   for (let r = 0; r < rows; r++) {
-    const rowPoints = points + <usize>(r * blocks);
     // u16 partial sums: at most 4 x 2 x 15 per lane and step, flushed every 256 steps (30 720).
     for (let c0 = 0; c0 < K; c0 += 16384) {
       const cEnd = min(K, c0 + 16384);
       let tot = i16x8.splat(0);
       let pr = i16x8.splat(0);
       for (let c = c0; c < cEnd; c += 64) {
-        // The zero point of each 16 codes (bytes 0-7 and 8-15 of each vector).
-        const p0 = <u64>load<u8>(rowPoints + <usize>(c >> blockShift)), p1 = <u64>load<u8>(rowPoints + <usize>((c + 16) >> blockShift));
-        const p2 = <u64>load<u8>(rowPoints + <usize>((c + 32) >> blockShift)), p3 = <u64>load<u8>(rowPoints + <usize>((c + 48) >> blockShift));
-        const zp0 = i64x2.replace_lane(i64x2.splat(p0 * ones), 1, p1 * ones);
-        const zp1 = i64x2.replace_lane(i64x2.splat(p2 * ones), 1, p3 * ones);
+        // The zero point of each 16 codes (bytes 0-7 and 8-15 of each vector): blocks of 16 or 32 read them each
+        // step, larger blocks once at their start.
+        if (perStep) {
+          p0 = zeroPointAt(points, pointRowBytes, blocks, r, c >> blockShift);
+          p1 = zeroPointAt(points, pointRowBytes, blocks, r, (c + 16) >> blockShift);
+          p2 = zeroPointAt(points, pointRowBytes, blocks, r, (c + 32) >> blockShift);
+          p3 = zeroPointAt(points, pointRowBytes, blocks, r, (c + 48) >> blockShift);
+          zp0 = i64x2.replace_lane(i64x2.splat(p0 * ones), 1, p1 * ones);
+          zp1 = i64x2.replace_lane(i64x2.splat(p2 * ones), 1, p3 * ones);
+        } else if ((c & ((1 << blockShift) - 1)) == 0) {
+          p0 = zeroPointAt(points, pointRowBytes, blocks, r, c >> blockShift);
+          p1 = p0;
+          p2 = p0;
+          p3 = p0;
+          zp0 = i8x16.splat(<i8>p0);
+          zp1 = zp0;
+        }
         const v0 = v128.load(src), v1 = v128.load(src, 16);
         const l0 = v128.and(v0, nibble), h0 = i8x16.shr_u(v0, 4);
         const l1 = v128.and(v1, nibble), h1 = i8x16.shr_u(v1, 4);
@@ -1927,4 +1882,10 @@ function scanPackedSmall4(stored: usize, rows: i32, K: i32, blockShift: i32, poi
   totalMagnitude += t;
   keptMagnitude += t - sumU32(pruned);
   return equal;
+}
+
+/** Zero point of (row r, block b): a byte each, or with `pointRowBytes` > 0 a nibble of the packed rows. */
+@inline function zeroPointAt(points: usize, pointRowBytes: i32, blocks: i32, r: i32, b: i32): u64 {
+  if (pointRowBytes == 0) return <u64>load<u8>(points + <usize>(r * blocks + b));
+  return <u64>((<i32>load<u8>(points + <usize>(r * pointRowBytes + (b >> 1))) >> ((b & 1) << 2)) & 15);
 }

@@ -54,14 +54,21 @@ export function packedDistancesSimd(reader: PackedCodesReader, start: number, co
 
 /**
  * Stored rows [firstRow, firstRow + rows) of `reader` into `memory` at `pStored` (read straight from the file), and
- * their zero points, one byte per (row, block), at `pPoints`.
+ * their zero points at `pPoints`: one byte per (row, block), or, with `keepPacked` and packed zero points one packed
+ * row per code row, their packed rows as stored. Returns 0, or the bytes of a packed row when they were kept packed.
  */
-export function readPackedRows(reader: PackedCodesReader, firstRow: number, rows: number, points: ArrayLike<number> | number | PackedZeroPoints, memory: Uint8Array, pStored: number, pPoints: number): void {
+export function readPackedRows(reader: PackedCodesReader, firstRow: number, rows: number, points: ArrayLike<number> | number | PackedZeroPoints, memory: Uint8Array, pStored: number, pPoints: number, keepPacked = false): number {
   const blocks = blocksPerRow(reader.codes);
   const rowBytes = blocks * blobBytes(reader.codes);
   const storedBytes = rows * rowBytes;
   // The stored rows are read straight into the kernel's memory.
   reader.stored.readInto(firstRow * rowBytes, storedBytes, memory.subarray(pStored, pStored + storedBytes));
+  if (keepPacked && typeof points === 'object' && 'bytes' in points && points.perRow === blocks) {
+    // The kernel reads the nibbles itself (scanPacked4): a copy, not a byte per value made here.
+    const { bytes, rowBytes: packedRow } = points;
+    memory.set(bytes.subarray(firstRow * packedRow, (firstRow + rows) * packedRow), pPoints);
+    return packedRow;
+  }
   if (typeof points === 'number') memory.fill(points, pPoints, pPoints + rows * blocks);
   else if (points instanceof Uint8Array) memory.set(points.subarray(firstRow * blocks, (firstRow + rows) * blocks), pPoints);
   else if ('bytes' in points) {
@@ -82,4 +89,5 @@ export function readPackedRows(reader: PackedCodesReader, firstRow: number, rows
     }
   }
   else for (let i = 0; i < rows * blocks; i++) memory[pPoints + i] = points[firstRow * blocks + i];
+  return 0;
 }

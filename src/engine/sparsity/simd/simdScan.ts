@@ -37,7 +37,7 @@ interface KernelExports {
   laneBlocks(words: number, wordRows: number, lanes: number, lastRows: number, laneR: number, rStride: number, enabled: number, counts: number): void;
   rowBlocks(words: number, wordRows: number, lanes: number, lastRows: number, acc: number, r: number, enabled: number, counts: number, accStride: number): void;
   setZeroPoint(zp: number): void;
-  scanPacked4(stored: number, rows: number, K: number, blockShift: number, points: number, n: number, words: number, valid: number): number;
+  scanPacked4(stored: number, rows: number, K: number, blockShift: number, points: number, pointRowBytes: number, n: number, words: number, valid: number): number;
   resetPruned(): void;
   getPruned(): number;
   pruneStrided(input: number, rows: number, lanes: number, dt: number, n: number): void;
@@ -138,14 +138,15 @@ const align = (x: number) => Math.ceil(x / 64) * 64;
 /**
  * A reader of distances |code - zero point| of 4-bit packed codes that lets the scan read the codes and zero points
  * themselves, so that the kernel (scanPacked4) measures them in registers: `readRows` puts stored rows and their zero
- * points (a byte per row and block) into the kernel's memory; `countZeroPointZeros` takes what the kernel counted.
+ * points into the kernel's memory and returns how the points lie (0: a byte per row and block; else packed rows of
+ * that many bytes, as stored); `countZeroPointZeros` takes what the kernel counted.
  */
 export interface FusedPacked {
   K: number;
   blockSize: number;
   /** log2 of blockSize. */
   blockShift: number;
-  readRows(row0: number, rows: number, memory: Uint8Array, pStored: number, pPoints: number): void;
+  readRows(row0: number, rows: number, memory: Uint8Array, pStored: number, pPoints: number): number;
   countZeroPointZeros(count: number): void;
 }
 
@@ -198,6 +199,8 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   const pPoints = layout.take(packed ? (aBatch * K) / packed.blockSize + 64 : 0);
   const pKinds = layout.take(lineBatch ? aBatch : 0);
   const lineRows = new Map<number, { rows: number; valid: number }>();
+  // How the zero points of the last read lie in the kernel's memory (FusedPacked.readRows).
+  let pointRowBytes = 0;
   /** One whole K-contiguous row in tile row `rowTile`, of wordStatsLine's `kind` (1: every group valid). */
   const tallyLine = (rowTile: number, kind: number) => {
     let entry = lineRows.get(rowTile);
@@ -290,7 +293,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
 
   /** `count` whole K-contiguous rows from a0, already in memory at pInput (lineBatch). */
   const scanLines = (a0: number, count: number) => {
-    if (packed) packed.countZeroPointZeros(k.scanPacked4(pStored, count, K, packed.blockShift, pPoints, n, pWords, pValid));
+    if (packed) packed.countZeroPointZeros(k.scanPacked4(pStored, count, K, packed.blockShift, pPoints, pointRowBytes, n, pWords, pValid));
     else k.scanContiguous(pInput, count * K, dt, n, pWords, pValid);
     for (let i = 0; i < count; i++) rowTiles[i] = Math.floor((shape.rOf(a0 + i, 0) * rows) / R) * cols;
     k.lineStats(pWords, count, lineWords, pHist16, n, pValid, pRowTiles, pRuns, pGridValid, pKinds);
@@ -303,7 +306,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     if (options.signal?.aborted) throw new CancelledError();
     if (fullK && height === K) {
       const count = Math.min(aBatch, part.a1 - a0);
-      if (packed) packed.readRows(a0, count, memory, pStored, pPoints);
+      if (packed) pointRowBytes = packed.readRows(a0, count, memory, pStored, pPoints);
       else reader.readInto(a0 * K * B, count * K * B, memory.subarray(pInput, pInput + count * K * B * elem));
       if (stridedFloat32) stats.negativeZeros += k.countNegativeZeros32(pInput, count * K * B);
       if (lineBatch) {
