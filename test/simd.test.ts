@@ -273,6 +273,38 @@ describe('4-bit packed codes (MatMulNBits) scan as distances in one pass over th
   }
 });
 
+describe('4-bit packed codes at the largest distances: the kernel\'s partial sums never overflow', () => {
+  // Every code 15 places from its zero point (code 15 on zero point 0, code 0 on 15) except a few on it, over two
+  // rows of 32 768 codes: more than one flush of the kernel's byte and 16-bit partial sums per row.
+  for (const blockSize of [16, 128]) {
+    test(`K = 32768 in blocks of ${blockSize}, distances of 15`, () => {
+      const rows = 3;
+      const K = 32768;
+      const blocks = K / blockSize;
+      const rnd = seededRandom(blockSize);
+      const points = Uint8Array.from({ length: rows * blocks }, (_, i) => (i % 3 === 0 ? 15 : 0));
+      const stored = new Uint8Array((rows * K) / 2);
+      for (let r = 0; r < rows; r++) {
+        for (let k = 0; k < K; k++) {
+          const point = points[r * blocks + Math.floor(k / blockSize)];
+          const code = rnd() < 0.02 ? point : 15 - point;
+          stored[(r * K + k) >> 1] |= code << ((k & 1) * 4);
+        }
+      }
+      const codes = { bits: 4 as const, K, blockSize, storedDims: [rows, blocks, blockSize / 2] };
+      const r = new PackedCodesReader(reader('uint8', [rows, blocks, blockSize / 2], [...stored]), codes, rows * K);
+      const geometry = { dims: [rows, K], kAxis: 1, rAxis: 0 };
+      const pattern = { n: 2, m: 4 };
+      const whole: ScanPart = { a0: 0, a1: rows, k0: 0, k1: K };
+      const zeroPoint: ZeroPoint = { values: points, axis: 1, blockSize };
+      const js = scanPart(r, { geometry, pattern, zeroPoint, kernel: 'js' }, whole);
+      const simd = scanPart(r, { geometry, pattern, zeroPoint }, whole);
+      assert.equal(js.sumMagnitude, 15 * (rows * K - js.zeros));
+      assert.deepEqual(simd, js);
+    });
+  }
+});
+
 describe('4-bit packed codes as distances: WebAssembly SIMD and the JavaScript pass agree with the codes, at any start and end', () => {
   // Runs that start and end inside a byte, a block or a row, span rows, or cover a padded last block: the distances
   // |code - zp| of the unpacked codes, and the count of codes equal to a non-zero zero point, exactly.

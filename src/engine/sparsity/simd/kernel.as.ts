@@ -1025,6 +1025,12 @@ export function wordStatsLine(words: usize, count: i32, hist16: usize, n: i32, v
   }
   if (!some) return 0;
   if (every) return 1;
+  lineRunsValid(words, validTable, rowTile, runs, gridValid);
+  return 2;
+}
+
+/** Adds the valid groups of one K-contiguous row's words to the grid, column run by column run (see wordStatsLine). */
+function lineRunsValid(words: usize, validTable: usize, rowTile: i32, runs: usize, gridValid: usize): void {
   for (let r = 0; ; r++) {
     const col = load<i32>(runs + (<usize>r << 3));
     if (col < 0) break;
@@ -1035,7 +1041,14 @@ export function wordStatsLine(words: usize, count: i32, hist16: usize, n: i32, v
     const at = gridValid + (<usize>(rowTile + col) << 2);
     store<u32>(at, load<u32>(at) + valid);
   }
-  return 2;
+}
+
+/** lineRunsValid for each of `rows` rows of `perRow` words whose kind (kinds, u8 each) is 2. */
+export function mixedLines(words: usize, rows: i32, perRow: i32, validTable: usize, rowTiles: usize, runs: usize, gridValid: usize, kinds: usize): void {
+  for (let i = 0; i < rows; i++) {
+    if (load<u8>(kinds + <usize>i) != 2) continue;
+    lineRunsValid(words + <usize>i * <usize>perRow * 2, validTable, load<i32>(rowTiles + (<usize>i << 2)), runs, gridValid);
+  }
 }
 
 /**
@@ -1808,14 +1821,16 @@ function blockDistances4(src: usize, odd: i32, count: i32, point: i32, out: usiz
 
 /**
  * 4-bit packed codes scanned as stored (issue 12's int4 LLMs): scanContiguous8 over |code - zero point| with the
- * distances made in registers, never written out. `rows` whole rows of K codes at `stored` (K / 2 bytes each, two
- * codes a byte, low nibble first); K a multiple of 64 and of the block, the block 2^blockShift codes, at least 16
- * (so each 16 codes share one zero point). The zero points at `points`: with `pointRowBytes` 0 one byte per (row,
- * block), else packed as stored (MatMulNBits' zero_points: rows of `pointRowBytes` bytes, two a byte, low nibble
- * first). Writes the same words as scanContiguous8 and adds to the same sums; returns how many codes equal a non-zero
- * zero point.
+ * distances made in registers, never written out, and lineStats' word counts made as the words are. `rows` whole
+ * rows of K codes at `stored` (K / 2 bytes each, two codes a byte, low nibble first); K a multiple of 64 and of the
+ * block, the block 2^blockShift codes, at least 16 (so each 16 codes share one zero point). The zero points at
+ * `points`: with `pointRowBytes` 0 one byte per (row, block), else packed as stored (MatMulNBits' zero_points: rows
+ * of `pointRowBytes` bytes, two a byte, low nibble first). Writes the same words as scanContiguous8, adds to the
+ * same sums, counts each word in `hist16` and writes each row's kind (wordStatsLine's: 0 no group valid, 1 all,
+ * 2 mixed) to `kinds`, leaving mixed rows' grid counts to mixedLines; returns how many codes equal a non-zero zero
+ * point.
  */
-export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, pointRowBytes: i32, n: i32, words: usize, valid: usize): i32 {
+export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, pointRowBytes: i32, n: i32, words: usize, valid: usize, hist16: usize, kinds: usize): i32 {
   const blocks = K >> blockShift;
   const perStep = blockShift < 6;
   const nibble = i8x16.splat(15);
@@ -1826,37 +1841,45 @@ export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, p
   let equal = 0;
   let src = stored;
   let i: usize = 0;
-  let p0: u64 = 0, p1: u64 = 0, p2: u64 = 0, p3: u64 = 0;
+  // Bits of the codes whose zero point is not 0 (fragile.ts: a zero point of 0 makes their zeros ordinary ones).
+  let onPoint: u64 = 0;
   let zp0 = zero, zp1 = zero;
   for (let r = 0; r < rows; r++) {
-    // u16 partial sums: at most 4 x 2 x 15 per lane and step, flushed every 256 steps (30 720).
+    let some = 0;
+    let every = 1;
+    // Byte sums of 4 distances (at most 60) for 4 steps (240), then u16 partial sums flushed every 256 steps.
     for (let c0 = 0; c0 < K; c0 += 16384) {
       const cEnd = min(K, c0 + 16384);
       let tot = i16x8.splat(0);
       let pr = i16x8.splat(0);
+      let bytes = zero;
       for (let c = c0; c < cEnd; c += 64) {
         // The zero point of each 16 codes (bytes 0-7 and 8-15 of each vector): blocks of 16 or 32 read them each
         // step, larger blocks once at their start.
         if (perStep) {
-          p0 = zeroPointAt(points, pointRowBytes, blocks, r, c >> blockShift);
-          p1 = zeroPointAt(points, pointRowBytes, blocks, r, (c + 16) >> blockShift);
-          p2 = zeroPointAt(points, pointRowBytes, blocks, r, (c + 32) >> blockShift);
-          p3 = zeroPointAt(points, pointRowBytes, blocks, r, (c + 48) >> blockShift);
+          const p0 = zeroPointAt(points, pointRowBytes, blocks, r, c >> blockShift);
+          const p1 = zeroPointAt(points, pointRowBytes, blocks, r, (c + 16) >> blockShift);
+          const p2 = zeroPointAt(points, pointRowBytes, blocks, r, (c + 32) >> blockShift);
+          const p3 = zeroPointAt(points, pointRowBytes, blocks, r, (c + 48) >> blockShift);
           zp0 = i64x2.replace_lane(i64x2.splat(p0 * ones), 1, p1 * ones);
           zp1 = i64x2.replace_lane(i64x2.splat(p2 * ones), 1, p3 * ones);
+          onPoint = select<u64>(0xffff, 0, p0 != 0) | select<u64>(0xffff0000, 0, p1 != 0) | select<u64>(0xffff00000000, 0, p2 != 0) | select<u64>(0xffff000000000000, 0, p3 != 0);
         } else if ((c & ((1 << blockShift) - 1)) == 0) {
-          p0 = zeroPointAt(points, pointRowBytes, blocks, r, c >> blockShift);
-          p1 = p0;
-          p2 = p0;
-          p3 = p0;
+          const p0 = zeroPointAt(points, pointRowBytes, blocks, r, c >> blockShift);
           zp0 = i8x16.splat(<i8>p0);
           zp1 = zp0;
+          onPoint = select<u64>(-1, 0, p0 != 0);
         }
         const v0 = v128.load(src), v1 = v128.load(src, 16);
         const l0 = v128.and(v0, nibble), h0 = i8x16.shr_u(v0, 4);
         const l1 = v128.and(v1, nibble), h1 = i8x16.shr_u(v1, 4);
         const d0 = i8x16.sub(i8x16.max_u(l0, zp0), i8x16.min_u(l0, zp0)), e0 = i8x16.sub(i8x16.max_u(h0, zp0), i8x16.min_u(h0, zp0));
         const d1 = i8x16.sub(i8x16.max_u(l1, zp1), i8x16.min_u(l1, zp1)), e1 = i8x16.sub(i8x16.max_u(h1, zp1), i8x16.min_u(h1, zp1));
+        bytes = i8x16.add(bytes, i8x16.add(i8x16.add(d0, e0), i8x16.add(d1, e1)));
+        if ((c & 255) == 192) {
+          tot = i16x8.add(tot, i16x8.extadd_pairwise_i8x16_u(bytes));
+          bytes = zero;
+        }
         // Back into element order: low nibble of byte j is code 2j, its high nibble code 2j + 1.
         const a0 = i8x16.shuffle(d0, e0, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
         const a1 = i8x16.shuffle(d0, e0, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
@@ -1864,19 +1887,26 @@ export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, p
         const a3 = i8x16.shuffle(d1, e1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
         const w0 = ~i8x16.bitmask(i8x16.eq(a0, zero)) & 0xffff, w1 = ~i8x16.bitmask(i8x16.eq(a1, zero)) & 0xffff;
         const w2 = ~i8x16.bitmask(i8x16.eq(a2, zero)) & 0xffff, w3 = ~i8x16.bitmask(i8x16.eq(a3, zero)) & 0xffff;
-        store<u64>(words + (i >> 3), <u64>w0 | (<u64>w1 << 16) | (<u64>w2 << 32) | (<u64>w3 << 48));
-        // Codes on a zero point other than 0 (fragile.ts: a zero point of 0 makes them ordinary zeros).
-        equal += select(16 - <i32>popcnt<u32>(w0), 0, p0 != 0) + select(16 - <i32>popcnt<u32>(w1), 0, p1 != 0);
-        equal += select(16 - <i32>popcnt<u32>(w2), 0, p2 != 0) + select(16 - <i32>popcnt<u32>(w3), 0, p3 != 0);
-        tot = i16x8.add(tot, sum8(a0, a1, a2, a3));
+        const word = <u64>w0 | (<u64>w1 << 16) | (<u64>w2 << 32) | (<u64>w3 << 48);
+        store<u64>(words + (i >> 3), word);
+        equal += <i32>popcnt<u64>(~word & onPoint);
+        countWord(hist16, w0);
+        countWord(hist16, w1);
+        countWord(hist16, w2);
+        countWord(hist16, w3);
         src += 32;
         i += 64;
-        if (<i32>load<u8>(valid + <usize>w0) + <i32>load<u8>(valid + <usize>w1) + <i32>load<u8>(valid + <usize>w2) + <i32>load<u8>(valid + <usize>w3) == 16) continue;
+        const v = <i32>load<u8>(valid + <usize>w0) + <i32>load<u8>(valid + <usize>w1) + <i32>load<u8>(valid + <usize>w2) + <i32>load<u8>(valid + <usize>w3);
+        some |= v;
+        if (v == 16) continue;
+        every = 0;
         pr = i16x8.add(pr, prunedOf64(a0, a1, a2, a3, n));
       }
+      tot = i16x8.add(tot, i16x8.extadd_pairwise_i8x16_u(bytes));
       total = i32x4.add(total, i32x4.extadd_pairwise_i16x8_u(tot));
       pruned = i32x4.add(pruned, i32x4.extadd_pairwise_i16x8_u(pr));
     }
+    store<u8>(kinds + <usize>r, <u8>(some == 0 ? 0 : every ? 1 : 2));
   }
   const t = sumU32(total);
   totalMagnitude += t;

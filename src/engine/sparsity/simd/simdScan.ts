@@ -37,7 +37,8 @@ interface KernelExports {
   laneBlocks(words: number, wordRows: number, lanes: number, lastRows: number, laneR: number, rStride: number, enabled: number, counts: number): void;
   rowBlocks(words: number, wordRows: number, lanes: number, lastRows: number, acc: number, r: number, enabled: number, counts: number, accStride: number): void;
   setZeroPoint(zp: number): void;
-  scanPacked4(stored: number, rows: number, K: number, blockShift: number, points: number, pointRowBytes: number, n: number, words: number, valid: number): number;
+  scanPacked4(stored: number, rows: number, K: number, blockShift: number, points: number, pointRowBytes: number, n: number, words: number, valid: number, hist16: number, kinds: number): number;
+  mixedLines(words: number, rows: number, perRow: number, validTable: number, rowTiles: number, runs: number, gridValid: number, kinds: number): void;
   resetPruned(): void;
   getPruned(): number;
   pruneStrided(input: number, rows: number, lanes: number, dt: number, n: number): void;
@@ -293,10 +294,15 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
 
   /** `count` whole K-contiguous rows from a0, already in memory at pInput (lineBatch). */
   const scanLines = (a0: number, count: number) => {
-    if (packed) packed.countZeroPointZeros(k.scanPacked4(pStored, count, K, packed.blockShift, pPoints, pointRowBytes, n, pWords, pValid));
-    else k.scanContiguous(pInput, count * K, dt, n, pWords, pValid);
     for (let i = 0; i < count; i++) rowTiles[i] = Math.floor((shape.rOf(a0 + i, 0) * rows) / R) * cols;
-    k.lineStats(pWords, count, lineWords, pHist16, n, pValid, pRowTiles, pRuns, pGridValid, pKinds);
+    if (packed) {
+      // The packed kernel counts the words and sorts the rows as it makes them; mixed rows' grid counts here.
+      packed.countZeroPointZeros(k.scanPacked4(pStored, count, K, packed.blockShift, pPoints, pointRowBytes, n, pWords, pValid, pHist16, pKinds));
+      k.mixedLines(pWords, count, lineWords, pValid, pRowTiles, pRuns, pGridValid, pKinds);
+    } else {
+      k.scanContiguous(pInput, count * K, dt, n, pWords, pValid);
+      k.lineStats(pWords, count, lineWords, pHist16, n, pValid, pRowTiles, pRuns, pGridValid, pKinds);
+    }
     for (let i = 0; i < count; i++) tallyLine(rowTiles[i], kinds[i]);
     if (enabled) k.rowBlocksLines(pWords, count, lineWords, pAcc, a0, shape.rStride, R, enabled, pCounts, accPlane);
     stats.elements += count * K;
