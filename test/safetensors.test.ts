@@ -45,7 +45,7 @@ describe('a safetensors checkpoint: layers, axes and exact counts', () => {
     assert.deepEqual(report.warnings, []);
   });
 
-  test('Conv [out, in, kh, kw] along in; FP8 weights read with their scales; zero points not read are said', async () => {
+  test('Conv [out, in, kh, kw] along in; FP8 and int8 weights read with their scales', async () => {
     const dir = tempDir();
     const conv = twoOfFourAlong([8, 16, 3, 3], 1);
     const path = writeSafetensors(join(dir, 'model.safetensors'), [
@@ -55,7 +55,6 @@ describe('a safetensors checkpoint: layers, axes and exact counts', () => {
       { name: 'proj.weight_scale', dtype: 'float32', shape: [], values: [0.5] },
       { name: 'q.weight', dtype: 'int8', shape: [8, 32], values: dense(256) },
       { name: 'q.weight_scale', dtype: 'float32', shape: [8, 1], values: dense(8) },
-      { name: 'q.weight_zero_point', dtype: 'int8', shape: [8, 1], values: dense(8) },
     ]);
     const report = await inspectFile(path);
     // Scales and zero points are read with their weight, not listed as layers of their own.
@@ -64,7 +63,49 @@ describe('a safetensors checkpoint: layers, axes and exact counts', () => {
     assert.equal(layer(report, 'features.0.weight').op, 'Conv2d');
     const fp8 = layer(report, 'proj.weight');
     assert.deepEqual([fp8.dtype, fp8.zeros, fp8.negativeZeros, fp8.validGroups, fp8.pass], ['float8e4m3fn', 128, 64, 64, true]);
-    assert.equal(layer(report, 'q.weight').reason, 'zero points (weight_zero_point) beside the weight are not read yet: its zeros cannot be told');
+    const q = layer(report, 'q.weight');
+    assert.deepEqual([q.dtype, q.zeroPoint, q.zeros, q.eligible], ['int8', 'none', 0, true]);
+  });
+
+  test('int8 weights with weight_zero_point (compressed-tensors asymmetric): a code on its zero point is the zero', async () => {
+    const dir = tempDir();
+    // Two of every four codes on the zero point; the other two off it, one of them 0 where the zero point is not.
+    const codes = (rows: number, cols: number, zp: (r: number, k: number) => number) =>
+      Array.from({ length: rows * cols }, (_, i) => {
+        const r = Math.floor(i / cols), k = i % cols, z = zp(r, k);
+        return k % 4 < 2 ? z : k % 4 === 2 ? (z === 0 ? 5 : 0) : z > 0 ? z - 1 : z + 1;
+      });
+    const channel = (r: number) => r - 3;
+    const group = (r: number, k: number) => r + 3 * Math.floor(k / 32) - 2;
+    const grouped = codes(4, 64, group);
+    // Row 1, group 3 (block 0): a code equal to block 1's zero point, not its own: not a zero.
+    grouped[64 + 13] = group(1, 40);
+    const path = writeSafetensors(join(dir, 'model.safetensors'), [
+      { name: 'c.weight', dtype: 'int8', shape: [8, 32], values: codes(8, 32, channel) },
+      { name: 'c.weight_zero_point', dtype: 'int8', shape: [8, 1], values: Array.from({ length: 8 }, (_, r) => channel(r)) },
+      { name: 'g.weight', dtype: 'int8', shape: [4, 64], values: grouped },
+      { name: 'g.weight_zero_point', dtype: 'int8', shape: [4, 2], values: Array.from({ length: 8 }, (_, i) => group(i >> 1, (i & 1) * 32)) },
+      { name: 't.weight', dtype: 'uint8', shape: [4, 16], values: codes(4, 16, () => 128) },
+      { name: 't.weight_zero_point', dtype: 'uint8', shape: [1], values: [128] },
+      { name: 'b.weight', dtype: 'int8', shape: [4, 16], values: dense(64) },
+      { name: 'b.weight_zero_point', dtype: 'int8', shape: [3], values: [0, 0, 0] },
+      { name: 'o.weight', dtype: 'int8', shape: [4, 16], values: dense(64) },
+      { name: 'o.weight_zero_point', dtype: 'int16', shape: [1], values: [300] },
+      { name: 'f.weight', dtype: 'float16', shape: [4, 16], values: dense(64) },
+      { name: 'f.weight_zero_point', dtype: 'int8', shape: [1], values: [0] },
+    ]);
+    const report = await inspectFile(path);
+    assert.deepEqual(report.layers.map((l) => l.name), ['c.weight', 'g.weight', 't.weight', 'b.weight', 'o.weight', 'f.weight']);
+    const c = layer(report, 'c.weight');
+    // Row 3's zero point is 0: its zeros are ordinary ones, not zero-point zeros.
+    assert.deepEqual([c.zeroPoint, c.zeros, c.zeroPointZeros, c.groups, c.validGroups, c.pass], ['per-channel', 128, 112, 64, 64, true]);
+    const g = layer(report, 'g.weight');
+    assert.deepEqual([g.zeroPoint, g.zeros, g.groups, g.validGroups, g.pass], ['per-block', 127, 64, 63, false]);
+    const t = layer(report, 't.weight');
+    assert.deepEqual([t.zeroPoint, t.zeros, t.validGroups, t.pass], ['per-tensor', 32, 16, true]);
+    assert.equal(layer(report, 'b.weight').error, "zero points 'b.weight_zero_point' are [3] for a [4, 16] weight: neither one value, one per output channel, nor one per group along K");
+    assert.equal(layer(report, 'o.weight').error, "zero points 'o.weight_zero_point': 300 is outside the int8 range of the weight (-128 to 127)");
+    assert.equal(layer(report, 'f.weight').reason, "zero points (f.weight_zero_point) beside a float16 weight: only integer weights' zero points are read");
   });
 
   test('GPT-2 Conv1D weights ([in, out]) are grouped along axis 0 when config.json says model_type gpt2', async () => {

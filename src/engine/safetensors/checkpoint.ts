@@ -78,10 +78,11 @@ export function discoverCheckpoint(src: ByteSource, externals: ExternalFiles): C
   }
   const config = readConfigBeside(src.path, warnings);
   const refs = new Map(tensors.map((t) => [t.name, tensorRef(t, sharded)]));
-  const readInts = (name: string): number[] => {
+  const readInts = (name: string, most = 16): number[] => {
     const ref = refs.get(name)!;
     if (ref.problem) throw new TensorError(ref.problem);
-    if (ref.dims.reduce((a, b) => a * b, 1) > 16) throw new TensorError(`holds ${ref.dims.join(' x ')} values, not a shape`);
+    const count = ref.dims.reduce((a, b) => a * b, 1);
+    if (count > most) throw new TensorError(most === 16 ? `holds ${ref.dims.join(' x ')} values, not a shape` : `holds ${count} values, more than the ${most} expected`);
     return readIntegers(openTensor(src, ref, externals));
   };
   const layers = checkpointLayers(tensors, refs, unreadable, config, readInts);
@@ -154,7 +155,7 @@ function tensorRef(t: CheckpointTensor, sharded: boolean): TensorRef {
   };
 }
 
-/** The values of a small integer tensor (a stored shape). */
+/** The values of a small integer tensor (a stored shape, zero points). */
 function readIntegers(reader: ElementReader): number[] {
   const { dtype, count } = reader;
   if (!dtype.integer || dtype.bits < 8) throw new TensorError(`is ${dtype.name}, not an integer shape`);

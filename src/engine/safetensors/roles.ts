@@ -53,7 +53,7 @@ export function checkpointLayers(
   refs: Map<string, TensorRef>,
   unreadable: { name: string; problem: string }[],
   config: CheckpointConfig | undefined,
-  readInts: (name: string) => number[],
+  readInts: (name: string, most?: number) => number[],
 ): LayerPlan[] {
   const names = new Set(tensors.map((t) => t.name));
   const byName = new Map(tensors.map((t) => [t.name, t]));
@@ -73,16 +73,52 @@ export function checkpointLayers(
     const companionOf = companionWeight(t.name);
     if (companionOf && names.has(companionOf)) continue; // read with its weight
     const layer = layerOf(t, refs.get(t.name)!, conv1d, config);
-    // Zero points move an integer weight's zeros: not read yet, so such a layer is not measured as if it had none.
-    if (!layer.error && !layer.fixedReason && names.has(t.name.replace(/\.weight$/, '.weight_zero_point')) && t.name.endsWith('.weight')) {
-      layer.fixedReason = 'zero points (weight_zero_point) beside the weight are not read yet: its zeros cannot be told';
-    }
+    const zpName = t.name.replace(/\.weight$/, '.weight_zero_point');
+    // Zero points move an integer weight's zeros: a code equal to its zero point is the zero.
+    if (!layer.error && !layer.fixedReason && t.name.endsWith('.weight') && names.has(zpName)) withZeroPoint(layer, t, byName.get(zpName)!, readInts);
     layers.push(layer);
   }
   for (const { name, problem } of unreadable) {
     layers.push({ name, op: 'Tensor', graph: 'main', weight: name, shape: null, dtype: null, axis: null, outAxis: null, chain: [], group: 1, error: problem });
   }
   return layers;
+}
+
+/**
+ * An integer weight's `weight_zero_point` (compressed-tensors' asymmetric int8: one value per tensor [1], per output
+ * channel [out, 1], or per group [out, in / group_size] along K) as the layer's zero point; a shape or type that says
+ * none of these fails the layer with why, a float weight's zero points leave it ineligible.
+ */
+function withZeroPoint(layer: LayerPlan, weight: CheckpointTensor, zp: CheckpointTensor, readInts: (name: string, most?: number) => number[]): void {
+  const wType = weight.onnxType !== undefined ? dtypeById(weight.onnxType) : undefined;
+  if (!wType?.integer) {
+    layer.fixedReason = `zero points (${zp.name}) beside a ${layer.dtype} weight: only integer weights' zero points are read`;
+    return;
+  }
+  const dims = weight.shape;
+  const count = zp.shape.reduce((a, b) => a * b, 1);
+  const outAxis = layer.outAxis!;
+  const kAxis = layer.axis!;
+  const out = dims[outAxis];
+  let values: number[];
+  try {
+    values = readInts(zp.name, dims.reduce((a, b) => a * b, 1));
+  } catch (err) {
+    layer.error = `zero points '${zp.name}': ${(err as Error).message}`;
+    return;
+  }
+  const lo = wType.signed ? -(2 ** (wType.bits - 1)) : 0;
+  const hi = wType.signed ? 2 ** (wType.bits - 1) - 1 : 2 ** wType.bits - 1;
+  const bad = values.find((v) => v < lo || v > hi);
+  if (bad !== undefined) {
+    layer.error = `zero points '${zp.name}': ${bad} is outside the ${wType.name} range of the weight (${lo} to ${hi})`;
+    return;
+  }
+  const groups = dims.length === 2 && zp.shape.length === 2 && zp.shape[0] === out ? zp.shape[1] : 0;
+  if (count === 1) layer.zeroPoint = { values, axis: -1, blockSize: 0 };
+  else if (count === out && zp.shape.filter((d) => d !== 1).length === 1) layer.zeroPoint = { values, axis: outAxis, blockSize: 0 };
+  else if (groups > 1 && kAxis === 1 && dims[1] % groups === 0) layer.zeroPoint = { values, axis: 1, blockSize: dims[1] / groups };
+  else layer.error = `zero points '${zp.name}' are [${zp.shape.join(', ')}] for a [${dims.join(', ')}] weight: neither one value, one per output channel, nor one per group along K`;
 }
 
 /** The weight a scale or zero point belongs to (`<prefix>.weight`), if the name says so. */
