@@ -324,7 +324,7 @@ describe('layers whose producer cannot take the permutation are refused, with th
   });
 });
 
-describe('what --permute does not do yet', () => {
+describe('--permute: what it does not do yet, progress and cancel', () => {
   test('a model with external data is refused as a whole, naming the file, and nothing is written', async () => {
     const dir = tempDir();
     const sink = new ExternalSink();
@@ -346,6 +346,13 @@ describe('what --permute does not do yet', () => {
     const out = join(dir, 'out.onnx');
     await assert.rejects(convertWithPermutation(path, { mode: 'prune', out }), /external\.onnx: --permute does not handle models with external data yet: convert without --permute/);
     assert.equal(existsSync(out), false);
+  });
+
+  test('says how many layers it has searched, as it goes', async () => {
+    const dir = tempDir();
+    const calls: [number, number][] = [];
+    await permuteModel(gemmChain(dir), null, { onProgress: (done, total) => calls.push([done, total]) });
+    assert.deepEqual(calls, [[0, 2], [1, 2], [2, 2]]);
   });
 
   test('a cancel before the search stops it', async () => {

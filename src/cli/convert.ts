@@ -48,6 +48,7 @@ export async function convertCommand(argv: string[], ctx: CommandContext): Promi
     if (!Number.isInteger(minParams) || minParams < 0) throw new UsageError('--min-params needs a whole number >= 0');
   }
   const bar = new ProgressBar('pruning');
+  const searchBar = new ProgressBar('searching channel permutations');
   let report: ConvertReport;
   try {
     const convert = values.permute ? convertWithPermutation : convertModel;
@@ -65,8 +66,10 @@ export async function convertCommand(argv: string[], ctx: CommandContext): Promi
       signal: ctx.signal,
       onWorkFolder: ctx.onWorkFolder,
       onProgress: (done, total) => bar.update(done, total),
+      onPermuteProgress: (done, total) => (done < total ? searchBar.update(done, total) : searchBar.clear()),
     });
   } finally {
+    searchBar.clear();
     bar.clear();
   }
   ctx.stdout(values.format === 'json' ? formatConvertJson(report) : formatConvert(report));

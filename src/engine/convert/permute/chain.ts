@@ -206,6 +206,7 @@ function constant(index: GraphIndex, name: string, what: string): TensorRef | st
   const t = index.initializers.get(name);
   if (!t) {
     const from = index.producers.get(name);
+    if (from?.opType === 'Constant') return `${what} '${name}' comes from a Constant node: not permuted by this version`;
     return `${what} '${name}' is ${from ? `computed by '${from.opType}' node '${from.name}'` : 'not a constant'}`;
   }
   if (index.inputs.has(name)) return `${what} '${name}' is also a graph input (it can be fed at run time)`;

@@ -36,6 +36,8 @@ export interface PermuteOptions {
   signal?: AbortSignal;
   /** Values of symbolic input dimensions for the ONNX Runtime check (default 1). */
   dims?: Record<string, number>;
+  /** Layers searched so far, of those selected: the search of a large layer takes seconds. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** The largest relative disagreement (1 - cosine) a permuted model's outputs may show: float sums in another order. */
@@ -61,9 +63,10 @@ export async function permuteModel(path: string, out: string | null, options: Pe
     let plainKept = 0;
     let permutedKept = 0;
     let total = 0;
-    for (const plan of plans) {
+    const selected = plans.filter((plan) => eligibility(plan, pattern).eligible && (!options.layers || options.layers(plan.name)));
+    for (const plan of selected) {
       if (options.signal?.aborted) throw new CancelledError();
-      if (!eligibility(plan, pattern).eligible || (options.layers && !options.layers(plan.name))) continue;
+      options.onProgress?.(layers.length, selected.length);
       const entry: PermutedLayer = {
         name: plan.name,
         op: plan.op,
@@ -127,6 +130,7 @@ export async function permuteModel(path: string, out: string | null, options: Pe
         ops.set(t.tensor.name, list);
       }
     }
+    options.onProgress?.(layers.length, selected.length);
     const searched = layers.filter((l) => l.status !== 'refused').length;
     const report: PermutationReport = {
       pattern: patternName(pattern),
@@ -179,11 +183,14 @@ function hasExternalData(model: ModelSkeleton): boolean {
  * convert with --permute: the layers the conversion would change are searched for a better channel order, a
  * permuted copy of the model is written to a temporary folder and checked, and that copy is converted to the output.
  */
-export async function convertWithPermutation(path: string, options: ConvertOptions & { permuteBudget?: number }): Promise<ConvertReport> {
+export async function convertWithPermutation(
+  path: string,
+  options: ConvertOptions & { permuteBudget?: number; onPermuteProgress?: (done: number, total: number) => void },
+): Promise<ConvertReport> {
   const pattern = options.pattern ?? { n: 2, m: 4 };
   const planned = await convertModel(path, { ...options, dryRun: true });
   const converted = new Set(planned.layers.filter((l) => l.action === 'prune' || l.action === 'compress' || l.action === 'rewrite').map((l) => l.name));
-  const permuteOptions: PermuteOptions = { pattern, layers: (name) => converted.has(name), budget: options.permuteBudget, signal: options.signal, dims: options.dims };
+  const permuteOptions: PermuteOptions = { pattern, layers: (name) => converted.has(name), budget: options.permuteBudget, signal: options.signal, dims: options.dims, onProgress: options.onPermuteProgress };
   const src = new FileSource(path);
   let model: ModelSkeleton;
   try {
