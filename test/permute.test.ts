@@ -129,6 +129,23 @@ function convChain(dir: string): string {
   );
 }
 
+/** X [1, 8, 6, 6] -> Conv 'pw1' (16 out) -> Relu -> depthwise Conv 'dw' (bias) -> Conv 'pw2' (16 -> 8): MobileNet's pattern. */
+function depthwiseChain(dir: string): string {
+  return write(
+    dir,
+    'depthwise',
+    [
+      node('Conv', ['X', 'W1'], ['A'], {}, { name: 'pw1' }),
+      node('Relu', ['A'], ['R'], {}, { name: 'relu' }),
+      node('Conv', ['R', 'Wd', 'Bd'], ['D'], { group: 16, pads: [1, 1, 1, 1] }, { name: 'dw' }),
+      node('Conv', ['D', 'W2'], ['Y'], {}, { name: 'pw2' }),
+    ],
+    [valueInfo('X', 'float32', [1, 8, 6, 6])],
+    [valueInfo('Y', 'float32', [1, 8, 6, 6])],
+    [f32('W1', [16, 8, 1, 1]), f32('Wd', [16, 1, 3, 3]), f32('Bd', [16]), f32('W2', [8, 16, 1, 1])],
+  );
+}
+
 /** X [2, 16] -> Gemm 'g1' (B [16, 32], C [32]) -> Relu -> Gemm 'g2' (transB, B [8, 32], C [8]) -> Y. */
 function gemmChain(dir: string, width = 32): string {
   return write(
@@ -200,6 +217,7 @@ function layerOf(report: PermutationReport, name: string) {
 describe('the permuted model computes what the input computes (ONNX Runtime, before pruning)', () => {
   const cases: [string, (dir: string) => string, string, string, string[], Record<string, number[]>][] = [
     ['Conv -> BatchNormalization -> Relu -> Conv', convChain, 'c2', "Conv 'c1'", ['W2 axis 1', 'W1 axis 0', 'B1 axis 0', 'S axis 0', 'Bb axis 0', 'M axis 0', 'V axis 0'], { X: [1, 8, 6, 6] }],
+    ['Conv -> Relu -> depthwise Conv -> Conv (the permutation passes back through the depthwise layer)', depthwiseChain, 'pw2', "Conv 'pw1'", ['W2 axis 1', 'Wd axis 0', 'Bd axis 0', 'W1 axis 0'], { X: [1, 8, 6, 6] }],
     ['Gemm -> Relu -> Gemm (transB)', gemmChain, 'g2', "Gemm 'g1'", ['G2 axis 1', 'G1 axis 1', 'C1 axis 0'], { X: [2, 16] }],
     ['MatMul -> Add -> Gelu -> MatMul', matmulChain, 'm2', "MatMul 'm1'", ['W2 axis 0', 'Bias axis 0', 'W1 axis 1'], { X: [2, 3, 16] }],
   ];
@@ -290,24 +308,24 @@ describe('layers whose producer cannot take the permutation are refused, with th
     assert.match(l.reason!, /'Reshape' node 'reshape' between the producer and the layer changes the layout/);
   });
 
-  test('a depthwise convolution, as the layer and as the producer', async () => {
+  test('a depthwise convolution as the layer (never searched: not eligible), a grouped one as the producer', async () => {
     const dir = tempDir();
     const path = write(
       dir,
-      'depthwise',
+      'grouped-producer',
       [
-        node('Conv', ['X', 'W1'], ['A'], { pads: [1, 1, 1, 1] }, { name: 'c1' }),
-        node('Conv', ['A', 'Wd'], ['D'], { group: 16, pads: [1, 1, 1, 1] }, { name: 'dw' }),
-        node('Conv', ['D', 'W2'], ['Y'], {}, { name: 'c2' }),
+        node('Conv', ['X', 'Wd'], ['D'], { group: 8, pads: [1, 1, 1, 1] }, { name: 'dw' }),
+        node('Conv', ['D', 'Wg'], ['G'], { group: 2 }, { name: 'cg' }),
+        node('Conv', ['G', 'W2'], ['Y'], {}, { name: 'c2' }),
       ],
       [valueInfo('X', 'float32', [1, 8, 6, 6])],
       [valueInfo('Y', 'float32', [1, 8, 6, 6])],
-      [f32('W1', [16, 8, 3, 3]), f32('Wd', [16, 1, 3, 3]), f32('W2', [8, 16, 1, 1])],
+      [f32('Wd', [8, 1, 3, 3]), f32('Wg', [16, 4, 1, 1]), f32('W2', [8, 16, 1, 1])],
     );
     const report = await permuteModel(path, null);
-    // The depthwise layer itself is not eligible for 2:4 (1 input channel per group), so it is never searched.
+    // 1 input channel per group < M = 4: the depthwise layer is not eligible for 2:4, so it is never searched.
     assert.equal(report.layers.some((l) => l.name === 'dw'), false);
-    assert.match(layerOf(report, 'c2').reason!, /producer 'Conv' node 'dw': grouped convolution \(group=16\): its output channels are tied to their groups/);
+    assert.match(layerOf(report, 'c2').reason!, /producer 'Conv' node 'cg': grouped convolution \(group=2\): its output channels are tied to their groups/);
   });
 
   test('a grouped convolution as the layer', async () => {

@@ -107,6 +107,15 @@ export function findChain(layer: LayerPlan, index: GraphIndex): PermutationChain
     if (!p) return index.initializers.has(x) ? `its input '${x}' is a constant` : `its input '${x}' is a graph input: there is no producer to permute`;
     for (const o of p.outputs.slice(1)) if (o && index.readerCount(o)) return `'${p.opType}' node '${p.name}' has a second output '${o}' in use`;
     const where = `'${p.opType}' node '${p.name}'`;
+    if (p.opType === 'Conv' && !p.domain && axisOne && isDepthwise(p, index, channels)) {
+      // Output channel c of a depthwise convolution reads input channel c alone: it passes the permutation back.
+      const passed = depthwiseTensors(p, index, channels);
+      if (typeof passed === 'string') return `depthwise ${where}: ${passed}`;
+      tensors.push(...passed);
+      through.push('Conv (depthwise)');
+      x = p.inputs[0];
+      continue;
+    }
     if (PERMUTABLE_LAYERS.includes(p.opType) && !p.domain) {
       const produced = producerTensors(p, index, channels, channelAxis);
       if (typeof produced === 'string') return `producer ${where}: ${produced}`;
@@ -156,6 +165,26 @@ export function findChain(layer: LayerPlan, index: GraphIndex): PermutationChain
     }
   }
   return 'more than 256 ops between the producer and the layer';
+}
+
+/** A convolution with one input and one output channel per group, over all the channels: depthwise, multiplier 1. */
+function isDepthwise(p: NodeSkeleton, index: GraphIndex, channels: number): boolean {
+  const w = index.initializers.get(p.inputs[1]);
+  return (intAttr(p, 'group') ?? 1) === channels && channels > 1 && w !== undefined && w.dims[0] === channels && w.dims[1] === 1;
+}
+
+/** A depthwise convolution's weight and bias along its channels (axis 0). */
+function depthwiseTensors(p: NodeSkeleton, index: GraphIndex, channels: number): TensorPermutation[] | string {
+  const w = constant(index, p.inputs[1], 'weight');
+  if (typeof w === 'string') return w;
+  const out: TensorPermutation[] = [{ tensor: w, axis: 0, role: `weight of depthwise Conv '${p.name}', channels` }];
+  if (p.inputs[2]) {
+    const bias = constant(index, p.inputs[2], 'bias');
+    if (typeof bias === 'string') return bias;
+    if (bias.dims.length !== 1 || bias.dims[0] !== channels) return `bias '${bias.name}' has dims [${bias.dims.join(', ')}], not [${channels}]`;
+    out.push({ tensor: bias, axis: 0, role: `bias of depthwise Conv '${p.name}'` });
+  }
+  return out;
 }
 
 /** The producer's weight and bias along its output channels, or why they cannot be permuted. */
