@@ -1,6 +1,7 @@
 // `sparsity-lens convert`: prune a model to N:M, write the output next to it, verify it.
 import { parseArgs } from 'node:util';
 import { type ConvertMode, type ConvertReport, convertModel } from '../engine/convert/convert';
+import { convertWithPermutation } from '../engine/convert/permute/permute';
 import { parsePattern } from '../engine/sparsity/pattern';
 import { formatConvert, formatConvertJson } from '../engine/report/convertFormat';
 import { CONVERT_HELP } from './help';
@@ -23,6 +24,7 @@ export async function convertCommand(argv: string[], ctx: CommandContext): Promi
       'min-params': { type: 'string' },
       'skip-first': { type: 'boolean', default: false },
       'skip-head': { type: 'boolean', default: false },
+      permute: { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
       format: { type: 'string', default: 'table' },
@@ -46,9 +48,11 @@ export async function convertCommand(argv: string[], ctx: CommandContext): Promi
     if (!Number.isInteger(minParams) || minParams < 0) throw new UsageError('--min-params needs a whole number >= 0');
   }
   const bar = new ProgressBar('pruning');
+  const searchBar = new ProgressBar('searching channel permutations');
   let report: ConvertReport;
   try {
-    report = await convertModel(positionals[0], {
+    const convert = values.permute ? convertWithPermutation : convertModel;
+    report = await convert(positionals[0], {
       mode,
       pattern,
       out: values.out,
@@ -62,8 +66,10 @@ export async function convertCommand(argv: string[], ctx: CommandContext): Promi
       signal: ctx.signal,
       onWorkFolder: ctx.onWorkFolder,
       onProgress: (done, total) => bar.update(done, total),
+      onPermuteProgress: (done, total) => (done < total ? searchBar.update(done, total) : searchBar.clear()),
     });
   } finally {
+    searchBar.clear();
     bar.clear();
   }
   ctx.stdout(values.format === 'json' ? formatConvertJson(report) : formatConvert(report));

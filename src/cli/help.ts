@@ -81,6 +81,14 @@ pruned in place and the report says why. 'sparsity-lens decompress' restores the
 The output is written next to MODEL, then re-read (compressed weights decoded) and checked: every
 converted layer must pass. The input is never modified; outputs are written atomically.
 
+--permute: before pruning, each selected Conv/Gemm/MatMul layer's input channels are reordered (with
+the output channels of the layer that produces them, its bias and the per-channel ops between:
+BatchNormalization, Add/Mul of a constant, Relu, Gelu, pools, depthwise convolutions...) so that more magnitude survives N:M
+pruning (NVIDIA ASP's channel permutation search). The model computes the same function; the report
+gives each layer's retained magnitude without and with the permutation, and why a layer was refused
+(graph input, a residual Add, Reshape/Concat/Transpose between, grouped convolution, quantized weights).
+Models with external data are not permuted yet.
+
 One-shot pruning without fine-tuning loses accuracy: sparse-training flows (ASP, SR-STE, AMCT, INC)
 retrain after pruning.
 
@@ -95,6 +103,7 @@ Options:
   --min-params N        not layers with fewer than N weights
   --skip-first          not the first eligible layer (the stem)
   --skip-head           not the last eligible layer (the classifier head)
+  --permute             permute input channels first to keep more magnitude (see above)
   --force               replace an existing output
   --dry-run             print what would change; write nothing
   --format FORMAT       table (default) or json

@@ -6,6 +6,7 @@ import type { ShapeInfo } from '../sparsity/kernel';
 import type { LayerPlan } from '../sparsity/layers';
 import type { Pattern } from '../sparsity/pattern';
 import type { ConvertMode } from './paths';
+import type { PermutationReport } from './permute/types';
 import type { PruneTotals } from './prune';
 import type { RuntimeComparison } from './runtime';
 
@@ -102,6 +103,8 @@ export interface ConvertReport {
   /** Where the input breaks the ONNX spec and what the tool assumed (as in the inspection); the output keeps those assumptions. */
   warnings: string[];
   notes: string[];
+  /** convert --permute: per layer, the magnitude kept with and without the channel permutation, or why it was refused. */
+  permutation?: PermutationReport;
 }
 
 /** One weight tensor to convert, with every layer that consumes it. */

@@ -4,6 +4,7 @@
 import type { ConvertReport } from '../convert/convert';
 import type { OutputComparison } from '../convert/runtime';
 import { displayName, displayPath, displayText, escapeJsonControls } from '../safeText';
+import { formatPermutation } from './permuteFormat';
 
 const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(2)}%`);
 
@@ -19,6 +20,7 @@ export function formatConvert(r: ConvertReport): string {
   const widths = head.map((h, i) => rows.reduce((w, row) => Math.max(w, i === head.length - 1 ? 0 : row[i].length), h.length));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
   lines.push(line(head), ...rows.map(line), '');
+  if (r.permutation) lines.push(...formatPermutation(r.permutation), '');
   if (!r.dryRun) {
     const where = `${r.output === null ? '-' : displayPath(r.output)}${r.dataFile ? ` (external data: ${displayPath(r.dataFile)})` : ''}`;
     lines.push(r.written ? `output: ${where}` : `output: NOT WRITTEN (verification failed; ${where} is as it was)`);
