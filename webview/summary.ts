@@ -120,14 +120,15 @@ export class SummaryBar {
     const step = Math.floor(fraction * 10);
     if (step !== this.announced) {
       this.announced = step;
-      this.progressText.textContent = `Scanning${what ? ` ${what}` : ''}: ${Math.round(fraction * 100)} %`;
+      // Every weight read: the verdicts and the projection follow (seconds on a large model), said rather than a still 100 %.
+      this.progressText.textContent = fraction >= 1 ? 'Weights read: building the report…' : `Scanning${what ? ` ${what}` : ''}: ${Math.round(fraction * 100)} %`;
     }
     // A model of 100 GB takes minutes: the rate and the time left, once a second of scanning has been seen.
     const now = performance.now();
     if (!this.progressStart || done < this.progressStart.done) this.progressStart = { at: now, done };
     const seconds = (now - this.progressStart.at) / 1000;
     const rate = seconds >= 1 ? (done - this.progressStart.done) / seconds : 0;
-    this.progressRate.textContent = rate > 0 ? `${rateText(rate)} weights/s, about ${timeText((total - done) / rate)} left` : '';
+    this.progressRate.textContent = rate > 0 && done < total ? `${rateText(rate)} weights/s, about ${timeText((total - done) / rate)} left` : '';
   }
 
   /** The numbers on screen belong to the previous settings until the next report. */

@@ -1,0 +1,185 @@
+// The panel's states and small things in headless Chromium (issue 14 items 2, 3, 6 and 8): heatmap blocks and the
+// filter's highlight, a model where nothing is recognised, a broken file, the encodings' wording, the last moment of a
+// scan, headers, aria-sort, Tab in the drill-down, and the contrast of warning text and of violating groups.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { graph, makeTensor, node, valueInfo } from './support/builder';
+import { contrast, over, parseColour, type Rgb } from './support/contrast';
+import { inspectSpec, layer } from './support/models';
+import { PanelPage, ROOT, launchChromium } from './support/webview-page';
+import type { ThemeName } from './support/webview-themes';
+import { type InspectReport, inspectModel } from '../src/engine/sparsity/inspect';
+import { PROFILES, profileNames } from '../src/engine/speedup/profiles';
+import type { ToWebview } from '../src/protocol';
+
+const SAMPLE = join(ROOT, 'media', 'sample.onnx');
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+
+/** What the test page's window holds (declared here: the test's lib has no DOM types); page functions cast globalThis to it. */
+type Doc = { querySelector(s: string): unknown; querySelectorAll(s: string): ArrayLike<unknown>; activeElement: unknown; createRange(): unknown };
+type Win = { document: Doc; getComputedStyle(e: unknown): Record<string, string> };
+
+/** A model of elementwise ops only: no node carries a weight the tool reads. */
+const NOTHING_RECOGNISED = {
+  graph: graph({
+    name: 'elementwise',
+    nodes: [node('Add', ['X', 'B'], ['a'], {}, { name: 'add' }), node('Relu', ['a'], ['r'], {}, { name: 'relu' }), node('Mul', ['r', 'r'], ['Y'], {}, { name: 'square' })],
+    inputs: [valueInfo('X', 'float32', [1, 8])],
+    outputs: [valueInfo('Y', 'float32', [1, 8])],
+    initializers: [makeTensor({ name: 'B', dtype: 'float32', dims: [8], values: new Array(8).fill(1) })],
+  }),
+};
+
+describe('panel states in Chromium (issue 14)', () => {
+  let browser: Browser;
+  let report: InspectReport;
+  const open: PanelPage[] = [];
+  const hardwareProfiles = profileNames();
+
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    [browser, report] = await Promise.all([launchChromium(), inspectModel(SAMPLE, { workers: 0, speedup: { hardware: PROFILES.a100 } })]);
+  });
+  after(async () => {
+    for (const panel of open) await panel.close().catch(() => undefined);
+    await browser?.close();
+  });
+
+  const modelMessage = (name = 'sample.onnx'): ToWebview => ({ type: 'model', name, settings: { pattern: '2:4', hardware: 'a100' }, hardwareProfiles });
+
+  async function panelWith(r: InspectReport, theme: ThemeName = 'light', name = 'sample.onnx'): Promise<PanelPage> {
+    const panel = await PanelPage.open(browser, theme);
+    open.push(panel);
+    await panel.send(modelMessage(name));
+    await panel.send({ type: 'report', report: r });
+    await panel.page.locator('#stat-pattern').waitFor();
+    return panel;
+  }
+
+  async function choose(panel: PanelPage, dropdown: string, value: string): Promise<void> {
+    await panel.page.click(dropdown);
+    await panel.page.click(`${dropdown} vscode-option[value="${value}"]`);
+  }
+
+  describe('item 8: small things', () => {
+    test('at 100 % the progress says the report is being built, not a still "Scanning: 100 %"', async () => {
+      const panel = await PanelPage.open(browser);
+      open.push(panel);
+      await panel.send(modelMessage());
+      await panel.send({ type: 'progress', done: 40, total: 100, what: '' });
+      assert.equal(await panel.page.locator('#progress-text').textContent(), 'Scanning: 40 %');
+      await panel.send({ type: 'progress', done: 100, total: 100, what: '' });
+      assert.equal(await panel.page.locator('#progress-text').textContent(), 'Weights read: building the report…');
+      assert.equal(await panel.page.locator('#progress-rate').textContent(), '');
+      await panel.send({ type: 'report', report });
+      assert.equal(await panel.page.locator('#progress-text').textContent(), `Scan complete: ${report.summary.layers} layers.`);
+    });
+
+    test("no header of the layer table breaks inside a word, empty or full, wide or narrow", async () => {
+      const empty = await inspectSpec(NOTHING_RECOGNISED);
+      for (const r of [empty, report]) {
+        const panel = await panelWith(r);
+        for (const width of [1200, 900, 640]) {
+          await panel.page.setViewportSize({ width, height: 900 });
+          const lines = await panel.page.locator('vscode-data-grid-cell[cell-type="columnheader"]').evaluateAll((cells) =>
+            cells.map((cell) => {
+              const range = ((globalThis as unknown as Win).document.createRange() as { selectNodeContents(n: unknown): void; getClientRects(): ArrayLike<{ top: number }> });
+              range.selectNodeContents(cell);
+              // One line box per line the title takes.
+              const box = cell as { textContent: string; scrollWidth: number; clientWidth: number };
+              return [box.textContent, new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top))).size, box.scrollWidth - box.clientWidth] as const;
+            }),
+          );
+          for (const [title, n, overflow] of lines) {
+            // A line per word at most ("Valid / groups" may wrap at a space): a one-word title on two lines is cut inside.
+            assert.ok(n <= title.split(' ').filter((w) => w.length > 1).length, `${r.layers.length} layers, ${width} px: '${title}' takes ${n} lines`);
+            assert.ok(overflow <= 0, `${r.layers.length} layers, ${width} px: '${title}' overflows its cell by ${overflow} px`);
+          }
+        }
+      }
+    });
+
+    test('aria-sort says what the order is: lowest compliance first is ascending, largest first descending, failing first "other"', async () => {
+      const panel = await panelWith(report);
+      const sorted = () => panel.page.locator('vscode-data-grid-cell[aria-sort]').evaluateAll((cells) => cells.map((c) => [(c as { textContent: string }).textContent, (c as { getAttribute(n: string): string }).getAttribute('aria-sort')]));
+      assert.deepEqual(await sorted(), [['Status', 'other']]);
+      await choose(panel, '#sort', 'compliance');
+      assert.deepEqual(await sorted(), [['Compliance', 'ascending']]);
+      await choose(panel, '#sort', 'size');
+      assert.deepEqual(await sorted(), [['Parameters', 'descending']]);
+      await choose(panel, '#sort', 'name');
+      assert.deepEqual(await sorted(), [['Layer', 'ascending']]);
+    });
+
+    test('Tab after "Back" on a layer without a tile map stays in the layer, and Shift+Tab comes back', async () => {
+      const panel = await panelWith(report);
+      await panel.page.click('.heat-cell[data-layer="dw"]');
+      assert.equal(await panel.page.locator('canvas#tile-map').count(), 0);
+      await panel.page.locator('#back').focus();
+      await panel.page.keyboard.press('Tab');
+      const inside = () => panel.page.evaluate(() => {
+        const active = (globalThis as unknown as Win).document.activeElement as { closest(s: string): unknown; id: string } | null;
+        return active ? [Boolean(active.closest('#drilldown')), active.id] : [false, ''];
+      });
+      const [within, id] = await inside();
+      assert.equal(within, true, `focus went to '${id}', outside the layer`);
+      assert.equal(id, 'layer-facts');
+      await panel.page.keyboard.press('Shift+Tab');
+      assert.equal(await panel.page.evaluate(() => ((globalThis as unknown as Win).document.activeElement as { id: string }).id), 'back');
+    });
+
+    /** The colour of text in `selector` against the panel's background, WCAG 2.x. */
+    async function textContrast(panel: PanelPage, selector: string): Promise<number> {
+      const [fg, bg] = await panel.page.locator(selector).first().evaluate((e) => [(globalThis as unknown as Win).getComputedStyle(e).color, (globalThis as unknown as Win).getComputedStyle((globalThis as unknown as Win).document.querySelector('body')).backgroundColor]);
+      return contrast(over(parseColour(fg), parseColour(bg).rgb), parseColour(bg).rgb);
+    }
+
+    for (const theme of ['light', 'dark', 'high-contrast'] as const) {
+      test(`warning text meets WCAG AA (4.5:1) in ${theme}: the layer's warnings, the model's, the speedup traps`, async () => {
+        const warned = structuredClone(report);
+        warned.warnings = ['a model-level warning'];
+        const panel = await panelWith(warned, theme);
+        assert.ok((await textContrast(panel, '#model-warnings li')) >= 4.5, `model warnings: ${(await textContrast(panel, '#model-warnings li')).toFixed(2)}`);
+        await panel.page.click('#tab-speedup');
+        assert.ok((await panel.page.locator('.speedup-layer .flags li').count()) > 0, 'the sample has speedup traps');
+        const flags = await textContrast(panel, '.speedup-layer .flags li');
+        assert.ok(flags >= 4.5, `speedup traps: ${flags.toFixed(2)}`);
+        await panel.page.click('#tab-layers');
+        await panel.page.click('.heat-cell[data-layer="conv2"]');
+        assert.ok(layer(report, 'conv2').warnings.length > 0);
+        const warnings = await textContrast(panel, '#layer-warnings li');
+        assert.ok(warnings >= 4.5, `layer warnings: ${warnings.toFixed(2)}`);
+      });
+    }
+
+    test('high contrast: a violating group is filled in a colour that stands out from the black background (3:1, WCAG non-text)', async () => {
+      const panel = await panelWith(report, 'high-contrast');
+      await panel.page.click('.heat-cell[data-layer="conv2"]');
+      await panel.page.locator('canvas#tile-map').focus();
+      await panel.page.keyboard.press('Enter');
+      const asked = (await panel.waitForMessage('region')).region;
+      // Every group e0 e1 e2 kept, e3 zero: three non-zeros, violating 2:4; e3's square shows only the group's fill.
+      const n = (asked.row1 - asked.row0) * (asked.group1 - asked.group0);
+      await panel.send({ type: 'region', groups: { ...asked, m: 4, counts: new Array(n).fill(3), masks: new Array(n).fill(0b0111) } });
+      const zoom = panel.page.locator('canvas#zoom-grid');
+      await zoom.waitFor();
+      await panel.page.screenshot({ path: join(ARTIFACTS, 'panel-high-contrast-violating.png'), fullPage: true });
+      const [pixel, bg] = await zoom.evaluate((canvas) => {
+        const c = canvas as { width: number; style: { width: string }; getContext(k: string): { getImageData(x: number, y: number, w: number, h: number): { data: number[] } } };
+        const ratio = c.width / parseFloat(c.style.width);
+        // Cell (0, 0): gap 3, four elements of `size` px each; the middle of e3.
+        const size = (parseFloat(c.style.width) - 3) / (Number((canvas as { getAttribute(n: string): string }).getAttribute('data-cols'))) - 3;
+        const element = size / 4;
+        const d = c.getContext('2d').getImageData(Math.round((3 + 3.5 * element) * ratio), Math.round((3 + element / 2) * ratio), 1, 1).data;
+        return [Array.from(d), (globalThis as unknown as Win).getComputedStyle((globalThis as unknown as Win).document.querySelector('body')).backgroundColor];
+      });
+      const background = parseColour(bg).rgb;
+      const fill = over({ rgb: pixel.slice(0, 3) as Rgb, alpha: pixel[3] / 255 }, background);
+      const ratio = contrast(fill, background);
+      assert.ok(ratio >= 3, `violating fill ${fill.map(Math.round)} on ${background}: ${ratio.toFixed(2)}`);
+    });
+  });
+});
