@@ -8,10 +8,11 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { graph, makeTensor, node, valueInfo } from './support/builder';
 import { contrast, over, parseColour, type Rgb } from './support/contrast';
-import { inspectSpec, layer } from './support/models';
+import { inspectFile, inspectSpec, layer, writeTempModel } from './support/models';
 import { PanelPage, ROOT, launchChromium } from './support/webview-page';
 import type { ThemeName } from './support/webview-themes';
 import { type InspectReport, inspectModel } from '../src/engine/sparsity/inspect';
+import { readGroupEncodings, readRegion } from '../src/engine/sparsity/region';
 import { PROFILES, profileNames } from '../src/engine/speedup/profiles';
 import type { ToWebview } from '../src/protocol';
 
@@ -63,6 +64,75 @@ describe('panel states in Chromium (issue 14)', () => {
     await panel.page.click(dropdown);
     await panel.page.click(`${dropdown} vscode-option[value="${value}"]`);
   }
+
+  describe('item 6: encodings', () => {
+    // uint8 weights [K 16, N 8] with zero point 128 through DequantizeLinear: every group keeps e0 e1 (129, 130...) and
+    // holds the zero point at e2 e3, except output feature 0's group 1 (K 4-7), which keeps three: the first rows
+    // cannot be encoded, while output feature 1's group 0 can.
+    const K = 16;
+    const N = 8;
+    const codes = Array.from({ length: K * N }, (_, i) => {
+      const [k, n] = [Math.floor(i / N), i % N];
+      if (n === 0 && k >= 4 && k < 8) return k === 7 ? 128 : 130 + (k % 4);
+      return k % 4 < 2 ? 129 + (k % 4) + n : 128;
+    });
+    const QUANTIZED = {
+      graph: graph({
+        name: 'quantized',
+        nodes: [node('DequantizeLinear', ['Wq', 's', 'zp'], ['W'], {}, { name: 'dq' }), node('MatMul', ['X', 'W'], ['Y'], {}, { name: 'fc' })],
+        inputs: [valueInfo('X', 'float32', [1, K])],
+        outputs: [valueInfo('Y', 'float32', [1, N])],
+        initializers: [
+          makeTensor({ name: 'Wq', dtype: 'uint8', dims: [K, N], values: codes }),
+          makeTensor({ name: 's', dtype: 'float32', dims: [], values: [0.01] }),
+          makeTensor({ name: 'zp', dtype: 'uint8', dims: [], values: [128] }),
+        ],
+      }),
+    };
+
+    test("the picked group's facts stand apart from the first rows' hex, which says what it covers and what there cannot be encoded; zeros name the zero point; index[1] says it counts from e1", async () => {
+      const path = writeTempModel(QUANTIZED);
+      const quantized = await inspectFile(path);
+      assert.equal(layer(quantized, 'fc').validGroups, layer(quantized, 'fc').groups - 1);
+      const panel = await panelWith(quantized);
+      await panel.page.click('.heat-cell[data-layer="fc"]');
+      // The tile map has a row of tiles per output feature: output feature 1's tile, then its first group.
+      await panel.page.locator('canvas#tile-map').focus();
+      await panel.page.keyboard.press('ArrowDown');
+      await panel.page.keyboard.press('Enter');
+      const region = (await panel.waitForMessage('region')).region;
+      await panel.send({ type: 'region', groups: readRegion(path, { n: 2, m: 4 }, region) });
+      await panel.page.locator('canvas#zoom-grid').focus();
+      await panel.page.keyboard.press('Enter');
+      const asked = await panel.waitForMessage('encodings');
+      assert.deepEqual([asked.row, asked.group], [1, 0], JSON.stringify([asked, region]));
+      const encodings = readGroupEncodings(path, { n: 2, m: 4 }, 'fc', 1, 0, 0);
+      assert.deepEqual([encodings.values, encodings.zeroPoints, encodings.hexRows], [['130', '131', '128', '128'], [128, 128, 128, 128], 4]);
+      assert.equal(encodings.problem, undefined, 'the picked group encodes');
+      assert.deepEqual(encodings.hex.map((h) => h.title), ['Ascend']);
+      assert.match(encodings.hex[0].lines[0], /^not encodable: .*row 0, group 1/);
+      await panel.send({ type: 'encodings', encodings });
+      const view = panel.page.locator('#encodings');
+      await view.waitFor();
+      await panel.page.screenshot({ path: join(ARTIFACTS, 'panel-light-encodings-zero-point.png'), fullPage: true });
+      // The group: its zeros equal the zero point and say so.
+      assert.deepEqual(await view.locator('.group-values li.zero .zero-point').allTextContents(), ['= zero point 128', '= zero point 128']);
+      assert.equal(await view.locator('.group-values li.nonzero .zero-point').count(), 0);
+      const facts = await view.locator('dl.encoding-facts').evaluate((dl) => Object.fromEntries([...(dl as unknown as { querySelectorAll(s: string): Iterable<{ textContent: string; nextElementSibling: { textContent: string } }> }).querySelectorAll('dt')].map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
+      assert.equal(facts['Zero point'], '128');
+      assert.equal(facts['Ascend index[0]'], `${encodings.ascend!.index0} (the first non-zero among e0–e2 is e0)`);
+      assert.equal(facts['Ascend index[1]'], `${encodings.ascend!.index1} (the last non-zero among e1–e3 is e1, counted from e1: 00 = e1, 01 = e2, 10 = e3)`);
+      assert.deepEqual([encodings.ascend!.index0, encodings.ascend!.index1], ['00', '00']);
+      // The picked group has no problem line; the first rows' failure is in the hex part, naming what it covers.
+      assert.equal(await view.locator('#group-problem').count(), 0);
+      const preview = view.locator('#hex-preview');
+      assert.equal(await preview.locator('#hex-scope').textContent(), "The hex below covers the layer's first 4 rows (output features 0–3) at position 0, not only the picked group.");
+      const problems = await preview.locator('.layer-problem').allTextContents();
+      assert.equal(problems.length, 1);
+      assert.match(problems[0], /^Ascend: the layer's first 4 rows \(output features 0–3\) at position 0 cannot be encoded: .*row 0, group 1/);
+      assert.equal(await preview.locator('figure.hex').count(), 0);
+    });
+  });
 
   describe('item 8: small things', () => {
     test('at 100 % the progress says the report is being built, not a still "Scanning: 100 %"', async () => {
