@@ -2,15 +2,18 @@
 // filter's highlight, a model where nothing is recognised, a broken file, the encodings' wording, the last moment of a
 // scan, headers, aria-sort, Tab in the drill-down, and the contrast of warning text and of violating groups.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { graph, makeTensor, node, valueInfo } from './support/builder';
 import { contrast, over, parseColour, type Rgb } from './support/contrast';
-import { inspectFile, inspectSpec, layer, writeTempModel } from './support/models';
+import { inspectFile, inspectSpec, layer, tempDir, writeTempModel } from './support/models';
 import { PanelPage, ROOT, launchChromium } from './support/webview-page';
 import type { ThemeName } from './support/webview-themes';
+import type { OutputChannel } from 'vscode';
+import { ModelError, canRetry } from '../src/engine/errors';
+import { EngineFailure, EngineClient, retryable } from '../src/extension/engineClient';
 import { type InspectReport, inspectModel } from '../src/engine/sparsity/inspect';
 import { readGroupEncodings, readRegion } from '../src/engine/sparsity/region';
 import { PROFILES, profileNames } from '../src/engine/speedup/profiles';
@@ -64,6 +67,116 @@ describe('panel states in Chromium (issue 14)', () => {
     await panel.page.click(dropdown);
     await panel.page.click(`${dropdown} vscode-option[value="${value}"]`);
   }
+
+  describe('item 3: empty and broken states', () => {
+    test('a model where nothing is recognised says which ops it has, the unknown weight-bearing ops it counted, and what the tool reads', async () => {
+      const withUnknown = {
+        ...NOTHING_RECOGNISED,
+        graph: graph({
+          name: 'elementwise-and-foo',
+          nodes: [...NOTHING_RECOGNISED.graph.node!, node('Foo', ['Y', 'Wf'], ['Z'], {}, { name: 'foo', domain: 'com.example' })],
+          inputs: [valueInfo('X', 'float32', [1, 8])],
+          outputs: [valueInfo('Z', 'float32', [1, 8])],
+          initializers: [...NOTHING_RECOGNISED.graph.initializer!, makeTensor({ name: 'Wf', dtype: 'float32', dims: [8, 8], values: new Array(64).fill(0.5) })],
+        }),
+        extraOpsets: [{ domain: 'com.example', version: 1 }],
+      };
+      const empty = await inspectSpec(withUnknown);
+      assert.equal(empty.layers.length, 0);
+      assert.deepEqual(empty.graphOps, [
+        { op: 'Add', domain: '', nodes: 1 },
+        { op: 'Foo', domain: 'com.example', nodes: 1 },
+        { op: 'Mul', domain: '', nodes: 1 },
+        { op: 'Relu', domain: '', nodes: 1 },
+      ]);
+      assert.deepEqual(empty.unrecognized, [{ op: 'Foo', domain: 'com.example', nodes: 1 }]);
+      const panel = await panelWith(empty, 'light', 'elementwise.onnx');
+      assert.equal(await panel.page.locator('.heat-cell').count(), 0);
+      const why = panel.page.locator('#empty-model');
+      assert.equal(await why.locator('h3').textContent(), 'No layers to scan');
+      assert.equal(await why.locator('#empty-seen').textContent(), 'The model has 4 nodes: 1 Add, 1 Foo (com.example), 1 Mul, 1 Relu. None of them takes a constant weight of an op this tool reads.');
+      assert.equal(await why.locator('#empty-unknown').textContent(), 'It counted 1 node with constant weights of ops it does not know: 1 Foo (com.example).');
+      const supported = (await why.locator('#empty-supported').textContent())!;
+      assert.match(supported, /^Weights are read from Conv, ConvInteger, QLinearConv, MatMul, MatMulInteger, QLinearMatMul, Gemm and ONNX Runtime’s QGemm, .*MatMulNBits, MoE, QMoE \(com\.microsoft\), where the weight is a constant .* through DequantizeLinear, QuantizeLinear, Cast, Identity, Transpose\.$/);
+      await panel.page.screenshot({ path: join(ARTIFACTS, 'panel-light-empty.png'), fullPage: true });
+      // Without unknown ops: no line about them. With layers: no explanation at all.
+      const plain = await panelWith(await inspectSpec(NOTHING_RECOGNISED), 'dark');
+      assert.equal(await plain.page.locator('#empty-seen').textContent(), 'The model has 3 nodes: 1 Add, 1 Mul, 1 Relu. None of them takes a constant weight of an op this tool reads.');
+      assert.equal(await plain.page.locator('#empty-unknown').count(), 0);
+      await plain.send({ type: 'report', report });
+      assert.equal(await plain.page.locator('#empty-model').count(), 0);
+      assert.equal(report.graphOps, undefined, 'a report with layers lists no ops');
+    });
+  });
+
+  describe('item 3: which failures offer Retry', () => {
+    test('a file cut short may still be downloading: retryable; a malformed file is not; a locked or vanished one is', async () => {
+      const dir = tempDir();
+      const cut = join(dir, 'cut.onnx');
+      writeFileSync(cut, readFileSync(SAMPLE).subarray(0, 80_000));
+      const garbage = join(dir, 'garbage.onnx');
+      writeFileSync(garbage, Buffer.from('this is not a model, just text that no ONNX reader takes'));
+      const failure = (path: string) => inspectModel(path, { workers: 0 }).then(() => assert.fail(`${path} was read`), (err: unknown) => err);
+      const cutErr = await failure(cut);
+      assert.ok(cutErr instanceof ModelError && /the file has 80\.0 kB: an incomplete download or copy\?/.test(cutErr.message), String(cutErr));
+      assert.equal(canRetry(cutErr), true);
+      const garbageErr = await failure(garbage);
+      assert.ok(garbageErr instanceof ModelError && /not a readable ONNX model/.test(garbageErr.message), String(garbageErr));
+      assert.equal(canRetry(garbageErr), false);
+      assert.equal(canRetry(await failure(join(dir, 'missing.onnx'))), true, 'a file being replaced is missing for a moment');
+      assert.equal(canRetry(Object.assign(new Error('resource busy or locked'), { code: 'EBUSY' })), true);
+      assert.equal(canRetry(Object.assign(new Error('permission denied'), { code: 'EACCES' })), false);
+      assert.equal(canRetry(new Error('anything else')), false);
+    });
+
+    test('through the worker: the failure says whether it is retryable', async () => {
+      const dir = tempDir();
+      const cut = join(dir, 'cut.onnx');
+      writeFileSync(cut, readFileSync(SAMPLE).subarray(0, 80_000));
+      const engine = new EngineClient(ROOT, { appendLine: () => undefined } as unknown as OutputChannel);
+      const inspect = (path: string) => engine.request<'inspected'>({ type: 'inspect', path, settings: { pattern: '2:4', hardware: 'a100', dims: {} }, engine: { gridMax: 128, nearlyThreshold: 0.99, workers: 0 } });
+      try {
+        await assert.rejects(inspect(cut), (err) => err instanceof EngineFailure && err.retryable && retryable(err));
+        await assert.rejects(inspect(join(ROOT, 'README.md')), (err) => err instanceof EngineFailure && !err.retryable && !retryable(err));
+      } finally {
+        await engine.dispose();
+      }
+    });
+
+    test('a model that cannot be read turns Convert and Export off and says why; Retry only when the host offers it; a report turns them on', async () => {
+      const panel = await PanelPage.open(browser);
+      open.push(panel);
+      await panel.send(modelMessage('garbage.onnx'));
+      await panel.send({ type: 'error', message: 'garbage.onnx: not a readable ONNX model: truncated or corrupt (field 7 at byte 19 claims 13942186 bytes)', retry: false, unreadable: true });
+      const disabled = (id: string) => panel.page.locator(`#${id}`).evaluate((b) => (b as unknown as { disabled: boolean }).disabled);
+      assert.equal(await disabled('convert'), true);
+      assert.equal(await disabled('export'), true);
+      assert.equal(await panel.page.locator('#actions-off').textContent(), 'Convert and Export are off: the model could not be read (the message above says why).');
+      assert.equal(await panel.page.locator('#retry').count(), 0, 'a malformed file gets no Retry');
+      await panel.page.click('#convert', { force: true });
+      await panel.page.click('#export', { force: true });
+      assert.deepEqual(await panel.posted(), [{ type: 'ready' }], 'a disabled action sends nothing');
+      await panel.page.screenshot({ path: join(ARTIFACTS, 'panel-light-unreadable.png'), clip: { x: 0, y: 0, width: 1200, height: 300 } });
+      // A file cut short: the host offers Retry; once the file is whole, the report turns the actions back on.
+      await panel.send({ type: 'error', message: 'cut.onnx: the model needs 162.8 kB, the file has 80.0 kB: an incomplete download or copy?', retry: true, unreadable: true });
+      await panel.page.click('#retry');
+      await panel.waitForMessage('retry');
+      await panel.send({ type: 'report', report });
+      assert.equal(await disabled('convert'), false);
+      assert.equal(await disabled('export'), false);
+      assert.equal(await panel.page.locator('#actions-off').isVisible(), false);
+      // A failure after a report (a zoom's region, say) leaves the report and its actions usable.
+      await panel.send({ type: 'error', message: 'the engine worker stopped', retry: true, unreadable: false });
+      assert.equal(await disabled('convert'), false);
+    });
+
+    test('a model without layers has nothing to convert: Convert is off with the reason, Export stays on', async () => {
+      const panel = await panelWith(await inspectSpec(NOTHING_RECOGNISED));
+      const state = (id: string) => panel.page.locator(`#${id}`).evaluate((b) => [(b as unknown as { disabled: boolean }).disabled, (b as unknown as { title: string }).title]);
+      assert.deepEqual(await state('convert'), [true, 'No layer to convert: the panel says why']);
+      assert.deepEqual(await state('export'), [false, '']);
+    });
+  });
 
   describe('item 6: encodings', () => {
     // uint8 weights [K 16, N 8] with zero point 128 through DequantizeLinear: every group keeps e0 e1 (129, 130...) and
