@@ -72,7 +72,8 @@ export type FromWorker =
   | { type: 'encodings'; id: number; encodings: GroupEncodings }
   | { type: 'converted'; id: number; report: ConvertReport }
   | { type: 'exported'; id: number; manifest: ExportManifest }
-  | { type: 'failed'; id: number; message: string }
+  /** `retry`: trying again may help (a file cut short or locked), not for a malformed model (errors.ts canRetry). */
+  | { type: 'failed'; id: number; message: string; retry?: boolean }
   | { type: 'cancelled'; id: number };
 
 // ----------------------------------------------------------------------------------------------- webview
@@ -88,7 +89,8 @@ export type ToWebview =
   | { type: 'report'; report: InspectReport }
   | { type: 'region'; groups: RegionGroups }
   | { type: 'encodings'; encodings: GroupEncodings }
-  | { type: 'error'; message: string; retry: boolean };
+  /** `unreadable`: the model itself could not be read, so Convert and Export have nothing to work on. */
+  | { type: 'error'; message: string; retry: boolean; unreadable?: boolean };
 
 export type FromWebview =
   | { type: 'ready' }

@@ -501,8 +501,11 @@ describe('webview panel in Chromium', () => {
       assert.ok(text.includes(fact), fact);
     }
     assert.equal(await view.locator('.group-values li').count(), 4);
-    assert.equal(await view.locator('figure.hex').count(), encodings.hex.length);
-    assert.equal(await view.locator('figure.hex pre').first().textContent(), encodings.hex[0].lines.join('\n'));
+    // A first-rows hex that cannot be encoded is said as a line of the hex part, not drawn as bytes (issue 14 item 6).
+    const drawn = encodings.hex.filter((h) => !h.lines[0].startsWith('not encodable: '));
+    assert.equal(await view.locator('#hex-preview figure.hex').count(), drawn.length);
+    assert.equal(await view.locator('#hex-preview .layer-problem').count(), encodings.hex.length - drawn.length);
+    if (drawn.length) assert.equal(await view.locator('figure.hex pre').first().textContent(), drawn[0].lines.join('\n'));
   });
 
   test('a tile larger than the zoom window shows the first 64 x 64 groups and pans with the buttons', async () => {

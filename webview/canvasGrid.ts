@@ -12,6 +12,8 @@ export interface Palette {
   foreground: string;
   background: string;
   focus: string;
+  /** Alpha of a zoomed group's pass or violating tint (higher in high contrast: panel.css). */
+  groupFillAlpha: number;
 }
 
 export function readPalette(): Palette {
@@ -26,6 +28,7 @@ export function readPalette(): Palette {
     foreground: get('foreground', '#cccccc'),
     background: get('background', '#1e1e1e'),
     focus: get('focus', '#007fd4'),
+    groupFillAlpha: Number(get('group-fill-alpha', '0.35')) || 0.35,
   };
 }
 

@@ -125,7 +125,7 @@ export interface Table {
   element: HTMLElement;
   setRows(rows: TableRow[]): void;
   /** Marks one column as the sort key (aria-sort on its header). */
-  setSorted(column: number | null, direction: 'ascending' | 'descending'): void;
+  setSorted(column: number | null, direction: 'ascending' | 'descending' | 'other'): void;
 }
 
 /** A keyboard-navigable data grid (arrow keys between cells) with a header row. */

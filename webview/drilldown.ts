@@ -186,7 +186,12 @@ function layerFacts(layer: LayerReport): HTMLElement {
   } else if (projected.denseTime !== undefined && projected.denseTime !== null) {
     rows.push(['Projected time', `dense ${seconds(projected.denseTime)}, sparse ${seconds(projected.sparseTime)} (${projected.bound}-bound), ${speedup(projected.speedup)}`]);
   }
-  return facts(rows);
+  const list = facts(rows);
+  // A tab stop after Back: a layer with no tile map has nothing else to focus, and Tab would leave the panel.
+  list.id = 'layer-facts';
+  list.tabIndex = 0;
+  list.setAttribute('aria-label', 'Layer facts');
+  return list;
 }
 
 function describeTile(geo: LayerGeometry, grid: NonNullable<LayerReport['grid']>, row: number, col: number): string {

@@ -21,6 +21,9 @@ const ALL = '*';
 /** Column index of the header that shows each sort (aria-sort). */
 const SORT_COLUMN: Partial<Record<SortKey, number>> = { name: 0, op: 1, failing: 3, compliance: 4, size: 6 };
 
+/** What each sort's aria-sort says: lowest compliance first is ascending; failing first is an order of its own (WAI-ARIA: "other"). */
+const SORT_DIRECTION: Record<SortKey, 'ascending' | 'descending' | 'other'> = { graph: 'other', name: 'ascending', op: 'ascending', compliance: 'ascending', size: 'descending', failing: 'other' };
+
 export class LayerTable {
   readonly element: HTMLElement;
   private layers: PanelLayer[] = [];
@@ -51,10 +54,10 @@ export class LayerTable {
       { title: 'Op', width: 'minmax(5em, 1fr)', onSort: by('op') },
       { title: 'Shape', width: 'minmax(7em, 1.2fr)' },
       { title: 'Status', width: 'minmax(9em, 1.2fr)', onSort: by('failing') },
-      { title: 'Compliance', width: 'minmax(6em, 1fr)', onSort: by('compliance') },
-      { title: 'Valid / groups', width: 'minmax(8em, 1.2fr)' },
-      { title: 'Parameters', width: 'minmax(6em, 1fr)', onSort: by('size') },
-      { title: 'Speedup', width: 'minmax(5em, 0.8fr)' },
+      { title: 'Compliance', width: 'minmax(8em, 1fr)', onSort: by('compliance') },
+      { title: 'Valid / groups', width: 'minmax(9em, 1.2fr)' },
+      { title: 'Parameters', width: 'minmax(8em, 1fr)', onSort: by('size') },
+      { title: 'Speedup', width: 'minmax(6.5em, 0.8fr)' },
       { title: 'On target', width: 'minmax(8.5em, 1.1fr)' },
     ]);
     this.element = el(
@@ -92,7 +95,7 @@ export class LayerTable {
     const shown = sortLayers(filterLayers(this.layers, this.nameFilter, this.opFilter, this.statusFilter), this.sort);
     this.caption.textContent = `Showing ${shown.length} of ${this.layers.length} layers.${this.colourBy ? ` On target: ${TARGET_NAMES[this.colourBy]}.` : ''}`;
     const column = SORT_COLUMN[this.sort];
-    this.grid.setSorted(column ?? null, this.sort === 'name' || this.sort === 'op' ? 'ascending' : 'descending');
+    this.grid.setSorted(column ?? null, SORT_DIRECTION[this.sort]);
     this.grid.setRows(
       shown.map((layer) => {
         const status = layerStatus(layer);

@@ -9,6 +9,7 @@ import { type ColourBy, deploySummaryView, hasVerdicts, targetsTable } from './d
 import { el, replace } from './dom';
 import { LayerDrilldown } from './drilldown';
 import { type PanelLayer, STATUSES } from './format';
+import { emptyModelView } from './emptyState';
 import { ModelHeatmap } from './heatmap';
 import { LayerTable } from './layerTable';
 import { speedupView } from './speedup';
@@ -46,6 +47,8 @@ class Panel {
   /** The compliance legend, or with a target chosen its legend, count and totals. */
   private readonly legendSlot = el('div', { class: 'legend-slot', 'aria-live': 'polite' });
   private readonly targetsSlot = el('div', { class: 'targets-slot' });
+  /** Why a report has no layer (emptyState.ts). */
+  private readonly emptySlot = el('div', { class: 'empty-slot' });
   private readonly complianceLegend: HTMLElement;
 
   constructor(root: HTMLElement) {
@@ -54,7 +57,7 @@ class Panel {
       { class: 'status-legend', 'aria-label': 'Legend' },
       ...(['pass', 'nearly', 'fail', 'ineligible'] as const).map((kind) => el('li', { class: `status-${kind}` }, el('span', { class: 'swatch', 'aria-hidden': 'true' }), `${STATUSES[kind].symbol} ${STATUSES[kind].word}`)),
     );
-    const layersTab = el('div', { class: 'layers-tab' }, el('section', { class: 'heatmap-section', 'aria-label': 'Model heatmap' }, el('h2', {}, 'Model heatmap'), this.legendSlot, this.heatmap.element), this.targetsSlot, this.table.element);
+    const layersTab = el('div', { class: 'layers-tab' }, el('section', { class: 'heatmap-section', 'aria-label': 'Model heatmap' }, el('h2', {}, 'Model heatmap'), this.emptySlot, this.legendSlot, this.heatmap.element), this.targetsSlot, this.table.element);
     replace(this.legendSlot, this.complianceLegend);
     this.overview = el('div', { class: 'overview', id: 'overview' }, this.summary.element, tabs('Views', [
       { id: 'layers', title: 'Layers', content: layersTab },
@@ -92,6 +95,8 @@ class Panel {
         break;
       case 'error':
         this.banner.show(message.message, message.retry);
+        // The last report (if any) stays usable; without one there is nothing to convert or export.
+        if (message.unreadable && !this.report) this.summary.setActionsOff('Convert and Export are off: the model could not be read (the message above says why).');
         this.drilldown.stopWaiting();
         break;
     }
@@ -118,6 +123,7 @@ class Panel {
     this.report = report;
     this.banner.hide();
     this.summary.setReport(report);
+    replace(this.emptySlot, emptyModelView(report));
     this.setLayers(report.layers);
     replace(this.speedupSlot, speedupView(report));
     const open = this.wanted ?? this.drilldown.layerName;

@@ -43,6 +43,8 @@ export class SummaryBar {
   private readonly warnings = el('ul', { class: 'warnings', id: 'model-warnings', hidden: true });
   /** Nodes with constant weights of ops the tool does not read, counted by op: nothing is skipped in silence. */
   private readonly notRead = el('p', { class: 'not-read', id: 'not-read', hidden: true });
+  /** Why Convert and Export are off (a model that cannot be read, one without layers), beside them. */
+  private readonly actionsOff = el('p', { class: 'actions-off', id: 'actions-off', hidden: true });
   private announced = -1;
   private named = false;
 
@@ -80,6 +82,7 @@ export class SummaryBar {
       'header',
       { class: 'summary' },
       el('div', { class: 'title-row' }, el('div', {}, this.title, this.meta), actionsRow),
+      this.actionsOff,
       settingsRow,
       this.progress,
       this.progressText,
@@ -120,14 +123,15 @@ export class SummaryBar {
     const step = Math.floor(fraction * 10);
     if (step !== this.announced) {
       this.announced = step;
-      this.progressText.textContent = `Scanning${what ? ` ${what}` : ''}: ${Math.round(fraction * 100)} %`;
+      // Every weight read: the verdicts and the projection follow (seconds on a large model), said rather than a still 100 %.
+      this.progressText.textContent = fraction >= 1 ? 'Weights read: building the report…' : `Scanning${what ? ` ${what}` : ''}: ${Math.round(fraction * 100)} %`;
     }
     // A model of 100 GB takes minutes: the rate and the time left, once a second of scanning has been seen.
     const now = performance.now();
     if (!this.progressStart || done < this.progressStart.done) this.progressStart = { at: now, done };
     const seconds = (now - this.progressStart.at) / 1000;
     const rate = seconds >= 1 ? (done - this.progressStart.done) / seconds : 0;
-    this.progressRate.textContent = rate > 0 ? `${rateText(rate)} weights/s, about ${timeText((total - done) / rate)} left` : '';
+    this.progressRate.textContent = rate > 0 && done < total ? `${rateText(rate)} weights/s, about ${timeText((total - done) / rate)} left` : '';
   }
 
   /** The numbers on screen belong to the previous settings until the next report. */
@@ -146,10 +150,11 @@ export class SummaryBar {
     this.progressStart = undefined;
     this.progressRate.textContent = '';
     if (!this.named) this.title.textContent = baseName(report.model);
+    this.setActionsOff(null);
     const convert = this.element.querySelector<HTMLElement & { disabled: boolean }>('#convert');
     if (convert) {
-      convert.disabled = report.modelFormat === 'safetensors';
-      convert.title = convert.disabled ? 'Convert writes ONNX models; a safetensors checkpoint is inspected (and decompressed with the CLI)' : '';
+      convert.disabled = report.modelFormat === 'safetensors' || report.layers.length === 0;
+      convert.title = report.modelFormat === 'safetensors' ? 'Convert writes ONNX models; a safetensors checkpoint is inspected (and decompressed with the CLI)' : convert.disabled ? 'No layer to convert: the panel says why' : '';
     }
     this.meta.textContent = [
       // A checkpoint has no graph and no opset: it is converted after export to ONNX, not here.
@@ -192,6 +197,26 @@ export class SummaryBar {
         ` If every eligible layer passed: ${speedup(p.speedupIfAllPass)}.`,
       ),
     );
+  }
+
+  /**
+   * Turns Convert and Export off with the reason said beside them (the model could not be read: nothing to convert or
+   * export), or back on (null).
+   */
+  setActionsOff(reason: string | null): void {
+    for (const id of ['convert', 'export']) {
+      const action = this.element.querySelector<HTMLElement & { disabled: boolean }>(`#${id}`);
+      if (!action) continue;
+      action.disabled = reason !== null;
+      action.title = reason ?? '';
+    }
+    this.actionsOff.hidden = reason === null;
+    this.actionsOff.textContent = reason ?? '';
+    if (reason !== null) {
+      this.progress.hidden = true;
+      this.progressText.textContent = '';
+      this.progressRate.textContent = '';
+    }
   }
 
   private showWarnings(warnings: readonly string[]): void {

@@ -139,7 +139,7 @@ export class ZoomView {
     const { count, mask } = this.groupAt(row, col);
     const m = this.pattern.m;
     const valid = count <= this.pattern.n;
-    ctx.globalAlpha = 0.35;
+    ctx.globalAlpha = palette.groupFillAlpha;
     ctx.fillStyle = valid ? palette.pass : palette.low;
     ctx.fillRect(x, y, size * m, size);
     ctx.globalAlpha = 1;

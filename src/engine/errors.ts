@@ -10,6 +10,8 @@ export class ModelError extends Error {
     readonly file: string,
     readonly problem: string,
     readonly tensor?: string,
+    /** Whether reading again may succeed: a file cut short may still be downloading or copying; a malformed one will not change. */
+    readonly retryable = false,
   ) {
     super(`${displayPath(file)}: ${tensor !== undefined ? `tensor '${displayName(tensor)}': ` : ''}${displayText(problem)}`);
     this.name = 'ModelError';
@@ -22,6 +24,16 @@ export class CancelledError extends Error {
     super('cancelled');
     this.name = 'CancelledError';
   }
+}
+
+/** fs error codes of a read that may succeed later: a file locked, being replaced, too many files open, a device hiccup. */
+const TRANSIENT_CODES = new Set(['EBUSY', 'EAGAIN', 'EMFILE', 'ENFILE', 'EIO', 'ETIMEDOUT', 'ENOENT']);
+
+/** Whether trying the same job again may succeed (issue 14: offer Retry only where it can help). */
+export function canRetry(err: unknown): boolean {
+  if (err instanceof ModelError) return err.retryable;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && TRANSIENT_CODES.has(code);
 }
 
 /** Room for a path and a problem, as a ModelError's message has. */

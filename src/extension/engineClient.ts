@@ -11,6 +11,21 @@ type Reply = Exclude<FromWorker, { type: 'progress' | 'log' | 'failed' | 'cancel
 
 export class WorkerDiedError extends Error {}
 
+/** A job the engine failed, with whether trying it again may help (the worker's canRetry). */
+export class EngineFailure extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** Whether a failed request may succeed when sent again: the worker restarts; a file cut short or locked may change. */
+export function retryable(err: unknown): boolean {
+  return err instanceof WorkerDiedError || (err instanceof EngineFailure && err.retryable);
+}
+
 interface Pending {
   /** Raised to cancel: the worker's loops read it even while busy. */
   abort: Int32Array;
@@ -62,7 +77,7 @@ export class EngineClient {
       return;
     }
     this.pending.delete(msg.id);
-    if (msg.type === 'failed') p.reject(new Error(msg.message));
+    if (msg.type === 'failed') p.reject(new EngineFailure(msg.message, msg.retry ?? false));
     else if (msg.type === 'cancelled') p.reject(new CancelledJob());
     else p.resolve(msg);
   }

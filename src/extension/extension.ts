@@ -5,7 +5,8 @@ import * as vscode from 'vscode';
 import { type ReportFormat, formatReport } from '../engine/report/format';
 import { PROFILES } from '../engine/speedup/profiles';
 import { convertCommand } from './convert';
-import { EngineClient } from './engineClient';
+import { describeError } from '../engine/errors';
+import { CancelledJob, EngineClient } from './engineClient';
 import { CHECKPOINT_INDEX_VIEW_TYPE, INSPECTOR_VIEW_TYPE, InspectorProvider } from './inspector';
 
 let engine: EngineClient | undefined;
@@ -28,9 +29,16 @@ export function activate(context: vscode.ExtensionContext): void {
         (await vscode.window.showOpenDialog({ filters: { 'Models and checkpoints': ['onnx', 'safetensors', 'json'] } }))?.[0];
       if (target) await vscode.commands.executeCommand('vscode.openWith', target, /\.safetensors\.index\.json$/i.test(target.path) ? CHECKPOINT_INDEX_VIEW_TYPE : INSPECTOR_VIEW_TYPE);
     }),
-    vscode.commands.registerCommand('sparsityLens.convert', (uri?: vscode.Uri) => convertCommand(context, e, log, uri ?? inspector.active?.uri, inspector)),
+    vscode.commands.registerCommand('sparsityLens.convert', async (uri?: vscode.Uri) => {
+      const model = uri ?? inspector.active?.uri;
+      // A model that cannot be read is said before the QuickPicks, not after them (issue 14 item 3).
+      const unreadable = model && (inspector.panelFor(model)?.unreadable ?? (await readProblem(e, model)));
+      if (unreadable) return void vscode.window.showErrorMessage(`Sparsity Lens: cannot convert: ${unreadable}`);
+      return convertCommand(context, e, log, model, inspector);
+    }),
     vscode.commands.registerCommand('sparsityLens.exportReport', async (format?: ReportFormat) => {
       const panel = inspector.active;
+      if (panel?.unreadable) return void vscode.window.showErrorMessage(`Sparsity Lens: no report to export: ${panel.unreadable}`);
       if (!panel?.report) return void vscode.window.showWarningMessage('Sparsity Lens: open a model in the inspection panel first.');
       const chosen =
         format ??
@@ -69,6 +77,17 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
   );
   log.info('activated');
+}
+
+/** Why the model at `uri` cannot be read (its lazy parse fails: milliseconds), or undefined when it can. */
+async function readProblem(engine: EngineClient, uri: vscode.Uri): Promise<string | undefined> {
+  if (uri.scheme !== 'file' || !/\.onnx$/i.test(uri.fsPath)) return undefined;
+  try {
+    await engine.request<'layers'>({ type: 'layers', path: uri.fsPath });
+    return undefined;
+  } catch (err) {
+    return err instanceof CancelledJob ? undefined : describeError(err);
+  }
 }
 
 export async function deactivate(): Promise<void> {

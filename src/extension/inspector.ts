@@ -6,7 +6,7 @@ import { describeError } from '../engine/errors';
 import type { InspectReport } from '../engine/sparsity/inspect';
 import { profileNames } from '../engine/speedup/profiles';
 import { type InspectSettings, type ToWebview, parseFromWebview, sameScan } from '../protocol';
-import { CancelledJob, type EngineClient, WorkerDiedError } from './engineClient';
+import { CancelledJob, type EngineClient, WorkerDiedError, retryable } from './engineClient';
 import { panelHtml, webviewOptions } from './html';
 import { engineSettings, inspectSettings } from './settings';
 
@@ -23,6 +23,8 @@ class ModelDocument implements vscode.CustomDocument {
 export interface InspectorPanel {
   uri: vscode.Uri;
   report?: InspectReport;
+  /** Why the model could not be read, while it cannot: Convert and Export say so instead of starting. */
+  unreadable?: string;
   webviewPanel: vscode.WebviewPanel;
 }
 
@@ -62,11 +64,17 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
           { token: source.token, onProgress: (done, total, what) => post({ type: 'progress', done, total, what }) },
         );
         state.report = reply.report;
+        state.unreadable = undefined;
+        this.updateContext();
         post({ type: 'report', report: reply.report });
       } catch (err) {
         if (err instanceof CancelledJob) return;
         this.log.appendLine(`inspect ${path}: ${describeError(err)}`);
-        post({ type: 'error', message: describeError(err), retry: true });
+        // A model that cannot be read at all (not a worker that died): nothing to convert or export until it can.
+        const unreadable = !(err instanceof WorkerDiedError) && !state.report;
+        if (unreadable) state.unreadable = describeError(err);
+        this.updateContext();
+        post({ type: 'error', message: describeError(err), retry: retryable(err), unreadable });
         if (err instanceof WorkerDiedError) void vscode.window.showWarningMessage(`Sparsity Lens: ${err.message}`);
       }
     };
@@ -114,11 +122,12 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
             break;
         }
       } catch (err) {
-        if (!(err instanceof CancelledJob)) post({ type: 'error', message: describeError(err), retry: err instanceof WorkerDiedError });
+        if (!(err instanceof CancelledJob)) post({ type: 'error', message: describeError(err), retry: retryable(err) });
       }
     });
     webviewPanel.onDidChangeViewState(() => {
       if (webviewPanel.active) this.active = state;
+      this.updateContext();
     });
     // Settings changed (Select Hardware Profile, the settings editor): open panels follow and scan again.
     const configuration = vscode.workspace.onDidChangeConfiguration((event) => {
@@ -133,6 +142,17 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
       configuration.dispose();
       this.panels.delete(state);
       if (this.active === state) this.active = undefined;
+      this.updateContext();
     });
+  }
+
+  /** The panel open on `uri`, if any. */
+  panelFor(uri: vscode.Uri): InspectorPanel | undefined {
+    return [...this.panels].find((p) => p.uri.toString() === uri.toString());
+  }
+
+  /** `sparsityLens.modelUnreadable` for the menus (package.json): Convert and Export are hidden while the active model cannot be read. */
+  private updateContext(): void {
+    void vscode.commands.executeCommand('setContext', 'sparsityLens.modelUnreadable', Boolean(this.active?.unreadable));
   }
 }

@@ -3,7 +3,7 @@
 import { parentPort } from 'node:worker_threads';
 import { convertModel } from '../engine/convert/convert';
 import { exportModel } from '../engine/convert/export';
-import { CancelledError, describeError } from '../engine/errors';
+import { CancelledError, canRetry, describeError } from '../engine/errors';
 import { newAbortFlag, raiseAbortFlag, sharedAbortSignal } from '../engine/sharedAbort';
 import { FileSource } from '../engine/onnx/source';
 import { ExternalFiles } from '../engine/onnx/tensorData';
@@ -116,7 +116,7 @@ if (parentPort) {
       }
     } catch (err) {
       if (err instanceof CancelledError || controller.signal.aborted) send({ type: 'cancelled', id: msg.id });
-      else send({ type: 'failed', id: msg.id, message: describeError(err) });
+      else send({ type: 'failed', id: msg.id, message: describeError(err), retry: canRetry(err) });
     } finally {
       jobs.delete(msg.id);
     }

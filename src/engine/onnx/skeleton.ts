@@ -256,7 +256,7 @@ export function readSkeleton(src: ByteSource, options: ReadOptions = {}): ModelS
     // Say it in sizes first: "field 7 at byte 19 claims 13942186 bytes" alone tells a user nothing.
     // Only for what began as a model (ir_version read: writers put it first); random bytes are not "cut short".
     if (err instanceof TruncatedFileError && model.irVersion > 0) {
-      throw new ModelError(src.path, `the model needs ${sizeText(err.needed)}, the file has ${sizeText(src.size)}: an incomplete download or copy? (${why})`);
+      throw new ModelError(src.path, `the model needs ${sizeText(err.needed)}, the file has ${sizeText(src.size)}: an incomplete download or copy? (${why})`, undefined, true);
     }
     throw new ModelError(src.path, `not a readable ONNX model: truncated or corrupt (${why})`);
   }

@@ -1,6 +1,6 @@
 // Inspection: the lazy skeleton, the layers, one scan of each distinct weight (inline or on a worker pool),
 // and the report whose JSON form is the CLI's stable contract (README, "JSON contract").
-import { CancelledError, ModelError, describeError } from '../errors';
+import { CancelledError, ModelError, canRetry, describeError } from '../errors';
 import { checkModel } from '../onnx/checks';
 import { dtypeById } from '../onnx/dtypes';
 import { type ModelSkeleton, type TensorRef, elementCount, readSkeleton } from '../onnx/skeleton';
@@ -12,6 +12,7 @@ import { JobSources, type ScanJob } from './job';
 import { type ZeroPoint, zeroPointKey } from './decode';
 import { fragileZeroWarnings } from './fragile';
 import { GRID_MAX, type Grid, type PartStats, type ScanStats, ShapeInfo, emptyStats, mergeStats } from './kernel';
+import { countGraphOps } from './graphOps';
 import { type LayerPlan, type UnrecognizedOp, discover, eligibility } from './layers';
 import { BLOCK_SHAPES, type Pattern, STANDARD_PATTERNS, patternName } from './pattern';
 import { defaultWorkerCount, defaultWorkerScript, runPool, spawnWorkers } from './pool';
@@ -146,6 +147,8 @@ export interface InspectReport {
    * in silence. Empty when every such weight is a layer.
    */
   unrecognized: UnrecognizedOp[];
+  /** Only when no layer was found: every op of the model, counted, so that an empty report says what it saw (graphOps.ts). */
+  graphOps?: UnrecognizedOp[];
   /** The precision the deploy verdicts assume (--precision; 'stored': each weight as stored). */
   deployPrecision?: DeployPrecision;
   /** With `speedup`: the whole projection (inputs, per-layer times, traps, assumptions, unknowns). */
@@ -177,7 +180,7 @@ export async function inspectModel(path: string, options: InspectOptions = {}): 
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const what = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder, not a model file' : code === 'EFTYPE' ? (err as Error).message.replace(`${path} `, 'it ') : describeError(err);
-    throw new ModelError(path, `cannot open: ${what}`);
+    throw new ModelError(path, `cannot open: ${what}`, undefined, canRetry(err));
   }
   try {
     return await inspectSource(src, options);
@@ -202,6 +205,7 @@ export async function inspectSource(src: ByteSource, options: InspectOptions = {
     const results = await runScans(src, scans, options, externals);
     const report = buildReport(model, pattern, plans, scans, results, options.nearlyThreshold ?? NEARLY_PASSING, warnings);
     report.unrecognized = unrecognized;
+    if (!checkpoint && all.length === 0) report.graphOps = countGraphOps(model);
     if (checkpoint) report.modelFormat = 'safetensors';
     // A checkpoint has no graph to project: its verdicts come from the rules alone, and the report says why.
     if (checkpoint && options.speedup) report.warnings.push('no speedup projection: a checkpoint holds weights but no graph (shapes of activations, the other ops); project the ONNX export');

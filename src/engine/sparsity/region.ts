@@ -173,6 +173,7 @@ export function readGroupEncodings(path: string, pattern: Pattern, layer: string
       bitmask: [...mags].map((v) => (v !== 0 ? '1' : '0')).reverse().join(''),
       hex: [],
     };
+    if (o.plan.zeroPoint) result.zeroPoints = idx.map((e) => zp(e));
     // No 2:4 encodings of packed codes: their kernel reads them packed (compress and export decline them too).
     if (m === 4 && [1, 2, 4].includes(size) && o.reader.dtype.bits !== 4 && !o.plan.tensor?.codes) {
       const values = new Uint8Array(4 * size);
@@ -185,6 +186,7 @@ export function readGroupEncodings(path: string, pattern: Pattern, layer: string
       if (d.problem) result.problem = d.problem;
       // The first rows at this position as a [rows, K] matrix, for the hex views.
       const rows = Math.min(HEX_ROWS, R);
+      result.hexRows = rows;
       const bytes = new Uint8Array(rows * K * size);
       const nonZero = new Uint8Array(rows * K);
       for (let r = 0; r < rows; r++) {

@@ -34,6 +34,10 @@ export interface GroupEncodings {
   ascend?: { index0: string; index1: string; values: string[] };
   nvidia?: { nibble: string; values: string[] };
   problem?: string;
+  /** Each element's zero point, where the weight has one (int8, uint8, int4...): an element equal to it is a zero. */
+  zeroPoints?: number[];
+  /** How many of the layer's first rows (output features) the hex covers: the layer's, not only this group's. */
+  hexRows?: number;
   /** Hex of the Ascend values/index and NVIDIA values/metadata for the first rows (16 bytes a line). */
   hex: { title: string; lines: string[] }[];
 }
