@@ -223,7 +223,7 @@ describe('webview panel in Chromium', () => {
     assert.equal(await text('ineligible'), String(s.ineligible));
     assert.match((await panel.page.locator('#stat-failing').textContent())!, /✗ failing/);
     assert.equal(await panel.page.locator('#projected-speedup').textContent(), `${report.projection!.speedup!.toFixed(2)}×`);
-    assert.match((await panel.page.locator('.projection').textContent())!, /NVIDIA A100 .*\(a100\): dense/);
+    assert.match((await panel.page.locator('.projection').textContent())!, /NVIDIA A100 .*\(a100\), eager runtime \(every op its own kernel\), the batch the model fixes: dense/);
   });
 
   test('the heatmap has one cell per layer in graph order, each with its status in words and numbers', async () => {
@@ -863,7 +863,7 @@ describe('webview panel in Chromium', () => {
     }
     assert.equal(await panel.page.locator('#assumptions li').count(), p.assumptions.length);
     assert.equal(await panel.page.locator('#unknowns li').count(), p.unknowns.length);
-    assert.match((await panel.page.locator('.end-to-end').textContent())!, new RegExp(`${p.speedup!.toFixed(2)}× end to end on a100`));
+    assert.match((await panel.page.locator('.end-to-end').textContent())!, new RegExp(`${p.speedup!.toFixed(2)}× end to end on NVIDIA A100 SXM4 80 GB \\(a100\\), eager runtime`));
   });
 
   test('screenshots: light and dark themes, the model, a layer with its zoom and encodings, the speedup view', async () => {
