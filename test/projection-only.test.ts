@@ -9,6 +9,7 @@ import type * as vscode from 'vscode';
 import { graph, node, valueInfo, writeModel } from './support/builder';
 import { tempDir } from './support/models';
 import { tensor, twoOfFourAlong } from './support/patterns';
+import { formatReport } from '../src/engine/report/format';
 import { inspectModel } from '../src/engine/sparsity/inspect';
 import { reprojectModel } from '../src/engine/sparsity/reproject';
 import { PROFILES } from '../src/engine/speedup/profiles';
@@ -78,6 +79,16 @@ describe('project only, in the engine', () => {
     assert.equal(p.host.sparse, (3 * PROFILES.a100.hostOverheadUs + PROFILES.a100.sparseHostOverheadUs) * 1e-6);
     assert.equal(p.sparseTime, Math.max(p.device.sparse, p.host.sparse));
     assert.equal(p.hostBound.sparse, p.host.sparse > p.device.sparse);
+  });
+
+  test("the CLI's table says why a launch-bound figure is, in the panel's numbers", async () => {
+    const report = await inspectModel(path, { workers: 0, speedup: { hardware: PROFILES.a100, batch: 1 } });
+    const p = report.projection!;
+    const us = (s: number) => (s * 1e6 >= 100 ? (s * 1e6).toFixed(0) : (s * 1e6).toFixed(1));
+    assert.ok(
+      formatReport(report, 'table').includes(`; launch-bound: the host needs ${us(p.host.sparse)} us to launch 3 kernels, the GPU ${us(p.device.sparse)} us of work, so the GPU's speed does not enter this figure)`),
+      formatReport(report, 'table'),
+    );
   });
 });
 
