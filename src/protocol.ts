@@ -24,7 +24,12 @@ export interface InspectSettings {
   target?: TargetId;
   /** The precision the engine will be built with; default: each weight's stored precision. */
   precision?: DeployPrecision;
+  /** The runtime the projection models (the CLI's --runtime); default: eager. */
+  runtime?: 'eager' | 'fused';
 }
+
+/** The batch sizes the panel projects besides the chosen one, so that the regime (launch, memory, math) is visible. */
+export const BATCH_SWEEP: readonly number[] = [1, 8, 64, 256];
 
 // ----------------------------------------------------------------------------------------------- worker
 
@@ -43,6 +48,8 @@ export interface EngineSettings {
  */
 export type ToWorker =
   | { type: 'inspect'; id: number; path: string; settings: InspectSettings; engine: EngineSettings; abort?: Int32Array }
+  /** Project only: `report` (of this file and pattern) with new hardware, batch, runtime or precision; no weight is read. */
+  | { type: 'project'; id: number; path: string; settings: InspectSettings; engine: EngineSettings; report: InspectReport; abort?: Int32Array }
   | { type: 'layers'; id: number; path: string }
   | { type: 'region'; id: number; path: string; pattern: string; region: GroupRegion }
   | { type: 'encodings'; id: number; path: string; layer: string; row: number; group: number; position: number }
@@ -83,7 +90,8 @@ export type LayerRow = Pick<LayerReport, 'name' | 'op' | 'graph' | 'shape' | 'dt
 
 export type ToWebview =
   /** `layers`, when given, lists the layers before their numbers arrive (the panel shows them as not scanned yet). */
-  | { type: 'model'; name: string; settings: InspectSettings; hardwareProfiles: string[]; layers?: LayerRow[] }
+  /** `updating`: the host recomputes with these settings; the numbers on screen are the old ones until the next report. */
+  | { type: 'model'; name: string; settings: InspectSettings; hardwareProfiles: string[]; layers?: LayerRow[]; updating?: boolean }
   | { type: 'progress'; done: number; total: number; what: string }
   /** The full report, with each layer's grid (at most 128 x 128 tiles). */
   | { type: 'report'; report: InspectReport }
@@ -104,10 +112,15 @@ export type FromWebview =
 const PATTERN = /^\d{1,2}:\d{1,2}$/;
 const PRECISIONS: readonly string[] = ['stored', 'fp16', 'bf16', 'int8', 'fp8'] satisfies DeployPrecision[];
 
-/** Whether two settings scan alike: only the deploy target differs (the report holds every target's verdicts). */
+/** Whether two settings give the same report: only the deploy target differs (the report holds every target's verdicts). */
 export function sameScan(a: InspectSettings, b: InspectSettings): boolean {
   const dims = (s: InspectSettings) => JSON.stringify(Object.entries(s.dims ?? {}).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
-  return a.pattern === b.pattern && a.hardware === b.hardware && a.batch === b.batch && (a.precision ?? 'stored') === (b.precision ?? 'stored') && dims(a) === dims(b);
+  return sameWeights(a, b) && a.hardware === b.hardware && a.batch === b.batch && (a.precision ?? 'stored') === (b.precision ?? 'stored') && (a.runtime ?? 'eager') === (b.runtime ?? 'eager') && dims(a) === dims(b);
+}
+
+/** Whether two settings read the weights alike (the same pattern): then only the projection and verdicts change. */
+export function sameWeights(a: InspectSettings, b: InspectSettings): boolean {
+  return a.pattern === b.pattern;
 }
 
 /** Validates a message from the webview (it is untrusted input): returns it typed, or undefined. */
@@ -137,9 +150,11 @@ export function parseFromWebview(value: unknown): FromWebview | undefined {
       }
       if (s.target !== undefined && !(TARGET_IDS as readonly unknown[]).includes(s.target)) return undefined;
       if (s.precision !== undefined && !PRECISIONS.includes(s.precision as string)) return undefined;
+      if (s.runtime !== undefined && s.runtime !== 'eager' && s.runtime !== 'fused') return undefined;
       const settings: InspectSettings = { pattern: s.pattern as string, hardware: s.hardware as string, batch: s.batch as number | undefined, dims };
       if (s.target !== undefined) settings.target = s.target as TargetId;
       if (s.precision !== undefined) settings.precision = s.precision as DeployPrecision;
+      if (s.runtime !== undefined) settings.runtime = s.runtime as InspectSettings['runtime'];
       return { type: 'settings', settings };
     }
     case 'region': {

@@ -13,7 +13,7 @@ import { type InspectReport, type LayerReport, type LayerSpeedup, inspectModel }
 import { parsePattern } from '../src/engine/sparsity/pattern';
 import { readGroupEncodings, readRegion } from '../src/engine/sparsity/region';
 import { PROFILES, profileNames } from '../src/engine/speedup/profiles';
-import { type GroupRegion, type InspectSettings, type LayerRow, MAX_REGION_GROUPS, type RegionGroups, type ToWebview, parseFromWebview, sameScan } from '../src/protocol';
+import { type GroupRegion, type InspectSettings, type LayerRow, MAX_REGION_GROUPS, type RegionGroups, type ToWebview, parseFromWebview, sameScan, sameWeights } from '../src/protocol';
 import { type DeployVerdict, TARGET_IDS, type TargetId } from '../src/engine/deploy/types';
 import { TARGETS } from '../src/engine/deploy/targets';
 import { RULES } from '../src/engine/deploy/rules';
@@ -142,7 +142,7 @@ describe('deploy target and precision settings (host side)', () => {
     assert.equal(parseFromWebview({ type: 'settings', settings: { ...base, target: 90 } }), undefined);
   });
 
-  test('a new target alone does not scan again; a new precision, hardware or batch does', () => {
+  test('a new target alone changes no number; a new precision, hardware, batch or runtime re-projects; only a new pattern reads the weights again', () => {
     assert.equal(sameScan(base, { ...base, target: 'tensorrt-sm90' }), true);
     assert.equal(sameScan({ ...base, target: 'cusparselt' }, { ...base, target: 'ascend-atc' }), true);
     assert.equal(sameScan(base, { ...base, precision: 'stored' }), true, 'stored is the default');
@@ -151,6 +151,10 @@ describe('deploy target and precision settings (host side)', () => {
     assert.equal(sameScan(base, { ...base, batch: 8 }), false);
     assert.equal(sameScan({ ...base, dims: { a: 1, b: 2 } }, { ...base, dims: { b: 2, a: 1 } }), true);
     assert.equal(sameScan({ ...base, dims: { a: 1 } }, { ...base, dims: { a: 2 } }), false);
+    assert.equal(sameScan(base, { ...base, runtime: 'fused' }), false);
+    assert.equal(sameScan(base, { ...base, runtime: 'eager' }), true, 'eager is the default');
+    for (const change of [{ hardware: 'h100' }, { batch: 8 }, { precision: 'fp16' as const }, { runtime: 'fused' as const }, { dims: { a: 1 } }]) assert.equal(sameWeights(base, { ...base, ...change }), true, JSON.stringify(change));
+    assert.equal(sameWeights(base, { ...base, pattern: '4:8' }), false);
   });
 
   test("the extension's deployTarget and precision settings list every target and precision", () => {
@@ -223,7 +227,7 @@ describe('webview panel in Chromium', () => {
     assert.equal(await text('ineligible'), String(s.ineligible));
     assert.match((await panel.page.locator('#stat-failing').textContent())!, /✗ failing/);
     assert.equal(await panel.page.locator('#projected-speedup').textContent(), `${report.projection!.speedup!.toFixed(2)}×`);
-    assert.match((await panel.page.locator('.projection').textContent())!, /NVIDIA A100 .*\(a100\): dense/);
+    assert.match((await panel.page.locator('.projection').textContent())!, /NVIDIA A100 .*\(a100\), eager runtime \(every op its own kernel\), the batch the model fixes: dense/);
   });
 
   test('the heatmap has one cell per layer in graph order, each with its status in words and numbers', async () => {
@@ -604,7 +608,7 @@ describe('webview panel in Chromium', () => {
     for (const m of (await panel.posted()).filter((x) => x.type === 'settings')) assert.ok(parseFromWebview(m), JSON.stringify(m));
   });
 
-  test('the deploy target re-colours without a scan; the precision scans again; both reach the host as settings', async () => {
+  test('the deploy target re-colours without a scan; the precision recomputes; both reach the host as settings', async () => {
     const panel = await panelWithReport();
     const stale = () => panel.page.locator('header.summary.stale').count();
     await choose(panel, '#deploy-target', 'tensorrt-sm90');
@@ -866,7 +870,7 @@ describe('webview panel in Chromium', () => {
     }
     assert.equal(await panel.page.locator('#assumptions li').count(), p.assumptions.length);
     assert.equal(await panel.page.locator('#unknowns li').count(), p.unknowns.length);
-    assert.match((await panel.page.locator('.end-to-end').textContent())!, new RegExp(`${p.speedup!.toFixed(2)}× end to end on a100`));
+    assert.match((await panel.page.locator('.end-to-end').textContent())!, new RegExp(`${p.speedup!.toFixed(2)}× end to end on NVIDIA A100 SXM4 80 GB \\(a100\\), eager runtime`));
   });
 
   test('screenshots: light and dark themes, the model, a layer with its zoom and encodings, the speedup view', async () => {

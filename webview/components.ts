@@ -111,6 +111,8 @@ export interface Column {
   width: string;
   /** Called when the header is activated (sorting); the header shows `sorted` as aria-sort. */
   onSort?: () => void;
+  /** What the column holds, in a sentence: the header's tooltip. */
+  hint?: string;
 }
 
 export interface TableRow {
@@ -132,7 +134,7 @@ export interface Table {
 export function table(label: string, columns: Column[]): Table {
   const grid = el('vscode-data-grid', { 'aria-label': label, 'generate-header': 'none', 'grid-template-columns': columns.map((c) => c.width).join(' ') });
   const headers = columns.map((column, i) => {
-    const cell = el('vscode-data-grid-cell', { 'cell-type': 'columnheader', 'grid-column': i + 1 }, column.title);
+    const cell = el('vscode-data-grid-cell', { 'cell-type': 'columnheader', 'grid-column': i + 1, title: column.hint }, column.title);
     if (column.onSort) {
       cell.classList.add('sortable');
       cell.addEventListener('click', column.onSort);

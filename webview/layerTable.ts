@@ -57,7 +57,8 @@ export class LayerTable {
       { title: 'Compliance', width: 'minmax(8em, 1fr)', onSort: by('compliance') },
       { title: 'Valid / groups', width: 'minmax(9em, 1.2fr)' },
       { title: 'Parameters', width: 'minmax(8em, 1fr)', onSort: by('size') },
-      { title: 'Speedup', width: 'minmax(6.5em, 0.8fr)' },
+      // The layer's own device time, dense over 2:4: not the model's end-to-end figure (issue 14).
+      { title: 'Layer speedup', width: 'minmax(6.5em, 0.8fr)', hint: "This layer's device time, dense over 2:4; the end-to-end figure adds the other ops and launch time" },
       { title: 'On target', width: 'minmax(8.5em, 1.1fr)' },
     ]);
     this.element = el(

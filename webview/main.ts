@@ -78,6 +78,8 @@ class Panel {
     switch (message.type) {
       case 'model':
         this.summary.setModel(message.name, message.settings, message.hardwareProfiles);
+        // Settings changed outside the panel (Select Hardware Profile): the numbers on screen are the old ones until the report.
+        if (message.updating && this.report) this.summary.setUpdating();
         if (message.layers && !this.report) this.setLayers(message.layers);
         else if (this.report) this.recolour();
         break;

@@ -44,3 +44,10 @@ function sharedEdge(labels: string[], fromEnd: boolean): number {
   while (n > 0 && !'/. '.includes(at(first, n - 1))) n--;
   return n >= Math.min(...labels.map((l) => l.length)) ? 0 : n;
 }
+
+/** `text` cut to `max` characters in its middle ("/encoder/layers.11/…/fc2/MatMul"), as cell names are. */
+export function middleEllipsis(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const head = Math.ceil((max - 1) / 2);
+  return `${text.slice(0, head)}…${text.slice(text.length - (max - 1 - head))}`;
+}

@@ -4,6 +4,11 @@ import type { InspectReport, LayerReport } from '../src/engine/sparsity/inspect'
 import type { LayerProjection, Projection } from '../src/engine/speedup/project';
 import { el } from './dom';
 import { percent, seconds, speedup } from './format';
+import { middleEllipsis } from './names';
+import { batchSweep, launchExplanation, projectionSetting } from './projection';
+
+/** Characters of a layer's name in its row (the rest in its title). */
+const NAME_CHARS = 30;
 
 export function speedupView(report: InspectReport): HTMLElement {
   const p = report.projection;
@@ -12,7 +17,7 @@ export function speedupView(report: InspectReport): HTMLElement {
   return el(
     'section',
     { class: 'speedup', id: 'speedup', 'aria-label': 'Projected speedup' },
-    endToEnd(p),
+    endToEnd(report, p),
     el('h3', {}, 'Per layer: device time, dense and with 2:4'),
     el('ol', { class: 'speedup-layers', id: 'speedup-layers' }, ...p.layers.map((l) => layerRow(l, longest, report.layers.find((r) => r.name === l.name)))),
     list('Unknowns', p.unknowns, 'unknowns', 'Nothing unknown: every shape was known.'),
@@ -21,13 +26,14 @@ export function speedupView(report: InspectReport): HTMLElement {
   );
 }
 
-function endToEnd(p: Projection): HTMLElement {
+function endToEnd(report: InspectReport, p: Projection): HTMLElement {
   return el(
     'div',
     { class: 'end-to-end' },
-    el('p', {}, el('strong', {}, `${speedup(p.speedup)} end to end`), ` on ${p.hardware.name}, batch ${p.batch ?? '?'}: dense ${seconds(p.denseTime)}, sparse ${seconds(p.sparseTime)}.`),
-    p.hostBound.sparse && el('p', { class: 'trap' }, '⚠ Launch-bound: host time, not the device, sets the pace; sparse ops cost more host time.'),
+    el('p', {}, el('strong', {}, `${speedup(p.speedup)} end to end`), ` ${projectionSetting(p)}: dense ${seconds(p.denseTime)}, sparse ${seconds(p.sparseTime)}.`),
+    launchExplanation(p),
     el('p', {}, `If every eligible layer passed: ${speedup(p.speedupIfAllPass)}. Other ops (never sparse): ${p.otherOps.count}, ${percent(p.otherOps.share, 1)} of dense device time.`),
+    batchSweep(report),
   );
 }
 
@@ -42,7 +48,8 @@ function layerRow(l: LayerProjection, longest: number, scanned: LayerReport | un
   return el(
     'li',
     { class: 'speedup-layer', 'data-layer': l.name },
-    el('div', { class: 'speedup-name' }, el('strong', {}, l.name), ` ${l.op} · ${percent(l.share, 1)} of dense time`),
+    // A long name is cut in its middle and clipped to its column, never drawn over the time labels; the title holds it whole.
+    el('div', { class: 'speedup-name', title: l.name }, el('strong', { class: 'speedup-layer-name' }, middleEllipsis(l.name, NAME_CHARS)), el('span', { class: 'speedup-op' }, `${l.op} · ${percent(l.share, 1)} of dense time`)),
     el('div', { class: 'speedup-bars', role: 'img', 'aria-label': `${l.name}: dense ${seconds(l.denseTime)}, sparse ${seconds(l.sparseTime)}` }, bar('dense', l.denseTime), bar('sparse', l.sparseTime)),
     el('div', { class: 'speedup-verdict' }, verdict),
     l.flags.length > 0 && el('ul', { class: 'flags', 'aria-label': 'Traps' }, ...l.flags.map((f) => el('li', {}, `⚠ ${f}`))),

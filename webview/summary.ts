@@ -6,6 +6,7 @@ import type { ExportFormat, InspectSettings } from '../src/protocol';
 import { type Dropdown, type TextField, button, dropdown, textField } from './components';
 import { type ColourBy, NO_TARGET, PRECISIONS, isTarget, targetChoices } from './deploy';
 import { el, replace } from './dom';
+import { batchSweep, launchExplanation, perLayerNote, projectionSetting } from './projection';
 import { type StatusKind, baseName, bytes, count, percent, seconds, speedup } from './format';
 
 export interface SummaryActions {
@@ -29,6 +30,7 @@ export class SummaryBar {
   private readonly hardware: Dropdown;
   private readonly target: Dropdown;
   private readonly precision: Dropdown;
+  private readonly runtime: Dropdown;
   private readonly batch: TextField;
   private readonly progressBar = el('div', { class: 'progress-fill' });
   private readonly progress = el('div', { class: 'progress', role: 'progressbar', 'aria-label': 'Scan progress', 'aria-valuemin': 0, 'aria-valuemax': 100, hidden: true }, this.progressBar);
@@ -56,6 +58,8 @@ export class SummaryBar {
     this.target = dropdown('Deploy target', targetChoices(), NO_TARGET, (value) => this.chooseTarget(value), 'deploy-target');
     // Precision changes the verdicts (TensorRT --fp16 runs float32 layers in half precision): it scans again.
     this.precision = dropdown('Precision', PRECISIONS, 'stored', (value) => this.send({ precision: value === 'stored' ? undefined : (value as InspectSettings['precision']) }), 'precision');
+    // The CLI's --runtime: fused (TensorRT-like) is how 2:4 is deployed; a change re-projects, it does not scan.
+    this.runtime = dropdown('Runtime', [{ value: 'fused', label: 'Fused (TensorRT-like)' }, { value: 'eager', label: 'Eager (op by op)' }], 'eager', (value) => this.send({ runtime: value === 'fused' ? 'fused' : 'eager' }), 'runtime');
     this.batch = textField('Batch', { placeholder: 'auto', size: 6, id: 'batch', onCommit: (value) => this.commitBatch(value) });
     const format = dropdown(
       'Format',
@@ -77,7 +81,7 @@ export class SummaryBar {
       format.element,
       button('Export…', () => actions.onExport(format.value as ExportFormat), { secondary: true, id: 'export' }),
     );
-    const settingsRow = el('div', { class: 'settings', role: 'group', 'aria-label': 'Settings' }, this.pattern.element, this.customPattern.element, this.hardware.element, this.target.element, this.precision.element, this.batch.element);
+    const settingsRow = el('div', { class: 'settings', role: 'group', 'aria-label': 'Settings' }, this.pattern.element, this.customPattern.element, this.hardware.element, this.target.element, this.precision.element, this.runtime.element, this.batch.element);
     this.element = el(
       'header',
       { class: 'summary' },
@@ -107,6 +111,7 @@ export class SummaryBar {
     this.batch.value = settings.batch === undefined ? '' : String(settings.batch);
     this.target.value = settings.target ?? NO_TARGET;
     this.precision.value = settings.precision ?? 'stored';
+    this.runtime.value = settings.runtime ?? 'eager';
   }
 
   /** The target the heatmap colours by; null: 2:4 compliance. */
@@ -188,14 +193,15 @@ export class SummaryBar {
     }
     replace(
       this.projection,
-      el('span', { class: 'projection-value', id: 'projected-speedup' }, speedup(p.speedup)),
       el(
-        'span',
-        {},
-        ` projected end to end on ${p.hardware.description} (${p.hardware.name})${p.batchUsed ? `, batch ${p.batch}` : ''}: dense ${seconds(p.denseTime)}, sparse ${seconds(p.sparseTime)}.`,
-        p.hostBound.sparse ? ' Launch-bound: host time, not the device, sets the pace.' : '',
-        ` If every eligible layer passed: ${speedup(p.speedupIfAllPass)}.`,
+        'p',
+        { class: 'projection-headline' },
+        el('span', { class: 'projection-value', id: 'projected-speedup' }, speedup(p.speedup)),
+        ` projected end to end ${projectionSetting(p)}: dense ${seconds(p.denseTime)}, sparse ${seconds(p.sparseTime)}. If every eligible layer passed: ${speedup(p.speedupIfAllPass)}.`,
       ),
+      launchExplanation(p),
+      perLayerNote(p),
+      batchSweep(report),
     );
   }
 

@@ -5,9 +5,10 @@ import * as vscode from 'vscode';
 import { describeError } from '../engine/errors';
 import type { InspectReport } from '../engine/sparsity/inspect';
 import { profileNames } from '../engine/speedup/profiles';
-import { type InspectSettings, type ToWebview, parseFromWebview, sameScan } from '../protocol';
+import { type InspectSettings, type ToWebview, parseFromWebview, sameScan, sameWeights } from '../protocol';
 import { CancelledJob, type EngineClient, WorkerDiedError, retryable } from './engineClient';
 import { panelHtml, webviewOptions } from './html';
+import { followConfiguration, requestProjection } from './projection';
 import { engineSettings, inspectSettings } from './settings';
 
 export const INSPECTOR_VIEW_TYPE = 'sparsityLens.inspector';
@@ -54,19 +55,27 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
     const post = (msg: ToWebview) => void webview.postMessage(msg);
     let settings: InspectSettings = inspectSettings();
     let scan: vscode.CancellationTokenSource | undefined;
+    /** The settings state.report was made with, and whether a weight scan is under way. */
+    let reported: InspectSettings | undefined;
+    let scanning = false;
 
     const inspect = async () => {
       scan?.cancel();
       const source = (scan = new vscode.CancellationTokenSource());
+      const asked = settings;
+      // Hardware, batch, runtime or precision: project the last report again, no weight scan (issue 14).
+      const base = !scanning && reported && sameWeights(reported, asked) ? state.report : undefined;
+      scanning = !base;
       try {
-        const reply = await this.engine.request<'inspected'>(
-          { type: 'inspect', path, settings, engine: engineSettings() },
-          { token: source.token, onProgress: (done, total, what) => post({ type: 'progress', done, total, what }) },
-        );
-        state.report = reply.report;
+        const options = { token: source.token, onProgress: (done: number, total: number, what: string) => post({ type: 'progress', done, total, what }) };
+        const report = base
+          ? await requestProjection(this.engine, path, asked, engineSettings(), base, options)
+          : (await this.engine.request<'inspected'>({ type: 'inspect', path, settings: asked, engine: engineSettings() }, options)).report;
+        state.report = report;
         state.unreadable = undefined;
         this.updateContext();
-        post({ type: 'report', report: reply.report });
+        reported = asked;
+        post({ type: 'report', report });
       } catch (err) {
         if (err instanceof CancelledJob) return;
         this.log.appendLine(`inspect ${path}: ${describeError(err)}`);
@@ -76,6 +85,8 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
         this.updateContext();
         post({ type: 'error', message: describeError(err), retry: retryable(err), unreadable });
         if (err instanceof WorkerDiedError) void vscode.window.showWarningMessage(`Sparsity Lens: ${err.message}`);
+      } finally {
+        if (scan === source) scanning = false;
       }
     };
 
@@ -129,13 +140,17 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
       if (webviewPanel.active) this.active = state;
       this.updateContext();
     });
-    // Settings changed (Select Hardware Profile, the settings editor): open panels follow and scan again.
+    // Settings changed (Select Hardware Profile, the settings editor): open panels take what changed (a panel's own
+    // batch stays), say "Updating…" over the old numbers, and project again (scan again only for what the scan reads).
     const configuration = vscode.workspace.onDidChangeConfiguration((event) => {
       if (!event.affectsConfiguration('sparsityLens')) return;
-      const fresh = inspectSettings();
-      settings = { ...settings, pattern: fresh.pattern, hardware: fresh.hardware, batch: fresh.batch, target: fresh.target, precision: fresh.precision };
-      post({ type: 'model', name: basename(path), settings, hardwareProfiles: profileNames() });
-      void inspect();
+      const next = followConfiguration(settings, inspectSettings(), (key) => event.affectsConfiguration(key));
+      const scanSettings = ['heatmapResolution', 'nearlyPassingThreshold'].some((key) => event.affectsConfiguration(`sparsityLens.${key}`));
+      if (scanSettings) reported = undefined;
+      const recompute = scanSettings || !sameScan(settings, next);
+      settings = next;
+      post({ type: 'model', name: basename(path), settings, hardwareProfiles: profileNames(), updating: recompute && state.report !== undefined });
+      if (recompute) void inspect();
     });
     webviewPanel.onDidDispose(() => {
       scan?.cancel();

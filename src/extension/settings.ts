@@ -12,6 +12,8 @@ export function inspectSettings(): InspectSettings {
   if ((TARGET_IDS as readonly string[]).includes(target)) settings.target = target as TargetId;
   const precision = c.get<string>('precision', 'stored');
   if (['fp16', 'bf16', 'int8', 'fp8'].includes(precision)) settings.precision = precision as DeployPrecision;
+  // Fused (TensorRT-like) by default: how 2:4 models are deployed (the CLI's --runtime keeps eager as its default).
+  settings.runtime = c.get<string>('runtime', 'fused') === 'eager' ? 'eager' : 'fused';
   return settings;
 }
 

@@ -1,5 +1,6 @@
 // The engine worker thread of the extension: runs inspect, zoom, encodings and convert jobs off the extension host,
 // reports progress, and obeys cancel. One job per id; a cancelled job ends with 'cancelled'.
+import { statSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { convertModel } from '../engine/convert/convert';
 import { exportModel } from '../engine/convert/export';
@@ -12,7 +13,9 @@ import { findModelLayers } from '../engine/sparsity/modelLayers';
 import { parsePattern } from '../engine/sparsity/pattern';
 import { readGroupEncodings, readRegion } from '../engine/sparsity/region';
 import { resolveProfile } from '../engine/speedup/profiles';
-import type { FromWorker, ToWorker } from '../protocol';
+import { StaleReportError, reprojectModel } from '../engine/sparsity/reproject';
+import { BATCH_SWEEP, type FromWorker, type InspectSettings, type ToWorker } from '../protocol';
+import type { InspectReport } from '../engine/sparsity/inspect';
 
 function pattern(text: string) {
   const p = parsePattern(text);
@@ -23,6 +26,24 @@ function pattern(text: string) {
 function regex(text: string | undefined): RegExp | undefined {
   return text ? new RegExp(text) : undefined;
 }
+
+/** The projection options of the panel's settings. */
+function projectOptions(settings: InspectSettings) {
+  const hardware = resolveProfile(settings.hardware);
+  if (typeof hardware === 'string') throw new Error(hardware);
+  return { speedup: { hardware, batch: settings.batch, dims: settings.dims, runtime: settings.runtime }, precision: settings.precision };
+}
+
+function modifiedAt(path: string): number | undefined {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Per model path, its modification time when this worker last scanned it: a projection reuses that scan only while it holds. */
+const scanned = new Map<string, number | undefined>();
 
 if (parentPort) {
   const port = parentPort;
@@ -36,6 +57,23 @@ if (parentPort) {
       last = now;
       send({ type: 'progress', id, done, total, what });
     };
+  };
+
+  const inspect = async (msg: Extract<ToWorker, { type: 'inspect' | 'project' }>, signal: AbortSignal): Promise<InspectReport> => {
+    const stamp = modifiedAt(msg.path);
+    const report = await inspectModel(msg.path, {
+      pattern: pattern(msg.settings.pattern),
+      gridMax: msg.engine.gridMax,
+      nearlyThreshold: msg.engine.nearlyThreshold,
+      workers: msg.engine.workers || undefined,
+      ...projectOptions(msg.settings),
+      batchSweep: [...BATCH_SWEEP],
+      signal,
+      // No layer name to give: the panel reads "Scanning: 17 %" (it read "Scanning scanning").
+      onProgress: throttle(msg.id, ''),
+    });
+    scanned.set(msg.path, stamp);
+    return report;
   };
 
   port.on('message', async (msg: ToWorker) => {
@@ -52,20 +90,25 @@ if (parentPort) {
     try {
       switch (msg.type) {
         case 'inspect': {
-          const hardware = resolveProfile(msg.settings.hardware);
-          if (typeof hardware === 'string') throw new Error(hardware);
-          const report = await inspectModel(msg.path, {
-            pattern: pattern(msg.settings.pattern),
-            gridMax: msg.engine.gridMax,
-            nearlyThreshold: msg.engine.nearlyThreshold,
-            workers: msg.engine.workers || undefined,
-            speedup: { hardware, batch: msg.settings.batch, dims: msg.settings.dims },
-            precision: msg.settings.precision,
-            signal: controller.signal,
-            // No layer name to give: the panel reads "Scanning: 17 %" (it read "Scanning scanning").
-            onProgress: throttle(msg.id, ''),
-          });
+          const report = await inspect(msg, controller.signal);
           send({ type: 'log', message: `inspected ${msg.path}: ${report.layers.length} layers in ${Date.now() - started} ms` });
+          send({ type: 'inspected', id: msg.id, report });
+          break;
+        }
+        case 'project': {
+          // Project only: the scan's statistics are in the report; a file changed since (or never scanned by this
+          // worker, which keeps no older stamps) is scanned again.
+          let report: InspectReport;
+          try {
+            if (modifiedAt(msg.path) !== scanned.get(msg.path)) throw new StaleReportError(`${msg.path}: changed since its scan (or scanned by an earlier worker)`);
+            report = reprojectModel(msg.path, msg.report, { ...projectOptions(msg.settings), batchSweep: [...BATCH_SWEEP] });
+            send({ type: 'log', message: `projected ${msg.path} on ${msg.settings.hardware} (${msg.settings.runtime ?? 'eager'}, batch ${msg.settings.batch ?? 'as the model says'}) in ${Date.now() - started} ms, no scan` });
+          } catch (err) {
+            if (!(err instanceof StaleReportError)) throw err;
+            send({ type: 'log', message: `${err.message}: scanning again` });
+            report = await inspect(msg, controller.signal);
+            send({ type: 'log', message: `inspected ${msg.path}: ${report.layers.length} layers in ${Date.now() - started} ms` });
+          }
           send({ type: 'inspected', id: msg.id, report });
           break;
         }

@@ -66,6 +66,28 @@ describe('the extension in a real VS Code', { timeout: 600_000 }, () => {
     await screenshot(workbench.page, 'e2e-panel');
   });
 
+  test('Select Hardware Profile re-projects the open panel: its batch stays, no weight is scanned again (issue 14)', async () => {
+    const page = workbench.page;
+    const frame = await findWebviewFrame(page, { selector: '#stat-passing', extensionId: EXTENSION_ID, timeoutMs: 60_000 });
+    // A batch typed in the panel re-projects (the sample fixes its batch, so the figure stays; the setting is kept).
+    await frame.locator('#batch input').fill('8');
+    await frame.locator('#batch input').press('Enter');
+    await workbench.waitForExtensionLog(EXTENSION_ID, /projected .*sample\.onnx on a100 \(fused, batch 8\) in \d+ ms, no scan/);
+    await page.keyboard.press('F1');
+    await page.locator('.quick-input-widget input.input').fill('>Sparsity Lens: Select Hardware Profile');
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Select Hardware Profile' }).first().waitFor();
+    await page.keyboard.press('Enter');
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'h100' }).first().waitFor();
+    await page.locator('.quick-input-widget input.input').fill('h100');
+    await page.waitForTimeout(300); // the list filters asynchronously
+    await page.keyboard.press('Enter');
+    await workbench.waitForExtensionLog(EXTENSION_ID, /projected .*sample\.onnx on h100 \(fused, batch 8\) in \d+ ms, no scan/);
+    await frame.locator('.projection-headline', { hasText: '(h100)' }).waitFor({ timeout: 30_000 });
+    assert.equal(await frame.locator('#batch input').inputValue(), '8', 'the panel keeps its batch');
+    assert.equal(await frame.locator('header.summary.stale').count(), 0, 'the new numbers arrived');
+    await screenshot(page, 'e2e-hardware-h100');
+  });
+
   test('right-click "Convert with Sparsity..." writes an output that passes', async () => {
     const page = workbench.page;
     await pickExplorerContextMenuItem(page, 'sample.onnx', 'Convert with Sparsity...');

@@ -154,12 +154,7 @@ export function targetForProfile(profile: HardwareProfile): TargetId {
 export function applyDeploy(input: DeployInput): DeployResult {
   const precision = input.precision ?? 'stored';
   const byName = new Map(input.layers.map((l) => [l.name, l]));
-  const valueTypes = new Map<string, string>();
-  for (const v of [...input.model.graph.inputs, ...input.model.graph.valueInfo, ...input.model.graph.outputs]) {
-    const name = v.elemType !== undefined ? dtypeById(v.elemType)?.name : undefined;
-    if (name) valueTypes.set(v.name, name);
-  }
-  const facts = input.plans.map((plan) => deployFacts(plan, byName.get(plan.name), precision, valueTypes));
+  const facts = factsOf(input);
   const reported = new Set(input.layers.map((l) => l.name));
   const hardware = input.speedup?.hardware;
   const shapes: ShapeInference | undefined = input.speedup ? projectionShapes(input.model, input.src, input.externals, input.speedup) : undefined;
@@ -238,6 +233,29 @@ export function applyDeploy(input: DeployInput): DeployResult {
     projection = projectFor(hardware, facts.map((f) => evaluate(f, target, { profile: hardware, times: null, untimed: '' }, 'pattern').sparse));
   }
   return { summary, projection };
+}
+
+/** Every plan's deploy facts, read with the types the graph declares. */
+function factsOf(input: DeployInput): DeployFacts[] {
+  const byName = new Map(input.layers.map((l) => [l.name, l]));
+  const valueTypes = new Map<string, string>();
+  for (const v of [...input.model.graph.inputs, ...input.model.graph.valueInfo, ...input.model.graph.outputs]) {
+    const name = v.elemType !== undefined ? dtypeById(v.elemType)?.name : undefined;
+    if (name) valueTypes.set(v.name, name);
+  }
+  return input.plans.map((plan) => deployFacts(plan, byName.get(plan.name), input.precision ?? 'stored', valueTypes));
+}
+
+/**
+ * The --hardware projection alone, as applyDeploy makes it (the pattern stage of the target the profile stands for),
+ * without the verdicts: what the panel's batch sweep repeats at other batch sizes.
+ */
+export function headlineProjection(input: DeployInput & { speedup: ProjectOptions }): Projection {
+  const hardware = input.speedup.hardware;
+  const byName = new Map(input.layers.map((l) => [l.name, l]));
+  const target = targetForProfile(hardware);
+  const facts = factsOf(input).map((f, i) => projectionFacts(input.plans[i], byName.get(f.name), evaluate(f, target, { profile: hardware, times: null, untimed: '' }, 'pattern').sparse));
+  return projectSpeedup(input.model, input.src, input.externals, facts, { ...input.speedup, precision: input.precision ?? 'stored' });
 }
 
 /** What the projection reads of a layer: eligibility, 2:4, blocks, and whether the deploy rules let it run sparse. */

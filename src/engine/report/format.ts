@@ -107,7 +107,7 @@ function projectionLines(report: InspectReport, markdown: boolean): string[] {
   out.push(`${markdown ? '## ' : ''}Projected speedup on ${displayName(p.hardware.description)}${batch}${symbols ? ` (${displayText(symbols, NAME_MAX)})` : ''}`);
   out.push('');
   out.push(
-    `end to end: ${p.speedup === null ? '-' : `${p.speedup.toFixed(2)}x`} (dense ${us(p.denseTime)} us, sparse ${us(p.sparseTime)} us${p.hostBound.sparse ? '; launch-bound: host time, not the GPU, sets the pace' : ''}); if every eligible layer passed: ${p.speedupIfAllPass === null ? '-' : `${p.speedupIfAllPass.toFixed(2)}x`}`,
+    `end to end: ${p.speedup === null ? '-' : `${p.speedup.toFixed(2)}x`} (dense ${us(p.denseTime)} us, sparse ${us(p.sparseTime)} us${p.hostBound.sparse ? `; launch-bound: the host needs ${us(p.host.sparse)} us to launch ${p.host.kernels} kernels, the GPU ${us(p.device.sparse)} us of work, so the GPU's speed does not enter this figure` : ''}); if every eligible layer passed: ${p.speedupIfAllPass === null ? '-' : `${p.speedupIfAllPass.toFixed(2)}x`}`,
   );
   out.push(`other ops: ${p.otherOps.count}, ${(p.otherOps.share * 100).toFixed(1)}% of dense device time (never sparse)`);
   out.push('');

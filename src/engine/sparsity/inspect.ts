@@ -20,8 +20,8 @@ import { splitParts, wholeTensor } from './scan';
 import { type StoredReport, storedReport } from './stored';
 import { openStored } from './storedReader';
 import type { DeployPrecision, DeploySummary, DeployVerdict, TargetId } from '../deploy/types';
-import { applyDeploy } from '../deploy/verdict';
-import type { ProjectOptions, Projection } from '../speedup/project';
+import { applyDeploy, headlineProjection } from '../deploy/verdict';
+import type { BatchPoint, ProjectOptions, Projection } from '../speedup/project';
 import { discoverCheckpoint, isCheckpointPath } from '../safetensors/checkpoint';
 import { SafetensorsError } from '../safetensors/header';
 
@@ -41,6 +41,8 @@ export interface InspectOptions {
   partElements?: number;
   /** Adds the projected speedup on a hardware profile, and times the deploy verdicts on each target's profile. */
   speedup?: ProjectOptions;
+  /** With `speedup` and a symbolic batch: the end-to-end projection at these batch sizes too (report.batchSweep). */
+  batchSweep?: number[];
   /** The precision the deploy verdicts and the projection assume the engine is built with (default: as stored). */
   precision?: DeployPrecision;
   /** Called with (elements scanned, elements to scan). */
@@ -153,6 +155,8 @@ export interface InspectReport {
   deployPrecision?: DeployPrecision;
   /** With `speedup`: the whole projection (inputs, per-layer times, traps, assumptions, unknowns). */
   projection?: Projection;
+  /** With `batchSweep` and a model whose batch is symbolic: the end-to-end projection at each of those batch sizes. */
+  batchSweep?: BatchPoint[];
 }
 
 /** Per-layer projection fields added to each layer with `speedup` (README, "Projected speedup"). */
@@ -209,14 +213,41 @@ export async function inspectSource(src: ByteSource, options: InspectOptions = {
     if (checkpoint) report.modelFormat = 'safetensors';
     // A checkpoint has no graph to project: its verdicts come from the rules alone, and the report says why.
     if (checkpoint && options.speedup) report.warnings.push('no speedup projection: a checkpoint holds weights but no graph (shapes of activations, the other ops); project the ONNX export');
-    // Deploy verdicts per layer and target (src/engine/deploy); the projection follows them.
-    const deploy = applyDeploy({ model, src, externals, plans: all, layers: report.layers, precision: options.precision, speedup: checkpoint ? undefined : options.speedup });
-    report.summary.deploy = deploy.summary;
-    report.deployPrecision = options.precision ?? 'stored';
-    if (deploy.projection) attachProjection(report, deploy.projection, plans.length < all.length);
+    projectReport(report, { model, src, externals, plans: all, checkpoint: Boolean(checkpoint), filtered: plans.length < all.length }, options);
     return report;
   } finally {
     externals.close();
+  }
+}
+
+/** What projectReport reads besides the report: the model's graph and every layer found (the projection needs them all). */
+export interface ProjectionContext {
+  model: ModelSkeleton;
+  src: ByteSource;
+  externals: ExternalFiles;
+  plans: LayerPlan[];
+  checkpoint: boolean;
+  /** --layers left some layers out of the report. */
+  filtered: boolean;
+}
+
+/**
+ * Fills the report's deploy verdicts and projection from its scan statistics: all that a new hardware, batch, runtime
+ * or precision changes, so the panel recomputes only this (reproject.ts), never the weight scan.
+ */
+export function projectReport(report: InspectReport, context: ProjectionContext, options: Pick<InspectOptions, 'speedup' | 'precision' | 'batchSweep'>): void {
+  const { model, src, externals, plans, checkpoint } = context;
+  // Deploy verdicts per layer and target (src/engine/deploy); the projection follows them.
+  const input = { model, src, externals, plans, layers: report.layers, precision: options.precision };
+  const deploy = applyDeploy({ ...input, speedup: checkpoint ? undefined : options.speedup });
+  report.summary.deploy = deploy.summary;
+  report.deployPrecision = options.precision ?? 'stored';
+  if (deploy.projection) attachProjection(report, deploy.projection, context.filtered);
+  if (deploy.projection?.batchUsed && options.speedup && options.batchSweep?.length) {
+    report.batchSweep = options.batchSweep.map((batch) => {
+      const p = batch === deploy.projection!.batch ? deploy.projection! : headlineProjection({ ...input, speedup: { ...options.speedup!, batch } });
+      return { batch, speedup: p.speedup, speedupIfAllPass: p.speedupIfAllPass, denseTime: p.denseTime, sparseTime: p.sparseTime, launchBound: p.hostBound.sparse };
+    });
   }
 }
 

@@ -149,12 +149,28 @@ export interface Projection {
   speedup: number | null;
   /** Whether host launch time, not the device, sets the model's time. */
   hostBound: { dense: boolean; sparse: boolean };
+  /** The two sums behind denseTime and sparseTime (the larger wins): device time, and host launch time of `kernels` ops. */
+  device: { dense: number; sparse: number };
+  host: { dense: number; sparse: number; kernels: number; sparseKernels: number };
+  /** The runtime projected ('eager' unless --runtime fused). */
+  runtime: 'eager' | 'fused';
   /** End-to-end speedup if every eligible layer passed. */
   speedupIfAllPass: number | null;
   layers: LayerProjection[];
   otherOps: { count: number; denseTime: number; share: number };
   unknowns: string[];
   assumptions: string[];
+}
+
+/** The end-to-end projection at one batch size of a sweep (the panel shows 1, 8, 64, 256: where the regime changes). */
+export interface BatchPoint {
+  batch: number;
+  speedup: number | null;
+  speedupIfAllPass: number | null;
+  denseTime: number;
+  sparseTime: number;
+  /** Host launch time, not the device, sets the sparse model's time. */
+  launchBound: boolean;
 }
 
 const FLOAT_WEIGHTS = new Set(['float32', 'float64', 'float16', 'bfloat16']);
@@ -367,6 +383,9 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
     sparseTime,
     speedup: sparseTime > 0 ? denseTime / sparseTime : null,
     hostBound: { dense: hostDense > deviceDense, sparse: hostSparse > deviceSparse },
+    device: { dense: deviceDense, sparse: deviceSparse },
+    host: { dense: hostDense, sparse: hostSparse, kernels: works.filter((w) => !w.hostOnly).length, sparseKernels: times.filter((t) => t.hostSparse > t.hostDense).length },
+    runtime: options.runtime ?? 'eager',
     speedupIfAllPass: speedupAll,
     layers: projections,
     otherOps: { count: other.length, denseTime: otherTime, share: deviceDense > 0 ? otherTime / deviceDense : 0 },
