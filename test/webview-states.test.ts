@@ -68,6 +68,96 @@ describe('panel states in Chromium (issue 14)', () => {
     await panel.page.click(`${dropdown} vscode-option[value="${value}"]`);
   }
 
+  describe('item 2: blocks and the filter in the heatmap', () => {
+    // An LLM-shaped chain of MatMuls: an input projection, three decoder blocks of q_proj and mlp.up_proj, the head
+    // (dense; the others hold 2:4 along K).
+    const NAMES = ['model.embed_proj', ...[0, 1, 2].flatMap((b) => [`model.layers.${b}.self_attn.q_proj`, `model.layers.${b}.mlp.up_proj`]), 'lm_head'];
+    let llm: InspectReport;
+    before(async () => {
+      llm = await inspectSpec({
+        graph: graph({
+          name: 'llm',
+          nodes: NAMES.map((n, i) => node('MatMul', [i ? `h${i - 1}` : 'X', `W${i}`], [`h${i}`], {}, { name: n })),
+          inputs: [valueInfo('X', 'float32', [1, 16])],
+          outputs: [valueInfo(`h${NAMES.length - 1}`, 'float32', [1, 16])],
+          initializers: NAMES.map((_, i) => makeTensor({ name: `W${i}`, dtype: 'float32', dims: [16, 16], values: Array.from({ length: 256 }, (_, k) => ((k >> 4) % 4 < 2 && i < NAMES.length - 1 ? 0 : 1 + i)) })),
+        }),
+      });
+    });
+
+    const rowsOf = (panel: PanelPage) =>
+      panel.page.locator('#heatmap [role="row"]').evaluateAll((rows) =>
+        rows.map((r) => {
+          const row = r as unknown as { querySelector(s: string): { textContent: string; getAttribute(n: string): string } | null; querySelectorAll(s: string): Iterable<{ getAttribute(n: string): string }> };
+          const header = row.querySelector('[role="rowheader"]');
+          return [header ? `${header.textContent}|${header.getAttribute('aria-label')}` : null, [...row.querySelectorAll('[role="gridcell"]')].map((c) => c.getAttribute('data-layer'))];
+        }),
+      );
+
+    test('a transformer gets a row per block headed L0, L1...; layers outside the blocks keep their place; the keyboard walks them in graph order', async () => {
+      const panel = await panelWith(llm, 'light', 'llm.onnx');
+      assert.deepEqual(await rowsOf(panel), [
+        ['–|Outside the blocks', ['model.embed_proj']],
+        ['L0|Block 0', NAMES.slice(1, 3)],
+        ['L1|Block 1', NAMES.slice(3, 5)],
+        ['L2|Block 2', NAMES.slice(5, 7)],
+        ['–|Outside the blocks', ['lm_head']],
+      ]);
+      assert.deepEqual(await panel.page.locator('.heat-cell .cell-name').allTextContents(), ['model.embed_proj', 'self_attn.q_proj', 'mlp.up_proj', 'self_attn.q_proj', 'mlp.up_proj', 'self_attn.q_proj', 'mlp.up_proj', 'lm_head']);
+      await panel.page.screenshot({ path: join(ARTIFACTS, 'panel-light-blocks.png'), fullPage: true });
+      const page = panel.page;
+      let presses = 0;
+      while ((await page.locator('.heat-cell:focus').count()) === 0 && presses++ < 40) await page.keyboard.press('Tab');
+      const focused = () => page.locator('.heat-cell:focus').getAttribute('data-layer');
+      assert.equal(await focused(), 'model.embed_proj');
+      for (const name of NAMES.slice(1)) {
+        await page.keyboard.press('ArrowRight');
+        assert.equal(await focused(), name);
+      }
+      await page.keyboard.press('Home');
+      await page.keyboard.press('ArrowDown');
+      assert.equal(await focused(), NAMES[1], 'ArrowDown goes to the next row: block 0');
+      await page.keyboard.press('Enter');
+      assert.equal(await page.locator('#layer-heading').textContent(), NAMES[1]);
+      // A model without blocks (the sample) keeps one row, no headers.
+      const flat = await panelWith(report);
+      assert.deepEqual(await rowsOf(flat), [[null, report.layers.map((l) => l.name)]]);
+    });
+
+    test("the table's filter marks the matching heatmap cells and dims the rest, says how many, and Tab lands on the first match", async () => {
+      const panel = await panelWith(llm, 'light', 'llm.onnx');
+      const page = panel.page;
+      const marked = () => page.locator('.heat-cell.match').evaluateAll((cells) => cells.map((c) => c.getAttribute('data-layer')));
+      const selected = () => page.locator('.heat-cell').evaluateAll((cells) => cells.map((c) => c.getAttribute('aria-selected')));
+      const opacity = (name: string) => page.locator(`.heat-cell[data-layer="${name}"]`).evaluate((c) => (globalThis as unknown as Win).getComputedStyle(c).opacity);
+      assert.deepEqual(await marked(), []);
+      assert.deepEqual(await selected(), NAMES.map(() => null));
+      await page.locator('#filter-name input').fill('q_proj');
+      const q = NAMES.filter((n) => n.includes('q_proj'));
+      assert.deepEqual(await marked(), q);
+      assert.deepEqual(await selected(), NAMES.map((n) => String(q.includes(n))));
+      assert.equal(await opacity('lm_head'), '0.35');
+      assert.equal(await opacity(q[0]), '1');
+      assert.equal(await page.locator('#heatmap-matches').textContent(), `3 of ${NAMES.length} layers match the table's filter: marked, the rest dimmed.`);
+      await page.screenshot({ path: join(ARTIFACTS, 'panel-light-filter-highlight.png'), fullPage: true });
+      // Keyboard: the heatmap comes before the table, so Shift+Tab from the filter field walks back into it and lands on
+      // its tab stop, now the first match.
+      await page.locator('#filter-name input').focus();
+      let presses = 0;
+      while ((await page.locator('.heat-cell:focus').count()) === 0 && presses++ < 40) await page.keyboard.press('Shift+Tab');
+      assert.equal(await page.locator('.heat-cell:focus').getAttribute('data-layer'), q[0]);
+      // Op and status filters mark too; nothing matching says so; clearing them undims everything.
+      await page.locator('#filter-name input').fill('no such layer');
+      assert.deepEqual(await marked(), []);
+      assert.equal(await page.locator('#heatmap-matches').textContent(), `None of the ${NAMES.length} layers matches the table's filter.`);
+      await page.locator('#filter-name input').fill('');
+      assert.equal(await opacity('lm_head'), '1');
+      assert.equal(await page.locator('#heatmap-matches').textContent(), '');
+      await choose(panel, '#filter-status', 'pass');
+      assert.deepEqual(await marked(), NAMES.slice(0, -1), 'every layer passes 2:4 but the dense head');
+    });
+  });
+
   describe('item 3: empty and broken states', () => {
     test('a model where nothing is recognised says which ops it has, the unknown weight-bearing ops it counted, and what the tool reads', async () => {
       const withUnknown = {

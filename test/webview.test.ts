@@ -276,7 +276,9 @@ describe('webview panel in Chromium', () => {
     await panel.send(modelMessage());
     await panel.send({ type: 'report', report: vit });
     await panel.page.locator('.heat-cell').first().waitFor();
-    assert.deepEqual(await panel.page.locator('.heat-cell .cell-name').allTextContents(), ['L0 attn/qkv', 'L0 mlp/fc1', 'L1 attn/qkv', 'L1 mlp/fc1', 'L2 attn/qkv', 'L2 mlp/fc1']);
+    // A row per block, headed L0, L1, L2 (issue 14 item 2): the cells keep the rest of their names.
+    assert.deepEqual(await panel.page.locator('#heatmap [role="rowheader"]').allTextContents(), ['L0', 'L1', 'L2']);
+    assert.deepEqual(await panel.page.locator('.heat-cell .cell-name').allTextContents(), ['attn/qkv', 'mlp/fc1', 'attn/qkv', 'mlp/fc1', 'attn/qkv', 'mlp/fc1']);
     assert.deepEqual(await panel.page.locator('.heat-cell').evaluateAll((cells) => cells.map((c) => c.getAttribute('data-layer'))), names);
   });
 

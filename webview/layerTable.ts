@@ -37,7 +37,11 @@ export class LayerTable {
   private readonly grid: Table;
   private readonly caption = el('p', { class: 'table-caption', 'aria-live': 'polite', id: 'table-caption' });
 
-  constructor(private readonly onOpen: (name: string) => void) {
+  /** `onFilter` gets the layers the filters keep whenever they change (null: no filter), for the heatmap to mark. */
+  constructor(
+    private readonly onOpen: (name: string) => void,
+    private readonly onFilter: (matching: ReadonlySet<string> | null) => void = () => undefined,
+  ) {
     this.sortChoice = dropdown('Sort', SORTS, this.sort, (value) => this.setSort(value as SortKey), 'sort');
     this.opChoice = dropdown('Op', [{ value: ALL, label: 'All ops' }], ALL, (value) => this.update({ op: value }), 'filter-op');
     const statusChoice = dropdown(
@@ -94,6 +98,8 @@ export class LayerTable {
 
   private render(): void {
     const shown = sortLayers(filterLayers(this.layers, this.nameFilter, this.opFilter, this.statusFilter), this.sort);
+    const filtered = this.nameFilter !== '' || this.opFilter !== ALL || this.statusFilter !== ALL;
+    this.onFilter(filtered ? new Set(shown.map((l) => l.name)) : null);
     this.caption.textContent = `Showing ${shown.length} of ${this.layers.length} layers.${this.colourBy ? ` On target: ${TARGET_NAMES[this.colourBy]}.` : ''}`;
     const column = SORT_COLUMN[this.sort];
     this.grid.setSorted(column ?? null, SORT_DIRECTION[this.sort]);

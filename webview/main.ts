@@ -36,7 +36,10 @@ class Panel {
     onExport: (format) => post({ type: 'exportReport', format }),
   });
   private readonly heatmap = new ModelHeatmap((name) => this.open(name));
-  private readonly table = new LayerTable((name) => this.open(name));
+  private readonly table = new LayerTable(
+    (name) => this.open(name),
+    (matching) => this.heatmap.highlight(matching),
+  );
   private readonly speedupSlot = el('div', { class: 'speedup-slot' }, el('p', {}, 'The projection appears with the report.'));
   private readonly drilldown = new LayerDrilldown({
     onBack: () => this.back(),

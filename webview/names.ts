@@ -3,6 +3,15 @@
 /** Characters a cell's name shows (its full name is in its title and label). */
 const CELL_CHARS = 20;
 
+/** A transformer block's index in a layer name: "layers.3", "layer_3", "blocks.3", "h.3" (GPT-2), as a path part. */
+const BLOCK = /(^|[/.])(?:layers|layer|blocks|block|h)[._](\d+)(?=[/.]|$)/g;
+
+/** The block a layer belongs to (its first block index: "/encoder/layers.3/mlp/fc1" is in block 3), or null. */
+export function blockIndex(name: string): number | null {
+  const match = new RegExp(BLOCK.source).exec(name);
+  return match ? Number(match[2]) : null;
+}
+
 /**
  * Cell names that tell layers apart (issue 14): block indexes read "L0" ("/encoder/layers.0/mlp/fc1/MatMul" becomes
  * "L0 mlp/fc1"), what every name shares at its start and at its end is dropped (at a '/', '.' or space), and what is
@@ -13,7 +22,7 @@ export function cellLabels(names: string[]): string[] {
     name
       // "/layer3/layer3.0/..." (a module path repeated in its child's name): the child says it.
       .replace(/(^|\/)([^/]+)\/(?=\2[./])/g, '$1')
-      .replace(/(^|[/.])(?:layers|layer|blocks|block|h)[._](\d+)(?=[/.]|$)/g, (_m, lead: string, n: string) => `${lead ? ' ' : ''}L${n} `)
+      .replace(BLOCK, (_m, lead: string, n: string) => `${lead ? ' ' : ''}L${n} `)
       // The container before the first block index ("model", "/encoder") tells no layer from another.
       .replace(/^[^ ]* (?=L\d+ )/, '')
       .replace(/^\/+/, '')
