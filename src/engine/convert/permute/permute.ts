@@ -208,7 +208,13 @@ export async function convertWithPermutation(
   const folder = mkdtempSync(join(tmpdir(), 'sparsity-lens-permute-'));
   try {
     const permuted = join(folder, basename(path));
-    const permutation = await permuteModel(path, permuted, permuteOptions);
+    let permutation: PermutationReport;
+    try {
+      permutation = await permuteModel(path, permuted, permuteOptions);
+    } catch (err) {
+      if (err instanceof CancelledError || err instanceof ModelError) throw err;
+      throw new ModelError(path, `channel permutation failed, nothing was written: ${describeError(err)}`);
+    }
     if (permutation.summary.permuted === 0) {
       const report = await convertModel(path, options);
       report.permutation = permutation;
