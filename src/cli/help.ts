@@ -83,11 +83,11 @@ converted layer must pass. The input is never modified; outputs are written atom
 
 --permute: before pruning, each selected Conv/Gemm/MatMul layer's input channels are reordered (with
 the output channels of the layer that produces them, its bias and the per-channel ops between:
-BatchNormalization, Add/Mul of a constant, Relu, Gelu, pools, depthwise convolutions...) so that more magnitude survives N:M
-pruning (NVIDIA ASP's channel permutation search). The model computes the same function; the report
-gives each layer's retained magnitude without and with the permutation, and why a layer was refused
-(graph input, a residual Add, Reshape/Concat/Transpose between, grouped convolution, quantized weights).
-Models with external data are not permuted yet.
+BatchNormalization, Add/Mul of a constant, Relu, Gelu, pools, depthwise convolutions...) so that
+more magnitude survives N:M pruning (NVIDIA ASP's channel permutation search). The model computes
+the same function; the report gives each layer's retained magnitude without and with the
+permutation, and why a layer was refused (graph input, a residual Add, Reshape/Concat/Transpose
+between, grouped convolution, quantized weights). Models with external data are not permuted yet.
 
 One-shot pruning without fine-tuning loses accuracy: sparse-training flows (ASP, SR-STE, AMCT, INC)
 retrain after pruning.

@@ -18,7 +18,7 @@ import { type Pattern, patternName } from '../../sparsity/pattern';
 import { convertModel } from '../convert';
 import { allTensors, externalInputFiles } from '../externalData';
 import { defaultOutputPath } from '../paths';
-import { compareOutputs } from '../runtime';
+import { RUNTIME_SIZE_LIMIT, compareOutputs } from '../runtime';
 import type { ConvertOptions, ConvertReport } from '../types';
 import { magnitudeColumns, permuteAlong, replaceValues, tensorBytes, writeEdited } from './apply';
 import { type PermutationChain, GraphIndex, findChain } from './chain';
@@ -156,7 +156,11 @@ export async function permuteModel(path: string, out: string | null, options: Pe
         edits.push(...replaceValues(src, tensor, bytes));
       }
       writeEdited(src, edits, out);
-      report.runtime = await compareOutputs(path, out, model, options.dims);
+      // As convert's own check: a model over the limit is not run (the report says so).
+      report.runtime =
+        src.size > RUNTIME_SIZE_LIMIT
+          ? { ran: false, note: `the model is larger than ${RUNTIME_SIZE_LIMIT} bytes: outputs were not compared`, outputs: [] }
+          : await compareOutputs(path, out, model, options.dims);
     }
     report.seconds = (Date.now() - started) / 1000;
     return report;
@@ -208,7 +212,13 @@ export async function convertWithPermutation(
   const folder = mkdtempSync(join(tmpdir(), 'sparsity-lens-permute-'));
   try {
     const permuted = join(folder, basename(path));
-    const permutation = await permuteModel(path, permuted, permuteOptions);
+    let permutation: PermutationReport;
+    try {
+      permutation = await permuteModel(path, permuted, permuteOptions);
+    } catch (err) {
+      if (err instanceof CancelledError || err instanceof ModelError) throw err;
+      throw new ModelError(path, `channel permutation failed, nothing was written: ${describeError(err)}`);
+    }
     if (permutation.summary.permuted === 0) {
       const report = await convertModel(path, options);
       report.permutation = permutation;

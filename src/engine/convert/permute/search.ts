@@ -72,7 +72,8 @@ export function searchPermutation(columns: Float32Array, R: number, K: number, o
     } else search.reset(best);
   }
   const permuted = keptMagnitude(columns, R, K, best, n, m);
-  const better = permuted > plain;
+  // A gain within float rounding of sums in another order is no gain: the stored order stays.
+  const better = permuted > plain + Math.abs(plain) * 1e-9;
   return { perm: better ? best : identity, total, plain, permuted: better ? permuted : plain, bound, moves: search.moves, budgetSpent: search.spent(), work: search.work };
 }
 
