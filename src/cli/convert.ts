@@ -1,6 +1,7 @@
 // `sparsity-lens convert`: prune a model to N:M, write the output next to it, verify it.
 import { parseArgs } from 'node:util';
 import { type ConvertMode, type ConvertReport, convertModel } from '../engine/convert/convert';
+import type { RuntimeChoice } from '../engine/convert/runners';
 import { parsePattern } from '../engine/sparsity/pattern';
 import { formatConvert, formatConvertJson } from '../engine/report/convertFormat';
 import { CONVERT_HELP } from './help';
@@ -9,6 +10,7 @@ import { refuseCheckpoint } from './checkpoints';
 import { ProgressBar } from './progress';
 
 const MODES: ConvertMode[] = ['prune', 'compress', 'ascend'];
+const RUNTIME_CHOICES: RuntimeChoice[] = ['auto', 'native', 'wasm'];
 
 export async function convertCommand(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -25,6 +27,7 @@ export async function convertCommand(argv: string[], ctx: CommandContext): Promi
       'skip-head': { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
+      'verify-runtime': { type: 'string', default: 'auto' },
       format: { type: 'string', default: 'table' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -40,6 +43,8 @@ export async function convertCommand(argv: string[], ctx: CommandContext): Promi
   const pattern = parsePattern(values.pattern!);
   if (typeof pattern === 'string') throw new UsageError(pattern);
   if (values.format !== 'table' && values.format !== 'json') throw new UsageError('--format must be table or json');
+  const verifyRuntime = values['verify-runtime'] as RuntimeChoice;
+  if (!RUNTIME_CHOICES.includes(verifyRuntime)) throw new UsageError(`--verify-runtime must be one of ${RUNTIME_CHOICES.join(', ')}`);
   let minParams: number | undefined;
   if (values['min-params'] !== undefined) {
     minParams = numberArgument(values['min-params']);
@@ -59,6 +64,7 @@ export async function convertCommand(argv: string[], ctx: CommandContext): Promi
       skipHead: values['skip-head'],
       force: values.force,
       dryRun: values['dry-run'],
+      verifyRuntime,
       signal: ctx.signal,
       onWorkFolder: ctx.onWorkFolder,
       onProgress: (done, total) => bar.update(done, total),

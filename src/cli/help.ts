@@ -79,7 +79,9 @@ Weights that cannot take that form (per-channel zero points, 4/64-bit types, wei
 pruned in place and the report says why. 'sparsity-lens decompress' restores the dense pruned model.
 
 The output is written next to MODEL, then re-read (compressed weights decoded) and checked: every
-converted layer must pass. The input is never modified; outputs are written atomically.
+converted layer must pass. The input is never modified; outputs are written atomically. Both models
+then run in ONNX Runtime on the same generated inputs and every output is compared: in the native
+runtime (onnxruntime-node) when it is installed, else in its WebAssembly build, which ships with the tool.
 
 One-shot pruning without fine-tuning loses accuracy: sparse-training flows (ASP, SR-STE, AMCT, INC)
 retrain after pruning.
@@ -97,6 +99,8 @@ Options:
   --skip-head           not the last eligible layer (the classifier head)
   --force               replace an existing output
   --dry-run             print what would change; write nothing
+  --verify-runtime KIND auto (default: native when installed, else wasm), native or wasm (the
+                        WebAssembly build the VS Code extension uses)
   --format FORMAT       table (default) or json
   -h, --help            this help
 
