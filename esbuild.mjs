@@ -27,6 +27,7 @@ const wasmKernel = {
 // ONNX Runtime's WebAssembly build: bundled into dist/ort-worker.js, its Emscripten loader and .wasm copied to dist/ort/
 // (found there through env.wasm.wasmPaths), its version told to the report.
 const ORT_WEB = 'node_modules/onnxruntime-web';
+if (!existsSync(`${ORT_WEB}/package.json`)) throw new Error(`${ORT_WEB} is missing (the WebAssembly ONNX Runtime that verifies conversions): run npm ci`);
 mkdirSync('dist/ort', { recursive: true });
 for (const file of ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']) copyFileSync(`${ORT_WEB}/dist/${file}`, `dist/ort/${file}`);
 const ortWebVersion = JSON.parse(readFileSync(`${ORT_WEB}/package.json`, 'utf8')).version;

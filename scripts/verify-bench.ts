@@ -1,14 +1,15 @@
 // npm run bench:verify: the runtime comparison of a conversion (input and output run on the same inputs) in the native
 // ONNX Runtime (onnxruntime-node) against its WebAssembly build (onnxruntime-web, what the VS Code extension runs), on
 // the bundled sample and on a float32 MLP built here (default 47 MB; --mb N for another size). Each timing is the
-// median of --runs (default 3) whole comparisons: for WebAssembly that includes starting its thread and compiling the
-// .wasm, which every comparison pays. Peak resident memory of the process is sampled while each runs.
+// median of --runs (default 3) whole comparisons; WebAssembly twice: in a fresh thread (compiling the .wasm and
+// initialising ONNX Runtime: what a conversion's first comparison pays) and in the thread the previous comparison
+// left (a compress verification's second). Peak resident memory of the process is sampled while each runs.
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { convertModel } from '../src/engine/convert/convert';
-import { type ModelRunner, type OrtModule, nativeRunner, wasmRunner } from '../src/engine/convert/runners';
+import { type ModelRunner, type OrtModule, endIdleWasmThread, nativeRunner, wasmRunner } from '../src/engine/convert/runners';
 import { compareOutputs } from '../src/engine/convert/runtime';
 import { readSkeleton } from '../src/engine/onnx/skeleton';
 import { FileSource } from '../src/engine/onnx/source';
@@ -34,15 +35,18 @@ function writeMlp(path: string, mb: number): void {
   writeModel(path, { graph: graph({ name: 'mlp', nodes, initializers, inputs: [valueInfo('X', 'float32', [1, width])], outputs: [valueInfo('Y', 'float32', [1, width])] }) });
 }
 
-async function timeComparison(runner: ModelRunner, input: string, output: string): Promise<{ ms: number; cpuMs: number; peakMb: number; identical: boolean[] }> {
+/** `cold`: a fresh WebAssembly thread for each comparison; otherwise the one the previous comparison left. */
+async function timeComparison(runner: ModelRunner, input: string, output: string, cold: boolean): Promise<{ ms: number; cpuMs: number; peakMb: number; identical: boolean[] }> {
   const src = new FileSource(input);
   const model = readSkeleton(src);
   src.close();
   const times: number[] = [];
   const cpu: number[] = [];
-  let peak = 0;
+  let peak = process.memoryUsage().rss;
   let identical: boolean[] = [];
+  if (!cold) await compareOutputs(input, output, model, { runner });
   for (let i = 0; i < RUNS; i++) {
+    if (cold) endIdleWasmThread();
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
     const start = performance.now();
     // CPU time of every thread of the process (the WebAssembly thread, ONNX Runtime's native pool): less sensitive
@@ -75,14 +79,19 @@ async function main() {
       const line: string[] = [`${input.endsWith('sample.onnx') ? 'media/sample.onnx' : 'float32 MLP'} (${(size / 1e6).toFixed(1)} MB)`];
       const ms: number[] = [];
       const cpuMs: number[] = [];
-      for (const runner of runners) {
+      const runs: [ModelRunner | string, boolean, string][] = [
+        [runners[0], true, 'native'],
+        [runners[1], true, 'wasm, fresh thread'],
+        [runners[1], false, 'wasm, thread reused'],
+      ];
+      for (const [runner, cold, name] of runs) {
         if (typeof runner === 'string') throw new Error(runner);
-        const t = await timeComparison(runner, input, report.output!);
+        const t = await timeComparison(runner, input, report.output!, cold);
         ms.push(t.ms);
         cpuMs.push(t.cpuMs);
-        line.push(`${runner.engine.kind} ${(t.ms / 1000).toFixed(2)} s wall, ${(t.cpuMs / 1000).toFixed(2)} s CPU (peak RSS ${t.peakMb.toFixed(0)} MB, identical ${t.identical.join(',')})`);
+        line.push(`${name} ${(t.ms / 1000).toFixed(2)} s wall, ${(t.cpuMs / 1000).toFixed(2)} s CPU (peak RSS ${t.peakMb.toFixed(0)} MB, identical ${t.identical.join(',')})`);
       }
-      line.push(`WebAssembly / native ${(ms[1] / ms[0]).toFixed(1)}x wall, ${(cpuMs[1] / cpuMs[0]).toFixed(1)}x CPU`);
+      line.push(`WebAssembly (fresh) / native ${(ms[1] / ms[0]).toFixed(1)}x wall, ${(cpuMs[1] / cpuMs[0]).toFixed(1)}x CPU`);
       console.log(line.join('; '));
     }
   } finally {

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { convertModel } from '../src/engine/convert/convert';
-import { type ModelRunner, nativeRunner, type OrtModule, WASM_SIZE_LIMIT, wasmRunner } from '../src/engine/convert/runners';
+import { type ModelRunner, type OrtModule, WASM_SIZE_LIMIT, endIdleWasmThread, nativeRunner, wasmRunner, wasmThreadsStarted } from '../src/engine/convert/runners';
 import { compareOutputs } from '../src/engine/convert/runtime';
 import { readSkeleton } from '../src/engine/onnx/skeleton';
 import { FileSource } from '../src/engine/onnx/source';
@@ -134,6 +134,16 @@ describe('the WebAssembly runtime (onnxruntime-web) compares outputs', () => {
     const text = formatConvert(report);
     assert.match(text, /^decode graph: outputs bit-identical to the dense pruned model \(ONNX Runtime 1\.30\.0 WebAssembly\)$/m);
     assert.match(text, /^output 'Y' \(ONNX Runtime 1\.30\.0 WebAssembly, same inputs\): max \|diff\| \S+, cosine \S+$/m);
+  });
+
+  test('a compress verification runs its two comparisons in one WebAssembly thread (its start paid once)', async () => {
+    const dir = tempDir();
+    const input = modelFile(dir, 'mlp.onnx', denseMatMul());
+    endIdleWasmThread();
+    const before = wasmThreadsStarted();
+    const report = await convertModel(input, { mode: 'compress', verifyRuntime: 'wasm' });
+    assert.deepEqual([report.exact?.ran, report.runtime?.ran], [true, true]);
+    assert.equal(wasmThreadsStarted() - before, 1);
   });
 
   test('the same conversion in both runtimes: the same verdicts, the same differences to float32 rounding', async () => {

@@ -157,24 +157,84 @@ function wasmVersion(): string {
 }
 declare const ORT_WEB_VERSION: string | undefined;
 
-/** Runs the job in a fresh worker thread: its WebAssembly memory goes with it, and cancel terminates it. */
+/**
+ * How long a WebAssembly thread waits for the next comparison before it ends: a compress verification runs two in a
+ * row, and each new thread pays about 1 s of CPU to compile the .wasm and initialise ONNX Runtime.
+ */
+const IDLE_MS = 3000;
+let idle: { worker: Worker; script: string; timer: NodeJS.Timeout } | undefined;
+let started = 0;
+
+/** WebAssembly threads started in this process (tests: a compress verification starts one). */
+export function wasmThreadsStarted(): number {
+  return started;
+}
+
+/** Ends the thread kept for the next comparison, if any (its memory is freed now rather than after IDLE_MS). */
+export function endIdleWasmThread(): void {
+  const kept = idle;
+  idle = undefined;
+  if (!kept) return;
+  clearTimeout(kept.timer);
+  void kept.worker.terminate();
+}
+
+function takeWorker(script: string): Worker {
+  const kept = idle;
+  idle = undefined;
+  if (kept) {
+    clearTimeout(kept.timer);
+    if (kept.script === script) {
+      kept.worker.ref();
+      return kept.worker;
+    }
+    void kept.worker.terminate();
+  }
+  started++;
+  return new Worker(script);
+}
+
+/** Keeps a thread that answered for IDLE_MS, without holding the process open. */
+function keepWorker(worker: Worker, script: string): void {
+  if (idle) void idle.worker.terminate();
+  worker.unref();
+  const timer = setTimeout(() => {
+    if (idle?.worker === worker) idle = undefined;
+    void worker.terminate();
+  }, IDLE_MS);
+  timer.unref();
+  idle = { worker, script, timer };
+}
+
+/**
+ * Runs the job in a WebAssembly thread: a fresh one, or the one the previous comparison left (its memory reused).
+ * Cancel, a failure or an abort inside it terminates the thread: its memory goes with it, and the next job starts clean.
+ */
 function runInWorker(script: string, job: WasmJob, signal?: AbortSignal): Promise<Outputs[]> {
   if (signal?.aborted) return Promise.reject(new CancelledError());
   return new Promise((resolve, reject) => {
-    const worker = new Worker(script, { workerData: job });
+    const worker = takeWorker(script);
     let settled = false;
-    const finish = (fn: () => void) => {
+    const finish = (keep: boolean, fn: () => void) => {
       if (settled) return;
       settled = true;
       signal?.removeEventListener('abort', onAbort);
-      void worker.terminate();
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      if (keep) keepWorker(worker, script);
+      else void worker.terminate();
       fn();
     };
-    const onAbort = () => finish(() => reject(new CancelledError()));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    worker.on('message', (msg: FromWasmWorker) => finish(() => (msg.type === 'done' ? resolve(msg.outputs) : reject(new Error(msg.message)))));
+    const onAbort = () => finish(false, () => reject(new CancelledError()));
+    const onMessage = (msg: FromWasmWorker) => finish(msg.type === 'done', () => (msg.type === 'done' ? resolve(msg.outputs) : reject(new Error(msg.message))));
     // An abort inside the WebAssembly module (out of memory, a failed assertion) ends the thread, not the engine.
-    worker.on('error', (err) => finish(() => reject(err)));
-    worker.on('exit', (code) => finish(() => reject(new Error(`the WebAssembly runtime's thread stopped (exit code ${code}) before it answered`))));
+    const onError = (err: Error) => finish(false, () => reject(err));
+    const onExit = (code: number) => finish(false, () => reject(new Error(`the WebAssembly runtime's thread stopped (exit code ${code}) before it answered`)));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    worker.postMessage(job);
   });
 }

@@ -1,8 +1,9 @@
-// The WebAssembly build of ONNX Runtime (onnxruntime-web) in a thread of its own, for one runtime comparison: it needs
+// The WebAssembly build of ONNX Runtime (onnxruntime-web) in a thread of its own, for runtime comparisons: it needs
 // no native binary (the .vsix ships it in dist/ort/), its memory (wasm32: at most 4 GB, never given back) goes with
-// the thread, an abort inside it stays in it, and cancel terminates it (src/engine/convert/runners.ts starts it).
+// the thread, an abort inside it stays in it, and cancel terminates it (src/engine/convert/runners.ts starts it and
+// ends it a few seconds after its last comparison).
 import { pathToFileURL } from 'node:url';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import type { FromWasmWorker, OrtModule, Outputs, TensorValues, WasmJob } from './runners';
 import { SESSION_OPTIONS } from './runners';
 
@@ -17,7 +18,8 @@ function detached(t: TensorValues): TensorValues {
 }
 
 async function run(job: WasmJob): Promise<FromWasmWorker> {
-  // One thread: onnxruntime-web would otherwise start pthread workers of its own (up to 4).
+  // Read once, when the first session initialises the runtime. One thread: onnxruntime-web would otherwise start
+  // pthread workers of its own (up to 4).
   ort.env.wasm!.numThreads = 1;
   ort.env.wasm!.wasmPaths = `${pathToFileURL(job.wasmDir).href}/`;
   ort.env.logLevel = 'fatal';
@@ -37,11 +39,14 @@ function transferables(msg: FromWasmWorker): ArrayBuffer[] {
   return msg.outputs.flatMap((o) => Object.values(o).flatMap((t) => (ArrayBuffer.isView(t.data) ? [t.data.buffer as ArrayBuffer] : [])));
 }
 
-run(workerData as WasmJob).then(
-  (msg) => parentPort!.postMessage(msg, transferables(msg)),
-  (err: unknown) => {
-    // ONNX Runtime's messages can run to several lines (the failing node, then a C++ trace): the first says what.
-    const text = err instanceof Error ? err.message : String(err);
-    parentPort!.postMessage({ type: 'failed', message: text.split('\n')[0] } satisfies FromWasmWorker);
-  },
-);
+// One job per message; the thread stays for the next (src/engine/convert/runners.ts ends it when idle or on cancel).
+parentPort!.on('message', (job: WasmJob) => {
+  run(job).then(
+    (msg) => parentPort!.postMessage(msg, transferables(msg)),
+    (err: unknown) => {
+      // ONNX Runtime's messages can run to several lines (the failing node, then a C++ trace): the first says what.
+      const text = err instanceof Error ? err.message : String(err);
+      parentPort!.postMessage({ type: 'failed', message: text.split('\n')[0] } satisfies FromWasmWorker);
+    },
+  );
+});
