@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { convertModel } from '../src/engine/convert/convert';
-import { type ModelRunner, type OrtModule, WASM_SIZE_LIMIT, endIdleWasmThread, nativeRunner, wasmRunner, wasmThreadsStarted } from '../src/engine/convert/runners';
+import { type ModelRunner, type OrtModule, type RuntimeChoice, WASM_SIZE_LIMIT, endIdleWasmThread, nativeRunner, pickRunner, wasmRunner, wasmThreadsStarted } from '../src/engine/convert/runners';
 import { compareOutputs } from '../src/engine/convert/runtime';
 import { readSkeleton } from '../src/engine/onnx/skeleton';
 import { FileSource } from '../src/engine/onnx/source';
@@ -78,6 +78,15 @@ describe('the WebAssembly runtime (onnxruntime-web) compares outputs', () => {
     const runner = wasm();
     assert.deepEqual(runner.engine, { kind: 'wasm', package: 'onnxruntime-web', version: '1.30.0' });
     for (const file of ['ort-worker.js', 'ort/ort-wasm-simd-threaded.mjs', 'ort/ort-wasm-simd-threaded.wasm']) assert.ok(existsSync(join(__dirname, '..', file)), file);
+  });
+
+  test('auto: the native runtime when onnxruntime-node loads, the WebAssembly one when it does not; native alone says it is missing', () => {
+    const picked = (choice: RuntimeChoice, found: boolean) => {
+      const runner = pickRunner(choice, () => (found ? (require('onnxruntime-node') as OrtModule) : undefined));
+      return typeof runner === 'string' ? runner : runner.engine.kind;
+    };
+    assert.deepEqual([picked('auto', true), picked('auto', false), picked('wasm', true), picked('native', true)], ['native', 'wasm', 'wasm', 'native']);
+    assert.equal(picked('native', false), 'onnxruntime-node is not installed (the WebAssembly build compares without it: --verify-runtime auto or wasm)');
   });
 
   test('outputs that differ are reported as differing, by exactly how much; the same pair in the native runtime says the same', async () => {
