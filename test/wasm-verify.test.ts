@@ -13,6 +13,7 @@ import { readSkeleton } from '../src/engine/onnx/skeleton';
 import { FileSource } from '../src/engine/onnx/source';
 import { formatConvert } from '../src/engine/report/convertFormat';
 import { ExternalSink, type ModelSpec, graph, makeTensor, node, randomWeights, seededRandom, valueInfo, writeModel } from './support/builder';
+import { cli } from './support/cli';
 import { tempDir } from './support/models';
 
 function wasm(): ModelRunner {
@@ -206,6 +207,17 @@ describe('the WebAssembly runtime (onnxruntime-web) compares outputs', () => {
       outputs: [],
     });
     assert.equal((await compareOutputs(a, a, model, { runner: wasm(), size: WASM_SIZE_LIMIT })).ran, true);
+  });
+
+  test('the CLI: --verify-runtime wasm compares in WebAssembly and says so; another value is a usage error', () => {
+    const dir = tempDir();
+    const input = modelFile(dir, 'mlp.onnx', denseMatMul());
+    const run = cli('convert', input, '--mode', 'prune', '--verify-runtime', 'wasm');
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^output 'Y' \(ONNX Runtime 1\.30\.0 WebAssembly, same inputs\): max \|diff\| \S+, cosine \S+$/m);
+    const wrong = cli('convert', input, '--mode', 'prune', '--verify-runtime', 'gpu', '--force');
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /--verify-runtime must be one of auto, native, wasm/);
   });
 
   test('cancel while the WebAssembly thread runs rejects as cancelled (the thread is terminated, not awaited)', async () => {
