@@ -3,7 +3,7 @@
 // floor pass (scripts/floor.as.ts) likewise as 'wasm:bench-floor'.
 import asc from 'assemblyscript/asc';
 import { build } from 'esbuild';
-import { existsSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 
 async function compileWasm(source) {
   let binary;
@@ -24,8 +24,26 @@ const wasmKernel = {
   },
 };
 
+// ONNX Runtime's WebAssembly build: bundled into dist/ort-worker.js, its Emscripten loader and .wasm copied to dist/ort/
+// (found there through env.wasm.wasmPaths), its version told to the report.
+const ORT_WEB = 'node_modules/onnxruntime-web';
+if (!existsSync(`${ORT_WEB}/package.json`)) throw new Error(`${ORT_WEB} is missing (the WebAssembly ONNX Runtime that verifies conversions): run npm ci`);
+mkdirSync('dist/ort', { recursive: true });
+for (const file of ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']) copyFileSync(`${ORT_WEB}/dist/${file}`, `dist/ort/${file}`);
+const ortWebVersion = JSON.parse(readFileSync(`${ORT_WEB}/package.json`, 'utf8')).version;
+
 // onnxruntime-node is native and optional: required at run time, never bundled.
-const node = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: 'linked', logLevel: 'warning', plugins: [wasmKernel], external: ['onnxruntime-node'] };
+const node = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  plugins: [wasmKernel],
+  external: ['onnxruntime-node'],
+  define: { ORT_WEB_VERSION: JSON.stringify(ortWebVersion) },
+};
 
 const tests = readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) => `test/${f}`);
 // End-to-end tests in a real VS Code: outside dist/test so that the unit run does not start them.
@@ -38,9 +56,10 @@ await Promise.all([
   build({ ...node, entryPoints: ['src/cli/convertMain.ts'], outfile: 'dist/cli-convert.js' }),
   build({ ...node, entryPoints: ['src/engine/sparsity/scanWorker.ts'], outfile: 'dist/scan-worker.js' }),
   build({ ...node, entryPoints: ['src/worker/worker.ts'], outfile: 'dist/worker.js' }),
+  build({ ...node, entryPoints: ['src/engine/convert/wasmWorker.ts'], outfile: 'dist/ort-worker.js' }),
   build({ ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode', 'onnxruntime-node'] }),
   build({ bundle: true, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', sourcemap: 'external', logLevel: 'warning' }),
-  build({ ...node, entryPoints: ['scripts/make-sample.ts', 'scripts/bench.ts', 'scripts/kernel-bench.ts', 'scripts/permute-bench.ts', 'scripts/calibration.ts', 'scripts/rss-probe.ts', 'scripts/fuzz.ts'].filter(existsSync), outdir: 'dist/scripts' }),
+  build({ ...node, entryPoints: ['scripts/make-sample.ts', 'scripts/bench.ts', 'scripts/kernel-bench.ts', 'scripts/permute-bench.ts', 'scripts/calibration.ts', 'scripts/rss-probe.ts', 'scripts/fuzz.ts', 'scripts/verify-bench.ts'].filter(existsSync), outdir: 'dist/scripts' }),
   build({ ...node, entryPoints: tests, outdir: 'dist/test', external: ['onnxruntime-node', 'playwright-core'] }),
   build({ ...node, entryPoints: e2e, outdir: 'dist/e2e', external: ['onnxruntime-node', 'playwright-core'] }),
   build({ ...node, entryPoints: ['test/e2e/host/index.ts'], outfile: 'dist/e2e/host/index.js', external: ['vscode', 'onnxruntime-node'] }),

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { type ConvertMode, type ConvertReport, convertModel } from '../engine/convert/convert';
 import { convertWithPermutation } from '../engine/convert/permute/permute';
+import type { RuntimeChoice } from '../engine/convert/runners';
 import { parsePattern } from '../engine/sparsity/pattern';
 import { formatConvert, formatConvertJson } from '../engine/report/convertFormat';
 import { CONVERT_HELP } from './help';
@@ -10,6 +11,7 @@ import { refuseCheckpoint } from './checkpoints';
 import { ProgressBar } from './progress';
 
 const MODES: ConvertMode[] = ['prune', 'compress', 'ascend'];
+const RUNTIME_CHOICES: RuntimeChoice[] = ['auto', 'native', 'wasm'];
 
 export async function convertCommand(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -27,6 +29,7 @@ export async function convertCommand(argv: string[], ctx: CommandContext): Promi
       permute: { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
+      'verify-runtime': { type: 'string', default: 'auto' },
       format: { type: 'string', default: 'table' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -42,6 +45,8 @@ export async function convertCommand(argv: string[], ctx: CommandContext): Promi
   const pattern = parsePattern(values.pattern!);
   if (typeof pattern === 'string') throw new UsageError(pattern);
   if (values.format !== 'table' && values.format !== 'json') throw new UsageError('--format must be table or json');
+  const verifyRuntime = values['verify-runtime'] as RuntimeChoice;
+  if (!RUNTIME_CHOICES.includes(verifyRuntime)) throw new UsageError(`--verify-runtime must be one of ${RUNTIME_CHOICES.join(', ')}`);
   let minParams: number | undefined;
   if (values['min-params'] !== undefined) {
     minParams = numberArgument(values['min-params']);
@@ -63,6 +68,7 @@ export async function convertCommand(argv: string[], ctx: CommandContext): Promi
       skipHead: values['skip-head'],
       force: values.force,
       dryRun: values['dry-run'],
+      verifyRuntime,
       signal: ctx.signal,
       onWorkFolder: ctx.onWorkFolder,
       onProgress: (done, total) => bar.update(done, total),

@@ -79,7 +79,9 @@ Weights that cannot take that form (per-channel zero points, 4/64-bit types, wei
 pruned in place and the report says why. 'sparsity-lens decompress' restores the dense pruned model.
 
 The output is written next to MODEL, then re-read (compressed weights decoded) and checked: every
-converted layer must pass. The input is never modified; outputs are written atomically.
+converted layer must pass. The input is never modified; outputs are written atomically. Both models
+then run in ONNX Runtime on the same generated inputs and every output is compared: in the native
+runtime (onnxruntime-node) when it is installed, else in its WebAssembly build, which ships with the tool.
 
 --permute: before pruning, each selected Conv/Gemm/MatMul layer's input channels are reordered (with
 the output channels of the layer that produces them, its bias and the per-channel ops between:
@@ -106,6 +108,8 @@ Options:
   --permute             permute input channels first to keep more magnitude (see above)
   --force               replace an existing output
   --dry-run             print what would change; write nothing
+  --verify-runtime KIND auto (default: native when installed, else wasm), native or wasm (the
+                        WebAssembly build the VS Code extension uses)
   --format FORMAT       table (default) or json
   -h, --help            this help
 

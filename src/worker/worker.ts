@@ -149,6 +149,8 @@ if (parentPort) {
             failingOnly: o.failingOnly,
             inspection: o.inspection,
             force: o.force,
+            // The .vsix ships the WebAssembly runtime, not the native one: the same runtime wherever the extension runs.
+            verifyRuntime: 'wasm',
             signal: controller.signal,
             onProgress: throttle(msg.id, 'converting'),
           });

@@ -2,6 +2,7 @@
 // packaged .vsix, open the sample model, check the panel shows the counts the CLI prints, convert with a right-click,
 // and find the commands in the palette. Run by `npm run test:e2e` (part of `npm test`).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,6 +32,9 @@ describe('the extension in a real VS Code', { timeout: 600_000 }, () => {
   before(async () => {
     const vsix = join(ROOT, 'sparsity-lens.vsix');
     assert.ok(existsSync(vsix), 'sparsity-lens.vsix is missing: npm run test:e2e packages it first');
+    // The WebAssembly ONNX Runtime the extension verifies with must be inside the package, not only in dist/.
+    const listed = execFileSync('unzip', ['-l', vsix], { encoding: 'utf8' });
+    for (const file of ['extension/dist/ort-worker.js', 'extension/dist/ort/ort-wasm-simd-threaded.mjs', 'extension/dist/ort/ort-wasm-simd-threaded.wasm']) assert.ok(listed.includes(file), `${file} is not in the .vsix`);
     workspace = mkdtempSync(join(tmpdir(), 'sparsity-lens-e2e-ws-'));
     copyFileSync(join(ROOT, 'media', 'sample.onnx'), join(workspace, 'sample.onnx'));
     workbench = await startWorkbench({ vsix, workspace });
@@ -105,6 +109,10 @@ describe('the extension in a real VS Code', { timeout: 600_000 }, () => {
     const deadline = Date.now() + 30_000;
     while (!/every converted layer passes/.test(await notes()) && Date.now() < deadline) await page.waitForTimeout(250);
     assert.match(await notes(), /sample\.pruned-2of4\.onnx written; every converted layer passes/);
+    // The report (the output channel; "Show Report" opens the same text) compared the outputs in the WebAssembly runtime
+    // the .vsix ships: no native ONNX Runtime is installed in this VS Code.
+    const compared = await workbench.waitForExtensionLog(EXTENSION_ID, /output 'logits' \(ONNX Runtime/, 60_000);
+    assert.match(compared, /output 'logits' \(ONNX Runtime 1\.30\.0 WebAssembly, same inputs\): max \|diff\| \S+, cosine \S+/);
     const report = await inspectModel(output, { workers: 0 });
     assert.equal(report.summary.failing + report.summary.nearlyPassing, 0);
     assert.deepEqual(readdirSync(workspace).filter((f) => f.endsWith('.partial')), []);

@@ -8,7 +8,7 @@ import type { Pattern } from '../sparsity/pattern';
 import type { ConvertMode } from './paths';
 import type { PermutationReport } from './permute/types';
 import type { PruneTotals } from './prune';
-import type { RuntimeComparison } from './runtime';
+import type { RuntimeChoice, RuntimeComparison } from './runtime';
 
 export interface LayerSelection {
   /** Only layers whose name matches. */
@@ -40,6 +40,8 @@ export interface ConvertOptions extends LayerSelection {
   onWorkFolder?: (path: string | null) => void;
   /** Values of symbolic input dimensions for the runtime comparison (default 1). */
   dims?: Record<string, number>;
+  /** Which ONNX Runtime compares the outputs (default auto: native when installed, else WebAssembly). */
+  verifyRuntime?: RuntimeChoice;
   /**
    * The caller's inspection of this model with this pattern (the panel already holds one): used instead of inspecting
    * again when its pattern and file size match; otherwise the model is inspected here.

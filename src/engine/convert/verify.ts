@@ -5,7 +5,7 @@ import { CancelledError } from '../errors';
 import { inspectModel } from '../sparsity/inspect';
 import type { Pattern } from '../sparsity/pattern';
 import type { VerifyContext } from './formats/format';
-import { RUNTIME_SIZE_LIMIT, type RuntimeComparison, compareOutputs } from './runtime';
+import { type RuntimeComparison, compareOutputs } from './runtime';
 import type { ConvertReport } from './types';
 
 /** More layers than this (function calls count each time) and the models are not run in ONNX Runtime. */
@@ -43,6 +43,6 @@ export async function compareRuntime(v: VerifyContext, a: string, b: string): Pr
       outputs: [],
     };
   }
-  if (report.summary.sizeBefore > RUNTIME_SIZE_LIMIT) return { ran: false, note: `the model is larger than ${RUNTIME_SIZE_LIMIT} bytes: outputs were not compared`, outputs: [] };
-  return compareOutputs(a, b, v.model, v.options.dims);
+  const { dims, verifyRuntime: runtime, signal } = v.options;
+  return compareOutputs(a, b, v.model, { dims, runtime, signal, size: report.summary.sizeBefore });
 }

@@ -2,7 +2,7 @@
 // model are shown through src/engine/safeText.ts (control characters escaped, length bounded); the JSON form keeps
 // every string whole, its controls as JSON escapes.
 import type { ConvertReport } from '../convert/convert';
-import type { OutputComparison } from '../convert/runtime';
+import { type OutputComparison, type RuntimeEngine, runtimeLabel } from '../convert/runtime';
 import { displayName, displayPath, displayText, escapeJsonControls } from '../safeText';
 import { formatPermutation } from './permuteFormat';
 
@@ -28,19 +28,22 @@ export function formatConvert(r: ConvertReport): string {
     lines.push(`verification: ${r.verified ? 'every converted layer passes' : 'FAILED: some converted layers do not pass'}`);
     if (r.exact?.ran) {
       const same = r.exact.outputs.every((o) => o.identical);
-      lines.push(`decode graph: ${same ? 'outputs bit-identical to the dense pruned model' : 'OUTPUTS DIFFER from the dense pruned model'} (ONNX Runtime)`);
+      lines.push(`decode graph: ${same ? 'outputs bit-identical to the dense pruned model' : 'OUTPUTS DIFFER from the dense pruned model'} (${label(r.exact.engine)})`);
     } else if (r.exact?.note) lines.push(`decode graph not run: ${displayText(r.exact.note)}`);
     if (r.runtime?.ran) {
-      for (const o of r.runtime.outputs) lines.push(outputLine(o));
+      for (const o of r.runtime.outputs) lines.push(outputLine(o, r.runtime.engine));
     } else if (r.runtime?.note) lines.push(`outputs not compared: ${displayText(r.runtime.note)}`);
   }
   for (const note of r.notes) lines.push(`note: ${displayText(note)}`);
   return lines.join('\n') + '\n';
 }
 
+/** "ONNX Runtime 1.30.0 WebAssembly": which runtime compared the outputs (older reports did not say). */
+const label = (engine?: RuntimeEngine) => (engine ? runtimeLabel(engine) : 'ONNX Runtime');
+
 /** One output of the ONNX Runtime comparison; NaN and infinite elements are counted, never passed off as agreement. */
-function outputLine(o: OutputComparison): string {
-  const head = `output '${displayName(o.name)}' (ONNX Runtime, same inputs)`;
+function outputLine(o: OutputComparison, engine?: RuntimeEngine): string {
+  const head = `output '${displayName(o.name)}' (${label(engine)}, same inputs)`;
   const { input, output } = o.nonFinite;
   const bad = `${input} of ${o.elements} elements NaN or infinite in the input model's output, ${output} in the converted model's`;
   if (o.maxAbsDiff === null || o.cosine === null) return `${head}: NOT COMPARED: ${bad}: the model overflows on the generated inputs`;

@@ -18,7 +18,7 @@ import { type Pattern, patternName } from '../../sparsity/pattern';
 import { convertModel } from '../convert';
 import { allTensors, externalInputFiles } from '../externalData';
 import { defaultOutputPath } from '../paths';
-import { RUNTIME_SIZE_LIMIT, compareOutputs } from '../runtime';
+import { type RuntimeChoice, compareOutputs } from '../runtime';
 import type { ConvertOptions, ConvertReport } from '../types';
 import { magnitudeColumns, permuteAlong, replaceValues, tensorBytes, writeEdited } from './apply';
 import { type PermutationChain, GraphIndex, findChain } from './chain';
@@ -36,6 +36,8 @@ export interface PermuteOptions {
   signal?: AbortSignal;
   /** Values of symbolic input dimensions for the ONNX Runtime check (default 1). */
   dims?: Record<string, number>;
+  /** Which ONNX Runtime compares the permuted model with the input (convert's --verify-runtime). */
+  verifyRuntime?: RuntimeChoice;
   /** Layers searched so far, of those selected: the search of a large layer takes seconds. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -156,11 +158,8 @@ export async function permuteModel(path: string, out: string | null, options: Pe
         edits.push(...replaceValues(src, tensor, bytes));
       }
       writeEdited(src, edits, out);
-      // As convert's own check: a model over the limit is not run (the report says so).
-      report.runtime =
-        src.size > RUNTIME_SIZE_LIMIT
-          ? { ran: false, note: `the model is larger than ${RUNTIME_SIZE_LIMIT} bytes: outputs were not compared`, outputs: [] }
-          : await compareOutputs(path, out, model, options.dims);
+      // As convert's own check: a model over the runtime's limit is not run (the report says so).
+      report.runtime = await compareOutputs(path, out, model, { dims: options.dims, runtime: options.verifyRuntime, signal: options.signal, size: src.size });
     }
     report.seconds = (Date.now() - started) / 1000;
     return report;
@@ -194,7 +193,7 @@ export async function convertWithPermutation(
   const pattern = options.pattern ?? { n: 2, m: 4 };
   const planned = await convertModel(path, { ...options, dryRun: true });
   const converted = new Set(planned.layers.filter((l) => l.action === 'prune' || l.action === 'compress' || l.action === 'rewrite').map((l) => l.name));
-  const permuteOptions: PermuteOptions = { pattern, layers: (name) => converted.has(name), budget: options.permuteBudget, signal: options.signal, dims: options.dims, onProgress: options.onPermuteProgress };
+  const permuteOptions: PermuteOptions = { pattern, layers: (name) => converted.has(name), budget: options.permuteBudget, signal: options.signal, dims: options.dims, verifyRuntime: options.verifyRuntime, onProgress: options.onPermuteProgress };
   const src = new FileSource(path);
   let model: ModelSkeleton;
   try {
