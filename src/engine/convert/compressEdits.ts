@@ -55,8 +55,8 @@ export function whyNotPortable(tensor: TensorRef, layer: LayerPlan, place: Tenso
   if (tensor.codes) return `${layer.op} reads its packed codes itself: a decode graph cannot feed it`;
   if (opset < GATHER_DECODE_MIN_OPSET) return `the decode graph needs opset >= ${GATHER_DECODE_MIN_OPSET} (Equal, broadcasting Add and Mul); the model has ${opset}`;
   if (!dtype || ![8, 16, 32].includes(dtype.bits)) return `${dtype?.name ?? 'this type'} is not compressed (8, 16 and 32-bit types are)`;
-  // ONNX: bfloat16 joins Gather, Concat and Reshape at opset 13 (a model below it has no op that reads one anyway).
-  if (dtype.name === 'bfloat16' && opset < 13) return `bfloat16 needs opset >= 13 for the decode graph's Gather and Concat; the model has ${opset}`;
+  // ONNX: bfloat16 joins Gather, Concat and Reshape at opset 13 (a model below 11 has no op that reads one anyway).
+  if (dtype.name === 'bfloat16' && opset < SCATTER_DECODE_MIN_OPSET) return `bfloat16 needs opset >= 13 for the gather decode's Gather and Concat; the model has ${opset}`;
   const zeros = weightZeros(dtype, layer);
   if (typeof zeros === 'string') return zeros;
   if (!place) return 'weights inside functions are not compressed (function bodies hold no initializers)';
