@@ -59,7 +59,7 @@ await Promise.all([
   build({ ...node, entryPoints: ['src/engine/convert/wasmWorker.ts'], outfile: 'dist/ort-worker.js' }),
   build({ ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode', 'onnxruntime-node'] }),
   build({ bundle: true, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', sourcemap: 'external', logLevel: 'warning' }),
-  build({ ...node, entryPoints: ['scripts/make-sample.ts', 'scripts/bench.ts', 'scripts/kernel-bench.ts', 'scripts/permute-bench.ts', 'scripts/calibration.ts', 'scripts/rss-probe.ts', 'scripts/fuzz.ts', 'scripts/verify-bench.ts'].filter(existsSync), outdir: 'dist/scripts' }),
+  build({ ...node, entryPoints: ['scripts/make-sample.ts', 'scripts/bench.ts', 'scripts/kernel-bench.ts', 'scripts/permute-bench.ts', 'scripts/calibration.ts', 'scripts/rss-probe.ts', 'scripts/fuzz.ts', 'scripts/verify-bench.ts', 'scripts/decode-cost.ts'].filter(existsSync), outdir: 'dist/scripts' }),
   build({ ...node, entryPoints: tests, outdir: 'dist/test', external: ['onnxruntime-node', 'playwright-core'] }),
   build({ ...node, entryPoints: e2e, outdir: 'dist/e2e', external: ['onnxruntime-node', 'playwright-core'] }),
   build({ ...node, entryPoints: ['test/e2e/host/index.ts'], outfile: 'dist/e2e/host/index.js', external: ['vscode', 'onnxruntime-node'] }),

@@ -361,12 +361,10 @@ describe('the compressed sample models run in ONNX Runtime, identical to their d
     }
   });
 
-  test('every eligible layer is compressed, except the per-channel int8 layers, which are left as they were (already 2:4)', () => {
+  test('every eligible layer is compressed, the per-channel int8 layers too', () => {
     for (const [path, report] of reports) {
-      const int8 = path.endsWith('sample-int8-qdq.onnx');
       const expected = SAMPLE_LAYERS.map((l) => {
         if (l.expect === 'ineligible') return [l.node, 'skip'];
-        if (int8 && l.perChannel) return [l.node, 'unchanged', 'already compliant, not compressed: per-channel zero points are not compressed yet'];
         return [l.node, 'compress', null];
       });
       assert.deepEqual(
@@ -511,8 +509,8 @@ async function compressAndPrune(spec: ModelSpec, pattern: Pattern = { n: 2, m: 4
 
 const DENSE_16 = [1, -2, 3, -4, 5, -6, 7, -8, 8, 7, 6, 5, -4, -3, -2, -1];
 
-describe('weights that cannot take the portable form are pruned in place, saying why', () => {
-  test('per-channel zero points: pruned in place beside a per-tensor layer that is compressed', async () => {
+describe('per-channel zero points and opset 10 compress; weights that cannot take the portable form are pruned in place, saying why', () => {
+  test('per-channel zero points: compressed beside a per-tensor layer, each pruned place filled with its row\'s zero point', async () => {
     const { prune, compress } = await compressAndPrune({
       graph: graph({
         name: 'per-channel',
@@ -532,11 +530,18 @@ describe('weights that cannot take the portable form are pruned in place, saying
       }),
     });
     assert.deepEqual(compress.layers.map((l) => [l.name, l.action, l.reason]), [
-      ['fc_per_channel', 'prune', 'pruned in place, not compressed: per-channel zero points are not compressed yet'],
+      ['fc_per_channel', 'compress', null],
       ['fc', 'compress', null],
     ]);
-    assert.deepEqual(Array.from(new Int8Array(tensorTable(compress.output!).get('Wq')!.bytes)), [2, 4, 0, 2, 5, 5, 2, 2, -2, -2, -5, 1, -2, -2, -2, -1]);
-    assert.ok(tensorTable(compress.output!).get('Wq')!.bytes.equals(tensorTable(prune.output!).get('Wq')!.bytes));
+    // The zero points [2, -2] (along axis 0, not K) are kept as Wq.sl_zeros; the last group of row 1 keeps one value
+    // and pads its second slot with that row's zero point, -2.
+    const out = decodeModelFile(compress.output!);
+    assert.deepEqual(Array.from(new Int8Array(tensorBytes(compress.output!, tensorProto(out, 'Wq.sl_zeros')))), [2, -2]);
+    assert.deepEqual(Array.from(new Int8Array(tensorBytes(compress.output!, tensorProto(out, 'Wq.sl_values')))), [4, 0, 5, 5, -5, 1, -1, -2]);
+    const decompressed = join(compress.output!, '..', 'decompressed.onnx');
+    await decompressModel(compress.output!, { out: decompressed });
+    assert.deepEqual(Array.from(new Int8Array(tensorTable(decompressed).get('Wq')!.bytes)), [2, 4, 0, 2, 5, 5, 2, 2, -2, -2, -5, 1, -2, -2, -2, -1]);
+    assertSameTensors(decompressed, prune.output!, 'per-channel');
     assert.equal(layerOf(compress, 'fc_per_channel').prunedElements, 2);
     assertRunsIdentical(compress, 'per-channel');
   });
@@ -590,7 +595,7 @@ describe('weights that cannot take the portable form are pruned in place, saying
     assert.equal(compress.runtime?.ran, true, compress.runtime?.note);
   });
 
-  test('an opset 10 model (no ScatterElements, no BitShift): pruned in place', async () => {
+  test('an opset 10 model (no ScatterElements, no BitShift): compressed with the gather decode', async () => {
     const { prune, compress } = await compressAndPrune({
       opset: 10,
       graph: graph({
@@ -601,12 +606,15 @@ describe('weights that cannot take the portable form are pruned in place, saying
         initializers: [makeTensor({ name: 'W', dtype: 'float32', dims: [16, 1], values: DENSE_16 })],
       }),
     });
-    assert.deepEqual(compress.layers.map((l) => [l.name, l.action, l.reason]), [
-      ['fc', 'prune', 'pruned in place, not compressed: the decode graph needs opset >= 11 (ScatterElements, BitShift); the model has 10'],
-    ]);
-    assert.deepEqual(Array.from(new Float32Array(new Uint8Array(tensorTable(compress.output!).get('W')!.bytes).buffer)), [0, 0, 3, -4, 0, 0, 7, -8, 8, 7, 0, 0, -4, -3, 0, 0]);
-    assertSameTensors(compress.output!, prune.output!, 'opset 10');
-    assert.equal(compress.runtime?.ran, true, compress.runtime?.note);
+    assert.deepEqual(compress.layers.map((l) => [l.name, l.action, l.reason]), [['fc', 'compress', null]]);
+    // Opset 10 ops only (test/compress-opset9.test.ts has the rest): Slice with inputs, no BitShift or ScatterElements.
+    const ops = new Set((decodeModelFile(compress.output!).graph?.node ?? []).map((n) => n.opType));
+    assert.ok(!ops.has('BitShift') && !ops.has('ScatterElements') && ops.has('Gather') && ops.has('Slice'), [...ops].join(', '));
+    const decompressed = join(compress.output!, '..', 'decompressed.onnx');
+    await decompressModel(compress.output!, { out: decompressed });
+    assert.deepEqual(Array.from(new Float32Array(new Uint8Array(tensorTable(decompressed).get('W')!.bytes).buffer)), [0, 0, 3, -4, 0, 0, 7, -8, 8, 7, 0, 0, -4, -3, 0, 0]);
+    assertSameTensors(decompressed, prune.output!, 'opset 10');
+    assertRunsIdentical(compress, 'opset 10');
   });
 });
 

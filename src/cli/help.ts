@@ -73,10 +73,10 @@ prune: every selected eligible layer is pruned to N:M by magnitude along its red
 largest |w|, or |q - zero_point| for integer weights, of each group survive; ties keep the earlier
 position). Layers already compliant are left byte-identical.
 compress: pruned, then stored as kept values + a packed position stream, rebuilt at load time by a
-small decode graph of standard ONNX ops (opset >= 11): the model still runs in ONNX Runtime, with
-outputs bit-identical to the pruned model, and is smaller (about 9/16 of fp16 weights at 2:4).
-Weights that cannot take that form (per-channel zero points, 4/64-bit types, weights in functions) are
-pruned in place and the report says why. 'sparsity-lens decompress' restores the dense pruned model.
+small decode graph of standard ONNX ops (opset >= 7, the model's own): the model still runs in ONNX
+Runtime, with outputs bit-identical to the pruned model, and is smaller (about 9/16 of fp16 weights at
+2:4); int8 zero points per channel are kept. Weights that cannot take that form (zero points along K
+or per block, 4/64-bit types, weights in functions, opset < 7) are pruned in place and the report says why. 'sparsity-lens decompress' restores the dense pruned model.
 
 The output is written next to MODEL, then re-read (compressed weights decoded) and checked: every
 converted layer must pass. The input is never modified; outputs are written atomically. Both models

@@ -8,7 +8,22 @@ import type { Bytes, Edit, Out } from '../onnx/writer';
 import { toMagnitudes } from '../sparsity/decode';
 import type { Pattern } from '../sparsity/pattern';
 import { concat } from './externalData';
-import { type CompressedEntry, type PortablePlan, compressWeight, decodeGraph, externalTensorField, planPortable, rawTensorFieldHeader, streamInitializers, zeroElement } from './portable';
+import { GATHER_DECODE_MIN_OPSET } from './gatherDecode';
+import {
+  type CompressedEntry,
+  type PortablePlan,
+  SCATTER_DECODE_MIN_OPSET,
+  type WeightZeros,
+  compressWeight,
+  decodeGraph,
+  externalTensorField,
+  planPortable,
+  rawTensorFieldHeader,
+  rowZeros,
+  streamInitializers,
+  zeroElement,
+  zeroPointBytes,
+} from './portable';
 import type { LayerPlan } from '../sparsity/layers';
 
 /** Where a tensor lives: an initializer of `graph`, or the value of Constant `node` in `graph`. */
@@ -38,14 +53,33 @@ export function tensorPlaces(model: ModelSkeleton): Map<number, TensorPlace> {
 export function whyNotPortable(tensor: TensorRef, layer: LayerPlan, place: TensorPlace | undefined, opset: number, pattern: Pattern): string | undefined {
   const dtype = dtypeById(tensor.dtype);
   if (tensor.codes) return `${layer.op} reads its packed codes itself: a decode graph cannot feed it`;
-  if (opset < 11) return `the decode graph needs opset >= 11 (ScatterElements, BitShift); the model has ${opset}`;
+  if (opset < GATHER_DECODE_MIN_OPSET) return `the decode graph needs opset >= ${GATHER_DECODE_MIN_OPSET} (Equal, broadcasting Add and Mul); the model has ${opset}`;
   if (!dtype || ![8, 16, 32].includes(dtype.bits)) return `${dtype?.name ?? 'this type'} is not compressed (8, 16 and 32-bit types are)`;
-  if (layer.zeroPoint && layer.zeroPoint.axis >= 0) return 'per-channel zero points are not compressed yet';
+  // ONNX: bfloat16 joins Gather, Concat and Reshape at opset 13 (a model below 11 has no op that reads one anyway).
+  if (dtype.name === 'bfloat16' && opset < SCATTER_DECODE_MIN_OPSET) return `bfloat16 needs opset >= 13 for the gather decode's Gather and Concat; the model has ${opset}`;
+  const zeros = weightZeros(dtype, layer);
+  if (typeof zeros === 'string') return zeros;
   if (!place) return 'weights inside functions are not compressed (function bodies hold no initializers)';
   if (place.graph.inputs.some((i) => i.name === tensor.name)) return `'${tensor.name}' is also a graph input that callers may override`;
   if (place.graph.nodes.length === 0) return 'its graph has no nodes';
   if (pattern.m > 16) return 'M > 16';
   return undefined;
+}
+
+/**
+ * The zeros of a weight's pruned places: its zero point (one, or one per channel along an axis other than K), else
+ * the type's zero; a reason string where the portable format cannot hold them.
+ */
+export function weightZeros(dtype: DType, layer: LayerPlan): WeightZeros | string {
+  const zp = layer.zeroPoint;
+  const size = dtype.bits / 8;
+  const values = zp ? Array.from(zp.values) : [];
+  // One value, or the same value for every channel: one zero.
+  if (!zp || zp.axis < 0 || values.every((v) => v === values[0])) return { bytes: zeroElement(dtype, zp), axis: -1 };
+  if (zp.blockSize) return `blockwise zero points (block_size ${zp.blockSize}) are not compressed (one per tensor or per channel are)`;
+  if (zp.axis === layer.axis) return `its zero points change along the reduction axis K (axis ${zp.axis}) inside a group: not compressed (per output channel they are)`;
+  if (values.length !== layer.shape![zp.axis]) return `${values.length} zero points for ${layer.shape![zp.axis]} channels along axis ${zp.axis}`;
+  return { bytes: zeroPointBytes(values, size), axis: zp.axis };
 }
 
 export interface PortableWork {
@@ -54,7 +88,7 @@ export interface PortableWork {
   place: TensorPlace;
   dtype: DType;
   plan: PortablePlan;
-  zero: Uint8Array;
+  zeros: WeightZeros;
   /** Reads and prunes the weight, returning its pruned raw bytes (the caller's pruning pass, run on demand). */
   prune: () => Uint8Array;
   /** Filled on first use, dropped after writing: one weight in memory at a time. */
@@ -72,16 +106,19 @@ export function planPortableWork(
   pattern: Pattern,
   prune: () => Uint8Array,
   negativeZeros = 0,
+  opset = SCATTER_DECODE_MIN_OPSET,
 ): PortableWork {
   const dtype = dtypeById(tensor.dtype)!;
+  // whyNotPortable turned away the zeros the format cannot hold.
+  const zeros = weightZeros(dtype, layer) as WeightZeros;
   return {
     tensor,
     layer,
     place,
     dtype,
     // A Constant node's consumers read its output, whatever its value tensor is called: the decode graph must produce that name.
-    plan: planPortable(place.node?.outputs[0] || tensor.name || layer.weight, dtype, layer.shape!, layer.axis!, pattern, dtype.integer ? 0 : negativeZeros),
-    zero: zeroElement(dtype, layer.zeroPoint),
+    plan: planPortable(place.node?.outputs[0] || tensor.name || layer.weight, dtype, layer.shape!, layer.axis!, pattern, dtype.integer ? 0 : negativeZeros, opset, zeros.axis),
+    zeros,
     prune,
   };
 }
@@ -99,7 +136,8 @@ function streams(w: PortableWork, pattern: Pattern): Streams {
     }
     const nonZero = new Uint8Array(count);
     for (let i = 0; i < count; i++) nonZero[i] = mags[i] !== 0 ? 1 : 0;
-    w.cached = compressWeight(w.plan, pruned, nonZero, pattern, w.zero);
+    const size = w.dtype.bits / 8;
+    w.cached = compressWeight(w.plan, pruned, nonZero, pattern, rowZeros(w.layer.shape!, w.layer.axis!, w.zeros, size), size);
   }
   return w.cached;
 }
@@ -121,7 +159,7 @@ export function portableEdits(w: PortableWork, pattern: Pattern, external?: { lo
   const { plan, tensor, place, dtype } = w;
   const edits: Edit[] = [];
   const graph = place.graph;
-  const decode = decodeGraph(plan, dtype, pattern, w.zero);
+  const decode = decodeGraph(plan, dtype, pattern, w.zeros);
   const nodes = concat(decode.nodes);
   if (place.node) {
     edits.push({ kind: 'insert', before: place.node.fieldStart, bytes: nodes });

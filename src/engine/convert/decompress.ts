@@ -13,7 +13,7 @@ import { type Edit, lenField, spliceModel } from '../onnx/writer';
 import { OutputTransaction, checkOutput } from '../outputs';
 import { parsePattern } from '../sparsity/pattern';
 import { COMPRESSED_KEY, type CompressedEntry, compressedEntries, graphsOf } from '../sparsity/stored';
-import { applyNegativeZeros, rawTensorFieldHeader, removeMetadata } from './portable';
+import { applyNegativeZeros, rawTensorFieldHeader, removeMetadata, rowZeros } from './portable';
 import { type ExternalAddition, allTensors, externalInputFiles, rewriteExternalData } from './externalData';
 
 export interface DecompressOptions {
@@ -41,12 +41,15 @@ export function defaultDecompressedPath(model: string): string {
 
 export { compressedEntries };
 
-/** Decodes one weight to its dense bytes in storage order; `negativeZeros`: its mask of -0.0, when the entry has one. */
-export function decodeEntry(entry: CompressedEntry, values: Uint8Array, index: Uint8Array, zero: Uint8Array, negativeZeros?: Uint8Array): Uint8Array {
+/**
+ * Decodes one weight to its dense bytes in storage order. `zero`: one element's bytes, or one per row of the [A*B, K]
+ * view (zeros per channel); `negativeZeros`: its mask of -0.0, when the entry has one.
+ */
+export function decodeEntry(entry: CompressedEntry, values: Uint8Array, index: Uint8Array, zero: Uint8Array, negativeZeros?: Uint8Array, elementSize = zero.length): Uint8Array {
   const pattern = parsePattern(entry.pattern);
   if (typeof pattern === 'string') throw new Error(`entry '${entry.weight}': ${pattern}`);
   const { dims, axis } = entry;
-  const size = zero.length as 1 | 2 | 4;
+  const size = elementSize as 1 | 2 | 4;
   const K = dims[axis];
   const A = dims.slice(0, axis).reduce((x, y) => x * y, 1);
   const B = dims.slice(axis + 1).reduce((x, y) => x * y, 1);
@@ -73,8 +76,20 @@ export function decodeEntry(entry: CompressedEntry, values: Uint8Array, index: U
   return out;
 }
 
-/** The zero of the decoded weight: the ConstantOfShape value of its decode graph. */
-function zeroOf(graph: GraphSkeleton, entry: CompressedEntry, src: FileSource, externals: ExternalFiles): Uint8Array {
+/**
+ * The zero of the decoded weight: its zeros initializer (one, or per channel: then one per row of the [A*B, K] view)
+ * or, in files without one, the ConstantOfShape value of its decode graph.
+ */
+function zeroOf(graph: GraphSkeleton, entry: CompressedEntry, src: FileSource, externals: ExternalFiles, size: number): Uint8Array {
+  if (entry.zeros !== undefined) {
+    const t = graph.initializers.find((x) => x.name === entry.zeros);
+    if (!t) throw new Error(`the zeros '${entry.zeros}' of '${entry.weight}' are missing`);
+    const r = openTensor(src, t, externals);
+    const bytes = r.read(0, r.count).bytes.slice();
+    const channels = entry.zeroAxis === undefined ? 1 : entry.dims[entry.zeroAxis];
+    if (bytes.length !== channels * size) throw new Error(`the zeros '${entry.zeros}' of '${entry.weight}' hold ${bytes.length} bytes, not ${channels * size}`);
+    return rowZeros(entry.dims, entry.axis, { bytes, axis: entry.zeroAxis ?? -1 }, size);
+  }
   // The first ConstantOfShape of the decode graph fills the zeros (a second one, after it, holds the -0.0).
   const node = graph.nodes.find((n) => n.opType === 'ConstantOfShape' && entry.nodes.includes(n.name));
   const t = node?.attributes.get('value')?.t;
@@ -109,13 +124,13 @@ export async function decompressModel(path: string, options: DecompressOptions =
       const negativeZeros = entry.negativeZeros === undefined ? undefined : graph.initializers.find((t) => t.name === entry.negativeZeros);
       if (entry.negativeZeros !== undefined && !negativeZeros) throw new ModelError(path, `the negative-zero mask '${entry.negativeZeros}' of '${entry.weight}' is missing`, entry.weight);
       const dtype = dtypeById(values.dtype)!;
-      const zero = zeroOf(graph, entry, src, externals);
+      const zero = zeroOf(graph, entry, src, externals, dtype.bits / 8);
       const read = (t: TensorRef) => {
         const r = openTensor(src, t, externals);
         return r.read(0, r.count).bytes.slice();
       };
       // Decoded when written: one weight in memory at a time.
-      const dense = () => decodeEntry(entry, read(values), read(index), zero, negativeZeros && read(negativeZeros));
+      const dense = () => decodeEntry(entry, read(values), read(index), zero, negativeZeros && read(negativeZeros), dtype.bits / 8);
       const length = (entry.dims.reduce((x, y) => x * y, 1) * dtype.bits) / 8;
       for (const node of graph.nodes) if (entry.nodes.includes(node.name)) edits.push({ kind: 'remove', start: node.fieldStart, end: node.fieldEnd });
       for (const t of graph.initializers) {

@@ -2,22 +2,22 @@
 // Ascend encoding (domain.md §4.1) or NVIDIA's (plain nibble metadata and, where the shape allows, the reordered
 // CUTLASS/PyTorch layout, §4.2), with a JSON manifest (layer, tensor, shapes, dtype, encoding, byte order, sizes,
 // sha256). The weight is viewed as [rows, K]: K (the reduction axis) innermost, every other axis in storage order.
+// This module runs the export; what a layer takes, its plan, files and verification are the format, formats/export.ts.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CancelledError, ModelError, describeError } from '../errors';
-import { encodeAscend, encodeNvidia, nvidiaShapeProblem } from '../encode';
 import { readSkeleton } from '../onnx/skeleton';
 import { FileSource } from '../onnx/source';
 import { ExternalFiles, openTensor } from '../onnx/tensorData';
 import { OutputTransaction, removeStaleWork } from '../outputs';
 import { externalInputFiles } from './externalData';
 import { inspectModel } from '../sparsity/inspect';
-import { eligibility, findLayers } from '../sparsity/layers';
+import { findLayers } from '../sparsity/layers';
 import { openStored } from '../sparsity/storedReader';
-import { weightMatrix } from './matrix';
+import { type ExportEncoding, encodeExport, exportFiles, planExport, verifyExport, whyNotLayer, whyNotWeight } from './formats/export';
 
-export type ExportEncoding = 'ascend' | 'nvidia';
+export type { ExportEncoding };
 
 export interface ExportOptions {
   encoding: ExportEncoding;
@@ -106,69 +106,42 @@ export async function exportModel(path: string, options: ExportOptions): Promise
     for (const plan of plans) {
       if (options.signal?.aborted) throw new CancelledError();
       const report = reports.get(plan.name)!;
-      const elig = eligibility(plan, pattern);
       const skip = (reason: string) => manifest.skipped.push({ layer: plan.name, reason });
-      if (!elig.eligible) {
-        skip(`ineligible: ${elig.reason}`);
-        continue;
-      }
-      if (!report.pass) {
-        skip(`not 2:4 (${report.groups - report.validGroups} of ${report.groups} groups violate): run 'sparsity-lens convert --mode prune' first`);
-        continue;
-      }
-      if (plan.tensor?.codes) {
-        skip(`${plan.op} codes are packed for ONNX Runtime's kernel: export writes plain weights`);
+      const notLayer = whyNotLayer(plan, report);
+      if (notLayer) {
+        skip(notLayer);
         continue;
       }
       const tensor = plan.tensor!;
       // A weight this tool stored compressed is exported from its decoded values: the ones its layer computes with.
       const reader = plan.stored ? openStored(src, plan.stored, externals) : openTensor(src, tensor, externals);
-      const size = reader.dtype.bits / 8;
-      if (![1, 2, 4].includes(size) || reader.dtype.bits === 4) {
-        skip(`${reader.dtype.name} elements are not exported (1, 2 and 4-byte types are)`);
+      const notWeight = whyNotWeight(plan, reader.dtype, options.encoding);
+      if (notWeight) {
+        skip(notWeight);
         continue;
       }
-      if (plan.zeroPoint && plan.zeroPoint.values.some((z) => z !== 0) && options.encoding === 'nvidia') {
-        skip('non-zero zero points: NVIDIA kernels take symmetric int8 weights');
-        continue;
-      }
-      const dims = plan.shape!;
-      const axis = plan.axis!;
-      const K = dims[axis];
-      const A = dims.slice(0, axis).reduce((x, y) => x * y, 1);
-      const B = dims.slice(axis + 1).reduce((x, y) => x * y, 1);
-      const rows = A * B;
-      if (options.encoding === 'nvidia') {
-        const problem = size === 4 ? 'float32 has no 2:4 tensor-core path in this layout (fp16, bf16 and int8 do)' : nvidiaShapeProblem(rows, K, size, 'plain');
-        if (problem) {
-          skip(problem);
-          continue;
-        }
-      }
-      const weight = weightMatrix(reader.dtype, reader.read(0, reader.count).bytes, dims, axis, plan.zeroPoint);
+      const planned = planExport(plan, reader.dtype, reader.read(0, reader.count).bytes);
+      const streams = encodeExport(planned, options.encoding);
+      const wrong = verifyExport(planned, streams);
+      if (wrong) throw new ModelError(path, `layer '${plan.name}': ${wrong}`, plan.weight);
       const base = safeName(plan.name);
-      const layer: ExportedLayer = { layer: plan.name, tensor: plan.weight, shape: dims, axis, matrix: [rows, K], dtype: reader.dtype.name, encoding: options.encoding, files: [] };
-      if (plan.folded) layer.folded = plan.folded.note;
-      const emit = (suffix: string, content: string, data: Uint8Array, fileDims: number[], dtype: string) => {
-        let file = `${base}.${suffix}`;
-        for (let i = 2; done.has(file); i++) file = `${base}-${i}.${suffix}`;
-        done.add(file);
-        tx.write(join(options.out, file), (out) => out.write(data));
-        layer.files.push({ file, content, dims: fileDims, dtype, bytes: data.length, sha256: createHash('sha256').update(data).digest('hex') });
+      const layer: ExportedLayer = {
+        layer: plan.name,
+        tensor: plan.weight,
+        shape: planned.dims,
+        axis: planned.axis,
+        matrix: [planned.rows, planned.K],
+        dtype: reader.dtype.name,
+        encoding: options.encoding,
+        files: [],
       };
-      if (options.encoding === 'ascend') {
-        const c = encodeAscend(weight);
-        emit('ascend.values.bin', 'kept values, 2 per group of 4', c.values, [rows, K / 2], reader.dtype.name);
-        emit('ascend.index.bin', 'index[0]/index[1] 2-bit entries, 4 per byte', c.index, [c.index.length], 'uint8');
-      } else {
-        const plain = encodeNvidia(weight as Parameters<typeof encodeNvidia>[0], 'plain');
-        emit('nvidia.values.bin', 'kept values, 2 per group of 4', plain.values, [rows, K / 2], reader.dtype.name);
-        const word = plain.metaWordBytes === 2 ? 'int16' : 'int32';
-        emit('nvidia.meta.bin', 'metadata, plain nibbles', plain.metadata, [rows, plain.metaCols], word);
-        if (!nvidiaShapeProblem(rows, K, size, 'cutlass')) {
-          const reordered = encodeNvidia(weight as Parameters<typeof encodeNvidia>[0], 'cutlass');
-          emit('nvidia.meta-cutlass.bin', 'metadata, reordered (CUTLASS/PyTorch layout)', reordered.metadata, [rows, reordered.metaCols], word);
-        }
+      if (plan.folded) layer.folded = plan.folded.note;
+      for (const f of exportFiles(planned, streams)) {
+        let file = `${base}.${f.suffix}`;
+        for (let i = 2; done.has(file); i++) file = `${base}-${i}.${f.suffix}`;
+        done.add(file);
+        tx.write(join(options.out, file), (out) => out.write(f.data));
+        layer.files.push({ file, content: f.content, dims: f.dims, dtype: f.dtype, bytes: f.data.length, sha256: createHash('sha256').update(f.data).digest('hex') });
       }
       manifest.layers.push(layer);
     }

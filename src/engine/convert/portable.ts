@@ -1,8 +1,10 @@
 // The portable compressed format: a pruned weight stored as its kept values and a packed position stream, plus a
-// decode subgraph of standard ONNX ops (opset >= 11) that rebuilds the dense weight at load time under its original
-// name, so every consumer is untouched and ONNX Runtime runs the model as it is. Decoding is exact: the rebuilt weight
-// is the pruned weight, bit for bit. A weight holding -0.0 carries a 1-bit mask of them (`W.sl_negzero`), which the
-// decode graph and decompress apply after the scatter; older files without it decode as before.
+// decode subgraph of standard ONNX ops that rebuilds the dense weight at load time under its original name, so every
+// consumer is untouched and ONNX Runtime runs the model as it is: BitShift + ScatterElements at opset >= 11, the
+// gather decode (gatherDecode.ts) below. Decoding is exact: the rebuilt weight is the pruned weight, bit for bit.
+// A weight holding -0.0 carries a 1-bit mask of them (`W.sl_negzero`), which the decode graph and decompress apply
+// after the scatter; older files without it decode as before. Integer weights with zero points per channel keep
+// them in `W.sl_zeros` [C], which fill each pruned place with its channel's zero point.
 import { onnx } from 'onnx-proto';
 import { encodeNm, packPositions, unpackPositions } from '../encode';
 import type { DType } from '../onnx/dtypes';
@@ -11,6 +13,7 @@ import type { Pattern } from '../sparsity/pattern';
 import type { ByteSource } from '../onnx/source';
 import { WIRE_LEN, forEachField, readString } from '../onnx/wire';
 import { type Bytes, type Edit, type Out, lenField, lenHeader } from '../onnx/writer';
+import { attr, constant, gatherDecode } from './gatherDecode';
 
 // The metadata key and entry are read by inspection and decompress too: they live with the recognition.
 import { COMPRESSED_KEY, type CompressedEntry } from '../sparsity/stored';
@@ -27,7 +30,20 @@ export interface PortablePlan {
   negativeZerosLength: number;
   /** How many -0.0 the weight holds (the mask's set bits). */
   negativeZeros: number;
+  /** The model's default-domain opset: 11 and up decode with BitShift + ScatterElements, below with the gather decode. */
+  opset: number;
 }
+
+/** The zeros of a weight: one, or one per channel along `axis` (integer zero points per channel). */
+export interface WeightZeros {
+  /** dtype-size bytes per zero: one zero, or `dims[axis]` of them. */
+  bytes: Uint8Array;
+  /** -1 for one zero. */
+  axis: number;
+}
+
+/** Below this opset the decode graph is the gather decode (no BitShift, no ScatterElements). */
+export const SCATTER_DECODE_MIN_OPSET = 11;
 
 /** The bytes of one element's negative zero: the zero with its sign bit (the top bit, little-endian) set. */
 export function negativeZero(zero: Uint8Array): Uint8Array {
@@ -41,7 +57,7 @@ export function indexBits(m: number): number {
   return m <= 2 ? 1 : m <= 4 ? 2 : 4;
 }
 
-export function planPortable(name: string, dtype: DType, dims: number[], axis: number, pattern: Pattern, negativeZeros = 0): PortablePlan {
+export function planPortable(name: string, dtype: DType, dims: number[], axis: number, pattern: Pattern, negativeZeros = 0, opset = SCATTER_DECODE_MIN_OPSET, zeroAxis = -1): PortablePlan {
   const count = dims.reduce((x, y) => x * y, 1);
   const groups = count / pattern.m;
   const bits = indexBits(pattern.m);
@@ -52,8 +68,12 @@ export function planPortable(name: string, dtype: DType, dims: number[], axis: n
     indexLength: Math.ceil((groups * pattern.n * bits) / 8),
     negativeZerosLength: negativeZeros ? Math.ceil(count / 8) : 0,
     negativeZeros,
+    opset,
     entry: {
       ...(negativeZeros ? { negativeZeros: `${prefix}_negzero` } : {}),
+      // The zeros are a tensor of their own per channel, and in the gather decode (it gathers from them).
+      ...(zeroAxis >= 0 || opset < SCATTER_DECODE_MIN_OPSET ? { zeros: `${prefix}_zeros` } : {}),
+      ...(zeroAxis >= 0 ? { zeroAxis } : {}),
       weight: name,
       values: `${prefix}_values`,
       index: `${prefix}_index`,
@@ -87,7 +107,8 @@ function moveKLast(bytes: Uint8Array, A: number, K: number, B: number, size: num
 
 /**
  * The values and the packed index stream of a pruned weight. `nonZero` flags (by the engine's zero rules) are in
- * storage order; `zero` is the element's zero (the per-tensor zero point for integers).
+ * storage order; `zero` is the element's zero (the per-tensor zero point for integers), or one per row of the
+ * [A*B, K] view (rowZeros: zero points per channel; the negative-zero mask needs one zero).
  */
 export function compressWeight(
   plan: PortablePlan,
@@ -95,9 +116,9 @@ export function compressWeight(
   nonZero: Uint8Array,
   pattern: Pattern,
   zero: Uint8Array,
+  size: number = zero.length,
 ): { values: Uint8Array; index: Uint8Array; negativeZeros?: Uint8Array } {
   const { dims, axis } = plan.entry;
-  const size = zero.length;
   const K = dims[axis];
   const A = dims.slice(0, axis).reduce((x, y) => x * y, 1);
   const B = dims.slice(axis + 1).reduce((x, y) => x * y, 1);
@@ -129,24 +150,11 @@ export function applyNegativeZeros(dense: Uint8Array, mask: Uint8Array, zero: Ui
   for (let i = 0; i < count; i++) if ((mask[i >> 3] >> (i & 7)) & 1) dense.set(neg, i * size);
 }
 
-/** A small int64 or uint8 constant initializer. */
-function constant(name: string, dataType: number, dims: number[], values: number[]): onnx.ITensorProto {
-  const bytes = dataType === 7 ? new Uint8Array(new BigInt64Array(values.map(BigInt)).buffer) : Uint8Array.from(values);
-  return { name, dataType, dims, rawData: bytes };
-}
-
-const attr = {
-  int: (name: string, i: number): onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INT, i }),
-  ints: (name: string, ints: number[]): onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints }),
-  string: (name: string, s: string): onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(s) }),
-  tensor: (name: string, t: onnx.ITensorProto): onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.TENSOR, t }),
-};
-
 /**
  * The decode subgraph for one weight: nodes (graph field 1) and their constant initializers (graph field 5), as
  * encoded graph fields. It reads `<w>.sl_index` (uint8) and `<w>.sl_values` and produces `<w>`.
  */
-export function decodeGraph(p: PortablePlan, dtype: DType, pattern: Pattern, zero: Uint8Array): { nodes: Uint8Array[]; constants: Uint8Array[] } {
+export function decodeGraph(p: PortablePlan, dtype: DType, pattern: Pattern, zeros: WeightZeros): { nodes: Uint8Array[]; constants: Uint8Array[] } {
   const { entry, groups } = p;
   const w = entry.weight;
   const pre = `${w}.sl`;
@@ -161,6 +169,25 @@ export function decodeGraph(p: PortablePlan, dtype: DType, pattern: Pattern, zer
   const forward = [...Array(rank).keys()].filter((i) => i !== entry.axis).concat(entry.axis);
   const inverse = forward.map((_, i) => forward.indexOf(i));
   const identity = inverse.every((v, i) => v === i);
+  const t = (s: string) => `${pre}/${s}`;
+  const size = dtype.bits / 8;
+  const zero = zeros.bytes.subarray(0, size);
+  const zerosTensor = (): onnx.ITensorProto => ({ name: entry.zeros!, dataType: dtype.id, dims: [zeros.bytes.length / size], rawData: zeros.bytes.slice() });
+  const finish = (nodes: onnx.INodeProto[], consts: onnx.ITensorProto[]) => {
+    if (!identity) nodes.push({ name: t('transpose'), opType: 'Transpose', input: [t('permuted')], output: [w], attribute: [attr.ints('perm', inverse)] });
+    entry.nodes = nodes.map((x) => x.name!);
+    entry.constants = consts.map((c) => c.name!);
+    return {
+      nodes: nodes.map((x) => lenField(1, onnx.NodeProto.encode(x).finish())),
+      constants: consts.map((c) => lenField(5, onnx.TensorProto.encode(c).finish())),
+    };
+  };
+  if (p.opset < SCATTER_DECODE_MIN_OPSET) {
+    const negative = entry.negativeZeros ? negativeZero(zero) : undefined;
+    const g = gatherDecode(p, pattern, { name: entry.zeros!, axis: zeros.axis, count: zeros.bytes.length / size, dtypeId: dtype.id, negativeZero: negative }, p.opset);
+    const nodes = [...g.nodes, { name: t('reshape'), opType: 'Reshape', input: [g.output, `${pre}_permuted_shape`], output: [identity ? w : t('permuted')] }];
+    return finish(nodes, [zerosTensor(), ...g.consts, constant(`${pre}_permuted_shape`, 7, [rank], permuted)]);
+  }
 
   const consts: onnx.ITensorProto[] = [
     constant(`${pre}_index_shape`, 7, [2], [packed, 1]),
@@ -174,7 +201,6 @@ export function decodeGraph(p: PortablePlan, dtype: DType, pattern: Pattern, zer
     constant(`${pre}_dense_shape`, 7, [2], [groups, m]),
     constant(`${pre}_permuted_shape`, 7, [rank], permuted),
   ];
-  const t = (s: string) => `${pre}/${s}`;
   const nodes: onnx.INodeProto[] = [
     { name: t('reshape_index'), opType: 'Reshape', input: [entry.index, `${pre}_index_shape`], output: [t('bytes')] },
     { name: t('shift_left'), opType: 'BitShift', input: [t('bytes'), `${pre}_lshift`], output: [t('high')], attribute: [attr.string('direction', 'LEFT')] },
@@ -193,6 +219,19 @@ export function decodeGraph(p: PortablePlan, dtype: DType, pattern: Pattern, zer
     { name: t('scatter'), opType: 'ScatterElements', input: [t('zeros'), t('positions_i64'), entry.values], output: [t('groups')], attribute: [attr.int('axis', 1)] },
     { name: t('reshape'), opType: 'Reshape', input: [t('groups'), `${pre}_permuted_shape`], output: [identity ? w : t('permuted')] },
   ];
+  if (zeros.axis >= 0) {
+    // Zero points per channel: [C] reshaped to broadcast along its axis of the permuted weight, expanded to it, and
+    // viewed as [G, M], in place of the one-zero ConstantOfShape.
+    const channel = zeros.axis < entry.axis ? zeros.axis : zeros.axis - 1;
+    consts.push(zerosTensor(), constant(`${pre}_zeros_shape`, 7, [rank], permuted.map((d, i) => (i === channel ? d : 1))));
+    nodes.splice(
+      nodes.findIndex((x) => x.name === t('zeros')),
+      1,
+      { name: t('zeros_channels'), opType: 'Reshape', input: [entry.zeros!, `${pre}_zeros_shape`], output: [t('zeros_channels')] },
+      { name: t('zeros_expand'), opType: 'Expand', input: [t('zeros_channels'), `${pre}_permuted_shape`], output: [t('zeros_permuted')] },
+      { name: t('zeros'), opType: 'Reshape', input: [t('zeros_permuted'), `${pre}_dense_shape`], output: [t('zeros')] },
+    );
+  }
   if (entry.negativeZeros) {
     // After the scatter, the masked places become -0.0: the mask is unpacked as the index is (1 bit per element) and
     // picks, per element, row 0 (the decoded value) or row 1 (a -0.0) of a [2, G*M] stack with GatherElements. Only
@@ -229,13 +268,7 @@ export function decodeGraph(p: PortablePlan, dtype: DType, pattern: Pattern, zer
       { name: t('reshape'), opType: 'Reshape', input: [t('signed'), `${pre}_permuted_shape`], output: [identity ? w : t('permuted')] },
     );
   }
-  if (!identity) nodes.push({ name: t('transpose'), opType: 'Transpose', input: [t('permuted')], output: [w], attribute: [attr.ints('perm', inverse)] });
-  entry.nodes = nodes.map((x) => x.name!);
-  entry.constants = consts.map((c) => c.name!);
-  return {
-    nodes: nodes.map((x) => lenField(1, onnx.NodeProto.encode(x).finish())),
-    constants: consts.map((c) => lenField(5, onnx.TensorProto.encode(c).finish())),
-  };
+  return finish(nodes, consts);
 }
 
 /** An initializer field (graph field 5) pointing at external data. */
@@ -294,6 +327,39 @@ export function zeroElement(dtype: DType, zeroPoint: ZeroPoint | undefined): Uin
   if (size === 1) out[0] = zp & 0xff;
   else if (size === 2) view.setUint16(0, zp & 0xffff, true);
   else if (size === 4) view.setInt32(0, zp, true);
+  return out;
+}
+
+/** Zero points as element bytes (two's complement, little-endian), `size` bytes each. */
+export function zeroPointBytes(values: ArrayLike<number>, size: number): Uint8Array {
+  const out = new Uint8Array(values.length * size);
+  const word = new DataView(new ArrayBuffer(4));
+  for (let i = 0; i < values.length; i++) {
+    word.setInt32(0, values[i], true);
+    for (let b = 0; b < size; b++) out[i * size + b] = word.getUint8(b);
+  }
+  return out;
+}
+
+/**
+ * The zero of each row of the [A*B, K] view (K = dims[kAxis]) from zeros per channel along `zeroAxis` (which is not
+ * K): what the encoder pads with and the decoder fills with.
+ */
+export function rowZeros(dims: number[], kAxis: number, zeros: WeightZeros, size: number): Uint8Array {
+  if (zeros.axis < 0) return zeros.bytes.subarray(0, size);
+  const K = dims[kAxis];
+  const A = dims.slice(0, kAxis).reduce((x, y) => x * y, 1);
+  const B = dims.slice(kAxis + 1).reduce((x, y) => x * y, 1);
+  const channels = dims[zeros.axis];
+  const inner = dims.slice(zeros.axis + 1).reduce((x, y) => x * y, 1);
+  const out = new Uint8Array(A * B * size);
+  for (let a = 0; a < A; a++) {
+    for (let b = 0; b < B; b++) {
+      // Element (a, k = 0, b) in storage order: its index along zeroAxis is its channel.
+      const channel = Math.floor((a * K * B + b) / inner) % channels;
+      out.set(zeros.bytes.subarray(channel * size, (channel + 1) * size), (a * B + b) * size);
+    }
+  }
   return out;
 }
 

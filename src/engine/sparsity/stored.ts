@@ -41,6 +41,14 @@ export interface CompressedEntry {
   constants: string[];
   /** The uint8 mask of the weight's -0.0 (1 bit per element, K-last order, LSB first); absent when it holds none (and in older files). */
   negativeZeros?: string;
+  /**
+   * The initializer holding the zeros of pruned places when they are not one ConstantOfShape value: [C] along
+   * `zeroAxis` of `dims` (integer weights with zero points per channel), or [1] (the opset < 11 decode). Absent in
+   * older files and in the opset >= 11 decode of one zero.
+   */
+  zeros?: string;
+  /** The axis of `dims` that `zeros` runs along; absent for one zero. */
+  zeroAxis?: number;
 }
 
 /** This tool's two formats, and compressed-tensors' sparse-24-bitmask checkpoints (safetensors/bitmask24.ts). */
@@ -226,6 +234,7 @@ function portableWeight(entry: CompressedEntry, graph: GraphSkeleton, helpers: N
       if (mask.dtype !== 2 || mask.dims.reduce((x, y) => x * y, 1) !== bytes) return `its negative-zero mask '${mask.name}' is not uint8 [${bytes}]`;
       stored.negativeZeros = mask;
     }
+    if (entry.zeros !== undefined) return zerosTensor(stored, entry, graph, values, dtype.bits / 8, src, externals);
     // The first ConstantOfShape fills the zeros (a second one, after it, holds the -0.0 of the mask).
     const fill = helpers.find((n) => n.opType === 'ConstantOfShape')?.attributes.get('value')?.t;
     if (!fill) return 'its decode graph has no ConstantOfShape value (the zero)';
@@ -240,6 +249,29 @@ function portableWeight(entry: CompressedEntry, graph: GraphSkeleton, helpers: N
   })();
   if (problem) stored.problem = `${what}: ${problem}`;
   return stored;
+}
+
+/** Reads a portable entry's zeros initializer into `stored` (one zero, or zero points per channel); a problem, or undefined. */
+function zerosTensor(stored: StoredWeight, entry: CompressedEntry, graph: GraphSkeleton, values: TensorRef, size: number, src: ByteSource, externals: ExternalFiles): string | undefined {
+  const t = graph.initializers.find((x) => x.name === entry.zeros);
+  if (!t) return `its zeros '${entry.zeros}' are missing`;
+  const axis = entry.zeroAxis;
+  if (axis !== undefined && (!Number.isInteger(axis) || axis < 0 || axis >= stored.dims.length || axis === stored.axis)) return `the metadata gives ${shown('zeroAxis', axis)} for dims [${stored.dims.join(', ')}], K axis ${stored.axis}`;
+  const channels = axis === undefined ? 1 : stored.dims[axis];
+  if (t.dtype !== values.dtype || elementCount(t.dims) !== channels) return `its zeros '${t.name}' are ${dtypeName(t.dtype)} [${t.dims.join(', ')}], not ${dtypeName(values.dtype)} [${channels}]`;
+  try {
+    const bytes = openTensor(src, t, externals).read(0, channels).bytes.slice(0, channels * size);
+    if (axis === undefined) stored.zero = [...bytes];
+    else {
+      // As the scanner reads zero points: little-endian two's complement, written back as their low bytes.
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const read = (i: number) => (size === 1 ? view.getInt8(i) : size === 2 ? view.getInt16(i * 2, true) : view.getInt32(i * 4, true));
+      stored.zeroPoint = { values: Array.from({ length: channels }, (_, i) => read(i)), axis, blockSize: 0 };
+    }
+  } catch (err) {
+    return `its zeros '${t.name}' cannot be read: ${describeError(err)}`;
+  }
+  return undefined;
 }
 
 function recognizeAscend(model: ModelSkeleton, graphs: GraphSkeleton[], index: StoredIndex): void {

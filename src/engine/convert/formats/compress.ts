@@ -16,7 +16,7 @@ export const compressFormat: OutputFormat<PortableWork> = {
     fallback: 'not compressed',
     whyNot: (w, ctx) => whyNotPortable(w.tensor, w.layers[0], ctx.places.get(w.tensor.fieldStart), ctx.opset, ctx.pattern),
     plan: (w, ctx, pruned) =>
-      planPortableWork(w.tensor, w.layers[0], ctx.places.get(w.tensor.fieldStart)!, ctx.pattern, pruned, ctx.reports.get(w.layers[0].name)?.negativeZeros ?? 0),
+      planPortableWork(w.tensor, w.layers[0], ctx.places.get(w.tensor.fieldStart)!, ctx.pattern, pruned, ctx.reports.get(w.layers[0].name)?.negativeZeros ?? 0, ctx.opset),
     streamLength: (p) => p.plan.valuesLength + p.plan.indexLength + p.plan.negativeZerosLength,
     writeStreams: (p, ctx, out) => writeStreams(p, ctx.pattern, out),
     edits: (p, ctx, at) => portableEdits(p, ctx.pattern, at && { location: at.location, values: at.offset, index: at.offset + p.plan.valuesLength }),
