@@ -18,7 +18,8 @@ export function projectionSetting(p: Projection): string {
 
 /**
  * Why host launch time sets the pace, in numbers, when it does; null otherwise. At that point the GPU's speed does not
- * enter the figure (A100 and H100 give the same), and each sparse kernel only adds launch time.
+ * enter the figure (A100 and H100 give the same), and 2:4 cannot help: in an eager runtime each sparse kernel only adds
+ * launch time, in a fused one it launches as a dense one does.
  */
 export function launchExplanation(p: Projection): HTMLElement | null {
   if (!p.hostBound.sparse && !p.hostBound.dense) return null;
@@ -27,7 +28,9 @@ export function launchExplanation(p: Projection): HTMLElement | null {
     'p',
     { class: 'trap launch-bound' },
     `⚠ Launch-bound: the host needs ${seconds(p.host.sparse)} to launch ${count(p.host.kernels)} kernels${sparse}, while the GPU's work takes ${seconds(p.device.sparse)}. `,
-    "The GPU's speed does not enter this figure (any NVIDIA profile gives the same), and 2:4 can only add launch time. ",
+    p.host.sparseKernels > 0
+      ? "The GPU's speed does not enter this figure (any NVIDIA profile gives the same), and 2:4 can only add launch time. "
+      : "The GPU's speed does not enter this figure (any NVIDIA profile gives the same), and 2:4 does not change it: sparse kernels launch as dense ones do in this runtime. ",
     p.batchUsed ? 'A larger batch moves the work to the device (below); CUDA graphs or a runtime that launches less move it too.' : 'CUDA graphs or a runtime that launches less move the work to the device.',
   );
 }

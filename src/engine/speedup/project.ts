@@ -317,7 +317,7 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
   for (const s of inference.unresolvedSymbols) unknowns.push(`symbolic dimension '${s}' has no value: give --dim ${s}=N${s.toLowerCase().includes('batch') ? ' or --batch N' : ''}`);
   for (const l of layers) if (l.plan.graph !== 'main') unknowns.push(`layer '${l.name}' sits in ${l.plan.graph}: not projected`);
 
-  const times = works.map((w) => nodeTime(w, profile));
+  const times = works.map((w) => nodeTime(w, profile, options.runtime ?? 'eager'));
   const sum = (f: (t: NodeTime) => number) => times.reduce((s, t) => s + f(t), 0);
   const deviceDense = sum((t) => t.dense);
   const deviceSparse = sum((t) => t.sparse);
@@ -392,7 +392,9 @@ export function projectSpeedup(model: ModelSkeleton, src: ByteSource, externals:
     unknowns,
     assumptions: [
       `roofline per op: time = max(2 x MACs / (peak x efficiency), bytes / (${profile.bandwidth} GB/s x ${profile.memoryEfficiency})); dense efficiency ${profile.denseEfficiency}, sparse ${profile.sparseEfficiency} x rows / (rows + ${profile.sparseHalfRows})`,
-      `host launch ${profile.hostOverheadUs} us per op (+${profile.sparseHostOverheadUs} us per sparse op) overlaps device time: the model takes the larger sum`,
+      options.runtime === 'fused'
+        ? `host launch ${profile.hostOverheadUs} us per kernel, sparse ones included (the engine picked them when it was built), overlaps device time: the model takes the larger sum`
+        : `host launch ${profile.hostOverheadUs} us per op (+${profile.sparseHostOverheadUs} us per sparse op) overlaps device time: the model takes the larger sum`,
       'only layers a sparse kernel takes get the sparse time (the deploy rules: 2:4 for 16- and 8-bit types, 1:2 for float32 as TF32); compressed weights read 9/16 (fp16), 10/16 (int8), 12/16 (int4 codes) of the dense bytes',
       'integer weights behind DequantizeLinear are computed as int8 (a runtime that fuses Q/DQ); float32 as TF32 on tensor cores',
       ...(options.precision && options.precision !== 'stored' ? [`--precision ${options.precision}: float weights are converted to it and read at its width; activations keep their declared types`] : []),

@@ -71,10 +71,14 @@ export function sparseEfficiency(profile: HardwareProfile, rows: number | null):
   return (profile.sparseEfficiency * rows) / (rows + profile.sparseHalfRows);
 }
 
-/** Device and host time of one node on `profile`. */
-export function nodeTime(w: NodeWork, profile: HardwareProfile): NodeTime {
+/**
+ * Device and host time of one node on `profile`. The extra host time of a sparse op (`sparseHostOverheadUs`, fitted on
+ * PyTorch's semi-structured tensors, whose dispatch checks and wraps each call) is an eager runtime's: a fused
+ * (TensorRT-like) engine chose its sparse kernels when it was built and launches them as any other.
+ */
+export function nodeTime(w: NodeWork, profile: HardwareProfile, runtime: 'eager' | 'fused' = 'eager'): NodeTime {
   const host = w.hostOnly ? 0 : profile.hostOverheadUs * 1e-6;
-  const sparseHost = host + (w.layer ? profile.sparseHostOverheadUs * 1e-6 : 0);
+  const sparseHost = host + (w.layer && runtime === 'eager' ? profile.sparseHostOverheadUs * 1e-6 : 0);
   const none: NodeTime = { dense: 0, sparse: 0, ifPassed: 0, bound: 'none', sparseBound: 'none', hostDense: host, hostSparse: host, hostIfPassed: host };
   if (w.hostOnly || w.unknown) return none;
   const bw = profile.bandwidth * 1e9 * profile.memoryEfficiency;
