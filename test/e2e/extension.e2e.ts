@@ -3,7 +3,7 @@
 // and find the commands in the palette. Run by `npm run test:e2e` (part of `npm test`).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -139,6 +139,23 @@ describe('the extension in a real VS Code', { timeout: 600_000 }, () => {
     assert.match((await frame.locator('.model-meta').first().textContent()) ?? '', /safetensors checkpoint/);
     assert.equal(await frame.locator('#convert').evaluate((b) => (b as unknown as { disabled: boolean }).disabled), true);
     await screenshot(workbench.page, 'e2e-safetensors');
+  });
+
+  test('a broken file: the reason, no Retry, Convert and Export off; Convert says why before any QuickPick (issue 14)', async () => {
+    writeFileSync(join(workspace, 'broken.onnx'), 'this is not a model, just text that no ONNX reader takes');
+    await openFileFromExplorer(workbench.page, 'broken.onnx');
+    const frame = await findWebviewFrame(workbench.page, { selector: '#actions-off:not([hidden])', extensionId: EXTENSION_ID, timeoutMs: 60_000 });
+    assert.match((await frame.locator('#error-banner .error-message').textContent()) ?? '', /broken\.onnx: not a readable ONNX model/);
+    assert.equal(await frame.locator('#retry').count(), 0, 'a malformed file gets no Retry');
+    for (const id of ['convert', 'export']) assert.equal(await frame.locator(`#${id}`).evaluate((b) => (b as unknown as { disabled: boolean }).disabled), true, id);
+    await screenshot(workbench.page, 'e2e-broken');
+    const page = workbench.page;
+    await pickExplorerContextMenuItem(page, 'broken.onnx', 'Convert with Sparsity...');
+    const deadline = Date.now() + 20_000;
+    const notes = async () => (await allNotifications(page)).join('\n');
+    while (!/cannot convert/.test(await notes()) && Date.now() < deadline) await page.waitForTimeout(250);
+    assert.match(await notes(), /Sparsity Lens: cannot convert: .*broken\.onnx: not a readable ONNX model/);
+    assert.equal(await page.locator('.quick-input-widget').isVisible(), false, 'no QuickPick before the reason');
   });
 });
 
