@@ -1,9 +1,10 @@
 // The layer table: every layer with its numbers, sorted (failing first, by size, op, name, compliance) and filtered
 // (by name, op and status), and its verdict on the chosen deploy target. Click or Enter opens the layer.
-import { type Dropdown, type Table, dropdown, table, textField } from './components';
+import { type Dropdown, dropdown, textField } from './components';
 import { type ColourBy, TARGET_NAMES, deployStatus } from './deploy';
 import { el } from './dom';
 import { type PanelLayer, STATUSES, STATUS_RANK, type StatusKind, count, layerStatus, percent, shape, speedup } from './format';
+import { VirtualTable } from './virtualTable';
 
 export type SortKey = 'graph' | 'failing' | 'size' | 'op' | 'name' | 'compliance';
 
@@ -31,7 +32,7 @@ export class LayerTable {
   private statusFilter = ALL;
   private readonly sortChoice: Dropdown;
   private readonly opChoice: Dropdown;
-  private readonly grid: Table;
+  private readonly grid: VirtualTable;
   private readonly caption = el('p', { class: 'table-caption', 'aria-live': 'polite', id: 'table-caption' });
 
   constructor(private readonly onOpen: (name: string) => void) {
@@ -46,7 +47,7 @@ export class LayerTable {
     );
     const nameField = textField('Name', { placeholder: 'filter by name', id: 'filter-name', onInput: (value) => this.update({ name: value }) });
     const by = (key: SortKey) => () => this.setSort(key);
-    this.grid = table('Layers', [
+    this.grid = new VirtualTable('Layers', [
       { title: 'Layer', width: 'minmax(8em, 1.5fr)', onSort: by('name') },
       { title: 'Op', width: 'minmax(5em, 1fr)', onSort: by('op') },
       { title: 'Shape', width: 'minmax(7em, 1.2fr)' },
@@ -56,7 +57,7 @@ export class LayerTable {
       { title: 'Parameters', width: 'minmax(6em, 1fr)', onSort: by('size') },
       { title: 'Speedup', width: 'minmax(5em, 0.8fr)' },
       { title: 'On target', width: 'minmax(8.5em, 1.1fr)' },
-    ]);
+    ], 'layer-grid');
     this.element = el(
       'section',
       { class: 'layer-table', 'aria-label': 'Layer table' },
@@ -93,8 +94,9 @@ export class LayerTable {
     this.caption.textContent = `Showing ${shown.length} of ${this.layers.length} layers.${this.colourBy ? ` On target: ${TARGET_NAMES[this.colourBy]}.` : ''}`;
     const column = SORT_COLUMN[this.sort];
     this.grid.setSorted(column ?? null, this.sort === 'name' || this.sort === 'op' ? 'ascending' : 'descending');
-    this.grid.setRows(
-      shown.map((layer) => {
+    // Rows are built only as they scroll into view (webview/virtualTable.ts): 2,000 layers stay responsive.
+    this.grid.setRows(shown.length, (index) => {
+        const layer = shown[index];
         const status = layerStatus(layer);
         const scanned = layer.groups !== undefined && layer.groups > 0;
         const onTarget = this.colourBy && deployStatus(layer, this.colourBy);
@@ -116,8 +118,7 @@ export class LayerTable {
             onTarget ? el('span', { class: 'deploy-word', title: verdict ? [...verdict.reasons, ...(verdict.fix ? [`Fix: ${verdict.fix}`] : [])].join('\n') : '' }, `${onTarget.symbol} ${onTarget.word}`) : '–',
           ],
         };
-      }),
-    );
+      });
   }
 }
 
