@@ -9,7 +9,7 @@ import { inspectSpec } from './support/models';
 import { PanelPage, launchChromium } from './support/webview-page';
 import type { InspectReport } from '../src/engine/sparsity/inspect';
 import { profileNames } from '../src/engine/speedup/profiles';
-import type { ToWebview } from '../src/protocol';
+import { type ToWebview, parseFromWebview } from '../src/protocol';
 
 const PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'lm_tail'] as const;
 const BLOCKS = 250;
@@ -145,5 +145,31 @@ describe('the panel with a 2,000-layer report (issue 14, Scale)', () => {
     await panel.page.waitForFunction(`document.getElementById('table-caption')?.textContent?.startsWith('Showing 8 of')`);
     assert.deepEqual((await rowKeys(panel)).sort(), report.layers.filter((l) => l.name.includes('layers.249/')).map((l) => l.name).sort());
     assert.equal(await panel.page.locator('#layer-grid').getAttribute('aria-rowcount'), '9');
+  });
+
+  test('a report from the cache says so, with when it was scanned; Rescan asks the host to scan; a changed file says the numbers are outdated', async () => {
+    const panel = await PanelPage.open(browser);
+    open.push(panel);
+    await panel.send({ type: 'model', name: 'decoder.onnx', settings: { pattern: '2:4', hardware: 'a100' }, hardwareProfiles: profileNames() });
+    const scannedAt = Date.UTC(2026, 11, 4, 1, 23, 45);
+    await panel.send({ type: 'report', report, cached: { scannedAt } });
+    const source = panel.page.locator('#report-source');
+    assert.equal(await source.isVisible(), true);
+    assert.match((await source.textContent())!, /^From the cache: scanned .+\. The file is unchanged since \(size, modification time, inode\)\.Rescan$/);
+    assert.equal(await source.locator('time').getAttribute('datetime'), '2026-12-04T01:23:45.000Z');
+    await panel.page.click('#rescan');
+    await panel.waitForMessage('rescan');
+    assert.deepEqual(parseFromWebview({ type: 'rescan' }), { type: 'rescan' });
+    assert.equal(await source.isVisible(), false);
+    assert.equal(await panel.page.locator('#progress-text').textContent(), 'Updating…');
+    // A fresh report: no note.
+    await panel.send({ type: 'report', report });
+    assert.equal(await source.isVisible(), false);
+    await panel.send({ type: 'changed' });
+    assert.equal(await source.textContent(), 'The file changed on disk: the numbers below are outdated; scanning it again…');
+    assert.equal(await panel.page.locator('#progress-text').textContent(), 'Updating…');
+    await panel.send({ type: 'report', report });
+    assert.equal(await source.isVisible(), false);
+    assert.deepEqual(panel.errors, []);
   });
 });

@@ -1,12 +1,14 @@
 // The extension host entry: wires the engine worker, the inspection panel and the commands. Each command is its own
 // small module; the engine runs in the worker, never here.
 import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { type ReportFormat, formatReport } from '../engine/report/format';
 import { PROFILES } from '../engine/speedup/profiles';
 import { convertCommand } from './convert';
 import { EngineClient } from './engineClient';
 import { CHECKPOINT_INDEX_VIEW_TYPE, INSPECTOR_VIEW_TYPE, InspectorProvider } from './inspector';
+import { ReportCache } from './reportCache';
 
 let engine: EngineClient | undefined;
 
@@ -14,7 +16,9 @@ export function activate(context: vscode.ExtensionContext): void {
   // A log channel: timestamped lines, and a file the end-to-end tests read for the 'activated' signal.
   const log = vscode.window.createOutputChannel('Sparsity Lens', { log: true });
   engine = new EngineClient(context.extensionPath, log);
-  const inspector = new InspectorProvider(context.extensionUri, engine, log);
+  // Reports of unchanged models, in the extension's own storage (never beside the model): README, "Large models".
+  const cache = new ReportCache(join(context.globalStorageUri.fsPath, 'report-cache'), String(context.extension.packageJSON.version));
+  const inspector = new InspectorProvider(context.extensionUri, engine, log, cache);
   const e = engine;
   context.subscriptions.push(
     log,

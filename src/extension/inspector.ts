@@ -1,6 +1,6 @@
 // The inspection panel: a read-only custom editor for .onnx files. The layer numbers come from the engine worker;
 // closing the panel cancels its scan.
-import { basename } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import { describeError } from '../engine/errors';
 import type { InspectReport } from '../engine/sparsity/inspect';
@@ -8,6 +8,7 @@ import { profileNames } from '../engine/speedup/profiles';
 import { type InspectSettings, type ToWebview, parseFromWebview, sameScan } from '../protocol';
 import { CancelledJob, type EngineClient, WorkerDiedError } from './engineClient';
 import { panelHtml, webviewOptions } from './html';
+import { type ReportCache, scanKey } from './reportCache';
 import { engineSettings, inspectSettings } from './settings';
 
 export const INSPECTOR_VIEW_TYPE = 'sparsityLens.inspector';
@@ -35,6 +36,8 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
     private readonly extensionUri: vscode.Uri,
     private readonly engine: EngineClient,
     private readonly log: vscode.OutputChannel,
+    /** Reports of unchanged files, shown at once when a panel opens (issue 14, Scale). */
+    private readonly cache?: ReportCache,
   ) {}
 
   openCustomDocument(uri: vscode.Uri): ModelDocument {
@@ -52,17 +55,26 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
     const post = (msg: ToWebview) => void webview.postMessage(msg);
     let settings: InspectSettings = inspectSettings();
     let scan: vscode.CancellationTokenSource | undefined;
+    /** The files the shown report read (the model first): a change to any of them scans again. */
+    let inputs = new Set([resolve(path)]);
 
     const inspect = async () => {
       scan?.cancel();
       const source = (scan = new vscode.CancellationTokenSource());
+      const scanned = { settings, engine: engineSettings(), at: Date.now() };
       try {
         const reply = await this.engine.request<'inspected'>(
-          { type: 'inspect', path, settings, engine: engineSettings() },
+          { type: 'inspect', path, settings: scanned.settings, engine: scanned.engine },
           { token: source.token, onProgress: (done, total, what) => post({ type: 'progress', done, total, what }) },
         );
         state.report = reply.report;
         post({ type: 'report', report: reply.report });
+        if (reply.inputs) inputs = new Set([resolve(path), ...reply.inputs.map((s) => resolve(s.path))]);
+        try {
+          this.cache?.put(path, scanKey(scanned.settings, scanned.engine), reply.inputs ?? [], reply.report, scanned.at);
+        } catch (err) {
+          this.log.appendLine(`report cache: not stored for ${path}: ${describeError(err)}`);
+        }
       } catch (err) {
         if (err instanceof CancelledJob) return;
         this.log.appendLine(`inspect ${path}: ${describeError(err)}`);
@@ -70,6 +82,37 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
         if (err instanceof WorkerDiedError) void vscode.window.showWarningMessage(`Sparsity Lens: ${err.message}`);
       }
     };
+
+    // The last report of an unchanged file at once (the panel says it is from the cache, with Rescan); else a scan.
+    const showReport = () => {
+      let hit;
+      try {
+        hit = this.cache?.get(path, scanKey(settings, engineSettings()));
+      } catch (err) {
+        this.log.appendLine(`report cache: not read for ${path}: ${describeError(err)}`);
+      }
+      if (!hit) return void inspect();
+      scan?.cancel();
+      state.report = hit.report;
+      this.log.appendLine(`${path}: report from the cache (scanned ${new Date(hit.scannedAt).toISOString()})`);
+      post({ type: 'report', report: hit.report, cached: { scannedAt: hit.scannedAt } });
+    };
+
+    // A file the report read changed (rewritten, replaced, deleted): say the numbers are outdated and scan again.
+    // The model's own folder, not below it: watching a whole tree (a home folder) costs too much; the cache still
+    // checks every file's stamp when the panel opens again.
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(dirname(path)), '*'));
+    let changeTimer: NodeJS.Timeout | undefined;
+    const onFileEvent = (uri: vscode.Uri) => {
+      if (!inputs.has(resolve(uri.fsPath))) return;
+      post({ type: 'changed' });
+      // Writers touch a file several times: one scan after they settle.
+      clearTimeout(changeTimer);
+      changeTimer = setTimeout(() => void inspect(), 500);
+    };
+    watcher.onDidChange(onFileEvent);
+    watcher.onDidCreate(onFileEvent);
+    watcher.onDidDelete(onFileEvent);
 
     webview.onDidReceiveMessage(async (raw) => {
       const msg = parseFromWebview(raw);
@@ -83,17 +126,18 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
             // The layer list from the lazy parse first (milliseconds), then the scan's numbers.
             const listed = await this.engine.request<'layers'>({ type: 'layers', path }).catch(() => undefined);
             post({ type: 'model', name: basename(path), settings, hardwareProfiles: profileNames(), layers: listed?.layers });
-            void inspect();
+            showReport();
             break;
           }
           case 'settings': {
             // A new deploy target only re-colours the panel: the report already holds every target's verdicts.
             const rescan = !sameScan(settings, msg.settings);
             settings = msg.settings;
-            if (rescan) void inspect();
+            if (rescan) showReport();
             break;
           }
           case 'retry':
+          case 'rescan':
             void inspect();
             break;
           case 'region': {
@@ -126,10 +170,12 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
       const fresh = inspectSettings();
       settings = { ...settings, pattern: fresh.pattern, hardware: fresh.hardware, batch: fresh.batch, target: fresh.target, precision: fresh.precision };
       post({ type: 'model', name: basename(path), settings, hardwareProfiles: profileNames() });
-      void inspect();
+      showReport();
     });
     webviewPanel.onDidDispose(() => {
       scan?.cancel();
+      clearTimeout(changeTimer);
+      watcher.dispose();
       configuration.dispose();
       this.panels.delete(state);
       if (this.active === state) this.active = undefined;

@@ -7,6 +7,7 @@ import { CancelledError, describeError } from '../engine/errors';
 import { newAbortFlag, raiseAbortFlag, sharedAbortSignal } from '../engine/sharedAbort';
 import { FileSource } from '../engine/onnx/source';
 import { ExternalFiles } from '../engine/onnx/tensorData';
+import { reportInputFiles, stampFiles } from '../engine/inputFiles';
 import { inspectModel } from '../engine/sparsity/inspect';
 import { findModelLayers } from '../engine/sparsity/modelLayers';
 import { parsePattern } from '../engine/sparsity/pattern';
@@ -54,6 +55,8 @@ if (parentPort) {
         case 'inspect': {
           const hardware = resolveProfile(msg.settings.hardware);
           if (typeof hardware === 'string') throw new Error(hardware);
+          // Stamped before reading: a file that changes during the scan no longer matches (the report cache).
+          const inputs = stampFiles(reportInputFiles(msg.path));
           const report = await inspectModel(msg.path, {
             pattern: pattern(msg.settings.pattern),
             gridMax: msg.engine.gridMax,
@@ -66,7 +69,7 @@ if (parentPort) {
             onProgress: throttle(msg.id, ''),
           });
           send({ type: 'log', message: `inspected ${msg.path}: ${report.layers.length} layers in ${Date.now() - started} ms` });
-          send({ type: 'inspected', id: msg.id, report });
+          send({ type: 'inspected', id: msg.id, report, inputs });
           break;
         }
         case 'layers': {
