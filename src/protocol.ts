@@ -90,6 +90,8 @@ export type ToWebview =
   | { type: 'report'; report: InspectReport; cached?: { scannedAt: number } }
   /** A file the report read changed on disk: the numbers shown are outdated until the new scan's report. */
   | { type: 'changed' }
+  /** How a conversion of this model ended (kept in the panel after the toast hides). */
+  | { type: 'convertOutcome'; level: 'info' | 'warning'; message: string; details: string[] }
   | { type: 'region'; groups: RegionGroups }
   | { type: 'encodings'; encodings: GroupEncodings }
   | { type: 'error'; message: string; retry: boolean };

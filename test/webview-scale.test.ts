@@ -172,4 +172,20 @@ describe('the panel with a 2,000-layer report (issue 14, Scale)', () => {
     assert.equal(await source.isVisible(), false);
     assert.deepEqual(panel.errors, []);
   });
+
+  test('a conversion outcome stays in the panel: a warning with its reasons, dismissable (issue 14 item 7)', async () => {
+    const panel = await PanelPage.open(browser);
+    open.push(panel);
+    await panel.send({ type: 'convertOutcome', level: 'warning', message: 'nothing exported to enc: 0 layers exported, 8 skipped', details: ['8 × K = 6 is not a multiple of 4'] });
+    const note = panel.page.locator('#convert-outcome');
+    assert.equal(await note.locator('.convert-outcome-text').textContent(), '⚠ Conversion: nothing exported to enc: 0 layers exported, 8 skipped.');
+    assert.deepEqual(await note.locator('li').allTextContents(), ['8 × K = 6 is not a multiple of 4']);
+    assert.match((await note.getAttribute('class'))!, /warning/);
+    await panel.page.click('#dismiss-outcome');
+    assert.equal(await note.isVisible(), false);
+    await panel.send({ type: 'convertOutcome', level: 'info', message: 'm.pruned-2of4.onnx written; every converted layer passes; retained magnitude 71.2%', details: [] });
+    assert.equal(await note.locator('.convert-outcome-text').textContent(), 'Conversion: m.pruned-2of4.onnx written; every converted layer passes; retained magnitude 71.2%.');
+    assert.equal(await note.locator('li').count(), 0);
+    assert.deepEqual(panel.errors, []);
+  });
 });

@@ -12,6 +12,7 @@ import { type PanelLayer, STATUSES } from './format';
 import { ModelHeatmap } from './heatmap';
 import { LayerTable } from './layerTable';
 import { ReportSource } from './reportSource';
+import { ConvertOutcomeNote } from './convertOutcome';
 import { speedupView } from './speedup';
 import { SummaryBar } from './summary';
 import { post } from './vscode';
@@ -25,6 +26,7 @@ class Panel {
   /** Where focus was when a layer opened, to return there on Escape. */
   private origin: Element | null = null;
   private readonly banner = new ErrorBanner(() => post({ type: 'retry' }));
+  private readonly outcome = new ConvertOutcomeNote();
   private readonly source = new ReportSource(() => {
     this.summary.setUpdating();
     post({ type: 'rescan' });
@@ -61,7 +63,7 @@ class Panel {
     );
     const layersTab = el('div', { class: 'layers-tab' }, el('section', { class: 'heatmap-section', 'aria-label': 'Model heatmap' }, el('h2', {}, 'Model heatmap'), this.legendSlot, this.heatmap.element), this.targetsSlot, this.table.element);
     replace(this.legendSlot, this.complianceLegend);
-    this.overview = el('div', { class: 'overview', id: 'overview' }, this.source.element, this.summary.element, tabs('Views', [
+    this.overview = el('div', { class: 'overview', id: 'overview' }, this.source.element, this.outcome.element, this.summary.element, tabs('Views', [
       { id: 'layers', title: 'Layers', content: layersTab },
       { id: 'speedup', title: 'Speedup', content: this.speedupSlot },
     ]));
@@ -90,6 +92,9 @@ class Panel {
         this.setReport(message.report);
         if (message.cached) this.source.showCached(message.cached.scannedAt);
         else this.source.hide();
+        break;
+      case 'convertOutcome':
+        this.outcome.show(message.level, message.message, message.details);
         break;
       case 'changed':
         this.source.showChanged();

@@ -9,6 +9,7 @@ import { convertCommand } from './convert';
 import { EngineClient } from './engineClient';
 import { CHECKPOINT_INDEX_VIEW_TYPE, INSPECTOR_VIEW_TYPE, InspectorProvider } from './inspector';
 import { ReportCache } from './reportCache';
+import { ReportDocuments } from './reportDocuments';
 
 let engine: EngineClient | undefined;
 
@@ -20,8 +21,10 @@ export function activate(context: vscode.ExtensionContext): void {
   const cache = new ReportCache(join(context.globalStorageUri.fsPath, 'report-cache'), String(context.extension.packageJSON.version));
   const inspector = new InspectorProvider(context.extensionUri, engine, log, cache);
   const e = engine;
+  const documents = new ReportDocuments();
   context.subscriptions.push(
     log,
+    documents.register(),
     vscode.window.registerCustomEditorProvider(INSPECTOR_VIEW_TYPE, inspector, { webviewOptions: { retainContextWhenHidden: true }, supportsMultipleEditorsPerDocument: false }),
     // A sharded checkpoint's index is JSON users also edit: the panel is offered for it ("Open With"), not imposed.
     vscode.window.registerCustomEditorProvider(CHECKPOINT_INDEX_VIEW_TYPE, inspector, { webviewOptions: { retainContextWhenHidden: true }, supportsMultipleEditorsPerDocument: false }),
@@ -32,7 +35,7 @@ export function activate(context: vscode.ExtensionContext): void {
         (await vscode.window.showOpenDialog({ filters: { 'Models and checkpoints': ['onnx', 'safetensors', 'json'] } }))?.[0];
       if (target) await vscode.commands.executeCommand('vscode.openWith', target, /\.safetensors\.index\.json$/i.test(target.path) ? CHECKPOINT_INDEX_VIEW_TYPE : INSPECTOR_VIEW_TYPE);
     }),
-    vscode.commands.registerCommand('sparsityLens.convert', (uri?: vscode.Uri) => convertCommand(context, e, log, uri ?? inspector.active?.uri, inspector)),
+    vscode.commands.registerCommand('sparsityLens.convert', (uri?: vscode.Uri) => convertCommand(context, e, log, uri ?? inspector.active?.uri, inspector, documents)),
     vscode.commands.registerCommand('sparsityLens.exportReport', async (format?: ReportFormat) => {
       const panel = inspector.active;
       if (!panel?.report) return void vscode.window.showWarningMessage('Sparsity Lens: open a model in the inspection panel first.');

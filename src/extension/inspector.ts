@@ -40,6 +40,13 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
     private readonly cache?: ReportCache,
   ) {}
 
+  /** Shows how a conversion of `uri` ended in its open panels (the toast hides; the panel keeps it). */
+  showConvertOutcome(uri: vscode.Uri, outcome: { level: 'info' | 'warning'; message: string; details: string[] }): void {
+    for (const panel of this.panels) {
+      if (panel.uri.fsPath === uri.fsPath) void panel.webviewPanel.webview.postMessage({ type: 'convertOutcome', ...outcome } satisfies ToWebview);
+    }
+  }
+
   openCustomDocument(uri: vscode.Uri): ModelDocument {
     return new ModelDocument(uri);
   }
