@@ -146,7 +146,10 @@ export class VirtualTable {
     else if (top + ROW_HEIGHT > this.viewport.scrollTop + this.viewport.clientHeight) this.viewport.scrollTop = top + ROW_HEIGHT - this.viewport.clientHeight;
     this.setActive(target);
     this.renderWindow();
-    this.rendered.get(target)?.focus({ preventScroll: true });
+    const row = this.rendered.get(target);
+    row?.focus({ preventScroll: true });
+    // The viewport is scrolled above; the page around it may still need to bring the row on screen.
+    row?.scrollIntoView({ block: 'nearest' });
   }
 
   private pageRows(): number {
