@@ -3,6 +3,7 @@
 // 128 x 128 tiles, and the few groups and bytes a view shows.
 import type { ConvertReport } from './engine/convert/convert';
 import type { ExportManifest } from './engine/convert/export';
+import type { FileStamp } from './engine/inputFiles';
 import type { InspectReport, LayerReport } from './engine/sparsity/inspect';
 import { type DeployPrecision, TARGET_IDS, type TargetId } from './engine/deploy/types';
 import { type GroupEncodings, type GroupRegion, MAX_REGION_GROUPS, type RegionGroups } from './engine/sparsity/regionTypes';
@@ -73,7 +74,8 @@ export interface ConvertRequest {
 export type FromWorker =
   | { type: 'progress'; id: number; done: number; total: number; what: string }
   | { type: 'log'; message: string }
-  | { type: 'inspected'; id: number; report: InspectReport }
+  /** `inputs`: the files the report read, stamped before the scan (the panel's report cache keys on them). */
+  | { type: 'inspected'; id: number; report: InspectReport; inputs?: FileStamp[] }
   | { type: 'layers'; id: number; layers: LayerRow[] }
   | { type: 'region'; id: number; groups: RegionGroups }
   | { type: 'encodings'; id: number; encodings: GroupEncodings }
@@ -93,8 +95,12 @@ export type ToWebview =
   /** `updating`: the host recomputes with these settings; the numbers on screen are the old ones until the next report. */
   | { type: 'model'; name: string; settings: InspectSettings; hardwareProfiles: string[]; layers?: LayerRow[]; updating?: boolean }
   | { type: 'progress'; done: number; total: number; what: string }
-  /** The full report, with each layer's grid (at most 128 x 128 tiles). */
-  | { type: 'report'; report: InspectReport }
+  /** The full report, with each layer's grid (at most 128 x 128 tiles); `cached`: from the report cache, not scanned now. */
+  | { type: 'report'; report: InspectReport; cached?: { scannedAt: number } }
+  /** A file the report read changed on disk: the numbers shown are outdated until the new scan's report. */
+  | { type: 'changed' }
+  /** How a conversion of this model ended (kept in the panel after the toast hides). */
+  | { type: 'convertOutcome'; level: 'info' | 'warning'; message: string; details: string[] }
   | { type: 'region'; groups: RegionGroups }
   | { type: 'encodings'; encodings: GroupEncodings }
   /** `unreadable`: the model itself could not be read, so Convert and Export have nothing to work on. */
@@ -107,7 +113,9 @@ export type FromWebview =
   | { type: 'encodings'; layer: string; row: number; group: number; position: number }
   | { type: 'convert' }
   | { type: 'exportReport'; format: ExportFormat }
-  | { type: 'retry' };
+  | { type: 'retry' }
+  /** Scan again, past the report cache. */
+  | { type: 'rescan' };
 
 const PATTERN = /^\d{1,2}:\d{1,2}$/;
 const PRECISIONS: readonly string[] = ['stored', 'fp16', 'bf16', 'int8', 'fp8'] satisfies DeployPrecision[];
@@ -133,6 +141,7 @@ export function parseFromWebview(value: unknown): FromWebview | undefined {
     case 'ready':
     case 'convert':
     case 'retry':
+    case 'rescan':
       return { type: msg.type };
     case 'exportReport':
       return typeof msg.format === 'string' && EXPORT_FORMATS.includes(msg.format) ? { type: 'exportReport', format: msg.format as ExportFormat } : undefined;

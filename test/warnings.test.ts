@@ -425,7 +425,7 @@ describe('fragile sparsity in the panel (Chromium)', () => {
     try {
       await panel.send({ type: 'model', name: 'model.onnx', settings: { pattern: '2:4', hardware: 'a100' }, hardwareProfiles: ['a100'] });
       await panel.send({ type: 'report', report });
-      await panel.page.click('vscode-data-grid-row[data-key="fc"]');
+      await panel.page.click('[role="row"][data-key="fc"]');
       const items = panel.page.locator('#layer-warnings li');
       await items.first().waitFor();
       assert.deepEqual(await items.allTextContents(), fc.warnings.map((w) => `⚠ ${w}`));

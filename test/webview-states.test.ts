@@ -357,7 +357,7 @@ describe('panel states in Chromium (issue 14)', () => {
         const panel = await panelWith(r);
         for (const width of [1200, 900, 640]) {
           await panel.page.setViewportSize({ width, height: 900 });
-          const lines = await panel.page.locator('vscode-data-grid-cell[cell-type="columnheader"]').evaluateAll((cells) =>
+          const lines = await panel.page.locator('[role="columnheader"]').evaluateAll((cells) =>
             cells.map((cell) => {
               const range = ((globalThis as unknown as Win).document.createRange() as { selectNodeContents(n: unknown): void; getClientRects(): ArrayLike<{ top: number }> });
               range.selectNodeContents(cell);
@@ -366,6 +366,7 @@ describe('panel states in Chromium (issue 14)', () => {
               return [box.textContent, new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top))).size, box.scrollWidth - box.clientWidth] as const;
             }),
           );
+          assert.equal(lines.length, 9, 'every column header measured');
           for (const [title, n, overflow] of lines) {
             // A line per word at most ("Valid / groups" may wrap at a space): a one-word title on two lines is cut inside.
             assert.ok(n <= title.split(' ').filter((w) => w.length > 1).length, `${r.layers.length} layers, ${width} px: '${title}' takes ${n} lines`);
@@ -377,7 +378,7 @@ describe('panel states in Chromium (issue 14)', () => {
 
     test('aria-sort says what the order is: lowest compliance first is ascending, largest first descending, failing first "other"', async () => {
       const panel = await panelWith(report);
-      const sorted = () => panel.page.locator('vscode-data-grid-cell[aria-sort]').evaluateAll((cells) => cells.map((c) => [(c as { textContent: string }).textContent, (c as { getAttribute(n: string): string }).getAttribute('aria-sort')]));
+      const sorted = () => panel.page.locator('[role="columnheader"][aria-sort]').evaluateAll((cells) => cells.map((c) => [(c as { textContent: string }).textContent, (c as { getAttribute(n: string): string }).getAttribute('aria-sort')]));
       assert.deepEqual(await sorted(), [['Status', 'other']]);
       await choose(panel, '#sort', 'compliance');
       assert.deepEqual(await sorted(), [['Compliance', 'ascending']]);

@@ -195,7 +195,7 @@ describe('webview panel in Chromium', () => {
   });
 
   async function rowKeys(panel: PanelPage): Promise<string[]> {
-    return panel.page.locator('vscode-data-grid-row[data-key]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key') as string));
+    return panel.page.locator('[role="row"][data-key]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key') as string));
   }
 
   async function choose(panel: PanelPage, dropdown: string, value: string): Promise<void> {
@@ -313,7 +313,7 @@ describe('webview panel in Chromium', () => {
     const sizes = bySize.map((name) => layer(report, name).elements);
     assert.deepEqual(sizes, [...sizes].sort((a, b) => b - a));
     assert.equal(bySize[0], 'fc2');
-    await panel.page.click('vscode-data-grid-cell[cell-type="columnheader"]:has-text("Layer")');
+    await panel.page.click('[role="columnheader"]:has-text("Layer")');
     assert.deepEqual(await rowKeys(panel), report.layers.map((l) => l.name).sort());
   });
 
@@ -333,7 +333,7 @@ describe('webview panel in Chromium', () => {
   test("clicking a layer opens its drill-down with its grid, histograms, patterns and warnings; Back returns", async () => {
     const panel = await panelWithReport();
     const conv2 = layer(report, 'conv2');
-    await panel.page.click('vscode-data-grid-row[data-key="conv2"]');
+    await panel.page.click('[role="row"][data-key="conv2"]');
     assert.equal(await panel.page.locator('#overview').isVisible(), false);
     assert.equal(await panel.page.locator('#layer-heading').textContent(), 'conv2');
     assert.match((await panel.page.locator('#layer-verdict').textContent())!, /≈ nearly passing: 99\.78 % compliance \(2,299 of 2,304 groups/);
@@ -409,7 +409,7 @@ describe('webview panel in Chromium', () => {
     await panel.send(modelMessage());
     await panel.send({ type: 'report', report: stored });
     await panel.page.locator('.heat-cell').first().waitFor();
-    await panel.page.click('vscode-data-grid-row[data-key="conv2"]');
+    await panel.page.click('[role="row"][data-key="conv2"]');
     const terms = await panel.page.locator('dl.facts dt').allTextContents();
     const descriptions = await panel.page.locator('dl.facts dd').allTextContents();
     assert.equal(descriptions[terms.indexOf('Stored')], layer(stored, 'conv2').stored!.text);
@@ -439,7 +439,7 @@ describe('webview panel in Chromium', () => {
     open.push(panel);
     await panel.send({ type: 'model', name: 'nbits.onnx', settings: { pattern: '2:4', hardware: 'a100' }, hardwareProfiles });
     await panel.send({ type: 'report', report: nbits });
-    const cell = panel.page.locator('vscode-data-grid-row[data-key="q_proj"] span[title]').filter({ hasText: 'stored' });
+    const cell = panel.page.locator('[role="row"][data-key="q_proj"] span[title]').filter({ hasText: 'stored' });
     assert.equal(await cell.textContent(), '[2×40] stored [2×3×8]');
     assert.equal(await cell.getAttribute('title'), storedAs);
     await panel.page.click('.heat-cell[data-layer="q_proj"]');
@@ -688,9 +688,9 @@ describe('webview panel in Chromium', () => {
       );
       assert.deepEqual(await panel.page.locator('#deploy-summary .status-legend li').allTextContents(), ['✓ runs sparse', '✗ stays dense', '– not eligible']);
       // The table: every row's verdict on the target, rows coloured alike.
-      for (const name of sparse) assert.equal(await panel.page.locator(`vscode-data-grid-row[data-key="${name}"] .deploy-word`).textContent(), '✓ runs sparse');
-      for (const name of dense) assert.equal(await panel.page.locator(`vscode-data-grid-row[data-key="${name}"] .deploy-word`).textContent(), '✗ stays dense');
-      assert.equal(await panel.page.locator('vscode-data-grid-row.status-pass[data-key]').count(), sparse.length);
+      for (const name of sparse) assert.equal(await panel.page.locator(`[role="row"][data-key="${name}"] .deploy-word`).textContent(), '✓ runs sparse');
+      for (const name of dense) assert.equal(await panel.page.locator(`[role="row"][data-key="${name}"] .deploy-word`).textContent(), '✗ stays dense');
+      assert.equal(await panel.page.locator('[role="row"].status-pass[data-key]').count(), sparse.length);
       // Back to none: 2:4 compliance again.
       await choose(panel, '#deploy-target', 'none');
       assert.deepEqual(await cellsOf(panel, 'pass'), fp16.layers.filter((l) => l.eligible && l.pass).map((l) => l.name));

@@ -1,9 +1,10 @@
 // The layer table: every layer with its numbers, sorted (failing first, by size, op, name, compliance) and filtered
 // (by name, op and status), and its verdict on the chosen deploy target. Click or Enter opens the layer.
-import { type Dropdown, type Table, dropdown, table, textField } from './components';
+import { type Dropdown, dropdown, textField } from './components';
 import { type ColourBy, TARGET_NAMES, deployStatus } from './deploy';
 import { el } from './dom';
 import { type PanelLayer, STATUSES, STATUS_RANK, type StatusKind, count, layerStatus, percent, shape, speedup } from './format';
+import { VirtualTable } from './virtualTable';
 
 export type SortKey = 'graph' | 'failing' | 'size' | 'op' | 'name' | 'compliance';
 
@@ -34,7 +35,7 @@ export class LayerTable {
   private statusFilter = ALL;
   private readonly sortChoice: Dropdown;
   private readonly opChoice: Dropdown;
-  private readonly grid: Table;
+  private readonly grid: VirtualTable;
   private readonly caption = el('p', { class: 'table-caption', 'aria-live': 'polite', id: 'table-caption' });
 
   /** `onFilter` gets the layers the filters keep whenever they change (null: no filter), for the heatmap to mark. */
@@ -53,7 +54,7 @@ export class LayerTable {
     );
     const nameField = textField('Name', { placeholder: 'filter by name', id: 'filter-name', onInput: (value) => this.update({ name: value }) });
     const by = (key: SortKey) => () => this.setSort(key);
-    this.grid = table('Layers', [
+    this.grid = new VirtualTable('Layers', [
       { title: 'Layer', width: 'minmax(8em, 1.5fr)', onSort: by('name') },
       { title: 'Op', width: 'minmax(5em, 1fr)', onSort: by('op') },
       { title: 'Shape', width: 'minmax(7em, 1.2fr)' },
@@ -64,7 +65,7 @@ export class LayerTable {
       // The layer's own device time, dense over 2:4: not the model's end-to-end figure (issue 14).
       { title: 'Layer speedup', width: 'minmax(6.5em, 0.8fr)', hint: "This layer's device time, dense over 2:4; the end-to-end figure adds the other ops and launch time" },
       { title: 'On target', width: 'minmax(8.5em, 1.1fr)' },
-    ]);
+    ], 'layer-grid');
     this.element = el(
       'section',
       { class: 'layer-table', 'aria-label': 'Layer table' },
@@ -103,8 +104,9 @@ export class LayerTable {
     this.caption.textContent = `Showing ${shown.length} of ${this.layers.length} layers.${this.colourBy ? ` On target: ${TARGET_NAMES[this.colourBy]}.` : ''}`;
     const column = SORT_COLUMN[this.sort];
     this.grid.setSorted(column ?? null, SORT_DIRECTION[this.sort]);
-    this.grid.setRows(
-      shown.map((layer) => {
+    // Rows are built only as they scroll into view (webview/virtualTable.ts): 2,000 layers stay responsive.
+    this.grid.setRows(shown.length, (index) => {
+        const layer = shown[index];
         const status = layerStatus(layer);
         const scanned = layer.groups !== undefined && layer.groups > 0;
         const onTarget = this.colourBy && deployStatus(layer, this.colourBy);
@@ -126,8 +128,7 @@ export class LayerTable {
             onTarget ? el('span', { class: 'deploy-word', title: verdict ? [...verdict.reasons, ...(verdict.fix ? [`Fix: ${verdict.fix}`] : [])].join('\n') : '' }, `${onTarget.symbol} ${onTarget.word}`) : '–',
           ],
         };
-      }),
-    );
+      });
   }
 }
 

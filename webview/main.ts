@@ -12,6 +12,8 @@ import { type PanelLayer, STATUSES } from './format';
 import { emptyModelView } from './emptyState';
 import { ModelHeatmap } from './heatmap';
 import { LayerTable } from './layerTable';
+import { ReportSource } from './reportSource';
+import { ConvertOutcomeNote } from './convertOutcome';
 import { speedupView } from './speedup';
 import { SummaryBar } from './summary';
 import { post } from './vscode';
@@ -25,6 +27,11 @@ class Panel {
   /** Where focus was when a layer opened, to return there on Escape. */
   private origin: Element | null = null;
   private readonly banner = new ErrorBanner(() => post({ type: 'retry' }));
+  private readonly outcome = new ConvertOutcomeNote();
+  private readonly source = new ReportSource(() => {
+    this.summary.setUpdating();
+    post({ type: 'rescan' });
+  });
   private readonly summary = new SummaryBar({
     onSettings: (settings) => post({ type: 'settings', settings }),
     // Every target's verdicts are in the report: re-colour now; the host keeps the choice without scanning again.
@@ -62,7 +69,7 @@ class Panel {
     );
     const layersTab = el('div', { class: 'layers-tab' }, el('section', { class: 'heatmap-section', 'aria-label': 'Model heatmap' }, el('h2', {}, 'Model heatmap'), this.emptySlot, this.legendSlot, this.heatmap.element), this.targetsSlot, this.table.element);
     replace(this.legendSlot, this.complianceLegend);
-    this.overview = el('div', { class: 'overview', id: 'overview' }, this.summary.element, tabs('Views', [
+    this.overview = el('div', { class: 'overview', id: 'overview' }, this.source.element, this.outcome.element, this.summary.element, tabs('Views', [
       { id: 'layers', title: 'Layers', content: layersTab },
       { id: 'speedup', title: 'Speedup', content: this.speedupSlot },
     ]));
@@ -91,6 +98,15 @@ class Panel {
         break;
       case 'report':
         this.setReport(message.report);
+        if (message.cached) this.source.showCached(message.cached.scannedAt);
+        else this.source.hide();
+        break;
+      case 'convertOutcome':
+        this.outcome.show(message.level, message.message, message.details);
+        break;
+      case 'changed':
+        this.source.showChanged();
+        this.summary.setUpdating();
         break;
       case 'region':
         this.drilldown.showRegion(message.groups);

@@ -1,6 +1,7 @@
 // The extension host entry: wires the engine worker, the inspection panel and the commands. Each command is its own
 // small module; the engine runs in the worker, never here.
 import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { type ReportFormat, formatReport } from '../engine/report/format';
 import { PROFILES } from '../engine/speedup/profiles';
@@ -8,6 +9,8 @@ import { convertCommand } from './convert';
 import { describeError } from '../engine/errors';
 import { CancelledJob, EngineClient } from './engineClient';
 import { CHECKPOINT_INDEX_VIEW_TYPE, INSPECTOR_VIEW_TYPE, InspectorProvider } from './inspector';
+import { ReportCache } from './reportCache';
+import { ReportDocuments } from './reportDocuments';
 
 let engine: EngineClient | undefined;
 
@@ -15,10 +18,14 @@ export function activate(context: vscode.ExtensionContext): void {
   // A log channel: timestamped lines, and a file the end-to-end tests read for the 'activated' signal.
   const log = vscode.window.createOutputChannel('Sparsity Lens', { log: true });
   engine = new EngineClient(context.extensionPath, log);
-  const inspector = new InspectorProvider(context.extensionUri, engine, log);
+  // Reports of unchanged models, in the extension's own storage (never beside the model): README, "Large models".
+  const cache = new ReportCache(join(context.globalStorageUri.fsPath, 'report-cache'), String(context.extension.packageJSON.version));
+  const inspector = new InspectorProvider(context.extensionUri, engine, log, cache);
   const e = engine;
+  const documents = new ReportDocuments();
   context.subscriptions.push(
     log,
+    documents.register(),
     vscode.window.registerCustomEditorProvider(INSPECTOR_VIEW_TYPE, inspector, { webviewOptions: { retainContextWhenHidden: true }, supportsMultipleEditorsPerDocument: false }),
     // A sharded checkpoint's index is JSON users also edit: the panel is offered for it ("Open With"), not imposed.
     vscode.window.registerCustomEditorProvider(CHECKPOINT_INDEX_VIEW_TYPE, inspector, { webviewOptions: { retainContextWhenHidden: true }, supportsMultipleEditorsPerDocument: false }),
@@ -34,7 +41,7 @@ export function activate(context: vscode.ExtensionContext): void {
       // A model that cannot be read is said before the QuickPicks, not after them (issue 14 item 3).
       const unreadable = model && (inspector.panelFor(model)?.unreadable ?? (await readProblem(e, model)));
       if (unreadable) return void vscode.window.showErrorMessage(`Sparsity Lens: cannot convert: ${unreadable}`);
-      return convertCommand(context, e, log, model, inspector);
+      return convertCommand(context, e, log, model, inspector, documents);
     }),
     vscode.commands.registerCommand('sparsityLens.exportReport', async (format?: ReportFormat) => {
       const panel = inspector.active;

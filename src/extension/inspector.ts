@@ -1,6 +1,6 @@
 // The inspection panel: a read-only custom editor for .onnx files. The layer numbers come from the engine worker;
 // closing the panel cancels its scan.
-import { basename } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import { describeError } from '../engine/errors';
 import type { InspectReport } from '../engine/sparsity/inspect';
@@ -9,6 +9,7 @@ import { type InspectSettings, type ToWebview, parseFromWebview, sameScan, sameW
 import { CancelledJob, type EngineClient, WorkerDiedError, retryable } from './engineClient';
 import { panelHtml, webviewOptions } from './html';
 import { followConfiguration, requestProjection } from './projection';
+import { type ReportCache, scanKey } from './reportCache';
 import { engineSettings, inspectSettings } from './settings';
 
 export const INSPECTOR_VIEW_TYPE = 'sparsityLens.inspector';
@@ -38,7 +39,16 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
     private readonly extensionUri: vscode.Uri,
     private readonly engine: EngineClient,
     private readonly log: vscode.OutputChannel,
+    /** Reports of unchanged files, shown at once when a panel opens (issue 14, Scale). */
+    private readonly cache?: ReportCache,
   ) {}
+
+  /** Shows how a conversion of `uri` ended in its open panels (the toast hides; the panel keeps it). */
+  showConvertOutcome(uri: vscode.Uri, outcome: { level: 'info' | 'warning'; message: string; details: string[] }): void {
+    for (const panel of this.panels) {
+      if (panel.uri.fsPath === uri.fsPath) void panel.webviewPanel.webview.postMessage({ type: 'convertOutcome', ...outcome } satisfies ToWebview);
+    }
+  }
 
   openCustomDocument(uri: vscode.Uri): ModelDocument {
     return new ModelDocument(uri);
@@ -58,19 +68,33 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
     /** The settings state.report was made with, and whether a weight scan is under way. */
     let reported: InspectSettings | undefined;
     let scanning = false;
+    /** The files the shown report read (the model first): a change to any of them scans again. */
+    let inputs = new Set([resolve(path)]);
 
-    const inspect = async () => {
+    const inspect = async (how: { rescan?: boolean } = {}) => {
       scan?.cancel();
       const source = (scan = new vscode.CancellationTokenSource());
       const asked = settings;
-      // Hardware, batch, runtime or precision: project the last report again, no weight scan (issue 14).
-      const base = !scanning && reported && sameWeights(reported, asked) ? state.report : undefined;
+      const engine = engineSettings();
+      const at = Date.now();
+      // Hardware, batch, runtime or precision: project the last report again, no weight scan (issue 14); Rescan, a
+      // changed file or a new pattern read the weights.
+      const base = !how.rescan && !scanning && reported && sameWeights(reported, asked) ? state.report : undefined;
       scanning = !base;
       try {
         const options = { token: source.token, onProgress: (done: number, total: number, what: string) => post({ type: 'progress', done, total, what }) };
-        const report = base
-          ? await requestProjection(this.engine, path, asked, engineSettings(), base, options)
-          : (await this.engine.request<'inspected'>({ type: 'inspect', path, settings: asked, engine: engineSettings() }, options)).report;
+        let report: InspectReport;
+        if (base) report = await requestProjection(this.engine, path, asked, engine, base, options);
+        else {
+          const reply = await this.engine.request<'inspected'>({ type: 'inspect', path, settings: asked, engine }, options);
+          report = reply.report;
+          if (reply.inputs) inputs = new Set([resolve(path), ...reply.inputs.map((s) => resolve(s.path))]);
+          try {
+            this.cache?.put(path, scanKey(asked, engine), reply.inputs ?? [], report, at);
+          } catch (err) {
+            this.log.appendLine(`report cache: not stored for ${path}: ${describeError(err)}`);
+          }
+        }
         state.report = report;
         state.unreadable = undefined;
         this.updateContext();
@@ -90,6 +114,40 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
       }
     };
 
+    // The last report of an unchanged file at once (the panel says it is from the cache, with Rescan); else a scan.
+    const showReport = () => {
+      let hit;
+      try {
+        hit = this.cache?.get(path, scanKey(settings, engineSettings()));
+      } catch (err) {
+        this.log.appendLine(`report cache: not read for ${path}: ${describeError(err)}`);
+      }
+      if (!hit) return void inspect();
+      scan?.cancel();
+      state.report = hit.report;
+      state.unreadable = undefined;
+      this.updateContext();
+      reported = settings;
+      this.log.appendLine(`${path}: report from the cache (scanned ${new Date(hit.scannedAt).toISOString()})`);
+      post({ type: 'report', report: hit.report, cached: { scannedAt: hit.scannedAt } });
+    };
+
+    // A file the report read changed (rewritten, replaced, deleted): say the numbers are outdated and scan again.
+    // The model's own folder, not below it: watching a whole tree (a home folder) costs too much; the cache still
+    // checks every file's stamp when the panel opens again.
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(dirname(path)), '*'));
+    let changeTimer: NodeJS.Timeout | undefined;
+    const onFileEvent = (uri: vscode.Uri) => {
+      if (!inputs.has(resolve(uri.fsPath))) return;
+      post({ type: 'changed' });
+      // Writers touch a file several times: one scan after they settle.
+      clearTimeout(changeTimer);
+      changeTimer = setTimeout(() => void inspect({ rescan: true }), 500);
+    };
+    watcher.onDidChange(onFileEvent);
+    watcher.onDidCreate(onFileEvent);
+    watcher.onDidDelete(onFileEvent);
+
     webview.onDidReceiveMessage(async (raw) => {
       const msg = parseFromWebview(raw);
       if (!msg) {
@@ -102,18 +160,19 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
             // The layer list from the lazy parse first (milliseconds), then the scan's numbers.
             const listed = await this.engine.request<'layers'>({ type: 'layers', path }).catch(() => undefined);
             post({ type: 'model', name: basename(path), settings, hardwareProfiles: profileNames(), layers: listed?.layers });
-            void inspect();
+            showReport();
             break;
           }
           case 'settings': {
             // A new deploy target only re-colours the panel: the report already holds every target's verdicts.
             const rescan = !sameScan(settings, msg.settings);
             settings = msg.settings;
-            if (rescan) void inspect();
+            if (rescan) showReport();
             break;
           }
           case 'retry':
-            void inspect();
+          case 'rescan':
+            void inspect({ rescan: true });
             break;
           case 'region': {
             const reply = await this.engine.request<'region'>({ type: 'region', path, pattern: settings.pattern, region: msg.region });
@@ -150,10 +209,12 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
       const recompute = scanSettings || !sameScan(settings, next);
       settings = next;
       post({ type: 'model', name: basename(path), settings, hardwareProfiles: profileNames(), updating: recompute && state.report !== undefined });
-      if (recompute) void inspect();
+      if (recompute) showReport();
     });
     webviewPanel.onDidDispose(() => {
       scan?.cancel();
+      clearTimeout(changeTimer);
+      watcher.dispose();
       configuration.dispose();
       this.panels.delete(state);
       if (this.active === state) this.active = undefined;

@@ -8,6 +8,7 @@ import { CancelledError, canRetry, describeError } from '../engine/errors';
 import { newAbortFlag, raiseAbortFlag, sharedAbortSignal } from '../engine/sharedAbort';
 import { FileSource } from '../engine/onnx/source';
 import { ExternalFiles } from '../engine/onnx/tensorData';
+import { reportInputFiles, stampFiles } from '../engine/inputFiles';
 import { inspectModel } from '../engine/sparsity/inspect';
 import { findModelLayers } from '../engine/sparsity/modelLayers';
 import { parsePattern } from '../engine/sparsity/pattern';
@@ -90,9 +91,11 @@ if (parentPort) {
     try {
       switch (msg.type) {
         case 'inspect': {
+          // Stamped before reading: a file that changes during the scan no longer matches (the report cache).
+          const inputs = stampFiles(reportInputFiles(msg.path));
           const report = await inspect(msg, controller.signal);
           send({ type: 'log', message: `inspected ${msg.path}: ${report.layers.length} layers in ${Date.now() - started} ms` });
-          send({ type: 'inspected', id: msg.id, report });
+          send({ type: 'inspected', id: msg.id, report, inputs });
           break;
         }
         case 'project': {

@@ -101,7 +101,7 @@ export function discoverCheckpoint(src: ByteSource, externals: ExternalFiles): C
 }
 
 /** The index's weight_map: tensor name → shard file name. */
-function readIndex(src: ByteSource): Record<string, string> {
+export function readIndex(src: ByteSource): Record<string, string> {
   if (src.size > MAX_INDEX_BYTES) throw new SafetensorsError(`the index has ${src.size} bytes, over the ${MAX_INDEX_BYTES} this tool reads`);
   const bytes = new Uint8Array(src.size);
   src.readInto(0, bytes);
