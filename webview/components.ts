@@ -3,9 +3,6 @@
 import {
   provideVSCodeDesignSystem,
   vsCodeButton,
-  vsCodeDataGrid,
-  vsCodeDataGridCell,
-  vsCodeDataGridRow,
   vsCodeDropdown,
   vsCodeOption,
   vsCodePanelTab,
@@ -18,9 +15,6 @@ import { append, el } from './dom';
 export function registerComponents(): void {
   provideVSCodeDesignSystem().register(
     vsCodeButton(),
-    vsCodeDataGrid(),
-    vsCodeDataGridRow(),
-    vsCodeDataGridCell(),
     vsCodeDropdown(),
     vsCodeOption(),
     vsCodePanels(),
