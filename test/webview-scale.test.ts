@@ -10,6 +10,7 @@ import { PanelPage, launchChromium } from './support/webview-page';
 import type { InspectReport } from '../src/engine/sparsity/inspect';
 import { profileNames } from '../src/engine/speedup/profiles';
 import { type ToWebview, parseFromWebview } from '../src/protocol';
+import { cellLabels } from '../webview/names';
 
 const PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'lm_tail'] as const;
 const BLOCKS = 250;
@@ -83,6 +84,12 @@ describe('the panel with a 2,000-layer report (issue 14, Scale)', () => {
     assert.ok(rows > 0 && rows < 100, `${rows} rows in the DOM`);
     assert.equal(await panel.page.locator('#layer-grid').getAttribute('aria-rowcount'), String(LAYERS + 1));
     assert.equal(await panel.page.locator('.heat-cell').count(), LAYERS);
+    // A row's name is what tells it apart (a one-line row would cut a long path's end), the full name its tooltip.
+    const first = panel.page.locator('#layer-grid [role="row"][data-key] .layer-name').first();
+    const key = (await rowKeys(panel))[0];
+    const label = cellLabels(report.layers.map((l) => l.name))[report.layers.findIndex((l) => l.name === key)];
+    assert.notEqual(label, key);
+    assert.deepEqual([await first.textContent(), await first.getAttribute('title')], [label, key]);
     assert.deepEqual(panel.errors, []);
   });
 

@@ -4,6 +4,7 @@ import { type Dropdown, dropdown, textField } from './components';
 import { type ColourBy, TARGET_NAMES, deployStatus } from './deploy';
 import { el } from './dom';
 import { type PanelLayer, STATUSES, STATUS_RANK, type StatusKind, count, layerStatus, percent, shape, speedup } from './format';
+import { cellLabels } from './names';
 import { VirtualTable } from './virtualTable';
 
 export type SortKey = 'graph' | 'failing' | 'size' | 'op' | 'name' | 'compliance';
@@ -36,6 +37,7 @@ export class LayerTable {
   private readonly sortChoice: Dropdown;
   private readonly opChoice: Dropdown;
   private readonly grid: VirtualTable;
+  private labels = new Map<string, string>();
   private readonly caption = el('p', { class: 'table-caption', 'aria-live': 'polite', id: 'table-caption' });
 
   /** `onFilter` gets the layers the filters keep whenever they change (null: no filter), for the heatmap to mark. */
@@ -77,6 +79,10 @@ export class LayerTable {
 
   setLayers(layers: PanelLayer[], colourBy: ColourBy = null): void {
     this.layers = layers;
+    // What tells the layers apart, as on the heatmap ("L30 mlp/down_proj", not "/model/layers.30/…"): rows have one
+    // line, so a long name would lose its end; the full name stays in the tooltip and the filter.
+    const labels = cellLabels(layers.map((l) => l.name));
+    this.labels = new Map(layers.map((l, i) => [l.name, labels[i]]));
     this.colourBy = colourBy;
     const ops = [...new Set(layers.map((l) => l.op))].sort();
     if (this.opFilter !== ALL && !ops.includes(this.opFilter)) this.opFilter = ALL;
@@ -116,7 +122,7 @@ export class LayerTable {
           className: `status-${(onTarget || status).kind}`,
           onOpen: () => this.onOpen(layer.name),
           cells: [
-            el('span', { class: 'layer-name', title: [layer.graph === 'main' ? layer.name : `${layer.name} (in ${layer.graph})`, ...(layer.folded ? [`folded: ${layer.folded.note}`] : [])].join('\n') }, layer.name),
+            el('span', { class: 'layer-name', title: [layer.graph === 'main' ? layer.name : `${layer.name} (in ${layer.graph})`, ...(layer.folded ? [`folded: ${layer.folded.note}`] : [])].join('\n') }, this.labels.get(layer.name) ?? layer.name),
             layer.op,
             // Packed codes: the matrix, then the stored blocks (the whole story in the tooltip).
             layer.storedAs && layer.storedShape ? el('span', { title: layer.storedAs }, `${shape(layer.shape)} stored ${shape(layer.storedShape)}`) : shape(layer.shape),
