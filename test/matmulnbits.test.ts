@@ -3,7 +3,7 @@
 // the blocks, or 2^(bits-1) by default. A weight is zero when its code equals its block's zero point. Models built
 // in code with exact counts; converted with prune (codes set to the zero point, written back packed) and verified.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { onnx } from 'onnx-proto';
@@ -16,7 +16,7 @@ import { readSkeleton } from '../src/engine/onnx/skeleton';
 import { FileSource } from '../src/engine/onnx/source';
 import { ExternalFiles, openTensor } from '../src/engine/onnx/tensorData';
 import { findLayers } from '../src/engine/sparsity/layers';
-import { zeroPointLookup } from '../src/engine/sparsity/decode';
+import { readPackedZeroPointRows, rehydrateZeroPoint, zeroPointLookup } from '../src/engine/sparsity/decode';
 import { readGroupEncodings } from '../src/engine/sparsity/region';
 import { formatReport } from '../src/engine/report/format';
 import { type HardwareProfile, resolveProfile } from '../src/engine/speedup/profiles';
@@ -854,5 +854,86 @@ describe('MatMulNBitsMlp and MatMulNBitsQkv: two or three MatMulNBits weights be
       ],
     );
     assert.deepEqual(report.unrecognized, []);
+  });
+});
+
+describe('4-bit zero points stay in their file: each scan reads the rows of its own part', () => {
+  // 64 rows of K = 256 in blocks of 32 (8 zero points a row, 4 packed bytes), a zero point per (row, block).
+  const N = 64;
+  const K = 256;
+  const zeroPoints = Array.from({ length: N }, (_, n) => Array.from({ length: 8 }, (_, b) => (5 * n + 3 * b) % 16));
+  const zpAt = (n: number, k: number) => zeroPoints[n][Math.floor(k / 32)];
+  const packedZp = zeroPoints.flatMap((row) => pack(row, 4, 4));
+
+  function plan(path: string) {
+    const src = new FileSource(path);
+    const externals = new ExternalFiles(path);
+    return { src, externals, plan: findLayers({ model: readSkeleton(src), src, externals })[0] };
+  }
+
+  test('planning reads none of them; a job carries where they lie, not their bytes; a part reads its rows only', () => {
+    const dir = tempDir();
+    const input = join(dir, 'nbits.onnx');
+    writeModel(input, nbitsModel({ N, K, bits: 4, blockSize: 32, codes: codes(N, K, zpAt, 4), zeroPoints }));
+    const { src, externals, plan: p } = plan(input);
+    try {
+      const packed = p.zeroPoint!.packed!;
+      assert.equal(packed.byteLength, N * 4);
+      // What a worker receives: the tensor's place, no bytes.
+      const posted = structuredClone(p.zeroPoint!);
+      assert.equal(Object.prototype.hasOwnProperty.call(posted.packed, 'bytes'), false);
+      assert.ok(posted.packed!.tensor);
+      const reads: [number, number][] = [];
+      const again = rehydrateZeroPoint(posted, (tensor) => {
+        const reader = openTensor(src, tensor, externals);
+        return { reader: { readInto: (start, count, target) => (reads.push([start, count]), reader.readInto(start, count, target)) }, done: () => {} };
+      })!;
+      const rows = new Uint8Array(3 * 4);
+      readPackedZeroPointRows(again.packed!, 10, 3, rows);
+      assert.deepEqual(reads, [[40, 12]], 'rows 10..12: 12 bytes from byte 40');
+      assert.deepEqual([...rows], packedZp.slice(40, 52));
+      // Read whole only when asked for all of them, once.
+      assert.deepEqual([...again.packed!.bytes], packedZp);
+      assert.deepEqual([...again.values].slice(0, 16), [...zeroPoints[0], ...zeroPoints[1]]);
+      assert.equal(reads.length, 2);
+    } finally {
+      externals.close();
+      src.close();
+    }
+  });
+
+  test('exact counts with the layer cut in parts across threads, each reading its own zero point rows', async () => {
+    const dir = tempDir();
+    const input = join(dir, 'nbits.onnx');
+    // Row 63's last group sits in a block whose zero point is 0.
+    const rows = codes(N, K, zpAt, 4, [[7, 3], [40, 60], [63, 63]]);
+    writeModel(input, nbitsModel({ N, K, bits: 4, blockSize: 32, codes: rows, zeroPoints }));
+    // Codes on a non-zero zero point: the zeros but those of blocks whose zero point is 0 (fragile.ts).
+    const onPoint = rows.flatMap((row, n) => row.filter((c, k) => c === zpAt(n, k) && c !== 0)).length;
+    assert.equal(onPoint, (N * K) / 2 - 3 - 15 - 16 * (zeroPoints.flat().filter((z) => z === 0).length - 1));
+    for (const options of [{ workers: 0, partElements: 4096 }, { workers: 2, partElements: 4096 }, { workers: 1, partElements: 2048 }]) {
+      const l = layer(await inspectFile(input, options), 'q_proj');
+      assert.deepEqual([l.groups, l.validGroups, l.zeros], [(N * K) / 4, (N * K) / 4 - 3, (N * K) / 2 - 3], JSON.stringify(options));
+      assert.equal(l.zeroPointZeros, onPoint, JSON.stringify(options));
+    }
+  });
+
+  test('read after the inspection closed its files: the model opened again, the same file or an error', () => {
+    const dir = tempDir();
+    const input = join(dir, 'nbits.onnx');
+    writeModel(input, nbitsModel({ N, K, bits: 4, blockSize: 32, codes: codes(N, K, zpAt, 4), zeroPoints }));
+    const first = plan(input);
+    first.externals.close();
+    first.src.close();
+    assert.deepEqual([...first.plan.zeroPoint!.packed!.bytes], packedZp);
+    assert.throws(() => first.src.readInto(0, new Uint8Array(4)), /was read after it was closed/);
+    // Another file put in its place: its zero points are not this plan's.
+    const second = plan(input);
+    second.externals.close();
+    second.src.close();
+    const other = join(dir, 'other.onnx');
+    writeModel(other, nbitsModel({ N, K, bits: 4, blockSize: 32, codes: codes(N, K, () => 1, 4), zeroPoints: zeroPoints.map((row) => row.map(() => 1)) }));
+    renameSync(other, input);
+    assert.throws(() => second.plan.zeroPoint!.packed!.bytes, /was replaced since it was opened/);
   });
 });

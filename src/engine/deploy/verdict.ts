@@ -3,7 +3,7 @@
 // first with the sparse time for the layers the pattern rules let through (the timing rule compares those two
 // times, so it is not circular), then with the final verdicts, for the summary's speedup.
 import { dtypeById } from '../onnx/dtypes';
-import type { ZeroPoint } from '../sparsity/decode';
+import { type ZeroPoint, anyPackedNonZero } from '../sparsity/decode';
 import type { ModelSkeleton } from '../onnx/skeleton';
 import type { ByteSource } from '../onnx/source';
 import type { ExternalFiles } from '../onnx/tensorData';
@@ -274,7 +274,8 @@ function projectionFacts(plan: LayerPlan, layer: DeployLayer | undefined, runsSp
 
 /** Whether any zero point is not 0, read where they are held (4-bit ones packed: never unpacked for this). */
 function hasNonZero(zp: ZeroPoint): boolean {
-  const values = zp.packed ? zp.packed.bytes : zp.values;
+  if (zp.packed) return anyPackedNonZero(zp.packed);
+  const { values } = zp;
   for (let i = 0; i < values.length; i++) if (values[i] !== 0) return true;
   return false;
 }

@@ -35,9 +35,11 @@ export class FileSource implements ByteSource, OpenedFile {
   /** The file that was opened (what a later check of the path must still find: see openExternal). */
   readonly identity: FileIdentity;
   private readonly fd: number;
-  private window = Buffer.alloc(WINDOW);
+  /** Made on the first view(): a file read only in bulk (external data) never touches a megabyte for it. */
+  private window?: Buffer;
   private windowStart = 0;
   private windowEnd = 0;
+  private closedAt = false;
 
   /**
    * Opens `path` for reading. Only regular files: a folder throws with code EISDIR, a FIFO, socket or device with code
@@ -71,7 +73,7 @@ export class FileSource implements ByteSource, OpenedFile {
 
   view(offset: number, length: number): Uint8Array {
     if (offset < 0 || offset + length > this.size) throw new RangeError(`read past end of file (${offset}+${length} > ${this.size})`);
-    if (offset >= this.windowStart && offset + length <= this.windowEnd) {
+    if (this.window && offset >= this.windowStart && offset + length <= this.windowEnd) {
       return this.window.subarray(offset - this.windowStart, offset - this.windowStart + length);
     }
     if (length > WINDOW) {
@@ -80,13 +82,17 @@ export class FileSource implements ByteSource, OpenedFile {
       return big;
     }
     const end = Math.min(this.size, offset + WINDOW);
-    this.readInto(offset, this.window.subarray(0, end - offset));
+    const window = (this.window ??= Buffer.allocUnsafe(WINDOW));
+    this.windowEnd = 0; // nothing valid while it is refilled (a failed read leaves it empty)
+    this.readInto(offset, window.subarray(0, end - offset));
     this.windowStart = offset;
     this.windowEnd = end;
-    return this.window.subarray(0, length);
+    return window.subarray(0, length);
   }
 
   readInto(offset: number, target: Uint8Array): void {
+    // A closed descriptor's number may already name another file: never read through it.
+    if (this.closedAt) throw new Error(`${this.path} was read after it was closed`);
     let done = 0;
     while (done < target.length) {
       const n = readSync(this.fd, target, done, target.length - done, offset + done);
@@ -95,9 +101,29 @@ export class FileSource implements ByteSource, OpenedFile {
     }
   }
 
+  /** Whether close() was called: a later read throws rather than read whatever file took its descriptor. */
+  get closed(): boolean {
+    return this.closedAt;
+  }
+
   close(): void {
+    if (this.closedAt) return;
+    this.closedAt = true;
     closeSync(this.fd);
   }
+}
+
+/**
+ * `src`'s file opened again after it was closed (a value read only when it is needed, after the inspection that
+ * found it closed its files): the same file or an error, never whatever now has its name.
+ */
+export function reopenFile(src: FileSource): FileSource {
+  const again = new FileSource(src.path);
+  if (again.identity.dev !== src.identity.dev || again.identity.ino !== src.identity.ino) {
+    again.close();
+    throw new Error(`${src.path} was replaced since it was opened: inspect it again`);
+  }
+  return again;
 }
 
 /** Thrown when a path is not a regular file: code EISDIR for a folder (as the system says it), EFTYPE otherwise. */

@@ -1,6 +1,7 @@
 // Raw element bytes → magnitudes |w| (or |q - zero_point|) as float32, with "zero" exactly as domain.md §3 defines it.
 import type { DType } from '../onnx/dtypes';
 import { unpackCodes } from '../onnx/packedCodes';
+import type { TensorRef } from '../onnx/skeleton';
 import type { ElementBytes } from '../onnx/tensorData';
 
 /** NaN is non-zero (domain.md §3) but has no magnitude: it stands in as the smallest positive float32. */
@@ -25,9 +26,93 @@ export interface ZeroPoint {
 
 /** Zero points packed two to a byte, low nibble first, `perRow` to a row of `rowBytes` bytes. */
 export interface PackedZeroPoints {
-  bytes: Uint8Array;
+  /** Every packed row; where the zero points were left in their file (lazyPackedZeroPoints), read whole on first use. */
+  readonly bytes: Uint8Array;
   perRow: number;
   rowBytes: number;
+  /** Bytes of all the packed rows (bytes.length), known without reading them. */
+  byteLength?: number;
+  /**
+   * Where zero points left in their file lie (lazyPackedZeroPoints): a job posted to a scan worker carries this and
+   * not the bytes, and the worker reads the rows it scans itself (rehydrateZeroPoint).
+   */
+  tensor?: TensorRef;
+  /**
+   * Packed rows [first, first + count) into `target` (count x rowBytes bytes), read from the file where the bytes were
+   * not read whole: a scan reads only the rows of its part.
+   */
+  readRows?(first: number, count: number, target: Uint8Array): void;
+}
+
+/** A reader of a tensor's stored bytes, opened for one use (`done` closes what it opened). */
+export interface OpenedBytes {
+  reader: { readInto(start: number, count: number, target: Uint8Array): void };
+  done(): void;
+}
+
+/**
+ * Packed 4-bit zero points left in their file until they are used (an int4 LLM holds tens of megabytes of them: read
+ * whole, copied to every scan thread, and touched for the first time, they cost a tenth of a second or more before
+ * any scan started). `open` opens the tensor's stored bytes (`byteLength` uint8 values) for one read.
+ * `bytes` reads them whole on first use and keeps them; `readRows` reads only the rows asked for (kept bytes once
+ * read). Neither is enumerable: a job posted to a worker carries `tensor`, and the worker opens it again.
+ */
+export function lazyPackedZeroPoints(tensor: TensorRef, byteLength: number, perRow: number, rowBytes: number, axis: number, blockSize: number, open: () => OpenedBytes): ZeroPoint {
+  let bytes: Uint8Array | undefined;
+  const read = (start: number, target: Uint8Array) => {
+    const opened = open();
+    try {
+      opened.reader.readInto(start, target.length, target);
+    } finally {
+      opened.done();
+    }
+  };
+  const packed = { perRow, rowBytes, byteLength, tensor } as PackedZeroPoints;
+  Object.defineProperty(packed, 'bytes', {
+    enumerable: false,
+    get: () => {
+      if (!bytes) {
+        const all = new Uint8Array(byteLength);
+        read(0, all);
+        bytes = all;
+      }
+      return bytes;
+    },
+  });
+  Object.defineProperty(packed, 'readRows', {
+    enumerable: false,
+    value: (first: number, count: number, target: Uint8Array) => {
+      const from = first * rowBytes;
+      const view = target.subarray(0, count * rowBytes);
+      if (bytes) view.set(bytes.subarray(from, from + view.length));
+      else read(from, view);
+    },
+  });
+  return packedZeroPoints(packed, axis, blockSize);
+}
+
+/**
+ * A packed zero point's rows [first, first + count) into `target`: read from the file where they were left there
+ * (lazyPackedZeroPoints), else copied from the bytes.
+ */
+export function readPackedZeroPointRows(packed: PackedZeroPoints, first: number, count: number, target: Uint8Array): void {
+  if (packed.readRows) packed.readRows(first, count, target);
+  else target.set(packed.bytes.subarray(first * packed.rowBytes, (first + count) * packed.rowBytes));
+}
+
+/** Whether any packed zero point is not 0, read in pieces where they were left in their file (stops at the first). */
+export function anyPackedNonZero(packed: PackedZeroPoints): boolean {
+  const total = packed.byteLength ?? packed.bytes.length;
+  const rows = packed.rowBytes ? total / packed.rowBytes : 0;
+  // A first read of a few rows (the first value is not 0 in most models), then pieces of 64 KB.
+  const step = Math.max(1, Math.floor((1 << 16) / Math.max(1, packed.rowBytes)));
+  for (let first = 0, count = Math.min(rows, 8); first < rows; first += count, count = Math.min(step, rows - first)) {
+    const view = new Uint8Array(count * packed.rowBytes);
+    readPackedZeroPointRows(packed, first, count, view);
+    // A padding nibble (an odd count of values per row) is 0 by the spec's packing and never read as a value.
+    for (let i = 0; i < view.length; i++) if (view[i] !== 0) return true;
+  }
+  return false;
 }
 
 /**
@@ -47,10 +132,21 @@ export function unpackZeroPoints(packed: PackedZeroPoints): Uint8Array {
   return unpackCodes(packed.bytes, { bits: 4, K: packed.perRow, blockSize: packed.rowBytes * 2, storedDims: [rows, packed.rowBytes] }, rows);
 }
 
-/** A job's zero point as a worker receives it (structured clone keeps the packed bytes, not the getter): wrapped again. */
-export function rehydrateZeroPoint(zp: ZeroPoint | undefined): ZeroPoint | undefined {
+/**
+ * A job's zero point as the thread that runs it needs it. Structured clone keeps a packed zero point's bytes, not
+ * the getter: wrapped again. Zero points left in their file (lazyPackedZeroPoints) arrive without their bytes:
+ * wrapped again to read through `open` (the thread's own files), also on the thread that planned them, so that a
+ * scan never reads through files its planning may have closed.
+ */
+export function rehydrateZeroPoint(zp: ZeroPoint | undefined, open?: (tensor: TensorRef) => OpenedBytes): ZeroPoint | undefined {
+  const packed = zp?.packed;
+  if (!zp || !packed) return zp;
+  if (packed.tensor && open) {
+    const { tensor } = packed;
+    return lazyPackedZeroPoints(tensor, packed.byteLength ?? 0, packed.perRow, packed.rowBytes, zp.axis, zp.blockSize, () => open(tensor));
+  }
   // hasOwnProperty, not a read: reading `values` would unpack them.
-  return zp?.packed && !Object.prototype.hasOwnProperty.call(zp, 'values') ? packedZeroPoints(zp.packed, zp.axis, zp.blockSize) : zp;
+  return !Object.prototype.hasOwnProperty.call(zp, 'values') ? packedZeroPoints(packed, zp.axis, zp.blockSize) : zp;
 }
 
 

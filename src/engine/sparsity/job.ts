@@ -31,7 +31,10 @@ export class JobSources {
   run(job: ScanJob, onProgress?: (elements: number) => void, signal?: { aborted: boolean }): ScanStats {
     this.externals ??= new ExternalFiles(this.src.path);
     const reader = job.stored ? openStored(this.src, job.stored, this.externals) : openTensor(this.src, job.tensor, this.externals);
-    return scanPart(reader, { geometry: job.geometry, pattern: job.pattern, zeroPoint: rehydrateZeroPoint(job.zeroPoint), gridMax: job.gridMax, onProgress, signal }, job.part);
+    const externals = this.externals;
+    // Zero points left in their file are read through this thread's files, the rows of this part only.
+    const zeroPoint = rehydrateZeroPoint(job.zeroPoint, (tensor) => ({ reader: openTensor(this.src, tensor, externals), done: () => {} }));
+    return scanPart(reader, { geometry: job.geometry, pattern: job.pattern, zeroPoint, gridMax: job.gridMax, onProgress, signal }, job.part);
   }
 
   /** Closes the external data files this opened (the model's own source stays open: it belongs to the caller). */

@@ -11,8 +11,9 @@ import { dtypeName } from '../onnx/dtypes';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from '../onnx/numbers';
 import { type PackedCodes, unpackCodes } from '../onnx/packedCodes';
 import type { NodeSkeleton, TensorRef } from '../onnx/skeleton';
-import { TensorError, openTensor } from '../onnx/tensorData';
-import { type ZeroPoint, packedZeroPoints } from './decode';
+import { FileSource, reopenFile } from '../onnx/source';
+import { ExternalFiles, TensorError, openTensor } from '../onnx/tensorData';
+import { type OpenedBytes, type ZeroPoint, lazyPackedZeroPoints, packedZeroPoints } from './decode';
 import { type FindContext, type LayerPlan, type Scope, type Scopes, type Trace, describeConstant, intAttr, trace } from './layers';
 
 type UniqueName = (node: NodeSkeleton, scope: Scope) => string;
@@ -61,6 +62,32 @@ function readPackedBytes(ctx: FindContext, tensor: TensorRef, expected: number, 
   const bytes = new Uint8Array(reader.count);
   reader.readInto(0, reader.count, bytes);
   return bytes;
+}
+
+/**
+ * Opens `tensor` for one read: through the inspection's files while they are open, else (a zero point first read
+ * after the inspection closed them) through the model opened again, the same file, closed after the read.
+ */
+function tensorOpener(ctx: FindContext, tensor: TensorRef): () => OpenedBytes {
+  return () => {
+    const { src } = ctx;
+    if (!(src instanceof FileSource) || !src.closed) return { reader: openTensor(src, tensor, ctx.externals), done: () => {} };
+    const again = reopenFile(src);
+    const externals = new ExternalFiles(again.path);
+    try {
+      return {
+        reader: openTensor(again, tensor, externals),
+        done: () => {
+          externals.close();
+          again.close();
+        },
+      };
+    } catch (err) {
+      externals.close();
+      again.close();
+      throw err;
+    }
+  };
 }
 
 /**
@@ -219,7 +246,15 @@ function nBitsZeroPoint(ctx: FindContext, scopes: Scopes, name: string | undefin
   }
   if (dtype !== 2) throw new TensorError(`MatMulNBits zero points '${name}' are ${dtypeName(dtype)}: the spec allows uint8 (packed) or A's float type`);
   const rowBytes = Math.ceil((kBlocks * bits) / 8);
-  const packed = readPackedBytes(ctx, t.constant.tensor, N * rowBytes, (count) => `MatMulNBits zero points '${name}' hold ${count} bytes; N=${N} rows of ${kBlocks} ${bits}-bit values need ${N * rowBytes}`);
+  const mismatch = (count: number) => `MatMulNBits zero points '${name}' hold ${count} bytes; N=${N} rows of ${kBlocks} ${bits}-bit values need ${N * rowBytes}`;
+  if (bits === 4) {
+    // Left in the file: the scan reads the rows of each part as it reads their codes (lazyPackedZeroPoints).
+    const tensor = t.constant.tensor;
+    const count = openTensor(ctx.src, tensor, ctx.externals).count;
+    if (count !== N * rowBytes) throw new TensorError(mismatch(count));
+    return lazyPackedZeroPoints(tensor, count, kBlocks, rowBytes, 1, blockSize, tensorOpener(ctx, tensor));
+  }
+  const packed = readPackedBytes(ctx, t.constant.tensor, N * rowBytes, mismatch);
   // Over the code view [N, K]: one block of block_size along K per (row, block), the last one possibly short.
   return codeZeroPoints(packed, N, kBlocks, bits, 1, blockSize);
 }

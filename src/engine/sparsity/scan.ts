@@ -7,7 +7,7 @@ import { PackedCodesReader } from '../onnx/packedCodes';
 import { type PackedZeroPoints, type ZeroPoint, integerAt, toMagnitudes, unpackZeroPoints, zeroPointLookup } from './decode';
 import { type Geometry, type ScanStats, ShapeInfo, SlabScanner, emptyStats, kAlignment } from './kernel';
 import type { Pattern } from './pattern';
-import { packedDistancesSimd, readPackedRows } from './simd/packedDistances';
+import { packedDistancesSimd, readPackedCodes, readPackedPoints } from './simd/packedDistances';
 import { type FusedPacked, scanPartSimd, simdApplies } from './simd/simdScan';
 
 /** What one scan job covers: rows a in [a0, a1) of the [A, K, B] view, K rows [k0, k1). */
@@ -44,7 +44,9 @@ export function wholeTensor(shape: ShapeInfo): ScanPart {
 }
 
 export function scanPart(reader: ElementReader, options: ScanOptions, part: ScanPart): ScanStats {
-  if (options.kernel !== 'js' && simdApplies(reader.dtype.name, options.pattern, options.zeroPoint)) return scanPartSimd(reader, options, part);
+  // 4-bit packed codes take the distance reader, whose kernel reads them packed (and their zero points as stored).
+  const packed4 = reader instanceof PackedCodesReader && reader.codes.bits === 4;
+  if (options.kernel !== 'js' && !packed4 && simdApplies(reader.dtype.name, options.pattern, options.zeroPoint)) return scanPartSimd(reader, options, part);
   const distances = options.kernel !== 'js' ? distanceReader(reader, options) : undefined;
   if (distances) {
     const stats = scanPartSimd(distances, { ...options, zeroPoint: undefined }, part, distances.fusedPacked());
@@ -215,7 +217,9 @@ class DistanceReader extends DerivedByteReader {
       K,
       blockSize,
       blockShift,
-      readRows: (row0, rows, memory, pStored, pPoints) => readPackedRows(packed.reader, row0, rows, packed.points, memory, pStored, pPoints, true),
+      readCodes: (row0, rows, memory, pStored) => readPackedCodes(packed.reader, row0, rows, memory, pStored),
+      readPoints: (row0, rows, memory, pPoints) => readPackedPoints(packed.points, K / blockSize, row0, rows, memory, pPoints, true),
+      pointBytes: (rows) => rows * (K / blockSize),
       countZeroPointZeros: (count) => {
         this.zeroPointZeros += count;
       },

@@ -2,7 +2,7 @@
 // measured by the WebAssembly SIMD kernel (kernel.as.ts packedDistances4): the JavaScript pass (packedCodes.ts
 // readDistances) cost most of an int4 LLM's scan. Same distances and counts; null where WebAssembly SIMD is missing.
 import { LITTLE_ENDIAN, NIBBLE_PAIRS, type PackedCodesReader, blobBytes, blocksPerRow } from '../../onnx/packedCodes';
-import type { PackedZeroPoints } from '../decode';
+import { type PackedZeroPoints, readPackedZeroPointRows } from '../decode';
 import { kernelInstance } from './simdScan';
 
 interface UnpackExports {
@@ -54,34 +54,55 @@ export function packedDistancesSimd(reader: PackedCodesReader, start: number, co
 
 /**
  * Stored rows [firstRow, firstRow + rows) of `reader` into `memory` at `pStored` (read straight from the file), and
- * their zero points at `pPoints`: one byte per (row, block), or, with `keepPacked` and packed zero points one packed
- * row per code row, their packed rows as stored. Returns 0, or the bytes of a packed row when they were kept packed.
+ * their zero points at `pPoints` (readPackedPoints). Returns what readPackedPoints returns.
  */
 export function readPackedRows(reader: PackedCodesReader, firstRow: number, rows: number, points: ArrayLike<number> | number | PackedZeroPoints, memory: Uint8Array, pStored: number, pPoints: number, keepPacked = false): number {
-  const blocks = blocksPerRow(reader.codes);
-  const rowBytes = blocks * blobBytes(reader.codes);
+  readPackedCodes(reader, firstRow, rows, memory, pStored);
+  return readPackedPoints(points, blocksPerRow(reader.codes), firstRow, rows, memory, pPoints, keepPacked);
+}
+
+/** Stored rows [firstRow, firstRow + rows) of `reader` into `memory` at `pStored`, read straight from the file. */
+export function readPackedCodes(reader: PackedCodesReader, firstRow: number, rows: number, memory: Uint8Array, pStored: number): void {
+  const rowBytes = blocksPerRow(reader.codes) * blobBytes(reader.codes);
   const storedBytes = rows * rowBytes;
-  // The stored rows are read straight into the kernel's memory.
   reader.stored.readInto(firstRow * rowBytes, storedBytes, memory.subarray(pStored, pStored + storedBytes));
-  if (keepPacked && typeof points === 'object' && 'bytes' in points && points.perRow === blocks) {
+}
+
+/**
+ * The zero points of rows [firstRow, firstRow + rows) (`blocks` to a row) at `pPoints`: one byte per (row, block),
+ * or, with `keepPacked` and packed zero points one packed row per code row, their packed rows as stored (read from
+ * the file where they were left there). Returns 0, or the bytes of a packed row when they were kept packed.
+ */
+export function readPackedPoints(points: ArrayLike<number> | number | PackedZeroPoints, blocks: number, firstRow: number, rows: number, memory: Uint8Array, pPoints: number, keepPacked = false): number {
+  if (keepPacked && typeof points === 'object' && 'rowBytes' in points && points.perRow === blocks) {
     // The kernel reads the nibbles itself (scanPacked4): a copy, not a byte per value made here.
-    const { bytes, rowBytes: packedRow } = points;
-    memory.set(bytes.subarray(firstRow * packedRow, (firstRow + rows) * packedRow), pPoints);
-    return packedRow;
+    readPackedZeroPointRows(points, firstRow, rows, memory.subarray(pPoints, pPoints + rows * points.rowBytes));
+    return points.rowBytes;
   }
   if (typeof points === 'number') memory.fill(points, pPoints, pPoints + rows * blocks);
   else if (points instanceof Uint8Array) memory.set(points.subarray(firstRow * blocks, (firstRow + rows) * blocks), pPoints);
-  else if ('bytes' in points) {
+  else if ('rowBytes' in points && points.perRow === blocks) {
+    // One packed row per code row: this read's rows only (from the file where they were left there).
+    const packedRow = points.rowBytes;
+    const packed = packedScratch(rows * packedRow);
+    readPackedZeroPointRows(points, firstRow, rows, packed);
+    if (packedRow * 2 === blocks && LITTLE_ENDIAN && pPoints % 2 === 0) {
+      // No padding nibble (MatMulNBits with an even number of blocks): a byte to two values in one 16-bit store.
+      const out16 = new Uint16Array(memory.buffer, pPoints, (rows * blocks) >> 1);
+      for (let i = 0; i < out16.length; i++) out16[i] = NIBBLE_PAIRS[packed[i]];
+    } else {
+      for (let r = 0, at = pPoints; r < rows; r++) {
+        for (let i = 0; i < blocks; i++, at++) {
+          const byte = packed[r * packedRow + (i >> 1)];
+          memory[at] = i & 1 ? byte >> 4 : byte & 15;
+        }
+      }
+    }
+  } else if ('rowBytes' in points) {
     // Packed zero points: value f (= row x blocks + block) is value f mod perRow of packed row f / perRow.
     const { bytes, perRow, rowBytes: packedRow } = points;
     const end = (firstRow + rows) * blocks;
-    if (perRow === blocks && packedRow * 2 === perRow && LITTLE_ENDIAN && pPoints % 2 === 0) {
-      // A packed row per code row, no padding nibble (MatMulNBits with an even number of blocks): a byte to two
-      // values in one 16-bit store.
-      const out16 = new Uint16Array(memory.buffer, pPoints, (rows * blocks) >> 1);
-      const from = firstRow * packedRow;
-      for (let i = 0; i < out16.length; i++) out16[i] = NIBBLE_PAIRS[bytes[from + i]];
-    } else for (let f = firstRow * blocks, at = pPoints; f < end; f++, at++) {
+    for (let f = firstRow * blocks, at = pPoints; f < end; f++, at++) {
       const r = Math.floor(f / perRow);
       const i = f - r * perRow;
       const byte = bytes[r * packedRow + (i >> 1)];
@@ -90,4 +111,12 @@ export function readPackedRows(reader: PackedCodesReader, firstRow: number, rows
   }
   else for (let i = 0; i < rows * blocks; i++) memory[pPoints + i] = points[firstRow * blocks + i];
   return 0;
+}
+
+let scratch = new Uint8Array(0);
+
+/** A buffer of at least `bytes` bytes, reused from read to read (its first `bytes` are the caller's until the next call). */
+function packedScratch(bytes: number): Uint8Array {
+  if (scratch.length < bytes) scratch = new Uint8Array(Math.max(bytes, scratch.length * 2));
+  return scratch.subarray(0, bytes);
 }

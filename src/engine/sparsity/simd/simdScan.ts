@@ -138,16 +138,20 @@ const align = (x: number) => Math.ceil(x / 64) * 64;
 
 /**
  * A reader of distances |code - zero point| of 4-bit packed codes that lets the scan read the codes and zero points
- * themselves, so that the kernel (scanPacked4) measures them in registers: `readRows` puts stored rows and their zero
- * points into the kernel's memory and returns how the points lie (0: a byte per row and block; else packed rows of
- * that many bytes, as stored); `countZeroPointZeros` takes what the kernel counted.
+ * themselves, so that the kernel (scanPacked4) measures them in registers: `readCodes` puts stored rows into the
+ * kernel's memory; `readPoints` puts the zero points of a part's rows there, once per part, and returns how they
+ * lie (0: a byte per row and block, `pointBytes(rows)` in all; else packed rows of that many bytes, as stored);
+ * `countZeroPointZeros` takes what the kernel counted.
  */
 export interface FusedPacked {
   K: number;
   blockSize: number;
   /** log2 of blockSize. */
   blockShift: number;
-  readRows(row0: number, rows: number, memory: Uint8Array, pStored: number, pPoints: number): number;
+  readCodes(row0: number, rows: number, memory: Uint8Array, pStored: number): void;
+  readPoints(row0: number, rows: number, memory: Uint8Array, pPoints: number): number;
+  /** Bytes readPoints may write for `rows` rows. */
+  pointBytes(rows: number): number;
   countZeroPointZeros(count: number): void;
 }
 
@@ -197,11 +201,14 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   // Packed 4-bit codes measured as they are read: room for a read's stored rows and their zero points.
   const packed = fused && lineBatch && B === 1 && fused.K === K ? fused : undefined;
   const pStored = layout.take(packed ? (aBatch * K) / 2 + 64 : 0);
-  const pPoints = layout.take(packed ? (aBatch * K) / packed.blockSize + 64 : 0);
+  // The zero points of the whole part, read once (a part's rows hold at most PART_ELEMENTS codes: 4 MB of them at
+  // a byte per block of 16).
+  const pPoints = layout.take(packed ? packed.pointBytes(part.a1 - part.a0) + 64 : 0);
   const pKinds = layout.take(lineBatch ? aBatch : 0);
   const lineRows = new Map<number, { rows: number; valid: number }>();
-  // How the zero points of the last read lie in the kernel's memory (FusedPacked.readRows).
+  // How the part's zero points lie in the kernel's memory (FusedPacked.readPoints): set once memory is committed.
   let pointRowBytes = 0;
+  let pointsPerRow = 0;
   /** One whole K-contiguous row in tile row `rowTile`, of wordStatsLine's `kind` (1: every group valid). */
   const tallyLine = (rowTile: number, kind: number) => {
     let entry = lineRows.get(rowTile);
@@ -227,6 +234,10 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   k.setZeroPoint(uniformZeroPoint(options.zeroPoint) ?? 0);
   new Int32Array(k.memory.buffer, pRuns, lineRuns.length).set(lineRuns);
   k.resetSums();
+  if (packed && part.a1 > part.a0) {
+    pointRowBytes = packed.readPoints(part.a0, part.a1 - part.a0, new Uint8Array(k.memory.buffer), pPoints);
+    pointsPerRow = pointRowBytes || K / packed.blockSize;
+  }
 
   const { rows, cols } = stats.grid;
   const colDen = shape.chunksPerLane * shape.P;
@@ -297,7 +308,8 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     for (let i = 0; i < count; i++) rowTiles[i] = Math.floor((shape.rOf(a0 + i, 0) * rows) / R) * cols;
     if (packed) {
       // The packed kernel counts the words and sorts the rows as it makes them; mixed rows' grid counts here.
-      packed.countZeroPointZeros(k.scanPacked4(pStored, count, K, packed.blockShift, pPoints, pointRowBytes, n, pWords, pValid, pHist16, pKinds));
+      const points = pPoints + (a0 - part.a0) * pointsPerRow;
+      packed.countZeroPointZeros(k.scanPacked4(pStored, count, K, packed.blockShift, points, pointRowBytes, n, pWords, pValid, pHist16, pKinds));
       k.mixedLines(pWords, count, lineWords, pValid, pRowTiles, pRuns, pGridValid, pKinds);
     } else {
       k.scanContiguous(pInput, count * K, dt, n, pWords, pValid);
@@ -312,7 +324,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     if (options.signal?.aborted) throw new CancelledError();
     if (fullK && height === K) {
       const count = Math.min(aBatch, part.a1 - a0);
-      if (packed) pointRowBytes = packed.readRows(a0, count, memory, pStored, pPoints);
+      if (packed) packed.readCodes(a0, count, memory, pStored);
       else reader.readInto(a0 * K * B, count * K * B, memory.subarray(pInput, pInput + count * K * B * elem));
       if (stridedFloat32) stats.negativeZeros += k.countNegativeZeros32(pInput, count * K * B);
       if (lineBatch) {
