@@ -1835,6 +1835,7 @@ export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, p
   const perStep = blockShift < 6;
   const nibble = i8x16.splat(15);
   const zero = i8x16.splat(0);
+  const top = i8x16.splat(127);
   const ones: u64 = 0x0101010101010101;
   let total = i32x4.splat(0);
   let pruned = i32x4.splat(0);
@@ -1885,8 +1886,9 @@ export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, p
         const a1 = i8x16.shuffle(d0, e0, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
         const a2 = i8x16.shuffle(d1, e1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
         const a3 = i8x16.shuffle(d1, e1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        const w0 = ~i8x16.bitmask(i8x16.eq(a0, zero)) & 0xffff, w1 = ~i8x16.bitmask(i8x16.eq(a1, zero)) & 0xffff;
-        const w2 = ~i8x16.bitmask(i8x16.eq(a2, zero)) & 0xffff, w3 = ~i8x16.bitmask(i8x16.eq(a3, zero)) & 0xffff;
+        // Non-zero bits: a distance of at least 1 plus 127 saturates to 128 or more (top bit set), 0 stays 127.
+        const w0 = i8x16.bitmask(i8x16.add_sat_u(a0, top)), w1 = i8x16.bitmask(i8x16.add_sat_u(a1, top));
+        const w2 = i8x16.bitmask(i8x16.add_sat_u(a2, top)), w3 = i8x16.bitmask(i8x16.add_sat_u(a3, top));
         const word = <u64>w0 | (<u64>w1 << 16) | (<u64>w2 << 32) | (<u64>w3 << 48);
         store<u64>(words + (i >> 3), word);
         equal += <i32>popcnt<u64>(~word & onPoint);
