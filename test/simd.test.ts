@@ -231,7 +231,7 @@ describe('4-bit packed codes (MatMulNBits) scan as distances in one pass over th
     { label: 'K = 128 in blocks of 32 (two zero points in each 64 codes), measured as read', rows: 30, K: 128, blockSize: 32, perBlock: true },
     { label: 'K = 320 in blocks of 16 (four zero points in each 64 codes), measured as read', rows: 21, K: 320, blockSize: 16, perBlock: true },
   ]) {
-    for (const [n, zeros, form] of [[2, 0.45, 'bytes'], [1, 0.45, 'bytes'], [2, 0.8, 'bytes'], [2, 0.45, 'packed']] as const) {
+    for (const [n, zeros, form] of [[2, 0.45, 'bytes'], [1, 0.45, 'bytes'], [3, 0.45, 'bytes'], [2, 0.8, 'bytes'], [2, 0.45, 'packed']] as const) {
       if (form === 'packed' && !perBlock) continue;
       test(`${label}, ${n}:4, ${zeros * 100}% zeros${form === 'packed' ? ', zero points held packed' : ''}`, () => {
         const rnd = seededRandom(rows * K + n);

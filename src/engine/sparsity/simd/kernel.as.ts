@@ -1902,7 +1902,7 @@ export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, p
         some |= v;
         if (v == 16) continue;
         every = 0;
-        pr = i16x8.add(pr, prunedOf64(a0, a1, a2, a3, n));
+        pr = i16x8.add(pr, i16x8.add(prunedPairs(d0, e0, n), prunedPairs(d1, e1, n)));
       }
       tot = i16x8.add(tot, i16x8.extadd_pairwise_i8x16_u(bytes));
       total = i32x4.add(total, i32x4.extadd_pairwise_i16x8_u(tot));
@@ -1915,6 +1915,27 @@ export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, p
   keptMagnitude += t - sumU32(pruned);
   return equal;
 }
+
+/**
+ * The pruned magnitudes (the 4 - n smallest) of the 8 groups of 4 codes in 16 packed bytes, from their distances:
+ * low nibbles `d`, high nibbles `e` (scanPacked4's, before they are put in element order). Group g is bytes 2g and
+ * 2g + 1 (codes 4g..4g+3); its sum lands in u16 lane g (at most 45).
+ */
+@inline function prunedPairs(d: v128, e: v128, n: i32): v128 {
+  // Each byte's two codes in order, then the next byte's pair brought down beside them (0 in the odd bytes).
+  const lo01 = i8x16.min_u(d, e), hi01 = i8x16.max_u(d, e);
+  const lo23 = i16x8.shr_u(lo01, 8), hi23 = i16x8.shr_u(hi01, 8);
+  // The smallest, and the second smallest: the smaller of the larger low and the smaller high. Odd bytes come out 0.
+  const s3 = i8x16.min_u(lo01, lo23);
+  if (n == 3) return s3;
+  const s2 = i8x16.min_u(i8x16.min_u(hi01, hi23), i8x16.max_u(lo01, lo23));
+  if (n == 2) return i8x16.add(s3, s2);
+  // n = 1: all four but the largest, the odd bytes masked off.
+  const all = i16x8.add(i16x8.add(v128.and(lo01, EVEN_BYTES), lo23), i16x8.add(v128.and(hi01, EVEN_BYTES), hi23));
+  return i16x8.sub(all, v128.and(i8x16.max_u(hi01, hi23), EVEN_BYTES));
+}
+
+const EVEN_BYTES: v128 = i16x8(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
 
 /** Zero point of (row r, block b): a byte each, or with `pointRowBytes` > 0 a nibble of the packed rows. */
 @inline function zeroPointAt(points: usize, pointRowBytes: i32, blocks: i32, r: i32, b: i32): u64 {
