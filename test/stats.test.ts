@@ -1,16 +1,18 @@
 // Exact per-layer statistics on weights small enough to check by hand (domain.md §1, §2, §4.3), the tile
 // grid, and the same numbers whether a large weight is scanned inline or split across worker threads.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { onnx } from 'onnx-proto';
 import { type ModelSpec, encodeModel, graph, makeTensor, node, valueInfo } from './support/builder';
 import { readSkeleton } from '../src/engine/onnx/skeleton';
 import { MemorySource } from '../src/engine/onnx/source';
 import { ExternalFiles, openTensor } from '../src/engine/onnx/tensorData';
-import type { InspectOptions, LayerReport } from '../src/engine/sparsity/inspect';
+import { type InspectOptions, type LayerReport, inspectModel } from '../src/engine/sparsity/inspect';
 import { ShapeInfo, emptyStats, mergeStats } from '../src/engine/sparsity/kernel';
 import { scanPart, splitParts, wholeTensor } from '../src/engine/sparsity/scan';
-import { inspectFile, inspectSpec, layer, writeTempModel } from './support/models';
+import { inspectFile, inspectSpec, layer, tempDir, writeTempModel } from './support/models';
 
 const count = (dims: readonly number[]) => dims.reduce((a, d) => a * d, 1);
 const sum = (xs: ArrayLike<number>) => Array.from(xs).reduce((a, x) => a + x, 0);
@@ -431,6 +433,21 @@ describe('inline and worker-pool inspections', () => {
       const withoutSums = (l: LayerReport) => ({ ...l, retainedMagnitude: null });
       assert.deepEqual(inline.layers.map(withoutSums), whole.layers.map(withoutSums));
       for (const [i, l] of inline.layers.entries()) assert.ok(Math.abs(l.retainedMagnitude! - whole.layers[i].retainedMagnitude!) < 1e-12, l.name);
+      // Without a worker count, workers start as soon as the structure is read (the initializers hold enough
+      // bytes): the same report.
+      assert.deepEqual(await inspectModel(path, { pattern, partElements, inlineBelow: 0 }), inline);
     }
+  });
+
+  test('a worker started early that fails to start: the inspection fails saying so, it neither hangs nor crashes', async () => {
+    const path = writeTempModel(
+      model([node('MatMul', ['X', 'W'], ['H'], {}, { name: 'fc' })], [makeTensor({ name: 'W', dtype: 'float32', dims: [256, 256], values: structuredWeights([256, 256], 0, 1) })]),
+    );
+    const script = join(tempDir(), 'broken-worker.js');
+    writeFileSync(script, "throw new Error('this worker cannot start');\n");
+    await assert.rejects(inspectModel(path, { partElements: 1 << 12, inlineBelow: 0, workerScript: script }), /scan worker failed: this worker cannot start/);
+    // A model whose layers are too few to share: the early workers are stopped and the scan runs inline.
+    const one = await inspectModel(path, { inlineBelow: 0, workerScript: script });
+    assert.equal(layer(one, 'fc').eligible, true);
   });
 });

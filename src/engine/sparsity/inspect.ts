@@ -201,12 +201,27 @@ export async function inspectSource(src: ByteSource, options: InspectOptions = {
     // A Hugging Face safetensors checkpoint (issue 16) has layers but no graph; an ONNX model has both.
     const checkpoint = isCheckpointPath(src.path) ? discoverCheckpointOrFail(src, externals) : undefined;
     const model = checkpoint?.model ?? readSkeleton(src, { signal: options.signal });
-    const warnings = checkpoint ? [] : checkModel(model, src);
-    const { layers: all, unrecognized, warnings: storedWarnings } = checkpoint ?? discover({ model, src, externals, signal: options.signal });
-    warnings.push(...storedWarnings);
-    const plans = all.filter((l) => !options.layers || options.layers.test(l.name));
-    const scans = planScans(plans, pattern, options.gridMax ?? GRID_MAX);
-    const results = await runScans(src, scans, options, externals);
+    // Scan workers take a tenth of a second to start: where the weights will be scanned in threads, they start
+    // now, while the model is checked and its layers are found.
+    const early = checkpoint ? undefined : earlyWorkers(src, model, options);
+    let results: ScanResult[];
+    let plans: LayerPlan[];
+    let scans: WeightScan[];
+    let all: LayerPlan[];
+    let unrecognized: UnrecognizedOp[];
+    let warnings: string[];
+    try {
+      warnings = checkpoint ? [] : checkModel(model, src);
+      const found = checkpoint ?? discover({ model, src, externals, signal: options.signal });
+      ({ layers: all, unrecognized } = found);
+      warnings.push(...found.warnings);
+      plans = all.filter((l) => !options.layers || options.layers.test(l.name));
+      scans = planScans(plans, pattern, options.gridMax ?? GRID_MAX);
+      results = await runScans(src, scans, options, externals, early);
+    } finally {
+      // Those runScans did not take (it failed before, or needed fewer): stopped.
+      early?.release();
+    }
     const report = buildReport(model, pattern, plans, scans, results, options.nearlyThreshold ?? NEARLY_PASSING, warnings);
     report.unrecognized = unrecognized;
     if (!checkpoint && all.length === 0) report.graphOps = countGraphOps(model);
@@ -332,7 +347,46 @@ export function partTarget(totalElements: number): number {
   return Math.min(PART_ELEMENTS, Math.max(MIN_PART_ELEMENTS, Math.ceil(totalElements / 8)));
 }
 
-async function runScans(src: ByteSource, scans: WeightScan[], options: InspectOptions, externals: ExternalFiles): Promise<ScanResult[]> {
+/** Scan workers started before the layers are known (earlyWorkers): runScans takes what it needs, release() stops the rest. */
+interface EarlyWorkers {
+  take(count: number): Worker[];
+  release(): void;
+}
+
+/** Bytes of a tensor as its dims and type say (0 where they say nothing readable). */
+function tensorBytes(t: TensorRef): number {
+  const bits = dtypeById(t.dtype)?.bits ?? 0;
+  return t.dims.every((d) => Number.isSafeInteger(d) && d >= 0) ? (elementCount(t.dims) * bits) / 8 : 0;
+}
+
+/**
+ * Workers started as soon as the model's structure is read, when its initializers hold at least INLINE_BELOW
+ * bytes and threads would scan them (runScans decides again on the layers found, and stops what it does not use).
+ */
+function earlyWorkers(src: ByteSource, model: ModelSkeleton, options: InspectOptions): EarlyWorkers | undefined {
+  const threads = options.workers ?? defaultWorkerCount();
+  const script = options.workerScript ?? defaultWorkerScript();
+  if (!(src instanceof FileSource) || threads === 0 || !script || options.workers !== undefined) return undefined;
+  let bytes = 0;
+  for (const graph of [model.graph, ...model.functions]) for (const t of graph.initializers) bytes += tensorBytes(t);
+  if (bytes < (options.inlineBelow ?? INLINE_BELOW)) return undefined;
+  let pool: Worker[] = spawnWorkers(script, threads);
+  return {
+    take: (count) => {
+      const taken = pool.slice(0, count);
+      const rest = pool.slice(count);
+      pool = [];
+      for (const w of rest) void w.terminate();
+      return taken;
+    },
+    release: () => {
+      for (const w of pool) void w.terminate();
+      pool = [];
+    },
+  };
+}
+
+async function runScans(src: ByteSource, scans: WeightScan[], options: InspectOptions, externals: ExternalFiles, early?: EarlyWorkers): Promise<ScanResult[]> {
   // Decide inline or threaded first, so that the workers boot while the jobs are prepared.
   const threads = options.workers ?? defaultWorkerCount();
   const script = options.workerScript ?? defaultWorkerScript();
@@ -343,7 +397,8 @@ async function runScans(src: ByteSource, scans: WeightScan[], options: InspectOp
   // No more workers than parts besides the one this thread takes (counted, not cut: the dims of a broken tensor can
   // claim 10^14 elements).
   const parts = scans.reduce((sum, s) => sum + Math.max(1, Math.ceil(elementCount(s.shape.geometry.dims) / target)), 0);
-  const workers = inline || parts < 2 ? [] : spawnWorkers(script!, Math.min(threads, parts - 1));
+  const count = inline || parts < 2 ? 0 : Math.min(threads, parts - 1);
+  const workers = early ? early.take(count) : count ? spawnWorkers(script!, count) : [];
   try {
     return await scanAll(src, scans, options, externals, workers.length === 0, workers, target);
   } catch (err) {

@@ -35,9 +35,20 @@ export interface JobOutcome {
 /** Jobs each worker holds: the one it runs and one queued behind it, so that it never waits for the next. */
 const AHEAD = 2;
 
-/** Starts `count` scan workers: they boot (tens of milliseconds) while the caller prepares their jobs. */
+/** How a worker ended before runPool listened to it: its error, or its exit code. */
+const endedEarly = new WeakMap<Worker, { error?: Error; code?: number }>();
+
+/**
+ * Starts `count` scan workers: they boot (tens of milliseconds) while the caller prepares their jobs. Until runPool
+ * listens, an error or exit is kept for it (an 'error' event without a listener would end the process).
+ */
 export function spawnWorkers(script: string, count: number): Worker[] {
-  return Array.from({ length: Math.max(1, count) }, () => new Worker(script, { resourceLimits: { maxOldGenerationSizeMb: 256 } }));
+  return Array.from({ length: Math.max(1, count) }, () => {
+    const worker = new Worker(script, { resourceLimits: { maxOldGenerationSizeMb: 256 } });
+    worker.on('error', (error) => endedEarly.set(worker, { ...endedEarly.get(worker), error }));
+    worker.on('exit', (code) => endedEarly.set(worker, { ...endedEarly.get(worker), code }));
+    return worker;
+  });
 }
 
 /**
@@ -103,6 +114,11 @@ export async function runPool(
         worker.postMessage({ type: 'job', job, modelPath } satisfies ToScanWorker);
       };
       for (const worker of workers) {
+        const ended = endedEarly.get(worker);
+        if (ended) {
+          settled = true;
+          return reject(new Error(ended.error ? `scan worker failed: ${ended.error.message}` : `scan worker exited with code ${ended.code}`));
+        }
         held.set(worker, []);
         worker.on('message', (msg: FromScanWorker) => {
           if (msg.type === 'progress') onProgress(msg.elements);
