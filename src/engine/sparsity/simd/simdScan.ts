@@ -134,10 +134,14 @@ class Layout {
     this.top = align(at + bytes);
     return at;
   }
-  commit(): void {
+  /**
+   * Grows the memory to hold what was taken, and zeroes it up to `zeroTo` (default: all of it); what lies beyond is
+   * written before it is read (slabs, their words, stored codes).
+   */
+  commit(zeroTo = this.top): void {
     const need = this.top - this.k.memory.buffer.byteLength;
     if (need > 0) this.k.memory.grow(Math.ceil(need / 65536));
-    new Uint8Array(this.k.memory.buffer, 0, this.top).fill(0, align(this.k.heapBase()));
+    new Uint8Array(this.k.memory.buffer, 0, this.top).fill(0, align(this.k.heapBase()), zeroTo);
   }
 }
 const align = (x: number) => Math.ceil(x / 64) * 64;
@@ -204,12 +208,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   // With K a multiple of 16 the rows of one read are scanned by single kernel calls (words line up row after row).
   const lineBatch = lineWords > 0 && K % WORD_ROWS === 0;
   const pRowTiles = layout.take(lineBatch ? aBatch * 4 : 0);
-  // Packed 4-bit codes measured as they are read: room for a read's stored rows and their zero points.
   const packed = fused && lineBatch && B === 1 && fused.K === K ? fused : undefined;
-  const pStored = layout.take(packed ? (aBatch * K) / 2 + 64 : 0);
-  // The zero points of the whole part, read once (a part's rows hold at most PART_ELEMENTS codes: 4 MB of them at
-  // a byte per block of 16).
-  const pPoints = layout.take(packed ? packed.pointBytes(part.a1 - part.a0) + 64 : 0);
   const pKinds = layout.take(lineBatch ? aBatch : 0);
   const lineRows = new Map<number, { rows: number; valid: number }>();
   // How the part's zero points lie in the kernel's memory (FusedPacked.readPoints): set once memory is committed.
@@ -234,8 +233,13 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   const pGridTotal = layout.take(tiles * 4);
   const pAcc = layout.take(accPlane * 2 * 2);
   const pWords = layout.take(wordRowsPerSlab * B * 2 * (fullK && height === K ? aBatch : 1) + 64);
-  const pInput = layout.take(slabElements * elem + 64);
-  layout.commit();
+  // Packed 4-bit codes are read as stored (no slab of elements): room for a read's stored rows, and for the zero
+  // points of the whole part, read once (a part's rows hold at most PART_ELEMENTS codes: 4 MB of zero points at a
+  // byte per block of 16). Both are written before they are read: not zeroed.
+  const pInput = layout.take(packed ? 0 : slabElements * elem + 64);
+  const pStored = layout.take(packed ? (aBatch * K) / 2 + 64 : 0);
+  const pPoints = layout.take(packed ? packed.pointBytes(part.a1 - part.a0) + 64 : 0);
+  layout.commit(pStored);
   k.fillValidTable(pValid, n);
   k.setZeroPoint(uniformZeroPoint(options.zeroPoint) ?? 0);
   new Int32Array(k.memory.buffer, pRuns, lineRuns.length).set(lineRuns);
