@@ -1872,10 +1872,12 @@ export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, p
           onPoint = select<u64>(-1, 0, p0 != 0);
         }
         const v0 = v128.load(src), v1 = v128.load(src, 16);
-        const l0 = v128.and(v0, nibble), h0 = i8x16.shr_u(v0, 4);
-        const l1 = v128.and(v1, nibble), h1 = i8x16.shr_u(v1, 4);
-        const d0 = i8x16.sub(i8x16.max_u(l0, zp0), i8x16.min_u(l0, zp0)), e0 = i8x16.sub(i8x16.max_u(h0, zp0), i8x16.min_u(h0, zp0));
-        const d1 = i8x16.sub(i8x16.max_u(l1, zp1), i8x16.min_u(l1, zp1)), e1 = i8x16.sub(i8x16.max_u(h1, zp1), i8x16.min_u(h1, zp1));
+        // High nibbles: the byte less its low nibble, shifted as 16-bit lanes (the byte above brings down only the
+        // zeros the subtraction left). Distances: codes and zero points are 0..15, so |code - zp| is an i8 abs.
+        const l0 = v128.and(v0, nibble), h0 = i16x8.shr_u(i8x16.sub(v0, l0), 4);
+        const l1 = v128.and(v1, nibble), h1 = i16x8.shr_u(i8x16.sub(v1, l1), 4);
+        const d0 = i8x16.abs(i8x16.sub(l0, zp0)), e0 = i8x16.abs(i8x16.sub(h0, zp0));
+        const d1 = i8x16.abs(i8x16.sub(l1, zp1)), e1 = i8x16.abs(i8x16.sub(h1, zp1));
         bytes = i8x16.add(bytes, i8x16.add(i8x16.add(d0, e0), i8x16.add(d1, e1)));
         if ((c & 255) == 192) {
           tot = i16x8.add(tot, i16x8.extadd_pairwise_i8x16_u(bytes));
