@@ -305,6 +305,46 @@ describe('4-bit packed codes at the largest distances: the kernel\'s partial sum
   }
 });
 
+describe('4-bit packed codes: block shapes over rows measured four rows at a time, and across reads', () => {
+  // K = 3904: a read holds 537 whole rows (2 M codes), so the block of rows 536..539 is split between two reads and
+  // is counted through the partial ORs (rowBlocksFull); the other blocks of 4 rows are measured together (kernel rowQuad). Rows of
+  // 244 words: 30 vectors of 8 and 4 more. Zeros come in runs along rows and across them, so blocks of 2 and 4 rows
+  // are often all zero.
+  test('K = 3904, 560 rows: the same 2x1, 4x1 and 4x16 counts as the JavaScript kernel', () => {
+    const rows = 560;
+    const K = 3904;
+    const blockSize = 64;
+    const blocks = K / blockSize;
+    const rnd = seededRandom(3904);
+    const points = Uint8Array.from({ length: rows * blocks }, () => Math.floor(rnd() * 16));
+    const stored = new Uint8Array((rows * K) / 2);
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < K; k++) {
+        const point = points[r * blocks + Math.floor(k / blockSize)];
+        // A zero where the 16-code column and the 4-row block say so, or by chance.
+        const zero = ((k >> 4) + (r >> 2)) % 3 === 0 || rnd() < 0.3;
+        const code = zero ? point : (point + 1 + Math.floor(rnd() * 15)) % 16;
+        stored[(r * K + k) >> 1] |= code << ((k & 1) * 4);
+      }
+    }
+    const codes = { bits: 4 as const, K, blockSize, storedDims: [rows, blocks, blockSize / 2] };
+    const r = new PackedCodesReader(reader('uint8', [rows, blocks, blockSize / 2], [...stored]), codes, rows * K);
+    const geometry = { dims: [rows, K], kAxis: 1, rAxis: 0 };
+    const pattern = { n: 2, m: 4 };
+    const whole: ScanPart = { a0: 0, a1: rows, k0: 0, k1: K };
+    const zeroPoint: ZeroPoint = { values: points, axis: 1, blockSize };
+    const js = scanPart(r, { geometry, pattern, zeroPoint, kernel: 'js' }, whole);
+    // Blocks of rows that are all zero, and some that are not.
+    const b = js.blocks;
+    assert.ok(b['2x1']!.zero > 0 && b['4x1']!.zero > 0 && b['4x16']!.zero > 0 && b['4x16']!.zero < b['4x16']!.total);
+    assert.deepEqual(scanPart(r, { geometry, pattern, zeroPoint }, whole), js);
+    // A part from row 4 (parts start at a multiple of 4 rows): its first read ends after row 540, inside the block
+    // of rows 540..543.
+    const part: ScanPart = { a0: 4, a1: 560, k0: 0, k1: K };
+    assert.deepEqual(scanPart(r, { geometry, pattern, zeroPoint }, part), scanPart(r, { geometry, pattern, zeroPoint, kernel: 'js' }, part));
+  });
+});
+
 describe('4-bit packed codes as distances: WebAssembly SIMD and the JavaScript pass agree with the codes, at any start and end', () => {
   // Runs that start and end inside a byte, a block or a row, span rows, or cover a padded last block: the distances
   // |code - zp| of the unpacked codes, and the count of codes equal to a non-zero zero point, exactly.

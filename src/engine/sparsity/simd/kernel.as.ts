@@ -1107,10 +1107,56 @@ export function lineStats(words: usize, rows: i32, perRow: i32, hist16: usize, n
  * accumulators at acc + 2 perRow (a % rStride), its output feature (a / rStride) % R.
  */
 export function rowBlocksLines(words: usize, rows: i32, perRow: i32, acc: usize, a0: i32, rStride: i32, R: i32, enabled: i32, counts: usize, accStride: i32): void {
-  for (let i = 0; i < rows; i++) {
+  for (let i = 0; i < rows; ) {
     const a = a0 + i;
-    rowBlocksFull(words + <usize>i * <usize>perRow * 2, perRow, acc + <usize>(a % rStride) * <usize>perRow * 2, (a / rStride) % R, enabled, counts, accStride);
+    const r = (a / rStride) % R;
+    // Four rows of one block of rows in this read (output features r..r+3 one after another): measured together,
+    // with no partial ORs kept (the next row starts a new block).
+    if (rStride == 1 && (r & 3) == 0 && i + 4 <= rows && r + 3 < R) {
+      rowQuad(words + <usize>i * <usize>perRow * 2, perRow, enabled, counts);
+      i += 4;
+      continue;
+    }
+    rowBlocksFull(words + <usize>i * <usize>perRow * 2, perRow, acc + <usize>(a % rStride) * <usize>perRow * 2, r, enabled, counts, accStride);
+    i++;
   }
+}
+
+/**
+ * The 2x1, 4x1 and 4x16 blocks of four consecutive rows (block rows r..r+3, r a multiple of 4) of `perRow` full
+ * words each, row after row at `words`: as rowBlocksFull over the four, without the partial ORs.
+ */
+function rowQuad(words: usize, perRow: i32, enabled: i32, counts: usize): void {
+  const stride = <usize>perRow * 2;
+  let pop2 = i32x4.splat(0), pop4 = i32x4.splat(0), zero16 = i32x4.splat(0);
+  const vectors = perRow & ~7;
+  for (let i = 0; i < vectors; i += 8) {
+    const at = words + (<usize>i << 1);
+    const w0 = v128.load(at), w1 = v128.load(at + stride), w2 = v128.load(at + 2 * stride), w3 = v128.load(at + 3 * stride);
+    const or01 = v128.or(w0, w1), or23 = v128.or(w2, w3);
+    if (enabled & 1) pop2 = i32x4.add(pop2, i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(i8x16.add(i8x16.popcnt(or01), i8x16.popcnt(or23)))));
+    if (enabled & 6) {
+      const or4 = v128.or(or01, or23);
+      if (enabled & 2) pop4 = i32x4.add(pop4, i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(i8x16.popcnt(or4))));
+      if (enabled & 4) zero16 = i32x4.sub(zero16, i32x4.extadd_pairwise_i16x8_s(i16x8.eq(or4, i16x8.splat(0))));
+    }
+  }
+  let z2: f64 = (enabled & 1 ? 2 * <f64>vectors * 16 - hsumI32(pop2) : 0);
+  let z4: f64 = (enabled & 2 ? <f64>vectors * 16 - hsumI32(pop4) : 0);
+  let z16: f64 = (enabled & 4 ? hsumI32(zero16) : 0);
+  for (let i = vectors; i < perRow; i++) {
+    const at = words + (<usize>i << 1);
+    const w0 = <u32>load<u16>(at), w1 = <u32>load<u16>(at + stride), w2 = <u32>load<u16>(at + 2 * stride), w3 = <u32>load<u16>(at + 3 * stride);
+    z2 += <f64>(popcnt(~(w0 | w1) & 0xffff) + popcnt(~(w2 | w3) & 0xffff));
+    const or4 = w0 | w1 | w2 | w3;
+    z4 += <f64>popcnt(~or4 & 0xffff);
+    z16 += or4 == 0 ? 1 : 0;
+  }
+  const bits = <f64>perRow * 16;
+  addBlockCounts(counts,
+    enabled & 1 ? z2 : 0, enabled & 1 ? 2 * bits : 0,
+    enabled & 2 ? z4 : 0, enabled & 2 ? bits : 0,
+    enabled & 4 ? z16 : 0, enabled & 4 ? <f64>perRow : 0);
 }
 
 /** rowBlocks for `count` full words (16 rows each) at once; see rowBlocks. */
