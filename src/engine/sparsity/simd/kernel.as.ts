@@ -1876,7 +1876,7 @@ function blockDistances4(src: usize, odd: i32, count: i32, point: i32, out: usiz
  * 2 mixed) to `kinds`, leaving mixed rows' grid counts to mixedLines; returns how many codes equal a non-zero zero
  * point.
  */
-export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, pointRowBytes: i32, n: i32, words: usize, valid: usize, hist16: usize, kinds: usize): i32 {
+export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, pointRowBytes: i32, n: i32, words: usize, hist16: usize, kinds: usize): i32 {
   const blocks = K >> blockShift;
   const perStep = blockShift < 6;
   const nibble = i8x16.splat(15);
@@ -1892,8 +1892,8 @@ export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, p
   let onPoint: u64 = 0;
   let zp0 = zero, zp1 = zero;
   for (let r = 0; r < rows; r++) {
-    let some = 0;
-    let every = 1;
+    let anyValid = zero;
+    let allValid = i8x16.splat(-1);
     // Byte sums of 4 distances (at most 60) for 4 steps (240), then u16 partial sums flushed every 256 steps.
     for (let c0 = 0; c0 < K; c0 += 16384) {
       const cEnd = min(K, c0 + 16384);
@@ -1946,17 +1946,19 @@ export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, p
         countWord(hist16, w3);
         src += 32;
         i += 64;
-        const v = <i32>load<u8>(valid + <usize>w0) + <i32>load<u8>(valid + <usize>w1) + <i32>load<u8>(valid + <usize>w2) + <i32>load<u8>(valid + <usize>w3);
-        some |= v;
-        if (v == 16) continue;
-        every = 0;
-        pr = i16x8.add(pr, i16x8.add(prunedPairs(d0, e0, n), prunedPairs(d1, e1, n)));
+        // A group is valid where its pruned magnitudes are 0 (its 4 - n smallest distances are all 0): the row's
+        // kind from the same vectors, with no table and no branch.
+        const p0 = prunedPairs(d0, e0, n), p1 = prunedPairs(d1, e1, n);
+        const ok0 = i16x8.eq(p0, zero), ok1 = i16x8.eq(p1, zero);
+        anyValid = v128.or(anyValid, v128.or(ok0, ok1));
+        allValid = v128.and(allValid, v128.and(ok0, ok1));
+        pr = i16x8.add(pr, i16x8.add(p0, p1));
       }
       tot = i16x8.add(tot, i16x8.extadd_pairwise_i8x16_u(bytes));
       total = i32x4.add(total, i32x4.extadd_pairwise_i16x8_u(tot));
       pruned = i32x4.add(pruned, i32x4.extadd_pairwise_i16x8_u(pr));
     }
-    store<u8>(kinds + <usize>r, <u8>(some == 0 ? 0 : every ? 1 : 2));
+    store<u8>(kinds + <usize>r, <u8>(!v128.any_true(anyValid) ? 0 : i16x8.all_true(allValid) ? 1 : 2));
   }
   const t = sumU32(total);
   totalMagnitude += t;

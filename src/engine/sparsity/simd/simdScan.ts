@@ -37,7 +37,7 @@ interface KernelExports {
   laneBlocks(words: number, wordRows: number, lanes: number, lastRows: number, laneR: number, rStride: number, enabled: number, counts: number): void;
   rowBlocks(words: number, wordRows: number, lanes: number, lastRows: number, acc: number, r: number, enabled: number, counts: number, accStride: number): void;
   setZeroPoint(zp: number): void;
-  scanPacked4(stored: number, rows: number, K: number, blockShift: number, points: number, pointRowBytes: number, n: number, words: number, valid: number, hist16: number, kinds: number): number;
+  scanPacked4(stored: number, rows: number, K: number, blockShift: number, points: number, pointRowBytes: number, n: number, words: number, hist16: number, kinds: number): number;
   mixedLines(words: number, rows: number, perRow: number, validTable: number, rowTiles: number, runs: number, gridValid: number, kinds: number): void;
   resetPruned(): void;
   getPruned(): number;
@@ -319,7 +319,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     if (packed) {
       // The packed kernel counts the words and sorts the rows as it makes them; mixed rows' grid counts here.
       const points = pPoints + (a0 - part.a0) * pointsPerRow;
-      packed.countZeroPointZeros(k.scanPacked4(pStored, count, K, packed.blockShift, points, pointRowBytes, n, pWords, pValid, pHist16, pKinds));
+      packed.countZeroPointZeros(k.scanPacked4(pStored, count, K, packed.blockShift, points, pointRowBytes, n, pWords, pHist16, pKinds));
       k.mixedLines(pWords, count, lineWords, pValid, pRowTiles, pRuns, pGridValid, pKinds);
     } else {
       k.scanContiguous(pInput, count * K, dt, n, pWords, pValid);
