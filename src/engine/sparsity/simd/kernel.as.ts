@@ -1873,8 +1873,8 @@ function blockDistances4(src: usize, odd: i32, count: i32, point: i32, out: usiz
  * `points`: with `pointRowBytes` 0 one byte per (row, block), else packed as stored (MatMulNBits' zero_points: rows
  * of `pointRowBytes` bytes, two a byte, low nibble first). Writes the same words as scanContiguous8, adds to the
  * same sums, counts each word in `hist16` and writes each row's kind (wordStatsLine's: 0 no group valid, 1 all,
- * 2 mixed) to `kinds`, leaving mixed rows' grid counts to mixedLines; returns how many codes equal a non-zero zero
- * point.
+ * 2 mixed) to `kinds`, leaving mixed rows' grid counts to mixedLines; returns how many codes equal a zero point of
+ * 0 (fragile.ts: the other zeros, on non-zero zero points, are all the zeros the words count less these).
  */
 export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, pointRowBytes: i32, n: i32, words: usize, hist16: usize, kinds: usize): i32 {
   const blocks = K >> blockShift;
@@ -1885,7 +1885,7 @@ export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, p
   const ones: u64 = 0x0101010101010101;
   let total = i32x4.splat(0);
   let pruned = i32x4.splat(0);
-  let equal = 0;
+  let onZero = 0;
   let src = stored;
   let i: usize = 0;
   // Bits of the codes whose zero point is not 0 (fragile.ts: a zero point of 0 makes their zeros ordinary ones).
@@ -1937,9 +1937,16 @@ export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, p
         // Non-zero bits: a distance of at least 1 plus 127 saturates to 128 or more (top bit set), 0 stays 127.
         const w0 = i8x16.bitmask(i8x16.add_sat_u(a0, top)), w1 = i8x16.bitmask(i8x16.add_sat_u(a1, top));
         const w2 = i8x16.bitmask(i8x16.add_sat_u(a2, top)), w3 = i8x16.bitmask(i8x16.add_sat_u(a3, top));
-        const word = <u64>w0 | (<u64>w1 << 16) | (<u64>w2 << 32) | (<u64>w3 << 48);
-        store<u64>(words + (i >> 3), word);
-        equal += <i32>popcnt<u64>(~word & onPoint);
+        const at = words + (i >> 3);
+        store<u16>(at, <u16>w0);
+        store<u16>(at, <u16>w1, 2);
+        store<u16>(at, <u16>w2, 4);
+        store<u16>(at, <u16>w3, 6);
+        // Zeros on a zero point of 0, where there is one (rare: the caller takes the others from all the zeros).
+        if (onPoint != 0xffffffffffffffff) {
+          const word = <u64>w0 | (<u64>w1 << 16) | (<u64>w2 << 32) | (<u64>w3 << 48);
+          onZero += <i32>popcnt<u64>(~word & ~onPoint);
+        }
         countWord(hist16, w0);
         countWord(hist16, w1);
         countWord(hist16, w2);
@@ -1963,7 +1970,7 @@ export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, p
   const t = sumU32(total);
   totalMagnitude += t;
   keptMagnitude += t - sumU32(pruned);
-  return equal;
+  return onZero;
 }
 
 /**

@@ -151,7 +151,8 @@ const align = (x: number) => Math.ceil(x / 64) * 64;
  * themselves, so that the kernel (scanPacked4) measures them in registers: `readCodes` puts stored rows into the
  * kernel's memory; `readPoints` puts the zero points of a part's rows there, once per part, and returns how they
  * lie (0: a byte per row and block, `pointBytes(rows)` in all; else packed rows of that many bytes, as stored);
- * `countZeroPointZeros` takes what the kernel counted.
+ * `countZeroPointZeros` takes the part's codes on a non-zero zero point (all its zeros less those the kernel
+ * counted on a zero point of 0).
  */
 export interface FusedPacked {
   K: number;
@@ -214,6 +215,9 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   // How the part's zero points lie in the kernel's memory (FusedPacked.readPoints): set once memory is committed.
   let pointRowBytes = 0;
   let pointsPerRow = 0;
+  // Zeros of packed codes on a zero point of 0 (scanPacked4): the others, once all the zeros are counted, are the
+  // codes on a non-zero zero point (fragile.ts).
+  let zerosOnZeroPoint0 = 0;
   /** One whole K-contiguous row in tile row `rowTile`, of wordStatsLine's `kind` (1: every group valid). */
   const tallyLine = (rowTile: number, kind: number) => {
     let entry = lineRows.get(rowTile);
@@ -319,7 +323,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     if (packed) {
       // The packed kernel counts the words and sorts the rows as it makes them; mixed rows' grid counts here.
       const points = pPoints + (a0 - part.a0) * pointsPerRow;
-      packed.countZeroPointZeros(k.scanPacked4(pStored, count, K, packed.blockShift, points, pointRowBytes, n, pWords, pHist16, pKinds));
+      zerosOnZeroPoint0 += k.scanPacked4(pStored, count, K, packed.blockShift, points, pointRowBytes, n, pWords, pHist16, pKinds);
       k.mixedLines(pWords, count, lineWords, pValid, pRowTiles, pRuns, pGridValid, pKinds);
     } else {
       k.scanContiguous(pInput, count * K, dt, n, pWords, pValid);
@@ -374,6 +378,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   // Fold the 16-bit word counts into the byte tables collect() reads.
   k.foldWords(pHist16, pHistLo, pHistHi);
   collect(stats, k, { pHistLo, pHistHi, pTailLo, pTailHi, pCounts, pGridValid, pGridTotal }, K % WORD_ROWS || WORD_ROWS, n);
+  if (packed) packed.countZeroPointZeros(stats.zeros - zerosOnZeroPoint0);
   // One zero point for the whole weight (simdApplies): every zero of an integer weight is a code equal to it.
   if (isFloat) stats.negativeZeros += k.getNegativeZeros();
   if (!isFloat && (uniformZeroPoint(options.zeroPoint) ?? 0) !== 0) stats.zeroPointZeros = stats.zeros;
