@@ -273,6 +273,26 @@ describe('4-bit packed codes (MatMulNBits) scan as distances in one pass over th
   }
 });
 
+/**
+ * `rows` rows of K 4-bit codes in blocks of `blockSize`, packed as MatMulNBits stores them (K a multiple of the
+ * block: no padding), with a zero point per (row, block): `code(r, k, point)` gives each code. The reader, its zero
+ * points and what scanPart needs to scan it whole.
+ */
+function packedCodes(rows: number, K: number, blockSize: number, points: Uint8Array, code: (r: number, k: number, point: number) => number) {
+  const blocks = K / blockSize;
+  const stored = new Uint8Array((rows * K) / 2);
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < K; k++) stored[(r * K + k) >> 1] |= code(r, k, points[r * blocks + Math.floor(k / blockSize)]) << ((k & 1) * 4);
+  }
+  const codes = { bits: 4 as const, K, blockSize, storedDims: [rows, blocks, blockSize / 2] };
+  return {
+    reader: new PackedCodesReader(reader('uint8', [rows, blocks, blockSize / 2], [...stored]), codes, rows * K),
+    zeroPoint: { values: points, axis: 1, blockSize } as ZeroPoint,
+    geometry: { dims: [rows, K], kAxis: 1, rAxis: 0 },
+    whole: { a0: 0, a1: rows, k0: 0, k1: K } as ScanPart,
+  };
+}
+
 describe('4-bit packed codes at the largest distances: the kernel\'s partial sums never overflow', () => {
   // Every code 15 places from its zero point (code 15 on zero point 0, code 0 on 15) except a few on it, over two
   // rows of 32 768 codes: more than one flush of the kernel's byte and 16-bit partial sums per row.
@@ -283,20 +303,8 @@ describe('4-bit packed codes at the largest distances: the kernel\'s partial sum
       const blocks = K / blockSize;
       const rnd = seededRandom(blockSize);
       const points = Uint8Array.from({ length: rows * blocks }, (_, i) => (i % 3 === 0 ? 15 : 0));
-      const stored = new Uint8Array((rows * K) / 2);
-      for (let r = 0; r < rows; r++) {
-        for (let k = 0; k < K; k++) {
-          const point = points[r * blocks + Math.floor(k / blockSize)];
-          const code = rnd() < 0.02 ? point : 15 - point;
-          stored[(r * K + k) >> 1] |= code << ((k & 1) * 4);
-        }
-      }
-      const codes = { bits: 4 as const, K, blockSize, storedDims: [rows, blocks, blockSize / 2] };
-      const r = new PackedCodesReader(reader('uint8', [rows, blocks, blockSize / 2], [...stored]), codes, rows * K);
-      const geometry = { dims: [rows, K], kAxis: 1, rAxis: 0 };
+      const { reader: r, zeroPoint, geometry, whole } = packedCodes(rows, K, blockSize, points, (_r, _k, point) => (rnd() < 0.02 ? point : 15 - point));
       const pattern = { n: 2, m: 4 };
-      const whole: ScanPart = { a0: 0, a1: rows, k0: 0, k1: K };
-      const zeroPoint: ZeroPoint = { values: points, axis: 1, blockSize };
       const js = scanPart(r, { geometry, pattern, zeroPoint, kernel: 'js' }, whole);
       const simd = scanPart(r, { geometry, pattern, zeroPoint }, whole);
       assert.equal(js.sumMagnitude, 15 * (rows * K - js.zeros));
@@ -307,9 +315,9 @@ describe('4-bit packed codes at the largest distances: the kernel\'s partial sum
 
 describe('4-bit packed codes: block shapes over rows measured four rows at a time, and across reads', () => {
   // K = 3904: a read holds 537 whole rows (2 M codes), so the block of rows 536..539 is split between two reads and
-  // is counted through the partial ORs (rowBlocksFull); the other blocks of 4 rows are measured together (kernel rowQuad). Rows of
-  // 244 words: 30 vectors of 8 and 4 more. Zeros come in runs along rows and across them, so blocks of 2 and 4 rows
-  // are often all zero.
+  // is counted through the partial ORs (rowBlocksFull); the other blocks of 4 rows are measured together (kernel
+  // rowQuad). Rows of 244 words: 30 vectors of 8 and 4 more. Zeros come in runs along rows and across them, so
+  // blocks of 2 and 4 rows are often all zero.
   test('K = 3904, 560 rows: the same 2x1, 4x1 and 4x16 counts as the JavaScript kernel', () => {
     const rows = 560;
     const K = 3904;
@@ -317,22 +325,11 @@ describe('4-bit packed codes: block shapes over rows measured four rows at a tim
     const blocks = K / blockSize;
     const rnd = seededRandom(3904);
     const points = Uint8Array.from({ length: rows * blocks }, () => Math.floor(rnd() * 16));
-    const stored = new Uint8Array((rows * K) / 2);
-    for (let r = 0; r < rows; r++) {
-      for (let k = 0; k < K; k++) {
-        const point = points[r * blocks + Math.floor(k / blockSize)];
-        // A zero where the 16-code column and the 4-row block say so, or by chance.
-        const zero = ((k >> 4) + (r >> 2)) % 3 === 0 || rnd() < 0.3;
-        const code = zero ? point : (point + 1 + Math.floor(rnd() * 15)) % 16;
-        stored[(r * K + k) >> 1] |= code << ((k & 1) * 4);
-      }
-    }
-    const codes = { bits: 4 as const, K, blockSize, storedDims: [rows, blocks, blockSize / 2] };
-    const r = new PackedCodesReader(reader('uint8', [rows, blocks, blockSize / 2], [...stored]), codes, rows * K);
-    const geometry = { dims: [rows, K], kAxis: 1, rAxis: 0 };
+    // A zero where the 16-code column and the 4-row block say so, or by chance.
+    const { reader: r, zeroPoint, geometry, whole } = packedCodes(rows, K, blockSize, points, (row, k, point) =>
+      ((k >> 4) + (row >> 2)) % 3 === 0 || rnd() < 0.3 ? point : (point + 1 + Math.floor(rnd() * 15)) % 16,
+    );
     const pattern = { n: 2, m: 4 };
-    const whole: ScanPart = { a0: 0, a1: rows, k0: 0, k1: K };
-    const zeroPoint: ZeroPoint = { values: points, axis: 1, blockSize };
     const js = scanPart(r, { geometry, pattern, zeroPoint, kernel: 'js' }, whole);
     // Blocks of rows that are all zero, and some that are not.
     const b = js.blocks;
