@@ -3,6 +3,7 @@ import { parentPort } from 'node:worker_threads';
 import { describeError } from '../errors';
 import { FileSource } from '../onnx/source';
 import { JobSources } from './job';
+import { gridBuffer } from './kernel';
 import type { ToScanWorker } from './pool';
 
 if (parentPort) {
@@ -34,7 +35,9 @@ if (parentPort) {
         cancelled,
       );
       port.postMessage({ type: 'progress', elements: progress });
-      port.postMessage({ type: 'done', id: job.id, stats }); // the grid's typed arrays are copied in one block each
+      // The grid's buffer moves to the receiving thread (no copy there); the rest of the statistics are copied.
+      const grid = gridBuffer(stats.grid);
+      port.postMessage({ type: 'done', id: job.id, stats }, grid ? [grid] : []);
     } catch (err) {
       port.postMessage({ type: 'failed', id: job.id, message: describeError(err), cancelled: cancelled.aborted });
     }
