@@ -10,8 +10,8 @@ import { readSkeleton } from '../src/engine/onnx/skeleton';
 import { MemorySource } from '../src/engine/onnx/source';
 import { ExternalFiles, openTensor } from '../src/engine/onnx/tensorData';
 import { type InspectOptions, type LayerReport, inspectModel } from '../src/engine/sparsity/inspect';
-import { ShapeInfo, emptyStats, mergeStats } from '../src/engine/sparsity/kernel';
-import { scanPart, splitParts, wholeTensor } from '../src/engine/sparsity/scan';
+import { ShapeInfo, absorbPart, emptyStats, gridTotals, mergeStats } from '../src/engine/sparsity/kernel';
+import { scanPart, scanPartCompact, splitParts, wholeTensor } from '../src/engine/sparsity/scan';
 import { inspectFile, inspectSpec, layer, tempDir, writeTempModel } from './support/models';
 
 const count = (dims: readonly number[]) => dims.reduce((a, d) => a * d, 1);
@@ -405,6 +405,76 @@ describe('a weight scanned in parts equals one whole scan and a direct count', (
       }
     });
   }
+});
+
+describe('a scan job compacts its grid (PartGrid), and the weight\'s grid comes out whole', () => {
+  // Odd sizes too: K not a multiple of M or of 16, fewer features or chunks than tiles, a grid of 5 or 3 tiles a side.
+  const cases = [
+    { what: 'MatMul B [K, N]', dims: [1024, 96], kAxis: 0, rAxis: 1 },
+    { what: 'Conv [OC, IC, kh, kw]', dims: [64, 32, 3, 3], kAxis: 1, rAxis: 0 },
+    { what: 'Gemm transB = 1 [N, K], K = 100', dims: [60, 100], kAxis: 1, rAxis: 0 },
+    { what: 'batched MatMul B [b, K, N], K = 37', dims: [4, 37, 24], kAxis: 1, rAxis: 2 },
+    { what: 'batched MatMul A [b, M, K]', dims: [3, 6, 64], kAxis: 2, rAxis: 1 },
+    { what: 'conv weight [OC, kh, kw, IC], IC = 30', dims: [16, 3, 3, 30], kAxis: 3, rAxis: 0 },
+    { what: 'one long row [1, 3000]', dims: [1, 3000], kAxis: 1, rAxis: 0 },
+    { what: 'K = 3 (no whole group of 4)', dims: [3, 40], kAxis: 0, rAxis: 1 },
+  ] as const;
+  const patterns = [{ n: 2, m: 4 }, { n: 1, m: 4 }, { n: 4, m: 8 }, { n: 3, m: 16 }];
+
+  for (const c of cases) {
+    test(c.what, () => {
+      const dims = [...c.dims];
+      const values = structuredWeights(dims, c.kAxis, c.rAxis);
+      const reader = readerOf(dims, values);
+      const geometry = { dims, kAxis: c.kAxis, rAxis: c.rAxis };
+      for (const pattern of patterns) {
+        for (const gridMax of [128, 5, 3]) {
+          const label = `${c.what}, ${pattern.n}:${pattern.m}, grid ${gridMax}`;
+          const shape = new ShapeInfo(geometry, pattern, gridMax);
+          const js = scanPart(reader, { geometry, pattern, gridMax, kernel: 'js' }, wholeTensor(shape));
+          const simd = scanPart(reader, { geometry, pattern, gridMax }, wholeTensor(shape));
+          // The shape's totals are what both kernels count, tile by tile.
+          assert.deepEqual(Array.from(gridTotals(shape)), Array.from(js.grid.total), `${label}: totals (JavaScript kernel)`);
+          assert.deepEqual(Array.from(gridTotals(shape)), Array.from(simd.grid.total), `${label}: totals (SIMD kernel)`);
+          const compact = scanPartCompact(reader, { geometry, pattern, gridMax }, wholeTensor(shape));
+          assert.equal(compact.grid.total, null, `${label}: a whole weight sends no totals`);
+          assert.deepEqual(absorbPart(undefined, compact, shape), simd, `${label}: whole`);
+          const parts = splitParts(shape, Math.max(256, Math.ceil(count(dims) / 5)));
+          const merged = parts.reduce<ReturnType<typeof absorbPart> | undefined>((acc, part) => absorbPart(acc, scanPartCompact(reader, { geometry, pattern, gridMax }, part), shape), undefined);
+          assert.deepEqual(merged, simd, `${label}: ${parts.length} parts`);
+        }
+      }
+    });
+  }
+
+  test('a weight with every group valid shares one array for valid and total; one with none shares zeros; merging never writes a shared array', () => {
+    const dims = [64, 48];
+    const geometry = { dims, kAxis: 0, rAxis: 1 };
+    const pattern = { n: 2, m: 4 };
+    const shape = new ShapeInfo(geometry, pattern);
+    const sparse = readerOf(dims, Float32Array.from({ length: 64 * 48 }, (_, i) => (Math.floor(i / 48) % 4 < 2 ? 1 + (i % 7) : 0)));
+    const dense = readerOf(dims, Float32Array.from({ length: 64 * 48 }, (_, i) => 1 + (i % 5)));
+    const whole = wholeTensor(shape);
+    const passing = scanPartCompact(sparse, { geometry, pattern }, whole);
+    assert.equal(passing.grid.valid, 'total');
+    const failing = scanPartCompact(dense, { geometry, pattern }, whole);
+    assert.equal(failing.grid.valid, null);
+    const a = absorbPart(undefined, passing, shape);
+    const b = absorbPart(undefined, failing, shape);
+    assert.equal(a.grid.valid, a.grid.total, 'valid is total');
+    assert.equal(a.grid.total, b.grid.total, 'one shape, one array of totals');
+    assert.equal(sum(b.grid.valid), 0);
+    const snapshot = (x: typeof a) => [Array.from(x.grid.valid), Array.from(x.grid.total)];
+    const [aBefore, bBefore] = [snapshot(a), snapshot(b)];
+    // A third weight of the same shape, scanned in parts: its merges copy before they add.
+    const parts = splitParts(shape, 1024);
+    assert.ok(parts.length > 1);
+    let c: ReturnType<typeof absorbPart> | undefined;
+    for (const part of parts) c = absorbPart(c, scanPartCompact(sparse, { geometry, pattern }, part), shape);
+    assert.deepEqual(snapshot(c!), aBefore, 'parts merge to the whole');
+    assert.deepEqual([snapshot(a), snapshot(b)], [aBefore, bBefore], 'the shared arrays are unchanged');
+    assert.notEqual(c!.grid.total, a.grid.total);
+  });
 });
 
 describe('inline and worker-pool inspections', () => {

@@ -11,7 +11,7 @@ import { ExternalFiles, openTensor } from '../onnx/tensorData';
 import { JobSources, type ScanJob } from './job';
 import { type ZeroPoint, zeroPointKey } from './decode';
 import { fragileZeroWarnings } from './fragile';
-import { GRID_MAX, type Grid, type PartStats, type ScanStats, ShapeInfo, emptyStats, mergeStats } from './kernel';
+import { GRID_MAX, type Grid, type PartStats, type ScanStats, ShapeInfo, absorbPart, emptyStats } from './kernel';
 import { countGraphOps } from './graphOps';
 import { type LayerPlan, type UnrecognizedOp, discover, eligibility } from './layers';
 import { BLOCK_SHAPES, type Pattern, STANDARD_PATTERNS, patternName } from './pattern';
@@ -459,7 +459,7 @@ async function scanAll(
     if (error !== undefined) {
       result.error ??= error;
       result.stats = undefined;
-    } else if (result.error === undefined && stats) result.stats = result.stats ? mergeStats(result.stats, stats) : stats;
+    } else if (result.error === undefined && stats) result.stats = absorbPart(result.stats, stats, scans[job.weight].shape);
   };
   if (inline) {
     const sources = new JobSources(src);

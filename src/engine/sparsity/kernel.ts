@@ -16,22 +16,34 @@ export interface Grid {
   /**
    * Per tile, row-major: groups that satisfy the pattern, and all groups. Typed arrays: up to 128 x 128 tiles per
    * layer are zeroed, summed and copied between threads at every scan, which plain arrays made slow (allocation and
-   * GC: ~40 ms of a ResNet-50 inspection); the JSON report writes them as plain arrays. 32-bit counts, both halves
-   * of one buffer (`gridBuffer`): a worker hands a part's grid over without a copy, and each layer's grid is 128 KB
-   * of fresh memory, not 256 (a 224-layer int4 LLM spent 0.25 s of its 1 s inspection faulting in and copying
-   * float64 grids). A tile overflows only past 2^32 groups: with 128 x 128 tiles a weight of 2^48 elements, with
-   * fewer rows (R < 128) a row of over 2^41.
+   * GC: ~40 ms of a ResNet-50 inspection); the JSON report writes them as plain arrays. 32-bit counts: a tile
+   * overflows only past 2^32 groups (with 128 x 128 tiles a weight of 2^48 elements, with fewer rows a row of over
+   * 2^41). Read-only once in a report: an inspection's layers may share them (`absorbPart`): `total` between weights
+   * of one shape, `valid` with `total` where every group is valid, or one array of zeros where none is.
    */
   valid: Uint32Array;
   total: Uint32Array;
 }
 
-/** The one buffer a grid's two halves lie in (what a worker transfers), or null when they lie apart. */
-export function gridBuffer(grid: Grid): ArrayBuffer | null {
-  const { valid, total } = grid;
-  return valid.buffer === total.buffer && valid.byteOffset === 0 && total.byteOffset === valid.byteLength && valid.buffer.byteLength === 2 * valid.byteLength
-    ? (valid.buffer as ArrayBuffer)
-    : null;
+/**
+ * A part's grid as a scan job delivers it (`compactGrid`): every layer's grid is 128 KB, and fresh memory on this
+ * kind of machine costs about 12 us a 4 KB page, so a 224-layer int4 LLM spent a quarter of its inspection making
+ * and copying grids. What the shape or the totals already say is not sent.
+ */
+export interface PartGrid {
+  rows: number;
+  cols: number;
+  /** Valid groups per tile; null where no group is valid, 'total' where every group is. */
+  valid: Uint32Array | null | 'total';
+  /** Groups per tile; null where the part is the whole weight and they are what `gridTotals` gives for its shape. */
+  total: Uint32Array | null;
+}
+
+/** The buffers of a part's grid that a worker hands over (transfers) to the receiving thread. */
+export function partGridBuffers(grid: PartGrid): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const a of [grid.valid, grid.total]) if (a instanceof Uint32Array) out.push(a.buffer as ArrayBuffer);
+  return out;
 }
 
 /** Additive statistics of one weight (or of one part of it: parts merge by `mergeStats`). */
@@ -117,13 +129,14 @@ export class ShapeInfo {
   }
 }
 
-export function emptyStats(shape: ShapeInfo): ScanStats {
+/** `withGrid` false: grid arrays of no tiles (a scan that hands its grid on as it ends: scanPartSimd's gridOut). */
+export function emptyStats(shape: ShapeInfo, withGrid = true): ScanStats {
   const { m } = shape.pattern;
   const patternViolations: Record<string, number> = {};
   for (const p of STANDARD_PATTERNS) patternViolations[patternName(p)] = shape.K % p.m === 0 ? 0 : -1;
   const blocks: ScanStats['blocks'] = {};
   for (const b of BLOCK_SHAPES) blocks[b.name] = shape.K % b.in === 0 && shape.R % b.out === 0 ? { zero: 0, total: 0 } : null;
-  const tiles = shape.grid.rows * shape.grid.cols;
+  const tiles = withGrid ? shape.grid.rows * shape.grid.cols : 0;
   return {
     elements: 0,
     zeros: 0,
@@ -137,19 +150,103 @@ export function emptyStats(shape: ShapeInfo): ScanStats {
     keptMagnitude: 0,
     patternViolations,
     blocks,
-    grid: { rows: shape.grid.rows, cols: shape.grid.cols, ...gridArrays(tiles) },
+    grid: { rows: shape.grid.rows, cols: shape.grid.cols, valid: new Uint32Array(tiles), total: new Uint32Array(tiles) },
   };
 }
 
-function gridArrays(tiles: number): { valid: Uint32Array; total: Uint32Array } {
-  const both = new Uint32Array(2 * tiles);
-  return { valid: both.subarray(0, tiles), total: both.subarray(tiles) };
+/** Statistics as a scan job delivers them (from a worker thread, a structured clone): the grid compacted. */
+export type PartStats = Omit<ScanStats, 'grid'> & { grid: PartGrid };
+
+/** Shapes whose totals were made (gridTotals), by shapeKey: shared, never written. */
+const totalsByShape = new Map<string, Uint32Array>();
+const zerosByTiles = new Map<number, Uint32Array>();
+const SHAPES_KEPT = 256;
+/** Arrays of a report's grids that belong to more than one layer (the caches above, a `valid` that is its `total`). */
+const sharedArrays = new WeakSet<Uint32Array>();
+
+function shapeKey(shape: ShapeInfo): string {
+  const { dims, kAxis, rAxis } = shape.geometry;
+  return `${dims.join('x')}/${kAxis}/${rAxis}/${shape.pattern.m}/${shape.grid.rows}x${shape.grid.cols}`;
 }
 
-/** Statistics as a part delivers them (from a worker thread, a structured clone). */
-export type PartStats = ScanStats;
+/**
+ * Groups per tile of a whole weight of this shape, as the kernels count them: every output feature r and position p
+ * has the same groups along K (chunk c holds chunk / M of them, the last one what is left of K, whole groups
+ * only), in tile row floor(r * rows / R) and column floor((c * P + p) * cols / (chunks * P)): an outer product of
+ * features per tile row and groups per column. Cached per shape (SHAPES_KEPT); the array is shared: never write it.
+ */
+export function gridTotals(shape: ShapeInfo): Uint32Array {
+  const key = shapeKey(shape);
+  let totals = totalsByShape.get(key);
+  if (totals) return totals;
+  const { rows, cols } = shape.grid;
+  const { R, P, K, chunk, chunksPerLane } = shape;
+  const m = shape.pattern.m;
+  const perRow = new Float64Array(rows);
+  for (let r = 0; r < R; r++) perRow[Math.floor((r * rows) / R)]++;
+  const perCol = new Float64Array(cols);
+  const colScale = cols / (chunksPerLane * P);
+  for (let c = 0; c < chunksPerLane; c++) {
+    const groups = Math.floor((Math.min(K, (c + 1) * chunk) - c * chunk) / m);
+    if (groups > 0) for (let p = 0; p < P; p++) perCol[Math.floor((c * P + p) * colScale)] += groups;
+  }
+  totals = new Uint32Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) totals[i * cols + j] = perRow[i] * perCol[j];
+  if (totalsByShape.size >= SHAPES_KEPT) totalsByShape.delete(totalsByShape.keys().next().value!);
+  totalsByShape.set(key, totals);
+  sharedArrays.add(totals);
+  return totals;
+}
 
-export function mergeStats(into: ScanStats, part: PartStats): ScanStats {
+function sharedZeros(tiles: number): Uint32Array {
+  let zeros = zerosByTiles.get(tiles);
+  if (!zeros) {
+    if (zerosByTiles.size >= SHAPES_KEPT) zerosByTiles.delete(zerosByTiles.keys().next().value!);
+    zerosByTiles.set(tiles, (zeros = new Uint32Array(tiles)));
+    sharedArrays.add(zeros);
+  }
+  return zeros;
+}
+
+function sameCounts(a: Uint32Array, b: Uint32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * A part's grid, compacted (PartGrid) from the kernel's counts `valid` and `total` (views that may lie in the
+ * kernel's memory: what is kept is copied). `whole`: the part is the whole weight.
+ */
+export function compactGrid(shape: ShapeInfo, whole: boolean, valid: Uint32Array, total: Uint32Array): PartGrid {
+  const { rows, cols } = shape.grid;
+  // The shape's totals stand in only where they are the kernel's own counts (so they can never be wrong).
+  const totalOut = whole && sameCounts(total, gridTotals(shape)) ? null : total.slice();
+  let anyValid = false;
+  for (let i = 0; i < valid.length && !anyValid; i++) anyValid = valid[i] !== 0;
+  const validOut = !anyValid ? null : sameCounts(valid, total) ? 'total' : valid.slice();
+  return { rows, cols, valid: validOut, total: totalOut };
+}
+
+/** The grid of a part's statistics, made whole (Grid), sharing what it can. */
+function expandGrid(shape: ShapeInfo, grid: PartGrid): Grid {
+  const total = grid.total ?? gridTotals(shape);
+  const valid = grid.valid === 'total' ? total : (grid.valid ?? sharedZeros(total.length));
+  if (valid === total) sharedArrays.add(total);
+  return { rows: grid.rows, cols: grid.cols, valid, total };
+}
+
+/** Adds a part's statistics into a weight's (`into`, from earlier parts of it, or none yet): statistics whole. */
+export function absorbPart(into: ScanStats | undefined, part: PartStats, shape: ShapeInfo): ScanStats {
+  const stats: ScanStats = { ...part, grid: expandGrid(shape, part.grid) };
+  if (!into) return stats;
+  // The weight's arrays may be shared: written only once copied.
+  const owned = (a: Uint32Array) => (sharedArrays.has(a) || a === into.grid.valid && a === into.grid.total ? a.slice() : a);
+  into.grid = { ...into.grid, valid: owned(into.grid.valid), total: owned(into.grid.total) };
+  return mergeStats(into, stats);
+}
+
+export function mergeStats(into: ScanStats, part: ScanStats): ScanStats {
   into.elements += part.elements;
   into.zeros += part.zeros;
   into.negativeZeros += part.negativeZeros;

@@ -5,10 +5,10 @@ import { DerivedByteReader } from '../onnx/derivedReader';
 import type { ElementReader } from '../onnx/tensorData';
 import { PackedCodesReader } from '../onnx/packedCodes';
 import { type PackedZeroPoints, type ZeroPoint, integerAt, toMagnitudes, unpackZeroPoints, zeroPointLookup } from './decode';
-import { type Geometry, type ScanStats, ShapeInfo, SlabScanner, emptyStats, kAlignment } from './kernel';
+import { type Geometry, type PartGrid, type PartStats, type ScanStats, ShapeInfo, SlabScanner, compactGrid, emptyStats, kAlignment } from './kernel';
 import type { Pattern } from './pattern';
 import { packedDistancesSimd, readPackedCodes, readPackedPoints } from './simd/packedDistances';
-import { type FusedPacked, scanPartSimd, simdApplies } from './simd/simdScan';
+import { type FusedPacked, type GridOut, scanPartSimd, simdApplies } from './simd/simdScan';
 
 /** What one scan job covers: rows a in [a0, a1) of the [A, K, B] view, K rows [k0, k1). */
 export interface ScanPart {
@@ -43,16 +43,39 @@ export function wholeTensor(shape: ShapeInfo): ScanPart {
   return { a0: 0, a1: shape.A, k0: 0, k1: shape.K };
 }
 
-export function scanPart(reader: ElementReader, options: ScanOptions, part: ScanPart): ScanStats {
+/**
+ * A part's statistics with the grid compacted (PartGrid), as scan jobs deliver them: the SIMD kernels' grid counts
+ * are read where they lie, not copied into fresh arrays first.
+ */
+export function scanPartCompact(reader: ElementReader, options: ScanOptions, part: ScanPart): PartStats {
+  const shape = new ShapeInfo(options.geometry, options.pattern, options.gridMax);
+  const whole = part.a0 === 0 && part.a1 === shape.A && part.k0 === 0 && part.k1 === shape.K;
+  let grid: PartGrid | undefined;
+  const stats = scanPart(reader, options, part, (valid, total) => (grid = compactGrid(shape, whole, valid, total)));
+  return { ...stats, grid: grid! };
+}
+
+/** With `gridOut`, the grid's counts go there as the scan ends and the statistics' grid arrays are empty. */
+export function scanPart(reader: ElementReader, options: ScanOptions, part: ScanPart, gridOut?: GridOut): ScanStats {
   // 4-bit packed codes take the distance reader, whose kernel reads them packed (and their zero points as stored).
   const packed4 = reader instanceof PackedCodesReader && reader.codes.bits === 4;
-  if (options.kernel !== 'js' && !packed4 && simdApplies(reader.dtype.name, options.pattern, options.zeroPoint)) return scanPartSimd(reader, options, part);
+  if (options.kernel !== 'js' && !packed4 && simdApplies(reader.dtype.name, options.pattern, options.zeroPoint)) return scanPartSimd(reader, options, part, undefined, gridOut);
   const distances = options.kernel !== 'js' ? distanceReader(reader, options) : undefined;
   if (distances) {
-    const stats = scanPartSimd(distances, { ...options, zeroPoint: undefined }, part, distances.fusedPacked());
+    const stats = scanPartSimd(distances, { ...options, zeroPoint: undefined }, part, distances.fusedPacked(), gridOut);
     stats.zeroPointZeros += distances.zeroPointZeros;
     return stats;
   }
+  const stats = scanPartJs(reader, options, part);
+  if (gridOut) {
+    gridOut(stats.grid.valid, stats.grid.total);
+    stats.grid = { ...stats.grid, valid: new Uint32Array(0), total: new Uint32Array(0) };
+  }
+  return stats;
+}
+
+/** The reference kernel (kernel.ts) over a part. */
+function scanPartJs(reader: ElementReader, options: ScanOptions, part: ScanPart): ScanStats {
   const shape = new ShapeInfo(options.geometry, options.pattern, options.gridMax);
   const stats = emptyStats(shape);
   const scanner = new SlabScanner(shape, stats);

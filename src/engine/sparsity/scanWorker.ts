@@ -3,7 +3,7 @@ import { parentPort } from 'node:worker_threads';
 import { describeError } from '../errors';
 import { FileSource } from '../onnx/source';
 import { JobSources } from './job';
-import { gridBuffer } from './kernel';
+import { partGridBuffers } from './kernel';
 import type { ToScanWorker } from './pool';
 
 if (parentPort) {
@@ -35,9 +35,8 @@ if (parentPort) {
         cancelled,
       );
       port.postMessage({ type: 'progress', elements: progress });
-      // The grid's buffer moves to the receiving thread (no copy there); the rest of the statistics are copied.
-      const grid = gridBuffer(stats.grid);
-      port.postMessage({ type: 'done', id: job.id, stats }, grid ? [grid] : []);
+      // The grid's arrays move to the receiving thread (no copy there); the rest of the statistics are copied.
+      port.postMessage({ type: 'done', id: job.id, stats }, partGridBuffers(stats.grid));
     } catch (err) {
       port.postMessage({ type: 'failed', id: job.id, message: describeError(err), cancelled: cancelled.aborted });
     }

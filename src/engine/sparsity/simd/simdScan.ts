@@ -154,6 +154,9 @@ const align = (x: number) => Math.ceil(x / 64) * 64;
  * `countZeroPointZeros` takes the part's codes on a non-zero zero point (all its zeros less those the kernel
  * counted on a zero point of 0).
  */
+/** Takes a scan's grid counts (valid, total groups per tile): views that hold only for the call. */
+export type GridOut = (valid: Uint32Array, total: Uint32Array) => void;
+
 export interface FusedPacked {
   K: number;
   blockSize: number;
@@ -166,10 +169,14 @@ export interface FusedPacked {
   countZeroPointZeros(count: number): void;
 }
 
-export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: ScanPart, fused?: FusedPacked): ScanStats {
+/**
+ * With `gridOut`, the grid is not made: its counts are handed to gridOut as views of the kernel's memory (valid only
+ * for the call) and the statistics' grid arrays are empty.
+ */
+export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: ScanPart, fused?: FusedPacked, gridOut?: GridOut): ScanStats {
   const k = kernel()!;
   const shape = new ShapeInfo(options.geometry, options.pattern, options.gridMax);
-  const stats = emptyStats(shape);
+  const stats = emptyStats(shape, !gridOut);
   const { K, B, R } = shape;
   const n = options.pattern.n;
   const dt = DTYPE_CODES[reader.dtype.name];
@@ -186,7 +193,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   const slabElements = (fullK && height === K ? aBatch : 1) * height * B;
   const wordRowsPerSlab = Math.ceil(height / WORD_ROWS);
   const KW = Math.ceil(K / WORD_ROWS);
-  const tiles = stats.grid.rows * stats.grid.cols;
+  const tiles = shape.grid.rows * shape.grid.cols;
   const enabled = (stats.blocks['2x1'] ? 1 : 0) | (stats.blocks['4x1'] ? 2 : 0) | (stats.blocks['4x16'] ? 4 : 0);
   const accPlane = shape.rInA && enabled ? shape.rStride * KW * B : 0;
 
@@ -378,6 +385,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   // Fold the 16-bit word counts into the byte tables collect() reads.
   k.foldWords(pHist16, pHistLo, pHistHi);
   collect(stats, k, { pHistLo, pHistHi, pTailLo, pTailHi, pCounts, pGridValid, pGridTotal }, K % WORD_ROWS || WORD_ROWS, n);
+  gridOut?.(new Uint32Array(k.memory.buffer, pGridValid, tiles), new Uint32Array(k.memory.buffer, pGridTotal, tiles));
   if (packed) packed.countZeroPointZeros(stats.zeros - zerosOnZeroPoint0);
   // One zero point for the whole weight (simdApplies): every zero of an integer weight is a code equal to it.
   if (isFloat) stats.negativeZeros += k.getNegativeZeros();
@@ -442,6 +450,7 @@ function collect(
       block.total += counts[2 * i + 1];
     }
   });
+  // (Empty with gridOut: scanPartSimd hands the counts on instead.)
   const valid = new Uint32Array(buffer, at.pGridValid, stats.grid.valid.length);
   const total = new Uint32Array(buffer, at.pGridTotal, stats.grid.total.length);
   for (let i = 0; i < valid.length; i++) {
