@@ -214,18 +214,23 @@ function sameCounts(a: Uint32Array, b: Uint32Array): boolean {
   return true;
 }
 
+/** How `valid` stands to `total`: 0 no group valid, 1 every group valid, 2 neither (the kernel's gridKind). */
+export function gridKind(valid: Uint32Array, total: Uint32Array): number {
+  let any = 0;
+  for (let i = 0; i < valid.length; i++) any |= valid[i];
+  return any === 0 ? 0 : sameCounts(valid, total) ? 1 : 2;
+}
+
 /**
  * A part's grid, compacted (PartGrid) from the kernel's counts `valid` and `total` (views that may lie in the
- * kernel's memory: what is kept is copied). `whole`: the part is the whole weight.
+ * kernel's memory: what is kept is copied) and `kind`, how they stand (gridKind). `whole`: the part is the whole
+ * weight.
  */
-export function compactGrid(shape: ShapeInfo, whole: boolean, valid: Uint32Array, total: Uint32Array): PartGrid {
+export function compactGrid(shape: ShapeInfo, whole: boolean, valid: Uint32Array, total: Uint32Array, kind: number): PartGrid {
   const { rows, cols } = shape.grid;
   // The shape's totals stand in only where they are the kernel's own counts (so they can never be wrong).
   const totalOut = whole && sameCounts(total, gridTotals(shape)) ? null : total.slice();
-  let anyValid = false;
-  for (let i = 0; i < valid.length && !anyValid; i++) anyValid = valid[i] !== 0;
-  const validOut = !anyValid ? null : sameCounts(valid, total) ? 'total' : valid.slice();
-  return { rows, cols, valid: validOut, total: totalOut };
+  return { rows, cols, valid: kind === 0 ? null : kind === 1 ? 'total' : valid.slice(), total: totalOut };
 }
 
 /** The grid of a part's statistics, made whole (Grid), sharing what it can. */

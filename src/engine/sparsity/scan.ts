@@ -5,7 +5,7 @@ import { DerivedByteReader } from '../onnx/derivedReader';
 import type { ElementReader } from '../onnx/tensorData';
 import { PackedCodesReader } from '../onnx/packedCodes';
 import { type PackedZeroPoints, type ZeroPoint, integerAt, toMagnitudes, unpackZeroPoints, zeroPointLookup } from './decode';
-import { type Geometry, type PartGrid, type PartStats, type ScanStats, ShapeInfo, SlabScanner, compactGrid, emptyStats, kAlignment } from './kernel';
+import { type Geometry, type PartGrid, type PartStats, type ScanStats, ShapeInfo, SlabScanner, compactGrid, emptyStats, gridKind, kAlignment } from './kernel';
 import type { Pattern } from './pattern';
 import { packedDistancesSimd, readPackedCodes, readPackedPoints } from './simd/packedDistances';
 import { type FusedPacked, type GridOut, scanPartSimd, simdApplies } from './simd/simdScan';
@@ -50,9 +50,20 @@ export function wholeTensor(shape: ShapeInfo): ScanPart {
 export function scanPartCompact(reader: ElementReader, options: ScanOptions, part: ScanPart): PartStats {
   const shape = new ShapeInfo(options.geometry, options.pattern, options.gridMax);
   const whole = part.a0 === 0 && part.a1 === shape.A && part.k0 === 0 && part.k1 === shape.K;
-  let grid: PartGrid | undefined;
-  const stats = scanPart(reader, options, part, (valid, total) => (grid = compactGrid(shape, whole, valid, total)));
-  return { ...stats, grid: grid! };
+  const out = new GridCompactor(shape, whole);
+  const stats = scanPart(reader, options, part, out);
+  return { ...stats, grid: out.grid! };
+}
+
+class GridCompactor implements GridOut {
+  grid?: PartGrid;
+  constructor(
+    private readonly shape: ShapeInfo,
+    private readonly whole: boolean,
+  ) {}
+  take(valid: Uint32Array, total: Uint32Array, kind: number): void {
+    this.grid = compactGrid(this.shape, this.whole, valid, total, kind);
+  }
 }
 
 /** With `gridOut`, the grid's counts go there as the scan ends and the statistics' grid arrays are empty. */
@@ -68,7 +79,7 @@ export function scanPart(reader: ElementReader, options: ScanOptions, part: Scan
   }
   const stats = scanPartJs(reader, options, part);
   if (gridOut) {
-    gridOut(stats.grid.valid, stats.grid.total);
+    gridOut.take(stats.grid.valid, stats.grid.total, gridKind(stats.grid.valid, stats.grid.total));
     stats.grid = { ...stats.grid, valid: new Uint32Array(0), total: new Uint32Array(0) };
   }
   return stats;

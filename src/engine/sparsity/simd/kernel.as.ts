@@ -841,6 +841,29 @@ export function fillValidTable(at: usize, n: i32): void {
   }
 }
 
+/**
+ * How a grid's valid counts stand to its totals (`tiles` u32 each): 0 no group valid, 1 every group valid (the
+ * two equal), 2 neither. What a scan job sends of its grid follows from it (kernel.ts, compactGrid).
+ */
+export function gridKind(valid: usize, total: usize, tiles: i32): i32 {
+  let any = i32x4.splat(0);
+  let diff = i32x4.splat(0);
+  let t = 0;
+  for (; t + 4 <= tiles; t += 4) {
+    const v = v128.load(valid + (<usize>t << 2));
+    any = v128.or(any, v);
+    diff = v128.or(diff, v128.xor(v, v128.load(total + (<usize>t << 2))));
+  }
+  let anyTail = 0, diffTail = 0;
+  for (; t < tiles; t++) {
+    const v = load<u32>(valid + (<usize>t << 2));
+    anyTail |= v;
+    diffTail |= v ^ load<u32>(total + (<usize>t << 2));
+  }
+  if (!v128.any_true(any) && anyTail == 0) return 0;
+  return !v128.any_true(diff) && diffTail == 0 ? 1 : 2;
+}
+
 /** Adds the 16-bit word counts `hist16` (u32[65536]) to the byte tables histLo and histHi (u32[256] each). */
 export function foldWords(hist16: usize, histLo: usize, histHi: usize): void {
   for (let w = 0; w < 65536; w++) {

@@ -14,6 +14,7 @@ interface KernelExports {
   heapBase(): number;
   fillValidTable(at: number, n: number): void;
   foldWords(hist16: number, histLo: number, histHi: number): void;
+  gridKind(valid: number, total: number, tiles: number): number;
   resetSums(): void;
   getTotal(): number;
   getKept(): number;
@@ -154,8 +155,13 @@ const align = (x: number) => Math.ceil(x / 64) * 64;
  * `countZeroPointZeros` takes the part's codes on a non-zero zero point (all its zeros less those the kernel
  * counted on a zero point of 0).
  */
-/** Takes a scan's grid counts (valid, total groups per tile): views that hold only for the call. */
-export type GridOut = (valid: Uint32Array, total: Uint32Array) => void;
+/**
+ * Takes a scan's grid counts (valid, total groups per tile: views that hold only for the call) and how they stand
+ * (gridKind's 0, 1, 2). An object, not a closure: a new closure per scan made V8 drop scanPartSimd's compiled code.
+ */
+export interface GridOut {
+  take(valid: Uint32Array, total: Uint32Array, kind: number): void;
+}
 
 export interface FusedPacked {
   K: number;
@@ -371,26 +377,31 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     }
   }
 
-  if (lineRows.size > 0) {
-    const gridValid = new Uint32Array(k.memory.buffer, pGridValid, tiles);
-    const gridTotal = new Uint32Array(k.memory.buffer, pGridTotal, tiles);
-    for (const [rowTile, { rows: count, valid }] of lineRows) {
-      for (let r = 0; lineRuns[r] >= 0; r += 2) {
-        const groups = 4 * (lineRuns[r + 3] - lineRuns[r + 1]);
-        gridTotal[rowTile + lineRuns[r]] += groups * count;
-        gridValid[rowTile + lineRuns[r]] += groups * valid;
-      }
-    }
-  }
+  if (lineRows.size > 0) addLineRows(new Uint32Array(k.memory.buffer, pGridValid, tiles), new Uint32Array(k.memory.buffer, pGridTotal, tiles), lineRows, lineRuns);
   // Fold the 16-bit word counts into the byte tables collect() reads.
   k.foldWords(pHist16, pHistLo, pHistHi);
   collect(stats, k, { pHistLo, pHistHi, pTailLo, pTailHi, pCounts, pGridValid, pGridTotal }, K % WORD_ROWS || WORD_ROWS, n);
-  gridOut?.(new Uint32Array(k.memory.buffer, pGridValid, tiles), new Uint32Array(k.memory.buffer, pGridTotal, tiles));
+  gridOut?.take(new Uint32Array(k.memory.buffer, pGridValid, tiles), new Uint32Array(k.memory.buffer, pGridTotal, tiles), k.gridKind(pGridValid, pGridTotal, tiles));
   if (packed) packed.countZeroPointZeros(stats.zeros - zerosOnZeroPoint0);
   // One zero point for the whole weight (simdApplies): every zero of an integer weight is a code equal to it.
   if (isFloat) stats.negativeZeros += k.getNegativeZeros();
   if (!isFloat && (uniformZeroPoint(options.zeroPoint) ?? 0) !== 0) stats.zeroPointZeros = stats.zeros;
   return stats;
+}
+
+/**
+ * Whole K-contiguous rows' grid counts (scanPartSimd's lineBatch): `lineRows` per tile row (row offset in tiles)
+ * the rows and the all-valid rows among them; `lineRuns` the grid columns as [column, first word] runs, -1 ended.
+ * Out of scanPartSimd, so that this loop stays compiled whatever that function's state.
+ */
+function addLineRows(gridValid: Uint32Array, gridTotal: Uint32Array, lineRows: Map<number, { rows: number; valid: number }>, lineRuns: number[]): void {
+  for (const [rowTile, { rows: count, valid }] of lineRows) {
+    for (let r = 0; lineRuns[r] >= 0; r += 2) {
+      const groups = 4 * (lineRuns[r + 3] - lineRuns[r + 1]);
+      gridTotal[rowTile + lineRuns[r]] += groups * count;
+      gridValid[rowTile + lineRuns[r]] += groups * valid;
+    }
+  }
 }
 
 /** Turns the kernel's byte histograms, grid and block counts into ScanStats. */
