@@ -149,6 +149,8 @@ const CANCEL_CHECK_EVERY = 4096;
 export interface ReadOptions {
   /** Checked while reading: a huge structure stops on Ctrl-C (CancelledError). */
   signal?: { readonly aborted: boolean };
+  /** Called with each initializer of the main graph as it is read (inspect.ts starts scan workers on the way). */
+  onInitializer?: (tensor: TensorRef) => void;
 }
 
 /** One read of a model's structure: its source and what it has cost so far. */
@@ -157,6 +159,7 @@ interface Reading {
   items: number;
   pathChars: number;
   signal?: { readonly aborted: boolean };
+  onInitializer?: (tensor: TensorRef) => void;
 }
 
 /** Counts one item of structure against MAX_STRUCTURE_ITEMS, and now and then looks for a cancel. */
@@ -214,7 +217,7 @@ export function readSkeleton(src: ByteSource, options: ReadOptions = {}): ModelS
     graph: undefined as unknown as GraphSkeleton,
     functions: [],
   };
-  const r: Reading = { src, items: 0, pathChars: 0, signal: options.signal };
+  const r: Reading = { src, items: 0, pathChars: 0, signal: options.signal, onInitializer: options.onInitializer };
   try {
     forEachField(src, 0, src.size, (f) => {
       switch (f.no) {
@@ -307,6 +310,7 @@ function readGraph(r: Reading, start: number, end: number, path: string, parent:
         expect(f, WIRE_LEN, 'initializer');
         countItem(r);
         graph.initializers.push(readTensor(src, f.pos, f.pos + f.len, f.start));
+        if (depth === 0) r.onInitializer?.(graph.initializers[graph.initializers.length - 1]);
         break;
       case 15:
         expect(f, WIRE_LEN, 'sparse_initializer');

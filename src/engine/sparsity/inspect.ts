@@ -200,10 +200,12 @@ export async function inspectSource(src: ByteSource, options: InspectOptions = {
   try {
     // A Hugging Face safetensors checkpoint (issue 16) has layers but no graph; an ONNX model has both.
     const checkpoint = isCheckpointPath(src.path) ? discoverCheckpointOrFail(src, externals) : undefined;
-    const model = checkpoint?.model ?? readSkeleton(src, { signal: options.signal });
-    // Scan workers take a tenth of a second to start: where the weights will be scanned in threads, they start
-    // now, while the model is checked and its layers are found.
-    const early = checkpoint ? undefined : earlyWorkers(src, model, options);
+    // Scan workers take a tenth of a second to start: where the weights will be scanned in threads, they start as
+    // soon as the structure walk has seen enough bytes of initializers, while the rest is read, checked and its
+    // layers are found.
+    const early = checkpoint ? undefined : earlyWorkers(src, options);
+    const model = checkpoint?.model ?? readSkeleton(src, { signal: options.signal, onInitializer: early?.count });
+    early?.walked(model);
     let results: ScanResult[];
     let plans: LayerPlan[];
     let scans: WeightScan[];
@@ -347,8 +349,13 @@ export function partTarget(totalElements: number): number {
   return Math.min(PART_ELEMENTS, Math.max(MIN_PART_ELEMENTS, Math.ceil(totalElements / 8)));
 }
 
-/** Scan workers started before the layers are known (earlyWorkers): runScans takes what it needs, release() stops the rest. */
+/**
+ * Scan workers started before the layers are known (earlyWorkers): `count` takes each initializer as the structure
+ * walk reads it, `walked` the whole structure once read; runScans takes what it needs, release() stops the rest.
+ */
 interface EarlyWorkers {
+  count(tensor: TensorRef): void;
+  walked(model: ModelSkeleton): void;
   take(count: number): Worker[];
   release(): void;
 }
@@ -360,19 +367,37 @@ function tensorBytes(t: TensorRef): number {
 }
 
 /**
- * Workers started as soon as the model's structure is read, when its initializers hold at least INLINE_BELOW
- * bytes and threads would scan them (runScans decides again on the layers found, and stops what it does not use).
+ * Workers started while the model's structure is read, once its initializers hold at least INLINE_BELOW bytes and
+ * threads would scan them (runScans decides again on the layers found, and stops what it does not use). The main
+ * graph's initializers count as they are read (an int4 LLM's 672 of them take 50 ms to walk: its workers start
+ * while the rest is read); the functions' once the walk is done.
  */
-function earlyWorkers(src: ByteSource, model: ModelSkeleton, options: InspectOptions): EarlyWorkers | undefined {
+function earlyWorkers(src: ByteSource, options: InspectOptions): EarlyWorkers | undefined {
   const threads = options.workers ?? defaultWorkerCount();
   const script = options.workerScript ?? defaultWorkerScript();
   if (!(src instanceof FileSource) || threads === 0 || !script || options.workers !== undefined) return undefined;
+  const limit = options.inlineBelow ?? INLINE_BELOW;
   let bytes = 0;
-  for (const graph of [model.graph, ...model.functions]) for (const t of graph.initializers) bytes += tensorBytes(t);
-  if (bytes < (options.inlineBelow ?? INLINE_BELOW)) return undefined;
-  let pool: Worker[] = spawnWorkers(script, threads);
+  let pool: Worker[] | undefined;
+  const start = () => {
+    if (!pool && bytes >= limit) pool = spawnWorkers(script, threads);
+  };
   return {
+    count: (tensor) => {
+      if (pool) return;
+      bytes += tensorBytes(tensor);
+      start();
+    },
+    walked: (model) => {
+      for (const fn of model.functions) for (const t of fn.initializers) bytes += tensorBytes(t);
+      start();
+    },
     take: (count) => {
+      // None started early (too few bytes of initializers: the weights may be Constant nodes): started now.
+      if (!pool) {
+        pool = [];
+        return count ? spawnWorkers(script, count) : [];
+      }
       const taken = pool.slice(0, count);
       const rest = pool.slice(count);
       pool = [];
@@ -380,7 +405,7 @@ function earlyWorkers(src: ByteSource, model: ModelSkeleton, options: InspectOpt
       return taken;
     },
     release: () => {
-      for (const w of pool) void w.terminate();
+      for (const w of pool ?? []) void w.terminate();
       pool = [];
     },
   };
