@@ -842,6 +842,45 @@ export function fillValidTable(at: usize, n: i32): void {
 }
 
 /**
+ * The tile row offsets (tile row x cols) of `count` whole K-contiguous rows a0, a0 + 1, ... (one lane each), to
+ * rowTiles (i32): row a's output feature r = (a / rStride) % R (r in A; else 0), its tile row floor(r * rows / R).
+ */
+export function lineTiles(rowTiles: usize, count: i32, a0: i32, rInA: i32, rStride: i32, R: i32, rows: i32, cols: i32): void {
+  for (let i = 0; i < count; i++) {
+    const r = rInA ? ((a0 + i) / rStride) % R : 0;
+    store<i32>(rowTiles + (<usize>i << 2), <i32>((<i64>r * <i64>rows) / <i64>R) * cols);
+  }
+}
+
+/** Counts `count` rows in lineCounts (u32 pairs per tile row: rows, and rows whose `kinds` byte is 1: all valid). */
+export function countLines(rowTiles: usize, kinds: usize, count: i32, cols: i32, lineCounts: usize): void {
+  for (let i = 0; i < count; i++) {
+    const at = lineCounts + (<usize>(load<i32>(rowTiles + (<usize>i << 2)) / cols) << 3);
+    store<u32>(at, load<u32>(at) + 1);
+    store<u32>(at, load<u32>(at, 4) + <u32>(load<u8>(kinds + <usize>i) == 1), 4);
+  }
+}
+
+/**
+ * Adds the rows counted in lineCounts (lineTiles') to the grid: in tile row t, each of its `rows` rows adds every
+ * group of run j (4 per word; `runs` as i32 pairs [column, first word], ended by a column of -1) to total, and each
+ * all-valid row to valid.
+ */
+export function addLines(lineCounts: usize, rows: i32, cols: i32, runs: usize, gridValid: usize, gridTotal: usize): void {
+  for (let t = 0; t < rows; t++) {
+    const count = load<u32>(lineCounts + (<usize>t << 3));
+    if (count == 0) continue;
+    const valid = load<u32>(lineCounts + (<usize>t << 3), 4);
+    for (let j: usize = 0; load<i32>(runs + (j << 3)) >= 0; j++) {
+      const groups = <u32>(4 * (load<i32>(runs + (j << 3), 12) - load<i32>(runs + (j << 3), 4)));
+      const tile = (<usize>(t * cols + load<i32>(runs + (j << 3)))) << 2;
+      store<u32>(gridTotal + tile, load<u32>(gridTotal + tile) + groups * count);
+      store<u32>(gridValid + tile, load<u32>(gridValid + tile) + groups * valid);
+    }
+  }
+}
+
+/**
  * How a grid's valid counts stand to its totals (`tiles` u32 each): 0 no group valid, 1 every group valid (the
  * two equal), 2 neither. What a scan job sends of its grid follows from it (kernel.ts, compactGrid).
  */

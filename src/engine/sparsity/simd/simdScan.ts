@@ -15,6 +15,9 @@ interface KernelExports {
   fillValidTable(at: number, n: number): void;
   foldWords(hist16: number, histLo: number, histHi: number): void;
   gridKind(valid: number, total: number, tiles: number): number;
+  lineTiles(rowTiles: number, count: number, a0: number, rInA: number, rStride: number, R: number, rows: number, cols: number): void;
+  countLines(rowTiles: number, kinds: number, count: number, cols: number, lineCounts: number): void;
+  addLines(lineCounts: number, rows: number, cols: number, runs: number, gridValid: number, gridTotal: number): void;
   resetSums(): void;
   getTotal(): number;
   getKept(): number;
@@ -224,19 +227,19 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   const pRowTiles = layout.take(lineBatch ? aBatch * 4 : 0);
   const packed = fused && lineBatch && B === 1 && fused.K === K ? fused : undefined;
   const pKinds = layout.take(lineBatch ? aBatch : 0);
-  const lineRows = new Map<number, { rows: number; valid: number }>();
+  // Whole K-contiguous rows per tile row (lineTiles, addLines): u32 pairs [rows, all-valid rows].
+  const pLineCounts = layout.take(lineWords > 0 ? stats.grid.rows * 8 : 0);
   // How the part's zero points lie in the kernel's memory (FusedPacked.readPoints): set once memory is committed.
   let pointRowBytes = 0;
   let pointsPerRow = 0;
   // Zeros of packed codes on a zero point of 0 (scanPacked4): the others, once all the zeros are counted, are the
   // codes on a non-zero zero point (fragile.ts).
   let zerosOnZeroPoint0 = 0;
-  /** One whole K-contiguous row in tile row `rowTile`, of wordStatsLine's `kind` (1: every group valid). */
+  /** One whole K-contiguous row in tile row `rowTile` (a row offset), of wordStatsLine's `kind` (1: every group valid). */
   const tallyLine = (rowTile: number, kind: number) => {
-    let entry = lineRows.get(rowTile);
-    if (!entry) lineRows.set(rowTile, (entry = { rows: 0, valid: 0 }));
-    entry.rows++;
-    if (kind === 1) entry.valid++;
+    const at = (rowTile / stats.grid.cols) * 2;
+    lineCounts[at]++;
+    if (kind === 1) lineCounts[at + 1]++;
   };
   const pHistLo = layout.take(256 * 4);
   const pHistHi = layout.take(256 * 4);
@@ -274,8 +277,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   const laneP = new Int32Array(k.memory.buffer, pLaneP, B);
   const laneR = new Int32Array(k.memory.buffer, pLaneR, B);
   const vecTile = new Int32Array(k.memory.buffer, pVecTile, Math.ceil(B / 8));
-  const rowTiles = new Int32Array(k.memory.buffer, pRowTiles, lineBatch ? aBatch : 0);
-  const kinds = new Uint8Array(k.memory.buffer, pKinds, lineBatch ? aBatch : 0);
+  const lineCounts = new Uint32Array(k.memory.buffer, pLineCounts, lineWords > 0 ? stats.grid.rows * 2 : 0);
   const laneTables = (a: number) => {
     for (let b = 0; b < B; b++) {
       const r = shape.rOf(a, b);
@@ -332,7 +334,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
 
   /** `count` whole K-contiguous rows from a0, already in memory at pInput (lineBatch). */
   const scanLines = (a0: number, count: number) => {
-    for (let i = 0; i < count; i++) rowTiles[i] = Math.floor((shape.rOf(a0 + i, 0) * rows) / R) * cols;
+    k.lineTiles(pRowTiles, count, a0, shape.rInA ? 1 : 0, shape.rStride, R, rows, cols);
     if (packed) {
       // The packed kernel counts the words and sorts the rows as it makes them; mixed rows' grid counts here.
       const points = pPoints + (a0 - part.a0) * pointsPerRow;
@@ -342,7 +344,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
       k.scanContiguous(pInput, count * K, dt, n, pWords, pValid);
       k.lineStats(pWords, count, lineWords, pHist16, n, pValid, pRowTiles, pRuns, pGridValid, pKinds);
     }
-    for (let i = 0; i < count; i++) tallyLine(rowTiles[i], kinds[i]);
+    k.countLines(pRowTiles, pKinds, count, cols, pLineCounts);
     if (enabled) k.rowBlocksLines(pWords, count, lineWords, pAcc, a0, shape.rStride, R, enabled, pCounts, accPlane);
     stats.elements += count * K;
   };
@@ -377,7 +379,7 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
     }
   }
 
-  if (lineRows.size > 0) addLineRows(new Uint32Array(k.memory.buffer, pGridValid, tiles), new Uint32Array(k.memory.buffer, pGridTotal, tiles), lineRows, lineRuns);
+  if (lineWords > 0) k.addLines(pLineCounts, stats.grid.rows, cols, pRuns, pGridValid, pGridTotal);
   // Fold the 16-bit word counts into the byte tables collect() reads.
   k.foldWords(pHist16, pHistLo, pHistHi);
   collect(stats, k, { pHistLo, pHistHi, pTailLo, pTailHi, pCounts, pGridValid, pGridTotal }, K % WORD_ROWS || WORD_ROWS, n);
@@ -387,21 +389,6 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   if (isFloat) stats.negativeZeros += k.getNegativeZeros();
   if (!isFloat && (uniformZeroPoint(options.zeroPoint) ?? 0) !== 0) stats.zeroPointZeros = stats.zeros;
   return stats;
-}
-
-/**
- * Whole K-contiguous rows' grid counts (scanPartSimd's lineBatch): `lineRows` per tile row (row offset in tiles)
- * the rows and the all-valid rows among them; `lineRuns` the grid columns as [column, first word] runs, -1 ended.
- * Out of scanPartSimd, so that this loop stays compiled whatever that function's state.
- */
-function addLineRows(gridValid: Uint32Array, gridTotal: Uint32Array, lineRows: Map<number, { rows: number; valid: number }>, lineRuns: number[]): void {
-  for (const [rowTile, { rows: count, valid }] of lineRows) {
-    for (let r = 0; lineRuns[r] >= 0; r += 2) {
-      const groups = 4 * (lineRuns[r + 3] - lineRuns[r + 1]);
-      gridTotal[rowTile + lineRuns[r]] += groups * count;
-      gridValid[rowTile + lineRuns[r]] += groups * valid;
-    }
-  }
 }
 
 /** Turns the kernel's byte histograms, grid and block counts into ScanStats. */
