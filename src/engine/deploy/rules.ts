@@ -351,8 +351,12 @@ function shapeProblem(f: DeployFacts, limits: ShapeLimits): string | undefined {
 
 export const RULES: readonly DeployRule[] = ruleList;
 
-/** The rules that apply to a target, in table order. */
-export function rulesFor(target: TargetId): DeployRule[] {
-  return RULES.filter((r) => r.targets.includes(target));
+const byTarget = new Map<TargetId, readonly DeployRule[]>();
+
+/** The rules that apply to a target, in table order (made once per target: evaluate asks for every layer). */
+export function rulesFor(target: TargetId): readonly DeployRule[] {
+  let rules = byTarget.get(target);
+  if (!rules) byTarget.set(target, (rules = RULES.filter((r) => r.targets.includes(target))));
+  return rules;
 }
 

@@ -115,13 +115,16 @@ export function deployFacts(plan: LayerPlan, layer: DeployLayer | undefined, pre
   };
 }
 
+/** The stages in the order they are taken (a note is said whatever the stage). */
+const STAGE_ORDER: Record<RuleStage, number> = { pattern: 0, deploy: 1, timing: 2, note: 3 };
+
 /** One layer on one target: the rules up to `upTo` in order; every reason, the first fix. */
 export function evaluate(facts: DeployFacts, target: TargetId, context: Omit<RuleContext, 'target'>, upTo: RuleStage = 'timing'): DeployVerdict {
   const ctx: RuleContext = { ...context, target: TARGETS[target] };
   const verdict: DeployVerdict = { sparse: true, reasons: [], rules: [] };
-  const stages: RuleStage[] = upTo === 'pattern' ? ['pattern'] : upTo === 'deploy' ? ['pattern', 'deploy'] : ['pattern', 'deploy', 'timing'];
+  const last = STAGE_ORDER[upTo];
   for (const rule of rulesFor(target)) {
-    if (rule.stage !== 'note' && !stages.includes(rule.stage)) continue;
+    if (rule.stage !== 'note' && STAGE_ORDER[rule.stage] > last) continue;
     // Timing only decides between kernels that could both run; notes say nothing about an ineligible layer.
     if ((rule.stage === 'timing' || rule.onlyIfSparse) && !verdict.sparse) continue;
     if (!rule.when(facts, ctx)) continue;
