@@ -1,7 +1,6 @@
 // The lazy skeleton of an ONNX model: every graph, node and tensor, with where each tensor's bytes lie,
 // and none of those bytes read. Field numbers follow onnx.proto; unknown fields are skipped.
 import type { FoldExpr } from './folded';
-import { createHash } from 'node:crypto';
 import { CancelledError, ModelError } from '../errors';
 import type { PackedCodes } from './packedCodes';
 import { dtypeById, type TypedField } from './dtypes';
@@ -183,7 +182,8 @@ function countPath(r: Reading, path: string): void {
  */
 function readName(src: ByteSource, f: Field): string {
   if (f.wire !== WIRE_LEN || f.len <= MAX_NAME_BYTES) return readString(src, f);
-  const hash = createHash('sha256');
+  // node:crypto loaded here, when first needed (6 ms of every start-up otherwise).
+  const hash = (require('node:crypto') as typeof import('node:crypto')).createHash('sha256');
   for (let at = 0; at < f.len; at += 1 << 20) hash.update(src.view(f.pos + at, Math.min(1 << 20, f.len - at)));
   return `<name of ${f.len} bytes, sha256 ${hash.digest('hex').slice(0, 16)}>`;
 }
