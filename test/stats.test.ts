@@ -362,6 +362,16 @@ function readerOf(dims: number[], values: Float32Array) {
   return openTensor(src, readSkeleton(src).graph.initializers[0], new ExternalFiles(src.path));
 }
 
+/** The patterns the part and grid tests scan each weight with. */
+const PATTERNS = [{ n: 2, m: 4 }, { n: 1, m: 4 }, { n: 4, m: 8 }, { n: 3, m: 16 }];
+
+/** A structuredWeights weight of the case's dims and axes, with its reader and geometry. */
+function structuredCase(c: { dims: readonly number[]; kAxis: number; rAxis: number }) {
+  const dims = [...c.dims];
+  const values = structuredWeights(dims, c.kAxis, c.rAxis);
+  return { dims, values, reader: readerOf(dims, values), geometry: { dims, kAxis: c.kAxis, rAxis: c.rAxis } };
+}
+
 describe('a weight scanned in parts equals one whole scan and a direct count', () => {
   // Each geometry is cut the way splitParts cuts it, at a small target so that there are several parts.
   const cases = [
@@ -372,15 +382,11 @@ describe('a weight scanned in parts equals one whole scan and a direct count', (
     { what: 'batched MatMul A [b, M, K] with M = 6, cut along rows', dims: [3, 6, 64], kAxis: 2, rAxis: 1, target: 256, cut: 'a' },
     { what: 'conv weight [OC, kh, kw, IC] behind a Transpose, cut across positions', dims: [16, 3, 3, 32], kAxis: 3, rAxis: 0, target: 2 << 10, cut: 'a' },
   ] as const;
-  const patterns = [{ n: 2, m: 4 }, { n: 1, m: 4 }, { n: 4, m: 8 }, { n: 3, m: 16 }];
 
   for (const c of cases) {
     test(c.what, () => {
-      const dims = [...c.dims];
-      const values = structuredWeights(dims, c.kAxis, c.rAxis);
-      const reader = readerOf(dims, values);
-      const geometry = { dims, kAxis: c.kAxis, rAxis: c.rAxis };
-      for (const pattern of patterns) {
+      const { dims, values, reader, geometry } = structuredCase(c);
+      for (const pattern of PATTERNS) {
         const label = `${c.what}, ${pattern.n}:${pattern.m}`;
         const shape = new ShapeInfo(geometry, pattern);
         const parts = splitParts(shape, c.target);
@@ -419,15 +425,11 @@ describe('a scan job compacts its grid (PartGrid), and the weight\'s grid comes 
     { what: 'one long row [1, 3000]', dims: [1, 3000], kAxis: 1, rAxis: 0 },
     { what: 'K = 3 (no whole group of 4)', dims: [3, 40], kAxis: 0, rAxis: 1 },
   ] as const;
-  const patterns = [{ n: 2, m: 4 }, { n: 1, m: 4 }, { n: 4, m: 8 }, { n: 3, m: 16 }];
 
   for (const c of cases) {
     test(c.what, () => {
-      const dims = [...c.dims];
-      const values = structuredWeights(dims, c.kAxis, c.rAxis);
-      const reader = readerOf(dims, values);
-      const geometry = { dims, kAxis: c.kAxis, rAxis: c.rAxis };
-      for (const pattern of patterns) {
+      const { dims, reader, geometry } = structuredCase(c);
+      for (const pattern of PATTERNS) {
         for (const gridMax of [128, 5, 3]) {
           const label = `${c.what}, ${pattern.n}:${pattern.m}, grid ${gridMax}`;
           const shape = new ShapeInfo(geometry, pattern, gridMax);
