@@ -245,8 +245,8 @@ function expandGrid(shape: ShapeInfo, grid: PartGrid): Grid {
 export function absorbPart(into: ScanStats | undefined, part: PartStats, shape: ShapeInfo): ScanStats {
   const stats: ScanStats = { ...part, grid: expandGrid(shape, part.grid) };
   if (!into) return stats;
-  // The weight's arrays may be shared: written only once copied.
-  const owned = (a: Uint32Array) => (sharedArrays.has(a) || a === into.grid.valid && a === into.grid.total ? a.slice() : a);
+  // The weight's arrays may be shared (a valid that is its total is marked so by expandGrid): written only once copied.
+  const owned = (a: Uint32Array) => (sharedArrays.has(a) ? a.slice() : a);
   into.grid = { ...into.grid, valid: owned(into.grid.valid), total: owned(into.grid.total) };
   return mergeStats(into, stats);
 }

@@ -151,14 +151,6 @@ class Layout {
 const align = (x: number) => Math.ceil(x / 64) * 64;
 
 /**
- * A reader of distances |code - zero point| of 4-bit packed codes that lets the scan read the codes and zero points
- * themselves, so that the kernel (scanPacked4) measures them in registers: `readCodes` puts stored rows into the
- * kernel's memory; `readPoints` puts the zero points of a part's rows there, once per part, and returns how they
- * lie (0: a byte per row and block, `pointBytes(rows)` in all; else packed rows of that many bytes, as stored);
- * `countZeroPointZeros` takes the part's codes on a non-zero zero point (all its zeros less those the kernel
- * counted on a zero point of 0).
- */
-/**
  * Takes a scan's grid counts (valid, total groups per tile: views that hold only for the call) and how they stand
  * (gridKind's 0, 1, 2). An object, not a closure: a new closure per scan made V8 drop scanPartSimd's compiled code.
  */
@@ -166,6 +158,14 @@ export interface GridOut {
   take(valid: Uint32Array, total: Uint32Array, kind: number): void;
 }
 
+/**
+ * A reader of distances |code - zero point| of 4-bit packed codes that lets the scan read the codes and zero points
+ * themselves, so that the kernel (scanPacked4) measures them in registers: `readCodes` puts stored rows into the
+ * kernel's memory; `readPoints` puts the zero points of a part's rows there, once per part, and returns how they
+ * lie (0: a byte per row and block, `pointBytes(rows)` in all; else packed rows of that many bytes, as stored);
+ * `countZeroPointZeros` takes the part's codes on a non-zero zero point (all its zeros less those the kernel
+ * counted on a zero point of 0).
+ */
 export interface FusedPacked {
   K: number;
   blockSize: number;
