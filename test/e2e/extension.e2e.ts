@@ -87,7 +87,11 @@ describe('the extension in a real VS Code', { timeout: 600_000 }, () => {
     await page.keyboard.press('Enter');
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'h100' }).first().waitFor();
     await page.locator('.quick-input-widget input.input').fill('h100');
-    await page.waitForTimeout(300); // the list filters asynchronously
+    // The list filters asynchronously: Enter before it has would take the active row (a100, no change). A fixed
+    // 300 ms wait lost that race once on a loaded machine.
+    await page.waitForFunction(
+      `(() => { const rows = [...document.querySelectorAll('.quick-input-widget .monaco-list-row')]; return rows.length === 1 && (rows[0].textContent ?? '').includes('h100'); })()`,
+    );
     await page.keyboard.press('Enter');
     await workbench.waitForExtensionLog(EXTENSION_ID, /projected .*sample\.onnx on h100 \(fused, batch 8\) in \d+ ms, no scan/);
     await frame.locator('.projection-headline', { hasText: '(h100)' }).waitFor({ timeout: 30_000 });
