@@ -1,13 +1,11 @@
 // Spec checks: what onnx.checker rejects and this tool would otherwise read past silently, where it changes the
 // answer: node order and cycles, names defined twice or never, a tensor with two data fields, an initializer whose
 // type contradicts its declaration. Each kind becomes one model-level warning that says what is wrong, how often,
-// a few examples, and what the tool assumed. One pass over each graph and each tensor's field headers: linear in
+// a few examples, and what the tool assumed. One pass over each graph (and the fields readTensor noted): linear in
 // the model's size (nodes, names, tensors), whatever it holds. https://onnx.ai/onnx/repo-docs/IR.html
 import { displayName } from '../safeText';
 import { dtypeName } from './dtypes';
 import type { GraphSkeleton, ModelSkeleton, NodeSkeleton, TensorRef } from './skeleton';
-import type { ByteSource } from './source';
-import { forEachField } from './wire';
 
 /** Examples quoted per kind of problem: the count says how many there are. */
 const EXAMPLES = 3;
@@ -82,17 +80,16 @@ interface Outer {
 }
 
 /** The model-level warnings for `model` read from `src`: empty for a model that passes these checks. */
-export function checkModel(model: ModelSkeleton, src: ByteSource): string[] {
+export function checkModel(model: ModelSkeleton): string[] {
   const found = findings();
-  const headers = new HeaderWindow(src);
-  checkGraph(model.graph, undefined, found, headers);
-  for (const fn of model.functions) checkGraph(fn, undefined, found, headers);
+  checkGraph(model.graph, undefined, found);
+  for (const fn of model.functions) checkGraph(fn, undefined, found);
   return Object.values(found)
     .filter((f) => f.count > 0)
     .map((f) => f.warning());
 }
 
-function checkGraph(graph: GraphSkeleton, outer: Outer | undefined, found: Findings, headers: ByteSource): void {
+function checkGraph(graph: GraphSkeleton, outer: Outer | undefined, found: Findings): void {
   const inputNames = new Set(graph.inputs.map((i) => i.name));
   const initializerNames = new Map<string, number>();
   const tensors = [...graph.initializers, ...graph.sparseInitializers];
@@ -100,7 +97,7 @@ function checkGraph(graph: GraphSkeleton, outer: Outer | undefined, found: Findi
     const seen = (initializerNames.get(t.name) ?? 0) + 1;
     initializerNames.set(t.name, seen);
     if (seen === 2) found.duplicateInitializer.add(() => `${q(t.name)} in ${where(graph)}`);
-    checkTensor(t, graph, found, headers);
+    checkTensor(t, graph, found);
   }
   checkDeclaredTypes(graph, found);
 
@@ -130,8 +127,8 @@ function checkGraph(graph: GraphSkeleton, outer: Outer | undefined, found: Findi
       checkOuter(input, node, graph, outer, found);
     }
     for (const attr of node.attributes.values()) {
-      if (attr.t) checkTensor(attr.t, graph, found, headers);
-      for (const sub of [...(attr.g ? [attr.g] : []), ...(attr.graphs ?? [])]) checkGraph(sub, { graph, defined, producers, parent: outer }, found, headers);
+      if (attr.t) checkTensor(attr.t, graph, found);
+      for (const sub of [...(attr.g ? [attr.g] : []), ...(attr.graphs ?? [])]) checkGraph(sub, { graph, defined, producers, parent: outer }, found);
     }
     for (const out of node.outputs) if (out) defined.add(out);
   }
@@ -209,64 +206,18 @@ function checkDeclaredTypes(graph: GraphSkeleton, found: Findings): void {
 }
 
 // TensorProto fields that hold values (onnx.proto): the typed repeated fields, raw_data, data_location.
-const VALUE_FIELDS: Record<number, string> = { 4: 'float_data', 5: 'int32_data', 6: 'string_data', 7: 'int64_data', 10: 'double_data', 11: 'uint64_data', 9: 'raw_data' };
-const DATA_LOCATION = 14;
-
 /** A tensor (or a sparse tensor's values and indices) whose message holds values in more than one field. */
-function checkTensor(tensor: TensorRef, graph: GraphSkeleton, found: Findings, headers: ByteSource): void {
+function checkTensor(tensor: TensorRef, graph: GraphSkeleton, found: Findings): void {
   if (tensor.data.kind === 'sparse') {
-    checkTensor(tensor.data.values, graph, found, headers);
-    checkTensor(tensor.data.indices, graph, found, headers);
+    checkTensor(tensor.data.values, graph, found);
+    checkTensor(tensor.data.indices, graph, found);
     return;
   }
   if (tensor.problem) return; // its layer already fails, with why
-  const fields = new Set<string>();
-  try {
-    forEachField(headers, tensor.span.offset, tensor.span.offset + tensor.span.length, (f) => {
-      const name = VALUE_FIELDS[f.no];
-      // Present counts, empty or not: readTensor takes an empty raw_data as the tensor's data.
-      if (name) fields.add(name);
-      else if (f.no === DATA_LOCATION && f.varint === 1) fields.add('external data');
-    });
-  } catch {
-    return; // readTensor walked the same bytes: not reached
-  }
-  if (fields.size < 2) return;
+  // readTensor noted the fields as it walked them.
+  const fields = tensor.valueFields;
+  if (!fields) return;
   const read = tensor.data.kind === 'external' ? 'external data' : tensor.data.kind === 'raw' ? 'raw_data' : tensor.data.kind === 'typed' ? tensor.data.field : 'none of them';
-  found.twoDataFields.add(() => `${q(tensor.name)} in ${where(graph)} has ${[...fields].join(' and ')}: read ${read}`);
+  found.twoDataFields.add(() => `${q(tensor.name)} in ${where(graph)} has ${fields.join(' and ')}: read ${read}`);
 }
 
-/**
- * A ByteSource over `src` for walks that read field headers only: a small window, so that the headers of a tensor
- * cost a few KB of reading, not the 1 MB window of a FileSource per tensor.
- */
-class HeaderWindow implements ByteSource {
-  private static readonly SIZE = 4096;
-  readonly path: string;
-  readonly size: number;
-  private readonly window = new Uint8Array(HeaderWindow.SIZE);
-  private start = 0;
-  private end = 0;
-
-  constructor(private readonly src: ByteSource) {
-    this.path = src.path;
-    this.size = src.size;
-  }
-
-  view(offset: number, length: number): Uint8Array {
-    if (offset >= this.start && offset + length <= this.end) return this.window.subarray(offset - this.start, offset - this.start + length);
-    if (length > HeaderWindow.SIZE) return this.src.view(offset, length);
-    const end = Math.min(this.size, offset + HeaderWindow.SIZE);
-    if (offset < 0 || offset + length > end) throw new RangeError(`read past end of file (${offset}+${length} > ${this.size})`);
-    this.src.readInto(offset, this.window.subarray(0, end - offset));
-    this.start = offset;
-    this.end = end;
-    return this.window.subarray(0, length);
-  }
-
-  readInto(offset: number, target: Uint8Array): void {
-    this.src.readInto(offset, target);
-  }
-
-  close(): void {}
-}

@@ -60,7 +60,16 @@ export interface TensorRef {
    * [..., K] and openTensor reads one byte per code (onnx/packedCodes.ts).
    */
   codes?: PackedCodes;
+  /**
+   * The fields that hold values when more than one does (onnx/checks.ts warns: one of them is read), in file order:
+   * VALUE_FIELDS' names, and 'external data' for data_location EXTERNAL.
+   */
+  valueFields?: string[];
 }
+
+/** TensorProto's fields that can hold the values, by field number. */
+export const VALUE_FIELDS: Record<number, string> = { 4: 'float_data', 5: 'int32_data', 6: 'string_data', 7: 'int64_data', 10: 'double_data', 11: 'uint64_data', 9: 'raw_data' };
+const DATA_LOCATION = 14;
 
 export interface AttributeValue {
   name: string;
@@ -296,11 +305,15 @@ function readGraph(r: Reading, start: number, end: number, path: string, parent:
   countItem(r);
   countPath(r, path);
   const graph = newGraph('', path, parent, { offset: start, length: end - start });
+  // Nodes are read after the initializers, which follow them in the file: the initializers tell soon whether scan
+  // workers should start (inspect.ts, earlyWorkers), and an LLM's nodes are most of the walk. Counted as collected.
+  const nodeFields: Field[] = [];
   forEachField(src, start, end, (f) => {
     switch (f.no) {
       case 1:
         expect(f, WIRE_LEN, 'node');
-        graph.nodes.push(readNode(r, f, graph, depth));
+        countItem(r);
+        nodeFields.push({ ...f });
         break;
       case 2:
         expect(f, WIRE_LEN, 'graph name');
@@ -328,6 +341,7 @@ function readGraph(r: Reading, start: number, end: number, path: string, parent:
       }
     }
   });
+  for (const f of nodeFields) graph.nodes.push(readNode(r, f, graph, depth, false));
   return graph;
 }
 
@@ -508,8 +522,12 @@ export function readTensor(src: ByteSource, start: number, end: number, fieldSta
   let longName: string | undefined;
   const externalEntries: Record<string, string> = {};
   const typed = new Map<number, { runs: ByteRange[]; packed: boolean[] }>();
+  // The fields holding values, present (even empty: an empty raw_data is the tensor's data) in file order.
+  const valueFields: string[] = [];
   try {
     forEachField(src, start, end, (f) => {
+      const holds = f.no === DATA_LOCATION ? (f.varint === 1 ? 'external data' : undefined) : VALUE_FIELDS[f.no];
+      if (holds !== undefined && !valueFields.includes(holds)) valueFields.push(holds);
       switch (f.no) {
         case 1:
           readIntegers(src, f, tensor.dims);
@@ -575,6 +593,7 @@ export function readTensor(src: ByteSource, start: number, end: number, fieldSta
       const entry = fieldNo !== undefined ? typed.get(fieldNo) : undefined;
       if (entry && dtype) tensor.data = { kind: 'typed', field: dtype.field, ...entry };
     }
+    if (valueFields.length > 1) tensor.valueFields = valueFields;
   } catch (err) {
     tensor.problem = err instanceof WireError || err instanceof RangeError ? err.message : String(err);
     recoverIdentity(src, start, end, tensor);

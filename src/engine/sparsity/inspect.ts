@@ -213,7 +213,7 @@ export async function inspectSource(src: ByteSource, options: InspectOptions = {
     let unrecognized: UnrecognizedOp[];
     let warnings: string[];
     try {
-      warnings = checkpoint ? [] : checkModel(model, src);
+      warnings = checkpoint ? [] : checkModel(model);
       const found = checkpoint ?? discover({ model, src, externals, signal: options.signal });
       ({ layers: all, unrecognized } = found);
       warnings.push(...found.warnings);
