@@ -25,16 +25,6 @@ export interface Field {
 
 const HEADER_MAX = 20; // a 5-byte tag + a 10-byte length prefix, with room to spare
 
-/**
- * A varint as a safe integer, or NaN beyond 2^53. Reader.uint32() keeps only the low 32 bits of a longer varint, so a
- * length of 2^32 + 5 would read as 5: short varints (below 2^28) take that fast path, longer ones are read whole.
- */
-function readVarint(reader: Reader): number {
-  const { buf, pos } = reader;
-  if (buf[pos] < 0x80 || buf[pos + 1] < 0x80 || buf[pos + 2] < 0x80 || buf[pos + 3] < 0x80) return reader.uint32();
-  return toSafeNumber(reader.uint64());
-}
-
 function toSafeNumber(v: unknown): number {
   if (typeof v === 'number') return Number.isSafeInteger(v) ? v : NaN;
   const long = v as { toNumber(): number; high: number; low: number; unsigned: boolean };
@@ -42,10 +32,6 @@ function toSafeNumber(v: unknown): number {
   return Number.isSafeInteger(n) ? n : NaN;
 }
 
-/**
- * Calls `visit` for each field of the message in [start, end). Nothing but the field headers is read,
- * so a 2 GB raw_data costs one header read. Throws WireError on malformed or truncated input.
- */
 /** A field that ends past the end of the file: `needed` is the byte where it would end. */
 export class TruncatedFileError extends WireError {
   constructor(
@@ -56,52 +42,60 @@ export class TruncatedFileError extends WireError {
   }
 }
 
+/**
+ * Calls `visit` for each field of the message in [start, end). Nothing but the field headers is read,
+ * so a 2 GB raw_data costs one header read. Throws WireError on malformed or truncated input.
+ */
 export function forEachField(src: ByteSource, start: number, end: number, visit: (field: Field) => void): void {
   if (end > src.size) throw new WireError(`message runs past the end of the file (${end} > ${src.size} bytes)`);
   let pos = start;
   const field: Field = { no: 0, wire: 0, start: 0, pos: 0, len: 0, varint: 0 };
+  // Headers are decoded in place from a copy of up to HEADER_CHUNK bytes of the message (from `base`): no view and no
+  // reader per field. A copy, not a view: `visit` may read elsewhere and refill the source's window.
+  let chunk = NO_BYTES;
+  let base = start;
   while (pos < end) {
-    const header = src.view(pos, Math.min(HEADER_MAX, end - pos));
-    const reader = new Reader(header);
-    let tag: number;
+    if (pos + HEADER_MAX > base + chunk.length && base + chunk.length < end) {
+      chunk = new Uint8Array(src.view(pos, Math.min(HEADER_CHUNK, end - pos)));
+      base = pos;
+    }
     field.start = pos;
-    try {
-      tag = readVarint(reader);
-      // Tags are 32-bit (onnx.proto's field numbers are small); a longer one is malformed, as protobuf itself says.
-      if (!(tag <= 0xffffffff)) throw new WireError(`invalid tag of more than 32 bits at byte ${pos}`);
-      field.no = tag >>> 3;
-      field.wire = tag & 7;
-      field.varint = 0;
-      if (field.no === 0) throw new WireError(`invalid field number 0 at byte ${pos}`);
-      switch (field.wire) {
-        case WIRE_VARINT: {
-          const at = reader.pos;
-          field.varint = toSafeNumber(reader.int64());
-          field.pos = pos + at;
-          field.len = reader.pos - at;
-          break;
-        }
-        case WIRE_I64:
-          field.pos = pos + reader.pos;
-          field.len = 8;
-          break;
-        case WIRE_I32:
-          field.pos = pos + reader.pos;
-          field.len = 4;
-          break;
-        case WIRE_LEN: {
-          const len = readVarint(reader);
-          if (Number.isNaN(len)) throw new WireError(`field ${field.no} at byte ${pos} claims a length beyond 2^53 bytes`);
-          field.pos = pos + reader.pos;
-          field.len = len;
-          break;
-        }
-        default:
-          throw new WireError(`unsupported wire type ${field.wire} at byte ${pos}`);
+    const tag = decodeVarint(chunk, pos - base, false);
+    if (tag === undefined) throw new WireError(`truncated or malformed field at byte ${pos}`);
+    // Tags are 32-bit (onnx.proto's field numbers are small); a longer one is malformed, as protobuf itself says.
+    if (!(tag <= 0xffffffff)) throw new WireError(`invalid tag of more than 32 bits at byte ${pos}`);
+    const at = varintEnd;
+    field.no = tag >>> 3;
+    field.wire = tag & 7;
+    field.varint = 0;
+    if (field.no === 0) throw new WireError(`invalid field number 0 at byte ${pos}`);
+    switch (field.wire) {
+      case WIRE_VARINT: {
+        const value = decodeVarint(chunk, at, true);
+        if (value === undefined) throw new WireError(`truncated or malformed field at byte ${pos}`);
+        field.varint = value;
+        field.pos = base + at;
+        field.len = varintEnd - at;
+        break;
       }
-    } catch (err) {
-      if (err instanceof WireError) throw err;
-      throw new WireError(`truncated or malformed field at byte ${pos}`);
+      case WIRE_I64:
+        field.pos = base + at;
+        field.len = 8;
+        break;
+      case WIRE_I32:
+        field.pos = base + at;
+        field.len = 4;
+        break;
+      case WIRE_LEN: {
+        const len = decodeVarint(chunk, at, false);
+        if (len === undefined) throw new WireError(`truncated or malformed field at byte ${pos}`);
+        if (Number.isNaN(len)) throw new WireError(`field ${field.no} at byte ${pos} claims a length beyond 2^53 bytes`);
+        field.pos = base + varintEnd;
+        field.len = len;
+        break;
+      }
+      default:
+        throw new WireError(`unsupported wire type ${field.wire} at byte ${pos}`);
     }
     if (field.pos + field.len > end) {
       const message = `field ${field.no} at byte ${pos} claims ${field.len} bytes, past the end of its message`;
@@ -112,6 +106,47 @@ export function forEachField(src: ByteSource, start: number, end: number, visit:
     visit(field);
     pos = field.pos + field.len;
   }
+}
+
+/** Bytes of a message copied at a time for its field headers: a node, an attribute or a tensor's header in one. */
+const HEADER_CHUNK = 4096;
+const NO_BYTES = new Uint8Array(0);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Where the last decodeVarint ended (an index into its bytes): kept here, not returned, so that a walk allocates nothing per field. */
+let varintEnd = 0;
+
+/**
+ * The varint at bytes[i] as a safe integer (NaN beyond 2^53), as protobuf reads it: `signed`, as an int64 (two's
+ * complement of its 64 bits), else as a uint64; bits beyond the 64th are dropped. Undefined where it runs past the
+ * bytes or past 10 bytes (malformed). Sets varintEnd.
+ */
+function decodeVarint(bytes: Uint8Array, i: number, signed: boolean): number | undefined {
+  let value = 0;
+  let scale = 1;
+  // Up to 7 bytes (49 bits): exact as a number.
+  for (let k = i; k < i + 7; k++) {
+    if (k >= bytes.length) return undefined;
+    const b = bytes[k];
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) {
+      varintEnd = k + 1;
+      return value;
+    }
+    scale *= 128;
+  }
+  let big = BigInt(value);
+  for (let k = i + 7; k < i + 10; k++) {
+    if (k >= bytes.length) return undefined;
+    const b = bytes[k];
+    big |= BigInt(b & 0x7f) << BigInt(7 * (k - i));
+    if (b < 0x80) {
+      varintEnd = k + 1;
+      const v = signed ? BigInt.asIntN(64, big) : BigInt.asUintN(64, big);
+      return v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : NaN;
+    }
+  }
+  return undefined;
 }
 
 // ignoreBOM: a leading U+FEFF is part of the string (the default decoder drops it, which protobuf does not).
