@@ -10,14 +10,8 @@ import { Reader, Writer } from 'protobufjs/minimal';
 import { FileSource, MemorySource } from '../src/engine/onnx/source';
 import { type Field, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, WireError, forEachField } from '../src/engine/onnx/wire';
 
-interface Seen {
-  no: number;
-  wire: number;
-  start: number;
-  pos: number;
-  len: number;
-  varint: number;
-}
+/** A field as visited (forEachField reuses one object: each is copied). */
+type Seen = Field;
 
 function walk(bytes: Uint8Array, visit?: (f: Field) => void): Seen[] {
   const seen: Seen[] = [];
