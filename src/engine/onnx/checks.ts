@@ -79,7 +79,7 @@ interface Outer {
   parent?: Outer;
 }
 
-/** The model-level warnings for `model` read from `src`: empty for a model that passes these checks. */
+/** The model-level warnings for `model`: empty for a model that passes these checks. */
 export function checkModel(model: ModelSkeleton): string[] {
   const found = findings();
   checkGraph(model.graph, undefined, found);
@@ -205,7 +205,6 @@ function checkDeclaredTypes(graph: GraphSkeleton, found: Findings): void {
   }
 }
 
-// TensorProto fields that hold values (onnx.proto): the typed repeated fields, raw_data, data_location.
 /** A tensor (or a sparse tensor's values and indices) whose message holds values in more than one field. */
 function checkTensor(tensor: TensorRef, graph: GraphSkeleton, found: Findings): void {
   if (tensor.data.kind === 'sparse') {

@@ -67,8 +67,8 @@ export interface TensorRef {
   valueFields?: string[];
 }
 
-/** TensorProto's fields that can hold the values, by field number. */
-export const VALUE_FIELDS: Record<number, string> = { 4: 'float_data', 5: 'int32_data', 6: 'string_data', 7: 'int64_data', 10: 'double_data', 11: 'uint64_data', 9: 'raw_data' };
+/** TensorProto's fields that can hold the values, by field number (onnx.proto). */
+const VALUE_FIELDS: Record<number, string> = { 4: 'float_data', 5: 'int32_data', 6: 'string_data', 7: 'int64_data', 10: 'double_data', 11: 'uint64_data', 9: 'raw_data' };
 const DATA_LOCATION = 14;
 
 export interface AttributeValue {
