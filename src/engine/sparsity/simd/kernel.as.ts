@@ -1941,22 +1941,32 @@ function blockDistances4(src: usize, odd: i32, count: i32, point: i32, out: usiz
 export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, pointRowBytes: i32, n: i32, words: usize, hist16: usize, kinds: usize): i32 {
   // One copy per n and per zero point spacing, so that both are constants in the loop (2-10% less time).
   if (blockShift < 6) {
-    if (n == 2) return packedRows(stored, rows, K, blockShift, points, pointRowBytes, 2, words, hist16, kinds, true);
-    if (n == 1) return packedRows(stored, rows, K, blockShift, points, pointRowBytes, 1, words, hist16, kinds, true);
-    return packedRows(stored, rows, K, blockShift, points, pointRowBytes, 3, words, hist16, kinds, true);
+    if (n == 2) return packedRows<u16, i8>(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
+    if (n == 1) return packedRows<u8, i8>(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
+    return packedRows<u32, i8>(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
   }
-  if (n == 2) return packedRows(stored, rows, K, blockShift, points, pointRowBytes, 2, words, hist16, kinds, false);
-  if (n == 1) return packedRows(stored, rows, K, blockShift, points, pointRowBytes, 1, words, hist16, kinds, false);
-  return packedRows(stored, rows, K, blockShift, points, pointRowBytes, 3, words, hist16, kinds, false);
+  if (n == 2) return packedRows<u16, u8>(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
+  if (n == 1) return packedRows<u8, u8>(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
+  return packedRows<u32, u8>(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
 }
 
-/** scanPacked4 for one n, and zero points read each step (`perStep`: blocks of 16 or 32) or at each block's start. */
-@inline function packedRows(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, pointRowBytes: i32, n: i32, words: usize, hist16: usize, kinds: usize, perStep: bool): i32 {
+/**
+ * scanPacked4 for one n, and zero points read each step (blocks of 16 or 32) or at each block's start. Both are
+ * type parameters, not arguments, so that each copy holds them as constants: n is sizeof<N>() (u8 1, u16 2, u32
+ * 3) and a signed P reads zero points each step. As arguments of an inlined function, the copies differed only
+ * in the locals holding them, and Binaryen's code folding merged them into one loop that tested n and perStep
+ * at run time.
+ */
+@inline function packedRows<N, P>(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, pointRowBytes: i32, words: usize, hist16: usize, kinds: usize): i32 {
+  const n: i32 = sizeof<N>() == 4 ? 3 : <i32>sizeof<N>();
+  const perStep = isSigned<P>();
   const blocks = K >> blockShift;
+  const blockMask = (1 << blockShift) - 1;
+  // A span of steps shares its zero points: one step where they change within it, else a block (at most the
+  // 16384 codes between flushes; blocks and K are powers of two and multiples of 64, so spans tile each row).
+  const span = perStep ? 64 : min(1 << blockShift, 16384);
   const nibble = i8x16.splat(15);
   const zero = i8x16.splat(0);
-  const top = i8x16.splat(127);
-  const ones: u64 = 0x0101010101010101;
   let total = i32x4.splat(0);
   let pruned = i32x4.splat(0);
   let onZero = 0;
@@ -1966,80 +1976,90 @@ export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, p
   let onPoint: u64 = 0;
   let zp0 = zero, zp1 = zero;
   for (let r = 0; r < rows; r++) {
-    let anyValid = zero;
-    let allValid = i8x16.splat(-1);
+    const rowPoints = points + <usize>(r * (pointRowBytes ? pointRowBytes : blocks));
+    // The row's kind: some group is valid where the smallest pruned magnitude is 0, all where their sum is.
+    let least = i8x16.splat(-1);
+    let prAny = zero;
     // Byte sums of 4 distances (at most 60) for 4 steps (240), then u16 partial sums flushed every 256 steps.
     for (let c0 = 0; c0 < K; c0 += 16384) {
       const cEnd = min(K, c0 + 16384);
       let tot = i16x8.splat(0);
       let pr = i16x8.splat(0);
       let bytes = zero;
-      for (let c = c0; c < cEnd; c += 64) {
-        // The zero point of each 16 codes (bytes 0-7 and 8-15 of each vector): blocks of 16 or 32 read them each
-        // step, larger blocks once at their start.
+      // Steps of 64 codes in spans with one set of zero points: a step (blocks of 16 or 32) or a block, read before
+      // the span's steps so that the step loop holds no zero point work.
+      for (let cs = c0; cs < cEnd; cs += span) {
+        // The zero point of each 16 codes (bytes 0-7 and 8-15 of each vector).
         if (perStep) {
-          const p0 = zeroPointAt(points, pointRowBytes, blocks, r, c >> blockShift);
-          const p1 = zeroPointAt(points, pointRowBytes, blocks, r, (c + 16) >> blockShift);
-          const p2 = zeroPointAt(points, pointRowBytes, blocks, r, (c + 32) >> blockShift);
-          const p3 = zeroPointAt(points, pointRowBytes, blocks, r, (c + 48) >> blockShift);
-          zp0 = i64x2.replace_lane(i64x2.splat(p0 * ones), 1, p1 * ones);
-          zp1 = i64x2.replace_lane(i64x2.splat(p2 * ones), 1, p3 * ones);
-          onPoint = select<u64>(0xffff, 0, p0 != 0) | select<u64>(0xffff0000, 0, p1 != 0) | select<u64>(0xffff00000000, 0, p2 != 0) | select<u64>(0xffff000000000000, 0, p3 != 0);
-        } else if ((c & ((1 << blockShift) - 1)) == 0) {
-          const p0 = zeroPointAt(points, pointRowBytes, blocks, r, c >> blockShift);
+          // The four zero points a byte each, spread over the vectors' halves by two shuffles.
+          const z = stepPoints(rowPoints, pointRowBytes, blockShift, cs);
+          const zv = i32x4.splat(z);
+          zp0 = i8x16.shuffle(zv, zv, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+          zp1 = i8x16.shuffle(zv, zv, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+          // Some zero point 0 (a zero byte) is rare: then the sixteens whose zero point is not.
+          onPoint = ((z - 0x01010101) & ~z & 0x80808080) == 0 ? 0xffffffffffffffff : nonZeroSixteens(z);
+        } else if ((cs & blockMask) == 0) {
+          const p0 = zeroPointAt(points, pointRowBytes, blocks, r, cs >> blockShift);
           zp0 = i8x16.splat(<i8>p0);
           zp1 = zp0;
           onPoint = select<u64>(-1, 0, p0 != 0);
         }
-        const v0 = v128.load(src), v1 = v128.load(src, 16);
-        // High nibbles: the byte less its low nibble, shifted as 16-bit lanes (the byte above brings down only the
-        // zeros the subtraction left). Distances: codes and zero points are 0..15, so |code - zp| is an i8 abs.
-        const l0 = v128.and(v0, nibble), h0 = i16x8.shr_u(i8x16.sub(v0, l0), 4);
-        const l1 = v128.and(v1, nibble), h1 = i16x8.shr_u(i8x16.sub(v1, l1), 4);
-        const d0 = i8x16.abs(i8x16.sub(l0, zp0)), e0 = i8x16.abs(i8x16.sub(h0, zp0));
-        const d1 = i8x16.abs(i8x16.sub(l1, zp1)), e1 = i8x16.abs(i8x16.sub(h1, zp1));
-        bytes = i8x16.add(bytes, i8x16.add(i8x16.add(d0, e0), i8x16.add(d1, e1)));
-        if ((c & 255) == 192) {
-          tot = i16x8.add(tot, i16x8.extadd_pairwise_i8x16_u(bytes));
-          bytes = zero;
+        const spanEnd = cs + span;
+        for (let c = cs; c < spanEnd; c += 64) {
+          const v0 = v128.load(src), v1 = v128.load(src, 16);
+          // High nibbles: the byte less its low nibble, shifted as 16-bit lanes (the byte above brings down only the
+          // zeros the subtraction left). Distances: codes and zero points are 0..15, so |code - zp| is an i8 abs.
+          const l0 = v128.and(v0, nibble), h0 = i16x8.shr_u(i8x16.sub(v0, l0), 4);
+          const l1 = v128.and(v1, nibble), h1 = i16x8.shr_u(i8x16.sub(v1, l1), 4);
+          const d0 = i8x16.abs(i8x16.sub(l0, zp0)), e0 = i8x16.abs(i8x16.sub(h0, zp0));
+          // (Blocks of 64 or more: both vectors share zp0, one register fewer in the loop.)
+          const zpB = perStep ? zp1 : zp0;
+          const d1 = i8x16.abs(i8x16.sub(l1, zpB)), e1 = i8x16.abs(i8x16.sub(h1, zpB));
+          // Each byte's two distances summed: the magnitude, and (n = 2) half of the pruned pairs' candidates.
+          const s0 = i8x16.add(d0, e0), s1 = i8x16.add(d1, e1);
+          bytes = i8x16.add(bytes, i8x16.add(s0, s1));
+          if ((c & 255) == 192) {
+            tot = i16x8.add(tot, i16x8.extadd_pairwise_i8x16_u(bytes));
+            bytes = zero;
+          }
+          // Back into element order: low nibble of byte j is code 2j, its high nibble code 2j + 1.
+          const a0 = i8x16.shuffle(d0, e0, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+          const a1 = i8x16.shuffle(d0, e0, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+          const a2 = i8x16.shuffle(d1, e1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+          const a3 = i8x16.shuffle(d1, e1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+          // Non-zero bits: 0 less a distance of 1 to 15 is 241 to 255 (top bit set), 0 stays 0.
+          const w0 = i8x16.bitmask(i8x16.sub(zero, a0)), w1 = i8x16.bitmask(i8x16.sub(zero, a1));
+          const w2 = i8x16.bitmask(i8x16.sub(zero, a2)), w3 = i8x16.bitmask(i8x16.sub(zero, a3));
+          const at = words + (i >> 3);
+          store<u16>(at, <u16>w0);
+          store<u16>(at, <u16>w1, 2);
+          store<u16>(at, <u16>w2, 4);
+          store<u16>(at, <u16>w3, 6);
+          countWord(hist16, w0);
+          countWord(hist16, w1);
+          countWord(hist16, w2);
+          countWord(hist16, w3);
+          src += 32;
+          i += 64;
+          // A group is valid where its pruned magnitudes are 0 (its 4 - n smallest distances are all 0): the row's
+          // kind from the same vectors, with no table and no branch.
+          const p0 = prunedPairs(d0, e0, s0, n), p1 = prunedPairs(d1, e1, s1, n);
+          least = i16x8.min_u(least, i16x8.min_u(p0, p1));
+          pr = i16x8.add(pr, i16x8.add(p0, p1));
         }
-        // Back into element order: low nibble of byte j is code 2j, its high nibble code 2j + 1.
-        const a0 = i8x16.shuffle(d0, e0, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        const a1 = i8x16.shuffle(d0, e0, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        const a2 = i8x16.shuffle(d1, e1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        const a3 = i8x16.shuffle(d1, e1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        // Non-zero bits: a distance of at least 1 plus 127 saturates to 128 or more (top bit set), 0 stays 127.
-        const w0 = i8x16.bitmask(i8x16.add_sat_u(a0, top)), w1 = i8x16.bitmask(i8x16.add_sat_u(a1, top));
-        const w2 = i8x16.bitmask(i8x16.add_sat_u(a2, top)), w3 = i8x16.bitmask(i8x16.add_sat_u(a3, top));
-        const at = words + (i >> 3);
-        store<u16>(at, <u16>w0);
-        store<u16>(at, <u16>w1, 2);
-        store<u16>(at, <u16>w2, 4);
-        store<u16>(at, <u16>w3, 6);
-        // Zeros on a zero point of 0, where there is one (rare: the caller takes the others from all the zeros).
+        // Zeros on a zero point of 0, where the span has one (rare: the caller takes the others from all the
+        // zeros), from the words just stored.
         if (onPoint != 0xffffffffffffffff) {
-          const word = <u64>w0 | (<u64>w1 << 16) | (<u64>w2 << 32) | (<u64>w3 << 48);
-          onZero += <i32>popcnt<u64>(~word & ~onPoint);
+          for (let at = words + ((i - <usize>(spanEnd - cs)) >> 3); at < words + (i >> 3); at += 8) onZero += <i32>popcnt<u64>(~load<u64>(at) & ~onPoint);
         }
-        countWord(hist16, w0);
-        countWord(hist16, w1);
-        countWord(hist16, w2);
-        countWord(hist16, w3);
-        src += 32;
-        i += 64;
-        // A group is valid where its pruned magnitudes are 0 (its 4 - n smallest distances are all 0): the row's
-        // kind from the same vectors, with no table and no branch.
-        const p0 = prunedPairs(d0, e0, n), p1 = prunedPairs(d1, e1, n);
-        const ok0 = i16x8.eq(p0, zero), ok1 = i16x8.eq(p1, zero);
-        anyValid = v128.or(anyValid, v128.or(ok0, ok1));
-        allValid = v128.and(allValid, v128.and(ok0, ok1));
-        pr = i16x8.add(pr, i16x8.add(p0, p1));
       }
       tot = i16x8.add(tot, i16x8.extadd_pairwise_i8x16_u(bytes));
       total = i32x4.add(total, i32x4.extadd_pairwise_i16x8_u(tot));
       pruned = i32x4.add(pruned, i32x4.extadd_pairwise_i16x8_u(pr));
+      // pr's lanes are sums of non-negative magnitudes (at most 90 a step, 256 steps): 0 only where each was.
+      prAny = v128.or(prAny, pr);
     }
-    store<u8>(kinds + <usize>r, <u8>(!v128.any_true(anyValid) ? 0 : i16x8.all_true(allValid) ? 1 : 2));
+    store<u8>(kinds + <usize>r, <u8>(!v128.any_true(i16x8.eq(least, zero)) ? 0 : !v128.any_true(prAny) ? 1 : 2));
   }
   const t = sumU32(total);
   totalMagnitude += t;
@@ -2049,21 +2069,57 @@ export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, p
 
 /**
  * The pruned magnitudes (the 4 - n smallest) of the 8 groups of 4 codes in 16 packed bytes, from their distances:
- * low nibbles `d`, high nibbles `e` (scanPacked4's, before they are put in element order). Group g is bytes 2g and
- * 2g + 1 (codes 4g..4g+3); its sum lands in u16 lane g (at most 45).
+ * low nibbles `d`, high nibbles `e` (scanPacked4's, before they are put in element order) and each byte's sum `s`
+ * (d + e). Group g is bytes 2g and 2g + 1 (codes a, b | c, d: 4g..4g+3); its sum lands in u16 lane g (at most 45).
  */
-@inline function prunedPairs(d: v128, e: v128, n: i32): v128 {
-  // Each byte's two codes in order, then the next byte's pair brought down beside them (0 in the odd bytes).
-  const lo01 = i8x16.min_u(d, e), hi01 = i8x16.max_u(d, e);
-  const lo23 = i16x8.shr_u(lo01, 8), hi23 = i16x8.shr_u(hi01, 8);
-  // The smallest, and the second smallest: the smaller of the larger low and the smaller high. Odd bytes come out 0.
-  const s3 = i8x16.min_u(lo01, lo23);
-  if (n == 3) return s3;
-  const s2 = i8x16.min_u(i8x16.min_u(hi01, hi23), i8x16.max_u(lo01, lo23));
-  if (n == 2) return i8x16.add(s3, s2);
-  // n = 1: all four but the largest, the odd bytes masked off.
-  const all = i16x8.add(i16x8.add(v128.and(lo01, EVEN_BYTES), lo23), i16x8.add(v128.and(hi01, EVEN_BYTES), hi23));
-  return i16x8.sub(all, v128.and(i8x16.max_u(hi01, hi23), EVEN_BYTES));
+@inline function prunedPairs(d: v128, e: v128, s: v128, n: i32): v128 {
+  // (A shift of the u16 lanes by 8 brings each odd byte down beside its even one and leaves 0 in the odd byte.)
+  if (n == 3) {
+    // The smallest: the smaller of each byte's smaller (odd bytes: min with 0).
+    const low = i8x16.min_u(d, e);
+    return i8x16.min_u(low, i16x8.shr_u(low, 8));
+  }
+  if (n == 2) {
+    // The two smallest are a pair: a + b, c + d, or the smaller of each byte, min(a, b) + min(c, d); the smallest of
+    // these candidates is their sum (odd bytes of inByte: min with 0).
+    const inByte = i8x16.min_u(s, i16x8.shr_u(s, 8));
+    return i16x8.min_u(inByte, i16x8.extadd_pairwise_i8x16_u(i8x16.min_u(d, e)));
+  }
+  // n = 1: all four but the largest.
+  const high = i8x16.max_u(d, e);
+  return i16x8.sub(i16x8.extadd_pairwise_i8x16_u(s), v128.and(i8x16.max_u(high, i16x8.shr_u(high, 8)), EVEN_BYTES));
+}
+
+/**
+ * The zero points of the four sixteens of codes from c (a multiple of 64) in a row whose zero points start at
+ * `rowPoints`, a byte each (the first in the low byte): blocks of 16 (blockShift 4) or 32 (5), a byte per block
+ * (pointRowBytes 0) or packed two a byte, low nibble first (c's block is even: its byte holds the next block too).
+ */
+@inline function stepPoints(rowPoints: usize, pointRowBytes: i32, blockShift: i32, c: i32): u32 {
+  if (blockShift == 4) {
+    if (pointRowBytes == 0) return load<u32>(rowPoints + <usize>(c >> 4));
+    // Two bytes of four nibbles: to bytes 0 and 2, then each byte's high nibble to the byte above.
+    const x = <u32>load<u16>(rowPoints + <usize>(c >> 5));
+    const t = (x & 0xff) | ((x & 0xff00) << 8);
+    return (t & 0x000f000f) | ((t & 0x00f000f0) << 4);
+  }
+  // Blocks of 32: two zero points, each for two sixteens.
+  let t: u32;
+  if (pointRowBytes == 0) {
+    const x = <u32>load<u16>(rowPoints + <usize>(c >> 5));
+    t = (x & 0xff) | ((x & 0xff00) << 8);
+  } else {
+    const x = <u32>load<u8>(rowPoints + <usize>(c >> 6));
+    t = (x & 15) | ((x >> 4) << 16);
+  }
+  return t | (t << 8);
+}
+
+/** The bits of the 64 codes of a step whose sixteen's zero point (a byte of z, stepPoints') is not 0. */
+function nonZeroSixteens(z: u32): u64 {
+  let bits: u64 = 0;
+  for (let j = 0; j < 4; j++) if ((z >> (8 * j)) & 0xff) bits |= (<u64>0xffff) << (16 * j);
+  return bits;
 }
 
 const EVEN_BYTES: v128 = i16x8(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
