@@ -1941,12 +1941,34 @@ function blockDistances4(src: usize, odd: i32, count: i32, point: i32, out: usiz
 export function scanPacked4(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, pointRowBytes: i32, n: i32, words: usize, hist16: usize, kinds: usize): i32 {
   // One copy per n and per zero point spacing, so that both are constants in the loop (2-10% less time).
   if (blockShift < 6) {
-    if (n == 2) return packedRows<u16, i8>(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
-    if (n == 1) return packedRows<u8, i8>(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
-    return packedRows<u32, i8>(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
+    if (n == 2) return packedSteps2(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
+    if (n == 1) return packedSteps1(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
+    return packedSteps3(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
   }
-  if (n == 2) return packedRows<u16, u8>(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
-  if (n == 1) return packedRows<u8, u8>(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
+  if (n == 2) return packedBlocks2(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
+  if (n == 1) return packedBlocks1(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
+  return packedBlocks3(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
+}
+
+// Each copy a function of its own, exported so that Binaryen does not inline it into scanPacked4: the engine
+// compiles a function with its optimizing tier once it has run a while, and until then runs it unoptimized; one
+// function holding all six copies took long enough to compile that a thread's first parts ran 3 x slower.
+export function packedSteps2(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, pointRowBytes: i32, words: usize, hist16: usize, kinds: usize): i32 {
+  return packedRows<u16, i8>(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
+}
+export function packedSteps1(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, pointRowBytes: i32, words: usize, hist16: usize, kinds: usize): i32 {
+  return packedRows<u8, i8>(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
+}
+export function packedSteps3(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, pointRowBytes: i32, words: usize, hist16: usize, kinds: usize): i32 {
+  return packedRows<u32, i8>(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
+}
+export function packedBlocks2(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, pointRowBytes: i32, words: usize, hist16: usize, kinds: usize): i32 {
+  return packedRows<u16, u8>(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
+}
+export function packedBlocks1(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, pointRowBytes: i32, words: usize, hist16: usize, kinds: usize): i32 {
+  return packedRows<u8, u8>(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
+}
+export function packedBlocks3(stored: usize, rows: i32, K: i32, blockShift: i32, points: usize, pointRowBytes: i32, words: usize, hist16: usize, kinds: usize): i32 {
   return packedRows<u32, u8>(stored, rows, K, blockShift, points, pointRowBytes, words, hist16, kinds);
 }
 
