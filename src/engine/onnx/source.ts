@@ -36,7 +36,9 @@ export class FileSource implements ByteSource, OpenedFile {
   readonly identity: FileIdentity;
   private readonly fd: number;
   /** Made on the first view(): a file read only in bulk (external data) never touches a megabyte for it. */
-  private window?: Buffer;
+  // A plain Uint8Array, not a Buffer: a Buffer's views are made by its subclass constructor, which a model's
+  // thousands of short fields (names, keys) run through before the engine optimizes it (8 ms of a 672-tensor walk).
+  private window?: Uint8Array;
   private windowStart = 0;
   private windowEnd = 0;
   private closedAt = false;
@@ -82,7 +84,7 @@ export class FileSource implements ByteSource, OpenedFile {
       return big;
     }
     const end = Math.min(this.size, offset + WINDOW);
-    const window = (this.window ??= Buffer.allocUnsafe(WINDOW));
+    const window = (this.window ??= new Uint8Array(WINDOW));
     this.windowEnd = 0; // nothing valid while it is refilled (a failed read leaves it empty)
     this.readInto(offset, window.subarray(0, end - offset));
     this.windowStart = offset;

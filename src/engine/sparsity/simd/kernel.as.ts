@@ -1190,19 +1190,29 @@ export function rowBlocksLines(words: usize, rows: i32, perRow: i32, acc: usize,
  */
 function rowQuad(words: usize, perRow: i32, enabled: i32, counts: usize): void {
   const stride = <usize>perRow * 2;
-  let pop2 = i32x4.splat(0), pop4 = i32x4.splat(0), zero16 = i32x4.splat(0);
+  // Set bits of the pairs' ORs: popcnt(a | b) + popcnt(c | d) = popcnt(a | b | c | d) + popcnt((a | b) & (c | d)),
+  // so two byte popcounts a vector, not three. They are added up as bytes (at most 8 a vector) for up to 31
+  // vectors, the all-zero words as 16-bit counts, then widened: no widening in each step.
+  let pop4 = i32x4.splat(0), popBoth = i32x4.splat(0), zero16 = i32x4.splat(0);
   const vectors = perRow & ~7;
-  for (let i = 0; i < vectors; i += 8) {
-    const at = words + (<usize>i << 1);
-    const w0 = v128.load(at), w1 = v128.load(at + stride), w2 = v128.load(at + 2 * stride), w3 = v128.load(at + 3 * stride);
-    const or01 = v128.or(w0, w1), or23 = v128.or(w2, w3);
-    if (enabled & 1) pop2 = i32x4.add(pop2, i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(i8x16.add(i8x16.popcnt(or01), i8x16.popcnt(or23)))));
-    if (enabled & 6) {
+  for (let i0 = 0; i0 < vectors; i0 += 8 * 31) {
+    const iEnd = min(vectors, i0 + 8 * 31);
+    let bytes4 = i8x16.splat(0), bytesBoth = i8x16.splat(0), zeros = i16x8.splat(0);
+    for (let i = i0; i < iEnd; i += 8) {
+      const at = words + (<usize>i << 1);
+      const w0 = v128.load(at), w1 = v128.load(at + stride), w2 = v128.load(at + 2 * stride), w3 = v128.load(at + 3 * stride);
+      const or01 = v128.or(w0, w1), or23 = v128.or(w2, w3);
       const or4 = v128.or(or01, or23);
-      if (enabled & 2) pop4 = i32x4.add(pop4, i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(i8x16.popcnt(or4))));
-      if (enabled & 4) zero16 = i32x4.sub(zero16, i32x4.extadd_pairwise_i16x8_s(i16x8.eq(or4, i16x8.splat(0))));
+      if (enabled & 3) bytes4 = i8x16.add(bytes4, i8x16.popcnt(or4));
+      if (enabled & 1) bytesBoth = i8x16.add(bytesBoth, i8x16.popcnt(v128.and(or01, or23)));
+      // A zero word compares to -1: subtracted, it counts.
+      if (enabled & 4) zeros = i16x8.sub(zeros, i16x8.eq(or4, i16x8.splat(0)));
     }
+    pop4 = i32x4.add(pop4, i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(bytes4)));
+    popBoth = i32x4.add(popBoth, i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(bytesBoth)));
+    zero16 = i32x4.add(zero16, i32x4.extadd_pairwise_i16x8_u(zeros));
   }
+  const pop2 = i32x4.add(pop4, popBoth);
   let z2: f64 = (enabled & 1 ? 2 * <f64>vectors * 16 - hsumI32(pop2) : 0);
   let z4: f64 = (enabled & 2 ? <f64>vectors * 16 - hsumI32(pop4) : 0);
   let z16: f64 = (enabled & 4 ? hsumI32(zero16) : 0);
