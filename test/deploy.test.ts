@@ -12,7 +12,8 @@ import { count, twoOfFourAlong } from './support/patterns';
 import { inspectSpec, layer, tempDir, writeTempModel } from './support/models';
 import { cli } from './support/cli';
 import { ROUND } from './support/profiles';
-import { RULES } from '../src/engine/deploy/rules';
+import { type DeployFacts, RULES } from '../src/engine/deploy/rules';
+import { evaluate } from '../src/engine/deploy/verdict';
 import { TARGETS } from '../src/engine/deploy/targets';
 import { TARGET_IDS, type DeployVerdict, type TargetId } from '../src/engine/deploy/types';
 import { convertModel } from '../src/engine/convert/convert';
@@ -82,6 +83,56 @@ function expectRule(v: DeployVerdict | undefined, id: string, sparse: boolean, r
 }
 
 // ---------------------------------------------------------------------------
+
+describe('layers of one kind: their verdicts are worked out once per target and copied', () => {
+  test('no rule reads a layer\'s name (verdict.ts shares verdicts between layers whose other facts are equal)', () => {
+    // Every target, stage and kind of timing over facts of many kinds, with `name` made to throw: a rule that read
+    // it would make the sharing wrong.
+    const base: DeployFacts = {
+      name: 'fc', op: 'MatMul', domain: '', eligible: true, reason: null, scanned: true, storedDtype: 'float16', compute: 'float16', precision: 'stored',
+      overridden: false, weightOnly: false, convolution: false, conv2d: false, group: 1, depthwise: false, rows: 64, cols: 64, kAxis: 0,
+      transposed: false, patterns: { '2:4': true, '1:2': false, '4:8': true }, blocks4x1: 0, nonZeroZeroPoint: false, quantizedAlongK: false, stored: null,
+    };
+    const kinds: Partial<DeployFacts>[] = [
+      {},
+      { patterns: { '2:4': false, '4:8': false } },
+      { eligible: false, reason: 'ConvTranspose has no sparse kernel', scanned: false },
+      { storedDtype: 'int8', compute: 'int8', nonZeroZeroPoint: true, quantizedAlongK: true },
+      { op: 'Conv', convolution: true, conv2d: true, group: 8, depthwise: true, transposed: true, blocks4x1: 0.5 },
+      { op: 'MatMulNBits', domain: 'com.microsoft', storedDtype: 'uint8', compute: 'int4', weightOnly: true },
+      { stored: 'ascend' },
+      { stored: 'portable' },
+      { storedDtype: 'float8e4m3fn', compute: 'fp8' },
+      { storedDtype: 'float4e2m1', compute: 'fp4' },
+      { rows: 10, cols: 24 },
+      { precision: 'fp16', storedDtype: 'float32', overridden: true },
+      { op: 'Gemm', storedDtype: 'bfloat16', compute: 'bfloat16', rows: null, cols: null, kAxis: null },
+    ];
+    for (const kind of kinds) {
+      const f: DeployFacts = { ...base, ...kind };
+      const nameless = new Proxy(f, { get: (t, k) => (k === 'name' ? assert.fail('a rule read the layer name') : Reflect.get(t, k)) });
+      for (const target of TARGET_IDS) {
+        for (const [p, times] of [[null, null], [profile(), null], [profile(), { dense: 2e-6, sparse: 1e-6 }], [profile(), { dense: 1e-6, sparse: 2e-6 }]] as const) {
+          const context = { profile: p, times, untimed: 'untimed' };
+          for (const stage of ['pattern', 'deploy', 'timing'] as const) assert.deepEqual(evaluate(nameless, target, context, stage), evaluate(f, target, context, stage));
+        }
+      }
+    }
+  });
+
+  test('two layers of one kind: equal verdicts, each its own object', async () => {
+    const w = (name: string) => makeTensor({ name, dtype: 'float16', dims: [64, 64], values: twoOfFourAlong([64, 64], 0) });
+    const spec = model([node('MatMul', ['x', 'a'], ['h'], {}, { name: 'fc' }), node('MatMul', ['h', 'b'], ['y'], {}, { name: 'fc2' })], [valueInfo('x', 'float16', [8, 64])], [w('a'), w('b')]);
+    const report = await inspectSpec(spec);
+    const [one, two] = [layer(report, 'fc').deploy!, layer(report, 'fc2').deploy!];
+    for (const target of TARGET_IDS) {
+      assert.deepEqual(one[target], two[target]);
+      assert.notEqual(one[target], two[target]);
+      assert.notEqual(one[target]!.reasons, two[target]!.reasons);
+      assert.notEqual(one[target]!.rules, two[target]!.rules);
+    }
+  });
+});
 
 describe('the targets', () => {
   test('every target id has its data: a name, a profile that exists, products and sources', () => {

@@ -141,6 +141,19 @@ export function evaluate(facts: DeployFacts, target: TargetId, context: Omit<Rul
   return verdict;
 }
 
+/** What a layer's verdicts depend on: every fact but its name. */
+function factsKind(f: DeployFacts): string {
+  let key = '';
+  for (const [k, v] of Object.entries(f)) if (k !== 'name') key += `${k}=${v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v)};`;
+  return key;
+}
+
+function copyVerdict(v: DeployVerdict): DeployVerdict {
+  const copy: DeployVerdict = { sparse: v.sparse, reasons: v.reasons.slice(), rules: v.rules.slice() };
+  if (v.fix !== undefined) copy.fix = v.fix;
+  return copy;
+}
+
 /** The hardware profile a target's times come from. */
 function profileFor(target: TargetId, hardware: HardwareProfile | undefined): HardwareProfile | null {
   const name = TARGETS[target].profile;
@@ -179,17 +192,28 @@ export function applyDeploy(input: DeployInput): DeployResult {
   };
   const untimedWithout = 'no projection (run with --speedup, and --batch N where the batch is symbolic)';
   const summary: Partial<Record<TargetId, DeploySummary>> = {};
+  // Layers whose facts differ only in their names get the same verdicts from one context (no rule reads the
+  // name): each kind is evaluated once per target and stage, and every layer gets its own copy. An LLM's 224 layers
+  // are a dozen kinds.
+  const kinds = facts.map(factsKind);
   for (const target of TARGET_IDS) {
+    const seen = new Map<string, DeployVerdict>();
+    const once = (i: number, stage: RuleStage, run: () => DeployVerdict): DeployVerdict => {
+      const key = `${stage}\n${kinds[i]}`;
+      let v = seen.get(key);
+      if (!v) seen.set(key, (v = run()));
+      return copyVerdict(v);
+    };
     const profile = profileFor(target, hardware);
     const base = { profile, times: null, untimed: untimedWithout };
     // Stage 1: what a sparse kernel can take; the projection gives these layers the sparse time. Without a
     // projection nothing reads it (an LLM's 224 layers on 8 targets: a third of the verdicts' time).
-    const upToDeploy = shapes && profile ? facts.map((f) => evaluate(f, target, base, 'deploy')) : [];
+    const upToDeploy = shapes && profile ? facts.map((f, i) => once(i, 'deploy', () => evaluate(f, target, base, 'deploy'))) : [];
     let first: Projection | undefined;
     if (shapes && profile) first = projectFor(profile, upToDeploy.map((v) => v.sparse));
     const timed = new Map(first?.layers.map((l) => [l.name, l]));
     const verdicts = facts.map((f, i) => {
-      if (!first) return evaluate(f, target, base);
+      if (!first) return once(i, 'timing', () => evaluate(f, target, base));
       const p = timed.get(f.name);
       const known = p && p.macs !== null;
       return evaluate(f, target, {
