@@ -195,14 +195,19 @@ export function applyDeploy(input: DeployInput): DeployResult {
   // Layers whose facts differ only in their names get the same verdicts from one context (no rule reads the
   // name): each kind is evaluated once per target and stage, and every layer gets its own copy. An LLM's 224 layers
   // are a dozen kinds.
-  const kinds = facts.map(factsKind);
+  const kindOf = new Map<string, number>();
+  const kinds = facts.map((f) => {
+    const key = factsKind(f);
+    let kind = kindOf.get(key);
+    if (kind === undefined) kindOf.set(key, (kind = kindOf.size));
+    return kind;
+  });
   for (const target of TARGET_IDS) {
-    const seen = new Map<string, DeployVerdict>();
-    const once = (i: number, stage: RuleStage, run: () => DeployVerdict): DeployVerdict => {
-      const key = `${stage}\n${kinds[i]}`;
-      let v = seen.get(key);
-      if (!v) seen.set(key, (v = run()));
-      return copyVerdict(v);
+    // Per kind: the verdict up to 'deploy', then the whole one.
+    const seen: (DeployVerdict | undefined)[] = new Array(kindOf.size * 2);
+    const once = (i: number, stage: 'deploy' | 'timing', run: () => DeployVerdict): DeployVerdict => {
+      const at = kinds[i] * 2 + (stage === 'deploy' ? 0 : 1);
+      return copyVerdict((seen[at] ??= run()));
     };
     const profile = profileFor(target, hardware);
     const base = { profile, times: null, untimed: untimedWithout };
