@@ -207,7 +207,6 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   const accPlane = shape.rInA && enabled ? shape.rStride * KW * B : 0;
 
   const layout = new Layout(k);
-  const pValid = layout.take(1 << 16);
   const pHist16 = layout.take(65536 * 4);
   const pVecTile = layout.take(Math.ceil(B / 8) * 4);
   // K-contiguous rows (B = 1, P = 1) scanned whole: their grid columns as runs of words [column, first word].
@@ -252,14 +251,17 @@ export function scanPartSimd(reader: ElementReader, options: ScanOptions, part: 
   const pGridValid = layout.take(tiles * 4);
   const pGridTotal = layout.take(tiles * 4);
   const pAcc = layout.take(accPlane * 2 * 2);
+  // From here on each area is written before it is read, so not zeroed: the valid table (filled below), the words
+  // (each scan writes whole words), the slab or the stored rows, the zero points.
+  const pValid = layout.take(1 << 16);
   const pWords = layout.take(wordRowsPerSlab * B * 2 * (fullK && height === K ? aBatch : 1) + 64);
   // Packed 4-bit codes are read as stored (no slab of elements): room for a read's stored rows, and for the zero
   // points of the whole part, read once (a part's rows hold at most PART_ELEMENTS codes: 4 MB of zero points at a
-  // byte per block of 16). Both are written before they are read: not zeroed.
+  // byte per block of 16).
   const pInput = layout.take(packed ? 0 : slabElements * elem + 64);
   const pStored = layout.take(packed ? (aBatch * K) / 2 + 64 : 0);
   const pPoints = layout.take(packed ? packed.pointBytes(part.a1 - part.a0) + 64 : 0);
-  layout.commit(pStored);
+  layout.commit(pValid);
   k.fillValidTable(pValid, n);
   k.setZeroPoint(uniformZeroPoint(options.zeroPoint) ?? 0);
   new Int32Array(k.memory.buffer, pRuns, lineRuns.length).set(lineRuns);
