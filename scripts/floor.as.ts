@@ -11,6 +11,11 @@ export function getZeros(): f64 {
   return zeros;
 }
 
+/** The sum of x's four i32 lanes. */
+@inline function laneSum(x: v128): f64 {
+  return <f64>(i32x4.extract_lane(x, 0) + i32x4.extract_lane(x, 1) + i32x4.extract_lane(x, 2) + i32x4.extract_lane(x, 3));
+}
+
 /** Adds |w| and the zero count of `count` float16 values at `input` (count a multiple of 256). */
 export function pass(input: usize, count: i32): void {
   const abs = i16x8.splat(0x7fff);
@@ -32,7 +37,7 @@ export function pass(input: usize, count: i32): void {
     zeroCount = i32x4.sub(zeroCount, i32x4.extadd_pairwise_i16x8_s(z));
   }
   total += (f64x2.extract_lane(sum64, 0) + f64x2.extract_lane(sum64, 1)) * 5.192296858534828e33; // 2^112, as the kernel
-  zeros += <f64>(i32x4.extract_lane(zeroCount, 0) + i32x4.extract_lane(zeroCount, 1) + i32x4.extract_lane(zeroCount, 2) + i32x4.extract_lane(zeroCount, 3));
+  zeros += laneSum(zeroCount);
 }
 
 /**
@@ -65,6 +70,6 @@ export function pass4(input: usize, count: i32): void {
     sum = i32x4.add(sum, i32x4.extadd_pairwise_i16x8_u(s16));
     zeroCount = i32x4.add(zeroCount, i32x4.extadd_pairwise_i16x8_u(z16));
   }
-  total += <f64>(i32x4.extract_lane(sum, 0) + i32x4.extract_lane(sum, 1) + i32x4.extract_lane(sum, 2) + i32x4.extract_lane(sum, 3));
-  zeros += <f64>(i32x4.extract_lane(zeroCount, 0) + i32x4.extract_lane(zeroCount, 1) + i32x4.extract_lane(zeroCount, 2) + i32x4.extract_lane(zeroCount, 3));
+  total += laneSum(sum);
+  zeros += laneSum(zeroCount);
 }

@@ -2031,7 +2031,7 @@ export function packedBlocks3(stored: usize, rows: i32, K: i32, blockShift: i32,
           // Some zero point 0 (a zero byte) is rare: then the sixteens whose zero point is not.
           onPoint = ((z - 0x01010101) & ~z & 0x80808080) == 0 ? 0xffffffffffffffff : nonZeroSixteens(z);
         } else if ((cs & blockMask) == 0) {
-          const p0 = zeroPointAt(points, pointRowBytes, blocks, r, cs >> blockShift);
+          const p0 = blockPoint(rowPoints, pointRowBytes, cs >> blockShift);
           zp0 = i8x16.splat(<i8>p0);
           zp1 = zp0;
           onPoint = select<u64>(-1, 0, p0 != 0);
@@ -2156,8 +2156,8 @@ function nonZeroSixteens(z: u32): u64 {
 
 const EVEN_BYTES: v128 = i16x8(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
 
-/** Zero point of (row r, block b): a byte each, or with `pointRowBytes` > 0 a nibble of the packed rows. */
-@inline function zeroPointAt(points: usize, pointRowBytes: i32, blocks: i32, r: i32, b: i32): u64 {
-  if (pointRowBytes == 0) return <u64>load<u8>(points + <usize>(r * blocks + b));
-  return <u64>((<i32>load<u8>(points + <usize>(r * pointRowBytes + (b >> 1))) >> ((b & 1) << 2)) & 15);
+/** Zero point of block b of a row whose zero points start at `rowPoints`: a byte each, or with `pointRowBytes` > 0 a nibble (low first). */
+@inline function blockPoint(rowPoints: usize, pointRowBytes: i32, b: i32): u64 {
+  if (pointRowBytes == 0) return <u64>load<u8>(rowPoints + <usize>b);
+  return <u64>((<i32>load<u8>(rowPoints + <usize>(b >> 1)) >> ((b & 1) << 2)) & 15);
 }
