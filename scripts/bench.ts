@@ -18,6 +18,7 @@ import { findLayers } from '../src/engine/sparsity/layers';
 import floorBytes from 'wasm:bench-floor';
 import { writeResnet50 } from './resnet50';
 import { LLM_SHAPE, writeInt4Llm } from './bench-llm';
+import { tuneJitForBatch } from '../src/cli/jit';
 import { CHECKPOINT_SHAPE, writeCheckpoint } from './bench-checkpoint';
 
 const FP16 = 10;
@@ -297,6 +298,8 @@ function plainCopy(files: string[]): number {
 }
 
 async function child(mode: string, files: string[]): Promise<void> {
+  // Each child stands for one CLI run, and is tuned as the CLI tunes itself (src/cli/jit.ts).
+  tuneJitForBatch();
   const start = process.hrtime.bigint();
   let bytes = 0;
   let layers: number | undefined;

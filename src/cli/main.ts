@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { newAbortFlag, raiseAbortFlag } from '../engine/sharedAbort';
 import { EXIT } from './common';
+import { tuneJitForBatch } from './jit';
 import type { ConvertWorkerData } from './convertMain';
 import { COMMAND_HELP, HELP, VERSION } from './help';
 import { sanitizeTerminal } from './sanitize';
@@ -77,6 +78,8 @@ function cli(argv: string[]): void {
     process.stdout.write(help);
     return;
   }
+  // A command that reads a model: V8 tuned for one batch run (jit.ts), here and in the command's worker threads.
+  tuneJitForBatch();
   if (command === 'inspect') {
     load<typeof import('./inspectMain')>('cli-inspect.js')
       .runInspect(rest)
