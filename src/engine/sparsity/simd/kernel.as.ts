@@ -16,13 +16,17 @@ let keptMagnitude: f64 = 0;
 let negativeZeros: i32 = 0;
 const NEG_ZERO_HALF: v128 = i16x8(-32768, -32768, -32768, -32768, -32768, -32768, -32768, -32768);
 
-/** 64 bytes the kernel keeps for itself at the start of the heap. */
+/** 64 bytes the kernel keeps for itself at the start of the heap (the pruning passes'), then pointScratch's. */
 @inline function scratchBase(): usize {
   return (__heap_base + 15) & ~15;
 }
+/** scanPacked4's zero points of a chunk of a row, a byte per block: at most 256, and 16 bytes of room to read past them. */
+@inline function pointScratch(): usize {
+  return scratchBase() + 64;
+}
 /** Where the caller's buffers may start: after the kernel's scratch. */
 export function heapBase(): usize {
-  return scratchBase() + 64;
+  return pointScratch() + 256 + 16;
 }
 export function resetSums(): void {
   totalMagnitude = 0;
@@ -1993,10 +1997,6 @@ export function packedBlocks3(stored: usize, rows: i32, K: i32, blockShift: i32,
   const n: i32 = sizeof<N>() == 4 ? 3 : <i32>sizeof<N>();
   const perStep = isSigned<P>();
   const blocks = K >> blockShift;
-  const blockMask = (1 << blockShift) - 1;
-  // A span of steps shares its zero points: one step where they change within it, else a block (at most the
-  // 16384 codes between flushes; blocks and K are powers of two and multiples of 64, so spans tile each row).
-  const span = perStep ? 64 : min(1 << blockShift, 16384);
   const nibble = i8x16.splat(15);
   const zero = i8x16.splat(0);
   let total = i32x4.splat(0);
@@ -2018,8 +2018,20 @@ export function packedBlocks3(stored: usize, rows: i32, K: i32, blockShift: i32,
       let tot = i16x8.splat(0);
       let pr = i16x8.splat(0);
       let bytes = zero;
-      // Steps of 64 codes in spans with one set of zero points: a step (blocks of 16 or 32) or a block, read before
-      // the span's steps so that the step loop holds no zero point work.
+      // Blocks of 64 codes or more: the chunk's zero points a byte each (at most 256 blocks; a block larger than the
+      // chunk holds it whole), each step loading its block's with one instruction. Read once a block before the
+      // steps, they cost a fifth of the kernel's time with blocks of 128 (the loop around the steps of each block).
+      const chunkBlocks = max(1, (cEnd - c0) >> blockShift);
+      let chunkPoints: usize = 0;
+      let chunkZero = false;
+      if (!perStep) {
+        chunkPoints = pointRowBytes ? pointScratch() : rowPoints + <usize>(c0 >> blockShift);
+        chunkZero = chunkPoints8(rowPoints, pointRowBytes, c0 >> blockShift, chunkBlocks, chunkPoints);
+      }
+      const iChunk = i;
+      // Steps of 64 codes in spans with one set of zero points: a step (blocks of 16 or 32, read before the step),
+      // else the chunk.
+      const span = perStep ? 64 : cEnd - c0;
       for (let cs = c0; cs < cEnd; cs += span) {
         // The zero point of each 16 codes (bytes 0-7 and 8-15 of each vector).
         if (perStep) {
@@ -2030,14 +2042,10 @@ export function packedBlocks3(stored: usize, rows: i32, K: i32, blockShift: i32,
           zp1 = i8x16.shuffle(zv, zv, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
           // Some zero point 0 (a zero byte) is rare: then the sixteens whose zero point is not.
           onPoint = ((z - 0x01010101) & ~z & 0x80808080) == 0 ? 0xffffffffffffffff : nonZeroSixteens(z);
-        } else if ((cs & blockMask) == 0) {
-          const p0 = blockPoint(rowPoints, pointRowBytes, cs >> blockShift);
-          zp0 = i8x16.splat(<i8>p0);
-          zp1 = zp0;
-          onPoint = select<u64>(-1, 0, p0 != 0);
         }
         const spanEnd = cs + span;
         for (let c = cs; c < spanEnd; c += 64) {
+          if (!perStep) zp0 = v128.load8_splat(chunkPoints + <usize>((c - c0) >> blockShift));
           const v0 = v128.load(src), v1 = v128.load(src, 16);
           // High nibbles: the byte less its low nibble, shifted as 16-bit lanes (the byte above brings down only the
           // zeros the subtraction left). Distances: codes and zero points are 0..15, so |code - zp| is an i8 abs.
@@ -2081,10 +2089,11 @@ export function packedBlocks3(stored: usize, rows: i32, K: i32, blockShift: i32,
         }
         // Zeros on a zero point of 0, where the span has one (rare: the caller takes the others from all the
         // zeros), from the words just stored.
-        if (onPoint != 0xffffffffffffffff) {
+        if (perStep && onPoint != 0xffffffffffffffff) {
           for (let at = words + ((i - <usize>(spanEnd - cs)) >> 3); at < words + (i >> 3); at += 8) onZero += <i32>popcnt<u64>(~load<u64>(at) & ~onPoint);
         }
       }
+      if (!perStep && chunkZero) onZero += zerosOnPoint0(words + (iChunk >> 3), chunkPoints, chunkBlocks, min(1 << blockShift, cEnd - c0));
       tot = i16x8.add(tot, i16x8.extadd_pairwise_i8x16_u(bytes));
       total = i32x4.add(total, i32x4.extadd_pairwise_i16x8_u(tot));
       pruned = i32x4.add(pruned, i32x4.extadd_pairwise_i16x8_u(pr));
@@ -2157,7 +2166,53 @@ function nonZeroSixteens(z: u32): u64 {
 const EVEN_BYTES: v128 = i16x8(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
 
 /** Zero point of block b of a row whose zero points start at `rowPoints`: a byte each, or with `pointRowBytes` > 0 a nibble (low first). */
-@inline function blockPoint(rowPoints: usize, pointRowBytes: i32, b: i32): u64 {
-  if (pointRowBytes == 0) return <u64>load<u8>(rowPoints + <usize>b);
-  return <u64>((<i32>load<u8>(rowPoints + <usize>(b >> 1)) >> ((b & 1) << 2)) & 15);
+@inline function blockPoint(rowPoints: usize, pointRowBytes: i32, b: i32): u8 {
+  if (pointRowBytes == 0) return load<u8>(rowPoints + <usize>b);
+  return <u8>((<i32>load<u8>(rowPoints + <usize>(b >> 1)) >> ((b & 1) << 2)) & 15);
+}
+
+/**
+ * The zero points of blocks [b0, b0 + count) of a row (count at most 256) a byte each at `out`: where they are
+ * stored a byte each, `out` is where they lie (rowPoints + b0) and nothing is written; packed, they are unpacked
+ * there. Returns whether one of them is 0. Reads up to 15 bytes past the row's last (scanPacked4's callers leave room).
+ */
+function chunkPoints8(rowPoints: usize, pointRowBytes: i32, b0: i32, count: i32, out: usize): bool {
+  if (pointRowBytes) {
+    if (b0 & 1) {
+      // (Only with blocks larger than a chunk: one block.)
+      for (let b = 0; b < count; b++) store<u8>(out + <usize>b, blockPoint(rowPoints, pointRowBytes, b0 + b));
+    } else {
+      // 16 packed bytes to 32 zero points: low nibbles to even places, high nibbles to odd ones.
+      const from = rowPoints + <usize>(b0 >> 1);
+      const nibble = i8x16.splat(15);
+      for (let j = 0; j < count; j += 32) {
+        const v = v128.load(from + <usize>(j >> 1));
+        const lo = v128.and(v, nibble), hi = v128.and(i16x8.shr_u(v, 4), nibble);
+        v128.store(out + <usize>j, i8x16.shuffle(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
+        v128.store(out + <usize>j, i8x16.shuffle(lo, hi, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), 16);
+      }
+    }
+  }
+  let zeros = 0;
+  for (let j = 0; j < count; j += 16) {
+    let m = i8x16.bitmask(i8x16.eq(v128.load(out + <usize>j), i8x16.splat(0)));
+    if (count - j < 16) m &= (1 << (count - j)) - 1;
+    zeros |= m;
+  }
+  return zeros != 0;
+}
+
+/**
+ * Codes on a zero point of 0 in a chunk of a row whose words (a bit per code, set where the code is not its zero
+ * point) start at `words`: `count` blocks of `blockCodes` codes (a multiple of 64), their zero points a byte each at `points`.
+ */
+function zerosOnPoint0(words: usize, points: usize, count: i32, blockCodes: i32): i32 {
+  let zeros = 0;
+  const blockBytes = <usize>(blockCodes >> 3);
+  for (let b = 0; b < count; b++) {
+    if (load<u8>(points + <usize>b) != 0) continue;
+    const from = words + <usize>b * blockBytes;
+    for (let at = from; at < from + blockBytes; at += 8) zeros += <i32>popcnt<u64>(~load<u64>(at));
+  }
+  return zeros;
 }
