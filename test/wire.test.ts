@@ -1,6 +1,7 @@
 // The protobuf field walk (onnx/wire.ts forEachField) decodes headers in place: against protobufjs's Reader on the
 // same bytes, for the varints protobuf allows (negative int64, beyond 2^53, 5-byte tags), the malformed ones, fields
-// across its copy boundaries, and a visit that moves the file's read window under it.
+// across its copy boundaries, and a visit that moves the file's read window under it. Packed integers (dims,
+// int64_data, attribute ints) are decoded by wire.ts too, and read as protobufjs reads them.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Reader, Writer } from 'protobufjs/minimal';
 import { FileSource, MemorySource } from '../src/engine/onnx/source';
-import { type Field, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, WireError, forEachField } from '../src/engine/onnx/wire';
+import { type Field, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, WireError, decodeVarints, forEachField, readIntegers } from '../src/engine/onnx/wire';
 
 /** A field as visited (forEachField reuses one object: each is copied). */
 type Seen = Field;
@@ -141,5 +142,32 @@ test('malformed headers: the same errors as before, each naming the byte', () =>
   ];
   for (const [bytes, message] of cases) {
     assert.throws(() => walk(Uint8Array.from(bytes)), (err: Error) => err instanceof WireError && message.test(err.message), `${bytes}`);
+  }
+});
+
+test('packed integers (readIntegers, decodeVarints) as protobufjs reads them, and malformed runs', () => {
+  const values = [0n, 1n, 127n, 128n, 4096n, 2n ** 31n, 2n ** 49n, 2n ** 53n - 1n, -1n, -7n, -(2n ** 40n), 2n ** 53n + 1n, -(2n ** 63n), 2n ** 63n - 1n];
+  const run = Uint8Array.from(values.flatMap((v) => varint(v)));
+  const expected: number[] = [];
+  for (const r = new Reader(run); r.pos < r.len; ) {
+    const v = r.int64();
+    const n = typeof v === 'number' ? v : (v as unknown as { toNumber(): number }).toNumber();
+    expected.push(Number.isSafeInteger(n) ? n : NaN);
+  }
+  assert.deepEqual(expected.slice(0, 11), values.slice(0, 11).map(Number));
+  const message = Uint8Array.from([...varint(BigInt((7 << 3) | WIRE_LEN)), ...varint(BigInt(run.length)), ...run]);
+  const field = walk(message)[0];
+  const out: number[] = [3];
+  readIntegers(new MemorySource('m.onnx', message), field, out);
+  assert.deepEqual(out, [3, ...expected]);
+  const visited: number[] = [];
+  decodeVarints(run, (v) => visited.push(v));
+  assert.deepEqual(visited, expected);
+  assert.deepEqual((() => { const none: number[] = []; decodeVarints(new Uint8Array(0), (v) => none.push(v)); return none; })(), []);
+  // A run cut off inside a varint, and a varint of 11 bytes.
+  for (const bad of [[0x01, 0x80], [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]]) {
+    const m = Uint8Array.from([...varint(BigInt((7 << 3) | WIRE_LEN)), bad.length, ...bad]);
+    assert.throws(() => readIntegers(new MemorySource('m.onnx', m), walk(m)[0], []), (err: Error) => err instanceof WireError && /field 7: malformed packed integers/.test(err.message));
+    assert.throws(() => decodeVarints(Uint8Array.from(bad), () => {}), (err: Error) => err instanceof WireError && /malformed packed varints/.test(err.message));
   }
 });
