@@ -2207,10 +2207,15 @@ function chunkPoints8(rowPoints: usize, pointRowBytes: i32, b0: i32, count: i32,
 function zerosOnPoint0(words: usize, points: usize, count: i32, blockCodes: i32): i32 {
   let zeros = 0;
   const blockBytes = <usize>(blockCodes >> 3);
-  for (let b = 0; b < count; b++) {
-    if (load<u8>(points + <usize>b) != 0) continue;
-    const from = words + <usize>b * blockBytes;
-    for (let at = from; at < from + blockBytes; at += 8) zeros += <i32>popcnt<u64>(~load<u64>(at));
+  // The blocks on 0 found 16 at a time (with zero points drawn from 0..15, most rows of 32 blocks have one).
+  for (let j = 0; j < count; j += 16) {
+    let m = i8x16.bitmask(i8x16.eq(v128.load(points + <usize>j), i8x16.splat(0)));
+    if (count - j < 16) m &= (1 << (count - j)) - 1;
+    while (m) {
+      const from = words + <usize>(j + ctz(m)) * blockBytes;
+      for (let at = from; at < from + blockBytes; at += 8) zeros += <i32>popcnt<u64>(~load<u64>(at));
+      m &= m - 1;
+    }
   }
   return zeros;
 }
