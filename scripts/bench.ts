@@ -19,6 +19,7 @@ import floorBytes from 'wasm:bench-floor';
 import { writeResnet50 } from './resnet50';
 import { LLM_SHAPE, writeInt4Llm } from './bench-llm';
 import { tuneJitForBatch } from '../src/cli/jit';
+import { peakRssMb } from './peak-rss';
 import { CHECKPOINT_SHAPE, writeCheckpoint } from './bench-checkpoint';
 
 const FP16 = 10;
@@ -333,7 +334,7 @@ async function child(mode: string, files: string[]): Promise<void> {
     bytes = files.reduce((s, f) => s + statSync(f).size, 0);
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const result: Measurement = { seconds, maxRssMb: process.resourceUsage().maxRSS / 1024, bytes, layers, weights };
+  const result: Measurement = { seconds, maxRssMb: peakRssMb(), bytes, layers, weights };
   process.stdout.write(JSON.stringify(result));
 }
 
