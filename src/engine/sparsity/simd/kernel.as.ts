@@ -1987,9 +1987,9 @@ export function packedBlocks3(stored: usize, rows: i32, K: i32, blockShift: i32,
 }
 
 /**
- * scanPacked4 for one n, and zero points read each step (blocks of 16 or 32) or at each block's start. Both are
- * type parameters, not arguments, so that each copy holds them as constants: n is sizeof<N>() (u8 1, u16 2, u32
- * 3) and a signed P reads zero points each step. As arguments of an inlined function, the copies differed only
+ * scanPacked4 for one n, and a step's zero points read as four bytes (blocks of 16 or 32) or as its block's one
+ * byte from the chunk's (blocks of 64 or more). Both are type parameters, not arguments, so that each copy holds them
+ * as constants: n is sizeof<N>() (u8 1, u16 2, u32 3) and a signed P reads four zero points a step. As arguments of an inlined function, the copies differed only
  * in the locals holding them, and Binaryen's code folding merged them into one loop that tested n and perStep
  * at run time.
  */
@@ -2019,8 +2019,8 @@ export function packedBlocks3(stored: usize, rows: i32, K: i32, blockShift: i32,
       let pr = i16x8.splat(0);
       let bytes = zero;
       // Blocks of 64 codes or more: the chunk's zero points a byte each (at most 256 blocks; a block larger than the
-      // chunk holds it whole), each step loading its block's with one instruction. Read once a block before the
-      // steps, they cost a fifth of the kernel's time with blocks of 128 (the loop around the steps of each block).
+      // chunk holds it whole), each step loading its block's with one instruction. (A loop around each block's
+      // steps, reading its zero point once, cost a fifth of the kernel's time with blocks of 128: its set-up.)
       const chunkBlocks = max(1, (cEnd - c0) >> blockShift);
       let chunkPoints: usize = 0;
       let chunkZero = false;
